@@ -1,0 +1,182 @@
+// Starts the real stack a user runs locally: two origins and `wrangler dev`, with KV changed only
+// through the real `wrangler kv key put --local`. Used by the e2e tests and by the demo.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startOrigin, type Origin } from "./origin-server";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+export interface DevStack {
+  blue: Origin;
+  green: Origin;
+  /** Base URL of the Worker under `wrangler dev`. */
+  url: string;
+  adminToken: string;
+  persistDir: string;
+  /** `wrangler kv key put --local rollout <json>` against this stack's local KV. */
+  putRollout(doc: unknown): Promise<void>;
+  /** `wrangler kv key get --local rollout`, parsed (null if missing). */
+  getRollout(): Promise<any | null>;
+  /** Every line wrangler dev printed so far (the Worker's console.log included). */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export interface DevStackOptions {
+  bluePort?: number;
+  greenPort?: number;
+  port?: number;
+  adminToken?: string;
+  overrideSecret?: string;
+  webhookUrl?: string;
+  configTtlSeconds?: number;
+  /** Echo wrangler's output to this process's stderr. */
+  verbose?: boolean;
+  persistDir?: string;
+}
+
+/** Environment for every wrangler child: no telemetry, no fetch of Request.cf from the internet. */
+export function wranglerEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    WRANGLER_LOG_SANITIZE: "false",
+    NO_COLOR: "1",
+    FORCE_COLOR: "0",
+  };
+}
+
+export function runWrangler(args: string[], opts: { input?: string } = {}): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: wranglerEnv(), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(new Error(`wrangler ${args.slice(0, 4).join(" ")} failed: ${stderr || err.message}`), { stdout, stderr }));
+      else resolve({ stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStack> {
+  const blue = await startOrigin("blue", opts.bluePort ?? 0);
+  const green = await startOrigin("green", opts.greenPort ?? 0);
+  const port = opts.port ?? (await freePort());
+  const inspector = await freePort();
+  const persistDir = opts.persistDir ?? mkdtempSync(path.join(os.tmpdir(), "edgeshift-dev-"));
+  const ownsPersist = !opts.persistDir;
+  const adminToken = opts.adminToken ?? "dev-admin-token";
+  const vars: Record<string, string> = {
+    BLUE_ORIGIN: blue.url,
+    GREEN_ORIGIN: green.url,
+    ADMIN_TOKEN: adminToken,
+    CONFIG_TTL_SECONDS: String(opts.configTtlSeconds ?? 2),
+  };
+  if (opts.overrideSecret) vars.OVERRIDE_SECRET = opts.overrideSecret;
+  if (opts.webhookUrl) vars.WEBHOOK_URL = opts.webhookUrl;
+  const args = [
+    WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
+    "--persist-to", persistDir, "--show-interactive-dev-session=false", "--log-level", "log",
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env: wranglerEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const onData = (b: Buffer) => {
+    for (const line of b.toString().split("\n")) if (line.trim()) logs.push(line);
+    if (opts.verbose) process.stderr.write(b);
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  let exited = false;
+  child.on("exit", () => (exited = true));
+
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (!exited && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      await Promise.race([new Promise((r) => child.once("exit", r)), new Promise((r) => setTimeout(r, 5000))]);
+      if (!exited) try { process.kill(-child.pid, "SIGKILL"); } catch {}
+    }
+    await blue.close();
+    await green.close();
+    if (ownsPersist) rmSync(persistDir, { recursive: true, force: true });
+  };
+
+  // Ready when the Worker itself answers (wrangler prints "Ready" before workerd has loaded it).
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`wrangler dev exited before it was ready:\n${logs.slice(-30).join("\n")}`);
+    }
+    try {
+      const r = await fetch(url + "/__edgeshift/healthz", { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (r.status < 500 || r.status === 503) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev not ready after 90 s:\n${logs.slice(-30).join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  const kvArgs = ["--binding", "ROLLOUT_CONFIG", "--local", "--persist-to", persistDir];
+  return {
+    blue,
+    green,
+    url,
+    adminToken,
+    persistDir,
+    logs,
+    async putRollout(doc) {
+      await runWrangler(["kv", "key", "put", "rollout", typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs]);
+    },
+    async getRollout() {
+      try {
+        const { stdout } = await runWrangler(["kv", "key", "get", "rollout", "--text", ...kvArgs]);
+        const text = stdout.trim();
+        if (!text || /value not found/i.test(text)) return null;
+        return JSON.parse(text);
+      } catch (e: any) {
+        if (/not found/i.test(String(e.stderr ?? e.message))) return null;
+        throw e;
+      }
+    },
+    stop,
+  };
+}
+
+/** Poll `fn` until it returns a truthy value or `ms` pass; returns the value, throws on timeout. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000, every = 250): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}

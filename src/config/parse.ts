@@ -1,0 +1,122 @@
+// Turns the raw text of the `rollout` KV key into a validated document, or into errors a person
+// can act on (field, value, fix). Pure: used by the Worker, the controller and `edgeshift validate`.
+import type { z } from "zod";
+import { ALL_STABLE, rolloutSchema, type Rollout } from "./schema";
+import { fingerprintOf } from "./fingerprint";
+
+export interface ConfigProblem {
+  /** Dotted path of the field, e.g. "rollback.maxErrorRate"; "" for the document itself. */
+  path: string;
+  /** What is wrong and how to fix it, in one sentence. */
+  message: string;
+}
+
+export type ParseResult =
+  | { ok: true; doc: Rollout; fingerprint: string }
+  | { ok: false; fingerprint: string; problems: ConfigProblem[]; summary: string };
+
+/** `null` (key missing) is a valid state: everyone on stable. */
+export function parseRollout(text: string | null): ParseResult {
+  if (text === null) return { ok: true, doc: ALL_STABLE, fingerprint: "none" };
+  const fingerprint = fingerprintOf(text);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return fail(fingerprint, [{ path: "", message: `not valid JSON (${(e as Error).message}); check quotes and commas, e.g. '{"percent": 5}'` }]);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return fail(fingerprint, [{ path: "", message: `must be a JSON object such as {"percent": 5}, got ${describe(raw)}` }]);
+  }
+  const r = rolloutSchema.safeParse(raw);
+  if (r.success) return { ok: true, doc: r.data, fingerprint };
+  return fail(fingerprint, r.error.issues.map((i) => explain(i, raw)));
+}
+
+function fail(fingerprint: string, problems: ConfigProblem[]): ParseResult {
+  const summary = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ");
+  return { ok: false, fingerprint, problems, summary };
+}
+
+function explain(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem {
+  const path = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys") {
+    const known = knownKeysAt(issue.path);
+    const parts = issue.keys.map((k) => {
+      const guess = closest(k, known);
+      return guess ? `unknown field "${k}" (did you mean "${guess}"?)` : `unknown field "${k}" (known: ${known.join(", ")})`;
+    });
+    return { path, message: parts.join("; ") };
+  }
+  const value = valueAt(raw, issue.path);
+  const got = value === undefined ? "" : ` (got ${describe(value)})`;
+  return { path, message: `${issue.message}${got}` };
+}
+
+function knownKeysAt(path: PropertyKey[]): string[] {
+  // Walk the schema's shape along object keys; arrays and unions are looked through.
+  let node: any = rolloutSchema;
+  for (const seg of path) {
+    node = unwrapToObject(node);
+    if (!node) return [];
+    if (typeof seg === "number") continue;
+    node = node.shape?.[seg as string];
+  }
+  const obj = unwrapToObject(node);
+  return obj?.shape ? Object.keys(obj.shape) : [];
+}
+
+function unwrapToObject(node: any): any {
+  for (let i = 0; node && i < 10; i++) {
+    const def = node._zod?.def ?? node.def;
+    if (!def) return undefined;
+    if (def.type === "object") return node;
+    if (def.type === "array") node = def.element;
+    else if (def.type === "union") node = def.options.find((o: any) => unwrapToObject(o)) ?? def.options[0];
+    else node = def.innerType ?? def.in ?? def.schema;
+  }
+  return undefined;
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let v: any = raw;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = v[seg as any];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
+  if (Array.isArray(v)) return "an array";
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  return String(v);
+}
+
+/** Nearest known key by edit distance, if it is close enough to be a plausible typo. */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) (bestD = d), (best = c);
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      // Adjacent transposition ("precent") counts as one edit, like a single typo.
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}

@@ -1,0 +1,79 @@
+// What isolates tell the controller (Durable Object) and what it answers. Pure types and a few
+// constants; both sides import them. Documented in docs/storage-schema.md ("Reports").
+import type { Rollout, Slot } from "../config/schema";
+
+/**
+ * Latency histogram bucket upper bounds in ms (last bucket is +Inf). Fixed and log-spaced so a
+ * report's size and the controller's cost per report are constant whatever the traffic.
+ */
+export const LATENCY_BOUNDS_MS = [
+  5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 60000,
+] as const;
+export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
+
+export interface SlotCounters {
+  requests: number;
+  /** Answers with status >= 500. 4xx are the client's fault and never count. */
+  errors5xx: number;
+  /** Connection refused, reset, DNS failure: no answer at all. */
+  errorsNetwork: number;
+  /** No response headers within the slot's `timeoutMs`. */
+  errorsTimeout: number;
+  /** Canary failures that were answered from stable instead (GET/HEAD/OPTIONS only). */
+  failovers: number;
+  /** Counts per LATENCY_BOUNDS_MS bucket (time to response headers). Length LATENCY_BUCKETS. */
+  latency: number[];
+}
+
+export interface ShadowCounters {
+  /** Mirrored requests whose canary answer came back (or failed). */
+  mirrored: number;
+  /** Canary answer differed from stable's (status, compared headers or body hash). */
+  mismatches: number;
+  /** Bodies too large to hash, or mirrors dropped because too many were in flight. */
+  notCompared: number;
+  /** Canary errors on mirrored requests (5xx, network, timeout). */
+  errors: number;
+  latency: number[];
+}
+
+/** Counters gathered under one version of the document (one fingerprint). */
+export interface ReportBatch {
+  fingerprint: string;
+  release?: string;
+  canary: Slot;
+  /** Seconds (unix) the first and last counted request fell in. */
+  from: number;
+  to: number;
+  slots: Partial<Record<Slot, SlotCounters>>;
+  shadow?: ShadowCounters;
+  /** New visitors (cookie just issued) assigned by bucket, per slot: for the sample-ratio check. */
+  newVisitors?: Partial<Record<Slot, number>>;
+}
+
+export interface Report {
+  /** Random id of the reporting isolate, for de-duplication and debugging. */
+  isolate: string;
+  sentAt: number;
+  batches: ReportBatch[];
+  /** Reports this isolate had to drop (controller slow or failing) since its last success. */
+  dropped: number;
+}
+
+/**
+ * The controller's word, carried back on every flush answer. An isolate whose cached document
+ * has a fingerprint in `supersedes` uses `doc` instead: that is how a rollback, a plan step or a
+ * promotion reaches isolates before KV has propagated, and why stale copies cannot undo it.
+ */
+export interface ControllerView {
+  /** Increases on every change the controller makes; isolates keep the highest they have seen. */
+  revision: number;
+  /** The document the controller last wrote to KV (null: it has written none yet). */
+  doc: Rollout | null;
+  /** Fingerprint of the text it wrote. */
+  fingerprint: string | null;
+  /** Fingerprints of document versions that `doc` replaces (bounded, newest first). */
+  supersedes: string[];
+}
+
+export const EMPTY_VIEW: ControllerView = { revision: 0, doc: null, fingerprint: null, supersedes: [] };

@@ -1,0 +1,22 @@
+// Starts the real blue and green origins the workerd tests proxy to, and hands their URLs to the
+// pool (vitest.config.ts binds them as BLUE_ORIGIN / GREEN_ORIGIN) and to the tests (inject).
+import type { TestProject } from "vitest/node";
+import { startOrigin } from "../../scripts/lib/origin-server";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    blueUrl: string;
+    greenUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const blue = await startOrigin("blue");
+  const green = await startOrigin("green");
+  project.provide("blueUrl", blue.url);
+  project.provide("greenUrl", green.url);
+  return async () => {
+    await blue.close();
+    await green.close();
+  };
+}

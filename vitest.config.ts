@@ -1,0 +1,51 @@
+// Three projects, one `npm test`:
+//  - unit:   pure logic in plain Node (bucketing, schema, rules, windows) — fast.
+//  - worker: the Worker and the Durable Object inside workerd, with real KV, real DOs and real
+//            origin servers (test/worker/global-setup.ts) behind BLUE_ORIGIN / GREEN_ORIGIN.
+//  - e2e:    `wrangler dev` with real origins and the real `wrangler kv key put --local`.
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                BLUE_ORIGIN: inject("blueUrl"),
+                GREEN_ORIGIN: inject("greenUrl"),
+                ADMIN_TOKEN: "test-admin-token",
+                OVERRIDE_SECRET: "test-override-secret",
+                CONFIG_TTL_SECONDS: "3",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          globalSetup: ["test/worker/global-setup.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          // Each file starts its own wrangler dev; two cores do not fit more than one at a time.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
