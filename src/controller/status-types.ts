@@ -1,0 +1,105 @@
+// Shapes the controller answers to the admin API, the CLI and the status page. Pure types.
+import type { Rollout, Slot } from "../config/schema";
+
+export interface SlotStats {
+  requests: number;
+  errors: number;
+  /** errors / requests, 0 when there were no requests. */
+  errorRate: number;
+  errorsByKind: { status5xx: number; network: number; timeout: number };
+  failovers: number;
+  /** Latency percentiles in ms (upper bound of the histogram bucket), null with no data. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface ShadowStats {
+  mirrored: number;
+  mismatches: number;
+  mismatchRate: number;
+  notCompared: number;
+  errors: number;
+  errorRate: number;
+  p95: number | null;
+}
+
+export interface RuleVerdict {
+  /** "error-rate", "relative-error-rate", "latency", "shadow-mismatch", "min-requests" … */
+  rule: string;
+  ok: boolean;
+  detail: string;
+}
+
+export type EventKind =
+  | "attempt" // a new document version began a new attempt
+  | "rollback"
+  | "step"
+  | "plan-start"
+  | "plan-extended"
+  | "plan-complete"
+  | "pause"
+  | "resume"
+  | "promote"
+  | "abort"
+  | "sample-ratio"
+  | "config-error"
+  | "webhook-failed";
+
+export interface RolloutEvent {
+  id: number;
+  at: string;
+  kind: EventKind;
+  /** "controller" for automatic decisions, else the operator named in the action. */
+  actor: string;
+  reason: string;
+  data?: Record<string, unknown>;
+}
+
+export type RolloutState = "idle" | "running" | "paused" | "rolled-back" | "promoted";
+
+export interface PlanStatus {
+  steps: { percent: number; seconds: number }[];
+  index: number;
+  stepStartedAt: string;
+  heldSeconds: number;
+  requiredSeconds: number;
+  requestsInStep: number;
+  minRequests: number;
+  paused: boolean;
+  /** Why the step has not advanced yet, e.g. "held 40 of 60 s", "12 of 50 requests: step extended". */
+  waitingFor: string | null;
+}
+
+export interface SeriesPoint {
+  /** Unix seconds at the start of the bin. */
+  t: number;
+  blue: { requests: number; errorRate: number; p95: number | null };
+  green: { requests: number; errorRate: number; p95: number | null };
+}
+
+export interface StatusSnapshot {
+  now: string;
+  state: RolloutState;
+  /** The document in force as the controller sees it, and where it came from. */
+  config: { doc: Rollout; fingerprint: string; source: "kv" | "controller" };
+  /** The last invalid KV document seen, if the current one is invalid (last good config is kept). */
+  configError: { at: string; summary: string; problems: { path: string; message: string }[] } | null;
+  roles: { canary: Slot; stable: Slot };
+  percent: number;
+  release: string | null;
+  plan: PlanStatus | null;
+  window: { seconds: number; canary: SlotStats; stable: SlotStats; shadow: ShadowStats | null };
+  health: { healthy: boolean; verdicts: RuleVerdict[] };
+  rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
+  series: SeriesPoint[];
+  events: RolloutEvent[];
+  reports: { received: number; droppedByIsolates: number; lastAt: string | null };
+}
+
+export type ActionKind = "pause" | "resume" | "promote" | "abort";
+export interface ActionRequest {
+  /** Who is acting (free text, e.g. a login); recorded with the event. */
+  actor?: string;
+  reason?: string;
+}
