@@ -1,4 +1,8 @@
 // `env` from "cloudflare:test" is typed as Cloudflare.Env: make it the Worker's own Env.
-declare namespace Cloudflare {
-  interface Env extends import("../../src/env").Env {}
+import type { Env as WorkerEnv } from "../../src/env";
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+  }
 }
+export {};
