@@ -1,0 +1,79 @@
+// The admin API client (routes in docs/architecture.md). Every failure becomes a CliError with the
+// exit code scripts rely on and a sentence that says what to do about it.
+import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../src/controller/status-types";
+import { CliError, EXIT } from "./args";
+
+export const DEFAULT_URL = "http://127.0.0.1:8787";
+export const API_PREFIX = "/__edgeshift/api";
+
+export interface ApiTarget {
+  /** Base URL of the Worker, e.g. https://app.example.com. */
+  url: string;
+  token: string | undefined;
+}
+
+export class AdminApi {
+  constructor(readonly target: ApiTarget, private readonly timeoutMs = 10_000) {}
+
+  status(): Promise<StatusSnapshot> {
+    return this.call<StatusSnapshot>("GET", "/status");
+  }
+
+  async history(limit: number): Promise<RolloutEvent[]> {
+    const r = await this.call<{ events: RolloutEvent[] }>("GET", `/history?limit=${limit}`);
+    return r.events;
+  }
+
+  action(kind: ActionKind, req: ActionRequest): Promise<{ ok: true; status: StatusSnapshot }> {
+    return this.call("POST", `/actions/${kind}`, req);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = this.target.url.replace(/\/+$/, "") + API_PREFIX + path;
+    if (!this.target.token) {
+      throw new CliError("no admin token: pass --token <token> or set EDGESHIFT_TOKEN (the Worker's ADMIN_TOKEN secret)", EXIT.USAGE);
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${this.target.token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      const why = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+      throw new CliError(
+        `cannot reach the Worker at ${this.target.url} (${why}); is it running (npm start / wrangler dev)? set --url or EDGESHIFT_URL`,
+        EXIT.UNREACHABLE,
+      );
+    }
+    const text = await res.text();
+    if (res.ok) {
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new CliError(`${method} ${url} answered ${res.status} but not JSON: is --url the edgeshift Worker? (${text.slice(0, 80)})`, EXIT.FAILED);
+      }
+    }
+    throw new CliError(explainFailure(res.status, text, this.target.url), EXIT.FAILED);
+  }
+}
+
+/** The API's own message when it has one (JSON `error`/`message` or text), plus the usual fix. */
+export function explainFailure(status: number, text: string, base: string): string {
+  let msg = text.trim();
+  try {
+    const j = JSON.parse(text);
+    msg = j.error ?? j.message ?? msg;
+    if (typeof msg !== "string") msg = JSON.stringify(msg);
+  } catch {}
+  const hint: Record<number, string> = {
+    401: "the token was refused: check --token / EDGESHIFT_TOKEN against the Worker's ADMIN_TOKEN",
+    404: `no edgeshift admin API at ${base}: check --url / EDGESHIFT_URL`,
+    503: "the admin API is disabled: run `wrangler secret put ADMIN_TOKEN` (or pass --var ADMIN_TOKEN:… to wrangler dev)",
+  };
+  const parts = [`${status}${msg ? `: ${msg.slice(0, 500)}` : ""}`];
+  if (hint[status] && !msg.includes("wrangler secret")) parts.push(hint[status]);
+  return parts.join(" — ");
+}

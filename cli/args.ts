@@ -1,0 +1,123 @@
+// Argument handling shared by every command: node:util parseArgs for the syntax, zod for the
+// values, and one error type that carries the exit code a script can rely on.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { z } from "zod";
+
+/**
+ * Exit codes (docs/cli.md). Scripts branch on these, so they never change meaning:
+ * | code | meaning |
+ * |---|---|
+ * | 0 | done |
+ * | 1 | the command ran and failed: API refused (401/409/503…), document invalid, `--check` unhealthy |
+ * | 2 | invalid input or usage: unknown flag, bad value; nothing was changed |
+ * | 3 | cannot reach the Worker (admin API) or KV (wrangler) |
+ */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: ExitCode) {
+    super(message);
+  }
+}
+export const usageError = (msg: string) => new CliError(msg, EXIT.USAGE);
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** Shown in --help, e.g. "<url>". */
+  value?: string;
+  help: string;
+}
+export type OptionSpecs = Record<string, OptionSpec>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Strict parse: an unknown flag or a missing value is a usage error naming the flag. */
+export function parseCommandArgs(argv: string[], options: OptionSpecs, command: string): Parsed {
+  const config: ParseArgsConfig = {
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
+  };
+  try {
+    const { values, positionals } = parseArgs(config);
+    return { values: values as Parsed["values"], positionals };
+  } catch (e) {
+    // node's messages are good ("Unknown option '--precent'"); add where to look.
+    throw usageError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, "")}\nrun \`edgeshift ${command} --help\` for the flags it takes`);
+  }
+}
+
+/** Validates one value with zod; the error names the flag, the value and a fix. */
+export function check<T>(schema: z.ZodType<T>, value: unknown, flag: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const got = value === undefined ? "nothing" : JSON.stringify(value);
+  throw usageError(`${flag}: ${r.error.issues[0]?.message ?? "invalid"} (got ${got})`);
+}
+
+/** A percent as typed on the command line, "25" or "0.5"; same range and resolution as the document. */
+export const percentArg = z
+  .string({ error: "needs a percent from 0 to 100, e.g. `edgeshift set 25`" })
+  .regex(/^\d+(\.\d+)?$/, "must be a number from 0 to 100, e.g. 25 or 0.5")
+  .transform(Number)
+  .pipe(z.number().min(0, "must be at least 0").max(100, "must be at most 100, e.g. 100 for everyone"))
+  .transform((n) => Math.round(n * 100) / 100);
+
+/** "1,5,25,50,100" → [1, 5, 25, 50, 100], strictly ascending. */
+export const stepsArg = z
+  .string({ error: "is required, e.g. --steps 1,5,25,50,100" })
+  .transform((s) => s.split(",").map((p) => p.trim()))
+  .pipe(z.array(percentArg.transform((n) => n)).min(1).max(50))
+  .refine((ps) => ps.every((p, i) => i === 0 || p > ps[i - 1]), "must be strictly ascending percents, e.g. --steps 1,5,25,50,100")
+  .refine((ps) => ps[0] > 0, "the first step must be above 0, e.g. --steps 1,5,25");
+
+export const secondsArg = z
+  .string()
+  .regex(/^\d+$/, "must be a whole number of seconds, e.g. 300")
+  .transform(Number)
+  .pipe(z.number().int().min(1, "must be at least 1").max(30 * 86400, "must be at most 2592000 (30 days)"));
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** "90s", "30m", "8h", "7d" (or bare seconds) → seconds. */
+export const durationArg = z
+  .string()
+  .regex(/^\d+[smhd]?$/, "must be a duration such as 30m, 8h or 7d")
+  .transform((s) => {
+    const unit = /[smhd]$/.test(s) ? s.slice(-1) : "s";
+    return parseInt(s, 10) * UNIT_SECONDS[unit];
+  })
+  .pipe(z.number().min(60, "must be at least 1m").max(90 * 86400, "must be at most 90d: testers should ask again rather than hold a forever-token"));
+
+export const limitArg = z
+  .string()
+  .regex(/^\d+$/, "must be a whole number, e.g. --limit 20")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(1000, "must be at most 1000"));
+
+export const urlArg = z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://app.example.com or http://127.0.0.1:8787" });
+
+/** Usage text of a command, from the same specs the parser uses. */
+export function helpText(cmd: { name: string; usage: string; summary: string; details?: string; options: OptionSpecs }): string {
+  const rows = Object.entries(cmd.options).map(([k, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : "    "}--${k}${o.value ? ` ${o.value}` : ""}`;
+    return `  ${flag.padEnd(30)} ${o.help}`;
+  });
+  return [
+    `edgeshift ${cmd.usage}`,
+    "",
+    cmd.summary,
+    ...(cmd.details ? ["", cmd.details] : []),
+    "",
+    "Options:",
+    ...rows,
+    `      ${"--help".padEnd(26)} show this help`,
+    "",
+    "Exit codes: 0 ok · 1 failed (refused, invalid, unhealthy) · 2 bad usage/input · 3 Worker or KV unreachable",
+  ].join("\n");
+}

@@ -1,0 +1,53 @@
+// pause, resume, promote, abort: state changes only the controller (Durable Object) can make,
+// through the admin API. Each is recorded with who and why; a 409 means it does not apply now.
+import os from "node:os";
+import type { ActionKind } from "../../src/controller/status-types";
+import { EXIT } from "../args";
+import { API_OPTIONS, JSON_OPTION, apiFrom, noPositionals, type Command } from "../command";
+import { renderStatus } from "../render";
+
+const SUMMARY: Record<ActionKind, string> = {
+  pause: "Pause the running plan: the current step is held until `resume` (rollback still applies).",
+  resume: "Resume a paused plan from its current step.",
+  promote: "Promote the canary: jump to 100 %, then swap roles (canary becomes stable, percent 0) — the blue/green switch.",
+  abort: "Abort: send everyone back to stable now (percent 0), like a rollback but by hand.",
+};
+
+function actionCommand(kind: ActionKind): Command {
+  return {
+    name: kind,
+    usage: `${kind} [--reason <text>] [options]`,
+    summary: SUMMARY[kind],
+    details: `Example: edgeshift ${kind} --reason "${kind === "abort" ? "checkout errors in Sentry" : kind === "promote" ? "v2.4.0 verified" : "waiting for the DB migration"}"`,
+    options: {
+      ...API_OPTIONS,
+      reason: { type: "string", value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
+      actor: { type: "string", value: "<name>", help: "who (default: $USER)" },
+      ...JSON_OPTION,
+    },
+    async run(a, io) {
+      noPositionals(a, kind);
+      const actor = (a.values.actor as string | undefined) ?? io.env.USER ?? safeUser();
+      const r = await apiFrom(a.values, io).action(kind, { actor, reason: a.values.reason as string | undefined });
+      if (a.values.json) io.out(JSON.stringify(r, null, 2));
+      else {
+        io.out(`${kind}: done (by ${actor})`);
+        io.out(renderStatus(r.status, io.style, { events: 3 }));
+      }
+      return EXIT.OK;
+    },
+  };
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return "cli";
+  }
+}
+
+export const pause = actionCommand("pause");
+export const resume = actionCommand("resume");
+export const promote = actionCommand("promote");
+export const abort = actionCommand("abort");

@@ -1,0 +1,47 @@
+// validate: the Worker's own parser on a local file. Touches nothing (no KV, no network).
+import { readFileSync } from "node:fs";
+import { parseRollout } from "../../src/config/parse";
+import { stepAt } from "../../src/config/schema";
+import { EXIT, usageError } from "../args";
+import { JSON_OPTION, type Command } from "../command";
+
+export const validate: Command = {
+  name: "validate",
+  usage: "validate <file|->",
+  summary: "Check a rollout document against the schema with the same parser and messages as the Worker. Reads the file, touches nothing.",
+  details: "Exit 0 when valid, 1 when invalid (each problem names the field and the fix), 2 when the file cannot be read.\n\nExample: edgeshift validate rollout.json && wrangler kv key put --binding ROLLOUT_CONFIG rollout \"$(cat rollout.json)\"",
+  options: { ...JSON_OPTION },
+  async run(a, io) {
+    if (a.positionals.length !== 1) throw usageError("validate needs one file (or - for stdin), e.g. `edgeshift validate rollout.json`");
+    const file = a.positionals[0];
+    let text: string;
+    try {
+      text = readFileSync(file === "-" ? 0 : file, "utf8");
+    } catch (e) {
+      throw usageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const r = parseRollout(text);
+    if (a.values.json) {
+      io.out(JSON.stringify(r.ok ? { ok: true, fingerprint: r.fingerprint, doc: r.doc } : { ok: false, fingerprint: r.fingerprint, problems: r.problems }, null, 2));
+      return r.ok ? EXIT.OK : EXIT.FAILED;
+    }
+    if (!r.ok) {
+      io.err(`✘ ${file}: ${r.problems.length} problem${r.problems.length > 1 ? "s" : ""} (the Worker would keep its last good config)`);
+      for (const p of r.problems) io.err(`  ${p.path || "(document)"}: ${p.message}`);
+      return EXIT.FAILED;
+    }
+    const d = r.doc;
+    const stable = d.canary === "green" ? "blue" : "green";
+    const lines = [
+      `✔ ${file} is valid`,
+      `  split: ${d.canary} (canary) ${d.percent}% · ${stable} (stable) ${Math.round((100 - d.percent) * 100) / 100}%, sticky by ${d.stickyBy}${d.release ? `, release ${d.release}` : ""}`,
+      d.steps ? `  plan: ${d.steps.map((_, i) => `${stepAt(d, i).percent}% for ${stepAt(d, i).seconds}s`).join(" → ")}${d.autoPromote ? ", then promote" : ""}` : "  plan: none",
+      d.rollback === false
+        ? "  automatic rollback: OFF"
+        : `  automatic rollback: error rate > ${d.rollback.maxErrorRate} over ${d.rollback.windowSeconds}s after ${d.rollback.minRequests} requests`,
+    ];
+    if (d.rolledBack) lines.push(`  rolledBack: ${d.rolledBack.reason} (remove it and bump "attempt" to retry; \`edgeshift set\` does both)`);
+    io.out(lines.join("\n"));
+    return EXIT.OK;
+  },
+};

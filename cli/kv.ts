@@ -1,0 +1,66 @@
+// Reads and writes the `rollout` document the way the design intends an operator to: through
+// `wrangler kv key get/put --binding ROLLOUT_CONFIG rollout`, remote by default, `--local` for
+// `wrangler dev`. Nothing here talks to KV any other way, so the CLI needs no extra credentials.
+import path from "node:path";
+import { runWrangler } from "../scripts/lib/dev-stack";
+import { ROLLOUT_KEY } from "../src/env";
+import { CliError, EXIT } from "./args";
+
+export interface KvTarget {
+  local: boolean;
+  /** Local state directory (as given to `wrangler dev --persist-to`); only with `local`. */
+  persistTo?: string;
+  /** wrangler config file; default: wrangler.toml of this project. */
+  config?: string;
+  /** wrangler environment (`[env.NAME]`). */
+  env?: string;
+}
+
+export function describeKv(t: KvTarget): string {
+  return t.local ? `local KV${t.persistTo ? ` in ${t.persistTo}` : " (.wrangler/state)"}` : "remote KV (Cloudflare)";
+}
+
+function kvArgs(t: KvTarget): string[] {
+  const a = ["--binding", "ROLLOUT_CONFIG"];
+  if (t.local) a.push("--local");
+  else a.push("--remote");
+  // wrangler runs from the project root; resolve the operator's relative paths against their cwd.
+  if (t.persistTo) a.push("--persist-to", path.resolve(t.persistTo));
+  if (t.config) a.push("--config", path.resolve(t.config));
+  if (t.env) a.push("--env", t.env);
+  return a;
+}
+
+/** The document's text, or null when the key does not exist (everyone on stable). */
+export async function readDocText(t: KvTarget): Promise<string | null> {
+  let out: string;
+  try {
+    out = (await runWrangler(["kv", "key", "get", ROLLOUT_KEY, "--text", ...kvArgs(t)])).stdout;
+  } catch (e) {
+    throw unreachable("read", t, e);
+  }
+  // wrangler prints this (exit 0) for a missing key.
+  if (out.trim() === "Value not found") return null;
+  return out.replace(/\n$/, "");
+}
+
+export async function writeDocText(t: KvTarget, text: string): Promise<void> {
+  try {
+    await runWrangler(["kv", "key", "put", ROLLOUT_KEY, text, ...kvArgs(t)]);
+  } catch (e) {
+    throw unreachable("write", t, e);
+  }
+}
+
+function unreachable(what: string, t: KvTarget, e: unknown): CliError {
+  const detail = String((e as { stderr?: string }).stderr || (e as Error).message)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/^[▲✘⛅─]|^-+$/.test(l))
+    .slice(0, 4)
+    .join(" ");
+  const fix = t.local
+    ? "check --persist-to (same directory as wrangler dev's)"
+    : "run `wrangler login` (or set CLOUDFLARE_API_TOKEN) and put the namespace id in wrangler.toml, or use --local";
+  return new CliError(`cannot ${what} the rollout document in ${describeKv(t)}: ${detail || "wrangler failed"} — ${fix}`, EXIT.UNREACHABLE);
+}

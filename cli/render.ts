@@ -1,0 +1,129 @@
+// Terminal rendering of the controller's StatusSnapshot and events. Pure (string in, string out)
+// so it is unit-tested without a terminal; colour is plain ANSI and off when not a TTY/NO_COLOR.
+import type { RolloutEvent, SlotStats, StatusSnapshot } from "../src/controller/status-types";
+
+export interface Style {
+  color: boolean;
+  /** Terminal columns available (bars and charts scale to it). */
+  width: number;
+}
+
+const codes = { bold: 1, dim: 2, red: 31, green: 32, yellow: 33, blue: 34, cyan: 36 } as const;
+type Paint = (s: string, ...c: (keyof typeof codes)[]) => string;
+const painter =
+  (on: boolean): Paint =>
+  (s, ...c) =>
+    on && c.length ? `\x1b[${c.map((k) => codes[k]).join(";")}m${s}\x1b[0m` : s;
+
+export function pct(rate: number, digits = 1): string {
+  return `${(rate * 100).toFixed(digits)}%`;
+}
+export const ms = (v: number | null) => (v === null ? "–" : v >= 1000 ? `${(v / 1000).toFixed(1)}s` : `${v}ms`);
+
+/** `▕████░░░░▏` of `width` cells for a 0–1 share. */
+export function bar(share: number, width: number): string {
+  const n = Math.max(0, Math.min(width, Math.round(share * width)));
+  return `▕${"█".repeat(n)}${"░".repeat(width - n)}▏`;
+}
+
+const SPARK = "▁▂▃▄▅▆▇█";
+/**
+ * One cell per value. Scaled to `max` (at least 5 % so a calm 0.2 % does not look like a fire);
+ * `null` (no requests in that bin) is a space, so "no data" never reads as "no errors".
+ */
+export function sparkline(values: (number | null)[], max?: number): string {
+  const top = Math.max(max ?? 0, 0.05, ...values.filter((v): v is number => v !== null));
+  return values.map((v) => (v === null ? " " : SPARK[Math.min(SPARK.length - 1, Math.floor((v / top) * (SPARK.length - 1) + 0.5))])).join("");
+}
+
+export function stateLabel(s: StatusSnapshot, p: Paint): string {
+  const colour = { idle: "dim", running: "cyan", paused: "yellow", "rolled-back": "red", promoted: "green" } as const;
+  return p(s.state.toUpperCase(), "bold", colour[s.state]);
+}
+
+function slotRow(label: string, st: SlotStats, seconds: number, p: Paint): string {
+  const rps = seconds > 0 ? (st.requests / seconds).toFixed(1) : "–";
+  const err = st.requests ? pct(st.errorRate, 2) : "–";
+  const errC = st.errorRate >= 0.05 ? p(err.padStart(7), "red", "bold") : err.padStart(7);
+  const kinds = st.errors ? ` (5xx ${st.errorsByKind.status5xx}, net ${st.errorsByKind.network}, timeout ${st.errorsByKind.timeout})` : "";
+  return `  ${label.padEnd(14)}${String(st.requests).padStart(8)}${rps.padStart(8)}${String(st.errors).padStart(8)}${errC}${ms(st.p50).padStart(8)}${ms(st.p95).padStart(8)}${ms(st.p99).padStart(8)}${String(st.failovers).padStart(10)}${kinds}`;
+}
+
+export function eventLine(e: RolloutEvent, p: Paint): string {
+  const t = e.at.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+  const colour = e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error" ? "red" : e.kind === "promote" || e.kind === "plan-complete" ? "green" : e.kind === "pause" || e.kind === "sample-ratio" ? "yellow" : "cyan";
+  return `  ${p(t, "dim")}  ${p(e.kind.padEnd(13), colour)} ${e.actor.padEnd(12)} ${e.reason}`;
+}
+
+export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: string; events?: number } = {}): string {
+  const p = painter(style.color);
+  const { canary, stable } = s.roles;
+  const out: string[] = [];
+  const barW = Math.max(10, Math.min(40, style.width - 50));
+  out.push(`${p("edgeshift", "bold")}${opts.url ? p(` · ${opts.url}`, "dim") : ""} · ${stateLabel(s, p)}${s.release ? ` · release ${p(s.release, "bold")}` : ""}${s.config.doc.attempt ? ` · attempt ${s.config.doc.attempt}` : ""}`);
+  out.push(
+    `split     ${p(`${canary} (canary) ${s.percent}%`, "green")} ${bar(s.percent / 100, barW)} ${p(`${stable} (stable) ${Math.round((100 - s.percent) * 100) / 100}%`, "blue")}`,
+  );
+  if (s.plan) {
+    const pl = s.plan;
+    const step = pl.steps[pl.index];
+    const done = (pl.index + Math.min(1, pl.requiredSeconds ? pl.heldSeconds / pl.requiredSeconds : 0)) / pl.steps.length;
+    out.push(
+      `plan      step ${pl.index + 1}/${pl.steps.length} (${step?.percent ?? "?"}%) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${x.percent}]`, "bold") : String(x.percent))).join(" → ")}`,
+    );
+    out.push(`          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`);
+  } else {
+    out.push(`plan      ${p("none", "dim")} (set a split with \`edgeshift set\`, or run one with \`edgeshift start --steps 1,5,25,50,100\`)`);
+  }
+  const h = s.health;
+  const failing = h.verdicts.filter((v) => !v.ok);
+  out.push(`health    ${h.healthy ? p("✔ healthy", "green") : p("✘ unhealthy", "red", "bold")}${failing.length ? ` — ${failing.map((v) => `${v.rule}: ${v.detail}`).join("; ")}` : ""}`);
+  for (const v of h.verdicts.filter((v) => v.ok)) out.push(p(`          ✔ ${v.rule}: ${v.detail}`, "dim"));
+  if (s.rolledBack) {
+    const figs = s.rolledBack.figures ? ` ${JSON.stringify(s.rolledBack.figures)}` : "";
+    out.push(p(`ROLLED BACK at ${s.rolledBack.at}: ${s.rolledBack.reason}${figs}`, "red", "bold"));
+    out.push(`          retry with \`edgeshift set <percent>\` or \`edgeshift start …\` (a new attempt)`);
+  }
+  if (s.configError) {
+    out.push(p(`CONFIG ERROR (last good config kept) at ${s.configError.at}:`, "red", "bold"));
+    for (const pr of s.configError.problems) out.push(`          ${pr.path || "(document)"}: ${pr.message}`);
+  }
+  out.push("");
+  out.push(p(`last ${s.window.seconds}s     requests   req/s  errors   err%     p50     p95     p99  failovers`, "dim"));
+  out.push(slotRow(`${canary} canary`, s.window.canary, s.window.seconds, p));
+  out.push(slotRow(`${stable} stable`, s.window.stable, s.window.seconds, p));
+  if (s.window.shadow) {
+    const sh = s.window.shadow;
+    out.push(`  shadow        ${String(sh.mirrored).padStart(8)} mirrored · ${pct(sh.mismatchRate)} mismatched · ${pct(sh.errorRate)} errors · p95 ${ms(sh.p95)} · ${sh.notCompared} not compared`);
+  }
+  if (s.series.length) {
+    const w = Math.max(10, Math.min(60, style.width - 26));
+    const pts = s.series.slice(-w);
+    const rate = (slot: "blue" | "green") => pts.map((x) => (x[slot].requests ? x[slot].errorRate : null));
+    const max = Math.max(0.05, ...pts.flatMap((x) => [x.blue.requests ? x.blue.errorRate : 0, x.green.requests ? x.green.errorRate : 0]));
+    out.push("");
+    out.push(p(`error rate, last ${pts.length}s (top ${pct(max, 0)})`, "dim"));
+    out.push(`  ${`${canary} canary`.padEnd(14)} ${p(sparkline(rate(canary), max), "green")}`);
+    out.push(`  ${`${stable} stable`.padEnd(14)} ${p(sparkline(rate(stable), max), "blue")}`);
+  }
+  const n = opts.events ?? 5;
+  if (n > 0) {
+    out.push("");
+    out.push(p("events", "dim"));
+    if (!s.events.length) out.push(p("  (none yet)", "dim"));
+    for (const e of s.events.slice(0, n)) out.push(eventLine(e, p));
+  }
+  out.push(p(`reports ${s.reports.received} received · ${s.reports.droppedByIsolates} dropped by isolates · last ${s.reports.lastAt ?? "never"}`, "dim"));
+  return out.join("\n");
+}
+
+export function renderHistory(events: RolloutEvent[], style: Style): string {
+  const p = painter(style.color);
+  if (!events.length) return p("no events yet", "dim");
+  return events
+    .map((e) => {
+      const data = e.data && Object.keys(e.data).length ? p(`  ${JSON.stringify(e.data)}`, "dim") : "";
+      return eventLine(e, p) + data;
+    })
+    .join("\n");
+}
