@@ -1,5 +1,253 @@
-// PLACEHOLDER (owned by the operator-experience work): the status page. Plain HTML/CSS/inline SVG,
-// no build step; it reads the token from the URL fragment or a form and calls the JSON API.
+// The status page served at /__edgeshift/. One self-contained document: inline CSS, inline JS,
+// charts drawn as inline SVG, no build step and no external request (it works on an air-gapped
+// laptop and under a strict `connect-src 'self'`). The page itself holds no data: it asks the JSON
+// API (`/__edgeshift/api/status`) every ~2 s with the admin token as a Bearer header.
+//
+// Token handling, and why:
+// | source | what happens |
+// |---|---|
+// | URL fragment `#token=…` | read once, moved to sessionStorage, fragment removed from the address bar (a fragment never reaches the server or its logs) |
+// | the form | same storage; sessionStorage ends with the tab, so a shared screen does not keep it |
+// | API answers 401 | "token refused", the form is shown again |
+// | API answers 503 | admin API disabled: says to run `wrangler secret put ADMIN_TOKEN` |
+// | network error | "cannot reach", keeps retrying |
+//
+// Everything from the API is inserted as text (escaped), never as markup: reasons and release
+// labels are operator- or origin-controlled strings.
+import { ADMIN_PREFIX } from "../env";
+
 export function statusPageHtml(): string {
-  return "<!doctype html><title>edgeshift</title><p>status page coming</p>";
+  return PAGE.replace("__API__", `${ADMIN_PREFIX}/api`);
 }
+
+const CSS = `
+:root{--bg:#0f1419;--panel:#171e26;--line:#263241;--text:#e6edf3;--dim:#8b98a5;--blue:#4c8dff;--green:#2fbf71;--red:#ff5c5c;--amber:#f0b43c;--cyan:#3cc8e0}
+@media (prefers-color-scheme:light){:root{--bg:#f5f7fa;--panel:#fff;--line:#dde3ea;--text:#17202a;--dim:#5b6773}}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--text)}
+header{display:flex;gap:12px;align-items:center;flex-wrap:wrap;padding:14px 20px;border-bottom:1px solid var(--line)}
+header h1{font-size:18px;margin:0;letter-spacing:.3px}header .sub{color:var(--dim);font-size:13px}
+.badge{display:inline-block;padding:2px 9px;border-radius:999px;font-size:12px;font-weight:600;text-transform:uppercase;letter-spacing:.5px;border:1px solid currentColor}
+.s-idle{color:var(--dim)}.s-running{color:var(--cyan)}.s-paused{color:var(--amber)}.s-rolled-back{color:var(--red)}.s-promoted{color:var(--green)}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:14px;padding:14px 20px;max-width:1400px}
+section{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:14px 16px;min-width:0}
+section h2{font-size:12px;text-transform:uppercase;letter-spacing:.8px;color:var(--dim);margin:0 0 10px}
+.wide{grid-column:1/-1}
+.split{display:flex;height:34px;border-radius:8px;overflow:hidden;font-weight:600;font-size:13px}
+.split div{display:flex;align-items:center;padding:0 10px;white-space:nowrap;min-width:0;transition:width .6s}
+.c-blue{background:var(--blue);color:#fff}.c-green{background:var(--green);color:#fff}
+.legend{display:flex;justify-content:space-between;margin-top:8px;color:var(--dim);font-size:13px}
+.dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px}
+.steps{display:flex;gap:6px;flex-wrap:wrap;margin:4px 0 10px}.step{padding:3px 10px;border-radius:6px;border:1px solid var(--line);color:var(--dim);font-variant-numeric:tabular-nums}
+.step.done{color:var(--text);background:var(--line)}.step.cur{color:#fff;background:var(--cyan);border-color:var(--cyan)}
+.progress{height:8px;background:var(--line);border-radius:4px;overflow:hidden}.progress div{height:100%;background:var(--cyan);transition:width .6s}
+table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{text-align:right;padding:5px 6px;border-bottom:1px solid var(--line)}th:first-child,td:first-child{text-align:left}th{color:var(--dim);font-weight:500;font-size:12px}
+.bad{color:var(--red);font-weight:600}.ok{color:var(--green)}.dim{color:var(--dim)}
+.verdict{display:flex;gap:8px;padding:3px 0}.verdict b{min-width:170px;font-weight:500}
+.banner{grid-column:1/-1;border-radius:10px;padding:12px 16px;border:1px solid var(--red);background:color-mix(in srgb,var(--red) 14%,var(--panel))}
+.banner.warn{border-color:var(--amber);background:color-mix(in srgb,var(--amber) 14%,var(--panel))}
+.banner h3{margin:0 0 4px;font-size:15px}.banner code{font-size:12px}
+svg{width:100%;height:auto;display:block}svg text{fill:var(--dim);font-size:11px}svg .grid{stroke:var(--line)}
+ol.events{list-style:none;margin:0;padding:0;max-height:420px;overflow:auto}
+ol.events li{display:grid;grid-template-columns:170px 110px 1fr;gap:10px;padding:6px 0;border-bottom:1px solid var(--line)}
+.k{font-weight:600}.k-rollback,.k-abort,.k-config-error,.k-webhook-failed{color:var(--red)}.k-promote,.k-plan-complete{color:var(--green)}.k-pause,.k-sample-ratio,.k-plan-extended{color:var(--amber)}.k-step,.k-plan-start,.k-resume,.k-attempt{color:var(--cyan)}
+details{color:var(--dim);font-size:12px}pre{white-space:pre-wrap;margin:4px 0}
+#gate{max-width:520px;margin:60px auto;padding:20px}#gate input{width:100%;padding:8px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:var(--text);font:inherit}
+#gate button,header button{padding:6px 14px;border-radius:6px;border:1px solid var(--line);background:var(--panel);color:var(--text);cursor:pointer;font:inherit}
+#msg{grid-column:1/-1}.hidden{display:none!important}
+`;
+
+// Plain ES2017 in the browser; no framework. `render()` rebuilds the panels from one snapshot.
+const JS = String.raw`
+const API = "__API__";
+const KEY = "edgeshift.token";
+const $ = (id) => document.getElementById(id);
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const pct = (r, d = 1) => (r * 100).toFixed(d) + "%";
+const ms = (v) => (v == null ? "–" : v >= 1000 ? (v / 1000).toFixed(1) + " s" : v + " ms");
+const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "–");
+let timer = null;
+
+function takeFragmentToken() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+function showGate(message) {
+  $("gate").classList.remove("hidden");
+  $("app").classList.add("hidden");
+  $("gate-msg").textContent = message || "";
+  $("gate-token").focus();
+}
+
+function showMsg(title, text) {
+  $("msg").innerHTML = title ? '<div class="banner warn"><h3>' + esc(title) + "</h3>" + esc(text) + "</div>" : "";
+}
+
+async function tick() {
+  clearTimeout(timer);
+  const token = sessionStorage.getItem(KEY);
+  if (!token) return showGate("");
+  let res;
+  try {
+    res = await fetch(API + "/status", { headers: { authorization: "Bearer " + token }, cache: "no-store" });
+  } catch (e) {
+    showMsg("Cannot reach the Worker", "The status API did not answer (" + e.message + "). Retrying…");
+    timer = setTimeout(tick, 3000);
+    return;
+  }
+  if (res.status === 401) {
+    sessionStorage.removeItem(KEY);
+    return showGate("That token was refused (401). Use the Worker's ADMIN_TOKEN.");
+  }
+  if (res.status === 503) {
+    showGate("");
+    $("gate-msg").textContent = "The admin API is disabled (503): no ADMIN_TOKEN is set. Run \u0060wrangler secret put ADMIN_TOKEN\u0060, then reload. " + (await res.text()).slice(0, 200);
+    return;
+  }
+  if (!res.ok) {
+    showMsg("Status API answered " + res.status, (await res.text()).slice(0, 300));
+    timer = setTimeout(tick, 3000);
+    return;
+  }
+  const s = await res.json();
+  $("gate").classList.add("hidden");
+  $("app").classList.remove("hidden");
+  showMsg("");
+  render(s);
+  timer = setTimeout(tick, 2000);
+}
+
+function render(s) {
+  const c = s.roles.canary, st = s.roles.stable, p = s.percent;
+  const doc = (s.config && s.config.doc) || {};
+  $("state").className = "badge s-" + s.state;
+  $("state").textContent = s.state;
+  $("release").textContent = (s.release ? "release " + s.release : "no release label") + (doc.attempt ? " · attempt " + doc.attempt : "");
+  $("updated").textContent = "updated " + time(s.now);
+
+  $("split").innerHTML =
+    (p > 0 ? '<div class="c-' + c + '" style="width:' + Math.max(p, 4) + '%">' + esc(p) + "%</div>" : "") +
+    '<div class="c-' + st + '" style="flex:1">' + esc(Math.round((100 - p) * 100) / 100) + "%</div>";
+  $("roles").innerHTML =
+    '<span data-role="canary"><span class="dot c-' + c + '"></span>canary: <b>' + esc(c) + "</b> " + esc(p) + "%</span>" +
+    '<span data-role="stable"><span class="dot c-' + st + '"></span>stable: <b>' + esc(st) + "</b> " + esc(Math.round((100 - p) * 100) / 100) + "%</span>";
+
+  const banners = [];
+  if (s.rolledBack) {
+    banners.push('<div class="banner" id="rolledback"><h3>Rolled back at ' + esc(time(s.rolledBack.at)) + "</h3>" + esc(s.rolledBack.reason) +
+      (s.rolledBack.figures ? "<details open><summary>figures</summary><pre>" + esc(JSON.stringify(s.rolledBack.figures, null, 2)) + "</pre></details>" : "") +
+      '<div class="dim">Everyone is on stable. Retry with <code>edgeshift set &lt;percent&gt;</code> or <code>edgeshift start --steps …</code> (a new attempt).</div></div>');
+  }
+  if (s.configError) {
+    banners.push('<div class="banner warn" id="configerror"><h3>The KV document is invalid (since ' + esc(time(s.configError.at)) + ") — the last good config is kept</h3>" +
+      s.configError.problems.map((x) => "<div><code>" + esc(x.path || "(document)") + "</code>: " + esc(x.message) + "</div>").join("") + "</div>");
+  }
+  $("banners").innerHTML = banners.join("");
+
+  const pl = s.plan;
+  if (!pl) {
+    $("plan").innerHTML = '<div class="dim">No plan. Start one with <code>edgeshift start --steps 1,5,25,50,100 --step-seconds 300</code>.</div>';
+  } else {
+    const frac = pl.requiredSeconds ? Math.min(1, pl.heldSeconds / pl.requiredSeconds) : 0;
+    const overall = ((pl.index + frac) / pl.steps.length) * 100;
+    $("plan").innerHTML =
+      '<div class="steps">' + pl.steps.map((x, i) => '<span class="step ' + (i < pl.index ? "done" : i === pl.index ? "cur" : "") + '">' + esc(x.percent) + "% · " + esc(x.seconds) + "s</span>").join("") + "</div>" +
+      '<div class="progress"><div style="width:' + overall.toFixed(1) + '%"></div></div>' +
+      '<div class="legend"><span>step ' + (pl.index + 1) + " of " + pl.steps.length + " · held " + esc(pl.heldSeconds) + " / " + esc(pl.requiredSeconds) + " s · " + esc(pl.requestsInStep) + " / " + esc(pl.minRequests) + " requests" +
+      (pl.paused ? ' · <b class="bad">paused</b>' : "") + "</span><span>" + esc(pl.waitingFor || "") + "</span></div>";
+  }
+
+  const h = s.health;
+  $("health").innerHTML =
+    '<div class="' + (h.healthy ? "ok" : "bad") + '" style="font-weight:600;margin-bottom:6px">' + (h.healthy ? "✔ healthy" : "✘ unhealthy") + "</div>" +
+    (h.verdicts.length ? h.verdicts.map((v) => '<div class="verdict"><span class="' + (v.ok ? "ok" : "bad") + '">' + (v.ok ? "✔" : "✘") + "</span><b>" + esc(v.rule) + '</b><span class="dim">' + esc(v.detail) + "</span></div>").join("") : '<div class="dim">no verdicts yet</div>');
+
+  const w = s.window;
+  const row = (label, slot, x) =>
+    "<tr><td><span class=\"dot c-" + slot + "\"></span>" + esc(label) + "</td><td>" + x.requests + "</td><td>" + (w.seconds ? (x.requests / w.seconds).toFixed(1) : "–") + "</td><td>" + x.errors +
+    '</td><td class="' + (x.errorRate >= 0.05 ? "bad" : "") + '">' + (x.requests ? pct(x.errorRate, 2) : "–") + "</td><td>" + ms(x.p50) + "</td><td>" + ms(x.p95) + "</td><td>" + ms(x.p99) + "</td><td>" + x.failovers + "</td></tr>";
+  $("window-title").textContent = "Last " + w.seconds + " s";
+  $("window").innerHTML =
+    "<tr><th>slot</th><th>requests</th><th>req/s</th><th>errors</th><th>error rate</th><th>p50</th><th>p95</th><th>p99</th><th>failovers</th></tr>" +
+    row(c + " (canary)", c, w.canary) + row(st + " (stable)", st, w.stable) +
+    (w.shadow ? '<tr><td>shadow → ' + esc(c) + "</td><td>" + w.shadow.mirrored + "</td><td></td><td>" + w.shadow.errors + "</td><td>" + pct(w.shadow.errorRate, 2) + "</td><td></td><td>" + ms(w.shadow.p95) + '</td><td colspan="2">' + pct(w.shadow.mismatchRate) + " mismatched</td></tr>" : "");
+
+  const rb = doc.rollback;
+  $("err-chart").innerHTML = chart(s.series, (pt) => (pt.requests ? pt.errorRate : null), { fmt: (v) => pct(v, 0), min: 0.05, threshold: rb && rb.maxErrorRate, c, st });
+  $("lat-chart").innerHTML = chart(s.series, (pt) => pt.p95, { fmt: ms, min: 50, c, st });
+
+  $("events").innerHTML = s.events.length
+    ? s.events.map((e) =>
+        '<li><span class="dim">' + esc(new Date(e.at).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })) + '</span><span class="k k-' + esc(e.kind) + '">' + esc(e.kind) + "</span><span>" + esc(e.reason) +
+        ' <span class="dim">— ' + esc(e.actor) + "</span>" + (e.data && Object.keys(e.data).length ? "<details><summary>details</summary><pre>" + esc(JSON.stringify(e.data, null, 2)) + "</pre></details>" : "") + "</span></li>").join("")
+    : '<li class="dim">No events yet.</li>';
+  $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
+}
+
+// A two-line chart (canary, stable) over the series; gaps where a slot had no requests.
+function chart(series, pick, o) {
+  const W = 640, H = 170, L = 56, R = 8, T = 10, B = 22;
+  if (!series.length) return '<div class="dim">No data yet: charts fill in as traffic is reported.</div>';
+  const t0 = series[0].t, t1 = Math.max(series[series.length - 1].t, t0 + 1);
+  const vals = series.flatMap((pt) => [pick(pt[o.c]), pick(pt[o.st])]).filter((v) => v != null);
+  const max = Math.max(o.min, o.threshold || 0, ...vals) * 1.1;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - v / max) * (H - T - B);
+  const line = (slot, colour) => {
+    const segs = [];
+    let cur = [];
+    for (const pt of series) {
+      const v = pick(pt[slot]);
+      if (v == null) { if (cur.length) segs.push(cur); cur = []; continue; }
+      cur.push(x(pt.t).toFixed(1) + "," + y(v).toFixed(1));
+    }
+    if (cur.length) segs.push(cur);
+    return segs.map((sg) => (sg.length === 1 ? '<circle cx="' + sg[0].split(",")[0] + '" cy="' + sg[0].split(",")[1] + '" r="2.5" fill="' + colour + '"/>' : '<polyline fill="none" stroke="' + colour + '" stroke-width="2" stroke-linejoin="round" points="' + sg.join(" ") + '"/>')).join("");
+  };
+  let g = "";
+  for (const f of [0, 0.5, 1]) {
+    const v = max * f;
+    g += '<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(v) + '" y2="' + y(v) + '"/><text x="' + (L - 6) + '" y="' + (y(v) + 4) + '" text-anchor="end">' + esc(o.fmt(v)) + "</text>";
+  }
+  if (o.threshold) g += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + y(o.threshold) + '" y2="' + y(o.threshold) + '" stroke="var(--red)" stroke-dasharray="5 4"/><text x="' + (W - R) + '" y="' + (y(o.threshold) - 4) + '" text-anchor="end">rollback at ' + esc(o.fmt(o.threshold)) + "</text>";
+  g += '<text x="' + L + '" y="' + (H - 4) + '">' + esc(new Date(t0 * 1000).toLocaleTimeString()) + '</text><text x="' + (W - R) + '" y="' + (H - 4) + '" text-anchor="end">' + esc(new Date(t1 * 1000).toLocaleTimeString()) + "</text>";
+  const colour = (slot) => (slot === "green" ? "var(--green)" : "var(--blue)");
+  return '<svg viewBox="0 0 ' + W + " " + H + '" role="img">' + g + line(o.st, colour(o.st)) + line(o.c, colour(o.c)) + "</svg>" +
+    '<div class="legend"><span><span class="dot c-' + o.c + '"></span>' + esc(o.c) + ' (canary)</span><span><span class="dot c-' + o.st + '"></span>' + esc(o.st) + " (stable)</span></div>";
+}
+
+$("gate").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const v = $("gate-token").value.trim();
+  if (v) sessionStorage.setItem(KEY, v);
+  tick();
+});
+$("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY); showGate("Signed out."); });
+window.addEventListener("hashchange", () => { takeFragmentToken(); tick(); });
+takeFragmentToken();
+tick();
+`;
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
+<title>edgeshift status</title><style>${CSS}</style></head>
+<body>
+<header><h1>edgeshift</h1><span id="state" class="badge s-idle">…</span><span id="release" class="sub"></span><span style="flex:1"></span><span id="updated" class="sub"></span><button id="signout" type="button">Forget token</button></header>
+<form id="gate" class="hidden"><h2>Admin token</h2><p class="dim">The Worker's <code>ADMIN_TOKEN</code>. It stays in this tab (sessionStorage) and is sent only as a Bearer header to this Worker's API. You can also open <code>/__edgeshift/#token=…</code>.</p>
+<input id="gate-token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN"><p id="gate-msg" class="bad"></p><button type="submit">Show status</button></form>
+<main id="app" class="hidden">
+<div id="msg"></div><div id="banners" style="display:contents"></div>
+<section class="wide"><h2>Split</h2><div id="split" class="split"></div><div id="roles" class="legend"></div></section>
+<section><h2>Plan</h2><div id="plan"></div></section>
+<section><h2>Health</h2><div id="health"></div></section>
+<section class="wide"><h2 id="window-title">Window</h2><table id="window"></table></section>
+<section><h2>Error rate</h2><div id="err-chart"></div></section>
+<section><h2>Latency p95</h2><div id="lat-chart"></div></section>
+<section class="wide"><h2>Events</h2><ol id="events" class="events"></ol><p id="reports" class="dim"></p></section>
+</main>
+<script>${JS}</script>
+</body></html>`;
