@@ -30,6 +30,7 @@ const DEFAULT_MODE: OriginMode = { errorRate: 0, failStatus: 500, delayMs: 0 };
 
 export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): Promise<Origin> {
   let failCarry = 0;
+  const webhooks: unknown[] = [];
   const origin: Origin = {
     name,
     port: 0,
@@ -64,6 +65,14 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
         }
       }
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ name, mode: origin.mode, hits: origin.hits }));
+      return;
+    }
+    if (url.pathname === "/__origin/webhook") {
+      // A webhook receiver for tests of the controller's notifications: POST stores the JSON body,
+      // GET lists what was received, DELETE forgets it. Not counted in `hits`.
+      if (req.method === "POST") webhooks.push(JSON.parse((await readBody(req)).toString() || "null"));
+      if (req.method === "DELETE") webhooks.length = 0;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(webhooks));
       return;
     }
     origin.hits++;

@@ -1,8 +1,26 @@
-// PLACEHOLDER (owned by the controller/rollback work): isolate-side outcome counters, bounded,
-// flushed in batches to the controller off the request path; holds the latest ControllerView.
+// Isolate-side outcome counters, flushed in batches to the controller off the request path, and
+// the latest ControllerView the controller answered with (how a rollback reaches this isolate
+// before KV does). Pure apart from the injected `send`/`fetchView` and clock.
+//
+// Fail-safe and bounds (decided here):
+// | concern                         | behaviour                                                        |
+// |---------------------------------|------------------------------------------------------------------|
+// | memory                          | ≤ MAX_BATCHES document versions × fixed arrays; a new version    |
+// |                                 | beyond that drops the oldest batch (counted in `dropped`)        |
+// | flush cadence                   | every FLUSH_EVERY_MS when there is data; after ≥ ERROR_BURST     |
+// |                                 | canary errors, as soon as MIN_GAP_MS has passed since the last   |
+// | concurrency                     | one flush in flight; data recorded meanwhile waits for the next  |
+// | controller slow / failing       | the flush gives up after FLUSH_TIMEOUT_MS; that report is        |
+// |                                 | dropped and counted, the next one carries `dropped`              |
+// | cold isolate                    | first request starts a background `view()` so a rollback already |
+// |                                 | in force applies at once, whatever the cached KV copy says       |
+// | answers out of order            | a view is adopted only if its revision ≥ the one held            |
+// Nothing here ever throws into, or waits on, the request.
 import type { Rollout, Slot } from "../config/schema";
 import type { Env } from "../env";
-import { EMPTY_VIEW, type ControllerView } from "./protocol";
+import { bucketOf } from "../health/histogram";
+import { fetchViewFromController, sendReportToController } from "./client";
+import { EMPTY_VIEW, LATENCY_BUCKETS, type ControllerView, type Report, type ReportBatch, type ShadowCounters, type SlotCounters } from "./protocol";
 
 export interface Outcome {
   slot: Slot;
@@ -30,14 +48,185 @@ export interface Routed {
   doc: Rollout;
 }
 
+export const FLUSH_EVERY_MS = 2000;
+export const MIN_GAP_MS = 250;
+export const ERROR_BURST = 3;
+export const FLUSH_TIMEOUT_MS = 2000;
+/** Document versions an isolate can see within one flush interval: current, previous, the controller's. */
+export const MAX_BATCHES = 4;
+
+export interface RecorderDeps {
+  send(env: Env, report: Report): Promise<ControllerView>;
+  fetchView(env: Env): Promise<ControllerView>;
+  now(): number;
+  isolateId?: string;
+  /** Default FLUSH_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
 export class Recorder {
   view: ControllerView = EMPTY_VIEW;
-  record(_r: Routed, _o: Outcome): void {}
-  recordNewVisitor(_r: Routed, _slot: Slot): void {}
-  recordShadow(_r: Routed, _o: ShadowOutcome): void {}
+  /** Reports given up since the last successful flush (sent with the next one). */
+  dropped = 0;
+  /** Lifetime counters, for tests and debugging. */
+  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0 };
+
+  private batches = new Map<string, ReportBatch>();
+  private inFlight = false;
+  private lastFlushAt: number | null = null;
+  private errorsSinceFlush = 0;
+  private viewRequested = false;
+  private readonly isolate: string;
+
+  constructor(private readonly deps: RecorderDeps) {
+    this.isolate = deps.isolateId ?? randomId();
+  }
+
+  record(r: Routed, o: Outcome): void {
+    const b = this.batchFor(r);
+    const c = (b.slots[o.slot] ??= emptySlot());
+    c.requests++;
+    let error = false;
+    if (o.error === "network") (c.errorsNetwork++, (error = true));
+    else if (o.error === "timeout") (c.errorsTimeout++, (error = true));
+    else if (o.status !== null && o.status >= 500) (c.errors5xx++, (error = true));
+    if (o.failedOver) c.failovers++;
+    // A network failure has no meaningful latency; a timeout's is its limit, which the latency rule should see.
+    if (o.error !== "network") c.latency[bucketOf(o.latencyMs)]++;
+    if (error && o.role === "canary") this.errorsSinceFlush++;
+  }
+
+  recordNewVisitor(r: Routed, slot: Slot): void {
+    const b = this.batchFor(r);
+    const nv = (b.newVisitors ??= {});
+    nv[slot] = (nv[slot] ?? 0) + 1;
+  }
+
+  recordShadow(r: Routed, o: ShadowOutcome): void {
+    const b = this.batchFor(r);
+    const s = (b.shadow ??= emptyShadow());
+    s.mirrored++;
+    const error = o.error !== null || (o.status !== null && o.status >= 500);
+    if (error) (s.errors++, this.errorsSinceFlush++);
+    if (o.matched === false) s.mismatches++;
+    else if (o.matched === null) s.notCompared++;
+    if (o.error !== "network") s.latency[bucketOf(o.latencyMs)]++;
+  }
+
   /** Starts a flush in ctx.waitUntil if one is due. Never throws; never delays the response. */
-  maybeFlush(_ctx: ExecutionContext, _env: Env): void {}
+  maybeFlush(ctx: ExecutionContext, env: Env): void {
+    try {
+      if (!this.viewRequested) {
+        this.viewRequested = true;
+        ctx.waitUntil(this.refreshView(env));
+      }
+      if (this.flushDue(this.deps.now())) ctx.waitUntil(this.flush(env));
+    } catch {
+      // A broken ctx or clock must not reach the user.
+    }
+  }
+
+  /** Whether a flush should start at `now`: pure policy, exposed for tests. */
+  flushDue(now: number): boolean {
+    if (this.inFlight || this.batches.size === 0) return false;
+    const since = now - (this.lastFlushAt ?? now);
+    return since >= FLUSH_EVERY_MS || (this.errorsSinceFlush >= ERROR_BURST && since >= MIN_GAP_MS);
+  }
+
+  /** Sends what has been gathered. Resolves (never rejects) when the answer arrived or was given up. */
+  async flush(env: Env): Promise<void> {
+    if (this.inFlight || this.batches.size === 0) return;
+    this.inFlight = true;
+    const batches = [...this.batches.values()];
+    this.batches = new Map();
+    this.errorsSinceFlush = 0;
+    this.lastFlushAt = this.deps.now();
+    const report: Report = { isolate: this.isolate, sentAt: this.lastFlushAt, batches, dropped: this.dropped };
+    try {
+      const view = await withTimeout(this.deps.send(env, report), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS);
+      this.adopt(view);
+      this.dropped = 0;
+      this.stats.flushes++;
+    } catch {
+      this.dropped++;
+      this.stats.failures++;
+    } finally {
+      this.inFlight = false;
+      this.lastFlushAt = this.deps.now();
+    }
+  }
+
+  async refreshView(env: Env): Promise<void> {
+    try {
+      this.stats.viewFetches++;
+      this.adopt(await withTimeout(this.deps.fetchView(env), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS));
+    } catch {
+      // Without the controller's word the cached KV copy routes, as before.
+    }
+  }
+
+  adopt(view: ControllerView | null | undefined): void {
+    if (view && typeof view.revision === "number" && view.revision >= this.view.revision) this.view = view;
+  }
+
+  /** Batches held and their total array lengths: constant in traffic (the bounded-memory proof). */
+  footprint(): { batches: number; numbers: number } {
+    let numbers = 0;
+    for (const b of this.batches.values()) {
+      for (const c of Object.values(b.slots)) numbers += 5 + (c?.latency.length ?? 0);
+      if (b.shadow) numbers += 4 + b.shadow.latency.length;
+      if (b.newVisitors) numbers += Object.keys(b.newVisitors).length;
+    }
+    return { batches: this.batches.size, numbers };
+  }
+
+  /** The batches gathered since the last flush (copies), for tests. */
+  pending(): ReportBatch[] {
+    return structuredClone([...this.batches.values()]);
+  }
+
+  private batchFor(r: Routed): ReportBatch {
+    const now = this.deps.now();
+    // The first data of an isolate starts the interval: no flush of a single request at cold start.
+    if (this.lastFlushAt === null) this.lastFlushAt = now;
+    const sec = Math.floor(now / 1000);
+    let b = this.batches.get(r.fingerprint);
+    if (!b) {
+      if (this.batches.size >= MAX_BATCHES) {
+        // Oldest first (Map keeps insertion order): it is the version least likely still in use.
+        const oldest = this.batches.keys().next().value!;
+        this.batches.delete(oldest);
+        this.stats.batchesDropped++;
+        this.dropped++;
+      }
+      b = { fingerprint: r.fingerprint, release: r.doc.release, canary: r.doc.canary, from: sec, to: sec, slots: {} };
+      this.batches.set(r.fingerprint, b);
+    }
+    b.to = sec;
+    return b;
+  }
+}
+
+function emptySlot(): SlotCounters {
+  return { requests: 0, errors5xx: 0, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
+}
+
+function emptyShadow(): ShadowCounters {
+  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the controller within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function randomId(): string {
+  // Math.random is enough: the id only tells isolates apart in logs and de-duplication.
+  return Math.random().toString(36).slice(2, 10);
 }
 
 /** One per isolate. */
-export const recorder = new Recorder();
+export const recorder = new Recorder({ send: sendReportToController, fetchView: fetchViewFromController, now: () => Date.now() });

@@ -1,0 +1,22 @@
+// The controller's RPC surface as plain types. Workers' generated stub types turn any method whose
+// values contain `unknown` (the document's free-form `rolledBack.figures`) into `never`; callers use
+// this interface instead, through `controllerStub()`.
+import { CONTROLLER_NAME, type Env } from "../env";
+import type { ControllerView, Report } from "../telemetry/protocol";
+import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "./status-types";
+
+export interface ControllerRpc {
+  report(r: Report): Promise<ControllerView>;
+  view(): Promise<ControllerView>;
+  status(): Promise<StatusSnapshot>;
+  history(limit?: number): Promise<RolloutEvent[]>;
+  action(kind: ActionKind, req?: ActionRequest): Promise<StatusSnapshot>;
+  /** Waits for background KV work to finish (tests, CLI). */
+  settle(): Promise<void>;
+  ping(): Promise<string>;
+}
+
+/** The deployment's controller (instance "rollout"), or a named one (tests, benchmarks). */
+export function controllerStub(env: Pick<Env, "CONTROLLER">, name: string = CONTROLLER_NAME): ControllerRpc {
+  return env.CONTROLLER.get(env.CONTROLLER.idFromName(name)) as unknown as ControllerRpc;
+}

@@ -1,0 +1,107 @@
+// The controller's small durable state (one JSON row in `kv_state`, key "controller") and the pure
+// rules for attempts and supersession. Documented in docs/storage-schema.md ("Durable Object").
+import { ALL_STABLE, type Rollout } from "../config/schema";
+import type { ControllerView } from "../telemetry/protocol";
+
+/** Fingerprints kept as superseded (newest first): far more than isolates could hold stale. */
+export const MAX_SUPERSEDES = 64;
+
+export interface ControllerState {
+  /** 0 until the controller has read KV once; +1 on every new operator write. */
+  attempt: number;
+  attemptStartedAt: string;
+  /** Text of the document in force: the operator's, or the controller's rewrite of it. */
+  text: string | null;
+  doc: Rollout;
+  fingerprint: string;
+  source: "kv" | "controller";
+  /** Every version of this attempt: the operator's and each rewrite by the controller. */
+  fingerprints: string[];
+  /** Versions replaced by a controller write (this and earlier attempts), newest first. */
+  supersedes: string[];
+  revision: number;
+  /** What isolates are told: the document the controller last wrote (null: none yet). */
+  viewDoc: Rollout | null;
+  viewFingerprint: string | null;
+  rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
+  configError: { at: string; fingerprint: string; summary: string; problems: { path: string; message: string }[] } | null;
+  /** A KV write the controller still owes (retried by alarm); the view already protects traffic. */
+  pendingKvText: string | null;
+  /** Alarm concerns → epoch ms; the alarm is set to the earliest. */
+  wake: Record<string, number>;
+}
+
+export interface ReportCounters {
+  received: number;
+  droppedByIsolates: number;
+  lastAt: string | null;
+}
+
+export function initialState(): ControllerState {
+  return {
+    attempt: 0,
+    attemptStartedAt: new Date(0).toISOString(),
+    text: null,
+    doc: ALL_STABLE,
+    fingerprint: "none",
+    source: "kv",
+    fingerprints: [],
+    supersedes: [],
+    revision: 0,
+    viewDoc: null,
+    viewFingerprint: null,
+    rolledBack: null,
+    configError: null,
+    pendingKvText: null,
+    wake: {},
+  };
+}
+
+export function viewOf(s: ControllerState): ControllerView {
+  return { revision: s.revision, doc: s.viewDoc, fingerprint: s.viewFingerprint, supersedes: s.supersedes };
+}
+
+/** Whether a fingerprint is one the controller has already accounted for (this attempt or replaced). */
+export function knows(s: ControllerState, fingerprint: string): boolean {
+  return s.fingerprints.includes(fingerprint) || s.supersedes.includes(fingerprint);
+}
+
+/** State after the controller wrote `text` (fingerprint `fp`, parsed `doc`) within the current attempt. */
+export function afterControllerWrite(s: ControllerState, text: string, fp: string, doc: Rollout): ControllerState {
+  const replaced = s.fingerprints.filter((f) => f !== fp);
+  return {
+    ...s,
+    text,
+    doc,
+    fingerprint: fp,
+    source: "controller",
+    fingerprints: dedupe([fp, ...s.fingerprints]).slice(0, MAX_SUPERSEDES),
+    supersedes: dedupe([...replaced, ...s.supersedes.filter((f) => f !== fp)]).slice(0, MAX_SUPERSEDES),
+    revision: s.revision + 1,
+    viewDoc: doc,
+    viewFingerprint: fp,
+    pendingKvText: text,
+  };
+}
+
+/** State for a new operator write: a new attempt; what was superseded stays superseded. */
+export function newAttempt(s: ControllerState, text: string | null, fp: string, doc: Rollout, at: string): ControllerState {
+  return {
+    ...s,
+    attempt: s.attempt + 1,
+    attemptStartedAt: at,
+    text,
+    doc,
+    fingerprint: fp,
+    source: "kv",
+    fingerprints: [fp],
+    rolledBack: doc.rolledBack ? { at: doc.rolledBack.at, reason: doc.rolledBack.reason, figures: doc.rolledBack.figures } : null,
+    configError: null,
+    // The operator's write wins over anything the controller still meant to write.
+    pendingKvText: null,
+  };
+}
+
+function dedupe(xs: string[]): string[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,75 @@
+// The controller's SQLite tables (Durable Object storage, `ctx.storage.sql`). Documented in
+// docs/storage-schema.md ("Durable Object"); keep the two in step. Thin: SQL in, plain values out.
+import type { EventKind, RolloutEvent } from "./status-types";
+import type { WindowRow } from "../health/window";
+
+/** Events kept; older ones are pruned so storage stays bounded over years of rollouts. */
+export const MAX_EVENTS = 10_000;
+
+export class ControllerStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS kv_state (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS window_bucket (
+      attempt INTEGER NOT NULL, kind TEXT NOT NULL, t INTEGER NOT NULL, v TEXT NOT NULL,
+      PRIMARY KEY (attempt, kind, t))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS event (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL,
+      actor TEXT NOT NULL, reason TEXT NOT NULL, data TEXT)`);
+  }
+
+  /** A JSON value under `k` in the small state table (null if absent or unreadable). */
+  get<T>(k: string): T | null {
+    const rows = this.sql.exec<{ v: string }>(`SELECT v FROM kv_state WHERE k = ?`, k).toArray();
+    if (!rows.length) return null;
+    try {
+      return JSON.parse(rows[0].v) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  put(k: string, v: unknown): void {
+    this.sql.exec(`INSERT INTO kv_state (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, k, JSON.stringify(v));
+  }
+
+  putBucket(attempt: number, kind: string, row: WindowRow): void {
+    this.sql.exec(
+      `INSERT INTO window_bucket (attempt, kind, t, v) VALUES (?, ?, ?, ?) ON CONFLICT(attempt, kind, t) DO UPDATE SET v = excluded.v`,
+      attempt,
+      kind,
+      row.t,
+      JSON.stringify(row.v),
+    );
+  }
+
+  buckets(attempt: number, kind: string, sinceT: number): WindowRow[] {
+    return this.sql
+      .exec<{ t: number; v: string }>(`SELECT t, v FROM window_bucket WHERE attempt = ? AND kind = ? AND t >= ? ORDER BY t`, attempt, kind, sinceT)
+      .toArray()
+      .map((r) => ({ t: r.t, v: JSON.parse(r.v) as number[] }));
+  }
+
+  /** Drops buckets that left the window, and every bucket of other attempts of `kind`. */
+  pruneBuckets(attempt: number, kind: string, beforeT: number): void {
+    this.sql.exec(`DELETE FROM window_bucket WHERE kind = ? AND (attempt != ? OR t < ?)`, kind, attempt, beforeT);
+  }
+
+  addEvent(at: string, kind: EventKind, actor: string, reason: string, data?: Record<string, unknown>): RolloutEvent {
+    const row = this.sql
+      .exec<{ id: number }>(`INSERT INTO event (at, kind, actor, reason, data) VALUES (?, ?, ?, ?, ?) RETURNING id`, at, kind, actor, reason, data ? JSON.stringify(data) : null)
+      .one();
+    if (row.id % 100 === 0) this.sql.exec(`DELETE FROM event WHERE id <= ?`, row.id - MAX_EVENTS);
+    return { id: row.id, at, kind, actor, reason, ...(data ? { data } : {}) };
+  }
+
+  /** Newest first. */
+  events(limit: number): RolloutEvent[] {
+    return this.sql
+      .exec<{ id: number; at: string; kind: EventKind; actor: string; reason: string; data: string | null }>(
+        `SELECT id, at, kind, actor, reason, data FROM event ORDER BY id DESC LIMIT ?`,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, at: r.at, kind: r.kind, actor: r.actor, reason: r.reason, ...(r.data ? { data: JSON.parse(r.data) } : {}) }));
+  }
+}

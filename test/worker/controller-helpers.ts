@@ -1,0 +1,44 @@
+// Helpers for the controller's workerd tests: real KV, real Durable Object, reports as isolates send them.
+import { env } from "cloudflare:test";
+import { fingerprintOf } from "../../src/config/fingerprint";
+import { controllerStub, type ControllerRpc } from "../../src/controller/rpc";
+import { LATENCY_BUCKETS, type Report, type ReportBatch, type SlotCounters } from "../../src/telemetry/protocol";
+
+let n = 0;
+/** A fresh controller instance per test: state never leaks between tests. */
+export function freshController(): ControllerRpc & { id: DurableObjectId } {
+  // The stub's own `id` lets a test reach the same object again after a restart.
+  return controllerStub(env, `test-${Date.now()}-${n++}`) as ControllerRpc & { id: DurableObjectId };
+}
+
+export function controllerById(id: DurableObjectId): ControllerRpc {
+  return env.CONTROLLER.get(id) as unknown as ControllerRpc;
+}
+
+/** Writes the document as an operator would; returns its text and fingerprint. */
+export async function putDoc(doc: unknown): Promise<{ text: string; fp: string }> {
+  const text = JSON.stringify(doc);
+  await env.ROLLOUT_CONFIG.put("rollout", text);
+  return { text, fp: fingerprintOf(text) };
+}
+
+export async function kvDoc(): Promise<any> {
+  const t = await env.ROLLOUT_CONFIG.get("rollout");
+  return t === null ? null : JSON.parse(t);
+}
+
+export function counters(requests: number, errors = 0, latencyBucket = 2): SlotCounters {
+  const latency = new Array(LATENCY_BUCKETS).fill(0);
+  latency[latencyBucket] = requests;
+  return { requests, errors5xx: errors, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency };
+}
+
+/** One report with one batch; canary is green unless said otherwise. */
+export function report(fp: string, canary: SlotCounters | null, stable: SlotCounters | null, extra: Partial<ReportBatch> = {}): Report {
+  const sec = Math.floor(Date.now() / 1000);
+  const slots: ReportBatch["slots"] = {};
+  const c = extra.canary ?? "green";
+  if (canary) slots[c] = canary;
+  if (stable) slots[c === "green" ? "blue" : "green"] = stable;
+  return { isolate: "test", sentAt: Date.now(), dropped: 0, batches: [{ fingerprint: fp, canary: c, from: sec, to: sec, slots, ...extra }] };
+}
