@@ -1,6 +1,7 @@
 // RolloutController: the one Durable Object (instance "rollout") that judges the canary from the
 // isolates' reports, rolls it back, and tells isolates faster than KV propagates.
 //
+// PLAN-HOOKS-READY
 // Hooks for plans and operator actions (kept stable for the plan work):
 // - `applyChange(patch, event)`: the one way the controller changes the document — rewrites KV
 //   (read-modify-write), supersedes the attempt's older fingerprints, bumps the revision (every flush
