@@ -15,8 +15,12 @@ export interface ApiTarget {
 export class AdminApi {
   constructor(readonly target: ApiTarget, private readonly timeoutMs = 10_000) {}
 
-  status(): Promise<StatusSnapshot> {
-    return this.call<StatusSnapshot>("GET", "/status");
+  async status(): Promise<StatusSnapshot> {
+    const s = await this.call<StatusSnapshot>("GET", "/status");
+    if (!s || typeof s.state !== "string" || !s.window || !s.roles) {
+      throw new CliError(`${this.target.url} answered /status with something that is not an edgeshift status: is --url the edgeshift Worker?`, EXIT.FAILED);
+    }
+    return s;
   }
 
   async history(limit: number): Promise<RolloutEvent[]> {

@@ -1,0 +1,196 @@
+// `npm start`: the whole story on a laptop, no Cloudflare account. Two demo origins (blue :8101,
+// green :8102), the Worker under `wrangler dev` (:8787), simulated visitors, then a rollout: a few
+// percent, more, green starts failing, and the controller rolls it back on its own.
+//
+//   npm start                 the story, then stop
+//   npm start -- --keep       the story, then keep everything running to play with (Ctrl-C stops)
+//   npm start -- --once       unattended (CI): exit 0 once the rollback is confirmed in KV, else 1
+//   npm start -- --quiet      headlines only, no per-second lines
+//
+// Document changes use the CLI's own code path (`edgeshift set` → real `wrangler kv key put --local`).
+import net from "node:net";
+import { parseArgs } from "node:util";
+import { AdminApi } from "../cli/api";
+import { changeDocument } from "../cli/commands/document";
+import { applySet } from "../cli/doc-edit";
+import type { KvTarget } from "../cli/kv";
+import { pct } from "../cli/render";
+import type { StatusSnapshot } from "../src/controller/status-types";
+import { startDevStack, type DevStack } from "./lib/dev-stack";
+import { startTraffic, type Traffic } from "./lib/traffic";
+
+const PORTS = { blue: 8101, green: 8102, worker: 8787 };
+const TOKEN = "edgeshift-demo";
+const RELEASE = "v2.0.0";
+
+const { values: flags } = parseArgs({
+  options: { once: { type: "boolean" }, quiet: { type: "boolean" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+});
+if (flags.help) {
+  console.log("npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback is confirmed in KV, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)");
+  process.exit(0);
+}
+// Unattended runs keep the holds short; a person watching gets time to read.
+const HOLD_S = flags.once ? 5 : 10;
+const ROLLBACK_WAIT_S = 60;
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const say = (s = "") => console.log(s);
+const act = (n: number, title: string, text: string) => say(`\n${bold(`▶ ${n}. ${title}`)}\n  ${text}`);
+
+let stack: DevStack | undefined;
+let traffic: Traffic | undefined;
+let stopping = false;
+const t0 = Date.now();
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await traffic?.stop();
+    await stack?.stop();
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => {
+  say("\nstopping: traffic, wrangler dev (and its workerd), origins…");
+  // Before the stack exists there is nothing of ours to stop but this process; after, stop it all.
+  void shutdown(130);
+});
+process.on("SIGTERM", () => void shutdown(143));
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer().once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+async function fetchStatus(api: AdminApi): Promise<StatusSnapshot | null> {
+  try {
+    return await api.status();
+  } catch {
+    return null;
+  }
+}
+
+function liveLine(percent: number, s: StatusSnapshot | null): string {
+  const sec = traffic!.lastSecond();
+  const total = sec.blue + sec.green;
+  const greenShare = total ? sec.green / total : 0;
+  const t = `+${Math.round((Date.now() - t0) / 1000)}s`.padStart(5);
+  let line = `  ${t}  split ${String(s?.percent ?? percent).padStart(3)}% │ answered by blue ${String(sec.blue).padStart(3)}/s, green ${String(sec.green).padStart(3)}/s (${pct(greenShare, 0).padStart(4)}) │ 5xx to users ${sec.errors5xx}`;
+  if (s) {
+    const c = s.window.canary;
+    const st = s.window.stable;
+    line += ` │ controller: ${s.roles.canary} ${c.requests ? pct(c.errorRate) : "–"} err of ${c.requests}, ${s.roles.stable} ${st.requests ? pct(st.errorRate) : "–"} of ${st.requests} · ${s.state}`;
+  }
+  return line;
+}
+
+async function hold(seconds: number, percent: number, api: AdminApi): Promise<void> {
+  for (let i = 0; i < seconds && !stopping; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (!flags.quiet) say(liveLine(percent, await fetchStatus(api)));
+  }
+}
+
+async function setPercent(kv: KvTarget, percent: number): Promise<void> {
+  const r = await changeDocument(kv, (cur) => applySet(cur, percent, { release: RELEASE }));
+  say(`  $ edgeshift set ${percent} --release ${RELEASE} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`);
+  for (const n of r.notes) say(`    note: ${n}`);
+}
+
+async function main(): Promise<number> {
+  for (const [name, port] of Object.entries(PORTS)) {
+    if (!(await portFree(port))) {
+      say(`port ${port} (${name}) is in use: another \`npm start\` or \`wrangler dev\`? Stop it and run again.`);
+      return 1;
+    }
+  }
+  say(bold("edgeshift demo") + ` — blue (stable) on :${PORTS.blue}, green (canary) on :${PORTS.green}, the Worker on :${PORTS.worker}`);
+  say("  starting the origins and `wrangler dev` (about 10–20 s)…");
+  stack = await startDevStack({ bluePort: PORTS.blue, greenPort: PORTS.green, port: PORTS.worker, adminToken: TOKEN });
+  if (stopping) return 130;
+  const api = new AdminApi({ url: stack.url, token: TOKEN });
+  const kv: KvTarget = { local: true, persistTo: stack.persistDir };
+  const pageUrl = `${stack.url}/__edgeshift/#token=${TOKEN}`;
+
+  traffic = startTraffic({ url: stack.url, visitors: 300, rate: 40 });
+  say(`  up. 300 simulated visitors send ~40 requests/s (90 % GET, 10 % POST /checkout), each keeping its cookies.`);
+  say(`  status page: ${pageUrl}`);
+
+  act(1, "Everyone on stable", "No rollout document yet: every visitor is answered by blue.");
+  await hold(Math.min(3, HOLD_S), 0, api);
+
+  act(2, "A few percent on the canary", `5 % of visitors (by a hash of their visitor cookie) go to green, release ${RELEASE}. The same visitors stay there: the split is sticky.`);
+  await setPercent(kv, 5);
+  await hold(HOLD_S, 5, api);
+
+  act(3, "More", "25 %. Raising the percent only adds visitors to green; nobody already on green moves back.");
+  await setPercent(kv, 25);
+  await hold(HOLD_S, 25, api);
+  const onGreen = traffic.visitorsOn().green;
+
+  act(
+    4,
+    "Green starts failing",
+    "Half of green's answers are now 500s. Isolates report outcomes to the controller (a Durable Object) every ~2 s; " +
+      "it compares green's error rate with blue's over the window and rolls back on its own. Failed GETs are retried on blue, so users get blue's answer.",
+  );
+  stack.green.setMode({ errorRate: 0.5 });
+  const failingSince = Date.now();
+  const errorsBefore = traffic.totals.errors5xx;
+  let snap: StatusSnapshot | null = null;
+  for (let i = 0; i < ROLLBACK_WAIT_S && !stopping; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    snap = await fetchStatus(api);
+    if (!flags.quiet) say(liveLine(snap?.percent ?? 25, snap));
+    if (snap?.rolledBack || snap?.state === "rolled-back") break;
+  }
+  // The KV document is the record an operator reads with `wrangler kv key get`: confirm it there.
+  let doc: any = null;
+  for (let i = 0; i < 10 && !stopping; i++) {
+    doc = await stack.getRollout();
+    if (doc?.rolledBack) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  if (!doc?.rolledBack) {
+    say(`\n✘ no rollback recorded in KV ${Math.round((Date.now() - failingSince) / 1000)} s after green started failing (KV document: ${JSON.stringify(doc)})`);
+    if (snap) say(`  controller: state ${snap.state}, health ${JSON.stringify(snap.health.verdicts)}`);
+    else say("  the admin API did not answer /__edgeshift/api/status");
+    return 1;
+  }
+  const seconds = ((Date.parse(doc.rolledBack.at) || Date.now()) - failingSince) / 1000;
+  // A moment for isolates to adopt it, then show that green gets nothing.
+  await hold(2, 0, api);
+  const after = traffic.lastSecond();
+
+  act(5, "Rolled back", `edgeshift pulled green ${seconds.toFixed(1)} s after it started failing. Nobody had to act.`);
+  say(`  reason:  ${doc.rolledBack.reason}`);
+  if (doc.rolledBack.figures) say(`  figures: ${JSON.stringify(doc.rolledBack.figures)}`);
+  say(`  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`);
+  say(`  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of 300 visitors had been on green`);
+  say(`  users saw ${traffic.totals.errors5xx - errorsBefore} × 5xx while green failed (POSTs are never replayed; GETs failed over to blue)`);
+  say(`\n${bold("See it")}`);
+  say(`  status page:  ${pageUrl}`);
+  say(`  CLI:          export EDGESHIFT_URL=${stack.url} EDGESHIFT_TOKEN=${TOKEN}`);
+  say(`                npm run edgeshift -- status        # split, health, window, events`);
+  say(`                npm run edgeshift -- history       # the rollback and why`);
+  say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
+  say(`  retry:        npm run edgeshift -- set 5 --local --persist-to ${stack.persistDir}   # a new attempt (removes rolledBack, bumps attempt)`);
+
+  if (flags.keep && !flags.once) {
+    stack.green.setMode({ errorRate: 0 });
+    say(`\n${bold("Still running")} (--keep): green is healthy again; traffic continues. Try the commands above. Ctrl-C stops everything.`);
+    for (;;) await hold(60, 0, api);
+  }
+  say(`\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback confirmed in KV.`);
+  return 0;
+}
+
+main()
+  .then((code) => shutdown(code))
+  .catch(async (e) => {
+    say(`\n✘ demo failed: ${(e as Error).message}`);
+    await shutdown(1);
+  });

@@ -1,0 +1,113 @@
+// Simulated visitors for the demo: a fixed population, each with its own cookie jar (so edgeshift's
+// sticky visitor cookie is kept like a browser would), at a bounded rate and concurrency. Counts
+// what users actually saw, per second: which origin answered and how many 5xx reached them.
+
+export interface TrafficOptions {
+  url: string;
+  visitors?: number;
+  /** Requests per second, spread evenly. */
+  rate?: number;
+  /** In-flight cap: when the Worker is slow the generator skips ticks instead of piling up. */
+  maxInFlight?: number;
+  /** Share (0–1) of POSTs: never replayed on stable, so a failing canary shows through. */
+  postShare?: number;
+}
+
+export interface Second {
+  /** Answers by the origin that produced them (x-origin header). */
+  blue: number;
+  green: number;
+  /** Status >= 500 delivered to users. */
+  errors5xx: number;
+  /** Requests that got no answer at all. */
+  failed: number;
+  skipped: number;
+}
+
+const emptySecond = (): Second => ({ blue: 0, green: 0, errors5xx: 0, failed: 0, skipped: 0 });
+
+export interface Traffic {
+  /** The last complete second, and totals since start. */
+  lastSecond(): Second;
+  totals: Second & { requests: number };
+  /** Distinct visitors that have been answered by each origin at least once (stickiness shows here). */
+  visitorsOn(): { blue: number; green: number };
+  stop(): Promise<void>;
+}
+
+export function startTraffic(o: TrafficOptions): Traffic {
+  const visitors = Array.from({ length: o.visitors ?? 300 }, () => ({ cookies: new Map<string, string>(), last: "" }));
+  const rate = o.rate ?? 40;
+  const maxInFlight = o.maxInFlight ?? 32;
+  const postShare = o.postShare ?? 0.1;
+  let inFlight = 0;
+  let current = emptySecond();
+  let previous = emptySecond();
+  const totals = { ...emptySecond(), requests: 0 };
+  let n = 0;
+  const pending = new Set<Promise<void>>();
+
+  const one = async (): Promise<void> => {
+    const v = visitors[Math.floor(Math.random() * visitors.length)];
+    const post = Math.random() < postShare;
+    const headers: Record<string, string> = {};
+    if (v.cookies.size) headers.cookie = [...v.cookies].map(([k, val]) => `${k}=${val}`).join("; ");
+    try {
+      const r = await fetch(`${o.url}/${post ? "checkout" : "page"}/${n++ % 50}`, {
+        method: post ? "POST" : "GET",
+        headers: post ? { ...headers, "content-type": "application/json" } : headers,
+        body: post ? '{"cart":[1,2]}' : undefined,
+        redirect: "manual",
+        signal: AbortSignal.timeout(15_000),
+      });
+      await r.arrayBuffer();
+      for (const c of (r.headers as unknown as { getSetCookie(): string[] }).getSetCookie()) {
+        const m = /^([^=;\s]+)=([^;]*)/.exec(c);
+        if (m) v.cookies.set(m[1], m[2]);
+      }
+      const from = r.headers.get("x-origin");
+      if (from === "blue" || from === "green") {
+        current[from]++;
+        totals[from]++;
+        v.last = from;
+      }
+      if (r.status >= 500) current.errors5xx++, totals.errors5xx++;
+    } catch {
+      current.failed++;
+      totals.failed++;
+    }
+    totals.requests++;
+  };
+
+  const tick = setInterval(() => {
+    if (inFlight >= maxInFlight) {
+      current.skipped++;
+      return;
+    }
+    inFlight++;
+    const p = one().finally(() => {
+      inFlight--;
+      pending.delete(p);
+    });
+    pending.add(p);
+  }, 1000 / rate);
+  const roll = setInterval(() => {
+    previous = current;
+    current = emptySecond();
+  }, 1000);
+
+  return {
+    lastSecond: () => previous,
+    totals,
+    visitorsOn() {
+      const on = { blue: 0, green: 0 };
+      for (const v of visitors) if (v.last === "blue" || v.last === "green") on[v.last]++;
+      return on;
+    },
+    async stop() {
+      clearInterval(tick);
+      clearInterval(roll);
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
