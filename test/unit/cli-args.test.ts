@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { CliError, EXIT, check, durationArg, parseCommandArgs, percentArg, stepsArg } from "../../cli/args";
+import { main } from "../../cli/edgeshift";
+import type { Io } from "../../cli/command";
+
+function io(env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const x: Io = { out: (s) => out.push(s), err: (s) => err.push(s), env, style: { color: false, width: 100 } };
+  return { x, out, err };
+}
+
+function usageMessage(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CliError);
+    expect((e as CliError).exitCode).toBe(EXIT.USAGE);
+    return (e as Error).message;
+  }
+  throw new Error("expected a usage error");
+}
+
+describe("argument values", () => {
+  it("percent: 0–100 at 0.01 resolution, errors name the flag and the fix", () => {
+    expect(check(percentArg, "25", "<percent>")).toBe(25);
+    expect(check(percentArg, "0.125", "<percent>")).toBe(0.13);
+    expect(usageMessage(() => check(percentArg, "150", "<percent>"))).toMatch(/<percent>: must be at most 100.*got "150"/);
+    expect(usageMessage(() => check(percentArg, "5%", "<percent>"))).toMatch(/<percent>: must be a number from 0 to 100/);
+    expect(usageMessage(() => check(percentArg, "-1", "<percent>"))).toMatch(/<percent>/);
+  });
+
+  it("steps: ascending list of percents", () => {
+    expect(check(stepsArg, "1, 5,25,50,100", "--steps")).toEqual([1, 5, 25, 50, 100]);
+    expect(usageMessage(() => check(stepsArg, "5,1", "--steps"))).toMatch(/--steps: must be strictly ascending/);
+    expect(usageMessage(() => check(stepsArg, "1,500", "--steps"))).toMatch(/--steps: must be at most 100/);
+    expect(usageMessage(() => check(stepsArg, undefined, "--steps"))).toMatch(/--steps: is required, e.g. --steps 1,5,25,50,100/);
+  });
+
+  it("durations for tokens", () => {
+    expect(check(durationArg, "8h", "--ttl")).toBe(8 * 3600);
+    expect(check(durationArg, "30m", "--ttl")).toBe(1800);
+    expect(usageMessage(() => check(durationArg, "8 hours", "--ttl"))).toMatch(/--ttl: must be a duration such as 30m, 8h or 7d/);
+    expect(usageMessage(() => check(durationArg, "365d", "--ttl"))).toMatch(/at most 90d/);
+  });
+
+  it("unknown flags are usage errors that point at --help", () => {
+    const m = usageMessage(() => parseCommandArgs(["--precent", "5"], { local: { type: "boolean", help: "" } }, "set"));
+    expect(m).toContain("--precent");
+    expect(m).toContain("edgeshift set --help");
+  });
+});
+
+describe("dispatch and exit codes", () => {
+  it("--help on every command exits 0 and lists its flags", async () => {
+    for (const cmd of ["status", "watch", "history", "set", "start", "pause", "resume", "promote", "abort", "validate"]) {
+      const { x, out } = io();
+      expect(await main([cmd, "--help"], x)).toBe(0);
+      expect(out.join("\n")).toContain(`edgeshift ${cmd}`);
+      expect(out.join("\n")).toContain("Exit codes");
+    }
+  });
+
+  it("an unknown command or no command is a usage error (2)", async () => {
+    const a = io();
+    expect(await main(["deploy"], a.x)).toBe(EXIT.USAGE);
+    expect(a.err.join("")).toContain('unknown command "deploy"');
+    expect(await main([], io().x)).toBe(EXIT.USAGE);
+  });
+
+  it("set rejects a bad percent before touching KV (2)", async () => {
+    const a = io();
+    expect(await main(["set", "101", "--local"], a.x)).toBe(EXIT.USAGE);
+    expect(a.err.join("")).toMatch(/<percent>: must be at most 100/);
+  });
+
+  it("--persist-to without --local is refused, naming the fix", async () => {
+    const a = io();
+    expect(await main(["set", "5", "--persist-to", "/tmp/x"], a.x)).toBe(EXIT.USAGE);
+    expect(a.err.join("")).toContain("add --local");
+  });
+
+  it("API commands without a token say how to give one (2)", async () => {
+    const a = io();
+    expect(await main(["status"], a.x)).toBe(EXIT.USAGE);
+    expect(a.err.join("")).toContain("EDGESHIFT_TOKEN");
+  });
+
+  it("an unreachable Worker is exit 3 and names the URL", async () => {
+    const a = io({ EDGESHIFT_TOKEN: "t" });
+    // Port 9 (discard) on loopback: nothing listens there in CI.
+    expect(await main(["status", "--url", "http://127.0.0.1:9"], a.x)).toBe(EXIT.UNREACHABLE);
+    expect(a.err.join("")).toContain("cannot reach the Worker at http://127.0.0.1:9");
+  });
+
+  it("a bad --url is a usage error naming the flag", async () => {
+    const a = io({ EDGESHIFT_TOKEN: "t" });
+    expect(await main(["status", "--url", "127.0.0.1:8787"], a.x)).toBe(EXIT.USAGE);
+    expect(a.err.join("")).toMatch(/--url: must be an http\(s\) URL/);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { bar, renderHistory, renderStatus, sparkline } from "../../cli/render";
+import { ALL_STABLE } from "../../src/config/schema";
+import type { SlotStats, StatusSnapshot } from "../../src/controller/status-types";
+
+const stats = (requests: number, errors: number): SlotStats => ({
+  requests, errors, errorRate: requests ? errors / requests : 0, errorsByKind: { status5xx: errors, network: 0, timeout: 0 }, failovers: errors, p50: 20, p95: 75, p99: 150,
+});
+
+function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
+  return {
+    now: "2026-11-25T08:00:00.000Z",
+    state: "running",
+    config: { doc: { ...ALL_STABLE, percent: 25, release: "v2" }, fingerprint: "f", source: "kv" },
+    configError: null,
+    roles: { canary: "green", stable: "blue" },
+    percent: 25,
+    release: "v2",
+    plan: { steps: [{ percent: 5, seconds: 60 }, { percent: 25, seconds: 60 }, { percent: 100, seconds: 60 }], index: 1, stepStartedAt: "2026-11-25T07:59:30.000Z", heldSeconds: 30, requiredSeconds: 60, requestsInStep: 80, minRequests: 50, paused: false, waitingFor: "held 30 of 60 s" },
+    window: { seconds: 60, canary: stats(600, 6), stable: stats(1800, 2), shadow: null },
+    health: { healthy: true, verdicts: [{ rule: "error-rate", ok: true, detail: "1.0% ≤ 5%" }] },
+    rolledBack: null,
+    series: [
+      { t: 1, blue: { requests: 30, errorRate: 0, p95: 40 }, green: { requests: 10, errorRate: 0.01, p95: 50 } },
+      { t: 2, blue: { requests: 30, errorRate: 0, p95: 40 }, green: { requests: 0, errorRate: 0, p95: null } },
+    ],
+    events: [{ id: 2, at: "2026-11-25T07:59:30.000Z", kind: "step", actor: "controller", reason: "5% → 25%" }],
+    reports: { received: 10, droppedByIsolates: 0, lastAt: "2026-11-25T08:00:00.000Z" },
+    ...over,
+  };
+}
+
+describe("status view", () => {
+  it("shows split, roles, release, plan step, per-slot rates and the last events", () => {
+    const text = renderStatus(snapshot(), { color: false, width: 100 });
+    expect(text).toContain("RUNNING");
+    expect(text).toContain("release v2");
+    expect(text).toContain("green (canary) 25%");
+    expect(text).toContain("blue (stable) 75%");
+    expect(text).toContain("step 2/3 (25%)");
+    expect(text).toMatch(/green canary\s+600\s+10\.0\s+6\s+1\.00%/);
+    expect(text).toMatch(/blue stable\s+1800\s+30\.0\s+2\s+0\.11%/);
+    expect(text).toContain("5% → 25%");
+    expect(text).not.toContain("\x1b[");
+  });
+
+  it("a rollback and an invalid document are impossible to miss", () => {
+    const text = renderStatus(
+      snapshot({
+        state: "rolled-back",
+        percent: 0,
+        rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 50% > 5%", figures: { canaryErrorRate: 0.5 } },
+        configError: { at: "2026-11-25T08:00:00.000Z", summary: "x", problems: [{ path: "percent", message: "percent must be at most 100 (got 150)" }] },
+      }),
+      { color: false, width: 100 },
+    );
+    expect(text).toContain("ROLLED BACK at 2026-11-25T08:00:00.000Z: canary error rate 50% > 5%");
+    expect(text).toContain("CONFIG ERROR");
+    expect(text).toContain("percent: percent must be at most 100 (got 150)");
+  });
+});
+
+describe("charts", () => {
+  it("bar fills its share", () => {
+    expect(bar(0.25, 8)).toBe("▕██░░░░░░▏");
+    expect(bar(2, 4)).toBe("▕████▏");
+  });
+  it("sparkline: no data is blank (not 'no errors'), scaled to the top value", () => {
+    expect(sparkline([0, null, 0.5, 1], 1)).toBe("▁ ▅█");
+    // A calm 0.2 % stays near the floor instead of filling the chart.
+    expect(sparkline([0.002, 0.002])).toBe("▁▁");
+  });
+  it("history lists events with their data", () => {
+    const t = renderHistory([{ id: 1, at: "2026-11-25T08:00:00.000Z", kind: "rollback", actor: "controller", reason: "error rate", data: { requests: 300 } }], { color: false, width: 80 });
+    expect(t).toContain("rollback");
+    expect(t).toContain('{"requests":300}');
+    expect(renderHistory([], { color: false, width: 80 })).toBe("no events yet");
+  });
+});
