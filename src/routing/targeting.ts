@@ -1,6 +1,25 @@
-// PLACEHOLDER (owned by the plans/targeting work): rules that send chosen requests to a slot
-// before percentages, and per-location staging. Pure; compiled once per config.
-import type { Rollout, TargetingRule } from "../config/schema";
+// Targeting rules (send chosen requests to a role before percentages) and per-location staging
+// (only listed colos/countries may reach the canary by bucket). Pure; compiled once per document
+// version by decide's compileRouting, so a request costs a few Set lookups and integer compares.
+//
+// Semantics (decided here; README "Targeting"):
+// | concern                        | behaviour                                                         |
+// |--------------------------------|-------------------------------------------------------------------|
+// | conditions inside one rule     | all must match (AND); a rule with none is rejected by the schema   |
+// | values inside one condition    | any may match (OR)                                                |
+// | several rules                  | first matching rule wins, in document order                       |
+// | header                         | name case-insensitive; value compared exactly (case-sensitive,    |
+// |                                | whole value as the Worker sees it; repeated headers are joined    |
+// |                                | with ", " by the runtime and will not match a single value)       |
+// | cidr                           | client IP = CF-Connecting-IP; IPv4, IPv6, IPv4-mapped IPv6        |
+// | country / colo                 | request.cf.country / request.cf.colo, upper-cased                 |
+// | fact missing (no cf, no IP)    | that condition does not match: the request falls through          |
+// | locations unset                | every location allowed                                            |
+// | locations {colos, countries}   | allowed if the colo is listed OR the country is listed            |
+// | locations set, lists empty     | no location allowed: nobody reaches the canary by bucket          |
+// | rules vs locations             | a matching rule (and an override) is not limited by locations     |
+import type { Rollout } from "../config/schema";
+import { CidrSet, parseIp, type IpAddress } from "./cidr";
 
 export interface RequestFacts {
   headers: Headers;
@@ -9,21 +28,84 @@ export interface RequestFacts {
   colo: string | null;
 }
 
+interface CompiledRule {
+  index: number;
+  name: string;
+  role: "canary" | "stable";
+  header: { name: string; values: Set<string> } | null;
+  cidr: CidrSet | null;
+  country: Set<string> | null;
+  colo: Set<string> | null;
+}
+
 export interface CompiledTargeting {
-  rules: TargetingRule[];
-  locations: Rollout["locations"];
+  rules: CompiledRule[];
+  /** Some rule has a cidr condition: the client IP is parsed (once) only then. */
+  needsIp: boolean;
+  /** null: no per-location staging. */
+  locations: { colos: Set<string>; countries: Set<string> } | null;
 }
 
 export function compileTargeting(doc: Rollout): CompiledTargeting {
-  return { rules: doc.rules, locations: doc.locations };
+  const rules = doc.rules.map(
+    (r, index): CompiledRule => ({
+      index,
+      name: r.name ?? `#${index}`,
+      role: r.slot,
+      header: r.header ? { name: r.header.name.toLowerCase(), values: new Set(r.header.values) } : null,
+      cidr: r.cidr ? new CidrSet(r.cidr) : null,
+      country: r.country ? new Set(r.country.map((c) => c.toUpperCase())) : null,
+      colo: r.colo ? new Set(r.colo.map((c) => c.toUpperCase())) : null,
+    }),
+  );
+  const l = doc.locations;
+  return {
+    rules,
+    needsIp: rules.some((r) => r.cidr !== null),
+    locations: l
+      ? { colos: new Set((l.colos ?? []).map((c) => c.toUpperCase())), countries: new Set((l.countries ?? []).map((c) => c.toUpperCase())) }
+      : null,
+  };
 }
 
 /** The first rule the request matches, or null. */
-export function matchRule(_t: CompiledTargeting, _f: RequestFacts): { index: number; name: string; role: "canary" | "stable" } | null {
+export function matchRule(t: CompiledTargeting, f: RequestFacts): { index: number; name: string; role: "canary" | "stable" } | null {
+  if (t.rules.length === 0) return null;
+  let ip: IpAddress | null | undefined; // parsed lazily, at most once
+  const country = f.country === null ? null : f.country.toUpperCase();
+  const colo = f.colo === null ? null : f.colo.toUpperCase();
+  for (const r of t.rules) {
+    if (r.header !== null) {
+      const v = f.headers.get(r.header.name);
+      if (v === null || !r.header.values.has(v)) continue;
+    }
+    if (r.country !== null && (country === null || !r.country.has(country))) continue;
+    if (r.colo !== null && (colo === null || !r.colo.has(colo))) continue;
+    if (r.cidr !== null) {
+      if (ip === undefined) ip = parseIp(f.ip);
+      if (!r.cidr.has(ip)) continue;
+    }
+    return { index: r.index, name: r.name, role: r.role };
+  }
   return null;
 }
 
 /** False when per-location staging is set and the request comes from elsewhere. */
-export function locationAllowed(_t: CompiledTargeting, _f: RequestFacts): boolean {
-  return true;
+export function locationAllowed(t: CompiledTargeting, f: RequestFacts): boolean {
+  const l = t.locations;
+  if (l === null) return true;
+  if (f.colo !== null && l.colos.has(f.colo.toUpperCase())) return true;
+  if (f.country !== null && l.countries.has(f.country.toUpperCase())) return true;
+  return false;
+}
+
+/** The facts a Worker request carries (CF-Connecting-IP, request.cf); absent ones are null. */
+export function requestFacts(req: Request): RequestFacts {
+  const cf = (req as { cf?: { country?: unknown; colo?: unknown } }).cf;
+  return {
+    headers: req.headers,
+    ip: req.headers.get("cf-connecting-ip"),
+    country: typeof cf?.country === "string" ? cf.country : null,
+    colo: typeof cf?.colo === "string" ? cf.colo : null,
+  };
 }

@@ -1,0 +1,167 @@
+// IP addresses and CIDR ranges, IPv4 and IPv6, parsed once per document version into numbers so
+// matching a request is a few integer comparisons. Pure (no Workers imports): shared by the
+// Worker, the schema's error messages and the CLI.
+//
+// Decisions:
+// | input                                   | result                                                    |
+// |-----------------------------------------|-----------------------------------------------------------|
+// | "203.0.113.7" (no prefix)               | that one address (/32, or /128 for IPv6)                  |
+// | "10.1.2.3/8" (host bits set)            | accepted and masked to 10.0.0.0/8, as routers do          |
+// | "::ffff:10.0.0.0/104" (IPv4-mapped)     | the IPv4 range 10.0.0.0/8                                 |
+// | client IP "::ffff:10.1.2.3"             | matched as the IPv4 address 10.1.2.3                      |
+// | leading zeros "010.0.0.1", zone "%eth0" | rejected: ambiguous (octal in some tools) / meaningless   |
+// | anything unparseable                    | rejected with a message that shows a valid example        |
+
+/** An address family and its value: IPv4 as one uint32, IPv6 as four uint32 words (big-endian). */
+export type IpAddress = { v: 4; n: number } | { v: 6; w: [number, number, number, number] };
+
+/** A range: the network address (host bits cleared) and the prefix length. */
+export type CidrRange = { v: 4; net: number; mask: number; bits: number } | { v: 6; net: [number, number, number, number]; bits: number };
+
+export function parseIpv4(s: string): number | null {
+  const parts = s.split(".");
+  if (parts.length !== 4) return null;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
+    const b = Number(p);
+    if (b > 255) return null;
+    n = n * 256 + b;
+  }
+  return n >>> 0;
+}
+
+/** Eight 16-bit groups with at most one "::", optionally ending in dotted IPv4 (RFC 4291 §2.2). */
+export function parseIpv6(s: string): [number, number, number, number] | null {
+  if (s.length < 2 || s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return null;
+  let tail4: number | null = null;
+  let body = s;
+  const lastColon = s.lastIndexOf(":");
+  if (s.indexOf(".") >= 0) {
+    tail4 = parseIpv4(s.slice(lastColon + 1));
+    if (tail4 === null) return null;
+    body = s.slice(0, lastColon + 1) + "0:0"; // placeholder groups, replaced below
+  }
+  const dbl = body.indexOf("::");
+  if (dbl >= 0 && body.indexOf("::", dbl + 1) >= 0) return null;
+  const parseGroups = (t: string): number[] | null => {
+    if (t === "") return [];
+    const out: number[] = [];
+    for (const g of t.split(":")) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  let groups: number[];
+  if (dbl >= 0) {
+    const head = parseGroups(body.slice(0, dbl));
+    const tail = parseGroups(body.slice(dbl + 2));
+    if (!head || !tail || head.length + tail.length > 7) return null;
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    const all = parseGroups(body);
+    if (!all || all.length !== 8) return null;
+    groups = all;
+  }
+  if (tail4 !== null) {
+    groups[6] = tail4 >>> 16;
+    groups[7] = tail4 & 0xffff;
+  }
+  return [0, 1, 2, 3].map((i) => ((groups[2 * i] << 16) | groups[2 * i + 1]) >>> 0) as [number, number, number, number];
+}
+
+/** An IPv6 address in ::ffff:0:0/96 carries an IPv4 address (RFC 4291 §2.5.5.2). */
+function mappedV4(w: [number, number, number, number]): number | null {
+  return w[0] === 0 && w[1] === 0 && w[2] === 0xffff ? w[3] : null;
+}
+
+/** The client address as a number; IPv4-mapped IPv6 becomes IPv4. Null when it is not an IP. */
+export function parseIp(s: string | null): IpAddress | null {
+  if (s === null || s.length > 45) return null;
+  if (s.indexOf(":") < 0) {
+    const n = parseIpv4(s);
+    return n === null ? null : { v: 4, n };
+  }
+  const w = parseIpv6(s);
+  if (w === null) return null;
+  const m = mappedV4(w);
+  return m === null ? { v: 6, w } : { v: 4, n: m };
+}
+
+const V4_MASK = (bits: number): number => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
+
+/** A parsed range, or a message that says what is wrong and shows the fix. */
+export function parseCidr(text: string): { ok: true; range: CidrRange } | { ok: false; message: string } {
+  const s = text.trim();
+  const slash = s.indexOf("/");
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const prefix = slash < 0 ? null : s.slice(slash + 1);
+  const example = "use an address such as 203.0.113.7 or 2001:db8::1, or a range such as 203.0.113.0/24 or 2001:db8::/32";
+  if (prefix !== null && !/^(0|[1-9][0-9]{0,2})$/.test(prefix)) {
+    return { ok: false, message: `"${text}": the prefix length after "/" must be a whole number (0–32 for IPv4, 0–128 for IPv6); ${example}` };
+  }
+  if (addr.indexOf(":") < 0) {
+    const n = parseIpv4(addr);
+    if (n === null) return { ok: false, message: `"${text}" is not an IPv4 address (four numbers 0–255 without leading zeros); ${example}` };
+    const bits = prefix === null ? 32 : Number(prefix);
+    if (bits > 32) return { ok: false, message: `"${text}": an IPv4 prefix is at most /32; ${example}` };
+    const mask = V4_MASK(bits);
+    return { ok: true, range: { v: 4, net: (n & mask) >>> 0, mask, bits } };
+  }
+  const w = parseIpv6(addr);
+  if (w === null) return { ok: false, message: `"${text}" is not an IPv6 address (hex groups separated by ":", at most one "::"); ${example}` };
+  const bits = prefix === null ? 128 : Number(prefix);
+  if (bits > 128) return { ok: false, message: `"${text}": an IPv6 prefix is at most /128; ${example}` };
+  // A range inside ::ffff:0:0/96 is an IPv4 range written the IPv6 way; client IPs are mapped the same way.
+  const m = mappedV4(w);
+  if (m !== null && bits >= 96) {
+    const b4 = bits - 96;
+    const mask = V4_MASK(b4);
+    return { ok: true, range: { v: 4, net: (m & mask) >>> 0, mask, bits: b4 } };
+  }
+  const net = w.map((word, i) => {
+    const left = bits - 32 * i;
+    return left >= 32 ? word : left <= 0 ? 0 : (word & V4_MASK(left)) >>> 0;
+  }) as [number, number, number, number];
+  return { ok: true, range: { v: 6, net, bits } };
+}
+
+export function inRange(ip: IpAddress, r: CidrRange): boolean {
+  if (ip.v === 4) return r.v === 4 && ((ip.n & r.mask) >>> 0) === r.net;
+  if (r.v !== 6) return false;
+  for (let i = 0; i < 4; i++) {
+    const left = r.bits - 32 * i;
+    if (left <= 0) return true;
+    const word = left >= 32 ? ip.w[i] : (ip.w[i] & V4_MASK(left)) >>> 0;
+    if (word !== r.net[i]) return false;
+  }
+  return true;
+}
+
+/** A set of ranges compiled once; `has` is a linear scan (rules hold a handful of ranges). */
+export class CidrSet {
+  private readonly v4: { net: number; mask: number }[] = [];
+  private readonly v6: CidrRange[] = [];
+  /** Entries that did not parse (the schema rejects them; kept for a defensive compile). */
+  readonly invalid: string[] = [];
+
+  constructor(entries: readonly string[]) {
+    for (const e of entries) {
+      const p = parseCidr(e);
+      if (!p.ok) this.invalid.push(e);
+      else if (p.range.v === 4) this.v4.push({ net: p.range.net, mask: p.range.mask });
+      else this.v6.push(p.range);
+    }
+  }
+
+  has(ip: IpAddress | null): boolean {
+    if (ip === null) return false;
+    if (ip.v === 4) {
+      for (const r of this.v4) if (((ip.n & r.mask) >>> 0) === r.net) return true;
+      return false;
+    }
+    for (const r of this.v6) if (inRange(ip, r)) return true;
+    return false;
+  }
+}
