@@ -1,8 +1,28 @@
-import type { Env } from "./env";
+// Entry point: `/__edgeshift/*` is edgeshift's own (admin API, status page, health) and is never
+// proxied; everything else goes through the proxy pipeline (src/proxy/handler.ts).
+import { ADMIN_PREFIX, type Env } from "./env";
+import { handleProxy } from "./proxy/handler";
+import { pathAndQuery } from "./proxy/headers";
 export { RolloutController } from "./controller/durable-object";
+
+/** True for "/__edgeshift", "/__edgeshift/…" and "/__edgeshift?…", not for "/__edgeshiftx". */
+export function isAdminPath(url: string): boolean {
+  const p = pathAndQuery(url);
+  if (!p.startsWith(ADMIN_PREFIX)) return false;
+  const c = p.charCodeAt(ADMIN_PREFIX.length);
+  return Number.isNaN(c) || c === 47 || c === 63;
+}
+
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
-    const u = new URL(request.url);
-    return fetch(new URL(u.pathname + u.search, env.BLUE_ORIGIN), request);
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> | Response {
+    if (isAdminPath(request.url)) return admin(request);
+    return handleProxy(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
+
+// Until the admin app (src/admin/app.ts) lands: health only.
+function admin(request: Request): Response {
+  const p = pathAndQuery(request.url);
+  if (p === ADMIN_PREFIX + "/healthz" || p.startsWith(ADMIN_PREFIX + "/healthz?")) return new Response("ok", { headers: { "content-type": "text/plain" } });
+  return new Response("not found\n", { status: 404, headers: { "content-type": "text/plain" } });
+}

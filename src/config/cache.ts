@@ -1,0 +1,157 @@
+// The isolate's cached copy of the `rollout` KV document. Module-global: one per isolate.
+//
+// Fail-safe defaults (decided here):
+// | situation                         | behaviour                                                      |
+// |-----------------------------------|----------------------------------------------------------------|
+// | warm isolate, copy younger than TTL | no KV read at all                                            |
+// | warm isolate, copy older than TTL | serve the copy; one background refresh in ctx.waitUntil         |
+// | cold isolate (no copy yet)        | await one KV read, at most COLD_READ_TIMEOUT_MS; concurrent     |
+// |                                   | cold requests share it                                          |
+// | KV read fails or times out        | keep the last good copy; none yet → all stable (ALL_STABLE)     |
+// | key missing                       | valid: everyone on stable (percent 0), fingerprint "none"       |
+// | document invalid                  | keep the last good copy (none → all stable); log ONE structured |
+// |                                   | JSON error per bad version (by fingerprint); state.lastError    |
+// | CONFIG_TTL_SECONDS unset/invalid  | 3 s                                                             |
+// KV is eventually consistent (up to ~60 s between locations); the TTL only bounds how stale this
+// isolate's copy is relative to what its location's KV serves.
+import { ROLLOUT_KEY, type Env } from "../env";
+import { parseRollout, type ConfigProblem } from "./parse";
+import { ALL_STABLE, type Rollout } from "./schema";
+
+export const DEFAULT_TTL_SECONDS = 3;
+export const COLD_READ_TIMEOUT_MS = 1500;
+/** Fingerprint of the built-in all-stable config used before any document was read. */
+export const FALLBACK_FINGERPRINT = "none";
+
+export interface CachedConfig {
+  doc: Rollout;
+  fingerprint: string;
+}
+
+export interface ConfigState {
+  /** The document this isolate routes by (before the controller's view is applied). */
+  doc: Rollout;
+  fingerprint: string;
+  /** ms since epoch of the last successful KV read, null if none yet. */
+  fetchedAt: number | null;
+  /** The last invalid document seen (cleared when a valid one is read). */
+  lastError: { at: string; fingerprint: string; summary: string; problems: ConfigProblem[] } | null;
+  /** The last KV read failure (cleared on the next successful read). */
+  lastReadError: { at: string; message: string } | null;
+}
+
+let current: CachedConfig | null = null;
+let fetchedAt: number | null = null;
+/** When the copy is considered stale (ms since epoch). */
+let staleAt = 0;
+let refreshing: Promise<CachedConfig> | null = null;
+let lastError: ConfigState["lastError"] = null;
+/** The text of the current good document, to skip re-parsing an unchanged value. */
+let lastText: string | null = null;
+let lastReadError: ConfigState["lastReadError"] = null;
+/** Bad versions already logged: one log line per version, not one per refresh. Bounded. */
+const loggedBad = new Set<string>();
+let ttlSource: string | undefined = "\u0000";
+let ttlMs = DEFAULT_TTL_SECONDS * 1000;
+
+/** The config to route by. Warm: synchronous value, no KV. Cold: a promise of one bounded read. */
+export function getConfig(env: Env, ctx: ExecutionContext): CachedConfig | Promise<CachedConfig> {
+  const now = Date.now();
+  if (current !== null) {
+    if (now >= staleAt && refreshing === null) ctx.waitUntil(refresh(env));
+    return current;
+  }
+  return refreshing ?? refresh(env, COLD_READ_TIMEOUT_MS);
+}
+
+/** For the admin API and the status page. */
+export function getConfigState(): ConfigState {
+  const c = current ?? { doc: ALL_STABLE, fingerprint: FALLBACK_FINGERPRINT };
+  return { doc: c.doc, fingerprint: c.fingerprint, fetchedAt, lastError, lastReadError };
+}
+
+/** Forget everything (tests only: a fresh isolate). */
+export function resetConfigCache(): void {
+  current = null;
+  fetchedAt = null;
+  staleAt = 0;
+  refreshing = null;
+  lastError = null;
+  lastReadError = null;
+  lastText = null;
+  loggedBad.clear();
+}
+
+/** Make the next request start a refresh (tests and admin "reload"). Does not block. */
+export function expireConfigCache(): void {
+  staleAt = 0;
+}
+
+function ttlOf(env: Env): number {
+  if (env.CONFIG_TTL_SECONDS !== ttlSource) {
+    ttlSource = env.CONFIG_TTL_SECONDS;
+    const n = Number(ttlSource);
+    ttlMs = ttlSource !== undefined && ttlSource !== "" && Number.isFinite(n) && n >= 0 ? n * 1000 : DEFAULT_TTL_SECONDS * 1000;
+  }
+  return ttlMs;
+}
+
+function refresh(env: Env, timeoutMs?: number): Promise<CachedConfig> {
+  const p = load(env, timeoutMs).finally(() => {
+    if (refreshing === p) refreshing = null;
+  });
+  refreshing = p;
+  return p;
+}
+
+async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConfig> {
+  const started = Date.now();
+  let text: string | null;
+  try {
+    const read = env.ROLLOUT_CONFIG.get(ROLLOUT_KEY);
+    text = timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs);
+  } catch (e) {
+    lastReadError = { at: new Date().toISOString(), message: (e as Error)?.message ?? String(e) };
+    console.error(JSON.stringify({ level: "error", event: "config-read-failed", key: ROLLOUT_KEY, message: lastReadError.message, keeping: current?.fingerprint ?? "all-stable" }));
+    // Try again after one TTL rather than on every request.
+    staleAt = started + ttlOf(env);
+    return (current ??= { doc: ALL_STABLE, fingerprint: FALLBACK_FINGERPRINT });
+  }
+  lastReadError = null;
+  fetchedAt = Date.now();
+  staleAt = fetchedAt + ttlOf(env);
+  if (current !== null && text !== null && current.fingerprint !== FALLBACK_FINGERPRINT && lastText === text) return current;
+  const r = parseRollout(text);
+  if (r.ok) {
+    lastText = text;
+    lastError = null;
+    current = { doc: r.doc, fingerprint: r.fingerprint };
+    return current;
+  }
+  lastError = { at: new Date(fetchedAt).toISOString(), fingerprint: r.fingerprint, summary: r.summary, problems: r.problems };
+  if (!loggedBad.has(r.fingerprint)) {
+    if (loggedBad.size >= 64) loggedBad.clear();
+    loggedBad.add(r.fingerprint);
+    console.error(
+      JSON.stringify({
+        level: "error",
+        event: "config-invalid",
+        key: ROLLOUT_KEY,
+        fingerprint: r.fingerprint,
+        problems: r.problems,
+        summary: r.summary,
+        keeping: current?.fingerprint ?? "all-stable",
+        fix: `correct the fields above and write the document again: wrangler kv key put --binding ROLLOUT_CONFIG ${ROLLOUT_KEY} '<json>'`,
+      }),
+    );
+  }
+  return (current ??= { doc: ALL_STABLE, fingerprint: FALLBACK_FINGERPRINT });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`KV read of "${ROLLOUT_KEY}" took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,149 @@
+// The per-request pipeline: config → decision → upstream fetch (with failover) → telemetry →
+// visitor cookie / explain header. See docs/architecture.md "The request pipeline".
+//
+// Fail-safe (decided here):
+// | situation                                   | behaviour                                         |
+// |---------------------------------------------|---------------------------------------------------|
+// | canary fails a GET/HEAD/OPTIONS (5xx,       | retried once on stable; the user gets stable's    |
+// | network, timeout)                           | answer; the canary failure is still recorded      |
+// | canary fails any other method               | its answer (or 502/504) goes to the user; never   |
+// |                                             | replayed                                          |
+// | origin gives no answer, no failover applies | 502 (unreachable) / 504 (timeout), plain text,    |
+// |                                             | `x-edgeshift-error` says which                    |
+// | an exception of edgeshift's own             | logged; plain pass-through to stable (blue if no  |
+// |                                             | config) — never a 5xx of ours                     |
+import type { Env } from "../env";
+import type { Slot } from "../config/schema";
+import { getConfig } from "../config/cache";
+import { effectiveRollout } from "../config/effective";
+import { compileRouting, decide, type CompiledRouting, type Decision } from "../routing/decide";
+import { stickyKeyOf } from "../routing/sticky";
+import { cookieValue, visitorSetCookie } from "../routing/visitor";
+import { OVERRIDE_COOKIE, OVERRIDE_HEADER, verifyOverride, type OverrideClaims } from "../routing/override";
+import type { RequestFacts } from "../routing/targeting";
+import { recorder, type Routed } from "../telemetry/recorder";
+import { maybeMirror } from "../shadow/mirror";
+import { originBase, pathAndQuery, upstreamHeaders } from "./headers";
+import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "./forward";
+import { EXPLAIN_HEADER, explainRequested, explainValue } from "./explain";
+
+interface Prepared {
+  routing: CompiledRouting;
+  routed: Routed;
+}
+
+// One compiled document per isolate, rebuilt only when the effective document changes.
+let prepared: Prepared | null = null;
+// Origin bases, recomputed only if the bindings change (they do not within an isolate).
+let basesFor: string | null = null;
+let bases: Record<Slot, string> = { blue: "", green: "" };
+
+function prepare(doc: CompiledRouting["doc"], fingerprint: string, source: "kv" | "controller"): Prepared {
+  const p = prepared;
+  if (p !== null && p.routing.doc === doc && p.routing.fingerprint === fingerprint && p.routing.source === source) return p;
+  return (prepared = { routing: compileRouting(doc, fingerprint, source), routed: { fingerprint, doc } });
+}
+
+function originsOf(env: Env): Record<Slot, string> {
+  const key = env.BLUE_ORIGIN + "\n" + env.GREEN_ORIGIN;
+  if (key !== basesFor) {
+    bases = { blue: originBase(env.BLUE_ORIGIN), green: originBase(env.GREEN_ORIGIN) };
+    basesFor = key;
+  }
+  return bases;
+}
+
+export async function handleProxy(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  try {
+    return await route(request, env, ctx);
+  } catch (e) {
+    console.error(JSON.stringify({ level: "error", event: "proxy-internal-error", message: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack, url: pathAndQuery(request.url) }));
+    try {
+      return await passThrough(request, env);
+    } catch (e2) {
+      console.error(JSON.stringify({ level: "error", event: "proxy-passthrough-failed", message: (e2 as Error)?.message ?? String(e2) }));
+      return new Response("edgeshift: could not forward the request.\n", { status: 502, headers: { "content-type": "text/plain; charset=utf-8", "x-edgeshift-error": "internal" } });
+    }
+  }
+}
+
+async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const c = getConfig(env, ctx);
+  const kv = c instanceof Promise ? await c : c;
+  const eff = effectiveRollout(kv, recorder.view);
+  const { routing, routed } = prepare(eff.doc, eff.fingerprint, eff.source);
+  const headers = request.headers;
+  const sticky = stickyKeyOf(routing.sticky, headers);
+
+  let override: OverrideClaims | null = null;
+  if (!routing.rolledBack && env.OVERRIDE_SECRET) {
+    // WebCrypto only when a token is actually present.
+    const token = headers.get(OVERRIDE_HEADER) ?? cookieValue(headers.get("cookie"), OVERRIDE_COOKIE);
+    if (token !== null && token !== "") override = await verifyOverride(token, env.OVERRIDE_SECRET, Math.floor(Date.now() / 1000));
+  }
+  const d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
+
+  const origins = originsOf(env);
+  const path = pathAndQuery(request.url);
+  const method = request.method;
+  const body = request.body;
+  const up = upstreamHeaders(headers, request.url, { slot: d.slot, role: d.role, bucket: d.bucket, release: routing.doc.release });
+  let answered: Slot = d.slot;
+  let result = await fetchOrigin(origins[d.slot] + path, method, up, body, timeoutOf(routing.doc, d.slot));
+  let failover: string | null = null;
+
+  if (d.role === "canary" && failed(result) && canFailover(method, body)) {
+    recorder.record(routed, outcome(d.slot, "canary", result, true));
+    await result.response?.body?.cancel().catch(() => {});
+    failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
+    answered = routing.stable;
+    up.set("x-edgeshift-slot", answered);
+    up.set("x-edgeshift-role", "stable");
+    result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
+    recorder.record(routed, outcome(answered, "stable", result, false));
+  } else {
+    recorder.record(routed, outcome(d.slot, d.role, result, false));
+  }
+
+  let response: Response;
+  if (result.response === null) {
+    response = originErrorResponse(result, answered, answered === routing.canary ? "canary" : "stable");
+  } else {
+    response = result.response;
+    if (answered === routing.stable && failover === null && routing.doc.shadowPercent > 0 && (method === "GET" || method === "HEAD")) {
+      response = maybeMirror(request, response, routed, env, ctx);
+    }
+  }
+
+  const setCookie = sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, request.url.startsWith("https:"));
+  if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, d.slot);
+  const explain = explainRequested(headers, env.ADMIN_TOKEN) ? explainValue({ decision: d, threshold: routing.threshold, release: routing.doc.release, source: routing.source, failover, answeredBy: answered }) : null;
+
+  recorder.maybeFlush(ctx, env);
+
+  // A 101 carries the WebSocket itself; it goes back untouched.
+  if ((setCookie !== null || explain !== null) && response.status !== 101) {
+    // Upstream response headers are immutable; re-wrapping keeps the body streaming.
+    response = new Response(response.body, response);
+    if (setCookie !== null) response.headers.append("set-cookie", setCookie);
+    if (explain !== null) response.headers.set(EXPLAIN_HEADER, explain);
+  }
+  return response;
+}
+
+function outcome(slot: Slot, role: Decision["role"], r: FetchResult, failedOver: boolean) {
+  return { slot, role, status: r.status, error: r.error, latencyMs: r.latencyMs, failedOver };
+}
+
+function factsOf(request: Request): RequestFacts {
+  const cf = request.cf as { country?: string; colo?: string } | undefined;
+  return { headers: request.headers, ip: request.headers.get("cf-connecting-ip"), country: cf?.country ?? null, colo: cf?.colo ?? null };
+}
+
+/** Last resort after an internal error: the request as it came, to stable, no cohort headers. */
+async function passThrough(request: Request, env: Env): Promise<Response> {
+  const stable: Slot = prepared?.routing.stable ?? "blue";
+  const origins = originsOf(env);
+  const r = await fetchOrigin(origins[stable] + pathAndQuery(request.url), request.method, upstreamHeaders(request.headers, request.url, null), request.bodyUsed ? null : request.body, 30_000);
+  return r.response ?? originErrorResponse(r, stable, "stable");
+}

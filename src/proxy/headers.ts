@@ -1,0 +1,101 @@
+// Request headers as the origin sees them. Pure (Headers is a web standard, not a binding).
+//
+// - Hop-by-hop fields are dropped, per RFC 9110 §7.6.1 (Connection, Proxy-Connection, Keep-Alive,
+//   TE, Transfer-Encoding, Upgrade, and every field named in Connection), plus Proxy-Authorization
+//   and Proxy-Authenticate (RFC 2616 §13.5.1: meant for this hop, i.e. us). Exception: a WebSocket
+//   handshake keeps `Upgrade` and `Connection: upgrade`, which is how the Workers runtime opens a
+//   WebSocket to the origin (RFC 6455 §4.1).
+// - Every incoming `x-edgeshift-*` field is removed: a client must not be able to tell the origin
+//   which cohort it is in, nor pass an explain token or override token through to the app.
+// - edgeshift's own cookies (`edgeshift_*`) are removed from Cookie; nothing of them is the app's.
+// - X-Forwarded-For gets the client address (CF-Connecting-IP) appended; X-Forwarded-Proto and
+//   X-Forwarded-Host say what the client used.
+// - The cohort is added: x-edgeshift-slot, x-edgeshift-role, x-edgeshift-bucket, x-edgeshift-release.
+import { stripOwnCookies } from "../routing/visitor";
+
+export const OWN_HEADER_PREFIX = "x-edgeshift-";
+
+const HOP_BY_HOP = new Set(["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"]);
+
+export interface Cohort {
+  slot: string;
+  role: string;
+  bucket: number;
+  release: string | undefined;
+}
+
+/** True for a WebSocket opening handshake (the only Upgrade the Workers runtime proxies). */
+export function isWebSocketUpgrade(h: Headers): boolean {
+  const u = h.get("upgrade");
+  return u !== null && u.toLowerCase() === "websocket";
+}
+
+export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: Cohort | null): Headers {
+  const connection = incoming.get("connection");
+  const named = connection === null ? null : connection.toLowerCase().split(",").map((s) => s.trim());
+  const websocket = isWebSocketUpgrade(incoming);
+  const out = new Headers();
+  for (const [name, value] of incoming) {
+    // Names from Headers iteration are already lowercase.
+    if (HOP_BY_HOP.has(name)) {
+      if (websocket && (name === "upgrade" || name === "connection")) out.set(name, name === "connection" ? "upgrade" : value);
+      continue;
+    }
+    if (named !== null && named.includes(name)) continue;
+    if (name.startsWith(OWN_HEADER_PREFIX)) continue;
+    if (name === "cookie") {
+      const c = stripOwnCookies(value);
+      if (c !== null) out.set("cookie", c);
+      continue;
+    }
+    out.append(name, value);
+  }
+  const ip = incoming.get("cf-connecting-ip");
+  if (ip !== null) {
+    const xff = incoming.get("x-forwarded-for");
+    out.set("x-forwarded-for", xff === null || xff === "" ? ip : lastListItem(xff) === ip ? xff : xff + ", " + ip);
+  }
+  out.set("x-forwarded-proto", requestUrl.charCodeAt(4) === 115 /* https: */ ? "https" : "http");
+  const host = incoming.get("host") ?? hostOf(requestUrl);
+  if (host) out.set("x-forwarded-host", host);
+  if (cohort !== null) {
+    out.set("x-edgeshift-slot", cohort.slot);
+    out.set("x-edgeshift-role", cohort.role);
+    out.set("x-edgeshift-bucket", String(cohort.bucket));
+    if (cohort.release !== undefined) out.set("x-edgeshift-release", cohort.release);
+  }
+  return out;
+}
+
+function lastListItem(list: string): string {
+  const i = list.lastIndexOf(",");
+  return (i < 0 ? list : list.slice(i + 1)).trim();
+}
+
+function hostOf(url: string): string {
+  const s = url.indexOf("://");
+  if (s < 0) return "";
+  const e = url.indexOf("/", s + 3);
+  return url.slice(s + 3, e < 0 ? undefined : e);
+}
+
+/** The path and query of a URL exactly as received: sliced from the string, never re-serialised. */
+export function pathAndQuery(url: string): string {
+  const s = url.indexOf("://");
+  const start = s < 0 ? 0 : s + 3;
+  let p = start;
+  // First "/", "?" or "#" after the authority ends it.
+  for (; p < url.length; p++) {
+    const c = url.charCodeAt(p);
+    if (c === 47 || c === 63 || c === 35) break;
+  }
+  let end = url.indexOf("#", p);
+  if (end < 0) end = url.length;
+  const rest = url.slice(p, end);
+  return rest === "" ? "/" : rest.charCodeAt(0) === 63 ? "/" + rest : rest;
+}
+
+/** Origin base without a trailing slash, so base + pathAndQuery is the upstream URL. */
+export function originBase(origin: string): string {
+  return origin.endsWith("/") ? origin.slice(0, -1) : origin;
+}

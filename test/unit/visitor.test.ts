@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { cookieValue, mintVisitor, stripOwnCookies, visitorIdOf, visitorSetCookie, VISITOR_COOKIE } from "../../src/routing/visitor";
+
+describe("visitor id", () => {
+  it("mints 128 random bits as 22 base64url characters plus a check segment that validates", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const v = mintVisitor();
+      expect(v.value).toMatch(/^[A-Za-z0-9_-]{22}\.[0-9a-f]{8}$/);
+      expect(visitorIdOf(v.value)).toBe(v.id);
+      seen.add(v.id);
+    }
+    expect(seen.size).toBe(1000);
+  });
+
+  it("uses every input byte (two different random sources give different ids)", () => {
+    const a = mintVisitor((b) => b.fill(0));
+    const z = mintVisitor((b) => (b.fill(0), (b[15] = 1), b));
+    expect(a.id).not.toBe(z.id);
+  });
+
+  it("treats missing, garbled, oversized and forged values as a new visitor (null), without throwing", () => {
+    const good = mintVisitor().value;
+    const bad = [
+      null,
+      "",
+      "abc",
+      good.slice(0, -1),
+      good + "0",
+      good.replace(".", "-"),
+      good.slice(0, 5) + (good[5] === "A" ? "B" : "A") + good.slice(6), // id edited: check no longer matches
+      good.slice(0, 23) + "00000000",
+      good.slice(0, 23) + "ZZZZZZZZ",
+      "x".repeat(5000),
+      "%00%00%00%00%00%00%00%00%00%00%0",
+    ];
+    for (const v of bad) expect(visitorIdOf(v), String(v)).toBeNull();
+  });
+});
+
+describe("Set-Cookie", () => {
+  it("is Path=/, HttpOnly, SameSite=Lax, 400 days; Secure only over https", () => {
+    expect(visitorSetCookie("v", false)).toBe("edgeshift_vid=v; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax");
+    expect(visitorSetCookie("v", true)).toBe("edgeshift_vid=v; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax; Secure");
+  });
+});
+
+describe("cookieValue", () => {
+  it("finds a cookie by exact name at a pair boundary", () => {
+    expect(cookieValue("a=1; edgeshift_vid=X; b=2", VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue("edgeshift_vid=X", VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue("a=1;edgeshift_vid=X", VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue('edgeshift_vid="X"', VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue("xedgeshift_vid=Y; edgeshift_vid=X", VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue("edgeshift_vidx=Y", VISITOR_COOKIE)).toBeNull();
+    expect(cookieValue("a=edgeshift_vid=Y", VISITOR_COOKIE)).toBeNull();
+    expect(cookieValue(null, VISITOR_COOKIE)).toBeNull();
+    expect(cookieValue("session=abc; other=1", "session")).toBe("abc");
+  });
+});
+
+describe("stripOwnCookies", () => {
+  it("returns the very same string when there is nothing of ours", () => {
+    const h = "a=1; b=2";
+    expect(stripOwnCookies(h)).toBe(h);
+  });
+  it("removes every edgeshift_ cookie and keeps the app's in order", () => {
+    expect(stripOwnCookies("a=1; edgeshift_vid=X; b=2; edgeshift_override=T")).toBe("a=1; b=2");
+    expect(stripOwnCookies("edgeshift_vid=X")).toBeNull();
+  });
+});
