@@ -1,0 +1,142 @@
+// The real `edgeshift` CLI (bin/edgeshift.mjs, a child process) against `wrangler dev` with real
+// local KV and the real admin API.
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+
+let stack: DevStack;
+const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cli-"));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(ROOT, "bin", "edgeshift.mjs"), ...args],
+      { cwd: ROOT, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1", EDGESHIFT_URL: stack?.url ?? "", EDGESHIFT_TOKEN: stack?.adminToken ?? "", ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+const local = () => ["--local", "--persist-to", stack.persistDir];
+
+beforeAll(async () => {
+  stack = await startDevStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe("validate (touches nothing)", () => {
+  it("a good file: exit 0 and a summary", async () => {
+    const f = path.join(tmp, "good.json");
+    writeFileSync(f, JSON.stringify({ percent: 5, release: "v2", steps: [5, 50, 100] }));
+    const r = await cli(["validate", f]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("is valid");
+    expect(r.stdout).toContain("green (canary) 5%");
+  });
+
+  it("a bad file: exit 1, each problem names the field, the value and the fix", async () => {
+    const f = path.join(tmp, "bad.json");
+    writeFileSync(f, JSON.stringify({ precent: 5, rollback: { maxErrorRate: 2 } }));
+    const r = await cli(["validate", f]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown field "precent" (did you mean "percent"?)');
+    expect(r.stderr).toMatch(/rollback\.maxErrorRate: .*\(got 2\)/);
+  });
+
+  it("a missing file: exit 2", async () => {
+    const r = await cli(["validate", path.join(tmp, "nope.json")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot read");
+  });
+});
+
+describe("set (wrangler kv key get/put --local)", () => {
+  it("changes percent and keeps the rest of the document", async () => {
+    await stack.putRollout({ percent: 5, release: "v2", stickyBy: "header:x-user-id" });
+    const r = await cli(["set", "25", ...local()]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("split 5% → 25%");
+    expect(await stack.getRollout()).toEqual({ percent: 25, release: "v2", stickyBy: "header:x-user-id" });
+  });
+
+  it("an invalid value writes nothing (exit 2)", async () => {
+    const before = await stack.getRollout();
+    const r = await cli(["set", "250", ...local()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("<percent>: must be at most 100");
+    const long = await cli(["set", "10", "--release", "x".repeat(200), ...local()]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/nothing written.*\n\s+release:/);
+    expect(await stack.getRollout()).toEqual(before);
+  });
+
+  it("after a rollback, set is a new attempt: rolledBack removed, attempt bumped, and it says so", async () => {
+    await stack.putRollout({ percent: 0, release: "v2", rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 40% > 5%" } });
+    const r = await cli(["set", "5", ...local()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("new attempt");
+    expect(await stack.getRollout()).toEqual({ percent: 5, release: "v2", attempt: 1 });
+  });
+
+  it("start writes a plan", async () => {
+    const r = await cli(["start", "--steps", "10,50,100", "--step-seconds", "600", ...local()]);
+    expect(r.code).toBe(0);
+    expect(await stack.getRollout()).toMatchObject({ percent: 10, steps: [10, 50, 100], stepSeconds: 600 });
+    // Back to a plain split so the API tests below see no plan.
+    expect((await cli(["set", "0", ...local()])).code).toBe(0);
+  });
+});
+
+describe("admin API commands", () => {
+  it("status --json: the controller's StatusSnapshot", async () => {
+    await stack.putRollout({ percent: 25, release: "v3" });
+    // The Worker re-reads KV within CONFIG_TTL_SECONDS; send traffic so the controller hears of it.
+    const s = await waitFor("status to show 25%", async () => {
+      await fetch(stack.url + "/x").then((r) => r.arrayBuffer());
+      const r = await cli(["status", "--json"]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      const j = JSON.parse(r.stdout);
+      return j.percent === 25 && j.release === "v3" ? j : null;
+    }, 60_000, 1000);
+    expect(s).toMatchObject({ state: expect.any(String), roles: { canary: "green", stable: "blue" }, percent: 25, release: "v3" });
+    expect(s.window).toMatchObject({ seconds: expect.any(Number), canary: { requests: expect.any(Number), errorRate: expect.any(Number) } });
+    expect(Array.isArray(s.events)).toBe(true);
+    const human = await cli(["status"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain("green (canary) 25%");
+  });
+
+  it("pause with no plan: the API's 409 is exit 1 with its message", async () => {
+    const r = await cli(["pause", "--reason", "test"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/edgeshift pause: 409/);
+  });
+
+  it("history --json: events newest first", async () => {
+    const r = await cli(["history", "--json", "--limit", "5"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(Array.isArray(j.events)).toBe(true);
+    expect(j.events.length).toBeLessThanOrEqual(5);
+    for (let i = 1; i < j.events.length; i++) expect(j.events[i - 1].id).toBeGreaterThan(j.events[i].id);
+  });
+
+  it("a wrong token is exit 1 and says what to check; an unreachable Worker is exit 3", async () => {
+    const bad = await cli(["status"], { EDGESHIFT_TOKEN: "wrong" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("401");
+    const down = await cli(["status", "--url", "http://127.0.0.1:9"]);
+    expect(down.code).toBe(3);
+  });
+});
