@@ -100,6 +100,9 @@ describe("storage across restarts", () => {
     const id = c.id;
     const { fp } = await putDoc(base);
     await c.report(report(fp, counters(12, 6), counters(100)));
+    // Window rows are written within 250 ms of a report (one commit for many reports); an idle
+    // object is evicted long after that. settle() stands for that quarter second.
+    await c.settle();
     // Kill the instance: in-memory state is gone, only SQLite storage remains.
     await abortAllDurableObjects();
     const again = (current = controllerById(id));
