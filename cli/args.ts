@@ -2,6 +2,7 @@
 // values, and one error type that carries the exit code a script can rely on.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
+import { MAX_LIFETIME_SECONDS, parseTtl } from "../src/routing/override";
 
 /**
  * Exit codes (docs/cli.md). Scripts branch on these, so they never change meaning:
@@ -83,16 +84,20 @@ export const secondsArg = z
   .transform(Number)
   .pipe(z.number().int().min(1, "must be at least 1").max(30 * 86400, "must be at most 2592000 (30 days)"));
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-/** "90s", "30m", "8h", "7d" (or bare seconds) → seconds. */
+/** "90s", "30m", "8h", "7d" (or bare seconds) → seconds, read the way the override module reads it. */
 export const durationArg = z
   .string()
-  .regex(/^\d+[smhd]?$/, "must be a duration such as 30m, 8h or 7d")
-  .transform((s) => {
-    const unit = /[smhd]$/.test(s) ? s.slice(-1) : "s";
-    return parseInt(s, 10) * UNIT_SECONDS[unit];
+  .transform((s, ctx) => {
+    const n = parseTtl(s);
+    if (n === null) ctx.addIssue({ code: "custom", message: "must be a duration such as 30m, 8h or 7d" });
+    return n ?? 0;
   })
-  .pipe(z.number().min(60, "must be at least 1m").max(90 * 86400, "must be at most 90d: testers should ask again rather than hold a forever-token"));
+  .pipe(
+    z
+      .number()
+      .min(60, "must be at least 1m")
+      .max(MAX_LIFETIME_SECONDS, "must be at most 30d: tokens are short-lived by design (mint a new one rather than hold a forever-token)"),
+  );
 
 export const limitArg = z
   .string()

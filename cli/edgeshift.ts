@@ -6,9 +6,10 @@ import type { Command, Io } from "./command";
 import { abort, pause, promote, resume } from "./commands/actions";
 import { set, start } from "./commands/document";
 import { history, status, watch } from "./commands/observe";
+import { token } from "./commands/token";
 import { validate } from "./commands/validate";
 
-export const COMMANDS: Command[] = [status, watch, history, set, start, pause, resume, promote, abort, validate];
+export const COMMANDS: Command[] = [status, watch, history, set, start, pause, resume, promote, abort, validate, token];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
