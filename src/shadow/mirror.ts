@@ -1,12 +1,139 @@
-// PLACEHOLDER (owned by the plans/targeting work): mirrors a share of stable's GET/HEAD requests
-// to the canary in ctx.waitUntil and compares the answers. The user's answer never waits for it.
+// Shadow traffic: a share (`shadowPercent`) of stable's GET/HEAD requests is sent again to the
+// canary in ctx.waitUntil, and the canary's answer is compared with stable's (compare.ts). The
+// user's answer never waits for the mirror and never depends on it.
+//
+// Decided here (README "Shadow traffic"):
+// | concern                    | behaviour                                                           |
+// |----------------------------|---------------------------------------------------------------------|
+// | which requests             | GET/HEAD answered by stable (no failover), not WebSocket handshakes, |
+// |                            | sampled at random per request at `shadowPercent`; none when the     |
+// |                            | document is rolled back or shadowPercent is 0                       |
+// | what the canary receives   | the same method, path, query and headers stable received (same      |
+// |                            | header rules: cookies kept, edgeshift's own stripped, Host is the   |
+// |                            | canary origin's), x-edgeshift-slot/role naming the canary, plus     |
+// |                            | `x-edgeshift-shadow: 1` — apps must treat it as "no side effects"   |
+// | timeout                    | the canary slot's `timeoutMs`, covering headers and body            |
+// | stable's body              | teed only for mirrored requests whose body is compared (GET, not    |
+// |                            | over maxBodyBytes by Content-Length); every other answer untouched  |
+// | memory                     | ≤ MAX_IN_FLIGHT mirrors per isolate, each hashing ≤ maxBodyBytes    |
+// |                            | per side; beyond that a mirror is not sent and counts as "not       |
+// |                            | compared"                                                           |
+// | canary slow / failing      | invisible to the user; counted as a shadow error (5xx, network,     |
+// |                            | timeout), which the shadow error-rate rule judges                   |
+// | any exception in here      | swallowed; the user gets stable's answer as it was                  |
 import type { Env } from "../env";
-import type { Routed } from "../telemetry/recorder";
+import { recorder, type Routed, type ShadowOutcome } from "../telemetry/recorder";
+import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "../proxy/headers";
+import { timeoutOf } from "../proxy/forward";
+import { compareAnswers, compareOptionsOf, declaredTooLarge, pickHeaders, SHADOW_HEADER, shouldMirror, type BodyDigest, type CompareOptions } from "./compare";
+import { digestBody } from "./digest";
+
+/** Mirrors running at once per isolate: bounds memory and the extra connections to the canary. */
+export const MAX_IN_FLIGHT = 8;
+
+let inFlight = 0;
+/** Per-isolate counters, for debugging and tests. */
+export const mirrorStats = { started: 0, dropped: 0, finished: 0 };
 
 /**
  * Called after stable's answer is known, for GET/HEAD requests routed to stable. Returns the
  * response to give the user: the same one, or one whose body is teed for hashing.
  */
-export function maybeMirror(_req: Request, stableResponse: Response, _routed: Routed, _env: Env, _ctx: ExecutionContext): Response {
-  return stableResponse;
+export function maybeMirror(req: Request, stableResponse: Response, routed: Routed, env: Env, ctx: ExecutionContext): Response {
+  try {
+    const doc = routed.doc;
+    if (stableResponse.status === 101 || !shouldMirror(doc, req.method, isWebSocketUpgrade(req.headers), Math.random())) return stableResponse;
+    if (inFlight >= MAX_IN_FLIGHT) {
+      mirrorStats.dropped++;
+      recorder.recordShadow(routed, { status: null, error: null, latencyMs: 0, matched: null });
+      return stableResponse;
+    }
+    const opts = compareOptionsOf(doc);
+    const head = req.method === "HEAD";
+    let userResponse = stableResponse;
+    let stableBody: Promise<BodyDigest>;
+    if (head || !opts.compareBody) stableBody = Promise.resolve({ kind: "skipped" });
+    else if (declaredTooLarge(stableResponse.headers, opts.maxBodyBytes)) stableBody = Promise.resolve({ kind: "too-large" });
+    else if (stableResponse.body === null) stableBody = digestBody(null, opts.maxBodyBytes);
+    else {
+      const [forUser, forHash] = stableResponse.body.tee();
+      userResponse = new Response(forUser, stableResponse);
+      stableBody = digestBody(forHash, opts.maxBodyBytes);
+    }
+
+    const canary = doc.canary;
+    const headers = upstreamHeaders(req.headers, req.url, null);
+    headers.set("x-edgeshift-slot", canary);
+    headers.set("x-edgeshift-role", "canary");
+    if (doc.release !== undefined) headers.set("x-edgeshift-release", doc.release);
+    headers.set(SHADOW_HEADER, "1");
+    const url = originBase(canary === "blue" ? env.BLUE_ORIGIN : env.GREEN_ORIGIN) + pathAndQuery(req.url);
+    const stable = { status: stableResponse.status, headers: pickHeaders(stableResponse.headers, opts.headers) };
+
+    inFlight++;
+    mirrorStats.started++;
+    ctx.waitUntil(
+      mirror(url, req.method, headers, timeoutOf(doc, canary), opts, head, stable, stableBody)
+        .then((outcome) => {
+          recorder.recordShadow(routed, outcome);
+          recorder.maybeFlush(ctx, env);
+        })
+        .catch(() => {})
+        .finally(() => {
+          inFlight--;
+          mirrorStats.finished++;
+        }),
+    );
+    return userResponse;
+  } catch {
+    return stableResponse;
+  }
+}
+
+async function mirror(
+  url: string,
+  method: string,
+  headers: Headers,
+  timeoutMs: number,
+  opts: CompareOptions,
+  head: boolean,
+  stable: { status: number; headers: (string | null)[] },
+  stableBody: Promise<BodyDigest>,
+): Promise<ShadowOutcome> {
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, timeoutMs);
+  const started = Date.now();
+  let latencyMs = 0;
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, redirect: "manual", signal: ac.signal });
+    } catch {
+      latencyMs = Date.now() - started;
+      return { status: null, error: timedOut ? "timeout" : "network", latencyMs, matched: null };
+    }
+    latencyMs = Date.now() - started;
+    let canaryBody: BodyDigest;
+    if (head || !opts.compareBody) {
+      await res.body?.cancel().catch(() => {});
+      canaryBody = { kind: "skipped" };
+    } else {
+      canaryBody = await digestBody(res.body, opts.maxBodyBytes);
+    }
+    if (timedOut) return { status: res.status, error: "timeout", latencyMs, matched: null };
+    const matched = compareAnswers(
+      { ...stable, body: await stableBody },
+      { status: res.status, headers: pickHeaders(res.headers, opts.headers), body: canaryBody },
+    );
+    return { status: res.status, error: null, latencyMs, matched };
+  } finally {
+    clearTimeout(timer);
+    // Whatever happened to the canary, stable's hash branch must be drained or the tee would
+    // buffer the user's body for it.
+    await stableBody.catch(() => {});
+  }
 }
