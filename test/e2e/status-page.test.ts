@@ -1,0 +1,73 @@
+// The status page in a real headless Chromium against `wrangler dev` with real traffic: it shows the
+// live split, roles and events, the rollback with its reason; a wrong token gets a clear message.
+// Saves docs/status-page.png (the README's screenshot).
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+import { startTraffic, type Traffic } from "../../scripts/lib/traffic";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`status-page tests skipped: ${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`);
+
+let stack: DevStack;
+let browser: Browser;
+let traffic: Traffic | undefined;
+
+/** Waits until the element's visible text matches: the page updates itself every ~2 s. */
+const shows = (page: Page, selector: string, re: RegExp, ms: number) =>
+  waitFor(`${selector} to show ${re}`, async () => re.test(await page.locator(selector).innerText()), ms, 300);
+
+describe.skipIf(!hasChromium)("status page in Chromium", () => {
+  beforeAll(async () => {
+    stack = await startDevStack();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  });
+  afterAll(async () => {
+    await traffic?.stop();
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it("a wrong token: the form says it was refused; the fragment never stays in the address bar", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/__edgeshift/#token=wrong`);
+    await page.waitForSelector("#gate:not(.hidden)");
+    expect(await page.locator("#gate-msg").innerText()).toContain("refused (401)");
+    expect(page.url()).not.toContain("token=");
+    await page.close();
+  });
+
+  it("shows the live split and roles, then the rollback with its reason and the events", async () => {
+    await stack.putRollout({ percent: 30, release: "v2.4.0" });
+    traffic = startTraffic({ url: stack.url, visitors: 200, rate: 40 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${stack.url}/__edgeshift/#token=${stack.adminToken}`);
+    expect(page.url()).not.toContain("token=");
+
+    // The page refreshes itself: no reload from here on.
+    await shows(page, "#roles", /canary: green 30%/, 60_000);
+    expect(await page.locator("#roles").innerText()).toContain("stable: blue 70%");
+    expect(await page.locator("#release").innerText()).toContain("v2.4.0");
+    await waitFor("both error-rate lines", async () => (await page.locator("#err-chart polyline").count()) >= 2, 30_000);
+
+    stack.green.setMode({ errorRate: 0.5 });
+    await page.waitForSelector("#rolledback", { timeout: 60_000 });
+    const banner = await page.locator("#rolledback").innerText();
+    const doc = await waitFor("rolledBack in KV", async () => (await stack.getRollout())?.rolledBack && (await stack.getRollout()));
+    expect(banner).toContain(doc.rolledBack.reason);
+    expect(await page.locator("#state").innerText()).toMatch(/rolled-back/i);
+    await shows(page, "#events", /rollback/, 10_000);
+    await shows(page, "#roles", /canary: green 0%/, 10_000);
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: path.join(ROOT, "docs", "status-page.png"), fullPage: true });
+    await page.close();
+  });
+});
