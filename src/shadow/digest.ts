@@ -3,11 +3,14 @@
 // a teed body for long. WebCrypto only (runs in workerd and Node 20). Never throws.
 import type { BodyDigest } from "./compare";
 
-export async function digestBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<BodyDigest> {
+/** `signal`: abort gives up on the body (a slow canary), answering "error". */
+export async function digestBody(body: ReadableStream<Uint8Array> | null, maxBytes: number, signal?: AbortSignal): Promise<BodyDigest> {
   if (body === null) return hashOf(new Uint8Array(0));
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", onAbort);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -23,7 +26,11 @@ export async function digestBody(body: ReadableStream<Uint8Array> | null, maxByt
   } catch {
     await reader.cancel().catch(() => {});
     return { kind: "error" };
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
+  // Cancelled by the signal: what was read is only part of the body.
+  if (signal?.aborted) return { kind: "error" };
   const all = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) all.set(c, at), (at += c.byteLength);

@@ -24,7 +24,7 @@
 import type { Env } from "../env";
 import { recorder, type Routed, type ShadowOutcome } from "../telemetry/recorder";
 import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "../proxy/headers";
-import { timeoutOf } from "../proxy/forward";
+import { fetchOrigin, timeoutOf } from "../proxy/forward";
 import { compareAnswers, compareOptionsOf, declaredTooLarge, pickHeaders, SHADOW_HEADER, shouldMirror, type BodyDigest, type CompareOptions } from "./compare";
 import { digestBody } from "./digest";
 
@@ -100,38 +100,26 @@ async function mirror(
   stable: { status: number; headers: (string | null)[] },
   stableBody: Promise<BodyDigest>,
 ): Promise<ShadowOutcome> {
-  const ac = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, timeoutMs);
-  const started = Date.now();
-  let latencyMs = 0;
   try {
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers, redirect: "manual", signal: ac.signal });
-    } catch {
-      latencyMs = Date.now() - started;
-      return { status: null, error: timedOut ? "timeout" : "network", latencyMs, matched: null };
-    }
-    latencyMs = Date.now() - started;
+    const r = await fetchOrigin(url, method, headers, null, timeoutMs);
+    if (r.response === null) return { status: null, error: r.error, latencyMs: r.latencyMs, matched: null };
+    const res = r.response;
     let canaryBody: BodyDigest;
     if (head || !opts.compareBody) {
       await res.body?.cancel().catch(() => {});
       canaryBody = { kind: "skipped" };
     } else {
-      canaryBody = await digestBody(res.body, opts.maxBodyBytes);
+      // The body gets what is left of the slot's timeout: a canary that trickles is a slow canary.
+      const bodyTimeout = AbortSignal.timeout(Math.max(1, timeoutMs - r.latencyMs));
+      canaryBody = await digestBody(res.body, opts.maxBodyBytes, bodyTimeout);
+      if (bodyTimeout.aborted) return { status: res.status, error: "timeout", latencyMs: r.latencyMs, matched: null };
     }
-    if (timedOut) return { status: res.status, error: "timeout", latencyMs, matched: null };
     const matched = compareAnswers(
       { ...stable, body: await stableBody },
       { status: res.status, headers: pickHeaders(res.headers, opts.headers), body: canaryBody },
     );
-    return { status: res.status, error: null, latencyMs, matched };
+    return { status: res.status, error: null, latencyMs: r.latencyMs, matched };
   } finally {
-    clearTimeout(timer);
     // Whatever happened to the canary, stable's hash branch must be drained or the tee would
     // buffer the user's body for it.
     await stableBody.catch(() => {});

@@ -130,4 +130,16 @@ describe("digestBody", () => {
     });
     expect(await digestBody(broken, 100)).toEqual({ kind: "error" });
   });
+
+  it("a body still trickling when the signal aborts is not compared (no partial hash)", async () => {
+    const ac = new AbortController();
+    const trickle = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(3));
+      },
+    });
+    const p = digestBody(trickle, 100, ac.signal);
+    ac.abort();
+    expect(await p).toEqual({ kind: "error" });
+  });
 });
