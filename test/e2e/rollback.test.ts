@@ -1,0 +1,119 @@
+// Automatic rollback end to end: `wrangler dev`, two real origins, KV written with the real
+// `wrangler kv key put --local`. Each test writes a new release (a new attempt) on the same stack.
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+
+let stack: DevStack;
+beforeAll(async () => {
+  stack = await startDevStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+afterEach(async () => {
+  stack.green.setMode({ errorRate: 0, failStatus: 500, delayMs: 0 });
+  stack.blue.setMode({ errorRate: 0, failStatus: 500, delayMs: 0 });
+});
+
+interface Tally {
+  blue: number;
+  green: number;
+  status5xx: number;
+  noAnswer: number;
+}
+
+/** `n` GETs from new visitors (no cookie: each one is bucketed afresh), 10 at a time. */
+async function gets(n: number, method = "GET"): Promise<Tally> {
+  const t: Tally = { blue: 0, green: 0, status5xx: 0, noAnswer: 0 };
+  for (let i = 0; i < n; i += 10) {
+    await Promise.all(
+      Array.from({ length: Math.min(10, n - i) }, async (_, j) => {
+        try {
+          const r = await fetch(`${stack.url}/item/${i + j}`, { method, signal: AbortSignal.timeout(15_000) });
+          await r.arrayBuffer();
+          if (r.status >= 500) t.status5xx++;
+          const o = r.headers.get("x-origin");
+          if (o === "blue" || o === "green") t[o]++;
+        } catch {
+          t.noAnswer++;
+        }
+      }),
+    );
+  }
+  return t;
+}
+
+/** Waits until the Worker routes some traffic to the canary under the document just written. */
+async function canaryLive() {
+  await waitFor("the canary to receive traffic", async () => (await gets(20)).green > 0, 30_000, 300);
+}
+
+it("a canary answering 500: GETs fail over, then rollback — KV shows percent 0 + rolledBack and the canary gets no traffic", async () => {
+  await stack.putRollout({ percent: 50, release: "e2e-500", rollback: { minRequests: 30, windowSeconds: 60 } });
+  await canaryLive();
+  stack.green.setMode({ errorRate: 1, failStatus: 500 });
+
+  // Fewer than minRequests canary failures: judged not yet, nothing happens.
+  const startHits = stack.green.hits;
+  while (stack.green.hits - startHits < 15) await gets(10);
+  await new Promise((r) => setTimeout(r, 3000)); // more than one flush interval
+  expect((await stack.getRollout()).rolledBack).toBeUndefined();
+  expect((await stack.getRollout()).percent).toBe(50);
+
+  // Enough failures: rollback.
+  const seen: Tally = { blue: 0, green: 0, status5xx: 0, noAnswer: 0 };
+  const doc = await waitFor(
+    "KV to show the rollback",
+    async () => {
+      const t = await gets(20);
+      for (const k of Object.keys(seen) as (keyof Tally)[]) seen[k] += t[k];
+      const d = await stack.getRollout();
+      return d?.rolledBack ? d : null;
+    },
+    60_000,
+    0,
+  );
+  expect(doc).toMatchObject({ percent: 0, release: "e2e-500", rollback: { minRequests: 30 } });
+  expect(doc.rolledBack.reason).toMatch(/^canary \d+\.\d % errors \(\d+\/\d+\) > maxErrorRate 5\.0 %/);
+  expect(doc.rolledBack.figures.canary.requests).toBeGreaterThanOrEqual(30);
+  // Every GET was answered by stable, failed canary answers included: no user saw a 5xx.
+  expect(seen.status5xx).toBe(0);
+  expect(seen.noAnswer).toBe(0);
+  expect(seen.green).toBe(0);
+
+  // After the rollback, the canary origin sees no more user traffic.
+  await waitFor("canary traffic to stop", async () => {
+    const before = stack.green.hits;
+    await gets(30);
+    return stack.green.hits === before;
+  });
+});
+
+it("equal 2 % errors on both slots: no rollback (the relative rule)", async () => {
+  await stack.putRollout({ percent: 50, release: "e2e-equal", rollback: { minRequests: 30, maxErrorRate: 0.01 } });
+  await canaryLive();
+  stack.green.setMode({ errorRate: 0.02 });
+  stack.blue.setMode({ errorRate: 0.02 });
+  const startGreen = stack.green.hits;
+  const startBlue = stack.blue.hits;
+  while (stack.green.hits - startGreen < 150 || stack.blue.hits - startBlue < 150) await gets(20);
+  await new Promise((r) => setTimeout(r, 3000)); // let every isolate flush
+  const doc = await stack.getRollout();
+  expect(doc.rolledBack).toBeUndefined();
+  expect(doc.percent).toBe(50);
+  // And traffic still reaches the canary.
+  expect((await gets(40)).green).toBeGreaterThan(0);
+});
+
+it("a canary refusing connections: every GET is still answered (by stable)", async () => {
+  await stack.putRollout({ percent: 50, release: "e2e-refuse", rollback: false });
+  await canaryLive();
+  await stack.green.refuse();
+  try {
+    const t = await gets(60);
+    expect(t).toMatchObject({ green: 0, status5xx: 0, noAnswer: 0 });
+    expect(t.blue).toBe(60);
+  } finally {
+    await stack.green.resume();
+  }
+});
