@@ -52,6 +52,10 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     },
   };
 
+  // The last requests received, for tests that must see what an origin got when its answer went
+  // elsewhere (shadow mirrors). Bounded.
+  const seen: { method: string; url: string; headers: http.IncomingHttpHeaders }[] = [];
+
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://origin");
     if (url.pathname === "/__origin/mode") {
@@ -75,7 +79,15 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(webhooks));
       return;
     }
+    if (url.pathname === "/__origin/requests") {
+      // GET: the last 100 requests received (method, url, headers), oldest first; DELETE forgets them.
+      if (req.method === "DELETE") seen.length = 0;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(seen));
+      return;
+    }
     origin.hits++;
+    seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    if (seen.length > 100) seen.shift();
     const body = await readBody(req);
     if (origin.mode.delayMs > 0) await new Promise((r) => setTimeout(r, origin.mode.delayMs));
     // Deterministic error share (every 1/errorRate-th answer fails) so tests and the demo are
