@@ -16,79 +16,111 @@ const arg = (name: string, dflt: number) => {
 const RATE = arg("rate", 50);
 const MAX_SECONDS = arg("seconds", 40);
 
+interface Tally {
+  sent: number;
+  status5xx: number;
+  noAnswer: number;
+}
+
+/** GETs from new visitors at RATE/s until stopped; bounded in flight. */
+function drive(url: string) {
+  const tally: Tally = { sent: 0, status5xx: 0, noAnswer: 0 };
+  let running = true;
+  let n = 0;
+  const inFlight = new Set<Promise<void>>();
+  const one = async () => {
+    tally.sent++;
+    try {
+      const r = await fetch(`${url}/bench/${n++}`, { signal: AbortSignal.timeout(15_000) });
+      await r.arrayBuffer();
+      if (r.status >= 500) tally.status5xx++;
+    } catch {
+      tally.noAnswer++;
+    }
+  };
+  const done = (async () => {
+    const every = 1000 / RATE;
+    let next = performance.now();
+    while (running) {
+      // Never more than 2 s worth of requests in flight if the Worker is slow.
+      if (inFlight.size < RATE * 2) {
+        const p = one().finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+      next += every;
+      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+    }
+    await Promise.all(inFlight);
+  })();
+  return {
+    tally,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+type Stack = Awaited<ReturnType<typeof startDevStack>>;
+
+/**
+ * Watches the canary origin from the moment it starts failing: first failing request → last
+ * request it ever gets (the canary is silent for 5 s), and when KV shows the rollback.
+ */
+async function watchCanary(stack: Stack, release: string) {
+  const hitsAtStart = stack.green.hits;
+  let lastHits = hitsAtStart;
+  let first = 0;
+  let last = 0;
+  let kvAt = 0;
+  const t0 = performance.now();
+  const poll = setInterval(() => {
+    if (stack.green.hits !== lastHits) {
+      lastHits = stack.green.hits;
+      last = performance.now();
+      if (!first) first = last;
+    }
+  }, 5);
+  const kvPoll = (async () => {
+    while (!kvAt && performance.now() - t0 < MAX_SECONDS * 1000) {
+      const d = await stack.getRollout().catch(() => null);
+      if (d?.rolledBack && d.release === release) kvAt = performance.now();
+    }
+  })();
+  await waitFor("the canary to go quiet", async () => first > 0 && performance.now() - last > 5000, MAX_SECONDS * 1000, 100).catch(() => null);
+  await kvPoll;
+  clearInterval(poll);
+  return { toZero: (last - first) / 1000, toKv: kvAt ? (kvAt - first) / 1000 : NaN, failures: stack.green.hits - hitsAtStart };
+}
+
+function print(name: string, r: { toZero: number; toKv: number; failures: number }, t: Tally) {
+  console.log(`  ${name}`);
+  console.log(`    first canary failure → last canary request: ${r.toZero.toFixed(2)} s (goal ≤ 5 s); canary failures: ${r.failures}`);
+  console.log(`    user-visible 5xx GETs: ${t.status5xx} of ${t.sent} (goal 0); no answer: ${t.noAnswer}`);
+  console.log(`    baseline: rollback readable in KV after ${r.toKv.toFixed(2)} s (view/KV ratio ${(r.toZero / r.toKv).toFixed(2)}; KV's worst-case global propagation: 60 s)`);
+}
+
 async function main() {
   const stack = await startDevStack();
   try {
-    await stack.putRollout({ percent: 50, release: "bench-rollback", rollback: { minRequests: 20, windowSeconds: 30 } });
-    const tally = { sent: 0, status5xx: 0, noAnswer: 0, blue: 0, green: 0 };
-    let running = true;
-    let n = 0;
-    const inFlight = new Set<Promise<void>>();
-    const one = async () => {
-      tally.sent++;
-      try {
-        const r = await fetch(`${stack.url}/bench/${n++}`, { signal: AbortSignal.timeout(15_000) });
-        await r.arrayBuffer();
-        if (r.status >= 500) tally.status5xx++;
-        const o = r.headers.get("x-origin");
-        if (o === "blue" || o === "green") tally[o]++;
-      } catch {
-        tally.noAnswer++;
-      }
-    };
-    const driver = (async () => {
-      const every = 1000 / RATE;
-      let next = performance.now();
-      while (running) {
-        // Bounded: never more than 2 s worth of requests in flight if the Worker is slow.
-        if (inFlight.size < RATE * 2) {
-          const p = one().finally(() => inFlight.delete(p));
-          inFlight.add(p);
-        }
-        next += every;
-        await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
-      }
-      await Promise.all(inFlight);
-    })();
-
-    await waitFor("the canary to receive traffic", async () => stack.green.hits > 20, 30_000, 100);
-    const before = { ...tally };
-    // Canary breaks now. Every canary request from here on is a failure.
-    stack.green.setMode({ errorRate: 1, failStatus: 500 });
-    const hitsAtBreak = stack.green.hits;
-    let firstFailureAt = 0;
-    let lastCanaryAt = 0;
-    let lastHits = hitsAtBreak;
-    let kvAt = 0;
-    const t0 = performance.now();
-    const poll = setInterval(() => {
-      if (stack.green.hits !== lastHits) {
-        lastHits = stack.green.hits;
-        lastCanaryAt = performance.now();
-        if (!firstFailureAt) firstFailureAt = lastCanaryAt;
-      }
-    }, 5);
-    const kvPoll = (async () => {
-      while (!kvAt && performance.now() - t0 < MAX_SECONDS * 1000) {
-        const d = await stack.getRollout().catch(() => null);
-        if (d?.rolledBack) kvAt = performance.now();
-      }
-    })();
-    // Run until the canary has been silent for 5 s (or the time limit).
-    await waitFor("the canary to go quiet", async () => firstFailureAt > 0 && performance.now() - lastCanaryAt > 5000, MAX_SECONDS * 1000, 100).catch(() => null);
-    await kvPoll;
-    running = false;
-    await driver;
-    clearInterval(poll);
-
-    const failures = stack.green.hits - hitsAtBreak;
-    const toZero = (lastCanaryAt - firstFailureAt) / 1000;
-    const toKv = kvAt ? (kvAt - firstFailureAt) / 1000 : NaN;
-    const after = { sent: tally.sent - before.sent, status5xx: tally.status5xx - before.status5xx, noAnswer: tally.noAnswer - before.noAnswer };
     console.log(`bench-rollback: ~${RATE} GET/s from new visitors, canary at 50 %, rollback { minRequests: 20 }, wrangler dev + real origins`);
-    console.log(`  first canary failure → last canary request: ${toZero.toFixed(2)} s   (goal ≤ 5 s)   canary failures absorbed: ${failures}`);
-    console.log(`  user-visible 5xx GETs after the break: ${after.status5xx} of ${after.sent} (goal 0); no answer: ${after.noAnswer}`);
-    console.log(`  baseline: rollback readable in KV after ${toKv.toFixed(2)} s (ratio view/KV ${(toZero / toKv).toFixed(2)}); KV's worst-case global propagation is 60 s`);
+    // A: a healthy canary starts failing (its window already holds good answers).
+    await stack.putRollout({ percent: 50, release: "bench-a", rollback: { minRequests: 20, windowSeconds: 30 } });
+    let d = drive(stack.url);
+    await waitFor("the canary to receive traffic", async () => stack.green.hits > 20, 30_000, 100);
+    const a0 = { ...d.tally };
+    stack.green.setMode({ errorRate: 1, failStatus: 500 });
+    const a = await watchCanary(stack, "bench-a");
+    await d.stop();
+    print("A: healthy canary starts answering 500", a, { sent: d.tally.sent - a0.sent, status5xx: d.tally.status5xx - a0.status5xx, noAnswer: d.tally.noAnswer - a0.noAnswer });
+
+    // B: a release that is broken from its first request (a new attempt; empty window).
+    d = drive(stack.url);
+    const watching = watchCanary(stack, "bench-b");
+    await stack.putRollout({ percent: 50, release: "bench-b", rollback: { minRequests: 20, windowSeconds: 30 } });
+    const b = await watching;
+    await d.stop();
+    print("B: new release broken from its first request", b, d.tally);
   } finally {
     await stack.stop();
   }
