@@ -1,0 +1,185 @@
+// The admin app under /__edgeshift (hono): health, the JSON API the CLI and the status page use,
+// and the page itself. src/index.ts hands every `/__edgeshift*` request to `adminApp.fetch`.
+//
+// | route                                  | auth   | answer                                                |
+// |----------------------------------------|--------|-------------------------------------------------------|
+// | GET  /__edgeshift/healthz              | public | 200 "ok" (reveals nothing)                            |
+// | GET  /__edgeshift/                     | public | the status page: HTML with no data; it asks the API   |
+// | GET  /__edgeshift/api/status           | bearer | StatusSnapshot                                        |
+// | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
+// | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {actor?, reason?}    |
+//
+// Fail-safe answers (never an exception, never a cached admin answer: `cache-control: no-store`):
+// | situation                    | answer                                                              |
+// |------------------------------|---------------------------------------------------------------------|
+// | ADMIN_TOKEN not configured   | 503 {error} saying `wrangler secret put ADMIN_TOKEN`                 |
+// | token missing or wrong       | 401 {error} + `WWW-Authenticate: Bearer realm="edgeshift"`            |
+// | bad query/body/unknown action| 400 {error, field} naming the field and the fix                      |
+// | action does not apply now    | 409 {error} (e.g. resume with nothing paused)                         |
+// | controller fails or is slow  | 503 {error} after at most CONTROLLER_TIMEOUT_MS                        |
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { ADMIN_PREFIX, type Env } from "../env";
+import { getConfigState } from "../config/cache";
+import { controllerStub } from "../controller/rpc";
+import type { ActionKind, StatusSnapshot } from "../controller/status-types";
+import { statusPageHtml } from "./page";
+
+const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies readonly ActionKind[];
+/** An operator waiting on a status should hear "controller unavailable", not hang with it. */
+export const CONTROLLER_TIMEOUT_MS = 10_000;
+
+const historyQuery = z.strictObject({
+  limit: z.coerce
+    .number({ error: "limit must be a whole number from 1 to 1000, e.g. ?limit=50" })
+    .int("limit must be a whole number from 1 to 1000, e.g. ?limit=50")
+    .min(1, "limit must be at least 1, e.g. ?limit=50")
+    .max(1000, "limit must be at most 1000")
+    .default(50),
+});
+
+const actionBody = z.strictObject({
+  actor: z.string({ error: 'actor must be a string, e.g. "alice"' }).trim().min(1, "actor must not be empty").max(128, "actor must be at most 128 characters").optional(),
+  reason: z.string({ error: 'reason must be a string, e.g. "error budget burning"' }).trim().max(500, "reason must be at most 500 characters").optional(),
+});
+
+type AdminEnv = { Bindings: Env };
+
+export const adminApp = new Hono<AdminEnv>({ strict: false }).basePath(ADMIN_PREFIX);
+
+adminApp.use("*", async (c, next) => {
+  await next();
+  c.header("cache-control", "no-store");
+  c.header("x-content-type-options", "nosniff");
+});
+
+adminApp.get("/healthz", (c) => c.text("ok"));
+
+// Public on purpose: the page carries no data and no token; everything it shows comes from the
+// token-protected API, so a page without a token shows only the token form.
+adminApp.get("/", (c) => {
+  c.header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+  c.header("referrer-policy", "no-referrer");
+  return c.html(statusPageHtml());
+});
+
+adminApp.use("/api/*", async (c, next) => {
+  const expected = c.env.ADMIN_TOKEN;
+  if (!expected) {
+    return c.json(
+      { error: "the admin API is disabled: no ADMIN_TOKEN is configured. Set one with `wrangler secret put ADMIN_TOKEN` (locally: ADMIN_TOKEN=… in .dev.vars)" },
+      503,
+    );
+  }
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
+  if (!m || !(await sameSecret(m[1], expected))) {
+    c.header("www-authenticate", 'Bearer realm="edgeshift"');
+    return c.json({ error: m ? "the bearer token was refused: it is not this Worker's ADMIN_TOKEN" : "missing credentials: send `Authorization: Bearer <ADMIN_TOKEN>`" }, 401);
+  }
+  await next();
+});
+
+adminApp.get("/api/status", async (c) => {
+  const s = await callController(c, (ctl) => ctl.status());
+  if (s instanceof Response) return s;
+  return c.json(withIsolateConfigError(s));
+});
+
+adminApp.get("/api/history", async (c) => {
+  const q = historyQuery.safeParse(c.req.query());
+  if (!q.success) return badRequest(c, q.error, "the only query parameter is limit, e.g. ?limit=50");
+  const events = await callController(c, (ctl) => ctl.history(q.data.limit));
+  if (events instanceof Response) return events;
+  return c.json({ events });
+});
+
+adminApp.post("/api/actions/:action", async (c) => {
+  const kind = c.req.param("action");
+  if (!(ACTIONS as readonly string[]).includes(kind)) {
+    return c.json({ error: `unknown action "${kind}": use one of ${ACTIONS.join(", ")} (POST ${ADMIN_PREFIX}/api/actions/pause)`, field: "action" }, 400);
+  }
+  const text = await c.req.text();
+  let raw: unknown = {};
+  if (text.trim() !== "") {
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return c.json({ error: 'the body is not JSON: send {"actor":"alice","reason":"why"} (both optional) or no body', field: "body" }, 400);
+    }
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return c.json({ error: 'the body must be a JSON object such as {"actor":"alice","reason":"why"}', field: "body" }, 400);
+  }
+  const b = actionBody.safeParse(raw);
+  if (!b.success) return badRequest(c, b.error, 'the body takes only actor and reason, e.g. {"actor":"alice","reason":"why"}');
+  const status = await callController(c, (ctl) => ctl.action(kind as ActionKind, b.data));
+  if (status instanceof Response) return status;
+  return c.json({ ok: true, status: withIsolateConfigError(status) });
+});
+
+adminApp.notFound((c) =>
+  c.json({ error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action)` }, 404),
+);
+
+adminApp.onError((e, c) => {
+  console.error(JSON.stringify({ level: "error", event: "admin-error", message: e?.message ?? String(e) }));
+  return c.json({ error: `internal error in the admin API: ${e?.message ?? e}` }, 500);
+});
+
+/**
+ * Runs one controller call; a typed "does not apply" becomes 409, anything else (the DO failing,
+ * overloaded, timing out) 503 with what went wrong.
+ */
+async function callController<T>(c: Context<AdminEnv>, f: (ctl: ReturnType<typeof controllerStub>) => Promise<T>): Promise<T | Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CONTROLLER_TIMEOUT_MS} ms`)), CONTROLLER_TIMEOUT_MS)));
+    return await Promise.race([f(controllerStub(c.env)), timeout]);
+  } catch (e) {
+    const notApplicable = actionNotApplicable(e);
+    if (notApplicable !== null) return c.json({ error: notApplicable }, 409);
+    const msg = (e as Error)?.message ?? String(e);
+    console.error(JSON.stringify({ level: "error", event: "admin-controller-failed", message: msg }));
+    return c.json({ error: `the rollout controller (Durable Object) is unavailable: ${msg}. Traffic is unaffected; retry shortly` }, 503);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The message of an "action does not apply" error, whether its name survived RPC or only its message prefix. */
+export function actionNotApplicable(e: unknown): string | null {
+  const err = e as { name?: string; message?: string } | null;
+  const msg = String(err?.message ?? "");
+  const prefix = "ActionNotApplicable: ";
+  if (msg.startsWith(prefix)) return msg.slice(prefix.length);
+  if (err?.name === "ActionNotApplicable") return msg;
+  return null;
+}
+
+function badRequest(c: Context<AdminEnv>, err: z.ZodError, allowed: string) {
+  const issue = err.issues[0];
+  if (issue.code === "unrecognized_keys") {
+    const keys = (issue as { keys: string[] }).keys;
+    return c.json({ error: `unknown field ${keys.map((k) => `"${k}"`).join(", ")}: ${allowed}`, field: keys[0] }, 400);
+  }
+  const field = issue.path.join(".");
+  return c.json({ error: issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`, field }, 400);
+}
+
+/** The isolate's own view of an invalid KV document, when the controller has none to report. */
+function withIsolateConfigError(s: StatusSnapshot): StatusSnapshot {
+  if (s.configError) return s;
+  const e = getConfigState().lastError;
+  return e ? { ...s, configError: { at: e.at, summary: e.summary, problems: e.problems.map((p) => ({ path: p.path, message: p.message })) } } : s;
+}
+
+/** Constant-time comparison: both sides hashed to 32 bytes first, so neither length nor content leaks through timing. */
+async function sameSecret(given: string, expected: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [a, b] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(given)), crypto.subtle.digest("SHA-256", enc.encode(expected))]);
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
+  return diff === 0;
+}

@@ -1,0 +1,198 @@
+// Staged plans: the pure state machine the controller runs (no Workers imports; `now` is passed in).
+// Stored by the controller as one JSON row (kv_state "plan"); documented in docs/storage-schema.md.
+//
+// A step advances when ALL of these hold:
+//   1. it has been held its seconds (`{percent, seconds}` or `stepSeconds`, default 300);
+//   2. the canary served at least `rollback.minRequests` requests under this step's document
+//      (with `rollback: false` nothing judges the canary, so time alone advances the plan);
+//   3. the health rules say healthy now (an unhealthy canary is rolled back, which ends the plan);
+//   4. the plan is not paused.
+// What happens when they do not (the fail-safe table):
+// | situation                                    | behaviour                                              |
+// |----------------------------------------------|--------------------------------------------------------|
+// | held < seconds                               | hold; controller alarm at the step's end               |
+// | held ≥ seconds, requests < minRequests       | EXTEND the step (no pass, no fail on no data); one     |
+// |                                              | "plan-extended" event per step; advances on the report |
+// |                                              | that brings the count to minRequests                   |
+// | new-visitor share ≠ percent (p < 0.001)      | pause, "sample-ratio" event with the figures           |
+// | rollback (automatic) or abort                | plan ends (document carries percent 0 + rolledBack)    |
+// | last step held, it is 100 and autoPromote    | promote: canary flips, percent 0, `steps` removed      |
+// | last step held, below 100 or autoPromote off | plan complete; stays there until `promote`             |
+// | operator resumes                             | the current step starts over (hold and counts reset)   |
+import type { Rollout } from "../config/schema";
+import { stepAt } from "../config/schema";
+import { sampleRatio, type SampleRatioResult } from "../health/sample-ratio";
+import type { PlanStatus } from "./status-types";
+
+export interface PlanStep {
+  percent: number;
+  seconds: number;
+}
+
+export interface PlanState {
+  /** The controller attempt (operator write) this plan belongs to; another attempt replaces it. */
+  attempt: number;
+  steps: PlanStep[];
+  index: number;
+  /** Epoch ms the current step began (or was resumed). */
+  stepStartedAt: number;
+  /** Canary requests reported under the current step's document. */
+  requests: number;
+  /** New visitors assigned by bucket under the current step's document, per role. */
+  newVisitors: { canary: number; stable: number };
+  paused: { at: number; by: string; reason: string; cause: "operator" | "sample-ratio" } | null;
+  /** A "plan-extended" event was recorded for this step (once per step). */
+  extended: boolean;
+  /** The last step has held healthy and the plan will not promote by itself. */
+  completed: boolean;
+}
+
+export interface JudgeInput {
+  now: number;
+  /** Health rules' verdict now, and no rollback recorded. */
+  healthy: boolean;
+  /** `rollback.minRequests`, or null with `rollback: false` (time alone advances). */
+  minRequests: number | null;
+  autoPromote: boolean;
+  sampleRatioCheck: boolean;
+}
+
+export type PlanDecision =
+  | { kind: "idle"; waitingFor: string }
+  | { kind: "hold"; waitingFor: string; wakeAt: number | null }
+  | { kind: "extend"; waitingFor: string; firstTime: boolean }
+  | { kind: "advance"; index: number; percent: number; reason: string }
+  | { kind: "promote"; reason: string }
+  | { kind: "complete"; reason: string }
+  | { kind: "pause"; reason: string; srm: SampleRatioResult };
+
+/** Thrown when an operator action does not apply; the admin API answers 409 with the message. */
+export class ActionNotApplicable extends Error {
+  override name = "ActionNotApplicable";
+}
+
+export function stepsOf(doc: Rollout): PlanStep[] {
+  return (doc.steps ?? []).map((_, i) => stepAt(doc, i));
+}
+
+/**
+ * The plan a newly written document starts, or null (no `steps`, or it carries `rolledBack`).
+ * It starts at the highest step not above the document's `percent` (steps[0] when below all);
+ * `percent` is the value to write when the document's own percent is not that step's.
+ */
+export function startPlan(doc: Rollout, attempt: number, now: number): { plan: PlanState; percent: number | null } | null {
+  if (!doc.steps?.length || doc.rolledBack) return null;
+  const steps = stepsOf(doc);
+  let index = 0;
+  for (let i = 0; i < steps.length; i++) if (steps[i].percent <= doc.percent) index = i;
+  return { plan: freshStep({ attempt, steps, index, paused: null, completed: false }, index, now), percent: steps[index].percent === doc.percent ? null : steps[index].percent };
+}
+
+function freshStep(p: Pick<PlanState, "attempt" | "steps" | "paused" | "completed"> & Partial<PlanState>, index: number, now: number): PlanState {
+  return {
+    attempt: p.attempt,
+    steps: p.steps,
+    index,
+    stepStartedAt: now,
+    requests: 0,
+    newVisitors: { canary: 0, stable: 0 },
+    paused: p.paused,
+    extended: false,
+    completed: p.completed,
+  };
+}
+
+/** Adds what one report counted under the current step's document. */
+export function countReport(p: PlanState, add: { requests: number; newCanary: number; newStable: number }): PlanState {
+  return {
+    ...p,
+    requests: p.requests + add.requests,
+    newVisitors: { canary: p.newVisitors.canary + add.newCanary, stable: p.newVisitors.stable + add.newStable },
+  };
+}
+
+/** What the plan should do now. Pure: the controller applies the decision. */
+export function judge(p: PlanState, x: JudgeInput): PlanDecision {
+  if (p.paused) return { kind: "idle", waitingFor: pausedText(p.paused) };
+  if (p.completed) return { kind: "idle", waitingFor: completedText(p) };
+  const step = p.steps[p.index];
+
+  if (x.sampleRatioCheck) {
+    const srm = sampleRatio(p.newVisitors.canary, p.newVisitors.stable, step.percent);
+    if (srm.mismatch) return { kind: "pause", reason: srm.detail, srm };
+  }
+
+  const end = p.stepStartedAt + step.seconds * 1000;
+  if (x.now < end) return { kind: "hold", waitingFor: `held ${held(p, x.now)} of ${step.seconds} s at ${step.percent} %`, wakeAt: end };
+  if (x.minRequests !== null && p.requests < x.minRequests) {
+    return {
+      kind: "extend",
+      waitingFor: `${p.requests} of ${x.minRequests} canary requests at ${step.percent} %: step extended until there is enough traffic to judge`,
+      firstTime: !p.extended,
+    };
+  }
+  if (!x.healthy) return { kind: "hold", waitingFor: `canary not healthy at ${step.percent} %`, wakeAt: null };
+
+  const judged = x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`;
+  if (p.index < p.steps.length - 1) {
+    const next = p.steps[p.index + 1];
+    return { kind: "advance", index: p.index + 1, percent: next.percent, reason: `step ${p.index + 1}/${p.steps.length} (${step.percent} %) held ${held(p, x.now)} s, ${judged}: on to ${next.percent} %` };
+  }
+  const done = `last step (${step.percent} %) held ${held(p, x.now)} s, ${judged}`;
+  if (step.percent === 100 && x.autoPromote) return { kind: "promote", reason: `${done}: promoting` };
+  return { kind: "complete", reason: `${done}: ${step.percent < 100 ? "plan ends below 100 %" : "autoPromote is off"}; promote when ready` };
+}
+
+export function advance(p: PlanState, index: number, now: number): PlanState {
+  return freshStep(p, index, now);
+}
+
+export function markExtended(p: PlanState): PlanState {
+  return { ...p, extended: true };
+}
+
+export function complete(p: PlanState): PlanState {
+  return { ...p, completed: true };
+}
+
+export function pausePlan(p: PlanState | null, by: string, reason: string, cause: "operator" | "sample-ratio", now: number): PlanState {
+  if (!p) throw new ActionNotApplicable("no staged plan is running, nothing to pause (write a document with `steps` to start one)");
+  if (p.paused) throw new ActionNotApplicable(`the plan is already paused (${pausedText(p.paused)})`);
+  if (p.completed) throw new ActionNotApplicable(`the plan is complete, nothing to pause (${completedText(p)})`);
+  return { ...p, paused: { at: now, by, reason, cause } };
+}
+
+/** Resuming starts the current step over: its hold and its counts (an SRM pause means they were suspect). */
+export function resumePlan(p: PlanState | null, now: number): PlanState {
+  if (!p?.paused) throw new ActionNotApplicable(p ? "the plan is not paused, nothing to resume" : "no staged plan is running, nothing to resume");
+  return freshStep({ ...p, paused: null }, p.index, now);
+}
+
+export function planStatus(p: PlanState, now: number, minRequests: number | null, waitingFor: string | null): PlanStatus {
+  const step = p.steps[p.index];
+  return {
+    steps: p.steps,
+    index: p.index,
+    stepStartedAt: new Date(p.stepStartedAt).toISOString(),
+    heldSeconds: held(p, now),
+    requiredSeconds: step.seconds,
+    requestsInStep: p.requests,
+    minRequests: minRequests ?? 0,
+    paused: p.paused !== null,
+    waitingFor,
+  };
+}
+
+function held(p: PlanState, now: number): number {
+  const until = p.paused ? p.paused.at : now;
+  return Math.max(0, Math.floor((until - p.stepStartedAt) / 1000));
+}
+
+function pausedText(x: NonNullable<PlanState["paused"]>): string {
+  return x.cause === "sample-ratio" ? `paused by the sample-ratio check: ${x.reason}; resume when fixed` : `paused by ${x.by}: ${x.reason}`;
+}
+
+function completedText(p: PlanState): string {
+  const last = p.steps[p.steps.length - 1];
+  return `plan complete at ${last.percent} %: promote to make the canary the stable`;
+}
