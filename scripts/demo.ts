@@ -141,18 +141,17 @@ async function main(): Promise<number> {
   const failingSince = Date.now();
   const errorsBefore = traffic.totals.errors5xx;
   let snap: StatusSnapshot | null = null;
+  // The KV document is the record an operator reads with `wrangler kv key get`: the story ends when
+  // it shows the rollback (checked every other second: each read is a wrangler process).
+  let doc: any = null;
   for (let i = 0; i < ROLLBACK_WAIT_S && !stopping; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     snap = await fetchStatus(api);
     if (!flags.quiet) say(liveLine(snap?.percent ?? 25, snap));
-    if (snap?.rolledBack || snap?.state === "rolled-back") break;
-  }
-  // The KV document is the record an operator reads with `wrangler kv key get`: confirm it there.
-  let doc: any = null;
-  for (let i = 0; i < 10 && !stopping; i++) {
-    doc = await stack.getRollout();
-    if (doc?.rolledBack) break;
-    await new Promise((r) => setTimeout(r, 1000));
+    if (i % 2 === 1 || snap?.rolledBack) {
+      doc = await stack.getRollout().catch(() => null);
+      if (doc?.rolledBack) break;
+    }
   }
   if (!doc?.rolledBack) {
     say(`\n✘ no rollback recorded in KV ${Math.round((Date.now() - failingSince) / 1000)} s after green started failing (KV document: ${JSON.stringify(doc)})`);
