@@ -5,6 +5,7 @@
 // Objects are strict so a typo ("precent") is reported instead of silently ignored, and
 // nested objects use `.prefault({})` so their defaults apply when the object is omitted.
 import { z } from "zod";
+import { parseCidr } from "../routing/cidr";
 
 export const SLOTS = ["blue", "green"] as const;
 export type Slot = (typeof SLOTS)[number];
@@ -80,11 +81,11 @@ const stepSchema = z.union([
   z.strictObject({ percent: percent("a step's percent"), seconds: z.number().int().min(1).max(30 * 86400) }),
 ]);
 
-const cidr = z
-  .string()
-  .refine((s) => /^[0-9.]+\/\d{1,2}$/.test(s) || /^[0-9a-fA-F:]+\/\d{1,3}$/.test(s) || /^[0-9.]+$/.test(s) || /^[0-9a-fA-F:]+:[0-9a-fA-F:]*$/.test(s), {
-    message: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32",
-  });
+// Parsed by the same code that matches requests (routing/cidr.ts), so what validates is what matches.
+const cidr = z.string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" }).superRefine((s, ctx) => {
+  const p = parseCidr(s);
+  if (!p.ok) ctx.addIssue({ code: "custom", message: p.message });
+});
 
 /** Targeting: requests that match any rule go to `slot` before percentages are looked at. */
 export const ruleSchema = z

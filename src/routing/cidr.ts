@@ -91,7 +91,7 @@ export function parseIp(s: string | null): IpAddress | null {
 
 const V4_MASK = (bits: number): number => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
 
-/** A parsed range, or a message that says what is wrong and shows the fix. */
+/** A parsed range, or a message that says what is wrong and shows the fix (the caller names the value). */
 export function parseCidr(text: string): { ok: true; range: CidrRange } | { ok: false; message: string } {
   const s = text.trim();
   const slash = s.indexOf("/");
@@ -99,20 +99,20 @@ export function parseCidr(text: string): { ok: true; range: CidrRange } | { ok: 
   const prefix = slash < 0 ? null : s.slice(slash + 1);
   const example = "use an address such as 203.0.113.7 or 2001:db8::1, or a range such as 203.0.113.0/24 or 2001:db8::/32";
   if (prefix !== null && !/^(0|[1-9][0-9]{0,2})$/.test(prefix)) {
-    return { ok: false, message: `"${text}": the prefix length after "/" must be a whole number (0–32 for IPv4, 0–128 for IPv6); ${example}` };
+    return { ok: false, message: `the prefix length after "/" must be a whole number (0–32 for IPv4, 0–128 for IPv6); ${example}` };
   }
   if (addr.indexOf(":") < 0) {
     const n = parseIpv4(addr);
-    if (n === null) return { ok: false, message: `"${text}" is not an IPv4 address (four numbers 0–255 without leading zeros); ${example}` };
+    if (n === null) return { ok: false, message: `not an IPv4 address (four numbers 0–255 without leading zeros); ${example}` };
     const bits = prefix === null ? 32 : Number(prefix);
-    if (bits > 32) return { ok: false, message: `"${text}": an IPv4 prefix is at most /32; ${example}` };
+    if (bits > 32) return { ok: false, message: `an IPv4 prefix is at most /32; ${example}` };
     const mask = V4_MASK(bits);
     return { ok: true, range: { v: 4, net: (n & mask) >>> 0, mask, bits } };
   }
   const w = parseIpv6(addr);
-  if (w === null) return { ok: false, message: `"${text}" is not an IPv6 address (hex groups separated by ":", at most one "::"); ${example}` };
+  if (w === null) return { ok: false, message: `not an IPv6 address (hex groups separated by ":", at most one "::"); ${example}` };
   const bits = prefix === null ? 128 : Number(prefix);
-  if (bits > 128) return { ok: false, message: `"${text}": an IPv6 prefix is at most /128; ${example}` };
+  if (bits > 128) return { ok: false, message: `an IPv6 prefix is at most /128; ${example}` };
   // A range inside ::ffff:0:0/96 is an IPv4 range written the IPv6 way; client IPs are mapped the same way.
   const m = mappedV4(w);
   if (m !== null && bits >= 96) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseRollout } from "../../src/config/parse";
 import { rolloutSchema, type RolloutInput } from "../../src/config/schema";
 import { CidrSet, parseCidr, parseIp } from "../../src/routing/cidr";
 import { compileTargeting, locationAllowed, matchRule, type RequestFacts } from "../../src/routing/targeting";
@@ -118,6 +119,29 @@ describe("CIDR matching", () => {
       expect(p.message).toContain(what);
       expect(p.message).toContain("203.0.113.0/24");
     }
+  });
+});
+
+describe("the document rejects what could never match, naming field, value and fix", () => {
+  it.each([
+    ["10.0.0.0/33", "an IPv4 prefix is at most /32"],
+    ["999.0.0.0/8", "not an IPv4 address"],
+    ["2001:db8::/129", "an IPv6 prefix is at most /128"],
+    ["office", "not an IPv4 address"],
+  ])("cidr %j", (value, what) => {
+    const r = parseRollout(JSON.stringify({ rules: [{ cidr: ["10.0.0.0/8", value] }] }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.problems).toHaveLength(1);
+      expect(r.problems[0].path).toBe("rules.0.cidr.1");
+      expect(r.problems[0].message).toContain(what);
+      expect(r.problems[0].message).toContain("such as 203.0.113.0/24");
+      expect(r.problems[0].message).toContain(JSON.stringify(value));
+    }
+  });
+
+  it("accepts addresses, ranges, IPv6 and IPv4-mapped ranges", () => {
+    expect(parseRollout(JSON.stringify({ rules: [{ cidr: ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "::1", "::ffff:10.0.0.0/104"] }] })).ok).toBe(true);
   });
 });
 
