@@ -3,6 +3,7 @@
 import { ADMIN_PREFIX, type Env } from "./env";
 import { handleProxy } from "./proxy/handler";
 import { pathAndQuery } from "./proxy/headers";
+import { adminApp } from "./admin/app";
 export { RolloutController } from "./controller/durable-object";
 
 /** True for "/__edgeshift", "/__edgeshift/…" and "/__edgeshift?…", not for "/__edgeshiftx". */
@@ -15,7 +16,7 @@ export function isAdminPath(url: string): boolean {
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> | Response {
-    if (isAdminPath(request.url)) return admin(request);
+    if (isAdminPath(request.url)) return adminApp.fetch(request, env, ctx);
     return handleProxy(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

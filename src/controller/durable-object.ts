@@ -35,6 +35,8 @@ import { patchText, writeRolloutIfOurs } from "./kv-writer";
 import { postWebhook, webhookBody } from "./webhook";
 import { buildSnapshot } from "./snapshot";
 import type { ActionKind, ActionRequest, PlanStatus, RolloutEvent, StatusSnapshot } from "./status-types";
+import type { ReportBatch } from "../telemetry/protocol";
+import { ActionNotApplicable, advance, complete, countReport, judge, markExtended, pausePlan, planStatus as planStatusOf, resumePlan, startPlan, type PlanState } from "./plan";
 
 const KV_READ_MIN_GAP_MS = 1000;
 const KV_TIMEOUT_MS = 2000;
@@ -127,7 +129,7 @@ export class RolloutController extends DurableObject<Env> {
 
     const h = this.evaluate(now);
     if (!h.healthy && !this.s.rolledBack) this.rollback(h);
-    await this.afterEvaluate(h, now);
+    await this.afterEvaluate(h, now, batches);
     return viewOf(this.s);
   }
 
@@ -170,7 +172,8 @@ export class RolloutController extends DurableObject<Env> {
 
   /** Operator actions. Only "abort" lives here until plans are integrated. */
   async action(kind: ActionKind, req: ActionRequest = {}): Promise<StatusSnapshot> {
-    await this.ensureAttempt();
+    // Act on what KV says now: an action on a document the operator has since replaced would be lost.
+    await this.refreshFromKv(true);
     const actor = req.actor?.trim() || "operator";
     if (kind === "abort") {
       if (this.s.rolledBack) throw actionError(`nothing to abort: the canary is already rolled back (${this.s.rolledBack.reason})`);
@@ -183,11 +186,11 @@ export class RolloutController extends DurableObject<Env> {
       await this.flushKvWrite();
       return this.status();
     }
-    throw actionError(`"${kind}" is not available: this controller has no staged plan support yet`);
+    return this.planAction(kind, actor, req);
   }
 
   async alarm(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock();
     const due = Object.entries(this.s.wake).filter(([, t]) => t <= now).map(([k]) => k);
     for (const k of due) delete this.s.wake[k];
     this.save();
@@ -388,16 +391,216 @@ export class RolloutController extends DurableObject<Env> {
     }
   }
 
-  // ───────────── plan section (empty until staged plans are integrated) ─────────────
+  // ───────────── plan section (H4: src/controller/plan.ts) ─────────────
+  // Plans (pure rules in src/controller/plan.ts): state in kv_state "plan", driven per report and
+  // by the "plan" alarm concern. Counts come only from batches under the current step's document
+  // (its fingerprint), so isolates still routing by the previous step do not skew the step's
+  // request count or its sample ratio.
+
+  /** Test seam: the plan's clock (workerd tests move it forward instead of sleeping). */
+  clock: () => number = () => Date.now();
+  private planLoaded = false;
+  private planState: PlanState | null = null;
+  private planPersistTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly planWakeInstalled = (this.wakeHandlers.plan = () => this.drivePlan(this.evaluate(Date.now())));
+
+  /** The plan of the current attempt, or null (none, another attempt's, or the canary rolled back). */
+  protected get plan(): PlanState | null {
+    if (!this.planLoaded) {
+      this.planState = this.store.get<PlanState>("plan");
+      this.planLoaded = true;
+    }
+    const p = this.planState;
+    return p && p.attempt === this.s.attempt && !this.s.rolledBack ? p : null;
+  }
+
+  /** Decisions are written at once; `lazy` (per-report counts) at most every 250 ms, like the windows. */
+  private setPlan(p: PlanState | null, lazy = false) {
+    this.planState = p;
+    this.planLoaded = true;
+    if (lazy) {
+      this.planPersistTimer ??= setTimeout(() => {
+        this.planPersistTimer = null;
+        this.store.put("plan", this.planState);
+      }, 250);
+      return;
+    }
+    if (this.planPersistTimer) clearTimeout(this.planPersistTimer);
+    this.planPersistTimer = null;
+    this.store.put("plan", p);
+  }
 
   /** Called after every evaluation (per report). */
-  protected async afterEvaluate(_h: Health, _now: number): Promise<void> {}
-  /** Called when an operator write starts a new attempt. */
-  protected onAttempt(_doc: Rollout, _now: number): void {}
+  protected async afterEvaluate(h: Health, _now: number, batches: ReportBatch[] = []): Promise<void> {
+    let p = this.plan;
+    if (!p) return;
+    const { canary } = this.s.doc;
+    const stable = otherSlot(canary);
+    let requests = 0;
+    let newCanary = 0;
+    let newStable = 0;
+    for (const b of batches) {
+      if (!b || b.fingerprint !== this.s.fingerprint) continue;
+      requests += count(b.slots?.[canary]?.requests);
+      newCanary += count(b.newVisitors?.[canary]);
+      newStable += count(b.newVisitors?.[stable]);
+    }
+    if (requests + newCanary + newStable > 0) {
+      p = countReport(p, { requests, newCanary, newStable });
+      this.setPlan(p, true);
+    }
+    await this.drivePlan(h);
+  }
+
+  private async drivePlan(h: Health): Promise<void> {
+    const p = this.plan;
+    if (!p) return;
+    const d = this.s.doc;
+    const now = this.clock();
+    const step = p.steps[p.index];
+    const x = judge(p, { now, healthy: h.healthy, minRequests: d.rollback === false ? null : d.rollback.minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
+    const data = { index: p.index, percent: step.percent, requestsInStep: p.requests, release: d.release ?? null };
+    switch (x.kind) {
+      case "idle":
+        return;
+      case "hold":
+        if (x.wakeAt !== null && this.s.wake.plan !== x.wakeAt) await this.requestWake("plan", x.wakeAt);
+        return;
+      case "extend":
+        if (x.firstTime) {
+          this.setPlan(markExtended(p));
+          this.recordEvent({ kind: "plan-extended", actor: "controller", reason: x.waitingFor, data });
+        }
+        return;
+      case "pause":
+        this.setPlan(pausePlan(p, "controller", x.reason, "sample-ratio", now));
+        this.recordEvent({
+          kind: "sample-ratio",
+          actor: "controller",
+          reason: `${x.reason} Plan paused; resume once fixed`,
+          data: { ...data, newVisitors: p.newVisitors, observedShare: x.srm.observedShare, expectedShare: x.srm.expectedShare, chi2: x.srm.chi2, p: x.srm.p },
+        });
+        await this.clearWake("plan");
+        return;
+      case "advance":
+        this.setPlan(advance(p, x.index, now));
+        this.applyChange({ percent: x.percent }, { kind: "step", actor: "controller", reason: x.reason, data: { ...data, to: x.percent, toIndex: x.index } });
+        await this.requestWake("plan", now + p.steps[x.index].seconds * 1000);
+        return;
+      case "complete":
+        this.setPlan(complete(p));
+        this.recordEvent({ kind: "plan-complete", actor: "controller", reason: x.reason, data });
+        await this.clearWake("plan");
+        return;
+      case "promote":
+        this.recordEvent({ kind: "plan-complete", actor: "controller", reason: x.reason, data });
+        this.promoteNow("controller", "plan complete");
+        await this.clearWake("plan");
+        return;
+    }
+  }
+
+  /** Called when an operator write starts a new attempt: a document with `steps` starts a plan. */
+  protected onAttempt(doc: Rollout, _now: number): void {
+    const now = this.clock();
+    const started = startPlan(doc, this.s.attempt, now);
+    this.setPlan(started?.plan ?? null);
+    if (!started) {
+      if ("plan" in this.s.wake) this.ctx.waitUntil(this.clearWake("plan"));
+      return;
+    }
+    const p = started.plan;
+    const first = p.steps[p.index];
+    const ev = {
+      kind: "plan-start" as const,
+      actor: "operator",
+      reason: `plan ${p.steps.map((s) => s.percent).join(" → ")} % started at step ${p.index + 1}/${p.steps.length}: ${first.percent} % held ${first.seconds} s`,
+      data: { steps: p.steps, index: p.index, release: doc.release ?? null, canary: doc.canary },
+    };
+    if (started.percent !== null) this.applyChange({ percent: started.percent }, ev);
+    else this.recordEvent(ev);
+    this.ctx.waitUntil(this.requestWake("plan", now + first.seconds * 1000));
+  }
+
   protected planStatus(_now: number): PlanStatus | null {
-    return null;
+    const p = this.plan;
+    if (!p) return null;
+    const d = this.s.doc;
+    const now = this.clock();
+    const minRequests = d.rollback === false ? null : d.rollback.minRequests;
+    const x = judge(p, { now, healthy: this.evaluate(Date.now()).healthy, minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
+    const waitingFor = x.kind === "idle" || x.kind === "hold" || x.kind === "extend" ? x.waitingFor : x.kind === "pause" ? `sample ratio: ${x.reason}` : "due now (next report or alarm)";
+    return planStatusOf(p, now, minRequests, waitingFor);
+  }
+
+  /** pause / resume / promote (abort is above: it is a rollback by hand). */
+  private async planAction(kind: ActionKind, actor: string, req: ActionRequest): Promise<StatusSnapshot> {
+    const now = this.clock();
+    try {
+      if (kind === "pause") {
+        const reason = req.reason?.trim() || "paused by the operator";
+        const p = pausePlan(this.plan, actor, reason, "operator", now);
+        this.setPlan(p);
+        this.recordEvent({ kind: "pause", actor, reason, data: { index: p.index, percent: p.steps[p.index].percent } });
+        await this.clearWake("plan");
+      } else if (kind === "resume") {
+        const p = resumePlan(this.plan, now);
+        this.setPlan(p);
+        const step = p.steps[p.index];
+        this.recordEvent({ kind: "resume", actor, reason: req.reason?.trim() || `resumed by ${actor}: step ${p.index + 1} (${step.percent} %) starts over`, data: { index: p.index, percent: step.percent } });
+        await this.requestWake("plan", now + step.seconds * 1000);
+      } else if (kind === "promote") {
+        const d = this.s.doc;
+        if (this.s.rolledBack) throw new ActionNotApplicable(`nothing to promote: the canary was rolled back (${this.s.rolledBack.reason}); write a new attempt first`);
+        if (!this.plan && d.percent === 0 && !d.release && d.rules.every((r) => r.slot !== "canary")) {
+          throw new ActionNotApplicable(`nothing to promote: ${d.canary} has no plan, no traffic and no release label (a second promote would switch straight back); write the new release first`);
+        }
+        this.promoteNow(actor, req.reason?.trim() || `promoted by ${actor}`);
+        await this.clearWake("plan");
+      } else {
+        throw new ActionNotApplicable(`unknown action "${kind}"`);
+      }
+    } catch (e) {
+      if (e instanceof ActionNotApplicable) throw actionError(e.message);
+      throw e;
+    }
+    await this.flushKvWrite();
+    return this.status();
+  }
+
+  /**
+   * The blue/green switch: the canary becomes stable at once (no 100 % step is needed for that),
+   * the old stable becomes the idle canary at 0 %. Removed so nothing keeps routing to the old
+   * build: `steps` (the plan), `release` (it labelled the build now stable; the event keeps it),
+   * `shadowPercent`, canary-targeting rules. Kept: stickiness, rollback rules, stable rules, salt.
+   */
+  private promoteNow(actor: string, reason: string) {
+    const d = this.s.doc;
+    const from = d.canary;
+    const to = otherSlot(from);
+    const stableRules = d.rules.filter((r) => r.slot === "stable");
+    this.setPlan(null);
+    this.applyChange(
+      { canary: to, percent: 0, steps: undefined, release: undefined, rolledBack: undefined, shadowPercent: undefined, rules: stableRules.length ? stableRules : undefined },
+      {
+        kind: "promote",
+        actor,
+        reason: `${reason}: ${from}${d.release ? ` (${d.release})` : ""} is now stable; ${to} is the canary at 0 %`,
+        data: { release: d.release ?? null, stable: from, canary: to, percentBefore: d.percent },
+      },
+    );
+    // The window judged `from` as the canary; after the switch its numbers would be read as `to`'s.
+    this.health = new SlidingWindow(1, windowSecondsOf(this.s.doc));
+    this.store.pruneBuckets(this.s.attempt, "health", Number.MAX_SAFE_INTEGER);
+    for (const k of [...this.dirty.keys()]) if (k.startsWith("health:")) this.dirty.delete(k);
   }
   // ───────────── end of plan section ─────────────
+}
+
+/** A count from an isolate's report: non-negative finite, else 0. */
+function count(x: unknown): number {
+  const n = Number(x);
+  return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 function remember(set: Set<string>, v: string, max: number) {
