@@ -191,6 +191,15 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
   });
 });
 
+describe("the format is simple enough to mint without edgeshift (README recipe)", () => {
+  it("node:crypto createHmac over \"v1.\" + base64url(JSON) gives a token the Worker accepts", async () => {
+    const { createHmac } = await import("node:crypto");
+    const body = Buffer.from(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" })).toString("base64url");
+    const mac = createHmac("sha256", SECRET).update("v1." + body).digest("base64url");
+    expect(await verifyOverride(`v1.${body}.${mac}`, SECRET, NOW)).toEqual({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" });
+  });
+});
+
 describe("where a request carries the token", () => {
   it("header first, then the cookie among others", () => {
     expect(overrideTokenOf(new Headers({ "x-edgeshift-override": "v1.a.b" }))).toBe("v1.a.b");
