@@ -18,57 +18,78 @@ export type IpAddress = { v: 4; n: number } | { v: 6; w: [number, number, number
 /** A range: the network address (host bits cleared) and the prefix length. */
 export type CidrRange = { v: 4; net: number; mask: number; bits: number } | { v: 6; net: [number, number, number, number]; bits: number };
 
+// Hand-written scanners, not split/regex: the client address is parsed on every request that
+// reaches a CIDR rule (scripts/bench-targeting.ts: ~10× faster for IPv6 than the split version).
 export function parseIpv4(s: string): number | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const b = Number(p);
-    if (b > 255) return null;
-    n = n * 256 + b;
+  const len = s.length;
+  if (len < 7 || len > 15) return null;
+  let n = 0, part = 0, digits = 0, parts = 0;
+  for (let i = 0; i <= len; i++) {
+    const c = i < len ? s.charCodeAt(i) : 46;
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++parts > 4) return null;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // Leading zeros are rejected: some tools read "010" as octal 8.
+      if (digits > 0 && part === 0) return null;
+      part = part * 10 + (c - 48);
+      digits++;
+      if (part > 255) return null;
+    } else return null;
   }
-  return n >>> 0;
+  return parts === 4 ? n >>> 0 : null;
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 /** Eight 16-bit groups with at most one "::", optionally ending in dotted IPv4 (RFC 4291 §2.2). */
 export function parseIpv6(s: string): [number, number, number, number] | null {
-  if (s.length < 2 || s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return null;
-  let tail4: number | null = null;
-  let body = s;
-  const lastColon = s.lastIndexOf(":");
-  if (s.indexOf(".") >= 0) {
-    tail4 = parseIpv4(s.slice(lastColon + 1));
-    if (tail4 === null) return null;
-    body = s.slice(0, lastColon + 1) + "0:0"; // placeholder groups, replaced below
+  const len = s.length;
+  if (len < 2 || len > 45) return null;
+  const g: number[] = [];
+  let dbl = -1;
+  let i = 0;
+  if (s.charCodeAt(0) === 58 /* : */) {
+    if (s.charCodeAt(1) !== 58) return null;
+    dbl = 0;
+    i = 2;
   }
-  const dbl = body.indexOf("::");
-  if (dbl >= 0 && body.indexOf("::", dbl + 1) >= 0) return null;
-  const parseGroups = (t: string): number[] | null => {
-    if (t === "") return [];
-    const out: number[] = [];
-    for (const g of t.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
+  while (i < len) {
+    const start = i;
+    let v = 0, n = 0;
+    for (; i < len; i++) {
+      const h = hexVal(s.charCodeAt(i));
+      if (h < 0) break;
+      if (++n > 4) return null;
+      v = v * 16 + h;
     }
-    return out;
-  };
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = parseGroups(body.slice(0, dbl));
-    const tail = parseGroups(body.slice(dbl + 2));
-    if (!head || !tail || head.length + tail.length > 7) return null;
-    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    const all = parseGroups(body);
-    if (!all || all.length !== 8) return null;
-    groups = all;
+    if (i < len && s.charCodeAt(i) === 46 /* . */) {
+      const v4 = parseIpv4(s.slice(start));
+      if (v4 === null) return null;
+      g.push(v4 >>> 16, v4 & 0xffff);
+      break;
+    }
+    if (n === 0) return null;
+    g.push(v);
+    if (i === len) break;
+    if (s.charCodeAt(i) !== 58) return null;
+    i++;
+    if (i < len && s.charCodeAt(i) === 58) {
+      if (dbl >= 0) return null;
+      dbl = g.length;
+      i++;
+    } else if (i === len) return null;
   }
-  if (tail4 !== null) {
-    groups[6] = tail4 >>> 16;
-    groups[7] = tail4 & 0xffff;
-  }
-  return [0, 1, 2, 3].map((i) => ((groups[2 * i] << 16) | groups[2 * i + 1]) >>> 0) as [number, number, number, number];
+  if (dbl < 0 ? g.length !== 8 : g.length > 7) return null;
+  if (dbl >= 0) g.splice(dbl, 0, ...new Array<number>(8 - g.length).fill(0));
+  return [((g[0] << 16) | g[1]) >>> 0, ((g[2] << 16) | g[3]) >>> 0, ((g[4] << 16) | g[5]) >>> 0, ((g[6] << 16) | g[7]) >>> 0];
 }
 
 /** An IPv6 address in ::ffff:0:0/96 carries an IPv4 address (RFC 4291 §2.5.5.2). */

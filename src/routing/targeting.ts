@@ -32,7 +32,8 @@ interface CompiledRule {
   index: number;
   name: string;
   role: "canary" | "stable";
-  header: { name: string; values: Set<string> } | null;
+  /** `slot`: index into CompiledTargeting.headerNames, so each header is read once per request. */
+  header: { name: string; slot: number; values: Set<string> } | null;
   cidr: CidrSet | null;
   country: Set<string> | null;
   colo: Set<string> | null;
@@ -40,6 +41,8 @@ interface CompiledRule {
 
 export interface CompiledTargeting {
   rules: CompiledRule[];
+  /** Distinct header names the rules look at (rules often share one, e.g. x-employee). */
+  headerNames: string[];
   /** Some rule has a cidr condition: the client IP is parsed (once) only then. */
   needsIp: boolean;
   /** null: no per-location staging. */
@@ -47,12 +50,18 @@ export interface CompiledTargeting {
 }
 
 export function compileTargeting(doc: Rollout): CompiledTargeting {
+  const headerNames: string[] = [];
+  const headerSlot = (name: string) => {
+    const n = name.toLowerCase();
+    const i = headerNames.indexOf(n);
+    return i >= 0 ? i : headerNames.push(n) - 1;
+  };
   const rules = doc.rules.map(
     (r, index): CompiledRule => ({
       index,
       name: r.name ?? `#${index}`,
       role: r.slot,
-      header: r.header ? { name: r.header.name.toLowerCase(), values: new Set(r.header.values) } : null,
+      header: r.header ? { name: r.header.name.toLowerCase(), slot: headerSlot(r.header.name), values: new Set(r.header.values) } : null,
       cidr: r.cidr ? new CidrSet(r.cidr) : null,
       country: r.country ? new Set(r.country.map((c) => c.toUpperCase())) : null,
       colo: r.colo ? new Set(r.colo.map((c) => c.toUpperCase())) : null,
@@ -61,6 +70,7 @@ export function compileTargeting(doc: Rollout): CompiledTargeting {
   const l = doc.locations;
   return {
     rules,
+    headerNames,
     needsIp: rules.some((r) => r.cidr !== null),
     locations: l
       ? { colos: new Set((l.colos ?? []).map((c) => c.toUpperCase())), countries: new Set((l.countries ?? []).map((c) => c.toUpperCase())) }
@@ -72,11 +82,14 @@ export function compileTargeting(doc: Rollout): CompiledTargeting {
 export function matchRule(t: CompiledTargeting, f: RequestFacts): { index: number; name: string; role: "canary" | "stable" } | null {
   if (t.rules.length === 0) return null;
   let ip: IpAddress | null | undefined; // parsed lazily, at most once
+  let hv: (string | null | undefined)[] | undefined; // header values, read lazily, at most once each
   const country = f.country === null ? null : f.country.toUpperCase();
   const colo = f.colo === null ? null : f.colo.toUpperCase();
   for (const r of t.rules) {
     if (r.header !== null) {
-      const v = f.headers.get(r.header.name);
+      hv ??= new Array(t.headerNames.length);
+      let v = hv[r.header.slot];
+      if (v === undefined) v = hv[r.header.slot] = f.headers.get(r.header.name);
       if (v === null || !r.header.values.has(v)) continue;
     }
     if (r.country !== null && (country === null || !r.country.has(country))) continue;

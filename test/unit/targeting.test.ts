@@ -38,6 +38,23 @@ describe("IP parsing", () => {
     (s) => expect(parseIp(s)).toBeNull(),
   );
 
+  it("round-trips random addresses in full, compressed and dotted-tail spellings", () => {
+    let x = 12345;
+    const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 0xffff;
+    for (let k = 0; k < 2000; k++) {
+      const g = Array.from({ length: 8 }, () => (rnd() % 3 === 0 ? 0 : rnd()));
+      if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) continue; // mapped: read as IPv4
+      const w = [0, 1, 2, 3].map((i) => ((g[2 * i] << 16) | g[2 * i + 1]) >>> 0);
+      const full = g.map((n) => n.toString(16)).join(":");
+      expect(parseIp(full)).toEqual({ v: 6, w });
+      // Node's URL parser compresses the longest run of zeros the RFC 5952 way.
+      const compressed = new URL(`http://[${full}]/`).hostname.slice(1, -1);
+      expect(parseIp(compressed), compressed).toEqual({ v: 6, w });
+      const dotted = g.slice(0, 6).map((n) => n.toString(16)).join(":") + `:${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
+      expect(parseIp(dotted), dotted).toEqual({ v: 6, w });
+    }
+  });
+
   it("reads an IPv4-mapped IPv6 client address as IPv4", () => {
     expect(parseIp("::ffff:10.1.2.3")).toEqual({ v: 4, n: (10 << 24) + (1 << 16) + (2 << 8) + 3 });
     expect(parseIp("::ffff:a01:203")).toEqual(parseIp("10.1.2.3"));
