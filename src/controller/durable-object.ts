@@ -85,6 +85,8 @@ export class RolloutController extends DurableObject<Env> {
     const ws = windowSecondsOf(this.s.doc);
     this.health = SlidingWindow.fromRows(1, ws, this.store.buckets(this.s.attempt, "health", sec - ws), sec);
     this.series = SlidingWindow.fromRows(SERIES_BIN_SECONDS, SERIES_BINS, this.store.buckets(0, "series", sec - SERIES_BIN_SECONDS * SERIES_BINS), sec);
+    // A KV write owed from before a restart: the alarm may not have been set before it stopped.
+    if (this.s.pendingKvText && !("kv-write" in this.s.wake)) this.ctx.waitUntil(this.flushKvWrite());
   }
 
   protected save() {
@@ -274,7 +276,9 @@ export class RolloutController extends DurableObject<Env> {
   // ───────────── attempts (what KV says) ─────────────
 
   private async ensureAttempt() {
-    if (this.s.attempt === 0) await this.refreshFromKv(true);
+    // Forced only the first time: with KV failing, later calls fall under the 1/s limit instead of
+    // turning every report into a KV read.
+    if (this.s.attempt === 0) await this.refreshFromKv(this.lastKvReadAt === -Infinity);
   }
 
   /** Re-reads KV (at most once a second unless forced; one read at a time). */
