@@ -1,9 +1,11 @@
 // Shadow traffic through the real Worker: stable's GET/HEAD requests are mirrored to the canary
 // (green) in the background, marked, compared, and never seen by the user.
+import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import type { RolloutInput } from "../../src/config/schema";
 import { recorder, type ShadowOutcome } from "../../src/telemetry/recorder";
 import { MAX_IN_FLIGHT, mirrorStats } from "../../src/shadow/mirror";
+import { controllerStub } from "../../src/controller/rpc";
 import { echo, get, useRollout } from "./helpers";
 
 const run = Math.random().toString(36).slice(2, 8);
@@ -171,5 +173,29 @@ describe("bounds", () => {
     expect(mirrorStats.dropped - droppedBefore).toBe(20 - MAX_IN_FLIGHT);
     await vi.waitFor(() => expect(outcomes.length).toBe(20), WAIT);
     expect(outcomes.filter((o) => o.matched === null && o.status === null && o.error === null).length).toBe(20 - MAX_IN_FLIGHT);
+  });
+});
+
+describe("the whole loop", () => {
+  it("mirrored answers that differ roll back a canary no user is on yet, and mirroring stops", async () => {
+    await vi.waitFor(() => expect(mirrorStats.started).toBe(mirrorStats.finished), WAIT); // earlier tests' mirrors done
+    await rollout({ percent: 0, shadowPercent: 100, rollback: { minRequests: 10 } });
+    const before = recorder.view.revision;
+    // The echo names the origin that answered, so every mirrored answer differs from stable's.
+    await vi.waitFor(
+      async () => {
+        for (let i = 0; i < 5; i++) expect((await echo(`/h3-loop-${run}/${i}`)).j.origin).toBe("blue");
+        if (recorder.view.revision <= before || !recorder.view.doc?.rolledBack) throw new Error("not rolled back yet");
+      },
+      { timeout: 20_000, interval: 50 },
+    );
+    expect(outcomes.some((o) => o.matched === false)).toBe(true);
+    const s = await controllerStub(env).status();
+    expect(s.state).toBe("rolled-back");
+    expect(s.rolledBack?.figures?.tripped).toContain("shadow-mismatch");
+    // Rolled back: shadow is off, whatever shadowPercent says.
+    const started = mirrorStats.started;
+    for (let i = 0; i < 5; i++) expect((await echo(`/h3-after-loop-${run}/${i}`)).j.origin).toBe("blue");
+    expect(mirrorStats.started).toBe(started);
   });
 });
