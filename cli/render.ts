@@ -36,6 +36,20 @@ export function sparkline(values: (number | null)[], max?: number): string {
   return values.map((v) => (v === null ? " " : SPARK[Math.min(SPARK.length - 1, Math.floor((v / top) * (SPARK.length - 1) + 0.5))])).join("");
 }
 
+const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : `${sec}s`);
+
+/** The figures a rollback recorded, as one line: "canary 6/85 errors (7.06%) · stable 0/265 … · tripped: error-rate". */
+export function figuresSummary(f: Record<string, unknown>): string {
+  const side = (k: string) => {
+    const x = f[k] as { requests?: number; errors?: number; errorRate?: number } | undefined;
+    return x && typeof x.requests === "number" ? `${k} ${x.errors}/${x.requests} errors (${pct(x.errorRate ?? 0, 2)})` : null;
+  };
+  const parts = [side("canary"), side("stable")].filter((x): x is string => x !== null);
+  if (typeof f.windowSeconds === "number") parts.push(`over ${f.windowSeconds}s`);
+  if (Array.isArray(f.tripped)) parts.push(`tripped: ${f.tripped.join(", ")}`);
+  return parts.length ? parts.join(" · ") : JSON.stringify(f);
+}
+
 export function stateLabel(s: StatusSnapshot, p: Paint): string {
   const colour = { idle: "dim", running: "cyan", paused: "yellow", "rolled-back": "red", promoted: "green" } as const;
   return p(s.state.toUpperCase(), "bold", colour[s.state]);
@@ -60,7 +74,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   const { canary, stable } = s.roles;
   const out: string[] = [];
   const barW = Math.max(10, Math.min(40, style.width - 50));
-  out.push(`${p("edgeshift", "bold")}${opts.url ? p(` · ${opts.url}`, "dim") : ""} · ${stateLabel(s, p)}${s.release ? ` · release ${p(s.release, "bold")}` : ""}${s.config.doc.attempt ? ` · attempt ${s.config.doc.attempt}` : ""}`);
+  out.push(`${p("edgeshift", "bold")}${opts.url ? p(` · ${opts.url}`, "dim") : ""} · ${stateLabel(s, p)}${s.release ? ` · release ${p(s.release, "bold")}` : ""}`);
   out.push(
     `split     ${p(`${canary} (canary) ${s.percent}%`, "green")} ${bar(s.percent / 100, barW)} ${p(`${stable} (stable) ${Math.round((100 - s.percent) * 100) / 100}%`, "blue")}`,
   );
@@ -80,8 +94,8 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   out.push(`health    ${h.healthy ? p("✔ healthy", "green") : p("✘ unhealthy", "red", "bold")}${failing.length ? ` — ${failing.map((v) => `${v.rule}: ${v.detail}`).join("; ")}` : ""}`);
   for (const v of h.verdicts.filter((v) => v.ok)) out.push(p(`          ✔ ${v.rule}: ${v.detail}`, "dim"));
   if (s.rolledBack) {
-    const figs = s.rolledBack.figures ? ` ${JSON.stringify(s.rolledBack.figures)}` : "";
-    out.push(p(`ROLLED BACK at ${s.rolledBack.at}: ${s.rolledBack.reason}${figs}`, "red", "bold"));
+    out.push(p(`ROLLED BACK at ${s.rolledBack.at}: ${s.rolledBack.reason}`, "red", "bold"));
+    if (s.rolledBack.figures) out.push(`          ${figuresSummary(s.rolledBack.figures)}`);
     out.push(`          retry with \`edgeshift set <percent>\` or \`edgeshift start …\` (a new attempt)`);
   }
   if (s.configError) {
@@ -96,13 +110,15 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     const sh = s.window.shadow;
     out.push(`  shadow        ${String(sh.mirrored).padStart(8)} mirrored · ${pct(sh.mismatchRate)} mismatched · ${pct(sh.errorRate)} errors · p95 ${ms(sh.p95)} · ${sh.notCompared} not compared`);
   }
-  if (s.series.length) {
+  const first = s.series.findIndex((x) => x.blue.requests + x.green.requests > 0);
+  if (first >= 0) {
     const w = Math.max(10, Math.min(60, style.width - 26));
-    const pts = s.series.slice(-w);
+    const pts = s.series.slice(Math.max(first, s.series.length - w));
+    const bin = s.series.length > 1 ? s.series[1].t - s.series[0].t : 1;
     const rate = (slot: "blue" | "green") => pts.map((x) => (x[slot].requests ? x[slot].errorRate : null));
     const max = Math.max(0.05, ...pts.flatMap((x) => [x.blue.requests ? x.blue.errorRate : 0, x.green.requests ? x.green.errorRate : 0]));
     out.push("");
-    out.push(p(`error rate, last ${pts.length}s (top ${pct(max, 0)})`, "dim"));
+    out.push(p(`error rate, last ${duration(pts.length * bin)} in ${bin}s bins (top ${pct(max, 0)})`, "dim"));
     out.push(`  ${`${canary} canary`.padEnd(14)} ${p(sparkline(rate(canary), max), "green")}`);
     out.push(`  ${`${stable} stable`.padEnd(14)} ${p(sparkline(rate(stable), max), "blue")}`);
   }

@@ -14,7 +14,7 @@ import { AdminApi } from "../cli/api";
 import { changeDocument } from "../cli/commands/document";
 import { applySet } from "../cli/doc-edit";
 import type { KvTarget } from "../cli/kv";
-import { pct } from "../cli/render";
+import { figuresSummary, pct } from "../cli/render";
 import type { StatusSnapshot } from "../src/controller/status-types";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startTraffic, type Traffic } from "./lib/traffic";
@@ -166,7 +166,7 @@ async function main(): Promise<number> {
 
   act(5, "Rolled back", `edgeshift pulled green ${seconds.toFixed(1)} s after it started failing. Nobody had to act.`);
   say(`  reason:  ${doc.rolledBack.reason}`);
-  if (doc.rolledBack.figures) say(`  figures: ${JSON.stringify(doc.rolledBack.figures)}`);
+  if (doc.rolledBack.figures) say(`  figures: ${figuresSummary(doc.rolledBack.figures)}`);
   say(`  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`);
   say(`  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of 300 visitors had been on green`);
   say(`  users saw ${traffic.totals.errors5xx - errorsBefore} × 5xx while green failed (POSTs are never replayed; GETs failed over to blue)`);

@@ -125,7 +125,7 @@ function render(s) {
   const doc = (s.config && s.config.doc) || {};
   $("state").className = "badge s-" + s.state;
   $("state").textContent = s.state;
-  $("release").textContent = (s.release ? "release " + s.release : "no release label") + (doc.attempt ? " · attempt " + doc.attempt : "");
+  $("release").textContent = s.release ? "release " + s.release : "no release label";
   $("updated").textContent = "updated " + time(s.now);
 
   $("split").innerHTML =
@@ -138,7 +138,7 @@ function render(s) {
   const banners = [];
   if (s.rolledBack) {
     banners.push('<div class="banner" id="rolledback"><h3>Rolled back at ' + esc(time(s.rolledBack.at)) + "</h3>" + esc(s.rolledBack.reason) +
-      (s.rolledBack.figures ? "<details open><summary>figures</summary><pre>" + esc(JSON.stringify(s.rolledBack.figures, null, 2)) + "</pre></details>" : "") +
+      (s.rolledBack.figures ? "<div>" + esc(figuresLine(s.rolledBack.figures)) + "</div><details><summary>all figures</summary><pre>" + esc(JSON.stringify(s.rolledBack.figures, null, 2)) + "</pre></details>" : "") +
       '<div class="dim">Everyone is on stable. Retry with <code>edgeshift set &lt;percent&gt;</code> or <code>edgeshift start --steps …</code> (a new attempt).</div></div>');
   }
   if (s.configError) {
@@ -187,9 +187,22 @@ function render(s) {
   $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
 }
 
-// A two-line chart (canary, stable) over the series; gaps where a slot had no requests.
-function chart(series, pick, o) {
+// "canary 6/85 errors (7.06%) · stable 0/265 errors (0.00%) · over 60 s · tripped: error-rate"
+function figuresLine(f) {
+  const side = (k) => (f[k] && typeof f[k].requests === "number" ? k + " " + f[k].errors + "/" + f[k].requests + " errors (" + pct(f[k].errorRate, 2) + ")" : null);
+  const parts = [side("canary"), side("stable")].filter(Boolean);
+  if (f.windowSeconds) parts.push("over " + f.windowSeconds + " s");
+  if (Array.isArray(f.tripped)) parts.push("tripped: " + f.tripped.join(", "));
+  return parts.join(" · ");
+}
+
+// A two-line chart (canary, stable) over the series; gaps where a slot had no requests. Leading
+// empty bins are dropped (a fresh controller has minutes of nothing), keeping at least 3 minutes.
+function chart(all, pick, o) {
   const W = 640, H = 170, L = 56, R = 8, T = 10, B = 22;
+  const first = all.findIndex((pt) => pt.blue.requests + pt.green.requests > 0);
+  const bin = all.length > 1 ? all[1].t - all[0].t : 10;
+  const series = first < 0 ? [] : all.slice(Math.max(0, Math.min(first, all.length - Math.ceil(180 / bin))));
   if (!series.length) return '<div class="dim">No data yet: charts fill in as traffic is reported.</div>';
   const t0 = series[0].t, t1 = Math.max(series[series.length - 1].t, t0 + 1);
   const vals = series.flatMap((pt) => [pick(pt[o.c]), pick(pt[o.st])]).filter((v) => v != null);

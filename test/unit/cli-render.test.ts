@@ -49,12 +49,13 @@ describe("status view", () => {
       snapshot({
         state: "rolled-back",
         percent: 0,
-        rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 50% > 5%", figures: { canaryErrorRate: 0.5 } },
+        rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 50% > 5%", figures: { windowSeconds: 60, canary: { requests: 85, errors: 6, errorRate: 6 / 85 }, stable: { requests: 265, errors: 0, errorRate: 0 }, tripped: ["error-rate"] } },
         configError: { at: "2026-11-25T08:00:00.000Z", summary: "x", problems: [{ path: "percent", message: "percent must be at most 100 (got 150)" }] },
       }),
       { color: false, width: 100 },
     );
     expect(text).toContain("ROLLED BACK at 2026-11-25T08:00:00.000Z: canary error rate 50% > 5%");
+    expect(text).toContain("canary 6/85 errors (7.06%) · stable 0/265 errors (0.00%) · over 60s · tripped: error-rate");
     expect(text).toContain("CONFIG ERROR");
     expect(text).toContain("percent: percent must be at most 100 (got 150)");
   });
