@@ -1,10 +1,11 @@
 // The RolloutController's rules, storage, KV write and stale-copy protection, through its real RPC
 // surface inside workerd with real KV and real Durable Object storage.
-import { abortAllDurableObjects, env } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { effectiveRollout } from "../../src/config/effective";
 import { parseRollout } from "../../src/config/parse";
 import type { ControllerRpc } from "../../src/controller/rpc";
+import type { RolloutController } from "../../src/controller/durable-object";
 import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
 
 // Small windows keep the tests short; the defaults are covered by the unit tests of the rules.
@@ -203,5 +204,63 @@ describe("operator abort", () => {
       (e: Error) => e,
     );
     expect(refused?.message).toMatch(/already rolled back/);
+  });
+});
+
+describe("alarms shared by concerns", () => {
+  // Reaches into the object for its protected hooks: these are the plan work's integration points.
+  type Inner = {
+    requestWake(c: string, at: number): Promise<void>;
+    wakeHandlers: Record<string, (now: number) => unknown>;
+    s: { pendingKvText: string | null; wake: Record<string, number> };
+    save(): void;
+    clock: () => number;
+  };
+  const inner = (i: unknown) => i as Inner;
+
+  it("sets the alarm to the earliest requested time and runs only the concerns that are due", async () => {
+    const c = controller();
+    const { fp } = await putDoc(base);
+    await c.report(report(fp, counters(1), counters(1)));
+    const stub = c as unknown as DurableObjectStub<RolloutController>;
+    const ran: string[] = [];
+    const now = Date.now();
+    const alarmAt = await runInDurableObject(stub, async (i, state) => {
+      inner(i).wakeHandlers.early = () => ran.push("early");
+      inner(i).wakeHandlers.later = () => ran.push("later");
+      await inner(i).requestWake("later", now + 60_000);
+      await inner(i).requestWake("early", now + 30_000);
+      // Future times (a past alarm would fire on its own); the object's clock says 45 s later.
+      inner(i).clock = () => now + 45_000;
+      return state.storage.getAlarm();
+    });
+    expect(alarmAt).toBe(now + 30_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(ran).toEqual(["early"]);
+    // The concern not yet due keeps the alarm set for its own time.
+    expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBe(now + 60_000);
+    await runInDurableObject(stub, (i) => {
+      inner(i).clock = () => Date.now();
+      delete inner(i).wakeHandlers.early;
+      delete inner(i).wakeHandlers.later;
+    });
+  });
+
+  it("a KV write still owed is made when its alarm runs", async () => {
+    const c = controller();
+    const { fp } = await putDoc(base);
+    await c.report(report(fp, counters(1), counters(1)));
+    const stub = c as unknown as DurableObjectStub<RolloutController>;
+    // As after a failed write: the document is owed, the retry is scheduled.
+    const owed = JSON.stringify({ ...base, percent: 0, rolledBack: { at: new Date().toISOString(), reason: "owed" } });
+    await runInDurableObject(stub, async (i) => {
+      inner(i).s.pendingKvText = owed;
+      inner(i).save();
+      await inner(i).requestWake("kv-write", Date.now() + 30_000);
+      inner(i).clock = () => Date.now() + 30_000;
+    });
+    // KV holds a version the controller knows (the operator's base): the write goes ahead.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(owed);
   });
 });
