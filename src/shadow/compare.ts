@@ -12,7 +12,7 @@
 // | both bodies > maxBodyBytes                                    | null (not compared) |
 // | a body could not be read (reset, timeout)                     | null    |
 // | the canary gave no answer (network, timeout)                  | null, counted as an error |
-// | mirror dropped (MAX_IN_FLIGHT mirrors already running)        | null    |
+// (A mirror not sent because MAX_IN_FLIGHT were running is no outcome at all: see mirror.ts.)
 import type { Rollout } from "../config/schema";
 
 /** Marks a mirrored request: apps should treat it as "no side effects" (no writes, no emails). */

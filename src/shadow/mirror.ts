@@ -16,8 +16,8 @@
 // | stable's body              | teed only for mirrored requests whose body is compared (GET, not    |
 // |                            | over maxBodyBytes by Content-Length); every other answer untouched  |
 // | memory                     | ≤ MAX_IN_FLIGHT mirrors per isolate, each hashing ≤ maxBodyBytes    |
-// |                            | per side; beyond that a mirror is not sent and counts as "not       |
-// |                            | compared"                                                           |
+// |                            | per side; beyond that a mirror is not sent and not counted (it is   |
+// |                            | sampling, not an outcome); `mirrorStats.dropped` counts them        |
 // | canary slow / failing      | invisible to the user; counted as a shadow error (5xx, network,     |
 // |                            | timeout), which the shadow error-rate rule judges                   |
 // | any exception in here      | swallowed; the user gets stable's answer as it was                  |
@@ -44,8 +44,10 @@ export function maybeMirror(req: Request, stableResponse: Response, routed: Rout
     const doc = routed.doc;
     if (stableResponse.status === 101 || !shouldMirror(doc, req.method, isWebSocketUpgrade(req.headers), Math.random())) return stableResponse;
     if (inFlight >= MAX_IN_FLIGHT) {
+      // Not reported to the recorder: a mirror that was never sent has no status, error or
+      // latency, and counting it as mirrored would dilute the shadow error rate the rollback
+      // rules judge (errors / mirrored). Sampling fewer requests under load is all it means.
       mirrorStats.dropped++;
-      recorder.recordShadow(routed, { status: null, error: null, latencyMs: 0, matched: null });
       return stableResponse;
     }
     const opts = compareOptionsOf(doc);
