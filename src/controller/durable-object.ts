@@ -223,8 +223,7 @@ export class RolloutController extends DurableObject<Env> {
   }
 
   private rollback(h: Health) {
-    const tripped = h.verdicts.filter((v) => !v.ok && !v.rule.startsWith("relative-"));
-    const reason = tripped.map((v) => v.detail).join("; ") || "health rules failed";
+    const reason = h.reason ?? "health rules failed";
     const at = new Date().toISOString();
     const release = this.s.doc.release;
     this.applyChange(
@@ -462,7 +461,7 @@ export class RolloutController extends DurableObject<Env> {
     const d = this.s.doc;
     const now = this.clock();
     const step = p.steps[p.index];
-    const x = judge(p, { now, healthy: h.healthy, minRequests: d.rollback === false ? null : d.rollback.minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
+    const x = judge(p, { now, percent: d.percent, healthy: h.healthy, minRequests: d.rollback === false ? null : d.rollback.minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
     const data = { index: p.index, percent: step.percent, requestsInStep: p.requests, release: d.release ?? null };
     switch (x.kind) {
       case "idle":
@@ -532,7 +531,7 @@ export class RolloutController extends DurableObject<Env> {
     const d = this.s.doc;
     const now = this.clock();
     const minRequests = d.rollback === false ? null : d.rollback.minRequests;
-    const x = judge(p, { now, healthy: this.evaluate(Date.now()).healthy, minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
+    const x = judge(p, { now, percent: d.percent, healthy: this.evaluate(Date.now()).healthy, minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
     const waitingFor = x.kind === "idle" || x.kind === "hold" || x.kind === "extend" ? x.waitingFor : x.kind === "pause" ? `sample ratio: ${x.reason}` : "due now (next report or alarm)";
     return planStatusOf(p, now, minRequests, waitingFor);
   }

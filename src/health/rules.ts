@@ -35,16 +35,19 @@ export interface Health {
   verdicts: RuleVerdict[];
   /** The verdicts that tripped, with the numbers: what a rollback records as `figures`. */
   figures: Record<string, unknown>;
+  /** One line naming what tripped (null when healthy): a rollback's `reason`. */
+  reason: string | null;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): Health {
   if (rules === false) {
-    return { healthy: true, verdicts: [{ rule: "rollback", ok: true, detail: "automatic rollback is off (rollback: false)" }], figures: {} };
+    return { healthy: true, verdicts: [{ rule: "rollback", ok: true, detail: "automatic rollback is off (rollback: false)" }], figures: {}, reason: null };
   }
   const verdicts: RuleVerdict[] = [];
   const tripped: string[] = [];
+  const reasons: string[] = [];
   const { canary, stable, shadow, windowSeconds } = input;
   const cErr = errorsOf(canary);
   const sErr = errorsOf(stable);
@@ -63,7 +66,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     verdicts.push({ rule: "min-requests", ok: true, detail: `${canary.requests} canary requests in the last ${windowSeconds} s (needs ${rules.minRequests})` });
     const e = judgeErrors("error-rate", "canary", cErr, canary.requests, sRate, stableComparable, rules);
     verdicts.push(...e.verdicts);
-    if (e.trip) tripped.push("error-rate");
+    if (e.trip) tripped.push("error-rate"), reasons.push(e.reason);
 
     if (rules.latency !== false) {
       const L = rules.latency;
@@ -84,7 +87,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
         detail += ` (stable has too few requests to compare; set latency.maxMs for an absolute limit)`;
       }
       verdicts.push({ rule: "latency", ok, detail });
-      if (!ok) tripped.push("latency");
+      if (!ok) tripped.push("latency"), reasons.push(detail);
     }
   }
 
@@ -96,7 +99,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     } else {
       const e = judgeErrors("shadow-error-rate", "mirrored canary", shadow.errors, shadow.mirrored, sRate, stableComparable, rules);
       verdicts.push(...e.verdicts);
-      if (e.trip) tripped.push("shadow-error-rate");
+      if (e.trip) tripped.push("shadow-error-rate"), reasons.push(e.reason);
       if (compared >= rules.minRequests) {
         const rate = shadow.mismatches / compared;
         const ok = rate <= rules.maxShadowMismatchRate;
@@ -105,13 +108,13 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
           ok,
           detail: `${pct(rate)} of mirrored answers differ from stable's (${shadow.mismatches}/${compared}) ${ok ? "≤" : ">"} ${pct(rules.maxShadowMismatchRate)}`,
         });
-        if (!ok) tripped.push("shadow-mismatch");
+        if (!ok) tripped.push("shadow-mismatch"), reasons.push(verdicts[verdicts.length - 1].detail);
       }
     }
   }
 
   if (tripped.length) figures.tripped = tripped;
-  return { healthy: tripped.length === 0, verdicts, figures };
+  return { healthy: tripped.length === 0, verdicts, figures, reason: reasons.length ? reasons.join("; ") : null };
 }
 
 function judgeErrors(
@@ -122,17 +125,18 @@ function judgeErrors(
   stableRate: number,
   stableComparable: boolean,
   rules: RollbackRules,
-): { trip: boolean; verdicts: RuleVerdict[] } {
+): { trip: boolean; verdicts: RuleVerdict[]; reason: string } {
   const rate = requests > 0 ? errors / requests : 0;
   const over = rate > rules.maxErrorRate;
   const verdicts: RuleVerdict[] = [
     { rule, ok: !over, detail: `${who} ${pct(rate)} errors (${errors}/${requests}) ${over ? ">" : "≤"} maxErrorRate ${pct(rules.maxErrorRate)}` },
   ];
-  if (rules.relative === false) return { trip: over, verdicts };
+  const reason = verdicts[0].detail;
+  if (rules.relative === false) return { trip: over, verdicts, reason };
   const { maxRatio, minDelta } = rules.relative;
   if (!stableComparable) {
     verdicts.push({ rule: `relative-${rule}`, ok: !over, detail: `stable has fewer than ${rules.minRequests} requests in the window: ${who} judged on its own rate` });
-    return { trip: over, verdicts };
+    return { trip: over, verdicts, reason: `${reason} (stable has too few requests to compare)` };
   }
   const worse = rate >= stableRate * maxRatio && rate - stableRate >= minDelta;
   verdicts.push({
@@ -142,7 +146,7 @@ function judgeErrors(
       ? `${who} ${pct(rate)} vs stable ${pct(stableRate)}: at least ${maxRatio}× and ${pct(minDelta)} worse`
       : `${who} ${pct(rate)} vs stable ${pct(stableRate)}: not ${maxRatio}× and ${pct(minDelta)} worse (a shared cause is not blamed on the canary)`,
   });
-  return { trip: over && worse, verdicts };
+  return { trip: over && worse, verdicts, reason: `${reason}, stable ${pct(stableRate)}` };
 }
 
 function round(x: number): number {

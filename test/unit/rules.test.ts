@@ -120,3 +120,20 @@ describe("rollback rules (defaults: 5 %, 50 requests, relative 2× and +2 points
     });
   });
 });
+
+describe("the rollback reason", () => {
+  it("names only what tripped, with stable's rate for comparison", () => {
+    const h = evaluateHealth(rules(), input(slot(100, 20), slot(1000, 2)));
+    expect(h.reason).toBe("canary 20.0 % errors (20/100) > maxErrorRate 5.0 %, stable 0.2 %");
+  });
+
+  it("does not blame errors for a latency rollback during a shared outage", () => {
+    const h = evaluateHealth(rules(), input(slot(100, 50, 5000), slot(1000, 500, 20)));
+    expect(h.figures.tripped).toEqual(["latency"]);
+    expect(h.reason).toMatch(/^canary p99 5000 ms > stable p99 20 ms/);
+  });
+
+  it("is null when healthy", () => {
+    expect(evaluateHealth(rules(), input(slot(100, 0), slot(1000, 0))).reason).toBeNull();
+  });
+});
