@@ -177,7 +177,7 @@ function render(s) {
 
   const rb = doc.rollback;
   $("err-chart").innerHTML = chart(s.series, (pt) => (pt.requests ? pt.errorRate : null), { fmt: (v) => pct(v, 0), min: 0.05, threshold: rb && rb.maxErrorRate, c, st });
-  $("lat-chart").innerHTML = chart(s.series, (pt) => pt.p95, { fmt: ms, min: 50, c, st });
+  $("lat-chart").innerHTML = chart(s.series, (pt) => pt.p95, { fmt: (v) => ms(Math.round(v)), min: 50, c, st });
 
   $("events").innerHTML = s.events.length
     ? s.events.map((e) =>
