@@ -49,6 +49,8 @@ export interface PlanState {
 
 export interface JudgeInput {
   now: number;
+  /** The percent in force (the step's, or the operator's own when it started the plan between steps). */
+  percent: number;
   /** Health rules' verdict now, and no rollback recorded. */
   healthy: boolean;
   /** `rollback.minRequests`, or null with `rollback: false` (time alone advances). */
@@ -77,15 +79,16 @@ export function stepsOf(doc: Rollout): PlanStep[] {
 
 /**
  * The plan a newly written document starts, or null (no `steps`, or it carries `rolledBack`).
- * It starts at the highest step not above the document's `percent` (steps[0] when below all);
- * `percent` is the value to write when the document's own percent is not that step's.
+ * It starts at the highest step not above the document's `percent`; below every step it starts at
+ * steps[0] and `percent` says to write that value. The operator's percent is never lowered (that
+ * would move canary visitors back to stable): 30 with steps [10, 50] holds at 30 as step 1, then 50.
  */
 export function startPlan(doc: Rollout, attempt: number, now: number): { plan: PlanState; percent: number | null } | null {
   if (!doc.steps?.length || doc.rolledBack) return null;
   const steps = stepsOf(doc);
   let index = 0;
   for (let i = 0; i < steps.length; i++) if (steps[i].percent <= doc.percent) index = i;
-  return { plan: freshStep({ attempt, steps, index, paused: null, completed: false }, index, now), percent: steps[index].percent === doc.percent ? null : steps[index].percent };
+  return { plan: freshStep({ attempt, steps, index, paused: null, completed: false }, index, now), percent: doc.percent < steps[0].percent ? steps[0].percent : null };
 }
 
 function freshStep(p: Pick<PlanState, "attempt" | "steps" | "paused" | "completed"> & Partial<PlanState>, index: number, now: number): PlanState {
@@ -118,25 +121,25 @@ export function judge(p: PlanState, x: JudgeInput): PlanDecision {
   const step = p.steps[p.index];
 
   if (x.sampleRatioCheck) {
-    const srm = sampleRatio(p.newVisitors.canary, p.newVisitors.stable, step.percent);
+    const srm = sampleRatio(p.newVisitors.canary, p.newVisitors.stable, x.percent);
     if (srm.mismatch) return { kind: "pause", reason: srm.detail, srm };
   }
 
   const end = p.stepStartedAt + step.seconds * 1000;
-  if (x.now < end) return { kind: "hold", waitingFor: `held ${held(p, x.now)} of ${step.seconds} s at ${step.percent} %`, wakeAt: end };
+  if (x.now < end) return { kind: "hold", waitingFor: `held ${held(p, x.now)} of ${step.seconds} s at ${x.percent} %`, wakeAt: end };
   if (x.minRequests !== null && p.requests < x.minRequests) {
     return {
       kind: "extend",
-      waitingFor: `${p.requests} of ${x.minRequests} canary requests at ${step.percent} %: step extended until there is enough traffic to judge`,
+      waitingFor: `${p.requests} of ${x.minRequests} canary requests at ${x.percent} %: step extended until there is enough traffic to judge`,
       firstTime: !p.extended,
     };
   }
-  if (!x.healthy) return { kind: "hold", waitingFor: `canary not healthy at ${step.percent} %`, wakeAt: null };
+  if (!x.healthy) return { kind: "hold", waitingFor: `canary not healthy at ${x.percent} %`, wakeAt: null };
 
   const judged = x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`;
   if (p.index < p.steps.length - 1) {
     const next = p.steps[p.index + 1];
-    return { kind: "advance", index: p.index + 1, percent: next.percent, reason: `step ${p.index + 1}/${p.steps.length} (${step.percent} %) held ${held(p, x.now)} s, ${judged}: on to ${next.percent} %` };
+    return { kind: "advance", index: p.index + 1, percent: next.percent, reason: `step ${p.index + 1}/${p.steps.length} (${x.percent} %) held ${held(p, x.now)} s, ${judged}: on to ${next.percent} %` };
   }
   const done = `last step (${step.percent} %) held ${held(p, x.now)} s, ${judged}`;
   if (step.percent === 100 && x.autoPromote) return { kind: "promote", reason: `${done}: promoting` };

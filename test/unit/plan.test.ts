@@ -6,7 +6,7 @@ import { ActionNotApplicable, advance, countReport, judge, pausePlan, planStatus
 
 const T0 = Date.UTC(2026, 0, 1);
 const doc = (x: object) => rolloutSchema.parse(x);
-const ok = (now: number, extra: Partial<JudgeInput> = {}): JudgeInput => ({ now, healthy: true, minRequests: 50, autoPromote: true, sampleRatioCheck: true, ...extra });
+const ok = (now: number, extra: Partial<JudgeInput> = {}): JudgeInput => ({ now, percent: 10, healthy: true, minRequests: 50, autoPromote: true, sampleRatioCheck: true, ...extra });
 const start = (x: object, now = T0) => startPlan(doc(x), 1, now)!;
 const traffic = (p: PlanState, requests: number) => countReport(p, { requests, newCanary: 0, newStable: 0 });
 
@@ -23,9 +23,10 @@ describe("starting a plan", () => {
     expect(s.plan.steps).toEqual([{ percent: 10, seconds: 300 }, { percent: 50, seconds: 300 }, { percent: 100, seconds: 300 }]);
   });
 
-  it("a percent equal to a step starts there without a write; between steps: the step below", () => {
+  it("a percent equal to a step starts there; between steps: as the step below, never lowering the operator's percent", () => {
     expect(start({ percent: 50, steps: [10, 50, 100] })).toMatchObject({ percent: null, plan: { index: 1 } });
-    expect(start({ percent: 30, steps: [10, 50, 100] })).toMatchObject({ percent: 10, plan: { index: 0 } });
+    expect(start({ percent: 30, steps: [10, 50, 100] })).toMatchObject({ percent: null, plan: { index: 0 } });
+    expect(start({ percent: 5, steps: [10, 50, 100] })).toMatchObject({ percent: 10, plan: { index: 0 } });
   });
 
   it("per-step hold times: {percent, seconds} beside bare percents held stepSeconds", () => {
@@ -111,17 +112,23 @@ describe("sample-ratio pause", () => {
 
   it("pauses with the figures when new visitors do not split as percent says", () => {
     const p = countReport(p0, { requests: 300, newCanary: 227, newStable: 1603 });
-    const d = judge(p, ok(T0 + 1000));
+    const d = judge(p, ok(T0 + 1000, { percent: 5 }));
     expect(d).toMatchObject({ kind: "pause", reason: "observed canary share 12.4 % of 1,830 new visitors vs 5 % expected: stickiness or routing broken?" });
     // Even a held, healthy step does not advance past a broken ratio.
-    expect(judge(p, ok(T0 + 60_000))).toMatchObject({ kind: "pause" });
+    expect(judge(p, ok(T0 + 60_000, { percent: 5 }))).toMatchObject({ kind: "pause" });
   });
 
   it("off with sampleRatioCheck: false; quiet on a consistent ratio", () => {
     const bad = countReport(p0, { requests: 300, newCanary: 227, newStable: 1603 });
-    expect(judge(bad, ok(T0 + 60_000, { sampleRatioCheck: false }))).toMatchObject({ kind: "advance" });
+    expect(judge(bad, ok(T0 + 60_000, { percent: 5, sampleRatioCheck: false }))).toMatchObject({ kind: "advance" });
     const fine = countReport(p0, { requests: 300, newCanary: 95, newStable: 1735 });
-    expect(judge(fine, ok(T0 + 60_000))).toMatchObject({ kind: "advance" });
+    expect(judge(fine, ok(T0 + 60_000, { percent: 5 }))).toMatchObject({ kind: "advance" });
+  });
+
+  it("judges against the percent in force, not the step's (a plan started between steps)", () => {
+    const between = countReport(start({ percent: 30, steps: [10, 50, 100] }).plan, { requests: 300, newCanary: 600, newStable: 1400 });
+    expect(judge(between, ok(T0 + 1000, { percent: 30 }))).toMatchObject({ kind: "hold" });
+    expect(judge(between, ok(T0 + 1000, { percent: 10 }))).toMatchObject({ kind: "pause" });
   });
 
   it("status says why the plan waits", () => {

@@ -87,6 +87,17 @@ describe("a plan driven by alarms", () => {
     expect(promote).toMatchObject({ actor: "controller", data: { release: "v2", stable: "green", canary: "blue" } });
   });
 
+  it("a document already between steps keeps its percent (never lowered) and moves on to the next step", async () => {
+    const c = controller();
+    await putDoc({ ...plan, percent: 30 });
+    const s = await c.status();
+    expect(s).toMatchObject({ percent: 30, plan: { index: 0 }, config: { source: "kv" } });
+    await healthy(c, 30);
+    await clockAhead(c, 61);
+    await alarm(c);
+    expect((await kvDoc()).percent).toBe(50);
+  });
+
   it("low traffic: the step is extended (said in status, one event), then advances on the report that reaches minRequests", async () => {
     const c = controller();
     await putDoc({ ...plan, percent: 10 });
