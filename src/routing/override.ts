@@ -53,22 +53,6 @@ const CLAIM_KEYS = new Set(["target", "exp", "iat", "nbf", "sub"]);
 const SUB_RE = /^[\x20-\x7e]{1,64}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 
-/** The token a request carries: the header first, then the cookie; null when neither. */
-export function overrideTokenOf(headers: Headers): string | null {
-  const h = headers.get(OVERRIDE_HEADER);
-  if (h !== null && h !== "") return h.trim();
-  const cookie = headers.get("cookie");
-  if (cookie === null || cookie.indexOf(OVERRIDE_COOKIE) < 0) return null;
-  for (const part of cookie.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === OVERRIDE_COOKIE) {
-      const v = part.slice(eq + 1).trim();
-      return v !== "" ? v : null;
-    }
-  }
-  return null;
-}
-
 // One imported key per secret per isolate: importKey is the costly step, and a secret changes
 // only on `wrangler secret put` (which starts new isolates anyway). Bounded for the CLI's sake.
 const keys = new Map<string, Promise<CryptoKey>>();

@@ -111,14 +111,3 @@ export function locationAllowed(t: CompiledTargeting, f: RequestFacts): boolean 
   if (f.country !== null && l.countries.has(f.country.toUpperCase())) return true;
   return false;
 }
-
-/** The facts a Worker request carries (CF-Connecting-IP, request.cf); absent ones are null. */
-export function requestFacts(req: Request): RequestFacts {
-  const cf = (req as { cf?: { country?: unknown; colo?: unknown } }).cf;
-  return {
-    headers: req.headers,
-    ip: req.headers.get("cf-connecting-ip"),
-    country: typeof cf?.country === "string" ? cf.country : null,
-    colo: typeof cf?.colo === "string" ? cf.colo : null,
-  };
-}

@@ -3,7 +3,6 @@ import {
   MAX_LIFETIME_SECONDS,
   MAX_TOKEN_CHARS,
   mintOverride,
-  overrideTokenOf,
   parseTtl,
   verifyOverride,
 } from "../../src/routing/override";
@@ -197,17 +196,6 @@ describe("the format is simple enough to mint without edgeshift (README recipe)"
     const body = Buffer.from(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" })).toString("base64url");
     const mac = createHmac("sha256", SECRET).update("v1." + body).digest("base64url");
     expect(await verifyOverride(`v1.${body}.${mac}`, SECRET, NOW)).toEqual({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" });
-  });
-});
-
-describe("where a request carries the token", () => {
-  it("header first, then the cookie among others", () => {
-    expect(overrideTokenOf(new Headers({ "x-edgeshift-override": "v1.a.b" }))).toBe("v1.a.b");
-    expect(overrideTokenOf(new Headers({ cookie: "a=1; edgeshift_override=v1.c.d; b=2" }))).toBe("v1.c.d");
-    expect(overrideTokenOf(new Headers({ "x-edgeshift-override": "v1.a.b", cookie: "edgeshift_override=v1.c.d" }))).toBe("v1.a.b");
-    expect(overrideTokenOf(new Headers({ cookie: "not_edgeshift_override=v1.c.d" }))).toBeNull();
-    expect(overrideTokenOf(new Headers({ cookie: "edgeshift_override=" }))).toBeNull();
-    expect(overrideTokenOf(new Headers())).toBeNull();
   });
 });
 
