@@ -14,8 +14,8 @@
 // | longer than MAX_TOKEN_CHARS                        | cheap rejection before any crypto            |
 // | not three "."-separated parts, prefix not "v1"     | JWTs, "alg":"none", other versions           |
 // | parts not strict base64url, MAC not 32 bytes       | truncated / padded / re-encoded tokens       |
-// | MAC does not verify (crypto.subtle.verify: constant | unsigned, edited, other secret              |
-// |   time)                                            |                                             |
+// | MAC does not verify (crypto.subtle.verify, which   | unsigned, edited, other secret              |
+// | compares in constant time)                         |                                             |
 // | claims not a JSON object with exactly known fields | smuggled fields                             |
 // | target not one of the four                         |                                             |
 // | now ≥ exp                                          | expired                                     |
