@@ -160,6 +160,36 @@ describe("actions: validation and applicability", () => {
   });
 });
 
+describe("actions on a running plan, over HTTP", () => {
+  it("pause → 200 paused (recorded with actor and reason); resume → 200; promote → roles switched in KV", async () => {
+    await env.ROLLOUT_CONFIG.put("rollout", JSON.stringify({ steps: [10, 50, 100], stepSeconds: 600, release: "v10" }));
+    const p = await post("pause", JSON.stringify({ actor: "erin", reason: "holding for the launch" }));
+    expect(p.status).toBe(200);
+    const pj = await p.json<any>();
+    expect(pj).toMatchObject({ ok: true, status: { state: "paused", percent: 10, plan: { paused: true, waitingFor: "paused by erin: holding for the launch" } } });
+    expect((await post("pause")).status).toBe(409);
+
+    const r = await post("resume", JSON.stringify({ actor: "erin" }));
+    expect(r.status).toBe(200);
+    expect((await r.json<any>()).status).toMatchObject({ state: "running", plan: { paused: false, index: 0 } });
+
+    const pr = await post("promote", JSON.stringify({ actor: "frank", reason: "ship it" }));
+    expect(pr.status).toBe(200);
+    expect((await pr.json<any>()).status).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null });
+    await controllerStub(env).settle();
+    const kv = JSON.parse((await env.ROLLOUT_CONFIG.get("rollout"))!);
+    expect(kv).toMatchObject({ canary: "blue", percent: 0, stepSeconds: 600 });
+    expect(kv.steps).toBeUndefined();
+    const events = (await (await api("/api/history?limit=4")).json<{ events: any[] }>()).events;
+    expect(events.map((e) => [e.kind, e.actor])).toEqual([
+      ["promote", "frank"],
+      ["resume", "erin"],
+      ["pause", "erin"],
+      ["plan-start", "operator"],
+    ]);
+  });
+});
+
 describe("the page and failures", () => {
   it("GET /__edgeshift/ and /__edgeshift serve the page: HTML, no data, no-store", async () => {
     for (const path of ["/", ""]) {
