@@ -69,14 +69,17 @@ export function knows(s: ControllerState, fingerprint: string): boolean {
 /** State after the controller wrote `text` (fingerprint `fp`, parsed `doc`) within the current attempt. */
 export function afterControllerWrite(s: ControllerState, text: string, fp: string, doc: Rollout): ControllerState {
   const replaced = s.fingerprints.filter((f) => f !== fp);
+  // The operator's own text of this attempt is the one KV is most likely to serve stale: it is
+  // never dropped from either list, however many writes the controller makes.
+  const operator = s.fingerprints[s.fingerprints.length - 1];
   return {
     ...s,
     text,
     doc,
     fingerprint: fp,
     source: "controller",
-    fingerprints: dedupe([fp, ...s.fingerprints]).slice(0, MAX_SUPERSEDES),
-    supersedes: dedupe([...replaced, ...s.supersedes.filter((f) => f !== fp)]).slice(0, MAX_SUPERSEDES),
+    fingerprints: bounded(dedupe([fp, ...s.fingerprints]), operator),
+    supersedes: bounded(dedupe([...replaced, ...s.supersedes.filter((f) => f !== fp)]), operator === fp ? undefined : operator),
     revision: s.revision + 1,
     viewDoc: doc,
     viewFingerprint: fp,
@@ -100,6 +103,12 @@ export function newAttempt(s: ControllerState, text: string | null, fp: string, 
     // The operator's write wins over anything the controller still meant to write.
     pendingKvText: null,
   };
+}
+
+function bounded(xs: string[], pin: string | undefined): string[] {
+  if (xs.length <= MAX_SUPERSEDES) return xs;
+  const head = xs.slice(0, MAX_SUPERSEDES - 1);
+  return pin !== undefined && !head.includes(pin) && xs.includes(pin) ? [...head, pin] : xs.slice(0, MAX_SUPERSEDES);
 }
 
 function dedupe(xs: string[]): string[] {

@@ -264,3 +264,23 @@ describe("alarms shared by concerns", () => {
     expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(owed);
   });
 });
+
+describe("supersession bookkeeping", () => {
+  it("keeps at most 64 superseded versions, newest first, the operator's own always; never the version in force", async () => {
+    const { afterControllerWrite, initialState, MAX_SUPERSEDES, knows } = await import("../../src/controller/state");
+    const { ALL_STABLE } = await import("../../src/config/schema");
+    let s = { ...initialState(), attempt: 1, fingerprints: ["op"], fingerprint: "op" };
+    for (let i = 0; i < 100; i++) s = afterControllerWrite(s, `t${i}`, `w${i}`, ALL_STABLE);
+    expect(s.supersedes).toHaveLength(MAX_SUPERSEDES);
+    expect(s.supersedes[0]).toBe("w98");
+    expect(s.supersedes[MAX_SUPERSEDES - 2]).toBe("w36");
+    expect(s.supersedes).not.toContain("w99");
+    expect(s.viewFingerprint).toBe("w99");
+    expect(s.revision).toBe(100);
+    expect(knows(s, "w99") && knows(s, "w40")).toBe(true);
+    // The operator's text of the attempt stays superseded: a stale copy of it never looks new.
+    expect(s.supersedes).toContain("op");
+    expect(s.fingerprints).toContain("op");
+    expect(s.fingerprints).toHaveLength(MAX_SUPERSEDES);
+  });
+});
