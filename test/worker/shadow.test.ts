@@ -52,6 +52,13 @@ describe("mirroring", () => {
     expect((await saw("blueUrl", path))[0].headers["x-edgeshift-shadow"]).toBeUndefined();
   });
 
+  it("a client cannot send the marker: apps that skip side effects on it never skip a real request", async () => {
+    await rollout({ percent: 0, shadowPercent: 0 });
+    const { j } = await echo(`/h3-shadow-${run}/forged-marker`, { method: "POST", body: "order", headers: { "x-edgeshift-shadow": "1" } });
+    expect(j.origin).toBe("blue");
+    expect(j.headers["x-edgeshift-shadow"]).toBeUndefined();
+  });
+
   it("mirrors HEAD too", async () => {
     await rollout({ percent: 0, shadowPercent: 100 });
     const path = `/h3-shadow-${run}/head`;
