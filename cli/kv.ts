@@ -53,10 +53,12 @@ export async function writeDocText(t: KvTarget, text: string): Promise<void> {
 }
 
 function unreachable(what: string, t: KvTarget, e: unknown): CliError {
+  // wrangler colours its errors even with NO_COLOR and adds banners and log-file notes: keep the words.
   const detail = String((e as { stderr?: string }).stderr || (e as Error).message)
+    .replace(/\x1b\[[0-9;]*m/g, "")
     .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !/^[▲✘⛅─]|^-+$/.test(l))
+    .map((l) => l.replace(/^✘\s*\[ERROR\]\s*/, "").trim())
+    .filter((l) => l && !/^[▲⛅─🪵]|^-+$/u.test(l))
     .slice(0, 4)
     .join(" ");
   const fix = t.local

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+import { startTraffic } from "../../scripts/lib/traffic";
 
 let stack: DevStack;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cli-"));
@@ -138,5 +139,36 @@ describe("admin API commands", () => {
     expect(bad.stderr).toContain("401");
     const down = await cli(["status", "--url", "http://127.0.0.1:9"]);
     expect(down.code).toBe(3);
+  });
+
+  it("after a real rollback: status --check exits 1, history has the reason, set is a new attempt the controller takes", async () => {
+    await stack.putRollout({ percent: 50, release: "v4" });
+    stack.green.setMode({ errorRate: 0.5 });
+    const traffic = startTraffic({ url: stack.url, visitors: 100, rate: 40 });
+    let rolledBack: { reason: string };
+    try {
+      rolledBack = (await waitFor("the rollback in KV", async () => (await stack.getRollout())?.rolledBack, 60_000, 1000)) as { reason: string };
+    } finally {
+      await traffic.stop();
+      stack.green.setMode({ errorRate: 0 });
+    }
+    const check = await cli(["status", "--check"]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain("ROLLED BACK");
+    expect(check.stderr).toContain(`check failed: rolled back (${rolledBack.reason})`);
+    const h = JSON.parse((await cli(["history", "--json", "--limit", "3"])).stdout);
+    expect(h.events[0]).toMatchObject({ kind: "rollback", actor: "controller", reason: rolledBack.reason });
+
+    const retry = await cli(["set", "10", ...local()]);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toContain("this write is a new attempt");
+    expect(await stack.getRollout()).toEqual({ percent: 10, release: "v4", attempt: 1 });
+    const s = await waitFor("the controller to take the new attempt", async () => {
+      await fetch(stack.url + "/y").then((r) => r.arrayBuffer());
+      const j = JSON.parse((await cli(["status", "--json"])).stdout);
+      return j.state !== "rolled-back" && j.percent === 10 ? j : null;
+    }, 60_000, 1000);
+    expect(s.rolledBack).toBeNull();
+    expect((await cli(["status", "--check"])).code).toBe(0);
   });
 });
