@@ -36,6 +36,7 @@ import { postWebhook, webhookBody } from "./webhook";
 import { buildSnapshot } from "./snapshot";
 import type { ActionKind, ActionRequest, PlanStatus, RolloutEvent, StatusSnapshot } from "./status-types";
 import type { ReportBatch } from "../telemetry/protocol";
+import { newVisitors } from "../health/window";
 import { ActionNotApplicable, advance, complete, countReport, judge, markExtended, pausePlan, planStatus as planStatusOf, resumePlan, startPlan, type PlanState } from "./plan";
 
 const KV_READ_MIN_GAP_MS = 1000;
@@ -439,20 +440,33 @@ export class RolloutController extends DurableObject<Env> {
     if (!p) return;
     const { canary } = this.s.doc;
     const stable = otherSlot(canary);
-    let requests = 0;
-    let newCanary = 0;
-    let newStable = 0;
+    const vector = emptyVector();
+    let any = false;
     for (const b of batches) {
-      if (!b || b.fingerprint !== this.s.fingerprint) continue;
-      requests += count(b.slots?.[canary]?.requests);
-      newCanary += count(b.newVisitors?.[canary]);
-      newStable += count(b.newVisitors?.[stable]);
+      if (!b || typeof b !== "object" || b.fingerprint !== this.s.fingerprint) continue;
+      addBatch(vector, b, { slots: ["blue", "green"], shadow: true, newVisitors: true });
+      any = true;
     }
-    if (requests + newCanary + newStable > 0) {
-      p = countReport(p, { requests, newCanary, newStable });
+    if (any) {
+      const nv = newVisitors(vector);
+      p = countReport(p, { requests: slotCounters(vector, canary).requests, newCanary: nv[canary], newStable: nv[stable], vector });
       this.setPlan(p, true);
     }
     await this.drivePlan(h);
+  }
+
+  /** The rules applied to the step's own totals (null before any report in the step). */
+  private stepHealth(p: PlanState, now: number): (Health & { input: HealthInput }) | null {
+    if (!p.counts) return null;
+    const canary = this.s.doc.canary;
+    const shadow = shadowCounters(p.counts);
+    const input: HealthInput = {
+      canary: slotCounters(p.counts, canary),
+      stable: slotCounters(p.counts, otherSlot(canary)),
+      shadow: shadow.mirrored > 0 ? shadow : null,
+      windowSeconds: Math.max(1, Math.floor((now - p.stepStartedAt) / 1000)),
+    };
+    return { ...evaluateHealth(this.s.doc.rollback, input), input };
   }
 
   private async drivePlan(h: Health): Promise<void> {
@@ -461,8 +475,15 @@ export class RolloutController extends DurableObject<Env> {
     const d = this.s.doc;
     const now = this.clock();
     const step = p.steps[p.index];
-    const x = judge(p, { now, percent: d.percent, healthy: h.healthy, minRequests: d.rollback === false ? null : d.rollback.minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
-    const data = { index: p.index, percent: step.percent, requestsInStep: p.requests, release: d.release ?? null };
+    // Thin traffic may never put minRequests into one window; the step's totals are judged too.
+    const sh = this.stepHealth(p, now);
+    if (sh && !sh.healthy && !this.s.rolledBack) {
+      this.rollback(sh);
+      await this.clearWake("plan");
+      return;
+    }
+    const x = judge(p, { now, percent: d.percent, healthy: h.healthy && (sh?.healthy ?? true), minRequests: d.rollback === false ? null : d.rollback.minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
+    const data = { index: p.index, percent: d.percent, step: step.percent, requestsInStep: p.requests, release: d.release ?? null };
     switch (x.kind) {
       case "idle":
         return;
@@ -598,12 +619,6 @@ export class RolloutController extends DurableObject<Env> {
     for (const k of [...this.dirty.keys()]) if (k.startsWith("health:")) this.dirty.delete(k);
   }
   // ───────────── end of plan section ─────────────
-}
-
-/** A count from an isolate's report: non-negative finite, else 0. */
-function count(x: unknown): number {
-  const n = Number(x);
-  return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 function remember(set: Set<string>, v: string, max: number) {

@@ -5,7 +5,8 @@
 //   1. it has been held its seconds (`{percent, seconds}` or `stepSeconds`, default 300);
 //   2. the canary served at least `rollback.minRequests` requests under this step's document
 //      (with `rollback: false` nothing judges the canary, so time alone advances the plan);
-//   3. the health rules say healthy now (an unhealthy canary is rolled back, which ends the plan);
+//   3. the health rules say healthy now, on the sliding window AND on the step's own totals (an
+//      unhealthy canary is rolled back, which ends the plan);
 //   4. the plan is not paused.
 // What happens when they do not (the fail-safe table):
 // | situation                                    | behaviour                                              |
@@ -15,6 +16,7 @@
 // |                                              | "plan-extended" event per step; advances on the report |
 // |                                              | that brings the count to minRequests                   |
 // | new-visitor share ≠ percent (p < 0.001)      | pause, "sample-ratio" event with the figures           |
+// | the step's own totals fail the rules         | rollback (the controller's, reason over the step)      |
 // | rollback (automatic) or abort                | plan ends (document carries percent 0 + rolledBack)    |
 // | last step held, it is 100 and autoPromote    | promote: canary flips, percent 0, `steps` removed      |
 // | last step held, below 100 or autoPromote off | plan complete; stays there until `promote`             |
@@ -40,6 +42,13 @@ export interface PlanState {
   requests: number;
   /** New visitors assigned by bucket under the current step's document, per role. */
   newVisitors: { canary: number; stable: number };
+  /**
+   * Every counter of the step (the health window's vector layout, src/health/window.ts), null
+   * before the first report: the step is judged on its own totals as well as on the sliding
+   * window, so thin traffic that never fills one window is still judged once the step has
+   * `minRequests` canary requests.
+   */
+  counts: number[] | null;
   paused: { at: number; by: string; reason: string; cause: "operator" | "sample-ratio" } | null;
   /** A "plan-extended" event was recorded for this step (once per step). */
   extended: boolean;
@@ -51,7 +60,7 @@ export interface JudgeInput {
   now: number;
   /** The percent in force (the step's, or the operator's own when it started the plan between steps). */
   percent: number;
-  /** Health rules' verdict now, and no rollback recorded. */
+  /** The health rules' verdict now, on the sliding window and on the step's own totals. */
   healthy: boolean;
   /** `rollback.minRequests`, or null with `rollback: false` (time alone advances). */
   minRequests: number | null;
@@ -99,18 +108,22 @@ function freshStep(p: Pick<PlanState, "attempt" | "steps" | "paused" | "complete
     stepStartedAt: now,
     requests: 0,
     newVisitors: { canary: 0, stable: 0 },
+    counts: null,
     paused: p.paused,
     extended: false,
     completed: p.completed,
   };
 }
 
-/** Adds what one report counted under the current step's document. */
-export function countReport(p: PlanState, add: { requests: number; newCanary: number; newStable: number }): PlanState {
+/** Adds what one report counted under the current step's document (`vector`: its counters, summed element-wise). */
+export function countReport(p: PlanState, add: { requests: number; newCanary: number; newStable: number; vector?: number[] }): PlanState {
+  let counts = p.counts;
+  if (add.vector) counts = counts && counts.length === add.vector.length ? counts.map((x, i) => x + add.vector![i]) : add.vector.slice();
   return {
     ...p,
     requests: p.requests + add.requests,
     newVisitors: { canary: p.newVisitors.canary + add.newCanary, stable: p.newVisitors.stable + add.newStable },
+    counts,
   };
 }
 

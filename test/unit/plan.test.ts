@@ -78,6 +78,17 @@ describe("advancing", () => {
   });
 });
 
+describe("step counters", () => {
+  it("sum every report's vector element-wise and start empty on each step", () => {
+    const p0 = start({ steps: [10, 50] }).plan;
+    expect(p0.counts).toBeNull();
+    const p = countReport(countReport(p0, { requests: 2, newCanary: 1, newStable: 0, vector: [2, 1, 0] }), { requests: 3, newCanary: 0, newStable: 4, vector: [3, 0, 5] });
+    expect(p).toMatchObject({ requests: 5, newVisitors: { canary: 1, stable: 4 }, counts: [5, 1, 5] });
+    expect(advance(p, 1, T0).counts).toBeNull();
+    expect(resumePlan(pausePlan(p, "a", "r", "operator", T0), T0).counts).toBeNull();
+  });
+});
+
 describe("pause and resume", () => {
   const p0 = start({ steps: [10, 50, 100], stepSeconds: 60 }).plan;
 
