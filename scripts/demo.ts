@@ -82,15 +82,16 @@ function liveLine(percent: number, s: StatusSnapshot | null): string {
   if (s) {
     const c = s.window.canary;
     const st = s.window.stable;
-    line += ` │ controller: ${s.roles.canary} ${c.requests ? pct(c.errorRate) : "–"} err of ${c.requests}, ${s.roles.stable} ${st.requests ? pct(st.errorRate) : "–"} of ${st.requests} · ${s.state}`;
+    line += ` │ controller: ${s.roles.canary} ${c.requests ? pct(c.errorRate) : "–"} errors (${c.requests} req), ${s.roles.stable} ${st.requests ? pct(st.errorRate) : "–"} (${st.requests}) · ${s.state}`;
   }
   return line;
 }
 
-async function hold(seconds: number, percent: number, api: AdminApi): Promise<void> {
-  for (let i = 0; i < seconds && !stopping; i++) {
+/** Waits `seconds`, printing the live line every `every` seconds (unless --quiet). */
+async function hold(seconds: number, percent: number, api: AdminApi, every = 1): Promise<void> {
+  for (let i = 1; i <= seconds && !stopping; i++) {
     await new Promise((r) => setTimeout(r, 1000));
-    if (!flags.quiet) say(liveLine(percent, await fetchStatus(api)));
+    if (!flags.quiet && i % every === 0) say(liveLine(percent, await fetchStatus(api)));
   }
 }
 
@@ -125,10 +126,14 @@ async function main(): Promise<number> {
   act(2, "A few percent on the canary", `5 % of visitors (by a hash of their visitor cookie) go to green, release ${RELEASE}. The same visitors stay there: the split is sticky.`);
   await setPercent(kv, 5);
   await hold(HOLD_S, 5, api);
+  const greenAt5 = traffic.visitorIdsOn("green");
 
   act(3, "More", "25 %. Raising the percent only adds visitors to green; nobody already on green moves back.");
   await setPercent(kv, 25);
   await hold(HOLD_S, 25, api);
+  const greenAt25 = traffic.visitorIdsOn("green");
+  const stayed = [...greenAt5].filter((i) => greenAt25.has(i)).length;
+  say(`  sticky: ${stayed} of the ${greenAt5.size} visitors answered by green at 5 % are still answered by green at 25 % (${greenAt25.size} visitors on green now)`);
   const onGreen = traffic.visitorsOn().green;
 
   act(
@@ -181,7 +186,7 @@ async function main(): Promise<number> {
   if (flags.keep && !flags.once) {
     stack.green.setMode({ errorRate: 0 });
     say(`\n${bold("Still running")} (--keep): green is healthy again; traffic continues. Try the commands above. Ctrl-C stops everything.`);
-    for (;;) await hold(60, 0, api);
+    for (;;) await hold(60, 0, api, 5);
   }
   say(`\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback confirmed in KV.`);
   return 0;

@@ -30,8 +30,10 @@ export interface Traffic {
   /** The last complete second, and totals since start. */
   lastSecond(): Second;
   totals: Second & { requests: number };
-  /** Distinct visitors that have been answered by each origin at least once (stickiness shows here). */
+  /** Visitors whose last answer came from each origin. */
   visitorsOn(): { blue: number; green: number };
+  /** Indexes of the visitors whose last answer came from `slot` (to check stickiness across changes). */
+  visitorIdsOn(slot: "blue" | "green"): Set<number>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,9 @@ export function startTraffic(o: TrafficOptions): Traffic {
       const on = { blue: 0, green: 0 };
       for (const v of visitors) if (v.last === "blue" || v.last === "green") on[v.last]++;
       return on;
+    },
+    visitorIdsOn(slot) {
+      return new Set(visitors.flatMap((v, i) => (v.last === slot ? [i] : [])));
     },
     async stop() {
       clearInterval(tick);
