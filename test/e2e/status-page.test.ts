@@ -49,6 +49,11 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    // Self-contained: every request the page makes goes to the Worker itself.
+    const foreign: string[] = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith(stack.url + "/")) foreign.push(r.url());
+    });
     await page.goto(`${stack.url}/__edgeshift/#token=${stack.adminToken}`);
     expect(page.url()).not.toContain("token=");
 
@@ -67,6 +72,7 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     await shows(page, "#events", /rollback/, 10_000);
     await shows(page, "#roles", /canary: green 0%/, 10_000);
     expect(errors).toEqual([]);
+    expect(foreign).toEqual([]);
     await page.screenshot({ path: path.join(ROOT, "docs", "status-page.png"), fullPage: true });
     await page.close();
   });
