@@ -14,6 +14,7 @@ export const validate: Command = {
   async run(a, io) {
     if (a.positionals.length !== 1) throw usageError("validate needs one file (or - for stdin), e.g. `edgeshift validate rollout.json`");
     const file = a.positionals[0];
+    const label = file === "-" ? "stdin" : file;
     let text: string;
     try {
       text = readFileSync(file === "-" ? 0 : file, "utf8");
@@ -26,19 +27,19 @@ export const validate: Command = {
       return r.ok ? EXIT.OK : EXIT.FAILED;
     }
     if (!r.ok) {
-      io.err(`✘ ${file}: ${r.problems.length} problem${r.problems.length > 1 ? "s" : ""} (the Worker would keep its last good config)`);
+      io.err(`✘ ${label}: ${r.problems.length} problem${r.problems.length > 1 ? "s" : ""} (the Worker would keep its last good config)`);
       for (const p of r.problems) io.err(`  ${p.path || "(document)"}: ${p.message}`);
       return EXIT.FAILED;
     }
     const d = r.doc;
     const stable = d.canary === "green" ? "blue" : "green";
     const lines = [
-      `✔ ${file} is valid`,
+      `✔ ${label} is valid`,
       `  split: ${d.canary} (canary) ${d.percent}% · ${stable} (stable) ${Math.round((100 - d.percent) * 100) / 100}%, sticky by ${d.stickyBy}${d.release ? `, release ${d.release}` : ""}`,
       d.steps ? `  plan: ${d.steps.map((_, i) => `${stepAt(d, i).percent}% for ${stepAt(d, i).seconds}s`).join(" → ")}${d.autoPromote ? ", then promote" : ""}` : "  plan: none",
       d.rollback === false
         ? "  automatic rollback: OFF"
-        : `  automatic rollback: error rate > ${d.rollback.maxErrorRate} over ${d.rollback.windowSeconds}s after ${d.rollback.minRequests} requests`,
+        : `  automatic rollback: canary error rate > ${d.rollback.maxErrorRate * 100}%${d.rollback.relative ? ` (and ≥ ${d.rollback.relative.maxRatio}× stable's)` : ""} over ${d.rollback.windowSeconds}s, judged after ${d.rollback.minRequests} requests`,
     ];
     if (d.rolledBack) lines.push(`  rolledBack: ${d.rolledBack.reason} (remove it and bump "attempt" to retry; \`edgeshift set\` does both)`);
     io.out(lines.join("\n"));

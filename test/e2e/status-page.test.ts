@@ -74,6 +74,11 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
     await page.screenshot({ path: path.join(ROOT, "docs", "status-page.png"), fullPage: true });
+
+    // An invalid document is shown with its problems (the Worker keeps the last good config).
+    await stack.putRollout('{"percent": 150}');
+    await shows(page, "#banners", /percent.*at most 100/, 30_000);
+    expect(await page.locator("#configerror").innerText()).toContain("last good config is kept");
     await page.close();
   });
 });
