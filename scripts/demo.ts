@@ -51,9 +51,17 @@ async function shutdown(code: number): Promise<never> {
   }
   process.exit(code);
 }
+let starting = false;
 process.on("SIGINT", () => {
+  if (starting && !stopping) {
+    // wrangler runs in its own process group (so it can be stopped as a whole): leaving now would
+    // orphan it. main() stops the stack as soon as startDevStack hands it over.
+    stopping = true;
+    say("\nstopping as soon as wrangler dev is up (a few seconds); Ctrl-C again to leave at once");
+    return;
+  }
+  if (starting) process.exit(130);
   say("\nstopping: traffic, wrangler dev (and its workerd), origins…");
-  // Before the stack exists there is nothing of ours to stop but this process; after, stop it all.
   void shutdown(130);
 });
 process.on("SIGTERM", () => void shutdown(143));
@@ -110,8 +118,16 @@ async function main(): Promise<number> {
   }
   say(bold("edgeshift demo") + ` — blue (stable) on :${PORTS.blue}, green (canary) on :${PORTS.green}, the Worker on :${PORTS.worker}`);
   say("  starting the origins and `wrangler dev` (about 10–20 s)…");
-  stack = await startDevStack({ bluePort: PORTS.blue, greenPort: PORTS.green, port: PORTS.worker, adminToken: TOKEN });
-  if (stopping) return 130;
+  starting = true;
+  try {
+    stack = await startDevStack({ bluePort: PORTS.blue, greenPort: PORTS.green, port: PORTS.worker, adminToken: TOKEN });
+  } finally {
+    starting = false;
+  }
+  if (stopping) {
+    await stack.stop();
+    process.exit(130);
+  }
   const api = new AdminApi({ url: stack.url, token: TOKEN });
   const kv: KvTarget = { local: true, persistTo: stack.persistDir };
   const pageUrl = `${stack.url}/__edgeshift/#token=${TOKEN}`;
