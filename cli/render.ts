@@ -78,6 +78,12 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   out.push(
     `split     ${p(`${canary} (canary) ${s.percent}%`, "green")} ${bar(s.percent / 100, barW)} ${p(`${stable} (stable) ${Math.round((100 - s.percent) * 100) / 100}%`, "blue")}`,
   );
+  const seen = s.window.canary.requests + s.window.stable.requests;
+  out.push(p(`          ${seen ? `observed over ${s.window.seconds}s: ${pct(s.window.canary.requests / seen)} of ${seen} requests on the canary` : `no requests in the last ${s.window.seconds}s`} · sticky by ${s.config.doc.stickyBy}`, "dim"));
+  if (s.reports.lastAt) {
+    const quiet = Math.round((Date.parse(s.now) - Date.parse(s.reports.lastAt)) / 1000);
+    if (quiet > 30) out.push(p(`          no reports from isolates for ${quiet}s: figures are not current`, "yellow"));
+  }
   if (s.plan) {
     const pl = s.plan;
     const step = pl.steps[pl.index];

@@ -127,6 +127,7 @@ function render(s) {
   $("state").textContent = s.state;
   $("release").textContent = s.release ? "release " + s.release : "no release label";
   $("updated").textContent = "updated " + time(s.now);
+  document.title = "edgeshift · " + s.state + " · " + c + " " + p + "%";
 
   $("split").innerHTML =
     (p > 0 ? '<div class="c-' + c + '" style="width:' + Math.max(p, 4) + '%">' + esc(p) + "%</div>" : "") +
@@ -134,6 +135,11 @@ function render(s) {
   $("roles").innerHTML =
     '<span data-role="canary"><span class="dot c-' + c + '"></span>canary: <b>' + esc(c) + "</b> " + esc(p) + "%</span>" +
     '<span data-role="stable"><span class="dot c-' + st + '"></span>stable: <b>' + esc(st) + "</b> " + esc(Math.round((100 - p) * 100) / 100) + "%</span>";
+  // What the isolates actually routed in the window, beside what the document asks for.
+  const seen = s.window.canary.requests + s.window.stable.requests;
+  $("observed").textContent = seen
+    ? "observed in the last " + s.window.seconds + " s: " + pct(s.window.canary.requests / seen) + " of " + seen + " requests on the canary · sticky by " + (doc.stickyBy || "cookie")
+    : "no requests in the last " + s.window.seconds + " s · sticky by " + (doc.stickyBy || "cookie");
 
   const banners = [];
   if (s.rolledBack) {
@@ -184,6 +190,10 @@ function render(s) {
         '<li><span class="dim">' + esc(new Date(e.at).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })) + '</span><span class="k k-' + esc(e.kind) + '">' + esc(e.kind) + "</span><span>" + esc(e.reason) +
         ' <span class="dim">— ' + esc(e.actor) + "</span>" + (e.data && Object.keys(e.data).length ? "<details><summary>details</summary><pre>" + esc(JSON.stringify(e.data, null, 2)) + "</pre></details>" : "") + "</span></li>").join("")
     : '<li class="dim">No events yet.</li>';
+  // Stale numbers look like calm numbers: say when the isolates have gone quiet.
+  const quiet = s.reports.lastAt ? Math.round((Date.parse(s.now) - Date.parse(s.reports.lastAt)) / 1000) : null;
+  $("stale").textContent = quiet !== null && quiet > 30 ? "No reports from isolates for " + quiet + " s: the figures are not current (no traffic, or isolates cannot reach the controller)." : "";
+  $("stale").classList.toggle("hidden", !$("stale").textContent);
   $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
 }
 
@@ -254,12 +264,13 @@ const PAGE = `<!doctype html>
 <input id="gate-token" type="password" autocomplete="off" placeholder="ADMIN_TOKEN"><p id="gate-msg" class="bad"></p><button type="submit">Show status</button></form>
 <main id="app" class="hidden">
 <div id="msg"></div><div id="banners" style="display:contents"></div>
-<section class="wide"><h2>Split</h2><div id="split" class="split"></div><div id="roles" class="legend"></div></section>
+<section class="wide"><h2>Split</h2><div id="split" class="split"></div><div id="roles" class="legend"></div><div id="observed" class="dim" style="font-size:12px;margin-top:4px"></div></section>
 <section><h2>Plan</h2><div id="plan"></div></section>
 <section><h2>Health</h2><div id="health"></div></section>
 <section class="wide"><h2 id="window-title">Window</h2><table id="window"></table></section>
 <section><h2>Error rate</h2><div id="err-chart"></div></section>
 <section><h2>Latency p95</h2><div id="lat-chart"></div></section>
+<p id="stale" class="bad hidden" style="grid-column:1/-1;margin:0"></p>
 <section class="wide"><h2>Events</h2><ol id="events" class="events"></ol><p id="reports" class="dim"></p></section>
 </main>
 <script>${JS}</script>

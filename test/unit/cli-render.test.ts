@@ -41,6 +41,7 @@ describe("status view", () => {
     expect(text).toMatch(/green canary\s+600\s+10\.0\s+6\s+1\.00%/);
     expect(text).toMatch(/blue stable\s+1800\s+30\.0\s+2\s+0\.11%/);
     expect(text).toContain("5% → 25%");
+    expect(text).toContain("observed over 60s: 25.0% of 2400 requests on the canary · sticky by cookie");
     expect(text).not.toContain("\x1b[");
   });
 
