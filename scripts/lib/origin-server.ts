@@ -2,6 +2,7 @@
 // echoes what it received, and can be told to fail (status, error rate, delay, refuse connections)
 // through its control endpoint, so rollback is exercised against real network behaviour.
 import http from "node:http";
+import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 
 export interface OriginMode {
@@ -89,6 +90,14 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
     if (seen.length > 100) seen.shift();
     const body = await readBody(req);
+    // Per-origin failure by path, for tests that must not touch the shared mode:
+    // /__fail/<name|all>/<status | reset | delay-<ms>>/… — other origins answer normally (echo).
+    const fail = /^\/__fail\/([a-z]+)\/(\d{3}|reset|delay-\d+)(?:\/|$)/.exec(url.pathname);
+    if (fail && (fail[1] === name || fail[1] === "all")) {
+      if (fail[2] === "reset") return void req.socket.destroy();
+      if (fail[2].startsWith("delay-")) await new Promise((r) => setTimeout(r, Number(fail[2].slice(6))));
+      else return void res.writeHead(Number(fail[2]), { "content-type": "text/plain", "x-origin": name }).end(`${name} ${fail[2]}\n`);
+    }
     if (origin.mode.delayMs > 0) await new Promise((r) => setTimeout(r, origin.mode.delayMs));
     // Deterministic error share (every 1/errorRate-th answer fails) so tests and the demo are
     // repeatable; a random draw would make "2 % errors" a different number every run.
@@ -133,6 +142,23 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     res.end(req.method === "HEAD" ? undefined : JSON.stringify(echo));
   });
   server.keepAliveTimeout = 5000;
+  // Minimal WebSocket echo (RFC 6455): handshake, then each masked client text frame (≤ 100 bytes)
+  // comes back unmasked, prefixed with the origin's name. Enough to prove Upgrade passes through.
+  server.on("upgrade", (req, socket) => {
+    const key = req.headers["sec-websocket-key"];
+    if (String(req.headers.upgrade).toLowerCase() !== "websocket" || typeof key !== "string") return void socket.destroy();
+    const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nx-origin: ${name}\r\n\r\n`);
+    socket.on("data", (f: Buffer) => {
+      const op = f[0] & 0x0f, len = f[1] & 0x7f;
+      if (op === 0x8) return void socket.end(Buffer.from([0x88, 0]));
+      if (op !== 0x1 || len > 100) return;
+      const mask = f.subarray(2, 6), data = Buffer.from(f.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]));
+      const out = Buffer.from(`${name}:${data.toString()}`);
+      socket.write(Buffer.concat([Buffer.from([0x81, out.length]), out]));
+    });
+    socket.on("error", () => {});
+  });
 
   await listen(server, port, host);
   origin.port = (server.address() as AddressInfo).port;

@@ -4,7 +4,10 @@
 //   TE, Transfer-Encoding, Upgrade, and every field named in Connection), plus Proxy-Authorization
 //   and Proxy-Authenticate (RFC 2616 §13.5.1: meant for this hop, i.e. us). Exception: a WebSocket
 //   handshake keeps `Upgrade` and `Connection: upgrade`, which is how the Workers runtime opens a
-//   WebSocket to the origin (RFC 6455 §4.1).
+//   WebSocket to the origin (RFC 6455 §4.1). The runtime terminates the client's WebSocket and opens
+//   its own to the origin, so the per-connection handshake fields (Sec-WebSocket-Key, -Version,
+//   -Extensions) are its to generate; ours would make the origin's Sec-WebSocket-Accept mismatch.
+//   Sec-WebSocket-Protocol (the app's subprotocol) is passed on.
 // - Every incoming `x-edgeshift-*` field is removed: a client must not be able to tell the origin
 //   which cohort it is in, nor pass an explain token or override token through to the app.
 // - edgeshift's own cookies (`edgeshift_*`) are removed from Cookie; nothing of them is the app's.
@@ -16,6 +19,7 @@ import { stripOwnCookies } from "../routing/visitor";
 export const OWN_HEADER_PREFIX = "x-edgeshift-";
 
 const HOP_BY_HOP = new Set(["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"]);
+const WEBSOCKET_HANDSHAKE = new Set(["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"]);
 
 export interface Cohort {
   slot: string;
@@ -42,6 +46,7 @@ export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: C
       continue;
     }
     if (named !== null && named.includes(name)) continue;
+    if (websocket && WEBSOCKET_HANDSHAKE.has(name)) continue;
     if (name.startsWith(OWN_HEADER_PREFIX)) continue;
     if (name === "cookie") {
       const c = stripOwnCookies(value);

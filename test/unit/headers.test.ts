@@ -15,12 +15,14 @@ describe("upstreamHeaders", () => {
   });
 
   it("keeps Upgrade and Connection for a WebSocket handshake", () => {
-    const inc = new Headers({ connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "k", "sec-websocket-version": "13" });
+    const inc = new Headers({ connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "k", "sec-websocket-version": "13", "sec-websocket-protocol": "chat" });
     expect(isWebSocketUpgrade(inc)).toBe(true);
     const h = upstreamHeaders(inc, "http://a/", cohort);
     expect(h.get("upgrade")).toBe("websocket");
     expect(h.get("connection")).toBe("upgrade");
-    expect(h.get("sec-websocket-key")).toBe("k");
+    // The runtime opens its own WebSocket to the origin: its key, not the client's; the app's subprotocol passes.
+    expect(h.has("sec-websocket-key")).toBe(false);
+    expect(h.get("sec-websocket-protocol")).toBe("chat");
   });
 
   it("removes every client-sent x-edgeshift-* field and sets the cohort", () => {

@@ -1,0 +1,33 @@
+// Shared by the workerd tests (not a test file): put a rollout document and start from a cold
+// isolate cache, so each test routes by exactly the document it wrote.
+import { env, SELF } from "cloudflare:test";
+import { resetConfigCache } from "../../src/config/cache";
+
+export async function useRollout(doc: unknown | null): Promise<void> {
+  if (doc === null) await env.ROLLOUT_CONFIG.delete("rollout");
+  else await env.ROLLOUT_CONFIG.put("rollout", typeof doc === "string" ? doc : JSON.stringify(doc));
+  resetConfigCache();
+}
+
+export async function get(path: string, init: RequestInit = {}, base = "https://app.example"): Promise<Response> {
+  return SELF.fetch(base + path, init);
+}
+
+export async function echo(path: string, init: RequestInit = {}, base?: string): Promise<{ r: Response; j: any }> {
+  const r = await get(path, init, base);
+  const text = await r.text();
+  let j: any = null;
+  try {
+    j = JSON.parse(text);
+  } catch {}
+  return { r, j };
+}
+
+/** The `edgeshift_vid` cookie value a response set, or null. */
+export function visitorCookieOf(r: Response): string | null {
+  for (const c of r.headers.getSetCookie()) {
+    const m = /^edgeshift_vid=([^;]*)/.exec(c);
+    if (m) return m[1];
+  }
+  return null;
+}
