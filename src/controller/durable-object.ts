@@ -27,13 +27,14 @@ import { ROLLOUT_KEY, type Env } from "../env";
 import { otherSlot, type Rollout } from "../config/schema";
 import { parseRollout, type ParseResult } from "../config/parse";
 import type { ControllerView, Report } from "../telemetry/protocol";
-import { addBatch, emptyVector, shadowCounters, slotCounters, SlidingWindow, type Include } from "../health/window";
+import { addBatch, emptyVector, shadowCounters, slotCounters, type Include } from "../health/window";
 import { evaluateHealth, type Health, type HealthInput } from "../health/rules";
 import { ControllerStore } from "./store";
 import { afterControllerWrite, initialState, knows, newAttempt, viewOf, type ControllerState, type ReportCounters } from "./state";
 import { patchText, writeRolloutIfOurs } from "./kv-writer";
 import { postWebhook, webhookBody } from "./webhook";
 import { buildSnapshot } from "./snapshot";
+import { ControllerWindows } from "./windows";
 import type { ActionKind, ActionRequest, PlanStatus, RolloutEvent, StatusSnapshot } from "./status-types";
 import type { ReportBatch } from "../telemetry/protocol";
 import { newVisitors } from "../health/window";
@@ -42,12 +43,8 @@ import { ActionNotApplicable, advance, complete, countReport, judge, markExtende
 const KV_READ_MIN_GAP_MS = 1000;
 const KV_TIMEOUT_MS = 2000;
 const KV_RETRY_MS = 2000;
-/** Status series: 10 s bins over 10 minutes. */
-export const SERIES_BIN_SECONDS = 10;
-export const SERIES_BINS = 60;
 const DEFAULT_WINDOW_SECONDS = 60;
 const MAX_BATCHES_PER_REPORT = 16;
-const PERSIST_EVERY_MS = 250;
 
 type EventInput = { kind: RolloutEvent["kind"]; actor: string; reason: string; data?: Record<string, unknown> };
 
@@ -55,16 +52,11 @@ export class RolloutController extends DurableObject<Env> {
   protected readonly store: ControllerStore;
   protected s: ControllerState = initialState();
   protected reports: ReportCounters = { received: 0, droppedByIsolates: 0, lastAt: null };
-  protected health!: SlidingWindow;
-  protected series!: SlidingWindow;
+  protected windows!: ControllerWindows;
   private refreshing: Promise<void> | null = null;
   private writing: Promise<void> | null = null;
   private lastKvReadAt = -Infinity;
   private readonly triedUnknown = new Set<string>();
-  /** Window rows changed since the last persist, keyed kind:t. */
-  private readonly dirty = new Map<string, { attempt: number; kind: string; row: { t: number; v: number[] } }>();
-  private persistTimer: ReturnType<typeof setTimeout> | null = null;
-  private prunedAt = { health: 0, series: 0 };
   /** Test seam: where webhooks go instead of env.WEBHOOK_URL (not persisted). */
   webhookUrlOverride: string | undefined;
 
@@ -82,10 +74,7 @@ export class RolloutController extends DurableObject<Env> {
   private load() {
     this.s = { ...initialState(), ...(this.store.get<ControllerState>("controller") ?? {}) };
     this.reports = this.store.get<ReportCounters>("reports") ?? this.reports;
-    const sec = nowSec();
-    const ws = windowSecondsOf(this.s.doc);
-    this.health = SlidingWindow.fromRows(1, ws, this.store.buckets(this.s.attempt, "health", sec - ws), sec);
-    this.series = SlidingWindow.fromRows(SERIES_BIN_SECONDS, SERIES_BINS, this.store.buckets(0, "series", sec - SERIES_BIN_SECONDS * SERIES_BINS), sec);
+    this.windows = new ControllerWindows(this.store, this.s.attempt, windowSecondsOf(this.s.doc), nowSec(), () => this.store.put("reports", this.reports));
     // A KV write owed from before a restart: the alarm may not have been set before it stopped.
     if (this.s.pendingKvText && !("kv-write" in this.s.wake)) this.ctx.waitUntil(this.flushKvWrite());
   }
@@ -119,16 +108,12 @@ export class RolloutController extends DurableObject<Env> {
       addBatch(hv, b, this.s.fingerprints.includes(b.fingerprint) ? all : stableOnly);
       addBatch(sv, b, all);
     }
-    const hr = this.health.add(sec, hv);
-    const sr = this.series.add(sec, sv);
-    if (hr) this.dirty.set(`health:${hr.t}`, { attempt: this.s.attempt, kind: "health", row: hr });
-    if (sr) this.dirty.set(`series:${sr.t}`, { attempt: 0, kind: "series", row: sr });
     this.reports = {
       received: this.reports.received + 1,
       droppedByIsolates: this.reports.droppedByIsolates + (Number(r?.dropped) > 0 ? Number(r.dropped) : 0),
       lastAt: new Date(now).toISOString(),
     };
-    this.persistSoon();
+    this.windows.add(sec, hv, sv);
 
     const h = this.evaluate(now);
     if (!h.healthy && !this.s.rolledBack) this.rollback(h);
@@ -154,7 +139,7 @@ export class RolloutController extends DurableObject<Env> {
       now,
       s: this.s,
       health: this.evaluate(now),
-      series: this.series.bins(Math.floor(now / 1000)),
+      series: this.windows.series.bins(Math.floor(now / 1000)),
       events: this.store.events(20),
       reports: this.reports,
       plan: this.planStatus(now),
@@ -163,7 +148,7 @@ export class RolloutController extends DurableObject<Env> {
 
   /** Waits for background work (window rows, a pending KV write, a KV read) to finish. For tests and the CLI. */
   async settle(): Promise<void> {
-    this.persistNow();
+    this.windows.persistNow();
     await this.refreshing;
     await this.flushKvWrite();
   }
@@ -211,14 +196,14 @@ export class RolloutController extends DurableObject<Env> {
 
   /** Window totals of the current attempt and the rules' verdicts on them. */
   protected evaluate(now: number): Health & { input: HealthInput } {
-    const totals = this.health.totals(Math.floor(now / 1000));
+    const totals = this.windows.health.totals(Math.floor(now / 1000));
     const canary = this.s.doc.canary;
     const shadow = shadowCounters(totals);
     const input: HealthInput = {
       canary: slotCounters(totals, canary),
       stable: slotCounters(totals, otherSlot(canary)),
       shadow: shadow.mirrored > 0 ? shadow : null,
-      windowSeconds: this.health.span,
+      windowSeconds: this.windows.health.span,
     };
     return { ...evaluateHealth(this.s.doc.rollback, input), input };
   }
@@ -305,9 +290,7 @@ export class RolloutController extends DurableObject<Env> {
     if (!p.ok) return this.noteConfigError(p);
     const at = new Date().toISOString();
     this.s = newAttempt(this.s, text, p.fingerprint, p.doc, at);
-    const ws = windowSecondsOf(p.doc);
-    this.health = new SlidingWindow(1, ws);
-    this.store.pruneBuckets(this.s.attempt, "health", Number.MAX_SAFE_INTEGER);
+    this.windows.resetHealth(this.s.attempt, windowSecondsOf(p.doc));
     this.save();
     const d = p.doc;
     this.recordEvent({
@@ -359,40 +342,6 @@ export class RolloutController extends DurableObject<Env> {
     const next = Math.min(...Object.values(this.s.wake));
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
     else await this.ctx.storage.deleteAlarm();
-  }
-
-  /**
-   * Window rows and report counters are written at most every PERSIST_EVERY_MS, not per report:
-   * each storage commit costs far more than the report's arithmetic, and one commit then covers
-   * every report of the interval (bench-controller: ~4× the reports/s). What a crash can lose is
-   * the counts of that last fraction of a second; decisions (rollback, events, state) are written
-   * synchronously by the event that makes them.
-   */
-  private persistSoon() {
-    if (this.persistTimer) return;
-    this.persistTimer = setTimeout(() => this.persistNow(), PERSIST_EVERY_MS);
-  }
-
-  private persistNow() {
-    if (this.persistTimer) clearTimeout(this.persistTimer);
-    this.persistTimer = null;
-    for (const d of this.dirty.values()) if (d.kind !== "health" || d.attempt === this.s.attempt) this.store.putBucket(d.attempt, d.kind, d.row);
-    this.dirty.clear();
-    this.store.put("reports", this.reports);
-    this.prune(nowSec());
-  }
-
-  private prune(sec: number) {
-    // Once per bucket, not per report: a DELETE per report would be wasted work.
-    if (sec !== this.prunedAt.health) {
-      this.prunedAt.health = sec;
-      this.store.pruneBuckets(this.s.attempt, "health", sec - this.health.span);
-    }
-    const bin = sec - (sec % SERIES_BIN_SECONDS);
-    if (bin !== this.prunedAt.series) {
-      this.prunedAt.series = bin;
-      this.store.pruneBuckets(0, "series", sec - this.series.span);
-    }
   }
 
   // ───────────── plan section (H4: src/controller/plan.ts) ─────────────
@@ -614,9 +563,7 @@ export class RolloutController extends DurableObject<Env> {
       },
     );
     // The window judged `from` as the canary; after the switch its numbers would be read as `to`'s.
-    this.health = new SlidingWindow(1, windowSecondsOf(this.s.doc));
-    this.store.pruneBuckets(this.s.attempt, "health", Number.MAX_SAFE_INTEGER);
-    for (const k of [...this.dirty.keys()]) if (k.startsWith("health:")) this.dirty.delete(k);
+    this.windows.resetHealth(this.s.attempt, windowSecondsOf(this.s.doc));
   }
   // ───────────── end of plan section ─────────────
 }
