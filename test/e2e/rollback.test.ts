@@ -2,13 +2,18 @@
 // `wrangler kv key put --local`. Each test writes a new release (a new attempt) on the same stack.
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
 
 let stack: DevStack;
+// A real receiver for WEBHOOK_URL (the origin server's /__origin/webhook stores what it gets).
+let hook: Origin;
 beforeAll(async () => {
-  stack = await startDevStack();
+  hook = await startOrigin("hook");
+  stack = await startDevStack({ webhookUrl: hook.url + "/__origin/webhook" });
 });
 afterAll(async () => {
   await stack?.stop();
+  await hook?.close();
 });
 afterEach(async () => {
   stack.green.setMode({ errorRate: 0, failStatus: 500, delayMs: 0 });
@@ -80,6 +85,13 @@ it("a canary answering 500: GETs fail over, then rollback — KV shows percent 0
   expect(seen.status5xx).toBe(0);
   expect(seen.noAnswer).toBe(0);
   expect(seen.green).toBe(0);
+
+  // WEBHOOK_URL got a Slack-compatible line and the structured event.
+  const posted = await waitFor("the rollback webhook", async () => {
+    const got = (await (await fetch(hook.url + "/__origin/webhook")).json()) as any[];
+    return got.find((b) => b.event?.kind === "rollback" && b.event.release === "e2e-500");
+  });
+  expect(posted.text).toMatch(/^edgeshift rolled back release e2e-500 \(green\): canary /);
 
   // After the rollback, the canary origin sees no more user traffic.
   await waitFor("canary traffic to stop", async () => {
