@@ -23,9 +23,14 @@ export async function echo(path: string, init: RequestInit = {}, base?: string):
   return { r, j };
 }
 
+/** Every Set-Cookie of a response, each on its own (workers-types lacks getSetCookie's type). */
+export function setCookies(r: Response): string[] {
+  return (r.headers as unknown as { getSetCookie(): string[] }).getSetCookie();
+}
+
 /** The `edgeshift_vid` cookie value a response set, or null. */
 export function visitorCookieOf(r: Response): string | null {
-  for (const c of r.headers.getSetCookie()) {
+  for (const c of setCookies(r)) {
     const m = /^edgeshift_vid=([^;]*)/.exec(c);
     if (m) return m[1];
   }

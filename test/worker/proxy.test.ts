@@ -1,6 +1,6 @@
 // The Worker as a reverse proxy, against the real origins (test/worker/global-setup.ts).
 import { beforeEach, describe, expect, it } from "vitest";
-import { echo, get, useRollout, visitorCookieOf } from "./helpers";
+import { echo, get, setCookies, useRollout, visitorCookieOf } from "./helpers";
 
 beforeEach(async () => {
   await useRollout({ percent: 0 });
@@ -50,7 +50,7 @@ describe("faithful proxying", () => {
 
   it("keeps every Set-Cookie of the origin beside the visitor cookie", async () => {
     const r = await get("/cookies");
-    const cookies = r.headers.getSetCookie();
+    const cookies = setCookies(r);
     expect(cookies).toContain("a=1; Path=/");
     expect(cookies).toContain("b=2; Path=/; HttpOnly");
     expect(cookies.filter((c) => c.startsWith("edgeshift_vid=")).length).toBe(1);
@@ -106,14 +106,14 @@ describe("visitor cookie", () => {
   it("is set once on the first response with the documented attributes, Secure only on https", async () => {
     const r = await get("/");
     await r.arrayBuffer();
-    const c = r.headers.getSetCookie().find((s) => s.startsWith("edgeshift_vid="))!;
+    const c = setCookies(r).find((s) => s.startsWith("edgeshift_vid="))!;
     expect(c).toMatch(/^edgeshift_vid=[A-Za-z0-9_-]{22}\.[0-9a-f]{8}; Path=\/; Max-Age=34560000; HttpOnly; SameSite=Lax; Secure$/);
     const again = await get("/", { headers: { cookie: `edgeshift_vid=${visitorCookieOf(r)}` } });
     await again.arrayBuffer();
     expect(visitorCookieOf(again)).toBeNull();
     const http = await get("/", {}, "http://app.example");
     await http.arrayBuffer();
-    expect(http.headers.getSetCookie().find((s) => s.startsWith("edgeshift_vid="))).not.toMatch(/Secure/);
+    expect(setCookies(http).find((s) => s.startsWith("edgeshift_vid="))).not.toMatch(/Secure/);
   });
 
   it("treats a garbled, oversized or forged cookie as a new visitor, without error", async () => {
