@@ -1,9 +1,9 @@
-// Entry point: `/__edgeshift/*` is edgeshift's own (admin API, status page, health) and is never
-// proxied; everything else goes through the proxy pipeline (src/proxy/handler.ts).
+// Entry point: `/__edgeshift/*` is edgeshift's own (admin API, status page, health: src/admin/app.ts)
+// and is never proxied; everything else goes through the proxy pipeline (src/proxy/handler.ts).
 import { ADMIN_PREFIX, type Env } from "./env";
+import { adminApp } from "./admin/app";
 import { handleProxy } from "./proxy/handler";
 import { pathAndQuery } from "./proxy/headers";
-import { adminApp } from "./admin/app";
 export { RolloutController } from "./controller/durable-object";
 
 /** True for "/__edgeshift", "/__edgeshift/…" and "/__edgeshift?…", not for "/__edgeshiftx". */
@@ -20,10 +20,3 @@ export default {
     return handleProxy(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
-
-// Until the admin app (src/admin/app.ts) lands: health only.
-function admin(request: Request): Response {
-  const p = pathAndQuery(request.url);
-  if (p === ADMIN_PREFIX + "/healthz" || p.startsWith(ADMIN_PREFIX + "/healthz?")) return new Response("ok", { headers: { "content-type": "text/plain" } });
-  return new Response("not found\n", { status: 404, headers: { "content-type": "text/plain" } });
-}

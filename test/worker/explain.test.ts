@@ -18,7 +18,7 @@ describe("x-edgeshift-explain", () => {
 
   it("is absent without the right token", async () => {
     await useRollout({ percent: 100 });
-    for (const h of [{}, { "x-edgeshift-explain": "wrong" }, { "x-edgeshift-explain": "test-admin-tokenX" }, { "x-edgeshift-explain": "TEST-ADMIN-TOKEN" }, { "x-edgeshift-explain": "" }]) {
+    for (const h of [{} as Record<string, string>, { "x-edgeshift-explain": "wrong" }, { "x-edgeshift-explain": "test-admin-tokenX" }, { "x-edgeshift-explain": "TEST-ADMIN-TOKEN" }, { "x-edgeshift-explain": "" }]) {
       const r = await get("/", { headers: h });
       expect(r.headers.get("x-edgeshift-explain")).toBeNull();
       await r.arrayBuffer();

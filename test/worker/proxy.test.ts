@@ -191,3 +191,15 @@ describe("failover and origin failures (canary = green at 100 %)", () => {
     expect(await r.text()).toBe("chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
   });
 });
+
+describe("edgeshift's own paths", () => {
+  it("answers /__edgeshift/healthz itself and never proxies /__edgeshift/*, but does proxy look-alikes", async () => {
+    const h = await get("/__edgeshift/healthz");
+    expect(h.status).toBe(200);
+    expect(await h.text()).toBe("ok");
+    const other = await get("/__edgeshift/no-such-thing");
+    expect(other.headers.get("x-origin")).toBeNull();
+    await other.arrayBuffer();
+    expect((await echo("/__edgeshiftx/y")).j.url).toBe("/__edgeshiftx/y");
+  });
+});
