@@ -31,6 +31,8 @@ const DEFAULT_MODE: OriginMode = { errorRate: 0, failStatus: 500, delayMs: 0 };
 
 export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): Promise<Origin> {
   let failCarry = 0;
+  /** The last Upgrade request received (GET /__origin/last-upgrade): what a proxy passed on. */
+  let lastUpgrade: { url?: string; headers: http.IncomingHttpHeaders } | null = null;
   const webhooks: unknown[] = [];
   const origin: Origin = {
     name,
@@ -59,6 +61,10 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://origin");
+    if (url.pathname === "/__origin/last-upgrade") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(lastUpgrade));
+      return;
+    }
     if (url.pathname === "/__origin/mode") {
       if (req.method === "POST") {
         const body = await readBody(req);
@@ -145,6 +151,7 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
   // Minimal WebSocket echo (RFC 6455): handshake, then each masked client text frame (≤ 100 bytes)
   // comes back unmasked, prefixed with the origin's name. Enough to prove Upgrade passes through.
   server.on("upgrade", (req, socket) => {
+    lastUpgrade = { url: req.url, headers: req.headers };
     const key = req.headers["sec-websocket-key"];
     if (String(req.headers.upgrade).toLowerCase() !== "websocket" || typeof key !== "string") return void socket.destroy();
     const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest("base64");
