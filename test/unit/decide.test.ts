@@ -62,3 +62,39 @@ describe("decide", () => {
     expect(differ).toBeGreaterThan(990);
   });
 });
+
+describe("decide with targeting (order: rolled-back ▸ override ▸ rule ▸ location ▸ bucket)", () => {
+  const doc = {
+    percent: 0,
+    rules: [
+      { name: "staff", header: { name: "x-employee", values: ["yes"] } },
+      { name: "partner-stable", slot: "stable" as const, cidr: ["203.0.113.0/24"] },
+    ],
+  };
+
+  it("the first matching rule sends its requests to its role at percent 0", () => {
+    const c = compile(doc);
+    expect(decide(c, "k", null, facts({ "x-employee": "yes" }))).toMatchObject({ slot: "green", role: "canary", reason: "rule", rule: "staff" });
+    expect(decide(c, "k", null, facts({ "x-employee": "no" }))).toMatchObject({ role: "stable", reason: "bucket" });
+  });
+
+  it("a stable rule keeps matching requests off the canary even at 100 %", () => {
+    const c = compile({ ...doc, percent: 100 });
+    expect(decide(c, "k", null, facts({ "cf-connecting-ip": "203.0.113.5" }))).toMatchObject({ slot: "blue", reason: "rule", rule: "partner-stable" });
+    expect(decide(c, "k", null, facts({ "cf-connecting-ip": "198.51.100.5" }))).toMatchObject({ slot: "green", reason: "bucket" });
+  });
+
+  it("an override beats rules; rolledBack beats both", () => {
+    const c = compile({ ...doc, percent: 100 });
+    expect(decide(c, "k", { target: "stable", exp: 2e9 }, facts({ "x-employee": "yes" }))).toMatchObject({ slot: "blue", reason: "override" });
+    const rb = compile({ ...doc, rolledBack: { at: "t", reason: "r" } });
+    expect(decide(rb, "k", { target: "canary", exp: 2e9 }, facts({ "x-employee": "yes" }))).toMatchObject({ slot: "blue", reason: "rolled-back" });
+  });
+
+  it("per-location staging keeps requests from elsewhere on stable, rules still apply", () => {
+    const c = compile({ percent: 100, locations: { countries: ["NZ"] }, rules: [{ name: "staff", header: { name: "x-employee", values: ["yes"] } }] });
+    expect(decide(c, "k", null, facts({}, "NZ"))).toMatchObject({ slot: "green", reason: "bucket" });
+    expect(decide(c, "k", null, facts({}, "US"))).toMatchObject({ slot: "blue", reason: "location" });
+    expect(decide(c, "k", null, facts({ "x-employee": "yes" }, "US"))).toMatchObject({ slot: "green", reason: "rule" });
+  });
+});

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { bucketOf, seedOf, thresholdOf } from "../../src/routing/bucket";
 import { echo, get, useRollout, visitorCookieOf } from "./helpers";
+import { mintOverride } from "../../src/routing/override";
 
 const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
 
@@ -99,5 +100,30 @@ describe("nothing a client sends picks its slot", () => {
   it("a rolled-back canary gets no traffic at any percent", async () => {
     await useRollout({ percent: 100, rolledBack: { at: "2026-11-25T08:00:00Z", reason: "error rate 0.31 > 0.05" } });
     for (let i = 0; i < 30; i++) expect((await echo("/", { headers: { "x-edgeshift-override": "canary" } })).j.origin).toBe("blue");
+  });
+});
+
+describe("signed overrides and rules through the Worker", () => {
+  it("a valid token (header or cookie) reaches the canary at percent 0; the token never reaches the origin", async () => {
+    await useRollout({ percent: 0 });
+    const token = await mintOverride("test-override-secret", { target: "canary", ttlSeconds: 600, sub: "tester" });
+    const viaHeader = await echo("/", { headers: { "x-edgeshift-override": token, "x-edgeshift-explain": "test-admin-token" } });
+    expect(viaHeader.j.origin).toBe("green");
+    expect(viaHeader.r.headers.get("x-edgeshift-explain")).toContain("reason=override");
+    expect(viaHeader.j.headers["x-edgeshift-override"]).toBeUndefined();
+    const viaCookie = await echo("/", { headers: { cookie: `app=1; edgeshift_override=${token}` } });
+    expect(viaCookie.j.origin).toBe("green");
+    expect(viaCookie.j.headers.cookie).toBe("app=1");
+    const wrongSecret = await mintOverride("another-secret-entirely", { target: "canary", ttlSeconds: 600 });
+    expect((await echo("/", { headers: { "x-edgeshift-override": wrongSecret } })).j.origin).toBe("blue");
+  });
+
+  it("a header rule sends matching requests to the canary at percent 0, and explains which rule", async () => {
+    await useRollout({ percent: 0, rules: [{ name: "staff", header: { name: "x-employee", values: ["yes"] } }] });
+    const { r, j } = await echo("/", { headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token" } });
+    expect(j.origin).toBe("green");
+    expect(r.headers.get("x-edgeshift-explain")).toContain("reason=rule; bucket=");
+    expect(r.headers.get("x-edgeshift-explain")).toContain("rule=staff");
+    expect((await echo("/", { headers: { "x-employee": "no" } })).j.origin).toBe("blue");
   });
 });
