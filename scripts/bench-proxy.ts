@@ -4,7 +4,7 @@
 // both alike. Two visitor kinds: NEW (no cookie: edgeshift mints a visitor id and sets a cookie)
 // and RETURNING (a valid edgeshift_vid cookie). Goal: edgeshift / bare ≥ 0.95.
 //
-// Bounded: BENCH_SECONDS per measurement (default 3), BENCH_CONCURRENCY clients (default 16),
+// Bounded: BENCH_SECONDS per measurement (default 2), BENCH_ROUNDS interleaved rounds (default 5), BENCH_CONCURRENCY clients (default 16),
 // at most BENCH_MAX_REQUESTS per measurement.
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
@@ -14,10 +14,10 @@ import path from "node:path";
 import { startOrigin } from "./lib/origin-server";
 import { ROOT } from "./lib/dev-stack";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const MAX_REQUESTS = Number(process.env.BENCH_MAX_REQUESTS ?? 200_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 const BARE = `export default {
   fetch(request, env) {
