@@ -120,7 +120,11 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
   lastReadError = null;
   fetchedAt = Date.now();
   staleAt = fetchedAt + ttlOf(env);
-  if (current !== null && text !== null && current.fingerprint !== FALLBACK_FINGERPRINT && lastText === text) return current;
+  if (current !== null && text !== null && current.fingerprint !== FALLBACK_FINGERPRINT && lastText === text) {
+    // Unchanged (or reverted to the same good text after a bad version): no re-parse.
+    lastError = null;
+    return current;
+  }
   const r = parseRollout(text);
   if (r.ok) {
     lastText = text;

@@ -56,6 +56,13 @@ describe("config cache", () => {
       expect(entry.problems.length).toBeGreaterThan(0);
       expect(entry.fix).toContain("wrangler kv key put");
 
+      // Reverting to the very same good text clears the error too.
+      await env.ROLLOUT_CONFIG.put("rollout", JSON.stringify({ percent: 100, release: "good" }));
+      expireConfigCache();
+      await echo("/");
+      await vi.waitFor(() => expect(getConfigState().lastError).toBeNull());
+      expect(getConfigState().fingerprint).toBe(goodFp);
+
       // A fixed document clears the error and routes at once after the next refresh.
       await env.ROLLOUT_CONFIG.put("rollout", '{"percent": 0}');
       expireConfigCache();
