@@ -1,5 +1,6 @@
 // The Worker as a reverse proxy, against the real origins (test/worker/global-setup.ts).
-import { beforeEach, describe, expect, inject, it } from "vitest";
+import { beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { recorder } from "../../src/telemetry/recorder";
 import { echo, get, setCookies, useRollout, visitorCookieOf } from "./helpers";
 
 beforeEach(async () => {
@@ -214,5 +215,26 @@ describe("edgeshift's own paths", () => {
     expect(other.headers.get("x-origin")).toBeNull();
     await other.arrayBuffer();
     expect((await echo("/__edgeshiftx/y")).j.url).toBe("/__edgeshiftx/y");
+  });
+});
+
+describe("an exception of edgeshift's own", () => {
+  it("is logged and the request passes through to stable: never a 5xx of ours", async () => {
+    await useRollout({ percent: 100 });
+    const boom = vi.spyOn(recorder, "record").mockImplementation(() => {
+      throw new Error("bug in our own code");
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const { r, j } = await echo("/after-bug?q=1", { headers: { "x-edgeshift-slot": "green" } });
+      expect(r.status).toBe(200);
+      expect(j.origin).toBe("blue");
+      expect(j.url).toBe("/after-bug?q=1");
+      expect(j.headers["x-edgeshift-slot"]).toBeUndefined();
+      expect(logged.mock.calls.some((c) => String(c[0]).includes('"proxy-internal-error"'))).toBe(true);
+    } finally {
+      boom.mockRestore();
+      logged.mockRestore();
+    }
   });
 });
