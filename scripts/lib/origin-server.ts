@@ -34,6 +34,9 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
   /** The last Upgrade request received (GET /__origin/last-upgrade): what a proxy passed on. */
   let lastUpgrade: { url?: string; headers: http.IncomingHttpHeaders } | null = null;
   const webhooks: unknown[] = [];
+  // Upgraded sockets leave the server's connection tracking, so closeAllConnections() misses them
+  // and server.close() would wait on them for ever: they are destroyed by hand.
+  const upgraded = new Set<import("node:stream").Duplex>();
   const origin: Origin = {
     name,
     port: 0,
@@ -45,13 +48,13 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       failCarry = 0;
     },
     async refuse() {
-      await closeServer(server);
+      await closeServer(server, upgraded);
     },
     async resume() {
       await listen(server, origin.port, host);
     },
     async close() {
-      await closeServer(server);
+      await closeServer(server, upgraded);
     },
   };
 
@@ -151,6 +154,8 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
   // Minimal WebSocket echo (RFC 6455): handshake, then each masked client text frame (≤ 100 bytes)
   // comes back unmasked, prefixed with the origin's name. Enough to prove Upgrade passes through.
   server.on("upgrade", (req, socket) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
     lastUpgrade = { url: req.url, headers: req.headers };
     const key = req.headers["sec-websocket-key"];
     if (String(req.headers.upgrade).toLowerCase() !== "websocket" || typeof key !== "string") return void socket.destroy();
@@ -183,11 +188,13 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   });
 }
 
-function closeServer(server: http.Server): Promise<void> {
+function closeServer(server: http.Server, upgraded: Set<import("node:stream").Duplex>): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
     server.closeAllConnections();
+    for (const s of upgraded) s.destroy();
+    upgraded.clear();
   });
 }
 
