@@ -161,6 +161,7 @@ async function main(): Promise<number> {
   stack.green.setMode({ errorRate: 0.5 });
   const failingSince = Date.now();
   const errorsBefore = traffic.totals.errors5xx;
+  const getErrorsBefore = traffic.totals.get5xx;
   let snap: StatusSnapshot | null = null;
   // The KV document is the record an operator reads with `wrangler kv key get`: the story ends when
   // it shows the rollback (checked every other second: each read is a wrangler process).
@@ -190,8 +191,11 @@ async function main(): Promise<number> {
   if (doc.rolledBack.figures) say(`  figures: ${figuresSummary(doc.rolledBack.figures)}`);
   say(`  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`);
   say(`  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of 300 visitors had been on green`);
-  say(`  users saw ${traffic.totals.errors5xx - errorsBefore} × 5xx while green failed (POSTs are never replayed; GETs failed over to blue)`);
-  say(`\n${bold("See it")}`);
+  const all5xx = traffic.totals.errors5xx - errorsBefore;
+  const get5xx = traffic.totals.get5xx - getErrorsBefore;
+  say(`  users saw ${all5xx} × 5xx while green failed: ${all5xx - get5xx} on POST /checkout (never replayed), ${get5xx} on GETs (failed GETs are retried on blue)`);
+  // Without --keep everything stops below, so say how to get a stack these commands can reach.
+  say(`\n${bold("See it")}${flags.keep && !flags.once ? "" : " (these stop with the demo: \`npm start -- --keep\` keeps them running)"}`);
   say(`  status page:  ${pageUrl}`);
   say(`  CLI:          export EDGESHIFT_URL=${stack.url} EDGESHIFT_TOKEN=${TOKEN}`);
   say(`                npm run edgeshift -- status        # split, health, window, events`);

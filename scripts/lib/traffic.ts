@@ -17,14 +17,15 @@ export interface Second {
   /** Answers by the origin that produced them (x-origin header). */
   blue: number;
   green: number;
-  /** Status >= 500 delivered to users. */
+  /** Status >= 500 delivered to users, and how many of them answered a GET (failover's job). */
   errors5xx: number;
+  get5xx: number;
   /** Requests that got no answer at all. */
   failed: number;
   skipped: number;
 }
 
-const emptySecond = (): Second => ({ blue: 0, green: 0, errors5xx: 0, failed: 0, skipped: 0 });
+const emptySecond = (): Second => ({ blue: 0, green: 0, errors5xx: 0, get5xx: 0, failed: 0, skipped: 0 });
 
 export interface Traffic {
   /** The last complete second, and totals since start. */
@@ -73,7 +74,10 @@ export function startTraffic(o: TrafficOptions): Traffic {
         totals[from]++;
         v.last = from;
       }
-      if (r.status >= 500) current.errors5xx++, totals.errors5xx++;
+      if (r.status >= 500) {
+        current.errors5xx++, totals.errors5xx++;
+        if (!post) current.get5xx++, totals.get5xx++;
+      }
     } catch {
       current.failed++;
       totals.failed++;

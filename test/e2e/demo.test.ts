@@ -27,6 +27,8 @@ it("runs the story unattended and ends with the rollback done, leaving nothing r
   expect(out).toMatch(/reason: +\S/);
   expect(out).toContain("rollback confirmed in KV");
   expect(out).toContain("/__edgeshift/#token=");
+  // Failover's promise, as the demo itself measured it: failed GETs were answered by blue.
+  expect(out).toMatch(/, 0 on GETs \(failed GETs are retried on blue\)/);
   expect(code, out).toBe(0);
   for (const port of [8101, 8102, 8787]) expect(await portOpen(port), `port ${port} still open after the demo`).toBe(false);
 }, 150_000);

@@ -1,7 +1,8 @@
 // The status page in a real headless Chromium against `wrangler dev` with real traffic: it shows the
 // live split, roles and events, the rollback with its reason; a wrong token gets a clear message.
-// Saves docs/status-page.png (the README's screenshot).
-import { existsSync } from "node:fs";
+// Saves test-results/status-page.png on every run; UPDATE_SCREENSHOT=1 also refreshes
+// docs/status-page.png (the README's screenshot), so an ordinary run leaves the tree clean.
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,7 +74,8 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     await shows(page, "#roles", /canary: green 0%/, 10_000);
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
-    await page.screenshot({ path: path.join(ROOT, "docs", "status-page.png"), fullPage: true });
+    const shot = await page.screenshot({ path: path.join(ROOT, "test-results", "status-page.png"), fullPage: true });
+    if (process.env.UPDATE_SCREENSHOT === "1") writeFileSync(path.join(ROOT, "docs", "status-page.png"), shot);
 
     // An invalid document is shown with its problems (the Worker keeps the last good config).
     await stack.putRollout('{"percent": 150}');
