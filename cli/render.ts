@@ -92,6 +92,8 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
       `plan      step ${pl.index + 1}/${pl.steps.length} (${step?.percent ?? "?"}%) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${x.percent}]`, "bold") : String(x.percent))).join(" → ")}`,
     );
     out.push(`          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`);
+    const sr = pl.sampleRatio;
+    if (sr) out.push(`          ${sr.mismatch ? p(`✘ sample ratio: ${sr.detail}`, "red") : sr.judged ? `✔ sample ratio: ${sr.detail}` : p(`sample ratio: ${sr.detail}`, "dim")}`);
   } else {
     out.push(`plan      ${p("none", "dim")} (set a split with \`edgeshift set\`, or run one with \`edgeshift start --steps 1,5,25,50,100\`)`);
   }

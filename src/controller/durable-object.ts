@@ -229,7 +229,11 @@ export class RolloutController extends DurableObject<Env> {
     const p = parseRollout(text);
     if (!p.ok) throw new Error(`controller produced an invalid rollout document (${p.summary}); patch ${JSON.stringify(patch)}`);
     const rb = p.doc.rolledBack;
-    this.s = { ...afterControllerWrite(this.s, text, p.fingerprint, p.doc), rolledBack: rb ? { at: rb.at, reason: rb.reason, figures: rb.figures } : null };
+    this.s = {
+      ...afterControllerWrite(this.s, text, p.fingerprint, p.doc),
+      rolledBack: rb ? { at: rb.at, reason: rb.reason, figures: rb.figures } : null,
+      promotedAt: ev.kind === "promote" ? new Date().toISOString() : (this.s.promotedAt ?? null),
+    };
     this.save();
     const event = this.recordEvent(ev);
     this.ctx.waitUntil(this.flushKvWrite());
@@ -503,7 +507,7 @@ export class RolloutController extends DurableObject<Env> {
     const minRequests = d.rollback === false ? null : d.rollback.minRequests;
     const x = judge(p, { now, percent: d.percent, healthy: this.evaluate(Date.now()).healthy, minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
     const waitingFor = x.kind === "idle" || x.kind === "hold" || x.kind === "extend" ? x.waitingFor : x.kind === "pause" ? `sample ratio: ${x.reason}` : "due now (next report or alarm)";
-    return planStatusOf(p, now, minRequests, waitingFor);
+    return planStatusOf(p, now, minRequests, waitingFor, d.sampleRatioCheck ? d.percent : null);
   }
 
   /** pause / resume / promote (abort is above: it is a rollback by hand). */

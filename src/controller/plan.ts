@@ -184,8 +184,11 @@ export function resumePlan(p: PlanState | null, now: number): PlanState {
   return freshStep({ ...p, paused: null }, p.index, now);
 }
 
-export function planStatus(p: PlanState, now: number, minRequests: number | null, waitingFor: string | null): PlanStatus {
+/** `srm`: the step's percent when the sample-ratio check is on, null when it is off. */
+export function planStatus(p: PlanState, now: number, minRequests: number | null, waitingFor: string | null, srmPercent: number | null = null): PlanStatus {
   const step = p.steps[p.index];
+  const nv = p.newVisitors;
+  const srm = srmPercent === null ? null : sampleRatio(nv.canary, nv.stable, srmPercent);
   return {
     steps: p.steps,
     index: p.index,
@@ -196,6 +199,14 @@ export function planStatus(p: PlanState, now: number, minRequests: number | null
     minRequests: minRequests ?? 0,
     paused: p.paused !== null,
     waitingFor,
+    sampleRatio: srm && {
+      newVisitors: { canary: nv.canary, stable: nv.stable },
+      observedShare: srm.observedShare,
+      expectedShare: srm.expectedShare,
+      judged: srm.judged,
+      mismatch: srm.mismatch,
+      detail: srm.detail,
+    },
   };
 }
 

@@ -46,6 +46,8 @@ function stateOf(s: ControllerState, plan: PlanStatus | null): RolloutState {
   if (s.rolledBack) return "rolled-back";
   if (plan?.paused) return "paused";
   const d = s.doc;
+  // Until the operator's next write (a new attempt), the switch is what this attempt ended in.
+  if (s.promotedAt && d.percent === 0) return "promoted";
   return d.percent > 0 || d.shadowPercent > 0 || d.rules.length > 0 ? "running" : "idle";
 }
 

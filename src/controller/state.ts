@@ -24,6 +24,8 @@ export interface ControllerState {
   viewDoc: Rollout | null;
   viewFingerprint: string | null;
   rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
+  /** When this attempt's canary was promoted (the roles switched); null until then. */
+  promotedAt: string | null;
   configError: { at: string; fingerprint: string; summary: string; problems: { path: string; message: string }[] } | null;
   /** A KV write the controller still owes (retried by alarm); the view already protects traffic. */
   pendingKvText: string | null;
@@ -51,6 +53,7 @@ export function initialState(): ControllerState {
     viewDoc: null,
     viewFingerprint: null,
     rolledBack: null,
+    promotedAt: null,
     configError: null,
     pendingKvText: null,
     wake: {},
@@ -99,6 +102,7 @@ export function newAttempt(s: ControllerState, text: string | null, fp: string, 
     source: "kv",
     fingerprints: [fp],
     rolledBack: doc.rolledBack ? { at: doc.rolledBack.at, reason: doc.rolledBack.reason, figures: doc.rolledBack.figures } : null,
+    promotedAt: null,
     configError: null,
     // The operator's write wins over anything the controller still meant to write.
     pendingKvText: null,

@@ -69,6 +69,17 @@ export interface PlanStatus {
   paused: boolean;
   /** Why the step has not advanced yet, e.g. "held 40 of 60 s", "12 of 50 requests: step extended". */
   waitingFor: string | null;
+  /** The sample-ratio check on this step's new visitors; null when `sampleRatioCheck` is off. */
+  sampleRatio: {
+    newVisitors: { canary: number; stable: number };
+    observedShare: number;
+    expectedShare: number;
+    /** False until there are enough new visitors to judge (see `detail`). */
+    judged: boolean;
+    mismatch: boolean;
+    /** One sentence, e.g. "120 of 200 new visitors: sample ratio not judged yet". */
+    detail: string;
+  } | null;
 }
 
 export interface SeriesPoint {

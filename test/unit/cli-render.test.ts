@@ -16,7 +16,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
     roles: { canary: "green", stable: "blue" },
     percent: 25,
     release: "v2",
-    plan: { steps: [{ percent: 5, seconds: 60 }, { percent: 25, seconds: 60 }, { percent: 100, seconds: 60 }], index: 1, stepStartedAt: "2026-11-25T07:59:30.000Z", heldSeconds: 30, requiredSeconds: 60, requestsInStep: 80, minRequests: 50, paused: false, waitingFor: "held 30 of 60 s" },
+    plan: { steps: [{ percent: 5, seconds: 60 }, { percent: 25, seconds: 60 }, { percent: 100, seconds: 60 }], index: 1, stepStartedAt: "2026-11-25T07:59:30.000Z", heldSeconds: 30, requiredSeconds: 60, requestsInStep: 80, minRequests: 50, paused: false, waitingFor: "held 30 of 60 s", sampleRatio: null },
     window: { seconds: 60, canary: stats(600, 6), stable: stats(1800, 2), shadow: null },
     health: { healthy: true, verdicts: [{ rule: "error-rate", ok: true, detail: "1.0% ≤ 5%" }] },
     rolledBack: null,
@@ -43,6 +43,15 @@ describe("status view", () => {
     expect(text).toContain("5% → 25%");
     expect(text).toContain("observed over 60s: 25.0% of 2400 requests on the canary · sticky by cookie");
     expect(text).not.toContain("\x1b[");
+  });
+
+  it("the plan's sample-ratio check: its progress, and a mismatch marked as a failure", () => {
+    const plan = snapshot().plan!;
+    const srm = (x: object) => ({ newVisitors: { canary: 30, stable: 90 }, observedShare: 0.25, expectedShare: 0.25, judged: false, mismatch: false, detail: "120 of 200 new visitors: sample ratio not judged yet", ...x });
+    expect(renderStatus(snapshot({ plan: { ...plan, sampleRatio: srm({}) } }), { color: false, width: 100 })).toContain("sample ratio: 120 of 200 new visitors: sample ratio not judged yet");
+    const bad = renderStatus(snapshot({ plan: { ...plan, sampleRatio: srm({ judged: true, mismatch: true, detail: "observed canary share 60.0 % of 400 new visitors vs 25.0 % expected" }) } }), { color: false, width: 100 });
+    expect(bad).toContain("✘ sample ratio: observed canary share 60.0 % of 400 new visitors vs 25.0 % expected");
+    expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("sample ratio");
   });
 
   it("a rollback and an invalid document are impossible to miss", () => {

@@ -97,6 +97,7 @@ describe("pause and resume", () => {
     expect(judge(p, ok(T0 + 3_600_000))).toEqual({ kind: "idle", waitingFor: "paused by alice: waiting for the CFO" });
     // Held time stops at the pause.
     expect(planStatus(p, T0 + 3_600_000, 50, null)).toMatchObject({ heldSeconds: 10, paused: true, requestsInStep: 500 });
+    expect(planStatus(p, T0 + 3_600_000, 50, null).sampleRatio).toBeNull();
   });
 
   it("resume starts the step over: hold and counts reset", () => {
@@ -140,6 +141,15 @@ describe("sample-ratio pause", () => {
     const between = countReport(start({ percent: 30, steps: [10, 50, 100] }).plan, { requests: 300, newCanary: 600, newStable: 1400 });
     expect(judge(between, ok(T0 + 1000, { percent: 30 }))).toMatchObject({ kind: "hold" });
     expect(judge(between, ok(T0 + 1000, { percent: 10 }))).toMatchObject({ kind: "pause" });
+  });
+
+  it("status shows the check's progress on the step's new visitors, and the mismatch", () => {
+    const early = planStatus(countReport(p0, { requests: 10, newCanary: 6, newStable: 114 }), T0, 50, null, 5).sampleRatio;
+    expect(early).toMatchObject({ newVisitors: { canary: 6, stable: 114 }, judged: false, mismatch: false, expectedShare: 0.05, detail: "120 of 200 new visitors: sample ratio not judged yet" });
+    const bad = planStatus(countReport(p0, { requests: 300, newCanary: 227, newStable: 1603 }), T0, 50, null, 5).sampleRatio;
+    expect(bad).toMatchObject({ judged: true, mismatch: true, detail: expect.stringMatching(/^observed canary share 12.4 % of 1,830/) });
+    const fine = planStatus(countReport(p0, { requests: 300, newCanary: 95, newStable: 1735 }), T0, 50, null, 5).sampleRatio;
+    expect(fine).toMatchObject({ judged: true, mismatch: false });
   });
 
   it("status says why the plan waits", () => {

@@ -175,7 +175,7 @@ describe("actions on a running plan, over HTTP", () => {
 
     const pr = await post("promote", JSON.stringify({ actor: "frank", reason: "ship it" }));
     expect(pr.status).toBe(200);
-    expect((await pr.json<any>()).status).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null });
+    expect((await pr.json<any>()).status).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null, state: "promoted" });
     await controllerStub(env).settle();
     const kv = JSON.parse((await env.ROLLOUT_CONFIG.get("rollout"))!);
     expect(kv).toMatchObject({ canary: "blue", percent: 0, stepSeconds: 600 });

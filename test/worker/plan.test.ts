@@ -55,6 +55,7 @@ describe("a plan driven by alarms", () => {
     expect(await kvDoc()).toMatchObject({ percent: 10, steps: [10, 50, 100], release: "v2" });
     let s = await c.status();
     expect(s.plan).toMatchObject({ index: 0, requiredSeconds: 60, requestsInStep: 0, minRequests: 20, paused: false, waitingFor: expect.stringMatching(/^held \d+ of 60 s at 10 %$/) });
+    expect(s.plan!.sampleRatio).toMatchObject({ newVisitors: { canary: 0, stable: 0 }, judged: false, detail: "0 of 200 new visitors: sample ratio not judged yet" });
 
     await healthy(c, 30);
     // Not held long enough yet: the alarm changes nothing.
@@ -82,7 +83,7 @@ describe("a plan driven by alarms", () => {
     expect(kv.steps).toBeUndefined();
     expect(kv.release).toBeUndefined();
     s = await c.status();
-    expect(s).toMatchObject({ plan: null, roles: { canary: "blue", stable: "green" }, percent: 0, state: "idle" });
+    expect(s).toMatchObject({ plan: null, roles: { canary: "blue", stable: "green" }, percent: 0, state: "promoted" });
     expect(await kinds(c)).toEqual(["promote", "plan-complete", "step", "step", "plan-start", "attempt"]);
     const promote = (await c.history(1))[0];
     expect(promote).toMatchObject({ actor: "controller", data: { release: "v2", stable: "green", canary: "blue" } });
@@ -209,7 +210,7 @@ describe("operator actions on a plan", () => {
     await putDoc(plan);
     await healthy(c, 30);
     const s = await c.action("promote", { actor: "carol", reason: "looks great" });
-    expect(s).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null });
+    expect(s).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null, state: "promoted" });
     expect(await kvDoc()).toMatchObject({ canary: "blue", percent: 0 });
     expect((await c.history(1))[0]).toMatchObject({ kind: "promote", actor: "carol", reason: expect.stringMatching(/^looks great: green \(v2\) is now stable; blue is the canary at 0 %/) });
     // A second promote would switch straight back: refused.
@@ -217,7 +218,8 @@ describe("operator actions on a plan", () => {
 
     await putDoc({ canary: "blue", release: "v3", steps: [20, 100], stepSeconds: 60, rollback });
     const n = await c.status();
-    expect(n).toMatchObject({ roles: { canary: "blue" }, percent: 20, plan: { index: 0 } });
+    // The operator's next write is a new attempt: no longer "promoted".
+    expect(n).toMatchObject({ roles: { canary: "blue" }, percent: 20, plan: { index: 0 }, state: "running" });
     await healthy(c, 30, "blue");
     await clockAhead(c, 61);
     await alarm(c);
@@ -245,6 +247,7 @@ describe("sample-ratio check", () => {
     const s = await c.status();
     expect(s.state).toBe("paused");
     expect(s.plan!.waitingFor).toMatch(/sample-ratio check: observed canary share 12.4 % of 1,830 new visitors vs 5 % expected/);
+    expect(s.plan!.sampleRatio).toMatchObject({ newVisitors: { canary: 227, stable: 1603 }, expectedShare: 0.05, judged: true, mismatch: true });
     const e = (await c.history(1))[0];
     expect(e).toMatchObject({ kind: "sample-ratio", actor: "controller", data: { newVisitors: { canary: 227, stable: 1603 } } });
     await clockAhead(c, 61);
@@ -257,7 +260,9 @@ describe("sample-ratio check", () => {
     await putDoc({ ...plan, steps: [5, 50, 100], sampleRatioCheck: false });
     const fp = (await c.status()).config.fingerprint;
     await c.report(report(fp, counters(30), counters(300), srm));
-    expect((await c.status()).state).toBe("running");
+    const s = await c.status();
+    expect(s.state).toBe("running");
+    expect(s.plan!.sampleRatio).toBeNull();
     await clockAhead(c, 61);
     await alarm(c);
     expect((await kvDoc()).percent).toBe(50);
