@@ -51,7 +51,7 @@ type EventInput = { kind: RolloutEvent["kind"]; actor: string; reason: string; d
 export class RolloutController extends DurableObject<Env> {
   protected readonly store: ControllerStore;
   protected s: ControllerState = initialState();
-  protected reports: ReportCounters = { received: 0, droppedByIsolates: 0, lastAt: null };
+  protected reports: ReportCounters = { received: 0, droppedByIsolates: 0, mirrorsSkipped: 0, lastAt: null };
   protected windows!: ControllerWindows;
   private refreshing: Promise<void> | null = null;
   private writing: Promise<void> | null = null;
@@ -111,6 +111,7 @@ export class RolloutController extends DurableObject<Env> {
     this.reports = {
       received: this.reports.received + 1,
       droppedByIsolates: this.reports.droppedByIsolates + (Number(r?.dropped) > 0 ? Number(r.dropped) : 0),
+      mirrorsSkipped: (this.reports.mirrorsSkipped ?? 0) + (Number(r?.mirrorsSkipped) > 0 ? Number(r.mirrorsSkipped) : 0),
       lastAt: new Date(now).toISOString(),
     };
     this.windows.add(sec, hv, sv);

@@ -36,6 +36,8 @@ export interface ControllerState {
 export interface ReportCounters {
   received: number;
   droppedByIsolates: number;
+  /** Shadow mirrors isolates sampled but could not send (in-flight limit): the shadow sample is that much smaller. */
+  mirrorsSkipped?: number;
   lastAt: string | null;
 }
 

@@ -105,7 +105,8 @@ export interface StatusSnapshot {
   rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
   series: SeriesPoint[];
   events: RolloutEvent[];
-  reports: { received: number; droppedByIsolates: number; lastAt: string | null };
+  /** `mirrorsSkipped`: shadow mirrors sampled but not sent because 8 were already in flight in that isolate. */
+  reports: { received: number; droppedByIsolates: number; mirrorsSkipped: number; lastAt: string | null };
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort";

@@ -17,7 +17,8 @@
 // |                            | over maxBodyBytes by Content-Length); every other answer untouched  |
 // | memory                     | ≤ MAX_IN_FLIGHT mirrors per isolate, each hashing ≤ maxBodyBytes    |
 // |                            | per side; beyond that a mirror is not sent and not counted (it is   |
-// |                            | sampling, not an outcome); `mirrorStats.dropped` counts them        |
+// |                            | sampling, not an outcome); counted in `mirrorStats.dropped` and     |
+// |                            | reported to the controller (status `reports.mirrorsSkipped`)        |
 // | canary slow / failing      | invisible to the user; counted as a shadow error (5xx, network,     |
 // |                            | timeout), which the shadow error-rate rule judges                   |
 // | any exception in here      | swallowed; the user gets stable's answer as it was                  |
@@ -46,8 +47,10 @@ export function maybeMirror(req: Request, stableResponse: Response, routed: Rout
     if (inFlight >= MAX_IN_FLIGHT) {
       // Not reported to the recorder: a mirror that was never sent has no status, error or
       // latency, and counting it as mirrored would dilute the shadow error rate the rollback
-      // rules judge (errors / mirrored). Sampling fewer requests under load is all it means.
+      // rules judge (errors / mirrored). Sampling fewer requests under load is all it means, and
+      // the controller is told how many (status `reports.mirrorsSkipped`).
       mirrorStats.dropped++;
+      recorder.recordMirrorSkipped();
       return stableResponse;
     }
     const opts = compareOptionsOf(doc);

@@ -58,6 +58,8 @@ export interface Report {
   batches: ReportBatch[];
   /** Reports this isolate had to drop (controller slow or failing) since its last success. */
   dropped: number;
+  /** Shadow mirrors sampled but not sent (too many in flight) since its last success. */
+  mirrorsSkipped?: number;
 }
 
 /**

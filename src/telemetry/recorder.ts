@@ -68,8 +68,10 @@ export class Recorder {
   view: ControllerView = EMPTY_VIEW;
   /** Reports given up since the last successful flush (sent with the next one). */
   dropped = 0;
+  /** Shadow mirrors sampled but not sent (in-flight limit) since the last successful flush. */
+  mirrorsSkipped = 0;
   /** Lifetime counters, for tests and debugging. */
-  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0 };
+  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0, mirrorsSkipped: 0 };
 
   private batches = new Map<string, ReportBatch>();
   private inFlight = false;
@@ -94,6 +96,12 @@ export class Recorder {
     // A network failure has no meaningful latency; a timeout's is its limit, which the latency rule should see.
     if (o.error !== "network") c.latency[bucketOf(o.latencyMs)]++;
     if (error && o.role === "canary") this.errorsSinceFlush++;
+  }
+
+  /** A shadow mirror was sampled but not sent: the controller shows how much smaller the sample is. */
+  recordMirrorSkipped(): void {
+    this.mirrorsSkipped++;
+    this.stats.mirrorsSkipped++;
   }
 
   recordNewVisitor(r: Routed, slot: Slot): void {
@@ -141,11 +149,14 @@ export class Recorder {
     this.batches = new Map();
     this.errorsSinceFlush = 0;
     this.lastFlushAt = this.deps.now();
-    const report: Report = { isolate: this.isolate, sentAt: this.lastFlushAt, batches, dropped: this.dropped };
+    const skipped = this.mirrorsSkipped;
+    const report: Report = { isolate: this.isolate, sentAt: this.lastFlushAt, batches, dropped: this.dropped, ...(skipped ? { mirrorsSkipped: skipped } : {}) };
     try {
       const view = await withTimeout(this.deps.send(env, report), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS);
       this.adopt(view);
       this.dropped = 0;
+      // Mirrors skipped while this flush was in flight go with the next one.
+      this.mirrorsSkipped -= skipped;
       this.stats.flushes++;
     } catch {
       this.dropped++;

@@ -25,7 +25,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
       { t: 2, blue: { requests: 30, errorRate: 0, p95: 40 }, green: { requests: 0, errorRate: 0, p95: null } },
     ],
     events: [{ id: 2, at: "2026-11-25T07:59:30.000Z", kind: "step", actor: "controller", reason: "5% → 25%" }],
-    reports: { received: 10, droppedByIsolates: 0, lastAt: "2026-11-25T08:00:00.000Z" },
+    reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 0, lastAt: "2026-11-25T08:00:00.000Z" },
     ...over,
   };
 }
@@ -52,6 +52,12 @@ describe("status view", () => {
     const bad = renderStatus(snapshot({ plan: { ...plan, sampleRatio: srm({ judged: true, mismatch: true, detail: "observed canary share 60.0 % of 400 new visitors vs 25.0 % expected" }) } }), { color: false, width: 100 });
     expect(bad).toContain("✘ sample ratio: observed canary share 60.0 % of 400 new visitors vs 25.0 % expected");
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("sample ratio");
+  });
+
+  it("skipped shadow mirrors are called out (the shadow sample is smaller than shadowPercent)", () => {
+    const text = renderStatus(snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 12, lastAt: null } }), { color: false, width: 100 });
+    expect(text).toContain("12 shadow mirrors skipped");
+    expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("mirrors skipped");
   });
 
   it("a rollback and an invalid document are impossible to miss", () => {

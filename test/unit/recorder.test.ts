@@ -155,6 +155,32 @@ describe("Recorder flush policy", () => {
     expect(h.sent[1].dropped).toBe(1);
   });
 
+  it("skipped shadow mirrors go with the next report; kept while the controller fails, cleared once sent", async () => {
+    let fail = true;
+    const h = harness(async () => {
+      if (fail) throw new Error("DO overloaded");
+      return view(1);
+    });
+    h.rec.record(routed(), ok());
+    h.rec.recordMirrorSkipped();
+    h.rec.recordMirrorSkipped();
+    h.tick(FLUSH_EVERY_MS);
+    await h.rec.flush(env);
+    expect(h.sent[0].mirrorsSkipped).toBe(2);
+    expect(h.rec.mirrorsSkipped).toBe(2);
+    fail = false;
+    h.rec.record(routed(), ok());
+    h.rec.recordMirrorSkipped();
+    h.tick(FLUSH_EVERY_MS);
+    await h.rec.flush(env);
+    expect(h.sent[1].mirrorsSkipped).toBe(3);
+    expect(h.rec.mirrorsSkipped).toBe(0);
+    h.rec.record(routed(), ok());
+    h.tick(FLUSH_EVERY_MS);
+    await h.rec.flush(env);
+    expect(h.sent[2].mirrorsSkipped).toBeUndefined();
+  });
+
   it("drops and counts a report the controller fails on, and never throws", async () => {
     const h = harness(async () => {
       throw new Error("DO overloaded");

@@ -289,7 +289,7 @@ describe("status", () => {
   it("has 10-second bins over 10 minutes per slot, and the report counters", async () => {
     const c = controller();
     const { fp } = await putDoc(base);
-    await c.report({ ...report(fp, counters(40, 2, 5), counters(60)), dropped: 3 });
+    await c.report({ ...report(fp, counters(40, 2, 5), counters(60)), dropped: 3, mirrorsSkipped: 4 });
     const s = await c.status();
     expect(s.series).toHaveLength(60);
     expect(s.series.every((p, i) => i === 0 || p.t - s.series[i - 1].t === 10)).toBe(true);
@@ -298,7 +298,7 @@ describe("status", () => {
     expect(last).toHaveLength(1);
     expect(last[0].green).toMatchObject({ requests: 40, errorRate: 0.05, p95: 40 });
     expect(last[0].blue).toMatchObject({ requests: 60, errorRate: 0 });
-    expect(s.reports).toMatchObject({ received: 1, droppedByIsolates: 3 });
+    expect(s.reports).toMatchObject({ received: 1, droppedByIsolates: 3, mirrorsSkipped: 4 });
     expect(s.roles).toEqual({ canary: "green", stable: "blue" });
     expect(s.config).toMatchObject({ fingerprint: fp, source: "kv" });
     expect(s.window.seconds).toBe(60);
