@@ -138,7 +138,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     for (const e of s.events.slice(0, n)) out.push(eventLine(e, p));
   }
   out.push(p(`reports ${s.reports.received} received · ${s.reports.droppedByIsolates} dropped by isolates · last ${s.reports.lastAt ?? "never"}`, "dim"));
-  if (s.reports.mirrorsSkipped) out.push(p(`          ${s.reports.mirrorsSkipped} shadow mirrors skipped (8 already in flight in that isolate): the shadow sample is smaller than shadowPercent`, "yellow"));
+  if (s.reports.mirrorsSkipped) out.push(p(`          ${s.reports.mirrorsSkipped} shadow mirrors skipped (an isolate's in-flight limit was reached): the shadow sample is smaller than shadowPercent`, "yellow"));
   return out.join("\n");
 }
 

@@ -27,8 +27,8 @@ const BARE = `export default {
   },
 };`;
 
-// Throughput on shared cores drifts; the CPU time workerd itself spends per request does much less,
-// so it is printed beside the throughput ratio (Linux /proc only; the column is omitted elsewhere).
+// A second view of the same cost: the CPU time each workerd process spends per request, beside the
+// throughput ratio (Linux /proc only; "n/a" elsewhere). On shared cores it drifts too: read both.
 function workerdChildren(): Set<number> {
   const out = new Set<number>();
   if (!existsSync("/proc/self/stat")) return out;
@@ -90,7 +90,7 @@ try {
   const [bareUrl, edgeUrl] = [(await bare.ready).toString(), (await edge.ready).toString()];
   const edgePid = only(new Set([...workerdChildren()].filter((p) => p !== barePid)));
   const pidOf = (base: string) => (base === bareUrl ? barePid : edgePid);
-  /** Per URL: workerd CPU ticks and requests summed over the measured rounds. */
+  /** Per URL and visitor kind: workerd CPU ticks and requests summed over that kind's rounds. */
   const cpu = new Map<string, { ticks: number; requests: number }>();
   // A realistic document: half the traffic on the canary, a release label (so a salt), rollback on.
   await (await edge.getKVNamespace("ROLLOUT_CONFIG")).put("rollout", JSON.stringify({ percent: 50, release: "v2.4.0" }));
@@ -130,11 +130,11 @@ try {
   // Warm both (JIT, connection pools, the config cache).
   await measure(bareUrl, null);
   await measure(edgeUrl, null);
-  cpu.clear();
 
   const rows: [string, number, number, number, number][] = [];
   for (const [kind, cookie] of [["new visitors", null], ["returning visitors", vid]] as const) {
     const b: number[] = [], e: number[] = [], ratio: number[] = [];
+    cpu.clear();
     for (let r = 0; r < ROUNDS; r++) {
       // This machine's speed drifts by more than the effect measured (shared cores): each round is a
       // pair measured back to back, and the order flips every round so a drift favours neither.

@@ -73,7 +73,8 @@ export class RolloutController extends DurableObject<Env> {
 
   private load() {
     this.s = { ...initialState(), ...(this.store.get<ControllerState>("controller") ?? {}) };
-    this.reports = this.store.get<ReportCounters>("reports") ?? this.reports;
+    // Counters stored before a field existed get it at zero.
+    this.reports = { ...this.reports, ...(this.store.get<Partial<ReportCounters>>("reports") ?? {}) };
     this.windows = new ControllerWindows(this.store, this.s.attempt, windowSecondsOf(this.s.doc), nowSec(), () => this.store.put("reports", this.reports));
     // A KV write owed from before a restart: the alarm may not have been set before it stopped.
     if (this.s.pendingKvText && !("kv-write" in this.s.wake)) this.ctx.waitUntil(this.flushKvWrite());
@@ -111,7 +112,7 @@ export class RolloutController extends DurableObject<Env> {
     this.reports = {
       received: this.reports.received + 1,
       droppedByIsolates: this.reports.droppedByIsolates + (Number(r?.dropped) > 0 ? Number(r.dropped) : 0),
-      mirrorsSkipped: (this.reports.mirrorsSkipped ?? 0) + (Number(r?.mirrorsSkipped) > 0 ? Number(r.mirrorsSkipped) : 0),
+      mirrorsSkipped: this.reports.mirrorsSkipped + (Number(r?.mirrorsSkipped) > 0 ? Number(r.mirrorsSkipped) : 0),
       lastAt: new Date(now).toISOString(),
     };
     this.windows.add(sec, hv, sv);
@@ -233,7 +234,7 @@ export class RolloutController extends DurableObject<Env> {
     this.s = {
       ...afterControllerWrite(this.s, text, p.fingerprint, p.doc),
       rolledBack: rb ? { at: rb.at, reason: rb.reason, figures: rb.figures } : null,
-      promotedAt: ev.kind === "promote" ? new Date().toISOString() : (this.s.promotedAt ?? null),
+      promotedAt: ev.kind === "promote" ? new Date().toISOString() : this.s.promotedAt,
     };
     this.save();
     const event = this.recordEvent(ev);

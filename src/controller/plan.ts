@@ -184,7 +184,7 @@ export function resumePlan(p: PlanState | null, now: number): PlanState {
   return freshStep({ ...p, paused: null }, p.index, now);
 }
 
-/** `srm`: the step's percent when the sample-ratio check is on, null when it is off. */
+/** `srmPercent`: the percent to check new visitors against, or null when the sample-ratio check is off. */
 export function planStatus(p: PlanState, now: number, minRequests: number | null, waitingFor: string | null, srmPercent: number | null = null): PlanStatus {
   const step = p.steps[p.index];
   const nv = p.newVisitors;

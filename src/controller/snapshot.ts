@@ -38,7 +38,7 @@ export function buildSnapshot(x: SnapshotInput): StatusSnapshot {
     rolledBack: s.rolledBack,
     series: x.series.map(point),
     events: x.events,
-    reports: { ...x.reports, mirrorsSkipped: x.reports.mirrorsSkipped ?? 0 },
+    reports: x.reports,
   };
 }
 

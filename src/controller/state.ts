@@ -37,7 +37,7 @@ export interface ReportCounters {
   received: number;
   droppedByIsolates: number;
   /** Shadow mirrors isolates sampled but could not send (in-flight limit): the shadow sample is that much smaller. */
-  mirrorsSkipped?: number;
+  mirrorsSkipped: number;
   lastAt: string | null;
 }
 

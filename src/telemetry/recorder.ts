@@ -71,7 +71,7 @@ export class Recorder {
   /** Shadow mirrors sampled but not sent (in-flight limit) since the last successful flush. */
   mirrorsSkipped = 0;
   /** Lifetime counters, for tests and debugging. */
-  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0, mirrorsSkipped: 0 };
+  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0 };
 
   private batches = new Map<string, ReportBatch>();
   private inFlight = false;
@@ -101,7 +101,6 @@ export class Recorder {
   /** A shadow mirror was sampled but not sent: the controller shows how much smaller the sample is. */
   recordMirrorSkipped(): void {
     this.mirrorsSkipped++;
-    this.stats.mirrorsSkipped++;
   }
 
   recordNewVisitor(r: Routed, slot: Slot): void {
