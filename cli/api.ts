@@ -1,6 +1,6 @@
 // The admin API client (routes in docs/architecture.md). Every failure becomes a CliError with the
 // exit code scripts rely on and a sentence that says what to do about it.
-import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../src/controller/status-types";
+import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../src/model/status";
 import { CliError, EXIT } from "./args";
 
 export const DEFAULT_URL = "http://127.0.0.1:8787";
@@ -13,12 +13,18 @@ export interface ApiTarget {
 }
 
 export class AdminApi {
-  constructor(readonly target: ApiTarget, private readonly timeoutMs = 10_000) {}
+  constructor(
+    readonly target: ApiTarget,
+    private readonly timeoutMs = 10_000,
+  ) {}
 
   async status(): Promise<StatusSnapshot> {
     const s = await this.call<StatusSnapshot>("GET", "/status");
     if (!s || typeof s.state !== "string" || !s.window || !s.roles) {
-      throw new CliError(`${this.target.url} answered /status with something that is not an edgeshift status: is --url the edgeshift Worker?`, EXIT.FAILED);
+      throw new CliError(
+        `${this.target.url} answered /status with something that is not an edgeshift status: is --url the edgeshift Worker?`,
+        EXIT.FAILED,
+      );
     }
     return s;
   }
@@ -35,13 +41,19 @@ export class AdminApi {
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = this.target.url.replace(/\/+$/, "") + API_PREFIX + path;
     if (!this.target.token) {
-      throw new CliError("no admin token: pass --token <token> or set EDGESHIFT_TOKEN (the Worker's ADMIN_TOKEN secret)", EXIT.USAGE);
+      throw new CliError(
+        "no admin token: pass --token <token> or set EDGESHIFT_TOKEN (the Worker's ADMIN_TOKEN secret)",
+        EXIT.USAGE,
+      );
     }
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${this.target.token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${this.target.token}`,
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
         body: body ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -57,7 +69,10 @@ export class AdminApi {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new CliError(`${method} ${url} answered ${res.status} but not JSON: is --url the edgeshift Worker? (${text.slice(0, 80)})`, EXIT.FAILED);
+        throw new CliError(
+          `${method} ${url} answered ${res.status} but not JSON: is --url the edgeshift Worker? (${text.slice(0, 80)})`,
+          EXIT.FAILED,
+        );
       }
     }
     throw new CliError(explainFailure(res.status, text, this.target.url), EXIT.FAILED);

@@ -17,7 +17,10 @@ export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: ExitCode) {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+  ) {
     super(message);
   }
 }
@@ -43,14 +46,18 @@ export function parseCommandArgs(argv: string[], options: OptionSpecs, command: 
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
+    options: Object.fromEntries(
+      Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
+    ),
   };
   try {
     const { values, positionals } = parseArgs(config);
     return { values: values as Parsed["values"], positionals };
   } catch (e) {
     // node's messages are good ("Unknown option '--precent'"); add where to look.
-    throw usageError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, "")}\nrun \`edgeshift ${command} --help\` for the flags it takes`);
+    throw usageError(
+      `${(e as Error).message.replace(/\. To specify a positional.*$/s, "")}\nrun \`edgeshift ${command} --help\` for the flags it takes`,
+    );
   }
 }
 
@@ -74,15 +81,29 @@ export const percentArg = z
 export const stepsArg = z
   .string({ error: "is required, e.g. --steps 1,5,25,50,100" })
   .transform((s) => s.split(",").map((p) => p.trim()))
-  .pipe(z.array(percentArg.transform((n) => n)).min(1).max(50))
-  .refine((ps) => ps.every((p, i) => i === 0 || p > ps[i - 1]), "must be strictly ascending percents, e.g. --steps 1,5,25,50,100")
+  .pipe(
+    z
+      .array(percentArg.transform((n) => n))
+      .min(1)
+      .max(50),
+  )
+  .refine(
+    (ps) => ps.every((p, i) => i === 0 || p > ps[i - 1]),
+    "must be strictly ascending percents, e.g. --steps 1,5,25,50,100",
+  )
   .refine((ps) => ps[0] > 0, "the first step must be above 0, e.g. --steps 1,5,25");
 
 export const secondsArg = z
   .string()
   .regex(/^\d+$/, "must be a whole number of seconds, e.g. 300")
   .transform(Number)
-  .pipe(z.number().int().min(1, "must be at least 1").max(30 * 86400, "must be at most 2592000 (30 days)"));
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1, "must be at least 1")
+      .max(30 * 86400, "must be at most 2592000 (30 days)"),
+  );
 
 /** "90s", "30m", "8h", "7d" (or bare seconds) → seconds, read the way the override module reads it. */
 export const durationArg = z
@@ -96,7 +117,10 @@ export const durationArg = z
     z
       .number()
       .min(60, "must be at least 1m")
-      .max(MAX_LIFETIME_SECONDS, "must be at most 30d: tokens are short-lived by design (mint a new one rather than hold a forever-token)"),
+      .max(
+        MAX_LIFETIME_SECONDS,
+        "must be at most 30d: tokens are short-lived by design (mint a new one rather than hold a forever-token)",
+      ),
   );
 
 export const limitArg = z
@@ -105,10 +129,19 @@ export const limitArg = z
   .transform(Number)
   .pipe(z.number().int().min(1).max(1000, "must be at most 1000"));
 
-export const urlArg = z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://app.example.com or http://127.0.0.1:8787" });
+export const urlArg = z.url({
+  protocol: /^https?$/,
+  error: "must be an http(s) URL such as https://app.example.com or http://127.0.0.1:8787",
+});
 
 /** Usage text of a command, from the same specs the parser uses. */
-export function helpText(cmd: { name: string; usage: string; summary: string; details?: string; options: OptionSpecs }): string {
+export function helpText(cmd: {
+  name: string;
+  usage: string;
+  summary: string;
+  details?: string;
+  options: OptionSpecs;
+}): string {
   const rows = Object.entries(cmd.options).map(([k, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : "    "}--${k}${o.value ? ` ${o.value}` : ""}`;
     return `  ${flag.padEnd(30)} ${o.help}`;

@@ -23,12 +23,20 @@ export interface Command {
 
 export const API_OPTIONS: OptionSpecs = {
   url: { type: "string", value: "<url>", help: `the Worker's base URL (env EDGESHIFT_URL; default ${DEFAULT_URL})` },
-  token: { type: "string", value: "<token>", help: "admin bearer token, the Worker's ADMIN_TOKEN (env EDGESHIFT_TOKEN)" },
+  token: {
+    type: "string",
+    value: "<token>",
+    help: "admin bearer token, the Worker's ADMIN_TOKEN (env EDGESHIFT_TOKEN)",
+  },
 };
 
 export const KV_OPTIONS: OptionSpecs = {
   local: { type: "boolean", help: "use wrangler dev's local KV instead of the remote namespace" },
-  "persist-to": { type: "string", value: "<dir>", help: "local state directory, as passed to `wrangler dev --persist-to` (with --local)" },
+  "persist-to": {
+    type: "string",
+    value: "<dir>",
+    help: "local state directory, as passed to `wrangler dev --persist-to` (with --local)",
+  },
   config: { type: "string", value: "<file>", help: "wrangler config file (default: this project's wrangler.toml)" },
   env: { type: "string", value: "<name>", help: "wrangler environment ([env.<name>] in wrangler.toml)" },
   "dry-run": { type: "boolean", help: "print the document that would be written, write nothing" },
@@ -39,13 +47,18 @@ export const JSON_OPTION: OptionSpecs = {
 };
 
 export function apiFrom(v: Parsed["values"], io: Io): AdminApi {
-  const url = check(urlArg, (v.url as string | undefined) ?? io.env.EDGESHIFT_URL ?? DEFAULT_URL, v.url ? "--url" : io.env.EDGESHIFT_URL ? "EDGESHIFT_URL" : "--url");
+  const url = check(
+    urlArg,
+    (v.url as string | undefined) ?? io.env.EDGESHIFT_URL ?? DEFAULT_URL,
+    v.url ? "--url" : io.env.EDGESHIFT_URL ? "EDGESHIFT_URL" : "--url",
+  );
   const token = (v.token as string | undefined) ?? io.env.EDGESHIFT_TOKEN;
   return new AdminApi({ url, token: token || undefined });
 }
 
 export function kvFrom(v: Parsed["values"]): KvTarget {
-  if (v["persist-to"] && !v.local) throw usageError("--persist-to: only applies to local KV; add --local (e.g. --local --persist-to .wrangler/state)");
+  if (v["persist-to"] && !v.local)
+    throw usageError("--persist-to: only applies to local KV; add --local (e.g. --local --persist-to .wrangler/state)");
   return {
     local: Boolean(v.local),
     persistTo: v["persist-to"] as string | undefined,
@@ -55,5 +68,6 @@ export function kvFrom(v: Parsed["values"]): KvTarget {
 }
 
 export function noPositionals(a: Parsed, cmd: string): void {
-  if (a.positionals.length) throw usageError(`unexpected argument "${a.positionals[0]}"; run \`edgeshift ${cmd} --help\``);
+  if (a.positionals.length)
+    throw usageError(`unexpected argument "${a.positionals[0]}"; run \`edgeshift ${cmd} --help\``);
 }

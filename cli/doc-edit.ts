@@ -1,7 +1,7 @@
 // Pure edits of the `rollout` document for `set` and `start`. They work on the document as the
 // operator wrote it (raw JSON, defaults not filled in) so a read-modify-write keeps its shape,
 // and they return notes that explain every change the operator did not type themselves.
-import { parseRollout, type ConfigProblem } from "../src/config/parse";
+import { parseRollout, type ConfigProblem } from "../src/model/parse";
 
 export type RawDoc = Record<string, unknown>;
 
@@ -45,13 +45,20 @@ export function applySet(current: RawDoc, percent: number, opts: { release?: str
     // A hand-set split and a running plan would fight over `percent`; the operator's word wins.
     const { steps: _, ...rest } = doc;
     doc = rest;
-    notes.push(`removed the plan ("steps") so the split stays where you set it; use \`edgeshift start\` to run a plan again`);
+    notes.push(
+      `removed the plan ("steps") so the split stays where you set it; use \`edgeshift start\` to run a plan again`,
+    );
   }
   if (opts.release !== undefined) doc.release = opts.release;
   return { doc, notes };
 }
 
-export function applyStart(current: RawDoc, steps: number[], stepSeconds: number | undefined, opts: { release?: string } = {}): Edit {
+export function applyStart(
+  current: RawDoc,
+  steps: number[],
+  stepSeconds: number | undefined,
+  opts: { release?: string } = {},
+): Edit {
   const notes: string[] = [];
   let doc = newAttempt(current, notes);
   // The plan begins at its first step now; the controller advances it from there while healthy.

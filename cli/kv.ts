@@ -2,8 +2,8 @@
 // `wrangler kv key get/put --binding ROLLOUT_CONFIG rollout`, remote by default, `--local` for
 // `wrangler dev`. Nothing here talks to KV any other way, so the CLI needs no extra credentials.
 import path from "node:path";
-import { runWrangler } from "../scripts/lib/dev-stack";
-import { ROLLOUT_KEY } from "../src/env";
+import { runWrangler } from "./wrangler";
+import { ROLLOUT_KEY } from "../src/model/names";
 import { CliError, EXIT } from "./args";
 
 export interface KvTarget {
@@ -64,5 +64,8 @@ function unreachable(what: string, t: KvTarget, e: unknown): CliError {
   const fix = t.local
     ? "check --persist-to (same directory as wrangler dev's)"
     : "run `wrangler login` (or set CLOUDFLARE_API_TOKEN) and put the namespace id in wrangler.toml, or use --local";
-  return new CliError(`cannot ${what} the rollout document in ${describeKv(t)}: ${detail || "wrangler failed"} — ${fix}`, EXIT.UNREACHABLE);
+  return new CliError(
+    `cannot ${what} the rollout document in ${describeKv(t)}: ${detail || "wrangler failed"} — ${fix}`,
+    EXIT.UNREACHABLE,
+  );
 }

@@ -1,6 +1,6 @@
 // Terminal rendering of the controller's StatusSnapshot and events. Pure (string in, string out)
 // so it is unit-tested without a terminal; colour is plain ANSI and off when not a TTY/NO_COLOR.
-import type { RolloutEvent, SlotStats, StatusSnapshot } from "../src/controller/status-types";
+import type { RolloutEvent, SlotStats, StatusSnapshot } from "../src/model/status";
 
 export interface Style {
   color: boolean;
@@ -33,7 +33,11 @@ const SPARK = "▁▂▃▄▅▆▇█";
  */
 export function sparkline(values: (number | null)[], max?: number): string {
   const top = Math.max(max ?? 0, 0.05, ...values.filter((v): v is number => v !== null));
-  return values.map((v) => (v === null ? " " : SPARK[Math.min(SPARK.length - 1, Math.floor((v / top) * (SPARK.length - 1) + 0.5))])).join("");
+  return values
+    .map((v) =>
+      v === null ? " " : SPARK[Math.min(SPARK.length - 1, Math.floor((v / top) * (SPARK.length - 1) + 0.5))],
+    )
+    .join("");
 }
 
 const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : `${sec}s`);
@@ -42,7 +46,9 @@ const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : 
 export function figuresSummary(f: Record<string, unknown>): string {
   const side = (k: string) => {
     const x = f[k] as { requests?: number; errors?: number; errorRate?: number } | undefined;
-    return x && typeof x.requests === "number" ? `${k} ${x.errors}/${x.requests} errors (${pct(x.errorRate ?? 0, 2)})` : null;
+    return x && typeof x.requests === "number"
+      ? `${k} ${x.errors}/${x.requests} errors (${pct(x.errorRate ?? 0, 2)})`
+      : null;
   };
   const parts = [side("canary"), side("stable")].filter((x): x is string => x !== null);
   if (typeof f.windowSeconds === "number") parts.push(`over ${f.windowSeconds}s`);
@@ -59,13 +65,22 @@ function slotRow(label: string, st: SlotStats, seconds: number, p: Paint): strin
   const rps = seconds > 0 ? (st.requests / seconds).toFixed(1) : "–";
   const err = st.requests ? pct(st.errorRate, 2) : "–";
   const errC = st.errorRate >= 0.05 ? p(err.padStart(7), "red", "bold") : err.padStart(7);
-  const kinds = st.errors ? ` (5xx ${st.errorsByKind.status5xx}, net ${st.errorsByKind.network}, timeout ${st.errorsByKind.timeout})` : "";
+  const kinds = st.errors
+    ? ` (5xx ${st.errorsByKind.status5xx}, net ${st.errorsByKind.network}, timeout ${st.errorsByKind.timeout})`
+    : "";
   return `  ${label.padEnd(14)}${String(st.requests).padStart(8)}${rps.padStart(8)}${String(st.errors).padStart(8)}${errC}${ms(st.p50).padStart(8)}${ms(st.p95).padStart(8)}${ms(st.p99).padStart(8)}${String(st.failovers).padStart(10)}${kinds}`;
 }
 
 export function eventLine(e: RolloutEvent, p: Paint): string {
   const t = e.at.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
-  const colour = e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error" ? "red" : e.kind === "promote" || e.kind === "plan-complete" ? "green" : e.kind === "pause" || e.kind === "sample-ratio" ? "yellow" : "cyan";
+  const colour =
+    e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error"
+      ? "red"
+      : e.kind === "promote" || e.kind === "plan-complete"
+        ? "green"
+        : e.kind === "pause" || e.kind === "sample-ratio"
+          ? "yellow"
+          : "cyan";
   return `  ${p(t, "dim")}  ${p(e.kind.padEnd(13), colour)} ${e.actor.padEnd(12)} ${e.reason}`;
 }
 
@@ -74,12 +89,19 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   const { canary, stable } = s.roles;
   const out: string[] = [];
   const barW = Math.max(10, Math.min(40, style.width - 50));
-  out.push(`${p("edgeshift", "bold")}${opts.url ? p(` · ${opts.url}`, "dim") : ""} · ${stateLabel(s, p)}${s.release ? ` · release ${p(s.release, "bold")}` : ""}`);
+  out.push(
+    `${p("edgeshift", "bold")}${opts.url ? p(` · ${opts.url}`, "dim") : ""} · ${stateLabel(s, p)}${s.release ? ` · release ${p(s.release, "bold")}` : ""}`,
+  );
   out.push(
     `split     ${p(`${canary} (canary) ${s.percent}%`, "green")} ${bar(s.percent / 100, barW)} ${p(`${stable} (stable) ${Math.round((100 - s.percent) * 100) / 100}%`, "blue")}`,
   );
   const seen = s.window.canary.requests + s.window.stable.requests;
-  out.push(p(`          ${seen ? `observed over ${s.window.seconds}s: ${pct(s.window.canary.requests / seen)} of ${seen} requests on the canary` : `no requests in the last ${s.window.seconds}s`} · sticky by ${s.config.doc.stickyBy}`, "dim"));
+  out.push(
+    p(
+      `          ${seen ? `observed over ${s.window.seconds}s: ${pct(s.window.canary.requests / seen)} of ${seen} requests on the canary` : `no requests in the last ${s.window.seconds}s`} · sticky by ${s.config.doc.stickyBy}`,
+      "dim",
+    ),
+  );
   if (s.reports.lastAt) {
     const quiet = Math.round((Date.parse(s.now) - Date.parse(s.reports.lastAt)) / 1000);
     if (quiet > 30) out.push(p(`          no reports from isolates for ${quiet}s: figures are not current`, "yellow"));
@@ -87,19 +109,29 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   if (s.plan) {
     const pl = s.plan;
     const step = pl.steps[pl.index];
-    const done = (pl.index + Math.min(1, pl.requiredSeconds ? pl.heldSeconds / pl.requiredSeconds : 0)) / pl.steps.length;
+    const done =
+      (pl.index + Math.min(1, pl.requiredSeconds ? pl.heldSeconds / pl.requiredSeconds : 0)) / pl.steps.length;
     out.push(
       `plan      step ${pl.index + 1}/${pl.steps.length} (${step?.percent ?? "?"}%) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${x.percent}]`, "bold") : String(x.percent))).join(" → ")}`,
     );
-    out.push(`          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`);
+    out.push(
+      `          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`,
+    );
     const sr = pl.sampleRatio;
-    if (sr) out.push(`          ${sr.mismatch ? p(`✘ sample ratio: ${sr.detail}`, "red") : sr.judged ? `✔ sample ratio: ${sr.detail}` : p(`sample ratio: ${sr.detail}`, "dim")}`);
+    if (sr)
+      out.push(
+        `          ${sr.mismatch ? p(`✘ sample ratio: ${sr.detail}`, "red") : sr.judged ? `✔ sample ratio: ${sr.detail}` : p(`sample ratio: ${sr.detail}`, "dim")}`,
+      );
   } else {
-    out.push(`plan      ${p("none", "dim")} (set a split with \`edgeshift set\`, or run one with \`edgeshift start --steps 1,5,25,50,100\`)`);
+    out.push(
+      `plan      ${p("none", "dim")} (set a split with \`edgeshift set\`, or run one with \`edgeshift start --steps 1,5,25,50,100\`)`,
+    );
   }
   const h = s.health;
   const failing = h.verdicts.filter((v) => !v.ok);
-  out.push(`health    ${h.healthy ? p("✔ healthy", "green") : p("✘ unhealthy", "red", "bold")}${failing.length ? ` — ${failing.map((v) => `${v.rule}: ${v.detail}`).join("; ")}` : ""}`);
+  out.push(
+    `health    ${h.healthy ? p("✔ healthy", "green") : p("✘ unhealthy", "red", "bold")}${failing.length ? ` — ${failing.map((v) => `${v.rule}: ${v.detail}`).join("; ")}` : ""}`,
+  );
   for (const v of h.verdicts.filter((v) => v.ok)) out.push(p(`          ✔ ${v.rule}: ${v.detail}`, "dim"));
   if (s.rolledBack) {
     out.push(p(`ROLLED BACK at ${s.rolledBack.at}: ${s.rolledBack.reason}`, "red", "bold"));
@@ -111,12 +143,16 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     for (const pr of s.configError.problems) out.push(`          ${pr.path || "(document)"}: ${pr.message}`);
   }
   out.push("");
-  out.push(p(`last ${s.window.seconds}s     requests   req/s  errors   err%     p50     p95     p99  failovers`, "dim"));
+  out.push(
+    p(`last ${s.window.seconds}s     requests   req/s  errors   err%     p50     p95     p99  failovers`, "dim"),
+  );
   out.push(slotRow(`${canary} canary`, s.window.canary, s.window.seconds, p));
   out.push(slotRow(`${stable} stable`, s.window.stable, s.window.seconds, p));
   if (s.window.shadow) {
     const sh = s.window.shadow;
-    out.push(`  shadow        ${String(sh.mirrored).padStart(8)} mirrored · ${pct(sh.mismatchRate)} mismatched · ${pct(sh.errorRate)} errors · p95 ${ms(sh.p95)} · ${sh.notCompared} not compared`);
+    out.push(
+      `  shadow        ${String(sh.mirrored).padStart(8)} mirrored · ${pct(sh.mismatchRate)} mismatched · ${pct(sh.errorRate)} errors · p95 ${ms(sh.p95)} · ${sh.notCompared} not compared`,
+    );
   }
   const first = s.series.findIndex((x) => x.blue.requests + x.green.requests > 0);
   if (first >= 0) {
@@ -124,7 +160,10 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     const pts = s.series.slice(Math.max(first, s.series.length - w));
     const bin = s.series.length > 1 ? s.series[1].t - s.series[0].t : 1;
     const rate = (slot: "blue" | "green") => pts.map((x) => (x[slot].requests ? x[slot].errorRate : null));
-    const max = Math.max(0.05, ...pts.flatMap((x) => [x.blue.requests ? x.blue.errorRate : 0, x.green.requests ? x.green.errorRate : 0]));
+    const max = Math.max(
+      0.05,
+      ...pts.flatMap((x) => [x.blue.requests ? x.blue.errorRate : 0, x.green.requests ? x.green.errorRate : 0]),
+    );
     out.push("");
     out.push(p(`error rate, last ${duration(pts.length * bin)} in ${bin}s bins (top ${pct(max, 0)})`, "dim"));
     out.push(`  ${`${canary} canary`.padEnd(14)} ${p(sparkline(rate(canary), max), "green")}`);
@@ -137,8 +176,19 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     if (!s.events.length) out.push(p("  (none yet)", "dim"));
     for (const e of s.events.slice(0, n)) out.push(eventLine(e, p));
   }
-  out.push(p(`reports ${s.reports.received} received · ${s.reports.droppedByIsolates} dropped by isolates · last ${s.reports.lastAt ?? "never"}`, "dim"));
-  if (s.reports.mirrorsSkipped) out.push(p(`          ${s.reports.mirrorsSkipped} shadow mirrors skipped (an isolate's in-flight limit was reached): the shadow sample is smaller than shadowPercent`, "yellow"));
+  out.push(
+    p(
+      `reports ${s.reports.received} received · ${s.reports.droppedByIsolates} dropped by isolates · last ${s.reports.lastAt ?? "never"}`,
+      "dim",
+    ),
+  );
+  if (s.reports.mirrorsSkipped)
+    out.push(
+      p(
+        `          ${s.reports.mirrorsSkipped} shadow mirrors skipped (an isolate's in-flight limit was reached): the shadow sample is smaller than shadowPercent`,
+        "yellow",
+      ),
+    );
   return out.join("\n");
 }
 

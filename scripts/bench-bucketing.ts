@@ -14,7 +14,9 @@ import { ROOT } from "./lib/dev-stack";
 
 const require = createRequire(import.meta.url);
 const gbUtil = await import(path.join(ROOT, "node_modules/@growthbook/growthbook/dist/esm/util.mjs"));
-const unleashUtil = require("unleash-client/lib/strategy/util.js") as { normalizedStrategyValue(id: string, groupId: string): number };
+const unleashUtil = require("unleash-client/lib/strategy/util.js") as {
+  normalizedStrategyValue(id: string, groupId: string): number;
+};
 
 const N_PER_SHAPE = 100_000;
 const PERCENTS = [1, 5, 25, 50];
@@ -53,7 +55,8 @@ const contenders: Contender[] = [
   {
     name: "edgeshift",
     prepare(p) {
-      const seed = seedOf(RELEASE), t = thresholdOf(p);
+      const seed = seedOf(RELEASE),
+        t = thresholdOf(p);
       return (k) => bucketOf(k, seed) < t;
     },
     cell: (k) => Math.floor(bucketOf(k, seedOf(RELEASE)) / 100),
@@ -82,7 +85,9 @@ const critical = (dof: number) => {
 
 const ks = keys();
 if (new Set(ks).size !== ks.length) throw new Error("duplicate keys: the uniformity figures would be meaningless");
-console.log(`${ks.length.toLocaleString()} keys (sequential ids, emails, UUIDs), release salt "${RELEASE}", best of ${ROUNDS} rounds at each of ${PERCENTS.join(", ")} %`);
+console.log(
+  `${ks.length.toLocaleString()} keys (sequential ids, emails, UUIDs), release salt "${RELEASE}", best of ${ROUNDS} rounds at each of ${PERCENTS.join(", ")} %`,
+);
 const results: { name: string; perSec: number; worstShare: number; cells: number }[] = [];
 for (const c of contenders) {
   // Warm-up so the JIT has seen every path.
@@ -119,11 +124,18 @@ for (const c of contenders) {
 
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`${pad("", 11)}${pad("assignments/s", 16)}${pad("worst share χ² (1 dof)", 24)}χ² over 100 cells (99 dof)`);
-for (const r of results) console.log(`${pad(r.name, 11)}${pad(Math.round(r.perSec).toLocaleString(), 16)}${pad(r.worstShare.toFixed(2), 24)}${r.cells.toFixed(1)}`);
-console.log(`critical values at p = 0.001: ${critical(1).toFixed(2)} (1 dof), ${critical(99).toFixed(1)} (99 dof); lower is more uniform, above critical is a detectable bias`);
+for (const r of results)
+  console.log(
+    `${pad(r.name, 11)}${pad(Math.round(r.perSec).toLocaleString(), 16)}${pad(r.worstShare.toFixed(2), 24)}${r.cells.toFixed(1)}`,
+  );
+console.log(
+  `critical values at p = 0.001: ${critical(1).toFixed(2)} (1 dof), ${critical(99).toFixed(1)} (99 dof); lower is more uniform, above critical is a detectable bias`,
+);
 const us = results[0];
 for (const r of results.slice(1)) {
   const ratio = us.perSec / r.perSec;
   console.log(`edgeshift / ${r.name}: ${ratio.toFixed(2)}× the throughput (goal > 1) ${ratio > 1 ? "✓" : "✗"}`);
 }
-console.log("note: Unleash assigns in 1 % steps (modulo 100); edgeshift and GrowthBook in 0.01 % steps (10,000 buckets).");
+console.log(
+  "note: Unleash assigns in 1 % steps (modulo 100); edgeshift and GrowthBook in 0.01 % steps (10,000 buckets).",
+);

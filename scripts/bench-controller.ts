@@ -20,7 +20,7 @@ const C = arg("concurrency", 8);
 // The Worker side of the bench: C loops of RPCs to one controller, timed inside workerd.
 const entry = `
 import { RolloutController } from ${JSON.stringify(path.join(ROOT, "src/controller/durable-object.ts"))};
-import { fingerprintOf } from ${JSON.stringify(path.join(ROOT, "src/config/fingerprint.ts"))};
+import { fingerprintOf } from ${JSON.stringify(path.join(ROOT, "src/model/fingerprint.ts"))};
 export { RolloutController };
 const LAT = (n) => { const a = new Array(25).fill(0); a[3] = n; return a; };
 function report(fp) {
@@ -50,7 +50,16 @@ async function main() {
   try {
     writeFileSync(path.join(dir, "entry.js"), entry);
     const out = path.join(dir, "worker.js");
-    await build({ entryPoints: [path.join(dir, "entry.js")], bundle: true, format: "esm", platform: "neutral", conditions: ["workerd", "worker", "browser"], external: ["cloudflare:*", "node:*"], outfile: out, logLevel: "error" });
+    await build({
+      entryPoints: [path.join(dir, "entry.js")],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      external: ["cloudflare:*", "node:*"],
+      outfile: out,
+      logLevel: "error",
+    });
     const mf = new Miniflare({
       modules: true,
       scriptPath: out,
@@ -63,7 +72,14 @@ async function main() {
     try {
       const kv = await mf.getKVNamespace("ROLLOUT_CONFIG");
       const useWindow = (windowSeconds: number) =>
-        kv.put("rollout", JSON.stringify({ percent: 10, release: `bench-${windowSeconds}`, rollback: { minRequests: 1_000_000, windowSeconds } }));
+        kv.put(
+          "rollout",
+          JSON.stringify({
+            percent: 10,
+            release: `bench-${windowSeconds}`,
+            rollback: { minRequests: 1_000_000, windowSeconds },
+          }),
+        );
       await useWindow(60);
       const run = async (kind: string) => {
         const r = await mf.dispatchFetch(`http://bench/?kind=${kind}&n=${N}&c=${C}`);
@@ -87,8 +103,12 @@ async function main() {
       console.log(`bench-controller: ${N} reports, ${C} concurrent callers, one Durable Object (workerd, SQLite)`);
       console.log(`  report():  ${q.toFixed(0)} reports/s   (each: 2 slots, latency histograms, window upsert, rules)`);
       console.log(`  ping():    ${p.toFixed(0)} RPC/s       (baseline: no-op RPC to the same object)`);
-      console.log(`  ratio report/ping: ${(q / p).toFixed(2)}  — at one report per isolate every 2 s, ${Math.floor(q * 2)} busy isolates per controller`);
-      console.log(`  windowSeconds 3600 vs 60: ${l.toFixed(0)} vs ${q.toFixed(0)} reports/s (ratio ${(l / q).toFixed(2)}; cost per report does not grow with the window)`);
+      console.log(
+        `  ratio report/ping: ${(q / p).toFixed(2)}  — at one report per isolate every 2 s, ${Math.floor(q * 2)} busy isolates per controller`,
+      );
+      console.log(
+        `  windowSeconds 3600 vs 60: ${l.toFixed(0)} vs ${q.toFixed(0)} reports/s (ratio ${(l / q).toFixed(2)}; cost per report does not grow with the window)`,
+      );
     } finally {
       await mf.dispose();
     }

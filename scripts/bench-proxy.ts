@@ -73,7 +73,13 @@ try {
   });
   writeFileSync(path.join(tmp, "bare.js"), BARE);
 
-  const common = { modules: true, modulesRoot: tmp, compatibilityDate: "2026-04-01", port: 0, host: "127.0.0.1" } as const;
+  const common = {
+    modules: true,
+    modulesRoot: tmp,
+    compatibilityDate: "2026-04-01",
+    port: 0,
+    host: "127.0.0.1",
+  } as const;
   const bare = new Miniflare({ ...common, scriptPath: path.join(tmp, "bare.js"), bindings: { ORIGIN: origin.url } });
   await bare.ready;
   const barePid = only(workerdChildren());
@@ -93,7 +99,9 @@ try {
   /** Per URL and visitor kind: workerd CPU ticks and requests summed over that kind's rounds. */
   const cpu = new Map<string, { ticks: number; requests: number }>();
   // A realistic document: half the traffic on the canary, a release label (so a salt), rollback on.
-  await (await edge.getKVNamespace("ROLLOUT_CONFIG")).put("rollout", JSON.stringify({ percent: 50, release: "v2.4.0" }));
+  await (
+    await edge.getKVNamespace("ROLLOUT_CONFIG")
+  ).put("rollout", JSON.stringify({ percent: 50, release: "v2.4.0" }));
 
   const first = await fetch(edgeUrl + "page");
   await first.arrayBuffer();
@@ -132,16 +140,21 @@ try {
   await measure(edgeUrl, null);
 
   const rows: [string, number, number, number, number][] = [];
-  for (const [kind, cookie] of [["new visitors", null], ["returning visitors", vid]] as const) {
-    const b: number[] = [], e: number[] = [], ratio: number[] = [];
+  for (const [kind, cookie] of [
+    ["new visitors", null],
+    ["returning visitors", vid],
+  ] as const) {
+    const b: number[] = [],
+      e: number[] = [],
+      ratio: number[] = [];
     cpu.clear();
     for (let r = 0; r < ROUNDS; r++) {
       // This machine's speed drifts by more than the effect measured (shared cores): each round is a
       // pair measured back to back, and the order flips every round so a drift favours neither.
       let bare: number, edge: number;
-      if (r % 2 === 0) (bare = await measure(bareUrl, null)), (edge = await measure(edgeUrl, cookie));
-      else (edge = await measure(edgeUrl, cookie)), (bare = await measure(bareUrl, null));
-      b.push(bare), e.push(edge), ratio.push(edge / bare);
+      if (r % 2 === 0) ((bare = await measure(bareUrl, null)), (edge = await measure(edgeUrl, cookie)));
+      else ((edge = await measure(edgeUrl, cookie)), (bare = await measure(bareUrl, null)));
+      (b.push(bare), e.push(edge), ratio.push(edge / bare));
     }
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const perReq = (base: string, c: string | null) => {
@@ -151,12 +164,22 @@ try {
     // CPU ratio as bare / edgeshift, so that like the throughput ratio 1 means "as cheap as bare".
     rows.push([kind, med(b), med(e), med(ratio), perReq(bareUrl, null) / perReq(edgeUrl, cookie)]);
   }
-  console.log(`workerd via Miniflare, ${CONCURRENCY} concurrent clients, ${SECONDS} s per measurement, ratio = median over ${ROUNDS} back-to-back pairs (order alternating); origin ${origin.url}`);
-  console.log(`${"".padEnd(20)}${"bare req/s".padEnd(14)}${"edgeshift req/s".padEnd(18)}${"ratio (goal ≥ 0.95)".padEnd(22)}workerd CPU per request, bare / edgeshift`);
+  console.log(
+    `workerd via Miniflare, ${CONCURRENCY} concurrent clients, ${SECONDS} s per measurement, ratio = median over ${ROUNDS} back-to-back pairs (order alternating); origin ${origin.url}`,
+  );
+  console.log(
+    `${"".padEnd(20)}${"bare req/s".padEnd(14)}${"edgeshift req/s".padEnd(18)}${"ratio (goal ≥ 0.95)".padEnd(22)}workerd CPU per request, bare / edgeshift`,
+  );
   for (const [kind, b, e, q, c] of rows)
-    console.log(`${kind.padEnd(20)}${Math.round(b).toString().padEnd(14)}${Math.round(e).toString().padEnd(18)}${(q.toFixed(3) + " " + (q >= 0.95 ? "✓" : "✗")).padEnd(22)}${Number.isNaN(c) ? "n/a" : c.toFixed(3)}`);
-  console.log("note: client, workerd and origin share this machine's cores; the ratios, not the absolute figures, are the result.");
-  console.log("      edgeshift's workerd also runs its controller Durable Object (reports every ~2 s), which the CPU column includes.");
+    console.log(
+      `${kind.padEnd(20)}${Math.round(b).toString().padEnd(14)}${Math.round(e).toString().padEnd(18)}${(q.toFixed(3) + " " + (q >= 0.95 ? "✓" : "✗")).padEnd(22)}${Number.isNaN(c) ? "n/a" : c.toFixed(3)}`,
+    );
+  console.log(
+    "note: client, workerd and origin share this machine's cores; the ratios, not the absolute figures, are the result.",
+  );
+  console.log(
+    "      edgeshift's workerd also runs its controller Durable Object (reports every ~2 s), which the CPU column includes.",
+  );
 } finally {
   for (const m of mfs) await m.dispose().catch(() => {});
   await origin.close();

@@ -87,23 +87,38 @@ async function watchCanary(stack: Stack, release: string) {
       if (d?.rolledBack && d.release === release) kvAt = performance.now();
     }
   })();
-  await waitFor("the canary to go quiet", async () => first > 0 && performance.now() - last > 5000, MAX_SECONDS * 1000, 100).catch(() => null);
+  await waitFor(
+    "the canary to go quiet",
+    async () => first > 0 && performance.now() - last > 5000,
+    MAX_SECONDS * 1000,
+    100,
+  ).catch(() => null);
   await kvPoll;
   clearInterval(poll);
-  return { toZero: (last - first) / 1000, toKv: kvAt ? (kvAt - first) / 1000 : NaN, failures: stack.green.hits - hitsAtStart };
+  return {
+    toZero: (last - first) / 1000,
+    toKv: kvAt ? (kvAt - first) / 1000 : NaN,
+    failures: stack.green.hits - hitsAtStart,
+  };
 }
 
 function print(name: string, r: { toZero: number; toKv: number; failures: number }, t: Tally) {
   console.log(`  ${name}`);
-  console.log(`    first canary failure → last canary request: ${r.toZero.toFixed(2)} s (goal ≤ 5 s); canary failures: ${r.failures}`);
+  console.log(
+    `    first canary failure → last canary request: ${r.toZero.toFixed(2)} s (goal ≤ 5 s); canary failures: ${r.failures}`,
+  );
   console.log(`    user-visible 5xx GETs: ${t.status5xx} of ${t.sent} (goal 0); no answer: ${t.noAnswer}`);
-  console.log(`    baseline: rollback readable in KV after ${r.toKv.toFixed(2)} s (view/KV ratio ${(r.toZero / r.toKv).toFixed(2)}; KV's worst-case global propagation: 60 s)`);
+  console.log(
+    `    baseline: rollback readable in KV after ${r.toKv.toFixed(2)} s (view/KV ratio ${(r.toZero / r.toKv).toFixed(2)}; KV's worst-case global propagation: 60 s)`,
+  );
 }
 
 async function main() {
   const stack = await startDevStack();
   try {
-    console.log(`bench-rollback: ~${RATE} GET/s from new visitors, canary at 50 %, rollback { minRequests: 20 }, wrangler dev + real origins`);
+    console.log(
+      `bench-rollback: ~${RATE} GET/s from new visitors, canary at 50 %, rollback { minRequests: 20 }, wrangler dev + real origins`,
+    );
     // A: a healthy canary starts failing (its window already holds good answers).
     await stack.putRollout({ percent: 50, release: "bench-a", rollback: { minRequests: 20, windowSeconds: 30 } });
     let d = drive(stack.url);
@@ -112,7 +127,11 @@ async function main() {
     stack.green.setMode({ errorRate: 1, failStatus: 500 });
     const a = await watchCanary(stack, "bench-a");
     await d.stop();
-    print("A: healthy canary starts answering 500", a, { sent: d.tally.sent - a0.sent, status5xx: d.tally.status5xx - a0.status5xx, noAnswer: d.tally.noAnswer - a0.noAnswer });
+    print("A: healthy canary starts answering 500", a, {
+      sent: d.tally.sent - a0.sent,
+      status5xx: d.tally.status5xx - a0.status5xx,
+      noAnswer: d.tally.noAnswer - a0.noAnswer,
+    });
 
     // B: a release that is broken from its first request (a new attempt; empty window).
     d = drive(stack.url);

@@ -1,6 +1,6 @@
 // What response diffing costs a mirrored request, against just passing the same body through,
 // measured in the same run: stable's body teed (one branch read like a client would, the other
-// hashed with SHA-256, as src/shadow/mirror.ts does) versus the body read once, untouched (what
+// hashed with SHA-256, as src/proxy/mirror.ts does) versus the body read once, untouched (what
 // every non-mirrored request pays). Node's WebCrypto stands in for workerd's.
 // Usage: tsx scripts/bench-shadow.ts [--kib 256] [--n 300]
 import { digestBody } from "../src/shadow/digest";
@@ -49,4 +49,6 @@ const over = await time(`mirrored, body over maxBodyBytes (hash gives up at ½)`
   await Promise.all([drain(user), digestBody(hash, (KIB * 1024) / 2)]);
 });
 console.log("");
-console.log(`ratio mirrored / pass-through: ${(mirrored / base).toFixed(2)}× (over the limit: ${(over / base).toFixed(2)}×); non-mirrored requests pay 1.00× — their body is never teed`);
+console.log(
+  `ratio mirrored / pass-through: ${(mirrored / base).toFixed(2)}× (over the limit: ${(over / base).toFixed(2)}×); non-mirrored requests pay 1.00× — their body is never teed`,
+);

@@ -5,7 +5,7 @@
 //  - verifyOverride of a valid token (cached key) and of a forged one — it only runs for requests
 //    that carry a token.
 // Usage: tsx scripts/bench-targeting.ts [--n 200000]
-import { rolloutSchema } from "../src/config/schema";
+import { rolloutSchema } from "../src/model/rollout";
 import { bucketOf, seedOf } from "../src/routing/bucket";
 import { mintOverride, verifyOverride } from "../src/routing/override";
 import { compileTargeting, matchRule, type RequestFacts } from "../src/routing/targeting";
@@ -31,7 +31,10 @@ async function timeAsync(label: string, n: number, fn: () => Promise<unknown>): 
 }
 
 const seed = seedOf("bench");
-const keys = Array.from({ length: 1024 }, (_, k) => `visitor-${k}-7f3a9c2e-0b1d-4e5f-9a8b-${k.toString(16).padStart(12, "0")}`);
+const keys = Array.from(
+  { length: 1024 },
+  (_, k) => `visitor-${k}-7f3a9c2e-0b1d-4e5f-9a8b-${k.toString(16).padStart(12, "0")}`,
+);
 const base = time("baseline: bucketOf(sticky key)", N, (k) => bucketOf(keys[k & 1023], seed));
 
 const rules = Array.from({ length: 50 }, (_, k) => ({
@@ -41,7 +44,9 @@ const rules = Array.from({ length: 50 }, (_, k) => ({
   colo: ["AKL"],
   cidr: [`10.${k}.0.0/16`, `2001:db8:${k.toString(16)}::/48`],
 }));
-const cidrOnly = Array.from({ length: 50 }, (_, k) => ({ cidr: [`10.${k}.0.0/16`, `2001:db8:${k.toString(16)}::/48`] }));
+const cidrOnly = Array.from({ length: 50 }, (_, k) => ({
+  cidr: [`10.${k}.0.0/16`, `2001:db8:${k.toString(16)}::/48`],
+}));
 const many = compileTargeting(rolloutSchema.parse({ rules }));
 const cidrs = compileTargeting(rolloutSchema.parse({ rules: cidrOnly }));
 const none = compileTargeting(rolloutSchema.parse({}));
@@ -64,5 +69,9 @@ const tValid = await timeAsync("verifyOverride, valid token (key cached)", M, ()
 const tForged = await timeAsync("verifyOverride, forged signature", M, () => verifyOverride(forged, secret, now));
 
 console.log("");
-console.log(`ratios to the bucket hash every request pays: no rules ${(tNone / base).toFixed(2)}×, 50 rules ${(tMany / base).toFixed(2)}×, 50 CIDR rules ${(tCidr / base).toFixed(2)}×,`);
-console.log(`override verify ${(tValid / base).toFixed(1)}× (valid) / ${(tForged / base).toFixed(1)}× (forged) — only on requests that carry a token`);
+console.log(
+  `ratios to the bucket hash every request pays: no rules ${(tNone / base).toFixed(2)}×, 50 rules ${(tMany / base).toFixed(2)}×, 50 CIDR rules ${(tCidr / base).toFixed(2)}×,`,
+);
+console.log(
+  `override verify ${(tValid / base).toFixed(1)}× (valid) / ${(tForged / base).toFixed(1)}× (forged) — only on requests that carry a token`,
+);

@@ -17,7 +17,11 @@ const tsx = path.join(root, "node_modules", "tsx", "dist", "cli.mjs");
 let failed = 0;
 for (const f of files) {
   console.log(`\n=== ${f} ===`);
-  const r = spawnSync(process.execPath, [tsx, path.join(here, f)], { cwd: root, stdio: "inherit", env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" } });
+  const r = spawnSync(process.execPath, [tsx, path.join(here, f)], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
   if (r.status !== 0) {
     failed++;
     console.log(`!!! ${f} exited with ${r.status ?? r.signal}`);

@@ -15,7 +15,7 @@ import { changeDocument } from "../cli/commands/document";
 import { applySet } from "../cli/doc-edit";
 import type { KvTarget } from "../cli/kv";
 import { figuresSummary, pct } from "../cli/render";
-import type { StatusSnapshot } from "../src/controller/status-types";
+import type { StatusSnapshot } from "../src/model/status";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
@@ -24,10 +24,17 @@ const TOKEN = "edgeshift-demo";
 const RELEASE = "v2.0.0";
 
 const { values: flags } = parseArgs({
-  options: { once: { type: "boolean" }, quiet: { type: "boolean" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  options: {
+    once: { type: "boolean" },
+    quiet: { type: "boolean" },
+    keep: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
 });
 if (flags.help) {
-  console.log("npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback is confirmed in KV, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)");
+  console.log(
+    "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback is confirmed in KV, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)",
+  );
   process.exit(0);
 }
 // Unattended runs keep the holds short; a person watching gets time to read.
@@ -105,7 +112,9 @@ async function hold(seconds: number, percent: number, api: AdminApi, every = 1):
 
 async function setPercent(kv: KvTarget, percent: number): Promise<void> {
   const r = await changeDocument(kv, (cur) => applySet(cur, percent, { release: RELEASE }));
-  say(`  $ edgeshift set ${percent} --release ${RELEASE} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`);
+  say(
+    `  $ edgeshift set ${percent} --release ${RELEASE} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`,
+  );
   for (const n of r.notes) say(`    note: ${n}`);
 }
 
@@ -116,11 +125,19 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  say(bold("edgeshift demo") + ` — blue (stable) on :${PORTS.blue}, green (canary) on :${PORTS.green}, the Worker on :${PORTS.worker}`);
+  say(
+    bold("edgeshift demo") +
+      ` — blue (stable) on :${PORTS.blue}, green (canary) on :${PORTS.green}, the Worker on :${PORTS.worker}`,
+  );
   say("  starting the origins and `wrangler dev` (about 10–20 s)…");
   starting = true;
   try {
-    stack = await startDevStack({ bluePort: PORTS.blue, greenPort: PORTS.green, port: PORTS.worker, adminToken: TOKEN });
+    stack = await startDevStack({
+      bluePort: PORTS.blue,
+      greenPort: PORTS.green,
+      port: PORTS.worker,
+      adminToken: TOKEN,
+    });
   } finally {
     starting = false;
   }
@@ -139,7 +156,11 @@ async function main(): Promise<number> {
   act(1, "Everyone on stable", "No rollout document yet: every visitor is answered by blue.");
   await hold(Math.min(3, HOLD_S), 0, api);
 
-  act(2, "A few percent on the canary", `5 % of visitors (by a hash of their visitor cookie) go to green, release ${RELEASE}. The same visitors stay there: the split is sticky.`);
+  act(
+    2,
+    "A few percent on the canary",
+    `5 % of visitors (by a hash of their visitor cookie) go to green, release ${RELEASE}. The same visitors stay there: the split is sticky.`,
+  );
   await setPercent(kv, 5);
   await hold(HOLD_S, 5, api);
   const greenAt5 = traffic.visitorIdsOn("green");
@@ -149,7 +170,9 @@ async function main(): Promise<number> {
   await hold(HOLD_S, 25, api);
   const greenAt25 = traffic.visitorIdsOn("green");
   const stayed = [...greenAt5].filter((i) => greenAt25.has(i)).length;
-  say(`  sticky: ${stayed} of the ${greenAt5.size} visitors answered by green at 5 % are still answered by green at 25 % (${greenAt25.size} visitors on green now)`);
+  say(
+    `  sticky: ${stayed} of the ${greenAt5.size} visitors answered by green at 5 % are still answered by green at 25 % (${greenAt25.size} visitors on green now)`,
+  );
   const onGreen = traffic.visitorsOn().green;
 
   act(
@@ -176,7 +199,9 @@ async function main(): Promise<number> {
     }
   }
   if (!doc?.rolledBack) {
-    say(`\n✘ no rollback recorded in KV ${Math.round((Date.now() - failingSince) / 1000)} s after green started failing (KV document: ${JSON.stringify(doc)})`);
+    say(
+      `\n✘ no rollback recorded in KV ${Math.round((Date.now() - failingSince) / 1000)} s after green started failing (KV document: ${JSON.stringify(doc)})`,
+    );
     if (snap) say(`  controller: state ${snap.state}, health ${JSON.stringify(snap.health.verdicts)}`);
     else say("  the admin API did not answer /__edgeshift/api/status");
     return 1;
@@ -189,23 +214,35 @@ async function main(): Promise<number> {
   act(5, "Rolled back", `edgeshift pulled green ${seconds.toFixed(1)} s after it started failing. Nobody had to act.`);
   say(`  reason:  ${doc.rolledBack.reason}`);
   if (doc.rolledBack.figures) say(`  figures: ${figuresSummary(doc.rolledBack.figures)}`);
-  say(`  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`);
-  say(`  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of 300 visitors had been on green`);
+  say(
+    `  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`,
+  );
+  say(
+    `  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of 300 visitors had been on green`,
+  );
   const all5xx = traffic.totals.errors5xx - errorsBefore;
   const get5xx = traffic.totals.get5xx - getErrorsBefore;
-  say(`  users saw ${all5xx} × 5xx while green failed: ${all5xx - get5xx} on POST /checkout (never replayed), ${get5xx} on GETs (failed GETs are retried on blue)`);
+  say(
+    `  users saw ${all5xx} × 5xx while green failed: ${all5xx - get5xx} on POST /checkout (never replayed), ${get5xx} on GETs (failed GETs are retried on blue)`,
+  );
   // Without --keep everything stops below, so say how to get a stack these commands can reach.
-  say(`\n${bold("See it")}${flags.keep && !flags.once ? "" : " (these stop with the demo: \`npm start -- --keep\` keeps them running)"}`);
+  say(
+    `\n${bold("See it")}${flags.keep && !flags.once ? "" : " (these stop with the demo: \`npm start -- --keep\` keeps them running)"}`,
+  );
   say(`  status page:  ${pageUrl}`);
   say(`  CLI:          export EDGESHIFT_URL=${stack.url} EDGESHIFT_TOKEN=${TOKEN}`);
   say(`                npm run edgeshift -- status        # split, health, window, events`);
   say(`                npm run edgeshift -- history       # the rollback and why`);
   say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
-  say(`  retry:        npm run edgeshift -- set 5 --local --persist-to ${stack.persistDir}   # a new attempt (removes rolledBack, bumps attempt)`);
+  say(
+    `  retry:        npm run edgeshift -- set 5 --local --persist-to ${stack.persistDir}   # a new attempt (removes rolledBack, bumps attempt)`,
+  );
 
   if (flags.keep && !flags.once) {
     stack.green.setMode({ errorRate: 0 });
-    say(`\n${bold("Still running")} (--keep): green is healthy again; traffic continues. Try the commands above. Ctrl-C stops everything.`);
+    say(
+      `\n${bold("Still running")} (--keep): green is healthy again; traffic continues. Try the commands above. Ctrl-C stops everything.`,
+    );
     for (;;) await hold(60, 0, api, 5);
   }
   say(`\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback confirmed in KV.`);

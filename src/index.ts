@@ -1,8 +1,9 @@
 // Entry point: `/__edgeshift/*` is edgeshift's own (admin API, status page, health: src/admin/app.ts)
-// and is never proxied; everything else goes through the proxy pipeline (src/proxy/handler.ts).
-import { ADMIN_PREFIX, type Env } from "./env";
+// and is never proxied; everything else goes through the proxy pipeline (src/worker/handler.ts).
+import type { Env } from "./env";
+import { ADMIN_PREFIX } from "./model/names";
 import { adminApp } from "./admin/app";
-import { handleProxy } from "./proxy/handler";
+import { handleProxy } from "./worker/handler";
 import { pathAndQuery } from "./proxy/headers";
 export { RolloutController } from "./controller/durable-object";
 

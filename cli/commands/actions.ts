@@ -1,7 +1,7 @@
 // pause, resume, promote, abort: state changes only the controller (Durable Object) can make,
 // through the admin API. Each is recorded with who and why; a 409 means it does not apply now.
 import os from "node:os";
-import type { ActionKind } from "../../src/controller/status-types";
+import type { ActionKind } from "../../src/model/status";
 import { EXIT } from "../args";
 import { API_OPTIONS, JSON_OPTION, apiFrom, noPositionals, type Command } from "../command";
 import { renderStatus } from "../render";
@@ -9,7 +9,8 @@ import { renderStatus } from "../render";
 const SUMMARY: Record<ActionKind, string> = {
   pause: "Pause the running plan: the current step is held until `resume` (rollback still applies).",
   resume: "Resume a paused plan from its current step.",
-  promote: "Promote the canary: jump to 100 %, then swap roles (canary becomes stable, percent 0) — the blue/green switch.",
+  promote:
+    "Promote the canary: jump to 100 %, then swap roles (canary becomes stable, percent 0) — the blue/green switch.",
   abort: "Abort: send everyone back to stable now (percent 0), like a rollback but by hand.",
 };
 

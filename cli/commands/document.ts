@@ -1,6 +1,6 @@
 // set, start: read-modify-write of the `rollout` KV document through wrangler. The new document
 // is validated with the Worker's own parser before anything is written; invalid → nothing written.
-import { parseRollout, type ConfigProblem } from "../../src/config/parse";
+import { parseRollout, type ConfigProblem } from "../../src/model/parse";
 import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError } from "../args";
 import { KV_OPTIONS, kvFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
@@ -17,7 +17,11 @@ export interface WriteResult {
 const problemsText = (ps: ConfigProblem[]) => ps.map((p) => `  ${p.path || "(document)"}: ${p.message}`).join("\n");
 
 /** The one code path for document changes (CLI and demo): read, edit, validate, write. */
-export async function changeDocument(kv: KvTarget, edit: (current: RawDoc) => Edit, opts: { dryRun?: boolean } = {}): Promise<WriteResult> {
+export async function changeDocument(
+  kv: KvTarget,
+  edit: (current: RawDoc) => Edit,
+  opts: { dryRun?: boolean } = {},
+): Promise<WriteResult> {
   const current = rawFromText(await readDocText(kv));
   if (!current.ok) {
     throw new CliError(
@@ -29,7 +33,11 @@ export async function changeDocument(kv: KvTarget, edit: (current: RawDoc) => Ed
   const { doc, notes } = edit(current.doc);
   const text = docText(doc);
   const parsed = parseRollout(text);
-  if (!parsed.ok) throw new CliError(`nothing written; the new document would be invalid:\n${problemsText(parsed.problems)}`, EXIT.USAGE);
+  if (!parsed.ok)
+    throw new CliError(
+      `nothing written; the new document would be invalid:\n${problemsText(parsed.problems)}`,
+      EXIT.USAGE,
+    );
   if (!opts.dryRun) await writeDocText(kv, text);
   return { before: current.doc, after: doc, text, notes, written: !opts.dryRun };
 }
@@ -41,7 +49,9 @@ function report(r: WriteResult, kv: KvTarget, io: Io, headline: string): void {
   if (!r.written) {
     io.out(`dry run, nothing written. The document would be:\n${r.text}`);
   } else {
-    io.out(`${headline}: ${canary} (canary) ${pctNow}% · ${stable} (stable) ${Math.round((100 - pctNow) * 100) / 100}% — written to ${describeKv(kv)}`);
+    io.out(
+      `${headline}: ${canary} (canary) ${pctNow}% · ${stable} (stable) ${Math.round((100 - pctNow) * 100) / 100}% — written to ${describeKv(kv)}`,
+    );
   }
   for (const n of r.notes) io.out(`note: ${n}`);
   if (r.written) {
@@ -53,7 +63,13 @@ function report(r: WriteResult, kv: KvTarget, io: Io, headline: string): void {
   }
 }
 
-const RELEASE_OPTION = { release: { type: "string" as const, value: "<label>", help: "also set the release label (e.g. v2.4.0; a new label is a new attempt and a new bucketing salt)" } };
+const RELEASE_OPTION = {
+  release: {
+    type: "string" as const,
+    value: "<label>",
+    help: "also set the release label (e.g. v2.4.0; a new label is a new attempt and a new bucketing salt)",
+  },
+};
 
 export const set: Command = {
   name: "set",
@@ -75,7 +91,9 @@ export const set: Command = {
     const percent = check(percentArg, a.positionals[0], "<percent>");
     const kv = kvFrom(a.values);
     const release = a.values.release as string | undefined;
-    const r = await changeDocument(kv, (cur) => applySet(cur, percent, { release }), { dryRun: Boolean(a.values["dry-run"]) });
+    const r = await changeDocument(kv, (cur) => applySet(cur, percent, { release }), {
+      dryRun: Boolean(a.values["dry-run"]),
+    });
     const before = typeof r.before.percent === "number" ? r.before.percent : 0;
     report(r, kv, io, `split ${before}% → ${percent}%`);
     return EXIT.OK;
@@ -85,7 +103,8 @@ export const set: Command = {
 export const start: Command = {
   name: "start",
   usage: "start --steps <p1,p2,…> [--step-seconds <s>] [options]",
-  summary: "Start a staged plan: the controller holds each step while the canary is healthy, then advances (and promotes after the last, unless autoPromote is false).",
+  summary:
+    "Start a staged plan: the controller holds each step while the canary is healthy, then advances (and promotes after the last, unless autoPromote is false).",
   details: [
     "Writes `steps`, `stepSeconds` and `percent` = the first step. A step advances when it has been held",
     "`stepSeconds` AND the canary was judged on at least rollback.minRequests requests in it.",
@@ -96,17 +115,29 @@ export const start: Command = {
   ].join("\n"),
   options: {
     steps: { type: "string", value: "<list>", help: "ascending percents, comma-separated, e.g. 1,5,25,50,100" },
-    "step-seconds": { type: "string", value: "<s>", help: "how long each step is held while healthy (document default 300)" },
+    "step-seconds": {
+      type: "string",
+      value: "<s>",
+      help: "how long each step is held while healthy (document default 300)",
+    },
     ...RELEASE_OPTION,
     ...KV_OPTIONS,
   },
   async run(a, io) {
-    if (a.positionals.length) throw usageError(`start takes no positional argument (got "${a.positionals[0]}"); use --steps, e.g. --steps 1,5,25,50,100`);
+    if (a.positionals.length)
+      throw usageError(
+        `start takes no positional argument (got "${a.positionals[0]}"); use --steps, e.g. --steps 1,5,25,50,100`,
+      );
     const steps = check(stepsArg, a.values.steps, "--steps");
-    const stepSeconds = a.values["step-seconds"] === undefined ? undefined : check(secondsArg, a.values["step-seconds"], "--step-seconds");
+    const stepSeconds =
+      a.values["step-seconds"] === undefined
+        ? undefined
+        : check(secondsArg, a.values["step-seconds"], "--step-seconds");
     const kv = kvFrom(a.values);
     const release = a.values.release as string | undefined;
-    const r = await changeDocument(kv, (cur) => applyStart(cur, steps, stepSeconds, { release }), { dryRun: Boolean(a.values["dry-run"]) });
+    const r = await changeDocument(kv, (cur) => applyStart(cur, steps, stepSeconds, { release }), {
+      dryRun: Boolean(a.values["dry-run"]),
+    });
     report(r, kv, io, `plan ${steps.join(" → ")}% (each held ${r.after.stepSeconds ?? 300}s while healthy) started`);
     return EXIT.OK;
   },

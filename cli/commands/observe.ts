@@ -6,7 +6,8 @@ import { renderHistory, renderStatus } from "../render";
 export const status: Command = {
   name: "status",
   usage: "status [options]",
-  summary: "Show the split, roles, release, plan step, state, health verdicts, per-slot rates and latency over the window, and the last events.",
+  summary:
+    "Show the split, roles, release, plan step, state, health verdicts, per-slot rates and latency over the window, and the last events.",
   details: "With --check, exits 1 when the canary is unhealthy or rolled back (for scripts and CI gates).",
   options: {
     ...API_OPTIONS,
@@ -22,7 +23,10 @@ export const status: Command = {
     if (a.values.json) io.out(JSON.stringify(s, null, 2));
     else io.out(renderStatus(s, io.style, { url: api.target.url, events }));
     if (a.values.check && (s.state === "rolled-back" || !s.health.healthy)) {
-      if (!a.values.json) io.err(`check failed: ${s.state === "rolled-back" ? `rolled back (${s.rolledBack?.reason ?? "no reason"})` : "canary unhealthy"}`);
+      if (!a.values.json)
+        io.err(
+          `check failed: ${s.state === "rolled-back" ? `rolled back (${s.rolledBack?.reason ?? "no reason"})` : "canary unhealthy"}`,
+        );
       return EXIT.FAILED;
     }
     return EXIT.OK;
@@ -33,7 +37,8 @@ export const watch: Command = {
   name: "watch",
   usage: "watch [options]",
   summary: "The status view redrawn live, with the plan's progress bar and an error-rate chart per slot. Ctrl-C exits.",
-  details: "Errors while watching (the Worker restarting, a network blip) are shown and retried; a missing token exits at once.",
+  details:
+    "Errors while watching (the Worker restarting, a network blip) are shown and retried; a missing token exits at once.",
   options: {
     ...API_OPTIONS,
     interval: { type: "string", value: "<seconds>", help: "seconds between refreshes (default 2)" },
@@ -58,7 +63,11 @@ export const watch: Command = {
         let frame: string;
         try {
           const s = await api.status();
-          frame = renderStatus(s, { ...io.style, width: process.stdout.columns ?? io.style.width }, { url: api.target.url, events: 8 });
+          frame = renderStatus(
+            s,
+            { ...io.style, width: process.stdout.columns ?? io.style.width },
+            { url: api.target.url, events: 8 },
+          );
         } catch (e) {
           if (e instanceof CliError && (first || e.exitCode === EXIT.USAGE)) throw e;
           frame = `edgeshift · ${api.target.url}\n\n${(e as Error).message}\n(retrying every ${every}s)`;
@@ -83,7 +92,8 @@ export const watch: Command = {
 export const history: Command = {
   name: "history",
   usage: "history [options]",
-  summary: "The controller's event log, newest first: attempts, steps, rollbacks with reasons and figures, operator actions.",
+  summary:
+    "The controller's event log, newest first: attempts, steps, rollbacks with reasons and figures, operator actions.",
   options: {
     ...API_OPTIONS,
     ...JSON_OPTION,

@@ -5,12 +5,15 @@ import { OVERRIDE_COOKIE, OVERRIDE_HEADER, mintOverride, type OverrideTarget } f
 import { EXIT, check, durationArg, usageError } from "../args";
 import type { Command } from "../command";
 
-const targetArg = z.enum(["canary", "stable", "blue", "green"], { error: 'must be "canary", "stable", "blue" or "green"' });
+const targetArg = z.enum(["canary", "stable", "blue", "green"], {
+  error: 'must be "canary", "stable", "blue" or "green"',
+});
 
 export const token: Command = {
   name: "token",
   usage: "token --target <slot> [--ttl <duration>] [--sub <name>]",
-  summary: "Mint a tester override token that sends its holder to a slot (even at 0 %), signed with OVERRIDE_SECRET, with an expiry.",
+  summary:
+    "Mint a tester override token that sends its holder to a slot (even at 0 %), signed with OVERRIDE_SECRET, with an expiry.",
   details: [
     `Testers send it as the ${OVERRIDE_HEADER} header or the ${OVERRIDE_COOKIE} cookie. An unsigned, tampered or expired`,
     "token is ignored. A rolled-back canary is never reachable, token or not. The token goes to stdout, the",
@@ -21,18 +24,30 @@ export const token: Command = {
     `  curl -H "${OVERRIDE_HEADER}: $(edgeshift token --target canary)" https://app.example.com/`,
   ].join("\n"),
   options: {
-    target: { type: "string", value: "<slot>", help: "canary | stable | blue | green (canary/stable follow the roles at request time; default canary)" },
+    target: {
+      type: "string",
+      value: "<slot>",
+      help: "canary | stable | blue | green (canary/stable follow the roles at request time; default canary)",
+    },
     ttl: { type: "string", value: "<duration>", help: "how long it is valid: 30m, 8h, 7d (default 8h, at most 30d)" },
     sub: { type: "string", value: "<name>", help: "who it is for (shown in explain headers and logs)" },
-    secret: { type: "string", value: "<secret>", help: "the Worker's OVERRIDE_SECRET (env OVERRIDE_SECRET; prefer the env: flags land in shell history)" },
+    secret: {
+      type: "string",
+      value: "<secret>",
+      help: "the Worker's OVERRIDE_SECRET (env OVERRIDE_SECRET; prefer the env: flags land in shell history)",
+    },
   },
   async run(a, io) {
-    if (a.positionals.length) throw usageError(`token takes no positional argument (got "${a.positionals[0]}"); use --target canary`);
+    if (a.positionals.length)
+      throw usageError(`token takes no positional argument (got "${a.positionals[0]}"); use --target canary`);
     const target = check(targetArg, a.values.target ?? "canary", "--target") as OverrideTarget;
     const ttlSeconds = check(durationArg, a.values.ttl ?? "8h", "--ttl");
     const sub = a.values.sub as string | undefined;
     const secret = (a.values.secret as string | undefined) ?? io.env.OVERRIDE_SECRET;
-    if (!secret) throw usageError("no secret: set OVERRIDE_SECRET in the environment (the value given to `wrangler secret put OVERRIDE_SECRET`) or pass --secret");
+    if (!secret)
+      throw usageError(
+        "no secret: set OVERRIDE_SECRET in the environment (the value given to `wrangler secret put OVERRIDE_SECRET`) or pass --secret",
+      );
     let tok: string;
     try {
       tok = await mintOverride(secret, { target, ttlSeconds, ...(sub !== undefined ? { sub } : {}) });
@@ -41,7 +56,9 @@ export const token: Command = {
       throw usageError((e as Error).message);
     }
     io.out(tok);
-    io.err(`override → ${target}${sub ? ` for ${sub}` : ""}, valid until ${new Date((Math.floor(Date.now() / 1000) + ttlSeconds) * 1000).toISOString()}`);
+    io.err(
+      `override → ${target}${sub ? ` for ${sub}` : ""}, valid until ${new Date((Math.floor(Date.now() / 1000) + ttlSeconds) * 1000).toISOString()}`,
+    );
     io.err(`send it as the header "${OVERRIDE_HEADER}: <token>" or the cookie ${OVERRIDE_COOKIE}=<token>`);
     return EXIT.OK;
   },

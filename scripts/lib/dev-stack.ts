@@ -1,15 +1,14 @@
 // Starts the real stack a user runs locally: two origins and `wrangler dev`, with KV changed only
 // through the real `wrangler kv key put --local`. Used by the e2e tests and by the demo.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startOrigin, type Origin } from "./origin-server";
+import { ROOT, WRANGLER, runWrangler, wranglerEnv } from "../../cli/wrangler";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+export { ROOT, runWrangler, wranglerEnv };
 
 export interface DevStack {
   blue: Origin;
@@ -40,28 +39,6 @@ export interface DevStackOptions {
   persistDir?: string;
 }
 
-/** Environment for every wrangler child: no telemetry, no fetch of Request.cf from the internet. */
-export function wranglerEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_SEND_METRICS: "false",
-    WRANGLER_LOG_SANITIZE: "false",
-    NO_COLOR: "1",
-    FORCE_COLOR: "0",
-  };
-}
-
-export function runWrangler(args: string[], opts: { input?: string } = {}): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: wranglerEnv(), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(new Error(`wrangler ${args.slice(0, 4).join(" ")} failed: ${stderr || err.message}`), { stdout, stderr }));
-      else resolve({ stdout, stderr });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -90,12 +67,28 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   if (opts.overrideSecret) vars.OVERRIDE_SECRET = opts.overrideSecret;
   if (opts.webhookUrl) vars.WEBHOOK_URL = opts.webhookUrl;
   const args = [
-    WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-    "--persist-to", persistDir, "--show-interactive-dev-session=false", "--log-level", "log",
+    WRANGLER,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    persistDir,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "log",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const logs: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env: wranglerEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: wranglerEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const onData = (b: Buffer) => {
     for (const line of b.toString().split("\n")) if (line.trim()) logs.push(line);
     if (opts.verbose) process.stderr.write(b);
@@ -112,7 +105,10 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
         process.kill(-child.pid, "SIGTERM");
       } catch {}
       await Promise.race([new Promise((r) => child.once("exit", r)), new Promise((r) => setTimeout(r, 5000))]);
-      if (!exited) try { process.kill(-child.pid, "SIGKILL"); } catch {}
+      if (!exited)
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
     }
     await blue.close();
     await green.close();
@@ -147,7 +143,14 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     persistDir,
     logs,
     async putRollout(doc) {
-      await runWrangler(["kv", "key", "put", "rollout", typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs]);
+      await runWrangler([
+        "kv",
+        "key",
+        "put",
+        "rollout",
+        typeof doc === "string" ? doc : JSON.stringify(doc),
+        ...kvArgs,
+      ]);
     },
     async getRollout() {
       try {
@@ -165,7 +168,12 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
 }
 
 /** Poll `fn` until it returns a truthy value or `ms` pass; returns the value, throws on timeout. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000, every = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  ms = 30_000,
+  every = 250,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -176,7 +184,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     await new Promise((r) => setTimeout(r, every));
   }
 }

@@ -78,7 +78,9 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
           return;
         }
       }
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ name, mode: origin.mode, hits: origin.hits }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ name, mode: origin.mode, hits: origin.hits }));
       return;
     }
     if (url.pathname === "/__origin/webhook") {
@@ -105,7 +107,10 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     if (fail && (fail[1] === name || fail[1] === "all")) {
       if (fail[2] === "reset") return void req.socket.destroy();
       if (fail[2].startsWith("delay-")) await new Promise((r) => setTimeout(r, Number(fail[2].slice(6))));
-      else return void res.writeHead(Number(fail[2]), { "content-type": "text/plain", "x-origin": name }).end(`${name} ${fail[2]}\n`);
+      else
+        return void res
+          .writeHead(Number(fail[2]), { "content-type": "text/plain", "x-origin": name })
+          .end(`${name} ${fail[2]}\n`);
     }
     if (origin.mode.delayMs > 0) await new Promise((r) => setTimeout(r, origin.mode.delayMs));
     // Deterministic error share (every 1/errorRate-th answer fails) so tests and the demo are
@@ -113,7 +118,9 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     failCarry += origin.mode.errorRate;
     if (failCarry >= 1) {
       failCarry -= 1;
-      res.writeHead(origin.mode.failStatus, { "content-type": "text/plain", "x-origin": name }).end(`${name} failed on purpose\n`);
+      res
+        .writeHead(origin.mode.failStatus, { "content-type": "text/plain", "x-origin": name })
+        .end(`${name} failed on purpose\n`);
       return;
     }
     if (url.pathname === "/redirect") {
@@ -121,7 +128,13 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       return;
     }
     if (url.pathname === "/cookies") {
-      res.writeHead(200, { "x-origin": name, "set-cookie": ["a=1; Path=/", "b=2; Path=/; HttpOnly"], "content-type": "text/plain" }).end("two cookies\n");
+      res
+        .writeHead(200, {
+          "x-origin": name,
+          "set-cookie": ["a=1; Path=/", "b=2; Path=/; HttpOnly"],
+          "content-type": "text/plain",
+        })
+        .end("two cookies\n");
       return;
     }
     if (url.pathname.startsWith("/status/")) {
@@ -135,7 +148,7 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       let n = 0;
       const t = setInterval(() => {
         res.write(`chunk ${n}\n`);
-        if (++n === 5) clearInterval(t), res.end();
+        if (++n === 5) (clearInterval(t), res.end());
       }, 50);
       return;
     }
@@ -158,14 +171,21 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     socket.on("close", () => upgraded.delete(socket));
     lastUpgrade = { url: req.url, headers: req.headers };
     const key = req.headers["sec-websocket-key"];
-    if (String(req.headers.upgrade).toLowerCase() !== "websocket" || typeof key !== "string") return void socket.destroy();
-    const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest("base64");
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nx-origin: ${name}\r\n\r\n`);
+    if (String(req.headers.upgrade).toLowerCase() !== "websocket" || typeof key !== "string")
+      return void socket.destroy();
+    const accept = createHash("sha1")
+      .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65")
+      .digest("base64");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nx-origin: ${name}\r\n\r\n`,
+    );
     socket.on("data", (f: Buffer) => {
-      const op = f[0] & 0x0f, len = f[1] & 0x7f;
+      const op = f[0] & 0x0f,
+        len = f[1] & 0x7f;
       if (op === 0x8) return void socket.end(Buffer.from([0x88, 0]));
       if (op !== 0x1 || len > 100) return;
-      const mask = f.subarray(2, 6), data = Buffer.from(f.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]));
+      const mask = f.subarray(2, 6),
+        data = Buffer.from(f.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]));
       const out = Buffer.from(`${name}:${data.toString()}`);
       socket.write(Buffer.concat([Buffer.from([0x81, out.length]), out]));
     });

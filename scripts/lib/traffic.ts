@@ -75,8 +75,8 @@ export function startTraffic(o: TrafficOptions): Traffic {
         v.last = from;
       }
       if (r.status >= 500) {
-        current.errors5xx++, totals.errors5xx++;
-        if (!post) current.get5xx++, totals.get5xx++;
+        (current.errors5xx++, totals.errors5xx++);
+        if (!post) (current.get5xx++, totals.get5xx++);
       }
     } catch {
       current.failed++;

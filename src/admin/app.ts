@@ -19,11 +19,14 @@
 // | controller fails or is slow  | 503 {error} after at most CONTROLLER_TIMEOUT_MS                        |
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { ADMIN_PREFIX, type Env } from "../env";
-import { getConfigState } from "../config/cache";
+import type { Env } from "../env";
+import { ADMIN_PREFIX } from "../model/names";
+import { getConfigState } from "../worker/config-cache";
 import { controllerStub } from "../controller/rpc";
-import type { ActionKind, StatusSnapshot } from "../controller/status-types";
+import type { ActionKind, StatusSnapshot } from "../model/status";
 import { statusPageHtml } from "./page";
+import { withTimeout } from "../lib/timeout";
+import { sameSecret } from "../lib/secret";
 
 const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies readonly ActionKind[];
 /** An operator waiting on a status should hear "controller unavailable", not hang with it. */
@@ -39,8 +42,17 @@ const historyQuery = z.strictObject({
 });
 
 const actionBody = z.strictObject({
-  actor: z.string({ error: 'actor must be a string, e.g. "alice"' }).trim().min(1, "actor must not be empty").max(128, "actor must be at most 128 characters").optional(),
-  reason: z.string({ error: 'reason must be a string, e.g. "error budget burning"' }).trim().max(500, "reason must be at most 500 characters").optional(),
+  actor: z
+    .string({ error: 'actor must be a string, e.g. "alice"' })
+    .trim()
+    .min(1, "actor must not be empty")
+    .max(128, "actor must be at most 128 characters")
+    .optional(),
+  reason: z
+    .string({ error: 'reason must be a string, e.g. "error budget burning"' })
+    .trim()
+    .max(500, "reason must be at most 500 characters")
+    .optional(),
 });
 
 type AdminEnv = { Bindings: Env };
@@ -58,7 +70,10 @@ adminApp.get("/healthz", (c) => c.text("ok"));
 // Public on purpose: the page carries no data and no token; everything it shows comes from the
 // token-protected API, so a page without a token shows only the token form.
 adminApp.get("/", (c) => {
-  c.header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+  c.header(
+    "content-security-policy",
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+  );
   c.header("referrer-policy", "no-referrer");
   return c.html(statusPageHtml());
 });
@@ -67,14 +82,24 @@ adminApp.use("/api/*", async (c, next) => {
   const expected = c.env.ADMIN_TOKEN;
   if (!expected) {
     return c.json(
-      { error: "the admin API is disabled: no ADMIN_TOKEN is configured. Set one with `wrangler secret put ADMIN_TOKEN` (locally: ADMIN_TOKEN=… in .dev.vars)" },
+      {
+        error:
+          "the admin API is disabled: no ADMIN_TOKEN is configured. Set one with `wrangler secret put ADMIN_TOKEN` (locally: ADMIN_TOKEN=… in .dev.vars)",
+      },
       503,
     );
   }
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
   if (!m || !(await sameSecret(m[1], expected))) {
     c.header("www-authenticate", 'Bearer realm="edgeshift"');
-    return c.json({ error: m ? "the bearer token was refused: it is not this Worker's ADMIN_TOKEN" : "missing credentials: send `Authorization: Bearer <ADMIN_TOKEN>`" }, 401);
+    return c.json(
+      {
+        error: m
+          ? "the bearer token was refused: it is not this Worker's ADMIN_TOKEN"
+          : "missing credentials: send `Authorization: Bearer <ADMIN_TOKEN>`",
+      },
+      401,
+    );
   }
   await next();
 });
@@ -96,7 +121,13 @@ adminApp.get("/api/history", async (c) => {
 adminApp.post("/api/actions/:action", async (c) => {
   const kind = c.req.param("action");
   if (!(ACTIONS as readonly string[]).includes(kind)) {
-    return c.json({ error: `unknown action "${kind}": use one of ${ACTIONS.join(", ")} (POST ${ADMIN_PREFIX}/api/actions/pause)`, field: "action" }, 400);
+    return c.json(
+      {
+        error: `unknown action "${kind}": use one of ${ACTIONS.join(", ")} (POST ${ADMIN_PREFIX}/api/actions/pause)`,
+        field: "action",
+      },
+      400,
+    );
   }
   const text = await c.req.text();
   let raw: unknown = {};
@@ -104,21 +135,36 @@ adminApp.post("/api/actions/:action", async (c) => {
     try {
       raw = JSON.parse(text);
     } catch {
-      return c.json({ error: 'the body is not JSON: send {"actor":"alice","reason":"why"} (both optional) or no body', field: "body" }, 400);
+      return c.json(
+        {
+          error: 'the body is not JSON: send {"actor":"alice","reason":"why"} (both optional) or no body',
+          field: "body",
+        },
+        400,
+      );
     }
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    return c.json({ error: 'the body must be a JSON object such as {"actor":"alice","reason":"why"}', field: "body" }, 400);
+    return c.json(
+      { error: 'the body must be a JSON object such as {"actor":"alice","reason":"why"}', field: "body" },
+      400,
+    );
   }
   const b = actionBody.safeParse(raw);
-  if (!b.success) return badRequest(c, b.error, 'the body takes only actor and reason, e.g. {"actor":"alice","reason":"why"}');
+  if (!b.success)
+    return badRequest(c, b.error, 'the body takes only actor and reason, e.g. {"actor":"alice","reason":"why"}');
   const status = await callController(c, (ctl) => ctl.action(kind as ActionKind, b.data));
   if (status instanceof Response) return status;
   return c.json({ ok: true, status: withIsolateConfigError(status) });
 });
 
 adminApp.notFound((c) =>
-  c.json({ error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action)` }, 404),
+  c.json(
+    {
+      error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action)`,
+    },
+    404,
+  ),
 );
 
 adminApp.onError((e, c) => {
@@ -130,19 +176,21 @@ adminApp.onError((e, c) => {
  * Runs one controller call; a typed "does not apply" becomes 409, anything else (the DO failing,
  * overloaded, timing out) 503 with what went wrong.
  */
-async function callController<T>(c: Context<AdminEnv>, f: (ctl: ReturnType<typeof controllerStub>) => Promise<T>): Promise<T | Response> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+async function callController<T>(
+  c: Context<AdminEnv>,
+  f: (ctl: ReturnType<typeof controllerStub>) => Promise<T>,
+): Promise<T | Response> {
   try {
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CONTROLLER_TIMEOUT_MS} ms`)), CONTROLLER_TIMEOUT_MS)));
-    return await Promise.race([f(controllerStub(c.env)), timeout]);
+    return await withTimeout(f(controllerStub(c.env)), CONTROLLER_TIMEOUT_MS, "the controller");
   } catch (e) {
     const notApplicable = actionNotApplicable(e);
     if (notApplicable !== null) return c.json({ error: notApplicable }, 409);
     const msg = (e as Error)?.message ?? String(e);
     console.error(JSON.stringify({ level: "error", event: "admin-controller-failed", message: msg }));
-    return c.json({ error: `the rollout controller (Durable Object) is unavailable: ${msg}. Traffic is unaffected; retry shortly` }, 503);
-  } finally {
-    clearTimeout(timer);
+    return c.json(
+      { error: `the rollout controller (Durable Object) is unavailable: ${msg}. Traffic is unaffected; retry shortly` },
+      503,
+    );
   }
 }
 
@@ -170,16 +218,14 @@ function badRequest(c: Context<AdminEnv>, err: z.ZodError, allowed: string) {
 function withIsolateConfigError(s: StatusSnapshot): StatusSnapshot {
   if (s.configError) return s;
   const e = getConfigState().lastError;
-  return e ? { ...s, configError: { at: e.at, summary: e.summary, problems: e.problems.map((p) => ({ path: p.path, message: p.message })) } } : s;
-}
-
-/** Constant-time comparison: both sides hashed to 32 bytes first, so neither length nor content leaks through timing. */
-async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [a, b] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(given)), crypto.subtle.digest("SHA-256", enc.encode(expected))]);
-  const x = new Uint8Array(a);
-  const y = new Uint8Array(b);
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
-  return diff === 0;
+  return e
+    ? {
+        ...s,
+        configError: {
+          at: e.at,
+          summary: e.summary,
+          problems: e.problems.map((p) => ({ path: p.path, message: p.message })),
+        },
+      }
+    : s;
 }

@@ -14,7 +14,7 @@
 //
 // Everything from the API is inserted as text (escaped), never as markup: reasons and release
 // labels are operator- or origin-controlled strings.
-import { ADMIN_PREFIX } from "../env";
+import { ADMIN_PREFIX } from "../model/names";
 
 export function statusPageHtml(): string {
   return PAGE.replace("__API__", `${ADMIN_PREFIX}/api`);

@@ -23,22 +23,44 @@
 // | report under a superseded version  | counted for stable only; never re-opens the canary            |
 // | webhook fails                      | one retry, then a "webhook-failed" event; rollback unaffected |
 import { DurableObject } from "cloudflare:workers";
-import { ROLLOUT_KEY, type Env } from "../env";
-import { otherSlot, type Rollout } from "../config/schema";
-import { parseRollout, type ParseResult } from "../config/parse";
-import type { ControllerView, Report } from "../telemetry/protocol";
+import type { Env } from "../env";
+import { ROLLOUT_KEY } from "../model/names";
+import { otherSlot, type Rollout } from "../model/rollout";
+import { parseRollout, type ParseResult } from "../model/parse";
+import type { ControllerView, Report } from "../model/protocol";
 import { addBatch, emptyVector, shadowCounters, slotCounters, type Include } from "../health/window";
 import { evaluateHealth, type Health, type HealthInput } from "../health/rules";
 import { ControllerStore } from "./store";
-import { afterControllerWrite, initialState, knows, newAttempt, viewOf, type ControllerState, type ReportCounters } from "./state";
+import {
+  afterControllerWrite,
+  initialState,
+  knows,
+  newAttempt,
+  viewOf,
+  type ControllerState,
+  type ReportCounters,
+} from "./state";
 import { patchText, writeRolloutIfOurs } from "./kv-writer";
 import { postWebhook, webhookBody } from "./webhook";
 import { buildSnapshot } from "./snapshot";
 import { ControllerWindows } from "./windows";
-import type { ActionKind, ActionRequest, PlanStatus, RolloutEvent, StatusSnapshot } from "./status-types";
-import type { ReportBatch } from "../telemetry/protocol";
+import type { ActionKind, ActionRequest, PlanStatus, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { ReportBatch } from "../model/protocol";
 import { newVisitors } from "../health/window";
-import { ActionNotApplicable, advance, complete, countReport, judge, markExtended, pausePlan, planStatus as planStatusOf, resumePlan, startPlan, type PlanState } from "./plan";
+import {
+  ActionNotApplicable,
+  advance,
+  complete,
+  countReport,
+  judge,
+  markExtended,
+  pausePlan,
+  planStatus as planStatusOf,
+  resumePlan,
+  startPlan,
+  type PlanState,
+} from "../plan/machine";
+import { withTimeout } from "../lib/timeout";
 
 const KV_READ_MIN_GAP_MS = 1000;
 const KV_TIMEOUT_MS = 2000;
@@ -67,6 +89,7 @@ export class RolloutController extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.wakeHandlers.plan = () => this.drivePlan(this.evaluate(Date.now()));
     this.store = new ControllerStore(ctx.storage.sql);
     ctx.blockConcurrencyWhile(async () => this.load());
   }
@@ -75,7 +98,9 @@ export class RolloutController extends DurableObject<Env> {
     this.s = { ...initialState(), ...(this.store.get<ControllerState>("controller") ?? {}) };
     // Counters stored before a field existed get it at zero.
     this.reports = { ...this.reports, ...(this.store.get<Partial<ReportCounters>>("reports") ?? {}) };
-    this.windows = new ControllerWindows(this.store, this.s.attempt, windowSecondsOf(this.s.doc), nowSec(), () => this.store.put("reports", this.reports));
+    this.windows = new ControllerWindows(this.store, this.s.attempt, windowSecondsOf(this.s.doc), nowSec(), () =>
+      this.store.put("reports", this.reports),
+    );
     // A KV write owed from before a restart: the alarm may not have been set before it stopped.
     if (this.s.pendingKvText && !("kv-write" in this.s.wake)) this.ctx.waitUntil(this.flushKvWrite());
   }
@@ -166,11 +191,15 @@ export class RolloutController extends DurableObject<Env> {
     await this.refreshFromKv(true);
     const actor = req.actor?.trim() || "operator";
     if (kind === "abort") {
-      if (this.s.rolledBack) throw actionError(`nothing to abort: the canary is already rolled back (${this.s.rolledBack.reason})`);
+      if (this.s.rolledBack)
+        throw actionError(`nothing to abort: the canary is already rolled back (${this.s.rolledBack.reason})`);
       const reason = req.reason?.trim() || "aborted by the operator";
       const at = new Date().toISOString();
       this.applyChange(
-        { percent: 0, rolledBack: { at, reason, by: actor, ...(this.s.doc.release ? { release: this.s.doc.release } : {}) } },
+        {
+          percent: 0,
+          rolledBack: { at, reason, by: actor, ...(this.s.doc.release ? { release: this.s.doc.release } : {}) },
+        },
         { kind: "abort", actor, reason, data: { release: this.s.doc.release ?? null, percent: this.s.doc.percent } },
       );
       await this.flushKvWrite();
@@ -181,7 +210,9 @@ export class RolloutController extends DurableObject<Env> {
 
   async alarm(): Promise<void> {
     const now = this.clock();
-    const due = Object.entries(this.s.wake).filter(([, t]) => t <= now).map(([k]) => k);
+    const due = Object.entries(this.s.wake)
+      .filter(([, t]) => t <= now)
+      .map(([k]) => k);
     for (const k of due) delete this.s.wake[k];
     this.save();
     for (const k of due) {
@@ -216,7 +247,12 @@ export class RolloutController extends DurableObject<Env> {
     const release = this.s.doc.release;
     this.applyChange(
       { percent: 0, rolledBack: { at, reason, ...(release ? { release } : {}), figures: h.figures } },
-      { kind: "rollback", actor: "controller", reason, data: { release: release ?? null, canary: this.s.doc.canary, percent: this.s.doc.percent, figures: h.figures } },
+      {
+        kind: "rollback",
+        actor: "controller",
+        reason,
+        data: { release: release ?? null, canary: this.s.doc.canary, percent: this.s.doc.percent, figures: h.figures },
+      },
     );
   }
 
@@ -229,7 +265,8 @@ export class RolloutController extends DurableObject<Env> {
   protected applyChange(patch: Record<string, unknown>, ev: EventInput): RolloutEvent {
     const text = patchText(this.s.text, patch);
     const p = parseRollout(text);
-    if (!p.ok) throw new Error(`controller produced an invalid rollout document (${p.summary}); patch ${JSON.stringify(patch)}`);
+    if (!p.ok)
+      throw new Error(`controller produced an invalid rollout document (${p.summary}); patch ${JSON.stringify(patch)}`);
     const rb = p.doc.rolledBack;
     this.s = {
       ...afterControllerWrite(this.s, text, p.fingerprint, p.doc),
@@ -249,7 +286,11 @@ export class RolloutController extends DurableObject<Env> {
     if (!text) return Promise.resolve();
     this.writing = (async () => {
       try {
-        const r = await withTimeout(writeRolloutIfOurs(this.env.ROLLOUT_CONFIG, text, (fp) => knows(this.s, fp)), KV_TIMEOUT_MS);
+        const r = await withTimeout(
+          writeRolloutIfOurs(this.env.ROLLOUT_CONFIG, text, (fp) => knows(this.s, fp)),
+          KV_TIMEOUT_MS,
+          "KV write",
+        );
         if (this.s.pendingKvText === text) this.s.pendingKvText = null;
         this.save();
         if (!r.written) this.adoptKv(r.operatorText);
@@ -280,7 +321,7 @@ export class RolloutController extends DurableObject<Env> {
     this.lastKvReadAt = now;
     this.refreshing = (async () => {
       try {
-        this.adoptKv(await withTimeout(this.env.ROLLOUT_CONFIG.get(ROLLOUT_KEY), KV_TIMEOUT_MS));
+        this.adoptKv(await withTimeout(this.env.ROLLOUT_CONFIG.get(ROLLOUT_KEY), KV_TIMEOUT_MS, "KV read"));
       } catch (e) {
         console.error(`controller: reading KV key "${ROLLOUT_KEY}" failed: ${(e as Error).message}`);
       } finally {
@@ -303,16 +344,35 @@ export class RolloutController extends DurableObject<Env> {
       kind: "attempt",
       actor: "operator",
       reason: `attempt ${this.s.attempt}: ${d.release ? `release ${d.release}, ` : ""}canary ${d.canary} at ${d.percent} %${d.rolledBack ? " (document carries rolledBack: stays on stable)" : ""}`,
-      data: { attempt: this.s.attempt, fingerprint: p.fingerprint, release: d.release ?? null, canary: d.canary, percent: d.percent },
+      data: {
+        attempt: this.s.attempt,
+        fingerprint: p.fingerprint,
+        release: d.release ?? null,
+        canary: d.canary,
+        percent: d.percent,
+      },
     });
     this.onAttempt(d, Date.now());
   }
 
   private noteConfigError(p: Extract<ParseResult, { ok: false }>) {
     if (this.s.configError?.fingerprint === p.fingerprint) return;
-    this.s = { ...this.s, configError: { at: new Date().toISOString(), fingerprint: p.fingerprint, summary: p.summary, problems: p.problems } };
+    this.s = {
+      ...this.s,
+      configError: {
+        at: new Date().toISOString(),
+        fingerprint: p.fingerprint,
+        summary: p.summary,
+        problems: p.problems,
+      },
+    };
     this.save();
-    this.recordEvent({ kind: "config-error", actor: "controller", reason: `KV document rejected, last good kept: ${p.summary}`, data: { fingerprint: p.fingerprint, problems: p.problems } });
+    this.recordEvent({
+      kind: "config-error",
+      actor: "controller",
+      reason: `KV document rejected, last good kept: ${p.summary}`,
+      data: { fingerprint: p.fingerprint, problems: p.problems },
+    });
   }
 
   // ───────────── events, webhook, alarms ─────────────
@@ -324,7 +384,13 @@ export class RolloutController extends DurableObject<Env> {
       const body = webhookBody(e, { release: this.s.doc.release ?? null, canary: this.s.doc.canary });
       this.ctx.waitUntil(
         postWebhook(url, body).then((r) => {
-          if (!r.ok) this.recordEvent({ kind: "webhook-failed", actor: "controller", reason: `webhook for event ${e.id} (${e.kind}) failed after ${r.tries} tries: ${r.error}`, data: { eventId: e.id } });
+          if (!r.ok)
+            this.recordEvent({
+              kind: "webhook-failed",
+              actor: "controller",
+              reason: `webhook for event ${e.id} (${e.kind}) failed after ${r.tries} tries: ${r.error}`,
+              data: { eventId: e.id },
+            });
         }),
       );
     }
@@ -350,8 +416,8 @@ export class RolloutController extends DurableObject<Env> {
     else await this.ctx.storage.deleteAlarm();
   }
 
-  // ───────────── plan section (H4: src/controller/plan.ts) ─────────────
-  // Plans (pure rules in src/controller/plan.ts): state in kv_state "plan", driven per report and
+  // ───────────── plan section (H4: src/plan/machine.ts) ─────────────
+  // Plans (pure rules in src/plan/machine.ts): state in kv_state "plan", driven per report and
   // by the "plan" alarm concern. Counts come only from batches under the current step's document
   // (its fingerprint), so isolates still routing by the previous step do not skew the step's
   // request count or its sample ratio.
@@ -361,7 +427,6 @@ export class RolloutController extends DurableObject<Env> {
   private planLoaded = false;
   private planState: PlanState | null = null;
   private planPersistTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly planWakeInstalled = (this.wakeHandlers.plan = () => this.drivePlan(this.evaluate(Date.now())));
 
   /** The plan of the current attempt, or null (none, another attempt's, or the canary rolled back). */
   protected get plan(): PlanState | null {
@@ -404,7 +469,12 @@ export class RolloutController extends DurableObject<Env> {
     }
     if (any) {
       const nv = newVisitors(vector);
-      p = countReport(p, { requests: slotCounters(vector, canary).requests, newCanary: nv[canary], newStable: nv[stable], vector });
+      p = countReport(p, {
+        requests: slotCounters(vector, canary).requests,
+        newCanary: nv[canary],
+        newStable: nv[stable],
+        vector,
+      });
       this.setPlan(p, true);
     }
     await this.drivePlan(h);
@@ -437,8 +507,21 @@ export class RolloutController extends DurableObject<Env> {
       await this.clearWake("plan");
       return;
     }
-    const x = judge(p, { now, percent: d.percent, healthy: h.healthy && (sh?.healthy ?? true), minRequests: d.rollback === false ? null : d.rollback.minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
-    const data = { index: p.index, percent: d.percent, step: step.percent, requestsInStep: p.requests, release: d.release ?? null };
+    const x = judge(p, {
+      now,
+      percent: d.percent,
+      healthy: h.healthy && (sh?.healthy ?? true),
+      minRequests: d.rollback === false ? null : d.rollback.minRequests,
+      autoPromote: d.autoPromote,
+      sampleRatioCheck: d.sampleRatioCheck,
+    });
+    const data = {
+      index: p.index,
+      percent: d.percent,
+      step: step.percent,
+      requestsInStep: p.requests,
+      release: d.release ?? null,
+    };
     switch (x.kind) {
       case "idle":
         return;
@@ -457,13 +540,23 @@ export class RolloutController extends DurableObject<Env> {
           kind: "sample-ratio",
           actor: "controller",
           reason: `${x.reason} Plan paused; resume once fixed`,
-          data: { ...data, newVisitors: p.newVisitors, observedShare: x.srm.observedShare, expectedShare: x.srm.expectedShare, chi2: x.srm.chi2, p: x.srm.p },
+          data: {
+            ...data,
+            newVisitors: p.newVisitors,
+            observedShare: x.srm.observedShare,
+            expectedShare: x.srm.expectedShare,
+            chi2: x.srm.chi2,
+            p: x.srm.p,
+          },
         });
         await this.clearWake("plan");
         return;
       case "advance":
         this.setPlan(advance(p, x.index, now));
-        this.applyChange({ percent: x.percent }, { kind: "step", actor: "controller", reason: x.reason, data: { ...data, to: x.percent, toIndex: x.index } });
+        this.applyChange(
+          { percent: x.percent },
+          { kind: "step", actor: "controller", reason: x.reason, data: { ...data, to: x.percent, toIndex: x.index } },
+        );
         await this.requestWake("plan", now + p.steps[x.index].seconds * 1000);
         return;
       case "complete":
@@ -507,8 +600,20 @@ export class RolloutController extends DurableObject<Env> {
     const d = this.s.doc;
     const now = this.clock();
     const minRequests = d.rollback === false ? null : d.rollback.minRequests;
-    const x = judge(p, { now, percent: d.percent, healthy: this.evaluate(Date.now()).healthy, minRequests, autoPromote: d.autoPromote, sampleRatioCheck: d.sampleRatioCheck });
-    const waitingFor = x.kind === "idle" || x.kind === "hold" || x.kind === "extend" ? x.waitingFor : x.kind === "pause" ? `sample ratio: ${x.reason}` : "due now (next report or alarm)";
+    const x = judge(p, {
+      now,
+      percent: d.percent,
+      healthy: this.evaluate(Date.now()).healthy,
+      minRequests,
+      autoPromote: d.autoPromote,
+      sampleRatioCheck: d.sampleRatioCheck,
+    });
+    const waitingFor =
+      x.kind === "idle" || x.kind === "hold" || x.kind === "extend"
+        ? x.waitingFor
+        : x.kind === "pause"
+          ? `sample ratio: ${x.reason}`
+          : "due now (next report or alarm)";
     return planStatusOf(p, now, minRequests, waitingFor, d.sampleRatioCheck ? d.percent : null);
   }
 
@@ -526,13 +631,23 @@ export class RolloutController extends DurableObject<Env> {
         const p = resumePlan(this.plan, now);
         this.setPlan(p);
         const step = p.steps[p.index];
-        this.recordEvent({ kind: "resume", actor, reason: req.reason?.trim() || `resumed by ${actor}: step ${p.index + 1} (${step.percent} %) starts over`, data: { index: p.index, percent: step.percent } });
+        this.recordEvent({
+          kind: "resume",
+          actor,
+          reason: req.reason?.trim() || `resumed by ${actor}: step ${p.index + 1} (${step.percent} %) starts over`,
+          data: { index: p.index, percent: step.percent },
+        });
         await this.requestWake("plan", now + step.seconds * 1000);
       } else if (kind === "promote") {
         const d = this.s.doc;
-        if (this.s.rolledBack) throw new ActionNotApplicable(`nothing to promote: the canary was rolled back (${this.s.rolledBack.reason}); write a new attempt first`);
+        if (this.s.rolledBack)
+          throw new ActionNotApplicable(
+            `nothing to promote: the canary was rolled back (${this.s.rolledBack.reason}); write a new attempt first`,
+          );
         if (!this.plan && d.percent === 0 && !d.release && d.rules.every((r) => r.slot !== "canary")) {
-          throw new ActionNotApplicable(`nothing to promote: ${d.canary} has no plan, no traffic and no release label (a second promote would switch straight back); write the new release first`);
+          throw new ActionNotApplicable(
+            `nothing to promote: ${d.canary} has no plan, no traffic and no release label (a second promote would switch straight back); write the new release first`,
+          );
         }
         this.promoteNow(actor, req.reason?.trim() || `promoted by ${actor}`);
         await this.clearWake("plan");
@@ -560,7 +675,15 @@ export class RolloutController extends DurableObject<Env> {
     const stableRules = d.rules.filter((r) => r.slot === "stable");
     this.setPlan(null);
     this.applyChange(
-      { canary: to, percent: 0, steps: undefined, release: undefined, rolledBack: undefined, shadowPercent: undefined, rules: stableRules.length ? stableRules : undefined },
+      {
+        canary: to,
+        percent: 0,
+        steps: undefined,
+        release: undefined,
+        rolledBack: undefined,
+        shadowPercent: undefined,
+        rules: stableRules.length ? stableRules : undefined,
+      },
       {
         kind: "promote",
         actor,
@@ -593,10 +716,4 @@ function actionError(message: string): Error {
   const e = new Error(message);
   e.name = "ActionNotApplicable";
   return e;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -1,9 +1,10 @@
 // The controller's RPC surface as plain types. Workers' generated stub types turn any method whose
 // values contain `unknown` (the document's free-form `rolledBack.figures`) into `never`; callers use
 // this interface instead, through `controllerStub()`.
-import { CONTROLLER_NAME, type Env } from "../env";
-import type { ControllerView, Report } from "../telemetry/protocol";
-import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "./status-types";
+import type { Env } from "../env";
+import { CONTROLLER_NAME } from "../model/names";
+import type { ControllerView, Report } from "../model/protocol";
+import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
 
 export interface ControllerRpc {
   report(r: Report): Promise<ControllerView>;

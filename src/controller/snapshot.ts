@@ -1,10 +1,10 @@
 // Builds the StatusSnapshot the admin API, the CLI and the status page show. Pure.
-import { otherSlot } from "../config/schema";
+import { otherSlot } from "../model/rollout";
 import type { Health, HealthInput } from "../health/rules";
 import { shadowStats, slotCounters, slotStats, type WindowRow } from "../health/window";
 import { percentile } from "../health/histogram";
 import type { ControllerState, ReportCounters } from "./state";
-import type { PlanStatus, RolloutEvent, RolloutState, SeriesPoint, StatusSnapshot } from "./status-types";
+import type { PlanStatus, RolloutEvent, RolloutState, SeriesPoint, StatusSnapshot } from "../model/status";
 
 export interface SnapshotInput {
   now: number;
@@ -23,7 +23,9 @@ export function buildSnapshot(x: SnapshotInput): StatusSnapshot {
     now: new Date(x.now).toISOString(),
     state: stateOf(s, x.plan),
     config: { doc, fingerprint: s.fingerprint, source: s.source },
-    configError: s.configError ? { at: s.configError.at, summary: s.configError.summary, problems: s.configError.problems } : null,
+    configError: s.configError
+      ? { at: s.configError.at, summary: s.configError.summary, problems: s.configError.problems }
+      : null,
     roles: { canary: doc.canary, stable: otherSlot(doc.canary) },
     percent: doc.percent,
     release: doc.release ?? null,

@@ -1,7 +1,8 @@
 // The controller's small durable state (one JSON row in `kv_state`, key "controller") and the pure
 // rules for attempts and supersession. Documented in docs/storage-schema.md ("Durable Object").
-import { ALL_STABLE, type Rollout } from "../config/schema";
-import type { ControllerView } from "../telemetry/protocol";
+import { NO_DOCUMENT } from "../model/fingerprint";
+import { ALL_STABLE, type Rollout } from "../model/rollout";
+import type { ControllerView } from "../model/protocol";
 
 /** Fingerprints kept as superseded (newest first): far more than isolates could hold stale. */
 export const MAX_SUPERSEDES = 64;
@@ -26,7 +27,12 @@ export interface ControllerState {
   rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
   /** When this attempt's canary was promoted (the roles switched); null until then. */
   promotedAt: string | null;
-  configError: { at: string; fingerprint: string; summary: string; problems: { path: string; message: string }[] } | null;
+  configError: {
+    at: string;
+    fingerprint: string;
+    summary: string;
+    problems: { path: string; message: string }[];
+  } | null;
   /** A KV write the controller still owes (retried by alarm); the view already protects traffic. */
   pendingKvText: string | null;
   /** Alarm concerns → epoch ms; the alarm is set to the earliest. */
@@ -47,7 +53,7 @@ export function initialState(): ControllerState {
     attemptStartedAt: new Date(0).toISOString(),
     text: null,
     doc: ALL_STABLE,
-    fingerprint: "none",
+    fingerprint: NO_DOCUMENT,
     source: "kv",
     fingerprints: [],
     supersedes: [],
@@ -84,7 +90,10 @@ export function afterControllerWrite(s: ControllerState, text: string, fp: strin
     fingerprint: fp,
     source: "controller",
     fingerprints: bounded(dedupe([fp, ...s.fingerprints]), operator),
-    supersedes: bounded(dedupe([...replaced, ...s.supersedes.filter((f) => f !== fp)]), operator === fp ? undefined : operator),
+    supersedes: bounded(
+      dedupe([...replaced, ...s.supersedes.filter((f) => f !== fp)]),
+      operator === fp ? undefined : operator,
+    ),
     revision: s.revision + 1,
     viewDoc: doc,
     viewFingerprint: fp,
@@ -93,7 +102,13 @@ export function afterControllerWrite(s: ControllerState, text: string, fp: strin
 }
 
 /** State for a new operator write: a new attempt; what was superseded stays superseded. */
-export function newAttempt(s: ControllerState, text: string | null, fp: string, doc: Rollout, at: string): ControllerState {
+export function newAttempt(
+  s: ControllerState,
+  text: string | null,
+  fp: string,
+  doc: Rollout,
+  at: string,
+): ControllerState {
   return {
     ...s,
     attempt: s.attempt + 1,
@@ -103,7 +118,9 @@ export function newAttempt(s: ControllerState, text: string | null, fp: string, 
     fingerprint: fp,
     source: "kv",
     fingerprints: [fp],
-    rolledBack: doc.rolledBack ? { at: doc.rolledBack.at, reason: doc.rolledBack.reason, figures: doc.rolledBack.figures } : null,
+    rolledBack: doc.rolledBack
+      ? { at: doc.rolledBack.at, reason: doc.rolledBack.reason, figures: doc.rolledBack.figures }
+      : null,
     promotedAt: null,
     configError: null,
     // The operator's write wins over anything the controller still meant to write.

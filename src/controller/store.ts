@@ -1,6 +1,6 @@
 // The controller's SQLite tables (Durable Object storage, `ctx.storage.sql`). Documented in
 // docs/storage-schema.md ("Durable Object"); keep the two in step. Thin: SQL in, plain values out.
-import type { EventKind, RolloutEvent } from "./status-types";
+import type { EventKind, RolloutEvent } from "../model/status";
 import type { WindowRow } from "../health/window";
 
 /** Events kept; older ones are pruned so storage stays bounded over years of rollouts. */
@@ -29,7 +29,11 @@ export class ControllerStore {
   }
 
   put(k: string, v: unknown): void {
-    this.sql.exec(`INSERT INTO kv_state (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, k, JSON.stringify(v));
+    this.sql.exec(
+      `INSERT INTO kv_state (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`,
+      k,
+      JSON.stringify(v),
+    );
   }
 
   putBucket(attempt: number, kind: string, row: WindowRow): void {
@@ -44,7 +48,12 @@ export class ControllerStore {
 
   buckets(attempt: number, kind: string, sinceT: number): WindowRow[] {
     return this.sql
-      .exec<{ t: number; v: string }>(`SELECT t, v FROM window_bucket WHERE attempt = ? AND kind = ? AND t >= ? ORDER BY t`, attempt, kind, sinceT)
+      .exec<{ t: number; v: string }>(
+        `SELECT t, v FROM window_bucket WHERE attempt = ? AND kind = ? AND t >= ? ORDER BY t`,
+        attempt,
+        kind,
+        sinceT,
+      )
       .toArray()
       .map((r) => ({ t: r.t, v: JSON.parse(r.v) as number[] }));
   }
@@ -56,7 +65,14 @@ export class ControllerStore {
 
   addEvent(at: string, kind: EventKind, actor: string, reason: string, data?: Record<string, unknown>): RolloutEvent {
     const row = this.sql
-      .exec<{ id: number }>(`INSERT INTO event (at, kind, actor, reason, data) VALUES (?, ?, ?, ?, ?) RETURNING id`, at, kind, actor, reason, data ? JSON.stringify(data) : null)
+      .exec<{ id: number }>(
+        `INSERT INTO event (at, kind, actor, reason, data) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+        at,
+        kind,
+        actor,
+        reason,
+        data ? JSON.stringify(data) : null,
+      )
       .one();
     if (row.id % 100 === 0) this.sql.exec(`DELETE FROM event WHERE id <= ?`, row.id - MAX_EVENTS);
     return { id: row.id, at, kind, actor, reason, ...(data ? { data } : {}) };
@@ -70,6 +86,13 @@ export class ControllerStore {
         limit,
       )
       .toArray()
-      .map((r) => ({ id: r.id, at: r.at, kind: r.kind, actor: r.actor, reason: r.reason, ...(r.data ? { data: JSON.parse(r.data) } : {}) }));
+      .map((r) => ({
+        id: r.id,
+        at: r.at,
+        kind: r.kind,
+        actor: r.actor,
+        reason: r.reason,
+        ...(r.data ? { data: JSON.parse(r.data) } : {}),
+      }));
   }
 }

@@ -8,7 +8,7 @@
 // | receiver slow             | each try gives up after TIMEOUT_MS                                |
 // | non-2xx or network error  | one retry after RETRY_DELAY_MS; then the caller records           |
 // |                           | a "webhook-failed" event. Never blocks or undoes a rollback.      |
-import type { RolloutEvent } from "./status-types";
+import type { RolloutEvent } from "../model/status";
 
 export const TIMEOUT_MS = 5000;
 export const RETRY_DELAY_MS = 1000;
@@ -33,8 +33,15 @@ const TITLES: Partial<Record<RolloutEvent["kind"], string>> = {
   "config-error": "invalid rollout document",
 };
 
-export function webhookBody(ev: RolloutEvent, c: WebhookContext = {}): { text: string; event: RolloutEvent & WebhookContext } {
-  const what = c.release ? ` release ${c.release}${c.canary ? ` (${c.canary})` : ""}` : c.canary ? ` canary ${c.canary}` : "";
+export function webhookBody(
+  ev: RolloutEvent,
+  c: WebhookContext = {},
+): { text: string; event: RolloutEvent & WebhookContext } {
+  const what = c.release
+    ? ` release ${c.release}${c.canary ? ` (${c.canary})` : ""}`
+    : c.canary
+      ? ` canary ${c.canary}`
+      : "";
   const by = ev.actor && ev.actor !== "controller" ? ` by ${ev.actor}` : "";
   const text = `edgeshift ${TITLES[ev.kind] ?? ev.kind}${what}${by}: ${ev.reason}`;
   return { text, event: { ...ev, release: c.release ?? null, canary: c.canary } };
@@ -61,7 +68,10 @@ export async function postWebhook(
       if (r.ok) return { ok: true, status: r.status, tries };
       error = `receiver answered ${r.status}`;
     } catch (e) {
-      error = (e as Error).name === "TimeoutError" ? `no answer within ${opts.timeoutMs ?? TIMEOUT_MS} ms` : (e as Error).message;
+      error =
+        (e as Error).name === "TimeoutError"
+          ? `no answer within ${opts.timeoutMs ?? TIMEOUT_MS} ms`
+          : (e as Error).message;
     }
     if (tries === 1) await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? RETRY_DELAY_MS));
   }

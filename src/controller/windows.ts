@@ -32,8 +32,18 @@ export class ControllerWindows {
     private readonly beforeCommit: () => void = () => {},
   ) {
     this.attempt = attempt;
-    this.health = SlidingWindow.fromRows(1, windowSeconds, store.buckets(attempt, "health", nowSec - windowSeconds), nowSec);
-    this.series = SlidingWindow.fromRows(SERIES_BIN_SECONDS, SERIES_BINS, store.buckets(0, "series", nowSec - SERIES_BIN_SECONDS * SERIES_BINS), nowSec);
+    this.health = SlidingWindow.fromRows(
+      1,
+      windowSeconds,
+      store.buckets(attempt, "health", nowSec - windowSeconds),
+      nowSec,
+    );
+    this.series = SlidingWindow.fromRows(
+      SERIES_BIN_SECONDS,
+      SERIES_BINS,
+      store.buckets(0, "series", nowSec - SERIES_BIN_SECONDS * SERIES_BINS),
+      nowSec,
+    );
   }
 
   /** Adds one report's vectors at `sec`: `health` to the attempt's window, `series` to the chart bins. */
@@ -56,7 +66,8 @@ export class ControllerWindows {
   persistNow(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const d of this.dirty.values()) if (d.kind !== "health" || d.attempt === this.attempt) this.store.putBucket(d.attempt, d.kind, d.row);
+    for (const d of this.dirty.values())
+      if (d.kind !== "health" || d.attempt === this.attempt) this.store.putBucket(d.attempt, d.kind, d.row);
     this.dirty.clear();
     this.beforeCommit();
     this.prune(Math.floor(Date.now() / 1000));

@@ -2,7 +2,7 @@
 // a window bucket and a merge cost the same whatever the traffic. Percentiles are answered as the
 // upper bound of the bucket they fall in (a histogram cannot say more); the open last bucket
 // (> 60 s) answers its lower bound, the largest finite value we know.
-import { LATENCY_BOUNDS_MS, LATENCY_BUCKETS } from "../telemetry/protocol";
+import { LATENCY_BOUNDS_MS, LATENCY_BUCKETS } from "../model/protocol";
 
 export function emptyHistogram(): number[] {
   return new Array<number>(LATENCY_BUCKETS).fill(0);

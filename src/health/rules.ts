@@ -2,7 +2,7 @@
 // Pure. Input is the window's totals; output names each rule, whether it holds and the figures,
 // so the status page, the events table and the `rolledBack` object all say the same thing.
 //
-// Decisions (defaults live in src/config/schema.ts, `rollback`):
+// Decisions (defaults live in src/model/rollout.ts, `rollback`):
 // | situation                                          | outcome                                         |
 // |----------------------------------------------------|-------------------------------------------------|
 // | `rollback: false`                                  | always healthy; one verdict says rollback is off |
@@ -16,9 +16,9 @@
 // | shadow: compared mirrors ≥ minRequests, mismatch share > maxShadowMismatchRate | trip                |
 // | shadow: mirrors ≥ minRequests, error rate judged like the canary's (vs stable) | trip                |
 // An error is a 5xx, a network failure or a timeout; 4xx never count (see SlotCounters).
-import type { RollbackRules, Rollout } from "../config/schema";
-import type { RuleVerdict } from "../controller/status-types";
-import type { ShadowCounters, SlotCounters } from "../telemetry/protocol";
+import type { RollbackRules, Rollout } from "../model/rollout";
+import type { RuleVerdict } from "../model/status";
+import type { ShadowCounters, SlotCounters } from "../model/protocol";
 import { percentile } from "./histogram";
 import { errorsOf } from "./window";
 
@@ -43,7 +43,12 @@ const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): Health {
   if (rules === false) {
-    return { healthy: true, verdicts: [{ rule: "rollback", ok: true, detail: "automatic rollback is off (rollback: false)" }], figures: {}, reason: null };
+    return {
+      healthy: true,
+      verdicts: [{ rule: "rollback", ok: true, detail: "automatic rollback is off (rollback: false)" }],
+      figures: {},
+      reason: null,
+    };
   }
   const verdicts: RuleVerdict[] = [];
   const tripped: string[] = [];
@@ -61,12 +66,20 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
   };
 
   if (canary.requests < rules.minRequests) {
-    verdicts.push({ rule: "min-requests", ok: true, detail: `${canary.requests} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet` });
+    verdicts.push({
+      rule: "min-requests",
+      ok: true,
+      detail: `${canary.requests} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet`,
+    });
   } else {
-    verdicts.push({ rule: "min-requests", ok: true, detail: `${canary.requests} canary requests in the last ${windowSeconds} s (needs ${rules.minRequests})` });
+    verdicts.push({
+      rule: "min-requests",
+      ok: true,
+      detail: `${canary.requests} canary requests in the last ${windowSeconds} s (needs ${rules.minRequests})`,
+    });
     const e = judgeErrors("error-rate", "canary", cErr, canary.requests, sRate, stableComparable, rules);
     verdicts.push(...e.verdicts);
-    if (e.trip) tripped.push("error-rate"), reasons.push(e.reason);
+    if (e.trip) (tripped.push("error-rate"), reasons.push(e.reason));
 
     if (rules.latency !== false) {
       const L = rules.latency;
@@ -87,7 +100,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
         detail += ` (stable has too few requests to compare; set latency.maxMs for an absolute limit)`;
       }
       verdicts.push({ rule: "latency", ok, detail });
-      if (!ok) tripped.push("latency"), reasons.push(detail);
+      if (!ok) (tripped.push("latency"), reasons.push(detail));
     }
   }
 
@@ -95,11 +108,23 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     const compared = Math.max(0, shadow.mirrored - shadow.notCompared);
     figures.shadow = { mirrored: shadow.mirrored, compared, mismatches: shadow.mismatches, errors: shadow.errors };
     if (shadow.mirrored < rules.minRequests) {
-      verdicts.push({ rule: "shadow-min-requests", ok: true, detail: `${shadow.mirrored} of ${rules.minRequests} mirrored requests: shadow not judged yet` });
+      verdicts.push({
+        rule: "shadow-min-requests",
+        ok: true,
+        detail: `${shadow.mirrored} of ${rules.minRequests} mirrored requests: shadow not judged yet`,
+      });
     } else {
-      const e = judgeErrors("shadow-error-rate", "mirrored canary", shadow.errors, shadow.mirrored, sRate, stableComparable, rules);
+      const e = judgeErrors(
+        "shadow-error-rate",
+        "mirrored canary",
+        shadow.errors,
+        shadow.mirrored,
+        sRate,
+        stableComparable,
+        rules,
+      );
       verdicts.push(...e.verdicts);
-      if (e.trip) tripped.push("shadow-error-rate"), reasons.push(e.reason);
+      if (e.trip) (tripped.push("shadow-error-rate"), reasons.push(e.reason));
       if (compared >= rules.minRequests) {
         const rate = shadow.mismatches / compared;
         const ok = rate <= rules.maxShadowMismatchRate;
@@ -108,7 +133,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
           ok,
           detail: `${pct(rate)} of mirrored answers differ from stable's (${shadow.mismatches}/${compared}) ${ok ? "≤" : ">"} ${pct(rules.maxShadowMismatchRate)}`,
         });
-        if (!ok) tripped.push("shadow-mismatch"), reasons.push(verdicts[verdicts.length - 1].detail);
+        if (!ok) (tripped.push("shadow-mismatch"), reasons.push(verdicts[verdicts.length - 1].detail));
       }
     }
   }
@@ -129,13 +154,21 @@ function judgeErrors(
   const rate = requests > 0 ? errors / requests : 0;
   const over = rate > rules.maxErrorRate;
   const verdicts: RuleVerdict[] = [
-    { rule, ok: !over, detail: `${who} ${pct(rate)} errors (${errors}/${requests}) ${over ? ">" : "≤"} maxErrorRate ${pct(rules.maxErrorRate)}` },
+    {
+      rule,
+      ok: !over,
+      detail: `${who} ${pct(rate)} errors (${errors}/${requests}) ${over ? ">" : "≤"} maxErrorRate ${pct(rules.maxErrorRate)}`,
+    },
   ];
   const reason = verdicts[0].detail;
   if (rules.relative === false) return { trip: over, verdicts, reason };
   const { maxRatio, minDelta } = rules.relative;
   if (!stableComparable) {
-    verdicts.push({ rule: `relative-${rule}`, ok: !over, detail: `stable has fewer than ${rules.minRequests} requests in the window: ${who} judged on its own rate` });
+    verdicts.push({
+      rule: `relative-${rule}`,
+      ok: !over,
+      detail: `stable has fewer than ${rules.minRequests} requests in the window: ${who} judged on its own rate`,
+    });
     return { trip: over, verdicts, reason: `${reason} (stable has too few requests to compare)` };
   }
   const worse = rate >= stableRate * maxRatio && rate - stableRate >= minDelta;

@@ -37,18 +37,39 @@ export function sampleRatio(canary: number, stable: number, percent: number): Sa
   const observedShare = n > 0 ? canary / n : 0;
   const base = { n, observedShare, expectedShare };
   if (n < MIN_SAMPLES) {
-    return { ...base, judged: false, mismatch: false, chi2: 0, p: 1, detail: `${fmtInt(n)} of ${MIN_SAMPLES} new visitors: sample ratio not judged yet` };
+    return {
+      ...base,
+      judged: false,
+      mismatch: false,
+      chi2: 0,
+      p: 1,
+      detail: `${fmtInt(n)} of ${MIN_SAMPLES} new visitors: sample ratio not judged yet`,
+    };
   }
   if (expectedShare <= 0 || expectedShare >= 1) {
     const wrong = expectedShare <= 0 ? canary : stable;
     const mismatch = wrong > 0;
-    return { ...base, judged: true, mismatch, chi2: mismatch ? Infinity : 0, p: mismatch ? 0 : 1, detail: mismatch ? explain(base) : okDetail(base) };
+    return {
+      ...base,
+      judged: true,
+      mismatch,
+      chi2: mismatch ? Infinity : 0,
+      p: mismatch ? 0 : 1,
+      detail: mismatch ? explain(base) : okDetail(base),
+    };
   }
   const eC = n * expectedShare;
   const eS = n - eC;
   if (Math.min(eC, eS) < MIN_EXPECTED_CELL) {
     const need = Math.ceil(MIN_EXPECTED_CELL / Math.min(expectedShare, 1 - expectedShare));
-    return { ...base, judged: false, mismatch: false, chi2: 0, p: 1, detail: `${fmtInt(n)} of ${fmtInt(need)} new visitors needed at ${percent} %: sample ratio not judged yet` };
+    return {
+      ...base,
+      judged: false,
+      mismatch: false,
+      chi2: 0,
+      p: 1,
+      detail: `${fmtInt(n)} of ${fmtInt(need)} new visitors needed at ${percent} %: sample ratio not judged yet`,
+    };
   }
   const chi2 = (canary - eC) ** 2 / eC + (stable - eS) ** 2 / eS;
   const p = chiSquare1Sf(chi2);
@@ -83,7 +104,16 @@ export function erfc(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }

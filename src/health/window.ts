@@ -6,10 +6,10 @@
 // bucket and into the running totals (O(width)), and a bucket leaving the window is subtracted once
 // (amortized O(1) per elapsed bucket). The same class gives the 1 s health window and the 10 s bins
 // of the status page's series. Rows ({t, v}) are what the controller stores in SQLite.
-import type { Slot } from "../config/schema";
-import type { ReportBatch, ShadowCounters, SlotCounters } from "../telemetry/protocol";
-import { LATENCY_BUCKETS } from "../telemetry/protocol";
-import type { ShadowStats, SlotStats } from "../controller/status-types";
+import type { Slot } from "../model/rollout";
+import type { ReportBatch, ShadowCounters, SlotCounters } from "../model/protocol";
+import { LATENCY_BUCKETS } from "../model/protocol";
+import type { ShadowStats, SlotStats } from "../model/status";
 import { percentile } from "./histogram";
 
 /** Layout of one counter vector. */
@@ -71,14 +71,18 @@ function addHist(v: number[], at: number, h: ArrayLike<number> | undefined) {
 
 export function slotCounters(v: ArrayLike<number>, slot: Slot): SlotCounters {
   const o = OFFSET[slot];
-  const out = { latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + SLOT_SCALARS.length + i]) } as SlotCounters;
+  const out = {
+    latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + SLOT_SCALARS.length + i]),
+  } as SlotCounters;
   SLOT_SCALARS.forEach((k, i) => (out[k] = v[o + i]));
   return out;
 }
 
 export function shadowCounters(v: ArrayLike<number>): ShadowCounters {
   const o = OFFSET.shadow;
-  const out = { latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + SHADOW_SCALARS.length + i]) } as ShadowCounters;
+  const out = {
+    latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + SHADOW_SCALARS.length + i]),
+  } as ShadowCounters;
   SHADOW_SCALARS.forEach((k, i) => (out[k] = v[o + i]));
   return out;
 }
@@ -142,7 +146,8 @@ export class SlidingWindow {
     readonly buckets: number,
     readonly width: number = WIDTH,
   ) {
-    if (!(bucketSeconds >= 1 && buckets >= 1)) throw new Error(`SlidingWindow needs bucketSeconds >= 1 and buckets >= 1, got ${bucketSeconds}, ${buckets}`);
+    if (!(bucketSeconds >= 1 && buckets >= 1))
+      throw new Error(`SlidingWindow needs bucketSeconds >= 1 and buckets >= 1, got ${bucketSeconds}, ${buckets}`);
     this.span = bucketSeconds * buckets;
     this.starts = new Array<number>(buckets).fill(-1);
     this.vals = Array.from({ length: buckets }, () => new Array<number>(width).fill(0));
@@ -202,7 +207,10 @@ export class SlidingWindow {
     for (let n = this.head - this.buckets + 1; n <= this.head; n++) {
       const i = mod(n, this.buckets);
       const start = n * this.bucketSeconds;
-      out.push({ t: start, v: this.starts[i] === start ? this.vals[i].slice() : new Array<number>(this.width).fill(0) });
+      out.push({
+        t: start,
+        v: this.starts[i] === start ? this.vals[i].slice() : new Array<number>(this.width).fill(0),
+      });
     }
     return out;
   }
@@ -210,12 +218,19 @@ export class SlidingWindow {
   /** Non-empty buckets, for storage. */
   rows(): WindowRow[] {
     const out: WindowRow[] = [];
-    for (let i = 0; i < this.buckets; i++) if (this.starts[i] >= 0) out.push({ t: this.starts[i], v: this.vals[i].slice() });
+    for (let i = 0; i < this.buckets; i++)
+      if (this.starts[i] >= 0) out.push({ t: this.starts[i], v: this.vals[i].slice() });
     return out.sort((a, b) => a.t - b.t);
   }
 
   /** Rebuilds a window from stored rows (any order); rows older than the window at `nowSec` are ignored. */
-  static fromRows(bucketSeconds: number, buckets: number, rows: Iterable<WindowRow>, nowSec: number, width = WIDTH): SlidingWindow {
+  static fromRows(
+    bucketSeconds: number,
+    buckets: number,
+    rows: Iterable<WindowRow>,
+    nowSec: number,
+    width = WIDTH,
+  ): SlidingWindow {
     const w = new SlidingWindow(bucketSeconds, buckets, width);
     w.advance(nowSec);
     for (const r of rows) if (r.t <= nowSec) w.add(r.t, r.v);

@@ -1,7 +1,8 @@
 // The opt-in `x-edgeshift-explain` response header: which slot answered and why. Only for a
 // request that carries `x-edgeshift-explain: <ADMIN_TOKEN>`; ignored when ADMIN_TOKEN is unset.
-// Pure. The request header is never forwarded (headers.ts drops every x-edgeshift-* field).
+// Pure but for WebCrypto. The request header is never forwarded (headers.ts drops every x-edgeshift-* field).
 import type { Decision } from "../routing/decide";
+import { sameSecret } from "../lib/secret";
 
 export const EXPLAIN_HEADER = "x-edgeshift-explain";
 
@@ -16,11 +17,14 @@ export interface ExplainFacts {
   answeredBy: string;
 }
 
-/** Whether the request asked for an explanation with the right token (constant-time compare). */
-export function explainRequested(headers: Headers, adminToken: string | undefined): boolean {
+/**
+ * Whether the request asked for an explanation with the right token. Costs nothing on requests
+ * without the header; with it, the same hashed compare as the admin API (no length leak).
+ */
+export async function explainRequested(headers: Headers, adminToken: string | undefined): Promise<boolean> {
   if (!adminToken) return false;
   const given = headers.get(EXPLAIN_HEADER);
-  return given !== null && constantTimeEqual(given, adminToken);
+  return given !== null && (await sameSecret(given, adminToken));
 }
 
 export function explainValue(f: ExplainFacts): string {
@@ -29,11 +33,4 @@ export function explainValue(f: ExplainFacts): string {
   if (d.rule !== null) s += `; rule=${d.rule}`;
   if (f.failover !== null) s += `; failover=${f.failover}`;
   return s;
-}
-
-/** Compares every character whatever the first mismatch; only the length leaks. */
-export function constantTimeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (i < a.length ? a.charCodeAt(i) : 0) ^ b.charCodeAt(i);
-  return diff === 0;
 }

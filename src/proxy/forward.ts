@@ -6,7 +6,7 @@
 // | answers (any status, 3xx unfollowed) | status                      | status >= 500   |
 // | no headers within the slot's timeout | "timeout"                   | yes             |
 // | connection refused/reset, DNS, TLS   | "network"                   | yes             |
-import type { Rollout, Slot } from "../config/schema";
+import type { Rollout, Slot } from "../model/rollout";
 
 export interface FetchResult {
   response: Response | null;
@@ -30,7 +30,13 @@ export function timeoutOf(doc: Rollout, slot: Slot): number {
  * Fetch `url`. Never throws: failures come back classified. The timeout covers only the wait for
  * response headers; once they arrive the body streams for as long as it takes.
  */
-export async function fetchOrigin(url: string, method: string, headers: Headers, body: ReadableStream | null, timeoutMs: number): Promise<FetchResult> {
+export async function fetchOrigin(
+  url: string,
+  method: string,
+  headers: Headers,
+  body: ReadableStream | null,
+  timeoutMs: number,
+): Promise<FetchResult> {
   const ac = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -44,7 +50,14 @@ export async function fetchOrigin(url: string, method: string, headers: Headers,
     return { response, status: response.status, error: null, latencyMs: Date.now() - started, message: null };
   } catch (e) {
     const latencyMs = Date.now() - started;
-    if (timedOut) return { response: null, status: null, error: "timeout", latencyMs, message: `no response headers within ${timeoutMs} ms` };
+    if (timedOut)
+      return {
+        response: null,
+        status: null,
+        error: "timeout",
+        latencyMs,
+        message: `no response headers within ${timeoutMs} ms`,
+      };
     return { response: null, status: null, error: "network", latencyMs, message: (e as Error)?.message ?? String(e) };
   } finally {
     clearTimeout(timer);
@@ -72,6 +85,10 @@ export function originErrorResponse(r: FetchResult, slot: Slot, role: string): R
     : `edgeshift: the ${slot} origin (${role}) could not be reached (${r.message}).\n`;
   return new Response(text, {
     status: timeout ? 504 : 502,
-    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", "x-edgeshift-error": timeout ? "origin-timeout" : "origin-unreachable" },
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "cache-control": "no-store",
+      "x-edgeshift-error": timeout ? "origin-timeout" : "origin-unreachable",
+    },
   });
 }

@@ -21,7 +21,16 @@ import { stripOwnCookies } from "../routing/visitor";
 
 export const OWN_HEADER_PREFIX = "x-edgeshift-";
 
-const HOP_BY_HOP = new Set(["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authorization",
+  "proxy-authenticate",
+]);
 const WEBSOCKET_HANDSHAKE = new Set(["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"]);
 
 export interface Cohort {
@@ -39,13 +48,20 @@ export function isWebSocketUpgrade(h: Headers): boolean {
 
 export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: Cohort | null): Headers {
   const connection = incoming.get("connection");
-  const named = connection === null ? null : connection.toLowerCase().split(",").map((s) => s.trim());
+  const named =
+    connection === null
+      ? null
+      : connection
+          .toLowerCase()
+          .split(",")
+          .map((s) => s.trim());
   const websocket = isWebSocketUpgrade(incoming);
   const out = new Headers();
   for (const [name, value] of incoming) {
     // Names from Headers iteration are already lowercase.
     if (HOP_BY_HOP.has(name)) {
-      if (websocket && (name === "upgrade" || name === "connection")) out.set(name, name === "connection" ? "upgrade" : value);
+      if (websocket && (name === "upgrade" || name === "connection"))
+        out.set(name, name === "connection" ? "upgrade" : value);
       continue;
     }
     if (named !== null && named.includes(name)) continue;

@@ -15,7 +15,7 @@
 // - murmur3's 32-bit output is mapped to [0, 10000) by multiply-and-shift (the high bits), not by
 //   modulo: each bucket receives 429,496 or 429,497 of the 2^32 hash values, a relative skew of
 //   2.3e-6, far below anything a chi-square over realistic traffic can see.
-import { murmur3 } from "./hash";
+import { murmur3 } from "../lib/hash";
 
 export const BUCKETS = 10_000;
 const TWO_POW_32 = 4294967296;

@@ -12,7 +12,7 @@
 // | 5 | bucket < threshold                          | canary, else stable  | "bucket"      |
 // Consequences: nothing (no rule, no override) reaches a rolled-back canary; at percent 0 with
 // no rules only a validly signed override reaches the canary.
-import { otherSlot, type Rollout, type Slot } from "../config/schema";
+import { otherSlot, type Rollout, type Slot } from "../model/rollout";
 import { bucketOf, saltOf, seedOf, thresholdOf } from "./bucket";
 import { compileSticky, type StickySpec } from "./sticky";
 import { compileTargeting, locationAllowed, matchRule, type CompiledTargeting, type RequestFacts } from "./targeting";
@@ -62,7 +62,12 @@ export interface Decision {
   rule: string | null;
 }
 
-export function decide(c: CompiledRouting, key: string, override: OverrideClaims | null, facts: RequestFacts | null): Decision {
+export function decide(
+  c: CompiledRouting,
+  key: string,
+  override: OverrideClaims | null,
+  facts: RequestFacts | null,
+): Decision {
   const bucket = bucketOf(key, c.seed);
   if (c.rolledBack) return { slot: c.stable, role: "stable", reason: "rolled-back", bucket, rule: null };
   if (override !== null) {
@@ -75,7 +80,8 @@ export function decide(c: CompiledRouting, key: string, override: OverrideClaims
     if (m !== null) {
       return { slot: m.role === "canary" ? c.canary : c.stable, role: m.role, reason: "rule", bucket, rule: m.name };
     }
-    if (!locationAllowed(c.targeting, facts)) return { slot: c.stable, role: "stable", reason: "location", bucket, rule: null };
+    if (!locationAllowed(c.targeting, facts))
+      return { slot: c.stable, role: "stable", reason: "location", bucket, rule: null };
   }
   return bucket < c.threshold
     ? { slot: c.canary, role: "canary", reason: "bucket", bucket, rule: null }

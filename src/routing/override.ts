@@ -55,12 +55,17 @@ const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 
 // One imported key per secret per isolate: importKey is the costly step, and a secret changes
 // only on `wrangler secret put` (which starts new isolates anyway). Bounded for the CLI's sake.
-const keys = new Map<string, Promise<CryptoKey>>();
-function hmacKey(secret: string): Promise<CryptoKey> {
+/** WebCrypto's key type, named from the API itself so this module type-checks under Node's types too. */
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const keys = new Map<string, Promise<HmacKey>>();
+function hmacKey(secret: string): Promise<HmacKey> {
   let k = keys.get(secret);
   if (!k) {
     if (keys.size >= 4) keys.clear();
-    k = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    k = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
     keys.set(secret, k);
     // A failed import must not be cached forever.
     k.catch(() => keys.delete(secret));
@@ -69,7 +74,11 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 /** The claims of a valid, unexpired token; null for anything else (never throws). */
-export async function verifyOverride(token: string, secret: string, nowSeconds: number): Promise<OverrideClaims | null> {
+export async function verifyOverride(
+  token: string,
+  secret: string,
+  nowSeconds: number,
+): Promise<OverrideClaims | null> {
   try {
     if (typeof token !== "string" || typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) return null;
     if (token.length > MAX_TOKEN_CHARS) return null;
@@ -84,7 +93,10 @@ export async function verifyOverride(token: string, secret: string, nowSeconds: 
     if (!ok) return null;
     const json = fromBase64url(body);
     if (json === null) return null;
-    return checkClaims(JSON.parse(new TextDecoder("utf-8", { fatal: true } as TextDecoderConstructorOptions).decode(json)), nowSeconds);
+    return checkClaims(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(json)),
+      nowSeconds,
+    );
   } catch {
     return null;
   }
@@ -99,7 +111,8 @@ function checkClaims(c: unknown, now: number): OverrideClaims | null {
   if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) return null;
   if (nbf !== undefined && !Number.isSafeInteger(nbf)) return null;
   if (sub !== undefined && (typeof sub !== "string" || !SUB_RE.test(sub))) return null;
-  const e = exp as number, i = iat as number;
+  const e = exp as number,
+    i = iat as number;
   if (now >= e) return null;
   if (i > now + CLOCK_SKEW_SECONDS) return null;
   if (nbf !== undefined && now < (nbf as number) - CLOCK_SKEW_SECONDS) return null;
@@ -124,27 +137,41 @@ export interface MintRequest {
  * A signed token (for the CLI's `edgeshift token` and tests). Throws an Error naming the field,
  * the value and the fix when the request cannot produce a token the Worker would accept.
  */
-export async function mintOverride(secret: string, claims: MintRequest, nowSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
+export async function mintOverride(
+  secret: string,
+  claims: MintRequest,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<string> {
   if (typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) {
     throw new Error(
       `OVERRIDE_SECRET must be at least ${MIN_SECRET_CHARS} characters (got ${secret ? secret.length : 0}); generate one with \`openssl rand -base64 32\` and set it with \`wrangler secret put OVERRIDE_SECRET\``,
     );
   }
-  if (!TARGETS.includes(claims.target)) throw new Error(`target must be one of ${TARGETS.join(", ")} (got ${JSON.stringify(claims.target)})`);
+  if (!TARGETS.includes(claims.target))
+    throw new Error(`target must be one of ${TARGETS.join(", ")} (got ${JSON.stringify(claims.target)})`);
   const iat = Math.floor(nowSeconds);
   const exp = claims.exp ?? (claims.ttlSeconds !== undefined ? iat + Math.floor(claims.ttlSeconds) : NaN);
   if (!Number.isSafeInteger(exp)) throw new Error("give a lifetime (ttl, e.g. 8h) or an expiry (exp, unix seconds)");
-  if (exp <= iat) throw new Error(`the token would already be expired (exp ${exp} ≤ now ${iat}); give a positive ttl such as 8h`);
+  if (exp <= iat)
+    throw new Error(`the token would already be expired (exp ${exp} ≤ now ${iat}); give a positive ttl such as 8h`);
   if (exp - iat > MAX_LIFETIME_SECONDS) {
-    throw new Error(`a token may live at most 30 days (${MAX_LIFETIME_SECONDS} s); got ${exp - iat} s — mint a shorter one (e.g. --ttl 7d)`);
+    throw new Error(
+      `a token may live at most 30 days (${MAX_LIFETIME_SECONDS} s); got ${exp - iat} s — mint a shorter one (e.g. --ttl 7d)`,
+    );
   }
-  if (claims.sub !== undefined && !SUB_RE.test(claims.sub)) throw new Error(`sub must be 1–64 printable ASCII characters (got ${JSON.stringify(claims.sub)})`);
-  if (claims.nbf !== undefined && !Number.isSafeInteger(claims.nbf)) throw new Error(`nbf must be unix seconds (got ${claims.nbf})`);
+  if (claims.sub !== undefined && !SUB_RE.test(claims.sub))
+    throw new Error(`sub must be 1–64 printable ASCII characters (got ${JSON.stringify(claims.sub)})`);
+  if (claims.nbf !== undefined && !Number.isSafeInteger(claims.nbf))
+    throw new Error(`nbf must be unix seconds (got ${claims.nbf})`);
   const payload: OverrideClaims = { target: claims.target, iat, exp };
   if (claims.nbf !== undefined) payload.nbf = claims.nbf;
   if (claims.sub !== undefined) payload.sub = claims.sub;
   const body = toBase64url(new TextEncoder().encode(JSON.stringify(payload)));
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(`${TOKEN_VERSION}.${body}`));
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    await hmacKey(secret),
+    new TextEncoder().encode(`${TOKEN_VERSION}.${body}`),
+  );
   return `${TOKEN_VERSION}.${body}.${toBase64url(new Uint8Array(mac))}`;
 }
 

@@ -12,10 +12,7 @@
 import { cookieValue, mintVisitor, visitorIdOf, VISITOR_COOKIE } from "./visitor";
 
 export type StickySpec =
-  | { kind: "visitor" }
-  | { kind: "header"; name: string }
-  | { kind: "cookie"; name: string }
-  | { kind: "ip" };
+  { kind: "visitor" } | { kind: "header"; name: string } | { kind: "cookie"; name: string } | { kind: "ip" };
 
 /** Parse once per document version. The schema has already checked the shape. */
 export function compileSticky(stickyBy: string): StickySpec {
@@ -36,12 +33,17 @@ export interface StickyKey {
 /** Upper bound on a key taken from a header or cookie: longer values are ignored, not hashed. */
 export const MAX_KEY_LENGTH = 1024;
 
-export function stickyKeyOf(spec: StickySpec, headers: Headers, mint: () => { id: string; value: string } = mintVisitor): StickyKey {
+export function stickyKeyOf(
+  spec: StickySpec,
+  headers: Headers,
+  mint: () => { id: string; value: string } = mintVisitor,
+): StickyKey {
   let k: string | null = null;
   if (spec.kind === "header") k = headers.get(spec.name);
   else if (spec.kind === "cookie") k = cookieValue(headers.get("cookie"), spec.name);
   else if (spec.kind === "ip") k = headers.get("cf-connecting-ip");
-  if (k !== null && k !== "" && k.length <= MAX_KEY_LENGTH) return { key: k, source: spec.kind as StickyKey["source"], newVisitorValue: null };
+  if (k !== null && k !== "" && k.length <= MAX_KEY_LENGTH)
+    return { key: k, source: spec.kind as StickyKey["source"], newVisitorValue: null };
   const id = visitorIdOf(cookieValue(headers.get("cookie"), VISITOR_COOKIE));
   if (id !== null) return { key: id, source: "visitor", newVisitorValue: null };
   const v = mint();

@@ -18,8 +18,8 @@
 // | locations {colos, countries}   | allowed if the colo is listed OR the country is listed            |
 // | locations set, lists empty     | no location allowed: nobody reaches the canary by bucket          |
 // | rules vs locations             | a matching rule (and an override) is not limited by locations     |
-import type { Rollout } from "../config/schema";
-import { CidrSet, parseIp, type IpAddress } from "./cidr";
+import type { Rollout } from "../model/rollout";
+import { CidrSet, parseIp, type IpAddress } from "../lib/cidr";
 
 export interface RequestFacts {
   headers: Headers;
@@ -56,30 +56,36 @@ export function compileTargeting(doc: Rollout): CompiledTargeting {
     const i = headerNames.indexOf(n);
     return i >= 0 ? i : headerNames.push(n) - 1;
   };
-  const rules = doc.rules.map(
-    (r, index): CompiledRule => ({
-      index,
-      name: r.name ?? `#${index}`,
-      role: r.slot,
-      header: r.header ? { name: r.header.name.toLowerCase(), slot: headerSlot(r.header.name), values: new Set(r.header.values) } : null,
-      cidr: r.cidr ? new CidrSet(r.cidr) : null,
-      country: r.country ? new Set(r.country.map((c) => c.toUpperCase())) : null,
-      colo: r.colo ? new Set(r.colo.map((c) => c.toUpperCase())) : null,
-    }),
-  );
+  const rules = doc.rules.map((r, index): CompiledRule => ({
+    index,
+    name: r.name ?? `#${index}`,
+    role: r.slot,
+    header: r.header
+      ? { name: r.header.name.toLowerCase(), slot: headerSlot(r.header.name), values: new Set(r.header.values) }
+      : null,
+    cidr: r.cidr ? new CidrSet(r.cidr) : null,
+    country: r.country ? new Set(r.country.map((c) => c.toUpperCase())) : null,
+    colo: r.colo ? new Set(r.colo.map((c) => c.toUpperCase())) : null,
+  }));
   const l = doc.locations;
   return {
     rules,
     headerNames,
     needsIp: rules.some((r) => r.cidr !== null),
     locations: l
-      ? { colos: new Set((l.colos ?? []).map((c) => c.toUpperCase())), countries: new Set((l.countries ?? []).map((c) => c.toUpperCase())) }
+      ? {
+          colos: new Set((l.colos ?? []).map((c) => c.toUpperCase())),
+          countries: new Set((l.countries ?? []).map((c) => c.toUpperCase())),
+        }
       : null,
   };
 }
 
 /** The first rule the request matches, or null. */
-export function matchRule(t: CompiledTargeting, f: RequestFacts): { index: number; name: string; role: "canary" | "stable" } | null {
+export function matchRule(
+  t: CompiledTargeting,
+  f: RequestFacts,
+): { index: number; name: string; role: "canary" | "stable" } | null {
   if (t.rules.length === 0) return null;
   let ip: IpAddress | null | undefined; // parsed lazily, at most once
   let hv: (string | null | undefined)[] | undefined; // header values, read lazily, at most once each

@@ -16,7 +16,8 @@
 // - A rolled-back canary is never reached whatever the id (decide.ts checks `rolledBack` first).
 //
 // Fail-safe: missing, garbled, oversized or forged-and-invalid → new visitor, new cookie, no error.
-import { murmur3 } from "./hash";
+import { murmur3 } from "../lib/hash";
+import { hexValue } from "../lib/hex";
 
 export const VISITOR_COOKIE = "edgeshift_vid";
 /** 400 days: the longest lifetime browsers honour (RFC 6265bis §5.5, "Max-Age" cap). */
@@ -38,7 +39,9 @@ export function visitorIdOf(value: string | null): string | null {
   for (let i = 0; i < ID_LEN; i++) if (!isB64url(value.charCodeAt(i))) return null;
   let check = 0;
   for (let i = ID_LEN + 1; i < VALUE_LEN; i++) {
-    const d = hexDigit(value.charCodeAt(i));
+    // Lowercase only: the value we mint is lowercase, and one cookie should have one spelling.
+    const c = value.charCodeAt(i);
+    const d = c >= 65 && c <= 70 ? -1 : hexValue(c);
     if (d < 0) return null;
     check = check * 16 + d;
   }
@@ -47,11 +50,14 @@ export function visitorIdOf(value: string | null): string | null {
 }
 
 /** A fresh cookie value (id + check). `random` is injectable for tests. */
-export function mintVisitor(random: (a: Uint8Array) => Uint8Array = (a) => crypto.getRandomValues(a)): { id: string; value: string } {
+export function mintVisitor(random: (a: Uint8Array) => Uint8Array = (a) => crypto.getRandomValues(a)): {
+  id: string;
+  value: string;
+} {
   const bytes = random(new Uint8Array(16));
   let id = "";
   // 16 bytes = 128 bits; 22 six-bit characters carry 132, the last two bits are zero.
-  for (let i = 0, bits = 0, acc = 0; id.length < ID_LEN; ) {
+  for (let i = 0, bits = 0, acc = 0; id.length < ID_LEN;) {
     if (bits < 6) {
       acc = (acc << 8) | (i < 16 ? bytes[i] : 0);
       i++;
@@ -75,7 +81,7 @@ export function visitorSetCookie(value: string, https: boolean): string {
  */
 export function cookieValue(header: string | null, name: string): string | null {
   if (header === null) return null;
-  for (let from = 0; ; ) {
+  for (let from = 0; ;) {
     const i = header.indexOf(name, from);
     if (i < 0) return null;
     const eq = i + name.length;
@@ -87,7 +93,7 @@ export function cookieValue(header: string | null, name: string): string | null 
       while (end > eq + 1 && header.charCodeAt(end - 1) === 32) end--;
       let start = eq + 1;
       // RFC 6265 allows a DQUOTE-wrapped value.
-      if (end - start >= 2 && header.charCodeAt(start) === 34 && header.charCodeAt(end - 1) === 34) start++, end--;
+      if (end - start >= 2 && header.charCodeAt(start) === 34 && header.charCodeAt(end - 1) === 34) (start++, end--);
       return header.slice(start, end);
     }
     from = i + 1;
@@ -111,10 +117,4 @@ export function stripOwnCookies(header: string): string | null {
 
 function isB64url(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95;
-}
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
 }

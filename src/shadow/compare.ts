@@ -13,7 +13,7 @@
 // | a body could not be read (reset, timeout)                     | null    |
 // | the canary gave no answer (network, timeout)                  | null, counted as an error |
 // (A mirror not sent because MAX_IN_FLIGHT were running is no outcome at all: see mirror.ts.)
-import type { Rollout } from "../config/schema";
+import type { Rollout } from "../model/rollout";
 
 /** Marks a mirrored request: apps should treat it as "no side effects" (no writes, no emails). */
 export const SHADOW_HEADER = "x-edgeshift-shadow";
@@ -39,7 +39,11 @@ export interface CompareOptions {
 }
 
 export function compareOptionsOf(doc: Rollout): CompareOptions {
-  return { headers: doc.shadow.compareHeaders, compareBody: doc.shadow.compareBody, maxBodyBytes: doc.shadow.maxBodyBytes };
+  return {
+    headers: doc.shadow.compareHeaders,
+    compareBody: doc.shadow.compareBody,
+    maxBodyBytes: doc.shadow.maxBodyBytes,
+  };
 }
 
 /**
@@ -60,7 +64,8 @@ export function pickHeaders(h: Headers, names: readonly string[]): (string | nul
 export function compareAnswers(stable: AnswerSummary, canary: AnswerSummary): boolean | null {
   if (stable.status !== canary.status) return false;
   for (let i = 0; i < stable.headers.length; i++) if (stable.headers[i] !== canary.headers[i]) return false;
-  const a = stable.body, b = canary.body;
+  const a = stable.body,
+    b = canary.body;
   if (a.kind === "skipped" || b.kind === "skipped") return true;
   if (a.kind === "error" || b.kind === "error") return null;
   if (a.kind === "hash" && b.kind === "hash") return a.hex === b.hex && a.bytes === b.bytes;

@@ -4,7 +4,11 @@
 import type { BodyDigest } from "./compare";
 
 /** `signal`: abort gives up on the body (a slow canary), answering "error". */
-export async function digestBody(body: ReadableStream<Uint8Array> | null, maxBytes: number, signal?: AbortSignal): Promise<BodyDigest> {
+export async function digestBody(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<BodyDigest> {
   if (body === null) return hashOf(new Uint8Array(0));
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -33,7 +37,7 @@ export async function digestBody(body: ReadableStream<Uint8Array> | null, maxByt
   if (signal?.aborted) return { kind: "error" };
   const all = new Uint8Array(total);
   let at = 0;
-  for (const c of chunks) all.set(c, at), (at += c.byteLength);
+  for (const c of chunks) (all.set(c, at), (at += c.byteLength));
   return hashOf(all);
 }
 

@@ -16,11 +16,18 @@
 // |                                 | in force applies at once, whatever the cached KV copy says       |
 // | answers out of order            | a view is adopted only if its revision ≥ the one held            |
 // Nothing here ever throws into, or waits on, the request.
-import type { Rollout, Slot } from "../config/schema";
-import type { Env } from "../env";
+import type { Rollout, Slot } from "../model/rollout";
 import { bucketOf } from "../health/histogram";
-import { fetchViewFromController, sendReportToController } from "./client";
-import { EMPTY_VIEW, LATENCY_BUCKETS, type ControllerView, type Report, type ReportBatch, type ShadowCounters, type SlotCounters } from "./protocol";
+import {
+  EMPTY_VIEW,
+  LATENCY_BUCKETS,
+  type ControllerView,
+  type Report,
+  type ReportBatch,
+  type ShadowCounters,
+  type SlotCounters,
+} from "../model/protocol";
+import { withTimeout } from "../lib/timeout";
 
 export interface Outcome {
   slot: Slot;
@@ -48,6 +55,11 @@ export interface Routed {
   doc: Rollout;
 }
 
+/** The part of Workers' ExecutionContext the recorder needs: work that outlives the response. */
+export interface BackgroundWork {
+  waitUntil(p: Promise<unknown>): void;
+}
+
 export const FLUSH_EVERY_MS = 2000;
 export const MIN_GAP_MS = 250;
 export const ERROR_BURST = 3;
@@ -55,16 +67,17 @@ export const FLUSH_TIMEOUT_MS = 2000;
 /** Document versions an isolate can see within one flush interval: current, previous, the controller's. */
 export const MAX_BATCHES = 4;
 
-export interface RecorderDeps {
-  send(env: Env, report: Report): Promise<ControllerView>;
-  fetchView(env: Env): Promise<ControllerView>;
+/** `T` is what the transport needs to reach the controller (the Worker passes its Env). */
+export interface RecorderDeps<T> {
+  send(target: T, report: Report): Promise<ControllerView>;
+  fetchView(target: T): Promise<ControllerView>;
   now(): number;
   isolateId?: string;
   /** Default FLUSH_TIMEOUT_MS. */
   timeoutMs?: number;
 }
 
-export class Recorder {
+export class Recorder<T> {
   view: ControllerView = EMPTY_VIEW;
   /** Reports given up since the last successful flush (sent with the next one). */
   dropped = 0;
@@ -80,7 +93,7 @@ export class Recorder {
   private viewRequested = false;
   private readonly isolate: string;
 
-  constructor(private readonly deps: RecorderDeps) {
+  constructor(private readonly deps: RecorderDeps<T>) {
     this.isolate = deps.isolateId ?? randomId();
   }
 
@@ -121,7 +134,7 @@ export class Recorder {
   }
 
   /** Starts a flush in ctx.waitUntil if one is due. Never throws; never delays the response. */
-  maybeFlush(ctx: ExecutionContext, env: Env): void {
+  maybeFlush(ctx: BackgroundWork, env: T): void {
     try {
       if (!this.viewRequested) {
         this.viewRequested = true;
@@ -141,7 +154,7 @@ export class Recorder {
   }
 
   /** Sends what has been gathered. Resolves (never rejects) when the answer arrived or was given up. */
-  async flush(env: Env): Promise<void> {
+  async flush(env: T): Promise<void> {
     if (this.inFlight || this.batches.size === 0) return;
     this.inFlight = true;
     const batches = [...this.batches.values()];
@@ -149,9 +162,19 @@ export class Recorder {
     this.errorsSinceFlush = 0;
     this.lastFlushAt = this.deps.now();
     const skipped = this.mirrorsSkipped;
-    const report: Report = { isolate: this.isolate, sentAt: this.lastFlushAt, batches, dropped: this.dropped, ...(skipped ? { mirrorsSkipped: skipped } : {}) };
+    const report: Report = {
+      isolate: this.isolate,
+      sentAt: this.lastFlushAt,
+      batches,
+      dropped: this.dropped,
+      ...(skipped ? { mirrorsSkipped: skipped } : {}),
+    };
     try {
-      const view = await withTimeout(this.deps.send(env, report), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS);
+      const view = await withTimeout(
+        this.deps.send(env, report),
+        this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS,
+        "the controller",
+      );
       this.adopt(view);
       this.dropped = 0;
       // Mirrors skipped while this flush was in flight go with the next one.
@@ -166,10 +189,12 @@ export class Recorder {
     }
   }
 
-  async refreshView(env: Env): Promise<void> {
+  async refreshView(env: T): Promise<void> {
     try {
       this.stats.viewFetches++;
-      this.adopt(await withTimeout(this.deps.fetchView(env), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS));
+      this.adopt(
+        await withTimeout(this.deps.fetchView(env), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS, "the controller"),
+      );
     } catch {
       // Without the controller's word the cached KV copy routes, as before.
     }
@@ -218,25 +243,21 @@ export class Recorder {
 }
 
 function emptySlot(): SlotCounters {
-  return { requests: 0, errors5xx: 0, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
+  return {
+    requests: 0,
+    errors5xx: 0,
+    errorsNetwork: 0,
+    errorsTimeout: 0,
+    failovers: 0,
+    latency: new Array<number>(LATENCY_BUCKETS).fill(0),
+  };
 }
 
 function emptyShadow(): ShadowCounters {
   return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from the controller within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
 function randomId(): string {
   // Math.random is enough: the id only tells isolates apart in logs and de-duplication.
   return Math.random().toString(36).slice(2, 10);
 }
-
-/** One per isolate. */
-export const recorder = new Recorder({ send: sendReportToController, fetchView: fetchViewFromController, now: () => Date.now() });

@@ -21,7 +21,17 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
     execFile(
       process.execPath,
       [path.join(ROOT, "bin", "edgeshift.mjs"), ...args],
-      { cwd: ROOT, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1", EDGESHIFT_URL: stack?.url ?? "", EDGESHIFT_TOKEN: stack?.adminToken ?? "", ...env } },
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          CLOUDFLARE_CF_FETCH_ENABLED: "false",
+          NO_COLOR: "1",
+          EDGESHIFT_URL: stack?.url ?? "",
+          EDGESHIFT_TOKEN: stack?.adminToken ?? "",
+          ...env,
+        },
+      },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -83,7 +93,11 @@ describe("set (wrangler kv key get/put --local)", () => {
   });
 
   it("after a rollback, set is a new attempt: rolledBack removed, attempt bumped, and it says so", async () => {
-    await stack.putRollout({ percent: 0, release: "v2", rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 40% > 5%" } });
+    await stack.putRollout({
+      percent: 0,
+      release: "v2",
+      rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 40% > 5%" },
+    });
     const r = await cli(["set", "5", ...local()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("new attempt");
@@ -103,15 +117,28 @@ describe("admin API commands", () => {
   it("status --json: the controller's StatusSnapshot", async () => {
     await stack.putRollout({ percent: 25, release: "v3" });
     // The Worker re-reads KV within CONFIG_TTL_SECONDS; send traffic so the controller hears of it.
-    const s = await waitFor("status to show 25%", async () => {
-      await fetch(stack.url + "/x").then((r) => r.arrayBuffer());
-      const r = await cli(["status", "--json"]);
-      if (r.code !== 0) throw new Error(r.stderr);
-      const j = JSON.parse(r.stdout);
-      return j.percent === 25 && j.release === "v3" ? j : null;
-    }, 60_000, 1000);
-    expect(s).toMatchObject({ state: expect.any(String), roles: { canary: "green", stable: "blue" }, percent: 25, release: "v3" });
-    expect(s.window).toMatchObject({ seconds: expect.any(Number), canary: { requests: expect.any(Number), errorRate: expect.any(Number) } });
+    const s = await waitFor(
+      "status to show 25%",
+      async () => {
+        await fetch(stack.url + "/x").then((r) => r.arrayBuffer());
+        const r = await cli(["status", "--json"]);
+        if (r.code !== 0) throw new Error(r.stderr);
+        const j = JSON.parse(r.stdout);
+        return j.percent === 25 && j.release === "v3" ? j : null;
+      },
+      60_000,
+      1000,
+    );
+    expect(s).toMatchObject({
+      state: expect.any(String),
+      roles: { canary: "green", stable: "blue" },
+      percent: 25,
+      release: "v3",
+    });
+    expect(s.window).toMatchObject({
+      seconds: expect.any(Number),
+      canary: { requests: expect.any(Number), errorRate: expect.any(Number) },
+    });
     expect(Array.isArray(s.events)).toBe(true);
     const human = await cli(["status"]);
     expect(human.code).toBe(0);
@@ -147,7 +174,12 @@ describe("admin API commands", () => {
     const traffic = startTraffic({ url: stack.url, visitors: 100, rate: 40 });
     let rolledBack: { reason: string };
     try {
-      rolledBack = (await waitFor("the rollback in KV", async () => (await stack.getRollout())?.rolledBack, 60_000, 1000)) as { reason: string };
+      rolledBack = (await waitFor(
+        "the rollback in KV",
+        async () => (await stack.getRollout())?.rolledBack,
+        60_000,
+        1000,
+      )) as { reason: string };
     } finally {
       await traffic.stop();
       stack.green.setMode({ errorRate: 0 });
@@ -163,11 +195,16 @@ describe("admin API commands", () => {
     expect(retry.code).toBe(0);
     expect(retry.stdout).toContain("this write is a new attempt");
     expect(await stack.getRollout()).toEqual({ percent: 10, release: "v4", attempt: 1 });
-    const s = await waitFor("the controller to take the new attempt", async () => {
-      await fetch(stack.url + "/y").then((r) => r.arrayBuffer());
-      const j = JSON.parse((await cli(["status", "--json"])).stdout);
-      return j.state !== "rolled-back" && j.percent === 10 ? j : null;
-    }, 60_000, 1000);
+    const s = await waitFor(
+      "the controller to take the new attempt",
+      async () => {
+        await fetch(stack.url + "/y").then((r) => r.arrayBuffer());
+        const j = JSON.parse((await cli(["status", "--json"])).stdout);
+        return j.state !== "rolled-back" && j.percent === 10 ? j : null;
+      },
+      60_000,
+      1000,
+    );
     expect(s.rolledBack).toBeNull();
     expect((await cli(["status", "--check"])).code).toBe(0);
   });

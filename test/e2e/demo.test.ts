@@ -14,11 +14,15 @@ const portOpen = (port: number) =>
   });
 
 it("runs the story unattended and ends with the rollback done, leaving nothing running", async () => {
-  const child = spawn(process.execPath, [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/demo.ts", "--once", "--quiet"], {
-    cwd: ROOT,
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/demo.ts", "--once", "--quiet"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout.on("data", (b) => (out += b));
   child.stderr.on("data", (b) => (out += b));
@@ -30,5 +34,6 @@ it("runs the story unattended and ends with the rollback done, leaving nothing r
   // Failover's promise, as the demo itself measured it: failed GETs were answered by blue.
   expect(out).toMatch(/, 0 on GETs \(failed GETs are retried on blue\)/);
   expect(code, out).toBe(0);
-  for (const port of [8101, 8102, 8787]) expect(await portOpen(port), `port ${port} still open after the demo`).toBe(false);
+  for (const port of [8101, 8102, 8787])
+    expect(await portOpen(port), `port ${port} still open after the demo`).toBe(false);
 }, 150_000);

@@ -17,14 +17,24 @@ afterAll(async () => {
 });
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const r = await fetch(`${stack.url}/__edgeshift/api${path}`, { ...init, headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" } });
+  const r = await fetch(`${stack.url}/__edgeshift/api${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+  });
   expect(r.status, await r.clone().text()).toBe(200);
   return r.json() as Promise<T>;
 }
-const kinds = async () => (await api<{ events: { kind: string; reason: string }[] }>("/history?limit=50")).events;
+const kinds = async () =>
+  (await api<{ events: { kind: string; reason: string; data?: Record<string, unknown> }[] }>("/history?limit=50"))
+    .events;
 
 it("stops with a rollback when the canary starts failing mid-plan", async () => {
-  await stack.putRollout({ steps: [10, 50, 100], stepSeconds: 3, release: "e2e-plan-fail", rollback: { minRequests: 10, windowSeconds: 30 } });
+  await stack.putRollout({
+    steps: [10, 50, 100],
+    stepSeconds: 3,
+    release: "e2e-plan-fail",
+    rollback: { minRequests: 10, windowSeconds: 30 },
+  });
   // Healthy until the plan has moved past its first step.
   await waitFor("the plan to reach 50 %", async () => (await stack.getRollout())?.percent === 50, 60_000, 300);
   const s = await api<any>("/status");
@@ -32,10 +42,15 @@ it("stops with a rollback when the canary starts failing mid-plan", async () => 
 
   stack.green.setMode({ errorRate: 1, failStatus: 500 });
   try {
-    const doc = await waitFor("KV to show the rollback", async () => {
-      const d = await stack.getRollout();
-      return d?.rolledBack ? d : null;
-    }, 60_000, 300);
+    const doc = await waitFor(
+      "KV to show the rollback",
+      async () => {
+        const d = await stack.getRollout();
+        return d?.rolledBack ? d : null;
+      },
+      60_000,
+      300,
+    );
     expect(doc).toMatchObject({ percent: 0, release: "e2e-plan-fail", steps: [10, 50, 100] });
     const after = await api<any>("/status");
     expect(after).toMatchObject({ state: "rolled-back", plan: null, percent: 0 });
@@ -51,13 +66,16 @@ it("stops with a rollback when the canary starts failing mid-plan", async () => 
 });
 
 it("a plan [10, 50, 100] with short steps reaches 100 and promotes on a healthy canary", async () => {
-  await stack.putRollout({ steps: [10, 50, 100], stepSeconds: 2, release: "e2e-plan-ok", rollback: { minRequests: 10, windowSeconds: 30 } });
-  const seen = new Set<number>();
+  await stack.putRollout({
+    steps: [10, 50, 100],
+    stepSeconds: 2,
+    release: "e2e-plan-ok",
+    rollback: { minRequests: 10, windowSeconds: 30 },
+  });
   const doc = await waitFor(
     "the plan to promote green",
     async () => {
       const d = await stack.getRollout();
-      if (typeof d?.percent === "number") seen.add(d.percent);
       return d?.canary === "blue" ? d : null;
     },
     90_000,
@@ -67,13 +85,22 @@ it("a plan [10, 50, 100] with short steps reaches 100 and promotes on a healthy 
   expect(doc).toMatchObject({ canary: "blue", percent: 0, stepSeconds: 2 });
   expect(doc.steps).toBeUndefined();
   expect(doc.rolledBack).toBeUndefined();
-  expect(seen.has(50) || seen.has(100)).toBe(true);
 
+  // Every step was written (a KV sample every 200 ms through `wrangler kv key get` can miss a 2 s
+  // step on a loaded machine; the controller's step events cannot).
   const events = await kinds();
-  const since = events.slice(0, events.findIndex((e) => e.kind === "plan-start") + 1).map((e) => e.kind).reverse();
+  const run = events.slice(0, events.findIndex((e) => e.kind === "plan-start") + 1).reverse();
+  expect(run.filter((e) => e.kind === "step").map((e) => e.data?.to)).toEqual([50, 100]);
+  const since = run.map((e) => e.kind);
   // 2 s steps are shorter than the isolates' report interval, so a step may first be extended
   // ("plan-extended": not enough canary requests yet) and advance on the next report.
-  expect(since.filter((k) => k !== "plan-extended")).toEqual(["plan-start", "step", "step", "plan-complete", "promote"]);
+  expect(since.filter((k) => k !== "plan-extended")).toEqual([
+    "plan-start",
+    "step",
+    "step",
+    "plan-complete",
+    "promote",
+  ]);
   expect(events.find((e) => e.kind === "sample-ratio")).toBeUndefined();
   const s = await api<any>("/status");
   expect(s).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null });

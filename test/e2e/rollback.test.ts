@@ -38,7 +38,9 @@ function get(path: string, method: string): Promise<{ status: number; origin?: s
   return new Promise((resolve, reject) => {
     const req = http.request(`${stack.url}${path}`, { method, agent: false, timeout: 15_000 }, (res) => {
       res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, origin: res.headers["x-origin"] as string | undefined }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, origin: res.headers["x-origin"] as string | undefined }),
+      );
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error("no answer within 15 s")));

@@ -35,25 +35,37 @@ describe("split moves with wrangler kv key put --local", () => {
     expect(crowd.every((v) => v.slot === "blue" && v.cookie)).toBe(true);
 
     await stack.putRollout({ percent: 50, release: "e2e-1" });
-    await waitFor("about half of returning visitors on green", async () => {
-      const slots = await Promise.all(crowd.map((v) => visit(v.cookie)));
-      const green = slots.filter((s) => s.slot === "green").length;
-      return green > 15 && green < 45;
-    }, TTL_BOUND_MS);
+    await waitFor(
+      "about half of returning visitors on green",
+      async () => {
+        const slots = await Promise.all(crowd.map((v) => visit(v.cookie)));
+        const green = slots.filter((s) => s.slot === "green").length;
+        return green > 15 && green < 45;
+      },
+      TTL_BOUND_MS,
+    );
     for (const v of crowd) v.slot = (await visit(v.cookie)).slot;
 
     await stack.putRollout({ percent: 75, release: "e2e-1" });
-    await waitFor("more visitors on green", async () => {
-      const now = await Promise.all(crowd.map((v) => visit(v.cookie)));
-      return now.filter((s) => s.slot === "green").length > crowd.filter((v) => v.slot === "green").length;
-    }, TTL_BOUND_MS);
+    await waitFor(
+      "more visitors on green",
+      async () => {
+        const now = await Promise.all(crowd.map((v) => visit(v.cookie)));
+        return now.filter((s) => s.slot === "green").length > crowd.filter((v) => v.slot === "green").length;
+      },
+      TTL_BOUND_MS,
+    );
     for (const v of crowd) {
       const now = await visit(v.cookie);
       if (v.slot === "green") expect(now.slot).toBe("green");
     }
 
     await stack.putRollout({ percent: 100, release: "e2e-1" });
-    await waitFor("everyone on green", async () => (await Promise.all(crowd.map((v) => visit(v.cookie)))).every((s) => s.slot === "green"), TTL_BOUND_MS);
+    await waitFor(
+      "everyone on green",
+      async () => (await Promise.all(crowd.map((v) => visit(v.cookie)))).every((s) => s.slot === "green"),
+      TTL_BOUND_MS,
+    );
     expect((await newVisitors(10)).every((v) => v.slot === "green")).toBe(true);
   });
 
@@ -63,10 +75,14 @@ describe("split moves with wrangler kv key put --local", () => {
     await stack.putRollout('{"percent": "lots"}');
     // Once the isolate has read the bad version (its one structured log line says so) it must keep
     // routing by the last good one.
-    await waitFor("the config-invalid log line", async () => {
-      await visit();
-      return stack.logs.some((l) => l.includes('"config-invalid"') && l.includes("percent"));
-    }, TTL_BOUND_MS);
+    await waitFor(
+      "the config-invalid log line",
+      async () => {
+        await visit();
+        return stack.logs.some((l) => l.includes('"config-invalid"') && l.includes("percent"));
+      },
+      TTL_BOUND_MS,
+    );
     expect((await newVisitors(10)).every((v) => v.slot === "green")).toBe(true);
   });
 });

@@ -11,7 +11,8 @@ import { startTraffic, type Traffic } from "../../scripts/lib/traffic";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`status-page tests skipped: ${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`);
+if (!hasChromium)
+  console.warn(`status-page tests skipped: ${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`);
 
 let stack: DevStack;
 let browser: Browser;
@@ -26,7 +27,16 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     stack = await startDevStack();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   });
   afterAll(async () => {
@@ -62,12 +72,19 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     await shows(page, "#roles", /canary: green 30%/, 60_000);
     expect(await page.locator("#roles").innerText()).toContain("stable: blue 70%");
     expect(await page.locator("#release").innerText()).toContain("v2.4.0");
-    await waitFor("both error-rate lines", async () => (await page.locator("#err-chart polyline").count()) >= 2, 30_000);
+    await waitFor(
+      "both error-rate lines",
+      async () => (await page.locator("#err-chart polyline").count()) >= 2,
+      30_000,
+    );
 
     stack.green.setMode({ errorRate: 0.5 });
     await page.waitForSelector("#rolledback", { timeout: 60_000 });
     const banner = await page.locator("#rolledback").innerText();
-    const doc = await waitFor("rolledBack in KV", async () => (await stack.getRollout())?.rolledBack && (await stack.getRollout()));
+    const doc = await waitFor(
+      "rolledBack in KV",
+      async () => (await stack.getRollout())?.rolledBack && (await stack.getRollout()),
+    );
     expect(banner).toContain(doc.rolledBack.reason);
     expect(await page.locator("#state").innerText()).toMatch(/rolled-back/i);
     await shows(page, "#events", /rollback/, 10_000);

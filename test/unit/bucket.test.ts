@@ -26,7 +26,7 @@ describe("bucketing distribution (100,000 keys per shape, chi-square at p = 0.00
       it(`${shape} keys, salt "${salt}": buckets are uniform over 100 coarse cells and all 10,000`, () => {
         const coarse = new Array(100).fill(0);
         const fine = new Array(BUCKETS).fill(0);
-        for (const b of buckets) coarse[Math.floor(b / 100)]++, fine[b]++;
+        for (const b of buckets) (coarse[Math.floor(b / 100)]++, fine[b]++);
         expect(chiSquare(coarse, new Array(100).fill(N / 100))).toBeLessThan(chiSquareCritical(99));
         expect(chiSquare(fine, new Array(BUCKETS).fill(N / BUCKETS))).toBeLessThan(chiSquareCritical(BUCKETS - 1));
       });
@@ -87,9 +87,11 @@ describe("salt", () => {
 
   it("different salts sample independent populations", () => {
     const keys = keysOf("uuid", N);
-    const a = seedOf("v1.0.0"), b = seedOf("v1.1.0");
+    const a = seedOf("v1.0.0"),
+      b = seedOf("v1.1.0");
     const t = thresholdOf(10);
-    let both = 0, inA = 0;
+    let both = 0,
+      inA = 0;
     for (const k of keys) {
       const ca = bucketOf(k, a) < t;
       if (ca) inA++;

@@ -25,8 +25,12 @@ describe("argument values", () => {
   it("percent: 0–100 at 0.01 resolution, errors name the flag and the fix", () => {
     expect(check(percentArg, "25", "<percent>")).toBe(25);
     expect(check(percentArg, "0.125", "<percent>")).toBe(0.13);
-    expect(usageMessage(() => check(percentArg, "150", "<percent>"))).toMatch(/<percent>: must be at most 100.*got "150"/);
-    expect(usageMessage(() => check(percentArg, "5%", "<percent>"))).toMatch(/<percent>: must be a number from 0 to 100/);
+    expect(usageMessage(() => check(percentArg, "150", "<percent>"))).toMatch(
+      /<percent>: must be at most 100.*got "150"/,
+    );
+    expect(usageMessage(() => check(percentArg, "5%", "<percent>"))).toMatch(
+      /<percent>: must be a number from 0 to 100/,
+    );
     expect(usageMessage(() => check(percentArg, "-1", "<percent>"))).toMatch(/<percent>/);
   });
 
@@ -34,13 +38,17 @@ describe("argument values", () => {
     expect(check(stepsArg, "1, 5,25,50,100", "--steps")).toEqual([1, 5, 25, 50, 100]);
     expect(usageMessage(() => check(stepsArg, "5,1", "--steps"))).toMatch(/--steps: must be strictly ascending/);
     expect(usageMessage(() => check(stepsArg, "1,500", "--steps"))).toMatch(/--steps: must be at most 100/);
-    expect(usageMessage(() => check(stepsArg, undefined, "--steps"))).toMatch(/--steps: is required, e.g. --steps 1,5,25,50,100/);
+    expect(usageMessage(() => check(stepsArg, undefined, "--steps"))).toMatch(
+      /--steps: is required, e.g. --steps 1,5,25,50,100/,
+    );
   });
 
   it("durations for tokens", () => {
     expect(check(durationArg, "8h", "--ttl")).toBe(8 * 3600);
     expect(check(durationArg, "30m", "--ttl")).toBe(1800);
-    expect(usageMessage(() => check(durationArg, "8 hours", "--ttl"))).toMatch(/--ttl: must be a duration such as 30m, 8h or 7d/);
+    expect(usageMessage(() => check(durationArg, "8 hours", "--ttl"))).toMatch(
+      /--ttl: must be a duration such as 30m, 8h or 7d/,
+    );
     expect(usageMessage(() => check(durationArg, "365d", "--ttl"))).toMatch(/at most 30d/);
   });
 
@@ -53,7 +61,19 @@ describe("argument values", () => {
 
 describe("dispatch and exit codes", () => {
   it("--help on every command exits 0 and lists its flags", async () => {
-    for (const cmd of ["status", "watch", "history", "set", "start", "pause", "resume", "promote", "abort", "validate", "token"]) {
+    for (const cmd of [
+      "status",
+      "watch",
+      "history",
+      "set",
+      "start",
+      "pause",
+      "resume",
+      "promote",
+      "abort",
+      "validate",
+      "token",
+    ]) {
       const { x, out } = io();
       expect(await main([cmd, "--help"], x)).toBe(0);
       expect(out.join("\n")).toContain(`edgeshift ${cmd}`);

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { applySet, applyStart, docText, rawFromText } from "../../cli/doc-edit";
-import { parseRollout } from "../../src/config/parse";
+import { parseRollout } from "../../src/model/parse";
 
-const rolledBack = { percent: 0, release: "v2", rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 40% > 5%" } };
+const rolledBack = {
+  percent: 0,
+  release: "v2",
+  rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 40% > 5%" },
+};
 
 describe("set", () => {
   it("changes only percent (and release when given), keeping the operator's other fields as written", () => {

@@ -1,10 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { bar, renderHistory, renderStatus, sparkline } from "../../cli/render";
-import { ALL_STABLE } from "../../src/config/schema";
-import type { SlotStats, StatusSnapshot } from "../../src/controller/status-types";
+import { ALL_STABLE } from "../../src/model/rollout";
+import type { SlotStats, StatusSnapshot } from "../../src/model/status";
 
 const stats = (requests: number, errors: number): SlotStats => ({
-  requests, errors, errorRate: requests ? errors / requests : 0, errorsByKind: { status5xx: errors, network: 0, timeout: 0 }, failovers: errors, p50: 20, p95: 75, p99: 150,
+  requests,
+  errors,
+  errorRate: requests ? errors / requests : 0,
+  errorsByKind: { status5xx: errors, network: 0, timeout: 0 },
+  failovers: errors,
+  p50: 20,
+  p95: 75,
+  p99: 150,
 });
 
 function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
@@ -16,7 +23,22 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
     roles: { canary: "green", stable: "blue" },
     percent: 25,
     release: "v2",
-    plan: { steps: [{ percent: 5, seconds: 60 }, { percent: 25, seconds: 60 }, { percent: 100, seconds: 60 }], index: 1, stepStartedAt: "2026-11-25T07:59:30.000Z", heldSeconds: 30, requiredSeconds: 60, requestsInStep: 80, minRequests: 50, paused: false, waitingFor: "held 30 of 60 s", sampleRatio: null },
+    plan: {
+      steps: [
+        { percent: 5, seconds: 60 },
+        { percent: 25, seconds: 60 },
+        { percent: 100, seconds: 60 },
+      ],
+      index: 1,
+      stepStartedAt: "2026-11-25T07:59:30.000Z",
+      heldSeconds: 30,
+      requiredSeconds: 60,
+      requestsInStep: 80,
+      minRequests: 50,
+      paused: false,
+      waitingFor: "held 30 of 60 s",
+      sampleRatio: null,
+    },
     window: { seconds: 60, canary: stats(600, 6), stable: stats(1800, 2), shadow: null },
     health: { healthy: true, verdicts: [{ rule: "error-rate", ok: true, detail: "1.0% ≤ 5%" }] },
     rolledBack: null,
@@ -47,15 +69,40 @@ describe("status view", () => {
 
   it("the plan's sample-ratio check: its progress, and a mismatch marked as a failure", () => {
     const plan = snapshot().plan!;
-    const srm = (x: object) => ({ newVisitors: { canary: 30, stable: 90 }, observedShare: 0.25, expectedShare: 0.25, judged: false, mismatch: false, detail: "120 of 200 new visitors: sample ratio not judged yet", ...x });
-    expect(renderStatus(snapshot({ plan: { ...plan, sampleRatio: srm({}) } }), { color: false, width: 100 })).toContain("sample ratio: 120 of 200 new visitors: sample ratio not judged yet");
-    const bad = renderStatus(snapshot({ plan: { ...plan, sampleRatio: srm({ judged: true, mismatch: true, detail: "observed canary share 60.0 % of 400 new visitors vs 25.0 % expected" }) } }), { color: false, width: 100 });
+    const srm = (x: object) => ({
+      newVisitors: { canary: 30, stable: 90 },
+      observedShare: 0.25,
+      expectedShare: 0.25,
+      judged: false,
+      mismatch: false,
+      detail: "120 of 200 new visitors: sample ratio not judged yet",
+      ...x,
+    });
+    expect(renderStatus(snapshot({ plan: { ...plan, sampleRatio: srm({}) } }), { color: false, width: 100 })).toContain(
+      "sample ratio: 120 of 200 new visitors: sample ratio not judged yet",
+    );
+    const bad = renderStatus(
+      snapshot({
+        plan: {
+          ...plan,
+          sampleRatio: srm({
+            judged: true,
+            mismatch: true,
+            detail: "observed canary share 60.0 % of 400 new visitors vs 25.0 % expected",
+          }),
+        },
+      }),
+      { color: false, width: 100 },
+    );
     expect(bad).toContain("✘ sample ratio: observed canary share 60.0 % of 400 new visitors vs 25.0 % expected");
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("sample ratio");
   });
 
   it("skipped shadow mirrors are called out (the shadow sample is smaller than shadowPercent)", () => {
-    const text = renderStatus(snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 12, lastAt: null } }), { color: false, width: 100 });
+    const text = renderStatus(
+      snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 12, lastAt: null } }),
+      { color: false, width: 100 },
+    );
     expect(text).toContain("12 shadow mirrors skipped");
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("mirrors skipped");
   });
@@ -65,8 +112,21 @@ describe("status view", () => {
       snapshot({
         state: "rolled-back",
         percent: 0,
-        rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 50% > 5%", figures: { windowSeconds: 60, canary: { requests: 85, errors: 6, errorRate: 6 / 85 }, stable: { requests: 265, errors: 0, errorRate: 0 }, tripped: ["error-rate"] } },
-        configError: { at: "2026-11-25T08:00:00.000Z", summary: "x", problems: [{ path: "percent", message: "percent must be at most 100 (got 150)" }] },
+        rolledBack: {
+          at: "2026-11-25T08:00:00.000Z",
+          reason: "canary error rate 50% > 5%",
+          figures: {
+            windowSeconds: 60,
+            canary: { requests: 85, errors: 6, errorRate: 6 / 85 },
+            stable: { requests: 265, errors: 0, errorRate: 0 },
+            tripped: ["error-rate"],
+          },
+        },
+        configError: {
+          at: "2026-11-25T08:00:00.000Z",
+          summary: "x",
+          problems: [{ path: "percent", message: "percent must be at most 100 (got 150)" }],
+        },
       }),
       { color: false, width: 100 },
     );
@@ -88,7 +148,19 @@ describe("charts", () => {
     expect(sparkline([0.002, 0.002])).toBe("▁▁");
   });
   it("history lists events with their data", () => {
-    const t = renderHistory([{ id: 1, at: "2026-11-25T08:00:00.000Z", kind: "rollback", actor: "controller", reason: "error rate", data: { requests: 300 } }], { color: false, width: 80 });
+    const t = renderHistory(
+      [
+        {
+          id: 1,
+          at: "2026-11-25T08:00:00.000Z",
+          kind: "rollback",
+          actor: "controller",
+          reason: "error rate",
+          data: { requests: 300 },
+        },
+      ],
+      { color: false, width: 80 },
+    );
     expect(t).toContain("rollback");
     expect(t).toContain('{"requests":300}');
     expect(renderHistory([], { color: false, width: 80 })).toBe("no events yet");

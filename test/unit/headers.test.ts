@@ -6,16 +6,42 @@ const cohort = { slot: "green", role: "canary", bucket: 42, release: "v2" };
 describe("upstreamHeaders", () => {
   it("drops RFC 9110 §7.6.1 hop-by-hop fields and those named in Connection", () => {
     const h = upstreamHeaders(
-      new Headers({ connection: "keep-alive, X-Private", "x-private": "1", "keep-alive": "timeout=5", te: "trailers", "transfer-encoding": "chunked", upgrade: "h2c", "proxy-connection": "x", "proxy-authorization": "Basic x", accept: "text/html" }),
+      new Headers({
+        connection: "keep-alive, X-Private",
+        "x-private": "1",
+        "keep-alive": "timeout=5",
+        te: "trailers",
+        "transfer-encoding": "chunked",
+        upgrade: "h2c",
+        "proxy-connection": "x",
+        "proxy-authorization": "Basic x",
+        accept: "text/html",
+      }),
       "https://a.example/",
       cohort,
     );
-    for (const n of ["connection", "x-private", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-connection", "proxy-authorization"]) expect(h.has(n), n).toBe(false);
+    for (const n of [
+      "connection",
+      "x-private",
+      "keep-alive",
+      "te",
+      "transfer-encoding",
+      "upgrade",
+      "proxy-connection",
+      "proxy-authorization",
+    ])
+      expect(h.has(n), n).toBe(false);
     expect(h.get("accept")).toBe("text/html");
   });
 
   it("keeps Upgrade and Connection for a WebSocket handshake", () => {
-    const inc = new Headers({ connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "k", "sec-websocket-version": "13", "sec-websocket-protocol": "chat" });
+    const inc = new Headers({
+      connection: "Upgrade",
+      upgrade: "websocket",
+      "sec-websocket-key": "k",
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": "chat",
+    });
     expect(isWebSocketUpgrade(inc)).toBe(true);
     const h = upstreamHeaders(inc, "http://a/", cohort);
     expect(h.get("upgrade")).toBe("websocket");
@@ -26,31 +52,63 @@ describe("upstreamHeaders", () => {
   });
 
   it("removes every client-sent x-edgeshift-* field and sets the cohort", () => {
-    const h = upstreamHeaders(new Headers({ "x-edgeshift-slot": "green", "x-edgeshift-explain": "secret", "x-edgeshift-override": "t", "x-edgeshift-anything": "1" }), "http://a/", { ...cohort, slot: "blue", role: "stable", release: undefined });
+    const h = upstreamHeaders(
+      new Headers({
+        "x-edgeshift-slot": "green",
+        "x-edgeshift-explain": "secret",
+        "x-edgeshift-override": "t",
+        "x-edgeshift-anything": "1",
+      }),
+      "http://a/",
+      { ...cohort, slot: "blue", role: "stable", release: undefined },
+    );
     expect(h.get("x-edgeshift-slot")).toBe("blue");
     expect(h.get("x-edgeshift-role")).toBe("stable");
     expect(h.get("x-edgeshift-bucket")).toBe("42");
     expect(h.has("x-edgeshift-release")).toBe(false);
-    for (const n of ["x-edgeshift-explain", "x-edgeshift-override", "x-edgeshift-anything"]) expect(h.has(n)).toBe(false);
+    for (const n of ["x-edgeshift-explain", "x-edgeshift-override", "x-edgeshift-anything"])
+      expect(h.has(n)).toBe(false);
     expect(upstreamHeaders(new Headers(), "http://a/", cohort).get("x-edgeshift-release")).toBe("v2");
   });
 
   it("strips our cookies and keeps the app's", () => {
-    expect(upstreamHeaders(new Headers({ cookie: "sid=1; edgeshift_vid=abc; edgeshift_override=t" }), "http://a/", cohort).get("cookie")).toBe("sid=1");
-    expect(upstreamHeaders(new Headers({ cookie: "edgeshift_vid=abc" }), "http://a/", cohort).has("cookie")).toBe(false);
+    expect(
+      upstreamHeaders(
+        new Headers({ cookie: "sid=1; edgeshift_vid=abc; edgeshift_override=t" }),
+        "http://a/",
+        cohort,
+      ).get("cookie"),
+    ).toBe("sid=1");
+    expect(upstreamHeaders(new Headers({ cookie: "edgeshift_vid=abc" }), "http://a/", cohort).has("cookie")).toBe(
+      false,
+    );
   });
 
   it("sets X-Forwarded-For/-Proto/-Host", () => {
-    const h = upstreamHeaders(new Headers({ "cf-connecting-ip": "203.0.113.7", host: "shop.example" }), "https://shop.example/x", cohort);
+    const h = upstreamHeaders(
+      new Headers({ "cf-connecting-ip": "203.0.113.7", host: "shop.example" }),
+      "https://shop.example/x",
+      cohort,
+    );
     expect(h.get("x-forwarded-for")).toBe("203.0.113.7");
     expect(h.get("x-forwarded-proto")).toBe("https");
     expect(h.get("x-forwarded-host")).toBe("shop.example");
-    const chained = upstreamHeaders(new Headers({ "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "198.51.100.1" }), "http://b.example/", cohort);
+    const chained = upstreamHeaders(
+      new Headers({ "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "198.51.100.1" }),
+      "http://b.example/",
+      cohort,
+    );
     expect(chained.get("x-forwarded-for")).toBe("198.51.100.1, 203.0.113.7");
     expect(chained.get("x-forwarded-proto")).toBe("http");
     expect(chained.get("x-forwarded-host")).toBe("b.example");
     // Cloudflare may already have put the client in X-Forwarded-For: not twice.
-    expect(upstreamHeaders(new Headers({ "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "203.0.113.7" }), "http://b/", cohort).get("x-forwarded-for")).toBe("203.0.113.7");
+    expect(
+      upstreamHeaders(
+        new Headers({ "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "203.0.113.7" }),
+        "http://b/",
+        cohort,
+      ).get("x-forwarded-for"),
+    ).toBe("203.0.113.7");
   });
 });
 

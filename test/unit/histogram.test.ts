@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bucketOf, emptyHistogram, mergeInto, percentile, total } from "../../src/health/histogram";
-import { LATENCY_BOUNDS_MS, LATENCY_BUCKETS } from "../../src/telemetry/protocol";
+import { LATENCY_BOUNDS_MS, LATENCY_BUCKETS } from "../../src/model/protocol";
 
 function hist(samples: number[]): number[] {
   const h = emptyHistogram();

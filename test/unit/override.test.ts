@@ -11,11 +11,21 @@ const SECRET = "test-override-secret";
 const NOW = 1_800_000_000;
 
 const b64url = (s: string | Uint8Array) =>
-  Buffer.from(typeof s === "string" ? Buffer.from(s, "utf8") : s).toString("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  Buffer.from(typeof s === "string" ? Buffer.from(s, "utf8") : s)
+    .toString("base64")
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 
 /** Signs any body with the secret, the way a holder of the secret would: used to prove that claim checks stand on their own. */
 async function signRaw(body: string, secret = SECRET, prefix = "v1"): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const b = b64url(body);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${prefix}.${b}`)));
   return `${prefix}.${b}.${b64url(mac)}`;
@@ -25,7 +35,12 @@ describe("mint and verify", () => {
   it("a minted token verifies to its claims until it expires", async () => {
     const t = await mintOverride(SECRET, { target: "canary", ttlSeconds: 8 * 3600, sub: "alice" }, NOW);
     expect(t).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
-    expect(await verifyOverride(t, SECRET, NOW)).toEqual({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" });
+    expect(await verifyOverride(t, SECRET, NOW)).toEqual({
+      target: "canary",
+      iat: NOW,
+      exp: NOW + 8 * 3600,
+      sub: "alice",
+    });
     expect(await verifyOverride(t, SECRET, NOW + 8 * 3600 - 1)).not.toBeNull();
     expect(await verifyOverride(t, SECRET, NOW + 8 * 3600)).toBeNull();
   });
@@ -49,12 +64,20 @@ describe("mint and verify", () => {
   });
 
   it("mint refuses what the Worker would refuse, naming the fix", async () => {
-    await expect(mintOverride("short", { target: "canary", ttlSeconds: 60 }, NOW)).rejects.toThrow(/at least 16 characters.*openssl rand/);
-    await expect(mintOverride(SECRET, { target: "canary", ttlSeconds: MAX_LIFETIME_SECONDS + 1 }, NOW)).rejects.toThrow(/at most 30 days/);
+    await expect(mintOverride("short", { target: "canary", ttlSeconds: 60 }, NOW)).rejects.toThrow(
+      /at least 16 characters.*openssl rand/,
+    );
+    await expect(mintOverride(SECRET, { target: "canary", ttlSeconds: MAX_LIFETIME_SECONDS + 1 }, NOW)).rejects.toThrow(
+      /at most 30 days/,
+    );
     await expect(mintOverride(SECRET, { target: "canary", ttlSeconds: 0 }, NOW)).rejects.toThrow(/already be expired/);
-    await expect(mintOverride(SECRET, { target: "everyone" as never, ttlSeconds: 60 }, NOW)).rejects.toThrow(/target must be one of/);
+    await expect(mintOverride(SECRET, { target: "everyone" as never, ttlSeconds: 60 }, NOW)).rejects.toThrow(
+      /target must be one of/,
+    );
     await expect(mintOverride(SECRET, { target: "canary" }, NOW)).rejects.toThrow(/ttl/);
-    await expect(mintOverride(SECRET, { target: "canary", ttlSeconds: 60, sub: "a\r\nx-evil: 1" }, NOW)).rejects.toThrow(/sub/);
+    await expect(
+      mintOverride(SECRET, { target: "canary", ttlSeconds: 60, sub: "a\r\nx-evil: 1" }, NOW),
+    ).rejects.toThrow(/sub/);
     // The longest allowed lifetime is accepted by both sides.
     const t = await mintOverride(SECRET, { target: "canary", ttlSeconds: MAX_LIFETIME_SECONDS }, NOW);
     expect(await verifyOverride(t, SECRET, NOW)).not.toBeNull();
@@ -80,7 +103,13 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
 
   it("unsigned, empty or truncated signatures", async () => {
     const [v, body] = (await good()).split(".");
-    for (const t of [`${v}.${body}`, `${v}.${body}.`, `${v}.${body}.AAAA`, `${v}.${body}.${"A".repeat(43)}`, `${v}.${body}.${"A".repeat(42)}`]) {
+    for (const t of [
+      `${v}.${body}`,
+      `${v}.${body}.`,
+      `${v}.${body}.AAAA`,
+      `${v}.${body}.${"A".repeat(43)}`,
+      `${v}.${body}.${"A".repeat(42)}`,
+    ]) {
       expect(await verifyOverride(t, SECRET, NOW)).toBeNull();
     }
   });
@@ -106,10 +135,18 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
   it("algorithm confusion: JWT shapes, alg none, other versions, the MAC of the body alone", async () => {
     const header = b64url(JSON.stringify({ alg: "none", typ: "JWT" }));
     const claims = b64url(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 3600 }));
-    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
     const macOfBody = b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(claims))));
     const hs256 = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-    const jwtMac = b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${hs256}.${claims}`))));
+    const jwtMac = b64url(
+      new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${hs256}.${claims}`))),
+    );
     for (const t of [
       `${header}.${claims}.`,
       `${header}.${claims}`,
@@ -127,7 +164,16 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
     const t = await good();
     const [v, body, mac] = t.split(".");
     const std = (s: string) => s.replace(/-/g, "+").replace(/_/g, "/");
-    for (const f of [`${v}.${body}.${mac}=`, `${v}.${body}==.${mac}`, `${v}.${std(body)}.${std(mac)}`, `${t}.`, `${t}.x`, ` ${t}`, `${v}..${body}.${mac}`, `${v}.${body} .${mac}`]) {
+    for (const f of [
+      `${v}.${body}.${mac}=`,
+      `${v}.${body}==.${mac}`,
+      `${v}.${std(body)}.${std(mac)}`,
+      `${t}.`,
+      `${t}.x`,
+      ` ${t}`,
+      `${v}..${body}.${mac}`,
+      `${v}.${body} .${mac}`,
+    ]) {
       if (f === `${v}.${std(body)}.${std(mac)}` && std(body) === body && std(mac) === mac) continue;
       expect(await verifyOverride(f, SECRET, NOW)).toBeNull();
     }
@@ -139,14 +185,27 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
   });
 
   it("oversized tokens are rejected before any crypto", async () => {
-    const t = await signRaw(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 3600, sub: "a" }) + " ".repeat(MAX_TOKEN_CHARS));
+    const t = await signRaw(
+      JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 3600, sub: "a" }) + " ".repeat(MAX_TOKEN_CHARS),
+    );
     expect(t.length).toBeGreaterThan(MAX_TOKEN_CHARS);
     expect(await verifyOverride(t, SECRET, NOW)).toBeNull();
     expect(await verifyOverride("v1." + "A".repeat(1_000_000) + ".AAAA", SECRET, NOW)).toBeNull();
   });
 
   it("garbage of every kind", async () => {
-    for (const t of ["", ".", "..", "v1..", "v1.!!!.???", "v1.%00.%00", "null", "v1.e30.e30", "💥.💥.💥", "v1.\u0000.\u0000"]) {
+    for (const t of [
+      "",
+      ".",
+      "..",
+      "v1..",
+      "v1.!!!.???",
+      "v1.%00.%00",
+      "null",
+      "v1.e30.e30",
+      "💥.💥.💥",
+      "v1.\u0000.\u0000",
+    ]) {
       expect(await verifyOverride(t, SECRET, NOW)).toBeNull();
     }
     expect(await verifyOverride(undefined as never, SECRET, NOW)).toBeNull();
@@ -182,7 +241,9 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
   });
 
   it("a correctly signed hand-written token with valid claims is accepted (the checks above are not vacuous)", async () => {
-    expect(await verifyOverride(await signRaw(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 60 })), SECRET, NOW)).toEqual({
+    expect(
+      await verifyOverride(await signRaw(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 60 })), SECRET, NOW),
+    ).toEqual({
       target: "canary",
       iat: NOW,
       exp: NOW + 60,
@@ -191,11 +252,20 @@ describe("forged and malformed tokens are ignored (null, never a throw)", () => 
 });
 
 describe("the format is simple enough to mint without edgeshift (README recipe)", () => {
-  it("node:crypto createHmac over \"v1.\" + base64url(JSON) gives a token the Worker accepts", async () => {
+  it('node:crypto createHmac over "v1." + base64url(JSON) gives a token the Worker accepts', async () => {
     const { createHmac } = await import("node:crypto");
-    const body = Buffer.from(JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" })).toString("base64url");
-    const mac = createHmac("sha256", SECRET).update("v1." + body).digest("base64url");
-    expect(await verifyOverride(`v1.${body}.${mac}`, SECRET, NOW)).toEqual({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" });
+    const body = Buffer.from(
+      JSON.stringify({ target: "canary", iat: NOW, exp: NOW + 8 * 3600, sub: "alice" }),
+    ).toString("base64url");
+    const mac = createHmac("sha256", SECRET)
+      .update("v1." + body)
+      .digest("base64url");
+    expect(await verifyOverride(`v1.${body}.${mac}`, SECRET, NOW)).toEqual({
+      target: "canary",
+      iat: NOW,
+      exp: NOW + 8 * 3600,
+      sub: "alice",
+    });
   });
 });
 

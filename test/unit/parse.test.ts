@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseRollout } from "../../src/config/parse";
-import { ALL_STABLE } from "../../src/config/schema";
+import { parseRollout } from "../../src/model/parse";
+import { ALL_STABLE } from "../../src/model/rollout";
 
 describe("parseRollout", () => {
   it("a missing key is valid: everyone on stable", () => {

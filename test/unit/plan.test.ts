@@ -1,12 +1,31 @@
 // The staged plan state machine: start, hold, extend on low traffic, advance, pause/resume,
 // per-step hold times, promotion at the end, and the sample-ratio pause. Time is passed in.
 import { describe, expect, it } from "vitest";
-import { rolloutSchema } from "../../src/config/schema";
-import { ActionNotApplicable, advance, countReport, judge, pausePlan, planStatus, resumePlan, startPlan, type JudgeInput, type PlanState } from "../../src/controller/plan";
+import { rolloutSchema } from "../../src/model/rollout";
+import {
+  ActionNotApplicable,
+  advance,
+  countReport,
+  judge,
+  pausePlan,
+  planStatus,
+  resumePlan,
+  startPlan,
+  type JudgeInput,
+  type PlanState,
+} from "../../src/plan/machine";
 
 const T0 = Date.UTC(2026, 0, 1);
 const doc = (x: object) => rolloutSchema.parse(x);
-const ok = (now: number, extra: Partial<JudgeInput> = {}): JudgeInput => ({ now, percent: 10, healthy: true, minRequests: 50, autoPromote: true, sampleRatioCheck: true, ...extra });
+const ok = (now: number, extra: Partial<JudgeInput> = {}): JudgeInput => ({
+  now,
+  percent: 10,
+  healthy: true,
+  minRequests: 50,
+  autoPromote: true,
+  sampleRatioCheck: true,
+  ...extra,
+});
 const start = (x: object, now = T0) => startPlan(doc(x), 1, now)!;
 const traffic = (p: PlanState, requests: number) => countReport(p, { requests, newCanary: 0, newStable: 0 });
 
@@ -20,7 +39,11 @@ describe("starting a plan", () => {
     const s = start({ steps: [10, 50, 100] });
     expect(s.percent).toBe(10);
     expect(s.plan).toMatchObject({ index: 0, stepStartedAt: T0, requests: 0, paused: null });
-    expect(s.plan.steps).toEqual([{ percent: 10, seconds: 300 }, { percent: 50, seconds: 300 }, { percent: 100, seconds: 300 }]);
+    expect(s.plan.steps).toEqual([
+      { percent: 10, seconds: 300 },
+      { percent: 50, seconds: 300 },
+      { percent: 100, seconds: 300 },
+    ]);
   });
 
   it("a percent equal to a step starts there; between steps: as the step below, never lowering the operator's percent", () => {
@@ -31,7 +54,11 @@ describe("starting a plan", () => {
 
   it("per-step hold times: {percent, seconds} beside bare percents held stepSeconds", () => {
     const s = start({ steps: [1, { percent: 5, seconds: 3600 }, 100], stepSeconds: 60 });
-    expect(s.plan.steps).toEqual([{ percent: 1, seconds: 60 }, { percent: 5, seconds: 3600 }, { percent: 100, seconds: 60 }]);
+    expect(s.plan.steps).toEqual([
+      { percent: 1, seconds: 60 },
+      { percent: 5, seconds: 3600 },
+      { percent: 100, seconds: 60 },
+    ]);
   });
 });
 
@@ -46,14 +73,20 @@ describe("advancing", () => {
   it("advances when held AND healthy on at least minRequests canary requests", () => {
     const d = judge(traffic(p0, 50), ok(T0 + 60_000));
     expect(d).toMatchObject({ kind: "advance", index: 1, percent: 50 });
-    expect((d as { reason: string }).reason).toMatch(/step 1\/3 \(10 %\) held 60 s, healthy on 50 canary requests: on to 50 %/);
+    expect((d as { reason: string }).reason).toMatch(
+      /step 1\/3 \(10 %\) held 60 s, healthy on 50 canary requests: on to 50 %/,
+    );
     const p1 = advance(traffic(p0, 50), 1, T0 + 60_000);
     expect(p1).toMatchObject({ index: 1, stepStartedAt: T0 + 60_000, requests: 0, extended: false });
   });
 
   it("low traffic: extends the step instead of passing or failing it, once-per-step flag", () => {
     const d = judge(traffic(p0, 12), ok(T0 + 600_000));
-    expect(d).toEqual({ kind: "extend", firstTime: true, waitingFor: "12 of 50 canary requests at 10 %: step extended until there is enough traffic to judge" });
+    expect(d).toEqual({
+      kind: "extend",
+      firstTime: true,
+      waitingFor: "12 of 50 canary requests at 10 %: step extended until there is enough traffic to judge",
+    });
     const marked = { ...traffic(p0, 12), extended: true };
     expect(judge(marked, ok(T0 + 700_000))).toMatchObject({ kind: "extend", firstTime: false });
     // The report that brings the count to minRequests advances it.
@@ -65,15 +98,24 @@ describe("advancing", () => {
   });
 
   it("rollback: false advances on time alone", () => {
-    expect(judge(p0, ok(T0 + 60_000, { minRequests: null }))).toMatchObject({ kind: "advance", reason: expect.stringMatching(/rollback off/) });
+    expect(judge(p0, ok(T0 + 60_000, { minRequests: null }))).toMatchObject({
+      kind: "advance",
+      reason: expect.stringMatching(/rollback off/),
+    });
   });
 
   it("the last step at 100 promotes when autoPromote; otherwise the plan completes and waits", () => {
     const last = advance(p0, 2, T0);
     expect(judge(traffic(last, 50), ok(T0 + 60_000))).toMatchObject({ kind: "promote" });
-    expect(judge(traffic(last, 50), ok(T0 + 60_000, { autoPromote: false }))).toMatchObject({ kind: "complete", reason: expect.stringMatching(/autoPromote is off/) });
+    expect(judge(traffic(last, 50), ok(T0 + 60_000, { autoPromote: false }))).toMatchObject({
+      kind: "complete",
+      reason: expect.stringMatching(/autoPromote is off/),
+    });
     const below = start({ steps: [1, 5, 25], stepSeconds: 60 }).plan;
-    expect(judge(traffic(advance(below, 2, T0), 50), ok(T0 + 60_000))).toMatchObject({ kind: "complete", reason: expect.stringMatching(/below 100 %/) });
+    expect(judge(traffic(advance(below, 2, T0), 50), ok(T0 + 60_000))).toMatchObject({
+      kind: "complete",
+      reason: expect.stringMatching(/below 100 %/),
+    });
     expect(judge({ ...last, completed: true }, ok(T0 + 999_999))).toMatchObject({ kind: "idle" });
   });
 });
@@ -82,7 +124,12 @@ describe("step counters", () => {
   it("sum every report's vector element-wise and start empty on each step", () => {
     const p0 = start({ steps: [10, 50] }).plan;
     expect(p0.counts).toBeNull();
-    const p = countReport(countReport(p0, { requests: 2, newCanary: 1, newStable: 0, vector: [2, 1, 0] }), { requests: 3, newCanary: 0, newStable: 4, vector: [3, 0, 5] });
+    const p = countReport(countReport(p0, { requests: 2, newCanary: 1, newStable: 0, vector: [2, 1, 0] }), {
+      requests: 3,
+      newCanary: 0,
+      newStable: 4,
+      vector: [3, 0, 5],
+    });
     expect(p).toMatchObject({ requests: 5, newVisitors: { canary: 1, stable: 4 }, counts: [5, 1, 5] });
     expect(advance(p, 1, T0).counts).toBeNull();
     expect(resumePlan(pausePlan(p, "a", "r", "operator", T0), T0).counts).toBeNull();
@@ -96,7 +143,11 @@ describe("pause and resume", () => {
     const p = pausePlan(traffic(p0, 500), "alice", "waiting for the CFO", "operator", T0 + 10_000);
     expect(judge(p, ok(T0 + 3_600_000))).toEqual({ kind: "idle", waitingFor: "paused by alice: waiting for the CFO" });
     // Held time stops at the pause.
-    expect(planStatus(p, T0 + 3_600_000, 50, null)).toMatchObject({ heldSeconds: 10, paused: true, requestsInStep: 500 });
+    expect(planStatus(p, T0 + 3_600_000, 50, null)).toMatchObject({
+      heldSeconds: 10,
+      paused: true,
+      requestsInStep: 500,
+    });
     expect(planStatus(p, T0 + 3_600_000, 50, null).sampleRatio).toBeNull();
   });
 
@@ -125,7 +176,10 @@ describe("sample-ratio pause", () => {
   it("pauses with the figures when new visitors do not split as percent says", () => {
     const p = countReport(p0, { requests: 300, newCanary: 227, newStable: 1603 });
     const d = judge(p, ok(T0 + 1000, { percent: 5 }));
-    expect(d).toMatchObject({ kind: "pause", reason: "observed canary share 12.4 % of 1,830 new visitors vs 5 % expected: stickiness or routing broken?" });
+    expect(d).toMatchObject({
+      kind: "pause",
+      reason: "observed canary share 12.4 % of 1,830 new visitors vs 5 % expected: stickiness or routing broken?",
+    });
     // Even a held, healthy step does not advance past a broken ratio.
     expect(judge(p, ok(T0 + 60_000, { percent: 5 }))).toMatchObject({ kind: "pause" });
   });
@@ -138,23 +192,57 @@ describe("sample-ratio pause", () => {
   });
 
   it("judges against the percent in force, not the step's (a plan started between steps)", () => {
-    const between = countReport(start({ percent: 30, steps: [10, 50, 100] }).plan, { requests: 300, newCanary: 600, newStable: 1400 });
+    const between = countReport(start({ percent: 30, steps: [10, 50, 100] }).plan, {
+      requests: 300,
+      newCanary: 600,
+      newStable: 1400,
+    });
     expect(judge(between, ok(T0 + 1000, { percent: 30 }))).toMatchObject({ kind: "hold" });
     expect(judge(between, ok(T0 + 1000, { percent: 10 }))).toMatchObject({ kind: "pause" });
   });
 
   it("status shows the check's progress on the step's new visitors, and the mismatch", () => {
-    const early = planStatus(countReport(p0, { requests: 10, newCanary: 6, newStable: 114 }), T0, 50, null, 5).sampleRatio;
-    expect(early).toMatchObject({ newVisitors: { canary: 6, stable: 114 }, judged: false, mismatch: false, expectedShare: 0.05, detail: "120 of 200 new visitors: sample ratio not judged yet" });
-    const bad = planStatus(countReport(p0, { requests: 300, newCanary: 227, newStable: 1603 }), T0, 50, null, 5).sampleRatio;
-    expect(bad).toMatchObject({ judged: true, mismatch: true, detail: expect.stringMatching(/^observed canary share 12.4 % of 1,830/) });
-    const fine = planStatus(countReport(p0, { requests: 300, newCanary: 95, newStable: 1735 }), T0, 50, null, 5).sampleRatio;
+    const early = planStatus(
+      countReport(p0, { requests: 10, newCanary: 6, newStable: 114 }),
+      T0,
+      50,
+      null,
+      5,
+    ).sampleRatio;
+    expect(early).toMatchObject({
+      newVisitors: { canary: 6, stable: 114 },
+      judged: false,
+      mismatch: false,
+      expectedShare: 0.05,
+      detail: "120 of 200 new visitors: sample ratio not judged yet",
+    });
+    const bad = planStatus(
+      countReport(p0, { requests: 300, newCanary: 227, newStable: 1603 }),
+      T0,
+      50,
+      null,
+      5,
+    ).sampleRatio;
+    expect(bad).toMatchObject({
+      judged: true,
+      mismatch: true,
+      detail: expect.stringMatching(/^observed canary share 12.4 % of 1,830/),
+    });
+    const fine = planStatus(
+      countReport(p0, { requests: 300, newCanary: 95, newStable: 1735 }),
+      T0,
+      50,
+      null,
+      5,
+    ).sampleRatio;
     expect(fine).toMatchObject({ judged: true, mismatch: false });
   });
 
   it("status says why the plan waits", () => {
     const p = pausePlan(p0, "controller", "observed canary share 12.4 %", "sample-ratio", T0);
     expect(judge(p, ok(T0)).kind).toBe("idle");
-    expect((judge(p, ok(T0)) as { waitingFor: string }).waitingFor).toMatch(/^paused by the sample-ratio check: observed canary share 12.4 %; resume when fixed/);
+    expect((judge(p, ok(T0)) as { waitingFor: string }).waitingFor).toMatch(
+      /^paused by the sample-ratio check: observed canary share 12.4 %; resume when fixed/,
+    );
   });
 });

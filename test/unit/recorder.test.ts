@@ -1,13 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { Recorder, FLUSH_EVERY_MS, MIN_GAP_MS, MAX_BATCHES, type Outcome, type Routed } from "../../src/telemetry/recorder";
-import { rolloutSchema } from "../../src/config/schema";
-import type { ControllerView, Report } from "../../src/telemetry/protocol";
-import type { Env } from "../../src/env";
+import {
+  Recorder,
+  type BackgroundWork,
+  FLUSH_EVERY_MS,
+  MIN_GAP_MS,
+  MAX_BATCHES,
+  type Outcome,
+  type Routed,
+} from "../../src/telemetry/recorder";
+import { rolloutSchema } from "../../src/model/rollout";
+import type { ControllerView, Report } from "../../src/model/protocol";
 
-const env = {} as Env;
+/** The recorder passes its transport target through untouched; a unit test needs none. */
+const env = {};
 const doc = rolloutSchema.parse({ percent: 10, release: "v2" });
 const routed = (fingerprint = "fp-a"): Routed => ({ fingerprint, doc });
-const ok = (role: "canary" | "stable" = "canary"): Outcome => ({ slot: role === "canary" ? "green" : "blue", role, status: 200, error: null, latencyMs: 12, failedOver: false });
+const ok = (role: "canary" | "stable" = "canary"): Outcome => ({
+  slot: role === "canary" ? "green" : "blue",
+  role,
+  status: 200,
+  error: null,
+  latencyMs: 12,
+  failedOver: false,
+});
 const fail = (over: Partial<Outcome> = {}): Outcome => ({ ...ok("canary"), status: 500, ...over });
 const view = (revision: number): ControllerView => ({ revision, doc, fingerprint: "x" + revision, supersedes: [] });
 
@@ -25,7 +40,7 @@ function harness(answer: (r: Report) => Promise<ControllerView> = async () => vi
     isolateId: "iso",
     timeoutMs: 300,
   });
-  const ctx = { waitUntil: (p: Promise<unknown>) => waits.push(p), passThroughOnException() {} } as unknown as ExecutionContext;
+  const ctx: BackgroundWork = { waitUntil: (p: Promise<unknown>) => void waits.push(p) };
   return {
     rec,
     sent,
@@ -48,7 +63,13 @@ describe("Recorder counting", () => {
     const [a, b] = rec.pending();
     expect(a.fingerprint).toBe("fp-a");
     expect(a.release).toBe("v2");
-    expect(a.slots.green).toMatchObject({ requests: 5, errors5xx: 1, errorsNetwork: 1, errorsTimeout: 1, failovers: 1 });
+    expect(a.slots.green).toMatchObject({
+      requests: 5,
+      errors5xx: 1,
+      errorsNetwork: 1,
+      errorsTimeout: 1,
+      failovers: 1,
+    });
     // The network failure has no latency; the timeout counts at its limit.
     expect(a.slots.green!.latency.reduce((s, x) => s + x, 0)).toBe(4);
     expect(a.slots.blue!.requests).toBe(1);

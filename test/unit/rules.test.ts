@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { evaluateHealth, type HealthInput } from "../../src/health/rules";
 import { bucketOf } from "../../src/health/histogram";
-import { rolloutSchema } from "../../src/config/schema";
-import { LATENCY_BUCKETS, type ShadowCounters, type SlotCounters } from "../../src/telemetry/protocol";
+import { rolloutSchema } from "../../src/model/rollout";
+import { LATENCY_BUCKETS, type ShadowCounters, type SlotCounters } from "../../src/model/protocol";
 
 const rules = (r: unknown = {}) => rolloutSchema.parse({ rollback: r }).rollback;
 
-function slot(requests: number, errors: number, latencyMs = 20, kind: "5xx" | "network" | "timeout" = "5xx"): SlotCounters {
+function slot(
+  requests: number,
+  errors: number,
+  latencyMs = 20,
+  kind: "5xx" | "network" | "timeout" = "5xx",
+): SlotCounters {
   const latency = new Array(LATENCY_BUCKETS).fill(0);
   latency[bucketOf(latencyMs)] = requests;
   return {
@@ -18,7 +23,12 @@ function slot(requests: number, errors: number, latencyMs = 20, kind: "5xx" | "n
     latency,
   };
 }
-const input = (canary: SlotCounters, stable: SlotCounters, shadow: ShadowCounters | null = null): HealthInput => ({ canary, stable, shadow, windowSeconds: 60 });
+const input = (canary: SlotCounters, stable: SlotCounters, shadow: ShadowCounters | null = null): HealthInput => ({
+  canary,
+  stable,
+  shadow,
+  windowSeconds: 60,
+});
 
 describe("rollback rules (defaults: 5 %, 50 requests, relative 2× and +2 points)", () => {
   it("does not judge before minRequests canary requests, however bad", () => {

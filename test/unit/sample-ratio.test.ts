@@ -22,7 +22,9 @@ describe("sampleRatio", () => {
     expect(r.judged).toBe(true);
     expect(r.mismatch).toBe(true);
     expect(r.p).toBeLessThan(0.001);
-    expect(r.detail).toBe("observed canary share 12.4 % of 1,830 new visitors vs 5 % expected: stickiness or routing broken?");
+    expect(r.detail).toBe(
+      "observed canary share 12.4 % of 1,830 new visitors vs 5 % expected: stickiness or routing broken?",
+    );
   });
 
   it("is quiet on ordinary noise", () => {

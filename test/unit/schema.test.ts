@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { rolloutSchema, ALL_STABLE, stepAt } from "../../src/config/schema";
+import { rolloutSchema, ALL_STABLE, stepAt } from "../../src/model/rollout";
 
 describe("rollout schema", () => {
   it("has safe defaults: percent 0, green canary, visitor cookie, 10 s timeout, rollback on", () => {
-    expect(ALL_STABLE).toMatchObject({ percent: 0, canary: "green", stickyBy: "cookie", timeoutMs: 10_000, rules: [], shadowPercent: 0 });
+    expect(ALL_STABLE).toMatchObject({
+      percent: 0,
+      canary: "green",
+      stickyBy: "cookie",
+      timeoutMs: 10_000,
+      rules: [],
+      shadowPercent: 0,
+    });
     expect(ALL_STABLE.rollback).toMatchObject({ maxErrorRate: 0.05, minRequests: 50, windowSeconds: 60 });
     expect(ALL_STABLE.release).toBeUndefined();
   });
@@ -16,8 +23,10 @@ describe("rollout schema", () => {
   });
 
   it("accepts every stickyBy form and rejects others", () => {
-    for (const s of ["cookie", "ip", "header:x-user-id", "cookie:session"]) expect(rolloutSchema.safeParse({ stickyBy: s }).success, s).toBe(true);
-    for (const s of ["header:", "cookie:bad name", "user", "header:a b"]) expect(rolloutSchema.safeParse({ stickyBy: s }).success, s).toBe(false);
+    for (const s of ["cookie", "ip", "header:x-user-id", "cookie:session"])
+      expect(rolloutSchema.safeParse({ stickyBy: s }).success, s).toBe(true);
+    for (const s of ["header:", "cookie:bad name", "user", "header:a b"])
+      expect(rolloutSchema.safeParse({ stickyBy: s }).success, s).toBe(false);
   });
 
   it("takes timeoutMs as one number or per slot", () => {

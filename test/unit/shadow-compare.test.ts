@@ -1,11 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { rolloutSchema, type RolloutInput } from "../../src/config/schema";
-import { compareAnswers, declaredTooLarge, pickHeaders, shouldMirror, type AnswerSummary, type BodyDigest } from "../../src/shadow/compare";
+import { rolloutSchema, type RolloutInput } from "../../src/model/rollout";
+import {
+  compareAnswers,
+  declaredTooLarge,
+  pickHeaders,
+  shouldMirror,
+  type AnswerSummary,
+  type BodyDigest,
+} from "../../src/shadow/compare";
 import { digestBody } from "../../src/shadow/digest";
 
 const doc = (d: RolloutInput) => rolloutSchema.parse(d);
 const hash = (hex: string, bytes = 10): BodyDigest => ({ kind: "hash", hex, bytes });
-const ans = (status: number, headers: (string | null)[], body: BodyDigest): AnswerSummary => ({ status, headers, body });
+const ans = (status: number, headers: (string | null)[], body: BodyDigest): AnswerSummary => ({
+  status,
+  headers,
+  body,
+});
 const streamOf = (...chunks: string[]) =>
   new ReadableStream<Uint8Array>({
     start(c) {
@@ -30,7 +41,14 @@ describe("which requests are mirrored", () => {
   it("never a WebSocket handshake, never at 0 %, never when rolled back", () => {
     expect(shouldMirror(on, "GET", true, 0)).toBe(false);
     expect(shouldMirror(doc({ shadowPercent: 0 }), "GET", false, 0)).toBe(false);
-    expect(shouldMirror(doc({ shadowPercent: 100, rolledBack: { at: "2026-01-01T00:00:00Z", reason: "errors" } }), "GET", false, 0)).toBe(false);
+    expect(
+      shouldMirror(
+        doc({ shadowPercent: 100, rolledBack: { at: "2026-01-01T00:00:00Z", reason: "errors" } }),
+        "GET",
+        false,
+        0,
+      ),
+    ).toBe(false);
   });
 
   it("samples at shadowPercent", () => {
@@ -54,7 +72,12 @@ describe("compareAnswers", () => {
   });
 
   it("a compared header that differs, or is missing on one side, is a mismatch", () => {
-    expect(compareAnswers(ans(200, ["text/html", "max-age=60"], hash("aa")), ans(200, ["text/html", "no-store"], hash("aa")))).toBe(false);
+    expect(
+      compareAnswers(
+        ans(200, ["text/html", "max-age=60"], hash("aa")),
+        ans(200, ["text/html", "no-store"], hash("aa")),
+      ),
+    ).toBe(false);
     expect(compareAnswers(ans(200, ["text/html"], hash("aa")), ans(200, [null], hash("aa")))).toBe(false);
     expect(compareAnswers(ans(200, [null], hash("aa")), ans(200, [null], hash("aa")))).toBe(true);
   });
@@ -80,7 +103,9 @@ describe("compareAnswers", () => {
 
 describe("helpers", () => {
   it("pickHeaders keeps the order of the list and null for absent ones", () => {
-    expect(pickHeaders(new Headers({ "Content-Type": "text/plain", etag: '"x"' }), ["etag", "content-type", "vary"])).toEqual(['"x"', "text/plain", null]);
+    expect(
+      pickHeaders(new Headers({ "Content-Type": "text/plain", etag: '"x"' }), ["etag", "content-type", "vary"]),
+    ).toEqual(['"x"', "text/plain", null]);
   });
 
   it("declaredTooLarge reads Content-Length only when it is a plain number", () => {
@@ -95,12 +120,20 @@ describe("digestBody", () => {
   it("hashes the whole body with SHA-256, however it is chunked", async () => {
     const one = await digestBody(streamOf("hello world"), 100);
     const many = await digestBody(streamOf("hel", "lo", " ", "world"), 100);
-    expect(one).toEqual({ kind: "hash", hex: "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9", bytes: 11 });
+    expect(one).toEqual({
+      kind: "hash",
+      hex: "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+      bytes: 11,
+    });
     expect(many).toEqual(one);
   });
 
   it("no body hashes as empty", async () => {
-    expect(await digestBody(null, 0)).toEqual({ kind: "hash", hex: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", bytes: 0 });
+    expect(await digestBody(null, 0)).toEqual({
+      kind: "hash",
+      hex: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+      bytes: 0,
+    });
   });
 
   it("exactly maxBytes is hashed; one more byte is too large and the stream is cancelled", async () => {

@@ -35,7 +35,8 @@ export function keysOf(shape: "sequential" | "email" | "uuid", n: number): strin
       for (let j = 0; j < k; j++) s += Math.floor(r() * 16).toString(16);
       return s;
     };
-    for (let i = 0; i < n; i++) out[i] = `${hex(8)}-${hex(4)}-4${hex(3)}-${"89ab"[Math.floor(r() * 4)]}${hex(3)}-${hex(12)}`;
+    for (let i = 0; i < n; i++)
+      out[i] = `${hex(8)}-${hex(4)}-4${hex(3)}-${"89ab"[Math.floor(r() * 4)]}${hex(3)}-${hex(12)}`;
   }
   return out;
 }

@@ -26,16 +26,31 @@ describe("stickyBy", () => {
   });
 
   it("header, cookie and ip keys are used as they are, with no visitor cookie", () => {
-    expect(stickyKeyOf(compileSticky("header:x-user-id"), h({ "x-user-id": "u-42" }))).toEqual({ key: "u-42", source: "header", newVisitorValue: null });
-    expect(stickyKeyOf(compileSticky("cookie:session"), h({ cookie: "session=s1" }))).toEqual({ key: "s1", source: "cookie", newVisitorValue: null });
-    expect(stickyKeyOf(compileSticky("ip"), h({ "cf-connecting-ip": "203.0.113.9" }))).toEqual({ key: "203.0.113.9", source: "ip", newVisitorValue: null });
+    expect(stickyKeyOf(compileSticky("header:x-user-id"), h({ "x-user-id": "u-42" }))).toEqual({
+      key: "u-42",
+      source: "header",
+      newVisitorValue: null,
+    });
+    expect(stickyKeyOf(compileSticky("cookie:session"), h({ cookie: "session=s1" }))).toEqual({
+      key: "s1",
+      source: "cookie",
+      newVisitorValue: null,
+    });
+    expect(stickyKeyOf(compileSticky("ip"), h({ "cf-connecting-ip": "203.0.113.9" }))).toEqual({
+      key: "203.0.113.9",
+      source: "ip",
+      newVisitorValue: null,
+    });
   });
 
   it("falls back to the visitor cookie when the key is missing, empty or oversized", () => {
     const withVisitor = { cookie: `edgeshift_vid=${known.value}` };
     expect(stickyKeyOf(compileSticky("header:x-user-id"), h(withVisitor)).key).toBe(known.id);
     expect(stickyKeyOf(compileSticky("header:x-user-id"), h({ ...withVisitor, "x-user-id": "" })).key).toBe(known.id);
-    expect(stickyKeyOf(compileSticky("header:x-user-id"), h({ ...withVisitor, "x-user-id": "u".repeat(MAX_KEY_LENGTH + 1) })).key).toBe(known.id);
+    expect(
+      stickyKeyOf(compileSticky("header:x-user-id"), h({ ...withVisitor, "x-user-id": "u".repeat(MAX_KEY_LENGTH + 1) }))
+        .key,
+    ).toBe(known.id);
     expect(stickyKeyOf(compileSticky("ip"), h(withVisitor)).key).toBe(known.id);
     const fresh = stickyKeyOf(compileSticky("cookie:session"), h({}));
     expect(fresh.source).toBe("visitor");

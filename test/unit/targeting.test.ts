@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { parseRollout } from "../../src/config/parse";
-import { rolloutSchema, type RolloutInput } from "../../src/config/schema";
-import { CidrSet, parseCidr, parseIp } from "../../src/routing/cidr";
+import { parseRollout } from "../../src/model/parse";
+import { rolloutSchema, type RolloutInput } from "../../src/model/rollout";
+import { CidrSet, parseCidr, parseIp } from "../../src/lib/cidr";
 import { compileTargeting, locationAllowed, matchRule, type RequestFacts } from "../../src/routing/targeting";
 
-const facts = (f: Partial<Omit<RequestFacts, "headers">> & { headers?: Record<string, string> } = {}): RequestFacts => ({
+const facts = (
+  f: Partial<Omit<RequestFacts, "headers">> & { headers?: Record<string, string> } = {},
+): RequestFacts => ({
   headers: new Headers(f.headers ?? {}),
   ip: f.ip ?? null,
   country: f.country ?? null,
@@ -17,11 +19,12 @@ describe("IP parsing", () => {
   it.each([
     ["0.0.0.0", 0],
     ["255.255.255.255", 0xffffffff],
-    ["203.0.113.7", (203 << 24 >>> 0) + (113 << 8) + 7],
+    ["203.0.113.7", ((203 << 24) >>> 0) + (113 << 8) + 7],
   ])("IPv4 %s", (s, n) => expect(parseIp(s)).toEqual({ v: 4, n }));
 
-  it.each(["256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.-4", "", " 1.2.3.4", "1.2.3.4/32", "a.b.c.d"])("rejects IPv4 %j", (s) =>
-    expect(parseIp(s)).toBeNull(),
+  it.each(["256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.-4", "", " 1.2.3.4", "1.2.3.4/32", "a.b.c.d"])(
+    "rejects IPv4 %j",
+    (s) => expect(parseIp(s)).toBeNull(),
   );
 
   it.each([
@@ -33,10 +36,18 @@ describe("IP parsing", () => {
     ["64:ff9b::1.2.3.4", [0x0064ff9b, 0, 0, 0x01020304]],
   ])("IPv6 %s", (s, w) => expect(parseIp(s)).toEqual({ v: 6, w }));
 
-  it.each(["1::2::3", ":::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "12345::", "1::2:", ":1::2", "fe80::1%eth0", "::ffff:1.2.3.256", "g::1"])(
-    "rejects IPv6 %j",
-    (s) => expect(parseIp(s)).toBeNull(),
-  );
+  it.each([
+    "1::2::3",
+    ":::",
+    "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7",
+    "12345::",
+    "1::2:",
+    ":1::2",
+    "fe80::1%eth0",
+    "::ffff:1.2.3.256",
+    "g::1",
+  ])("rejects IPv6 %j", (s) => expect(parseIp(s)).toBeNull());
 
   it("round-trips random addresses in full, compressed and dotted-tail spellings", () => {
     let x = 12345;
@@ -50,7 +61,11 @@ describe("IP parsing", () => {
       // Node's URL parser compresses the longest run of zeros the RFC 5952 way.
       const compressed = new URL(`http://[${full}]/`).hostname.slice(1, -1);
       expect(parseIp(compressed), compressed).toEqual({ v: 6, w });
-      const dotted = g.slice(0, 6).map((n) => n.toString(16)).join(":") + `:${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
+      const dotted =
+        g
+          .slice(0, 6)
+          .map((n) => n.toString(16))
+          .join(":") + `:${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
       expect(parseIp(dotted), dotted).toEqual({ v: 6, w });
     }
   });
@@ -158,14 +173,24 @@ describe("the document rejects what could never match, naming field, value and f
   });
 
   it("accepts addresses, ranges, IPv6 and IPv4-mapped ranges", () => {
-    expect(parseRollout(JSON.stringify({ rules: [{ cidr: ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "::1", "::ffff:10.0.0.0/104"] }] })).ok).toBe(true);
+    expect(
+      parseRollout(
+        JSON.stringify({
+          rules: [{ cidr: ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32", "::1", "::ffff:10.0.0.0/104"] }],
+        }),
+      ).ok,
+    ).toBe(true);
   });
 });
 
 describe("rules", () => {
   it("header rule: name case-insensitive, value exact", () => {
     const t = compile({ rules: [{ name: "staff", header: { name: "X-Employee", values: ["yes"] } }] });
-    expect(matchRule(t, facts({ headers: { "x-employee": "yes" } }))).toEqual({ index: 0, name: "staff", role: "canary" });
+    expect(matchRule(t, facts({ headers: { "x-employee": "yes" } }))).toEqual({
+      index: 0,
+      name: "staff",
+      role: "canary",
+    });
     expect(matchRule(t, facts({ headers: { "X-EMPLOYEE": "yes" } }))).not.toBeNull();
     expect(matchRule(t, facts({ headers: { "x-employee": "Yes" } }))).toBeNull();
     expect(matchRule(t, facts({ headers: { "x-employee": "yes, yes" } }))).toBeNull();
@@ -174,7 +199,16 @@ describe("rules", () => {
   });
 
   it("all conditions of one rule must match (AND), any value of one condition (OR)", () => {
-    const t = compile({ rules: [{ country: ["nz", "AU"], colo: ["akl"], cidr: ["203.0.113.0/24"], header: { name: "x-beta", values: ["1", "true"] } }] });
+    const t = compile({
+      rules: [
+        {
+          country: ["nz", "AU"],
+          colo: ["akl"],
+          cidr: ["203.0.113.0/24"],
+          header: { name: "x-beta", values: ["1", "true"] },
+        },
+      ],
+    });
     const all = { country: "NZ", colo: "AKL", ip: "203.0.113.9", headers: { "x-beta": "true" } };
     expect(matchRule(t, facts(all))?.index).toBe(0);
     expect(matchRule(t, facts({ ...all, country: "AU" }))?.index).toBe(0);
@@ -193,7 +227,11 @@ describe("rules", () => {
         { country: ["NZ", "AU"], slot: "stable" },
       ],
     });
-    expect(matchRule(t, facts({ country: "NZ", ip: "10.1.1.1" }))).toEqual({ index: 0, name: "blocked-office", role: "stable" });
+    expect(matchRule(t, facts({ country: "NZ", ip: "10.1.1.1" }))).toEqual({
+      index: 0,
+      name: "blocked-office",
+      role: "stable",
+    });
     expect(matchRule(t, facts({ country: "NZ", ip: "8.8.8.8" }))).toEqual({ index: 1, name: "nz", role: "canary" });
     expect(matchRule(t, facts({ country: "AU" }))).toEqual({ index: 2, name: "#2", role: "stable" });
     expect(matchRule(t, facts({ country: "US" }))).toBeNull();

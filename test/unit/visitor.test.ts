@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { cookieValue, mintVisitor, stripOwnCookies, visitorIdOf, visitorSetCookie, VISITOR_COOKIE } from "../../src/routing/visitor";
+import {
+  cookieValue,
+  mintVisitor,
+  stripOwnCookies,
+  visitorIdOf,
+  visitorSetCookie,
+  VISITOR_COOKIE,
+} from "../../src/routing/visitor";
 
 describe("visitor id", () => {
   it("mints 128 random bits as 22 base64url characters plus a check segment that validates", () => {
@@ -41,7 +48,9 @@ describe("visitor id", () => {
 describe("Set-Cookie", () => {
   it("is Path=/, HttpOnly, SameSite=Lax, 400 days; Secure only over https", () => {
     expect(visitorSetCookie("v", false)).toBe("edgeshift_vid=v; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax");
-    expect(visitorSetCookie("v", true)).toBe("edgeshift_vid=v; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax; Secure");
+    expect(visitorSetCookie("v", true)).toBe(
+      "edgeshift_vid=v; Path=/; Max-Age=34560000; HttpOnly; SameSite=Lax; Secure",
+    );
   });
 });
 

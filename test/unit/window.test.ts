@@ -1,10 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { addBatch, emptyVector, Include, OFFSET, SlidingWindow, slotCounters, slotStats, shadowCounters, WIDTH, newVisitors } from "../../src/health/window";
-import { LATENCY_BUCKETS, type ReportBatch } from "../../src/telemetry/protocol";
+import {
+  addBatch,
+  emptyVector,
+  Include,
+  OFFSET,
+  SlidingWindow,
+  slotCounters,
+  slotStats,
+  shadowCounters,
+  WIDTH,
+  newVisitors,
+} from "../../src/health/window";
+import { LATENCY_BUCKETS, type ReportBatch } from "../../src/model/protocol";
 
 const ALL: Include = { slots: ["blue", "green"], shadow: true, newVisitors: true };
 
-function batch(green: { requests: number; errors5xx?: number; latencyBucket?: number }, blue = { requests: 0 }): ReportBatch {
+function batch(
+  green: { requests: number; errors5xx?: number; latencyBucket?: number },
+  blue = { requests: 0 },
+): ReportBatch {
   const lat = (n: number, at = 3) => Array.from({ length: LATENCY_BUCKETS }, (_, i) => (i === at ? n : 0));
   return {
     fingerprint: "f",
@@ -12,8 +26,22 @@ function batch(green: { requests: number; errors5xx?: number; latencyBucket?: nu
     from: 0,
     to: 0,
     slots: {
-      green: { requests: green.requests, errors5xx: green.errors5xx ?? 0, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency: lat(green.requests, green.latencyBucket) },
-      blue: { requests: blue.requests, errors5xx: 0, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency: lat(blue.requests) },
+      green: {
+        requests: green.requests,
+        errors5xx: green.errors5xx ?? 0,
+        errorsNetwork: 0,
+        errorsTimeout: 0,
+        failovers: 0,
+        latency: lat(green.requests, green.latencyBucket),
+      },
+      blue: {
+        requests: blue.requests,
+        errors5xx: 0,
+        errorsNetwork: 0,
+        errorsTimeout: 0,
+        failovers: 0,
+        latency: lat(blue.requests),
+      },
     },
     shadow: { mirrored: 2, mismatches: 1, notCompared: 0, errors: 0, latency: lat(2) },
     newVisitors: { green: 1, blue: 3 },
@@ -32,14 +60,24 @@ describe("counter vectors", () => {
   });
 
   it("counts only the slots asked for (stable only for superseded documents)", () => {
-    const v = addBatch(emptyVector(), batch({ requests: 10, errors5xx: 2 }, { requests: 7 }), { slots: ["blue"], shadow: false, newVisitors: false });
+    const v = addBatch(emptyVector(), batch({ requests: 10, errors5xx: 2 }, { requests: 7 }), {
+      slots: ["blue"],
+      shadow: false,
+      newVisitors: false,
+    });
     expect(slotCounters(v, "green").requests).toBe(0);
     expect(slotCounters(v, "blue").requests).toBe(7);
     expect(shadowCounters(v).mirrored).toBe(0);
   });
 
   it("ignores NaN, negative and missing fields from a malformed report", () => {
-    const b: any = { fingerprint: "f", canary: "green", from: 0, to: 0, slots: { green: { requests: NaN, errors5xx: -4, latency: [1] } } };
+    const b: any = {
+      fingerprint: "f",
+      canary: "green",
+      from: 0,
+      to: 0,
+      slots: { green: { requests: NaN, errors5xx: -4, latency: [1] } },
+    };
     const v = addBatch(emptyVector(), b, ALL);
     expect(v.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
     expect(v[OFFSET.green + 5]).toBe(1);
@@ -93,7 +131,7 @@ describe("SlidingWindow", () => {
     const events: [number, number][] = [];
     let t = 0;
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < 2000; i++) {
       t += Math.floor(rnd() * 3);
       const n = 1 + Math.floor(rnd() * 5);

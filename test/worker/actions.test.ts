@@ -36,9 +36,18 @@ it("pause, resume and promote: durable events with actor/when/why, each POSTed t
   );
   const byKind = Object.fromEntries(bodies.map((b) => [b.event.kind, b]));
   expect(byKind.pause.text).toBe("edgeshift paused release v-actions (green) by alice: support is not staffed yet");
-  expect(byKind.pause.event).toMatchObject({ actor: "alice", reason: "support is not staffed yet", data: { index: 0, percent: 5 } });
-  expect(byKind.resume.event).toMatchObject({ actor: "alice", reason: expect.stringMatching(/step 1 \(5 %\) starts over/) });
-  expect(byKind.promote.text).toMatch(/^edgeshift promoted .* by bob: numbers look good: green \(v-actions\) is now stable; blue is the canary at 0 %/);
+  expect(byKind.pause.event).toMatchObject({
+    actor: "alice",
+    reason: "support is not staffed yet",
+    data: { index: 0, percent: 5 },
+  });
+  expect(byKind.resume.event).toMatchObject({
+    actor: "alice",
+    reason: expect.stringMatching(/step 1 \(5 %\) starts over/),
+  });
+  expect(byKind.promote.text).toMatch(
+    /^edgeshift promoted .* by bob: numbers look good: green \(v-actions\) is now stable; blue is the canary at 0 %/,
+  );
   expect(byKind.promote.event.data).toMatchObject({ release: "v-actions", stable: "green", canary: "blue" });
 
   // Durable: a restarted controller still has them, with when.

@@ -12,7 +12,11 @@ function api(path: string, init: RequestInit = {}) {
   return SELF.fetch(BASE + path, { ...init, headers: { ...AUTH, ...(init.headers as Record<string, string>) } });
 }
 function post(action: string, body?: string) {
-  return api(`/api/actions/${action}`, { method: "POST", body, headers: body ? { "content-type": "application/json" } : {} });
+  return api(`/api/actions/${action}`, {
+    method: "POST",
+    body,
+    headers: body ? { "content-type": "application/json" } : {},
+  });
 }
 
 describe("auth", () => {
@@ -54,7 +58,11 @@ describe("auth", () => {
 
   it("no ADMIN_TOKEN configured: 503 saying how to set one, even with a token", async () => {
     const ctx = createExecutionContext();
-    const r = await adminApp.fetch(new Request(BASE + "/api/status", { headers: AUTH }), { ...env, ADMIN_TOKEN: undefined }, ctx);
+    const r = await adminApp.fetch(
+      new Request(BASE + "/api/status", { headers: AUTH }),
+      { ...env, ADMIN_TOKEN: undefined },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     expect(r.status).toBe(503);
     expect((await r.json<{ error: string }>()).error).toMatch(/wrangler secret put ADMIN_TOKEN/);
@@ -68,7 +76,13 @@ describe("reading", () => {
     expect(r.status).toBe(200);
     expect(r.headers.get("cache-control")).toBe("no-store");
     const s = await r.json<any>();
-    expect(s).toMatchObject({ percent: 5, release: "v7", roles: { canary: "green", stable: "blue" }, state: "running", plan: null });
+    expect(s).toMatchObject({
+      percent: 5,
+      release: "v7",
+      roles: { canary: "green", stable: "blue" },
+      state: "running",
+      plan: null,
+    });
     expect(Array.isArray(s.events)).toBe(true);
   });
 
@@ -141,10 +155,18 @@ describe("actions: validation and applicability", () => {
     expect(r.status).toBe(200);
     const j = await r.json<any>();
     expect(j.ok).toBe(true);
-    expect(j.status).toMatchObject({ state: "rolled-back", percent: 0, rolledBack: { reason: "checkout looks wrong" } });
+    expect(j.status).toMatchObject({
+      state: "rolled-back",
+      percent: 0,
+      rolledBack: { reason: "checkout looks wrong" },
+    });
     await controllerStub(env).settle();
     const kv = JSON.parse((await env.ROLLOUT_CONFIG.get("rollout"))!);
-    expect(kv).toMatchObject({ percent: 0, release: "v9", rolledBack: { by: "alice", reason: "checkout looks wrong", release: "v9" } });
+    expect(kv).toMatchObject({
+      percent: 0,
+      release: "v9",
+      rolledBack: { by: "alice", reason: "checkout looks wrong", release: "v9" },
+    });
     const ev = (await (await api("/api/history?limit=1")).json<{ events: any[] }>()).events[0];
     expect(ev).toMatchObject({ kind: "abort", actor: "alice", reason: "checkout looks wrong" });
 
@@ -166,7 +188,14 @@ describe("actions on a running plan, over HTTP", () => {
     const p = await post("pause", JSON.stringify({ actor: "erin", reason: "holding for the launch" }));
     expect(p.status).toBe(200);
     const pj = await p.json<any>();
-    expect(pj).toMatchObject({ ok: true, status: { state: "paused", percent: 10, plan: { paused: true, waitingFor: "paused by erin: holding for the launch" } } });
+    expect(pj).toMatchObject({
+      ok: true,
+      status: {
+        state: "paused",
+        percent: 10,
+        plan: { paused: true, waitingFor: "paused by erin: holding for the launch" },
+      },
+    });
     expect((await post("pause")).status).toBe(409);
 
     const r = await post("resume", JSON.stringify({ actor: "erin" }));
@@ -175,7 +204,12 @@ describe("actions on a running plan, over HTTP", () => {
 
     const pr = await post("promote", JSON.stringify({ actor: "frank", reason: "ship it" }));
     expect(pr.status).toBe(200);
-    expect((await pr.json<any>()).status).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null, state: "promoted" });
+    expect((await pr.json<any>()).status).toMatchObject({
+      roles: { canary: "blue", stable: "green" },
+      percent: 0,
+      plan: null,
+      state: "promoted",
+    });
     await controllerStub(env).settle();
     const kv = JSON.parse((await env.ROLLOUT_CONFIG.get("rollout"))!);
     expect(kv).toMatchObject({ canary: "blue", percent: 0, stepSeconds: 600 });
@@ -210,12 +244,21 @@ describe("the page and failures", () => {
     const broken = {
       idFromName: () => ({}),
       get: () =>
-        new Proxy({}, { get: () => () => Promise.reject(new Error("Durable Object reset because its code was updated")) }),
+        new Proxy(
+          {},
+          { get: () => () => Promise.reject(new Error("Durable Object reset because its code was updated")) },
+        ),
     } as unknown as typeof env.CONTROLLER;
     const ctx = createExecutionContext();
-    const r = await adminApp.fetch(new Request(BASE + "/api/status", { headers: AUTH }), { ...env, CONTROLLER: broken }, ctx);
+    const r = await adminApp.fetch(
+      new Request(BASE + "/api/status", { headers: AUTH }),
+      { ...env, CONTROLLER: broken },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     expect(r.status).toBe(503);
-    expect((await r.json<{ error: string }>()).error).toMatch(/controller \(Durable Object\) is unavailable: Durable Object reset.*Traffic is unaffected/);
+    expect((await r.json<{ error: string }>()).error).toMatch(
+      /controller \(Durable Object\) is unavailable: Durable Object reset.*Traffic is unaffected/,
+    );
   });
 });

@@ -1,7 +1,7 @@
 // The isolate's copy of the KV document: TTL, background refresh, last good on bad input.
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { expireConfigCache, getConfigState } from "../../src/config/cache";
+import { expireConfigCache, getConfigState } from "../../src/worker/config-cache";
 import { echo, useRollout } from "./helpers";
 
 const slot = async () => (await echo("/", { headers: { "x-user-id": "fixed" } })).j.origin as string;
@@ -48,7 +48,9 @@ describe("config cache", () => {
       expect(s.fingerprint).toBe(goodFp);
       expect(s.doc.release).toBe("good");
       expect(s.lastError!.summary).toContain('unknown field "precent" (did you mean "percent"?)');
-      expect(s.lastError!.problems.map((p) => p.path)).toEqual(expect.arrayContaining(["", "canary"].filter((p) => p !== "")));
+      expect(s.lastError!.problems.map((p) => p.path)).toEqual(
+        expect.arrayContaining(["", "canary"].filter((p) => p !== "")),
+      );
       const logged = errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"config-invalid"'));
       expect(logged.length).toBe(1);
       const entry = JSON.parse(logged[0]);

@@ -1,8 +1,8 @@
 // Helpers for the controller's workerd tests: real KV, real Durable Object, reports as isolates send them.
 import { env } from "cloudflare:test";
-import { fingerprintOf } from "../../src/config/fingerprint";
+import { fingerprintOf } from "../../src/model/fingerprint";
 import { controllerStub, type ControllerRpc } from "../../src/controller/rpc";
-import { LATENCY_BUCKETS, type Report, type ReportBatch, type SlotCounters } from "../../src/telemetry/protocol";
+import { LATENCY_BUCKETS, type Report, type ReportBatch, type SlotCounters } from "../../src/model/protocol";
 
 let n = 0;
 /** A fresh controller instance per test: state never leaks between tests. */
@@ -34,11 +34,21 @@ export function counters(requests: number, errors = 0, latencyBucket = 2): SlotC
 }
 
 /** One report with one batch; canary is green unless said otherwise. */
-export function report(fp: string, canary: SlotCounters | null, stable: SlotCounters | null, extra: Partial<ReportBatch> = {}): Report {
+export function report(
+  fp: string,
+  canary: SlotCounters | null,
+  stable: SlotCounters | null,
+  extra: Partial<ReportBatch> = {},
+): Report {
   const sec = Math.floor(Date.now() / 1000);
   const slots: ReportBatch["slots"] = {};
   const c = extra.canary ?? "green";
   if (canary) slots[c] = canary;
   if (stable) slots[c === "green" ? "blue" : "green"] = stable;
-  return { isolate: "test", sentAt: Date.now(), dropped: 0, batches: [{ fingerprint: fp, canary: c, from: sec, to: sec, slots, ...extra }] };
+  return {
+    isolate: "test",
+    sentAt: Date.now(),
+    dropped: 0,
+    batches: [{ fingerprint: fp, canary: c, from: sec, to: sec, slots, ...extra }],
+  };
 }

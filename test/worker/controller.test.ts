@@ -2,8 +2,8 @@
 // surface inside workerd with real KV and real Durable Object storage.
 import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { effectiveRollout } from "../../src/config/effective";
-import { parseRollout } from "../../src/config/parse";
+import { effectiveRollout } from "../../src/routing/effective";
+import { parseRollout } from "../../src/model/parse";
 import type { ControllerRpc } from "../../src/controller/rpc";
 import type { RolloutController } from "../../src/controller/durable-object";
 import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
@@ -17,7 +17,13 @@ afterEach(async () => {
   current = null;
 });
 
-const base = { percent: 20, canary: "green", release: "v2", salt: "keep-me", rollback: { minRequests: 20, windowSeconds: 60 } };
+const base = {
+  percent: 20,
+  canary: "green",
+  release: "v2",
+  salt: "keep-me",
+  rollback: { minRequests: 20, windowSeconds: 60 },
+};
 
 describe("rollback on a failing canary", () => {
   it("does nothing before minRequests canary requests, however bad", async () => {
@@ -44,7 +50,10 @@ describe("rollback on a failing canary", () => {
 
     const kv = await kvDoc();
     expect(kv).toMatchObject({ percent: 0, canary: "green", release: "v2", salt: "keep-me", rollback: base.rollback });
-    expect(kv.rolledBack).toMatchObject({ release: "v2", figures: { canary: { requests: 30, errors: 11 }, stable: { requests: 200, errors: 1 }, tripped: ["error-rate"] } });
+    expect(kv.rolledBack).toMatchObject({
+      release: "v2",
+      figures: { canary: { requests: 30, errors: 11 }, stable: { requests: 200, errors: 1 }, tripped: ["error-rate"] },
+    });
     expect(Date.parse(kv.rolledBack.at)).toBeGreaterThan(Date.now() - 60_000);
 
     const s = await c.status();
@@ -88,7 +97,11 @@ describe("rollback on a failing canary", () => {
   it("shadow mismatches roll back a canary no user is on yet", async () => {
     const c = controller();
     const { fp } = await putDoc({ ...base, percent: 0, shadowPercent: 10 });
-    const v = await c.report(report(fp, null, counters(100), { shadow: { mirrored: 40, mismatches: 20, notCompared: 0, errors: 0, latency: counters(40).latency } }));
+    const v = await c.report(
+      report(fp, null, counters(100), {
+        shadow: { mirrored: 40, mismatches: 20, notCompared: 0, errors: 0, latency: counters(40).latency },
+      }),
+    );
     await c.settle();
     expect(v.doc?.rolledBack?.reason).toMatch(/differ from stable/);
     expect((await kvDoc()).rolledBack.figures.tripped).toEqual(["shadow-mismatch"]);
@@ -268,7 +281,7 @@ describe("alarms shared by concerns", () => {
 describe("supersession bookkeeping", () => {
   it("keeps at most 64 superseded versions, newest first, the operator's own always; never the version in force", async () => {
     const { afterControllerWrite, initialState, MAX_SUPERSEDES, knows } = await import("../../src/controller/state");
-    const { ALL_STABLE } = await import("../../src/config/schema");
+    const { ALL_STABLE } = await import("../../src/model/rollout");
     let s = { ...initialState(), attempt: 1, fingerprints: ["op"], fingerprint: "op" };
     for (let i = 0; i < 100; i++) s = afterControllerWrite(s, `t${i}`, `w${i}`, ALL_STABLE);
     expect(s.supersedes).toHaveLength(MAX_SUPERSEDES);

@@ -3,13 +3,6 @@
 import type { TestProject } from "vitest/node";
 import { startOrigin } from "../../scripts/lib/origin-server";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    blueUrl: string;
-    greenUrl: string;
-  }
-}
-
 export default async function setup(project: TestProject) {
   const blue = await startOrigin("blue");
   const green = await startOrigin("green");

@@ -1,7 +1,7 @@
 // Shared by the workerd tests (not a test file): put a rollout document and start from a cold
 // isolate cache, so each test routes by exactly the document it wrote.
 import { env, SELF } from "cloudflare:test";
-import { resetConfigCache } from "../../src/config/cache";
+import { resetConfigCache } from "../../src/worker/config-cache";
 
 export async function useRollout(doc: unknown | null): Promise<void> {
   if (doc === null) await env.ROLLOUT_CONFIG.delete("rollout");

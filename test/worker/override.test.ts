@@ -11,7 +11,11 @@ const run = Math.random().toString(36).slice(2, 8);
 
 /** Requests the green origin received whose path starts with `prefix` (other files share the origins). */
 async function greenSaw(prefix: string): Promise<{ method: string; url: string; headers: Record<string, string> }[]> {
-  const list = (await (await fetch(inject("greenUrl") + "/__origin/requests")).json()) as { method: string; url: string; headers: Record<string, string> }[];
+  const list = (await (await fetch(inject("greenUrl") + "/__origin/requests")).json()) as {
+    method: string;
+    url: string;
+    headers: Record<string, string>;
+  }[];
   return list.filter((r) => r.url.startsWith(prefix));
 }
 
@@ -68,11 +72,24 @@ describe("at percent 0 with no rules, no request of any shape reaches the canary
     ]) {
       shapes.push({ path: "/hdr", init: { headers: h } });
     }
-    for (const q of ["?edgeshift=green", "?edgeshift=canary", "?slot=green", "?edgeshift_override=" + valid, "?x-edgeshift-override=" + valid]) {
+    for (const q of [
+      "?edgeshift=green",
+      "?edgeshift=canary",
+      "?slot=green",
+      "?edgeshift_override=" + valid,
+      "?x-edgeshift-override=" + valid,
+    ]) {
       shapes.push({ path: "/q" + q, init: {} });
     }
     for (const m of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]) {
-      shapes.push({ path: "/m", init: { method: m, headers: { "x-edgeshift-override": tampered, "x-edgeshift-slot": "green" }, body: m === "HEAD" || m === "OPTIONS" ? undefined : "x" } });
+      shapes.push({
+        path: "/m",
+        init: {
+          method: m,
+          headers: { "x-edgeshift-override": tampered, "x-edgeshift-slot": "green" },
+          body: m === "HEAD" || m === "OPTIONS" ? undefined : "x",
+        },
+      });
     }
     // Absolute-URL and authority tricks: the path may look like a URL, it is still a path on stable.
     shapes.push({ path: "//" + new URL(inject("greenUrl")).host + "/", init: {} });
@@ -80,7 +97,10 @@ describe("at percent 0 with no rules, no request of any shape reaches the canary
     shapes.push({ path: "/@" + new URL(inject("greenUrl")).host, init: {} });
 
     for (const s of shapes) {
-      const path = s.path.startsWith("/") && !s.path.startsWith("//") && !s.path.startsWith("/http") && !s.path.startsWith("/@") ? prefix + s.path : s.path;
+      const path =
+        s.path.startsWith("/") && !s.path.startsWith("//") && !s.path.startsWith("/http") && !s.path.startsWith("/@")
+          ? prefix + s.path
+          : s.path;
       const { r, j } = await echo(path, s.init);
       const what = `${s.init.method ?? "GET"} ${path} ${JSON.stringify(s.init.headers ?? {}).slice(0, 120)}`;
       expect(r.headers.get("x-origin"), what).toBe("blue");
@@ -108,7 +128,12 @@ describe("a valid token", () => {
 
   it("names a slot or a role: stable/blue pin a tester to stable even at percent 100", async () => {
     await useRollout({ percent: 100, release: `override-100-${run}` });
-    for (const [target, origin] of [["stable", "blue"], ["blue", "blue"], ["green", "green"], ["canary", "green"]] as const) {
+    for (const [target, origin] of [
+      ["stable", "blue"],
+      ["blue", "blue"],
+      ["green", "green"],
+      ["canary", "green"],
+    ] as const) {
       const t = await mintOverride(SECRET, { target, ttlSeconds: 600 });
       const { j } = await echo(`/h3-target-${run}`, { headers: { "x-edgeshift-override": t } });
       expect(j.origin, target).toBe(origin);
@@ -123,7 +148,11 @@ describe("a valid token", () => {
   });
 
   it("does not reach a rolled-back canary", async () => {
-    await useRollout({ percent: 50, release: `override-rb-${run}`, rolledBack: { at: new Date().toISOString(), reason: "test" } });
+    await useRollout({
+      percent: 50,
+      release: `override-rb-${run}`,
+      rolledBack: { at: new Date().toISOString(), reason: "test" },
+    });
     const t = await mintOverride(SECRET, { target: "canary", ttlSeconds: 600 });
     const { j } = await echo(`/h3-rb-${run}`, { headers: { "x-edgeshift-override": t } });
     expect(j.origin).toBe("blue");

@@ -54,8 +54,19 @@ describe("a plan driven by alarms", () => {
     expect(v.doc?.percent).toBe(10);
     expect(await kvDoc()).toMatchObject({ percent: 10, steps: [10, 50, 100], release: "v2" });
     let s = await c.status();
-    expect(s.plan).toMatchObject({ index: 0, requiredSeconds: 60, requestsInStep: 0, minRequests: 20, paused: false, waitingFor: expect.stringMatching(/^held \d+ of 60 s at 10 %$/) });
-    expect(s.plan!.sampleRatio).toMatchObject({ newVisitors: { canary: 0, stable: 0 }, judged: false, detail: "0 of 200 new visitors: sample ratio not judged yet" });
+    expect(s.plan).toMatchObject({
+      index: 0,
+      requiredSeconds: 60,
+      requestsInStep: 0,
+      minRequests: 20,
+      paused: false,
+      waitingFor: expect.stringMatching(/^held \d+ of 60 s at 10 %$/),
+    });
+    expect(s.plan!.sampleRatio).toMatchObject({
+      newVisitors: { canary: 0, stable: 0 },
+      judged: false,
+      detail: "0 of 200 new visitors: sample ratio not judged yet",
+    });
 
     await healthy(c, 30);
     // Not held long enough yet: the alarm changes nothing.
@@ -108,10 +119,16 @@ describe("a plan driven by alarms", () => {
     await alarm(c);
     expect((await kvDoc()).percent).toBe(10);
     let s = await c.status();
-    expect(s.plan!.waitingFor).toBe("5 of 20 canary requests at 10 %: step extended until there is enough traffic to judge");
+    expect(s.plan!.waitingFor).toBe(
+      "5 of 20 canary requests at 10 %: step extended until there is enough traffic to judge",
+    );
     await healthy(c, 5);
     expect((await kinds(c)).filter((k) => k === "plan-extended")).toHaveLength(1);
-    expect((await c.history(1))[0]).toMatchObject({ kind: "plan-extended", actor: "controller", data: { percent: 10, requestsInStep: 5 } });
+    expect((await c.history(1))[0]).toMatchObject({
+      kind: "plan-extended",
+      actor: "controller",
+      data: { percent: 10, requestsInStep: 5 },
+    });
 
     await healthy(c, 10);
     await c.settle();
@@ -185,7 +202,10 @@ describe("operator actions on a plan", () => {
     await putDoc(plan);
     await healthy(c, 30);
     const paused = await c.action("pause", { actor: "alice", reason: "waiting for support to staff up" });
-    expect(paused).toMatchObject({ state: "paused", plan: { paused: true, waitingFor: "paused by alice: waiting for support to staff up" } });
+    expect(paused).toMatchObject({
+      state: "paused",
+      plan: { paused: true, waitingFor: "paused by alice: waiting for support to staff up" },
+    });
     await clockAhead(c, 600);
     await alarm(c);
     await healthy(c, 30);
@@ -212,7 +232,11 @@ describe("operator actions on a plan", () => {
     const s = await c.action("promote", { actor: "carol", reason: "looks great" });
     expect(s).toMatchObject({ roles: { canary: "blue", stable: "green" }, percent: 0, plan: null, state: "promoted" });
     expect(await kvDoc()).toMatchObject({ canary: "blue", percent: 0 });
-    expect((await c.history(1))[0]).toMatchObject({ kind: "promote", actor: "carol", reason: expect.stringMatching(/^looks great: green \(v2\) is now stable; blue is the canary at 0 %/) });
+    expect((await c.history(1))[0]).toMatchObject({
+      kind: "promote",
+      actor: "carol",
+      reason: expect.stringMatching(/^looks great: green \(v2\) is now stable; blue is the canary at 0 %/),
+    });
     // A second promote would switch straight back: refused.
     expect(await refusal(c.action("promote", {}))).toMatch(/nothing to promote/);
 
@@ -246,10 +270,21 @@ describe("sample-ratio check", () => {
     await c.report(report(fp, counters(30), counters(300), srm));
     const s = await c.status();
     expect(s.state).toBe("paused");
-    expect(s.plan!.waitingFor).toMatch(/sample-ratio check: observed canary share 12.4 % of 1,830 new visitors vs 5 % expected/);
-    expect(s.plan!.sampleRatio).toMatchObject({ newVisitors: { canary: 227, stable: 1603 }, expectedShare: 0.05, judged: true, mismatch: true });
+    expect(s.plan!.waitingFor).toMatch(
+      /sample-ratio check: observed canary share 12.4 % of 1,830 new visitors vs 5 % expected/,
+    );
+    expect(s.plan!.sampleRatio).toMatchObject({
+      newVisitors: { canary: 227, stable: 1603 },
+      expectedShare: 0.05,
+      judged: true,
+      mismatch: true,
+    });
     const e = (await c.history(1))[0];
-    expect(e).toMatchObject({ kind: "sample-ratio", actor: "controller", data: { newVisitors: { canary: 227, stable: 1603 } } });
+    expect(e).toMatchObject({
+      kind: "sample-ratio",
+      actor: "controller",
+      data: { newVisitors: { canary: 227, stable: 1603 } },
+    });
     await clockAhead(c, 61);
     await alarm(c);
     expect((await kvDoc()).percent).toBe(5);

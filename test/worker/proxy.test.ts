@@ -1,6 +1,6 @@
 // The Worker as a reverse proxy, against the real origins (test/worker/global-setup.ts).
 import { beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { recorder } from "../../src/telemetry/recorder";
+import { recorder } from "../../src/worker/telemetry";
 import { echo, get, setCookies, useRollout, visitorCookieOf } from "./helpers";
 
 beforeEach(async () => {
@@ -60,7 +60,15 @@ describe("faithful proxying", () => {
 
   it("drops hop-by-hop headers (RFC 9110 §7.6.1) and sets X-Forwarded-*", async () => {
     const { j } = await echo("/h", {
-      headers: { connection: "keep-alive, x-hop", "x-hop": "1", "keep-alive": "timeout=9", te: "trailers", "proxy-authorization": "Basic eA==", "cf-connecting-ip": "198.51.100.23", "x-app": "kept" },
+      headers: {
+        connection: "keep-alive, x-hop",
+        "x-hop": "1",
+        "keep-alive": "timeout=9",
+        te: "trailers",
+        "proxy-authorization": "Basic eA==",
+        "cf-connecting-ip": "198.51.100.23",
+        "x-app": "kept",
+      },
     });
     for (const h of ["x-hop", "keep-alive", "te", "proxy-authorization"]) expect(j.headers[h], h).toBeUndefined();
     expect(j.headers["x-app"]).toBe("kept");
@@ -74,7 +82,13 @@ describe("faithful proxying", () => {
   it("strips client-sent x-edgeshift-* headers and our cookies; tells the origin the real cohort", async () => {
     await useRollout({ percent: 0, release: "v9" });
     const { j } = await echo("/h", {
-      headers: { "x-edgeshift-slot": "green", "x-edgeshift-role": "canary", "x-edgeshift-explain": "guess", "x-edgeshift-whatever": "1", cookie: "sid=abc; edgeshift_vid=zzz; edgeshift_override=forged" },
+      headers: {
+        "x-edgeshift-slot": "green",
+        "x-edgeshift-role": "canary",
+        "x-edgeshift-explain": "guess",
+        "x-edgeshift-whatever": "1",
+        cookie: "sid=abc; edgeshift_vid=zzz; edgeshift_override=forged",
+      },
     });
     expect(j.origin).toBe("blue");
     expect(j.headers["x-edgeshift-slot"]).toBe("blue");
@@ -104,7 +118,9 @@ describe("faithful proxying", () => {
   // What is ours to get right is checked here: the Upgrade request reaches the chosen origin with
   // its path, query and headers intact, and the cohort added.
   it("passes a WebSocket Upgrade request on to the origin with its headers intact", async () => {
-    const r = await get("/ws/room?id=7", { headers: { upgrade: "websocket", "sec-websocket-protocol": "chat", "x-app": "1", "x-edgeshift-slot": "green" } });
+    const r = await get("/ws/room?id=7", {
+      headers: { upgrade: "websocket", "sec-websocket-protocol": "chat", "x-app": "1", "x-edgeshift-slot": "green" },
+    });
     await r.arrayBuffer().catch(() => {});
     const seen = (await (await fetch(inject("blueUrl") + "/__origin/last-upgrade")).json()) as any;
     expect(seen.url).toBe("/ws/room?id=7");
@@ -121,7 +137,9 @@ describe("visitor cookie", () => {
     const r = await get("/");
     await r.arrayBuffer();
     const c = setCookies(r).find((s) => s.startsWith("edgeshift_vid="))!;
-    expect(c).toMatch(/^edgeshift_vid=[A-Za-z0-9_-]{22}\.[0-9a-f]{8}; Path=\/; Max-Age=34560000; HttpOnly; SameSite=Lax; Secure$/);
+    expect(c).toMatch(
+      /^edgeshift_vid=[A-Za-z0-9_-]{22}\.[0-9a-f]{8}; Path=\/; Max-Age=34560000; HttpOnly; SameSite=Lax; Secure$/,
+    );
     const again = await get("/", { headers: { cookie: `edgeshift_vid=${visitorCookieOf(r)}` } });
     await again.arrayBuffer();
     expect(visitorCookieOf(again)).toBeNull();
@@ -159,7 +177,9 @@ describe("failover and origin failures (canary = green at 100 %)", () => {
     expect(j.url).toBe("/__fail/green/500/page?x=1");
     expect(j.headers["x-edgeshift-slot"]).toBe("blue");
     expect(j.headers["x-edgeshift-role"]).toBe("stable");
-    expect(r.headers.get("x-edgeshift-explain")).toMatch(/slot=blue; role=canary; reason=bucket;.*failover=green->blue status=500/);
+    expect(r.headers.get("x-edgeshift-explain")).toMatch(
+      /slot=blue; role=canary; reason=bucket;.*failover=green->blue status=500/,
+    );
   });
 
   it("HEAD and OPTIONS fail over too; a refused/reset connection and a timeout count as failures", async () => {

@@ -5,7 +5,8 @@
 import { env } from "cloudflare:test";
 import { expect, it, vi } from "vitest";
 import { controllerStub } from "../../src/controller/rpc";
-import { recorder, MAX_BATCHES } from "../../src/telemetry/recorder";
+import { recorder } from "../../src/worker/telemetry";
+import { MAX_BATCHES } from "../../src/telemetry/recorder";
 import { echo, get, useRollout } from "./helpers";
 
 // `relative: false`: /status/503 fails on both origins, and this test is about the canary's own rate.

@@ -1,7 +1,7 @@
 // Cohort assignment end to end in workerd: real KV document, real origins.
 import { describe, expect, it } from "vitest";
 import { bucketOf, seedOf, thresholdOf } from "../../src/routing/bucket";
-import { echo, get, useRollout, visitorCookieOf } from "./helpers";
+import { echo, useRollout, visitorCookieOf } from "./helpers";
 import { mintOverride } from "../../src/routing/override";
 
 const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);
@@ -49,7 +49,8 @@ describe("stickiness", () => {
       const { r, j } = await echo("/");
       visitors.push({ cookie: visitorCookieOf(r)!, slot: j.origin });
     }
-    for (const v of visitors.slice(0, 20)) expect((await echo("/", { headers: { cookie: `edgeshift_vid=${v.cookie}` } })).j.origin).toBe(v.slot);
+    for (const v of visitors.slice(0, 20))
+      expect((await echo("/", { headers: { cookie: `edgeshift_vid=${v.cookie}` } })).j.origin).toBe(v.slot);
     for (const p of [50, 80]) {
       await useRollout({ percent: p, release: "r1" });
       let moved = 0;
@@ -92,14 +93,19 @@ describe("nothing a client sends picks its slot", () => {
       { headers: { "x-edgeshift-slot": "green", "x-edgeshift-role": "canary", "x-edgeshift-bucket": "0" } },
       { headers: { "x-edgeshift-override": "green" } },
       { headers: { "x-edgeshift-override": "eyJ0YXJnZXQiOiJjYW5hcnkiLCJleHAiOjk5OTk5OTk5OTl9.forged" } },
-      { headers: { cookie: "edgeshift_override=canary; edgeshift_slot=green; edgeshift_vid=AAAAAAAAAAAAAAAAAAAAAA.00000000" } },
+      {
+        headers: {
+          cookie: "edgeshift_override=canary; edgeshift_slot=green; edgeshift_vid=AAAAAAAAAAAAAAAAAAAAAA.00000000",
+        },
+      },
     ];
     for (const t of tricks) expect((await echo("/?edgeshift=green&slot=green&canary=1", t)).j.origin).toBe("blue");
   });
 
   it("a rolled-back canary gets no traffic at any percent", async () => {
     await useRollout({ percent: 100, rolledBack: { at: "2026-11-25T08:00:00Z", reason: "error rate 0.31 > 0.05" } });
-    for (let i = 0; i < 30; i++) expect((await echo("/", { headers: { "x-edgeshift-override": "canary" } })).j.origin).toBe("blue");
+    for (let i = 0; i < 30; i++)
+      expect((await echo("/", { headers: { "x-edgeshift-override": "canary" } })).j.origin).toBe("blue");
   });
 });
 
@@ -107,7 +113,9 @@ describe("signed overrides and rules through the Worker", () => {
   it("a valid token (header or cookie) reaches the canary at percent 0; the token never reaches the origin", async () => {
     await useRollout({ percent: 0 });
     const token = await mintOverride("test-override-secret", { target: "canary", ttlSeconds: 600, sub: "tester" });
-    const viaHeader = await echo("/", { headers: { "x-edgeshift-override": token, "x-edgeshift-explain": "test-admin-token" } });
+    const viaHeader = await echo("/", {
+      headers: { "x-edgeshift-override": token, "x-edgeshift-explain": "test-admin-token" },
+    });
     expect(viaHeader.j.origin).toBe("green");
     expect(viaHeader.r.headers.get("x-edgeshift-explain")).toContain("reason=override");
     expect(viaHeader.j.headers["x-edgeshift-override"]).toBeUndefined();

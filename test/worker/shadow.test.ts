@@ -2,9 +2,10 @@
 // (green) in the background, marked, compared, and never seen by the user.
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import type { RolloutInput } from "../../src/config/schema";
-import { recorder, type ShadowOutcome } from "../../src/telemetry/recorder";
-import { MAX_IN_FLIGHT, mirrorStats } from "../../src/shadow/mirror";
+import type { RolloutInput } from "../../src/model/rollout";
+import { recorder } from "../../src/worker/telemetry";
+import type { ShadowOutcome } from "../../src/telemetry/recorder";
+import { MAX_IN_FLIGHT, mirrorStats } from "../../src/proxy/mirror";
 import { controllerStub } from "../../src/controller/rpc";
 import { echo, get, useRollout } from "./helpers";
 
@@ -54,7 +55,11 @@ describe("mirroring", () => {
 
   it("a client cannot send the marker: apps that skip side effects on it never skip a real request", async () => {
     await rollout({ percent: 0, shadowPercent: 0 });
-    const { j } = await echo(`/h3-shadow-${run}/forged-marker`, { method: "POST", body: "order", headers: { "x-edgeshift-shadow": "1" } });
+    const { j } = await echo(`/h3-shadow-${run}/forged-marker`, {
+      method: "POST",
+      body: "order",
+      headers: { "x-edgeshift-shadow": "1" },
+    });
     expect(j.origin).toBe("blue");
     expect(j.headers["x-edgeshift-shadow"]).toBeUndefined();
   });
@@ -82,7 +87,8 @@ describe("mirroring", () => {
     const after = `/h3-shadow-${run}/after-writes`;
     await (await get(after)).text();
     await vi.waitFor(async () => expect((await saw("greenUrl", after)).length).toBe(1), WAIT);
-    for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]) expect(await saw("greenUrl", `/h3-shadow-${run}/${method}`)).toEqual([]);
+    for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+      expect(await saw("greenUrl", `/h3-shadow-${run}/${method}`)).toEqual([]);
   });
 
   it("is off at shadowPercent 0 and when the canary is rolled back", async () => {

@@ -1,13 +1,14 @@
 // Targeting rules and per-location staging through the real Worker, with request.cf facts passed
 // the way Miniflare accepts them (`cf` in the RequestInit) and CF-Connecting-IP as the client IP.
 import { beforeEach, describe, expect, it } from "vitest";
-import type { RolloutInput } from "../../src/config/schema";
+import type { RolloutInput } from "../../src/model/rollout";
 import { echo, useRollout } from "./helpers";
 
 const run = Math.random().toString(36).slice(2, 8);
 let n = 0;
 const rollout = (d: RolloutInput) => useRollout({ release: `targeting-${run}-${n++}`, ...d });
-const originFor = async (init: RequestInit & { cf?: Record<string, unknown> } = {}) => (await echo(`/h3-t-${run}`, init)).j.origin as string;
+const originFor = async (init: RequestInit & { cf?: Record<string, unknown> } = {}) =>
+  (await echo(`/h3-t-${run}`, init)).j.origin as string;
 
 beforeEach(() => {
   n++;
@@ -24,7 +25,9 @@ describe("rules send chosen requests to a role before percentages", () => {
 
   it("tells the origin and (with the admin token) the operator which rule routed", async () => {
     await rollout({ percent: 0, rules: [{ name: "staff", header: { name: "x-employee", values: ["yes"] } }] });
-    const { r, j } = await echo(`/h3-t-${run}`, { headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token" } });
+    const { r, j } = await echo(`/h3-t-${run}`, {
+      headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token" },
+    });
     expect(j.headers["x-edgeshift-role"]).toBe("canary");
     expect(r.headers.get("x-edgeshift-explain")).toContain("reason=rule");
     expect(r.headers.get("x-edgeshift-explain")).toContain("rule=staff");
@@ -61,7 +64,11 @@ describe("rules send chosen requests to a role before percentages", () => {
   });
 
   it("a rolled-back canary is reached by no rule", async () => {
-    await rollout({ percent: 100, rules: [{ header: { name: "x-beta", values: ["1"] } }], rolledBack: { at: new Date().toISOString(), reason: "test" } });
+    await rollout({
+      percent: 100,
+      rules: [{ header: { name: "x-beta", values: ["1"] } }],
+      rolledBack: { at: new Date().toISOString(), reason: "test" },
+    });
     expect(await originFor({ headers: { "x-beta": "1" } })).toBe("blue");
   });
 });
@@ -76,7 +83,11 @@ describe("per-location staging", () => {
   });
 
   it("a matching rule is not limited by locations", async () => {
-    await rollout({ percent: 0, locations: { countries: ["NZ"] }, rules: [{ header: { name: "x-beta", values: ["1"] } }] });
+    await rollout({
+      percent: 0,
+      locations: { countries: ["NZ"] },
+      rules: [{ header: { name: "x-beta", values: ["1"] } }],
+    });
     expect(await originFor({ cf: { country: "US", colo: "DFW" }, headers: { "x-beta": "1" } })).toBe("green");
   });
 });

@@ -3,17 +3,17 @@
 // stale KV copy at once.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { parseRollout } from "../../src/config/parse";
-import { effectiveRollout } from "../../src/config/effective";
+import { parseRollout } from "../../src/model/parse";
+import { effectiveRollout } from "../../src/routing/effective";
 import { controllerStub } from "../../src/controller/rpc";
 import { Recorder, FLUSH_EVERY_MS, type Outcome } from "../../src/telemetry/recorder";
-import { fetchViewFromController, sendReportToController } from "../../src/telemetry/client";
+import { toController } from "../../src/worker/telemetry";
 
 const text = JSON.stringify({ percent: 30, release: "bad-build", rollback: { minRequests: 20, windowSeconds: 30 } });
 
 function isolate() {
   let now = Date.now();
-  const rec = new Recorder({ send: sendReportToController, fetchView: fetchViewFromController, now: () => now });
+  const rec = new Recorder({ ...toController, now: () => now });
   return { rec, tick: (ms: number) => (now += ms) };
 }
 
@@ -24,7 +24,14 @@ it("batches outcomes, flushes off the request path, and the flush answer overrid
   const routed = { fingerprint: cached.fingerprint, doc: cached.doc };
   const { rec, tick } = isolate();
 
-  const canaryFail: Outcome = { slot: "green", role: "canary", status: 503, error: null, latencyMs: 8, failedOver: true };
+  const canaryFail: Outcome = {
+    slot: "green",
+    role: "canary",
+    status: 503,
+    error: null,
+    latencyMs: 8,
+    failedOver: true,
+  };
   const stableOk: Outcome = { slot: "blue", role: "stable", status: 200, error: null, latencyMs: 6, failedOver: false };
   // 60 "requests": nothing is sent per request; the first maybeFlush only fetches the view.
   for (let i = 0; i < 60; i++) {

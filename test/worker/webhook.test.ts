@@ -35,7 +35,13 @@ it("POSTs a Slack-compatible body with the structured event on rollback", async 
   );
   const rb = bodies.find((b) => b.event.kind === "rollback");
   expect(rb.text).toMatch(/^edgeshift rolled back release v7 \(green\): canary 50\.0 % errors \(20\/40\)/);
-  expect(rb.event).toMatchObject({ kind: "rollback", actor: "controller", release: "v7", canary: "green", data: { figures: { tripped: ["error-rate"] } } });
+  expect(rb.event).toMatchObject({
+    kind: "rollback",
+    actor: "controller",
+    release: "v7",
+    canary: "green",
+    data: { figures: { tripped: ["error-rate"] } },
+  });
   expect(bodies.find((b) => b.event.kind === "attempt")).toBeDefined();
   expect((await c.history(10)).some((e) => e.kind === "webhook-failed")).toBe(false);
 });

@@ -1,5 +1,5 @@
 // Shapes the controller answers to the admin API, the CLI and the status page. Pure types.
-import type { Rollout, Slot } from "../config/schema";
+import type { Rollout, Slot } from "./rollout";
 
 export interface SlotStats {
   requests: number;

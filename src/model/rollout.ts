@@ -5,7 +5,7 @@
 // Objects are strict so a typo ("precent") is reported instead of silently ignored, and
 // nested objects use `.prefault({})` so their defaults apply when the object is omitted.
 import { z } from "zod";
-import { parseCidr } from "../routing/cidr";
+import { parseCidr } from "../lib/cidr";
 
 export const SLOTS = ["blue", "green"] as const;
 export type Slot = (typeof SLOTS)[number];
@@ -27,12 +27,23 @@ const headerName = z
 export const stickyBySchema = z
   .string({ error: 'stickyBy must be "cookie", "ip", "header:<name>" or "cookie:<name>"' })
   .refine(
-    (s) => s === "cookie" || s === "ip" || /^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) || /^cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s),
-    { message: 'stickyBy must be "cookie", "ip", "header:<name>" (e.g. header:x-user-id) or "cookie:<name>" (e.g. cookie:session)' },
+    (s) =>
+      s === "cookie" ||
+      s === "ip" ||
+      /^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ||
+      /^cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s),
+    {
+      message:
+        'stickyBy must be "cookie", "ip", "header:<name>" (e.g. header:x-user-id) or "cookie:<name>" (e.g. cookie:session)',
+    },
   );
 
 /** Per-origin timeout: one number for both, or one per slot. */
-const timeoutMs = z.number().int().min(100, "timeoutMs must be at least 100 ms").max(120_000, "timeoutMs must be at most 120000 ms");
+const timeoutMs = z
+  .number()
+  .int()
+  .min(100, "timeoutMs must be at least 100 ms")
+  .max(120_000, "timeoutMs must be at most 120000 ms");
 
 export const rollbackSchema = z.strictObject({
   /** Canary error rate (0–1) above which the canary is rolled back. */
@@ -78,14 +89,23 @@ export type RollbackRules = z.output<typeof rollbackSchema>;
 /** One plan step: a bare percent (held `stepSeconds`), or a percent with its own hold time. */
 const stepSchema = z.union([
   percent("a step"),
-  z.strictObject({ percent: percent("a step's percent"), seconds: z.number().int().min(1).max(30 * 86400) }),
+  z.strictObject({
+    percent: percent("a step's percent"),
+    seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86400),
+  }),
 ]);
 
-// Parsed by the same code that matches requests (routing/cidr.ts), so what validates is what matches.
-const cidr = z.string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" }).superRefine((s, ctx) => {
-  const p = parseCidr(s);
-  if (!p.ok) ctx.addIssue({ code: "custom", message: p.message });
-});
+// Parsed by the same code that matches requests (lib/cidr.ts), so what validates is what matches.
+const cidr = z
+  .string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" })
+  .superRefine((s, ctx) => {
+    const p = parseCidr(s);
+    if (!p.ok) ctx.addIssue({ code: "custom", message: p.message });
+  });
 
 /** Targeting: requests that match any rule go to `slot` before percentages are looked at. */
 export const ruleSchema = z
@@ -94,10 +114,29 @@ export const ruleSchema = z
     slot: z.enum(["canary", "stable"]).default("canary"),
     header: z.strictObject({ name: headerName, values: z.array(z.string()).min(1) }).optional(),
     cidr: z.array(cidr).min(1).optional(),
-    country: z.array(z.string().length(2).transform((s) => s.toUpperCase())).min(1).optional(),
-    colo: z.array(z.string().min(3).max(4).transform((s) => s.toUpperCase())).min(1).optional(),
+    country: z
+      .array(
+        z
+          .string()
+          .length(2)
+          .transform((s) => s.toUpperCase()),
+      )
+      .min(1)
+      .optional(),
+    colo: z
+      .array(
+        z
+          .string()
+          .min(3)
+          .max(4)
+          .transform((s) => s.toUpperCase()),
+      )
+      .min(1)
+      .optional(),
   })
-  .refine((r) => r.header || r.cidr || r.country || r.colo, { message: "a rule needs at least one of header, cidr, country, colo" });
+  .refine((r) => r.header || r.cidr || r.country || r.colo, {
+    message: "a rule needs at least one of header, cidr, country, colo",
+  });
 export type TargetingRule = z.output<typeof ruleSchema>;
 
 /** Written only by the controller when it rolls the canary back; shown by `wrangler kv key get`. */
@@ -127,12 +166,19 @@ export const rolloutSchema = z
      * the document is a new attempt; a byte-identical copy is indistinguishable from a stale one.)
      */
     attempt: z.number().int().min(0).optional(),
-    timeoutMs: z.union([timeoutMs, z.strictObject({ blue: timeoutMs.optional(), green: timeoutMs.optional() })]).default(10_000),
+    timeoutMs: z
+      .union([timeoutMs, z.strictObject({ blue: timeoutMs.optional(), green: timeoutMs.optional() })])
+      .default(10_000),
     rollback: z.union([z.literal(false), rollbackSchema]).prefault({}),
     rolledBack: rolledBackSchema.optional(),
     /** Staged plan: ascending percents; each held `stepSeconds` (or its own `seconds`) while healthy. */
     steps: z.array(stepSchema).min(1).max(50).optional(),
-    stepSeconds: z.number().int().min(1).max(30 * 86400).default(300),
+    stepSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86400)
+      .default(300),
     /** After the last step has held healthy, promote automatically (roles swap, percent 0). */
     autoPromote: z.boolean().default(true),
     rules: z.array(ruleSchema).max(50).default([]),
@@ -144,14 +190,34 @@ export const rolloutSchema = z
         compareHeaders: z.array(headerName).default(["content-type"]),
         compareBody: z.boolean().default(true),
         /** Bodies larger than this are not hashed (counted as "not compared"). */
-        maxBodyBytes: z.number().int().min(0).max(10 * 1024 * 1024).default(256 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(10 * 1024 * 1024)
+          .default(256 * 1024),
       })
       .prefault({}),
     /** Per-location staging: if set, only requests from these colos/countries may reach the canary. */
     locations: z
       .strictObject({
-        colos: z.array(z.string().min(3).max(4).transform((s) => s.toUpperCase())).optional(),
-        countries: z.array(z.string().length(2).transform((s) => s.toUpperCase())).optional(),
+        colos: z
+          .array(
+            z
+              .string()
+              .min(3)
+              .max(4)
+              .transform((s) => s.toUpperCase()),
+          )
+          .optional(),
+        countries: z
+          .array(
+            z
+              .string()
+              .length(2)
+              .transform((s) => s.toUpperCase()),
+          )
+          .optional(),
       })
       .optional(),
     /** Sample-ratio check: pause a plan when the observed canary share of new visitors drifts from `percent`. */

@@ -23,11 +23,20 @@
 // |                            | timeout), which the shadow error-rate rule judges                   |
 // | any exception in here      | swallowed; the user gets stable's answer as it was                  |
 import type { Env } from "../env";
-import { recorder, type Routed, type ShadowOutcome } from "../telemetry/recorder";
-import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "../proxy/headers";
-import { fetchOrigin, timeoutOf } from "../proxy/forward";
-import { compareAnswers, compareOptionsOf, declaredTooLarge, pickHeaders, SHADOW_HEADER, shouldMirror, type BodyDigest, type CompareOptions } from "./compare";
-import { digestBody } from "./digest";
+import type { Recorder, Routed, ShadowOutcome } from "../telemetry/recorder";
+import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "./headers";
+import { fetchOrigin, timeoutOf } from "./forward";
+import {
+  compareAnswers,
+  compareOptionsOf,
+  declaredTooLarge,
+  pickHeaders,
+  SHADOW_HEADER,
+  shouldMirror,
+  type BodyDigest,
+  type CompareOptions,
+} from "../shadow/compare";
+import { digestBody } from "../shadow/digest";
 
 /** Mirrors running at once per isolate: bounds memory and the extra connections to the canary. */
 export const MAX_IN_FLIGHT = 8;
@@ -40,10 +49,21 @@ export const mirrorStats = { started: 0, dropped: 0, finished: 0 };
  * Called after stable's answer is known, for GET/HEAD requests routed to stable. Returns the
  * response to give the user: the same one, or one whose body is teed for hashing.
  */
-export function maybeMirror(req: Request, stableResponse: Response, routed: Routed, env: Env, ctx: ExecutionContext): Response {
+/** What a mirror reports to: the isolate's recorder (passed in, so this module holds no isolate state but its own). */
+export type MirrorSink = Pick<Recorder<Env>, "recordShadow" | "recordMirrorSkipped" | "maybeFlush">;
+
+export function maybeMirror(
+  req: Request,
+  stableResponse: Response,
+  routed: Routed,
+  env: Env,
+  ctx: ExecutionContext,
+  recorder: MirrorSink,
+): Response {
   try {
     const doc = routed.doc;
-    if (stableResponse.status === 101 || !shouldMirror(doc, req.method, isWebSocketUpgrade(req.headers), Math.random())) return stableResponse;
+    if (stableResponse.status === 101 || !shouldMirror(doc, req.method, isWebSocketUpgrade(req.headers), Math.random()))
+      return stableResponse;
     if (inFlight >= MAX_IN_FLIGHT) {
       // Not reported to the recorder: a mirror that was never sent has no status, error or
       // latency, and counting it as mirrored would dilute the shadow error rate the rollback
@@ -58,7 +78,8 @@ export function maybeMirror(req: Request, stableResponse: Response, routed: Rout
     let userResponse = stableResponse;
     let stableBody: Promise<BodyDigest>;
     if (head || !opts.compareBody) stableBody = Promise.resolve({ kind: "skipped" });
-    else if (declaredTooLarge(stableResponse.headers, opts.maxBodyBytes)) stableBody = Promise.resolve({ kind: "too-large" });
+    else if (declaredTooLarge(stableResponse.headers, opts.maxBodyBytes))
+      stableBody = Promise.resolve({ kind: "too-large" });
     else if (stableResponse.body === null) stableBody = digestBody(null, opts.maxBodyBytes);
     else {
       const [forUser, forHash] = stableResponse.body.tee();

@@ -16,14 +16,19 @@
 export type IpAddress = { v: 4; n: number } | { v: 6; w: [number, number, number, number] };
 
 /** A range: the network address (host bits cleared) and the prefix length. */
-export type CidrRange = { v: 4; net: number; mask: number; bits: number } | { v: 6; net: [number, number, number, number]; bits: number };
+export type CidrRange =
+  { v: 4; net: number; mask: number; bits: number } | { v: 6; net: [number, number, number, number]; bits: number };
 
 // Hand-written scanners, not split/regex: the client address is parsed on every request that
 // reaches a CIDR rule (scripts/bench-targeting.ts: ~10× faster for IPv6 than the split version).
+import { hexValue } from "./hex";
 export function parseIpv4(s: string): number | null {
   const len = s.length;
   if (len < 7 || len > 15) return null;
-  let n = 0, part = 0, digits = 0, parts = 0;
+  let n = 0,
+    part = 0,
+    digits = 0,
+    parts = 0;
   for (let i = 0; i <= len; i++) {
     const c = i < len ? s.charCodeAt(i) : 46;
     if (c === 46 /* . */) {
@@ -42,13 +47,6 @@ export function parseIpv4(s: string): number | null {
   return parts === 4 ? n >>> 0 : null;
 }
 
-function hexVal(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
 /** Eight 16-bit groups with at most one "::", optionally ending in dotted IPv4 (RFC 4291 §2.2). */
 export function parseIpv6(s: string): [number, number, number, number] | null {
   const len = s.length;
@@ -63,9 +61,10 @@ export function parseIpv6(s: string): [number, number, number, number] | null {
   }
   while (i < len) {
     const start = i;
-    let v = 0, n = 0;
+    let v = 0,
+      n = 0;
     for (; i < len; i++) {
-      const h = hexVal(s.charCodeAt(i));
+      const h = hexValue(s.charCodeAt(i));
       if (h < 0) break;
       if (++n > 4) return null;
       v = v * 16 + h;
@@ -89,7 +88,12 @@ export function parseIpv6(s: string): [number, number, number, number] | null {
   }
   if (dbl < 0 ? g.length !== 8 : g.length > 7) return null;
   if (dbl >= 0) g.splice(dbl, 0, ...new Array<number>(8 - g.length).fill(0));
-  return [((g[0] << 16) | g[1]) >>> 0, ((g[2] << 16) | g[3]) >>> 0, ((g[4] << 16) | g[5]) >>> 0, ((g[6] << 16) | g[7]) >>> 0];
+  return [
+    ((g[0] << 16) | g[1]) >>> 0,
+    ((g[2] << 16) | g[3]) >>> 0,
+    ((g[4] << 16) | g[5]) >>> 0,
+    ((g[6] << 16) | g[7]) >>> 0,
+  ];
 }
 
 /** An IPv6 address in ::ffff:0:0/96 carries an IPv4 address (RFC 4291 §2.5.5.2). */
@@ -118,20 +122,26 @@ export function parseCidr(text: string): { ok: true; range: CidrRange } | { ok: 
   const slash = s.indexOf("/");
   const addr = slash < 0 ? s : s.slice(0, slash);
   const prefix = slash < 0 ? null : s.slice(slash + 1);
-  const example = "use an address such as 203.0.113.7 or 2001:db8::1, or a range such as 203.0.113.0/24 or 2001:db8::/32";
+  const example =
+    "use an address such as 203.0.113.7 or 2001:db8::1, or a range such as 203.0.113.0/24 or 2001:db8::/32";
   if (prefix !== null && !/^(0|[1-9][0-9]{0,2})$/.test(prefix)) {
-    return { ok: false, message: `the prefix length after "/" must be a whole number (0–32 for IPv4, 0–128 for IPv6); ${example}` };
+    return {
+      ok: false,
+      message: `the prefix length after "/" must be a whole number (0–32 for IPv4, 0–128 for IPv6); ${example}`,
+    };
   }
   if (addr.indexOf(":") < 0) {
     const n = parseIpv4(addr);
-    if (n === null) return { ok: false, message: `not an IPv4 address (four numbers 0–255 without leading zeros); ${example}` };
+    if (n === null)
+      return { ok: false, message: `not an IPv4 address (four numbers 0–255 without leading zeros); ${example}` };
     const bits = prefix === null ? 32 : Number(prefix);
     if (bits > 32) return { ok: false, message: `an IPv4 prefix is at most /32; ${example}` };
     const mask = V4_MASK(bits);
     return { ok: true, range: { v: 4, net: (n & mask) >>> 0, mask, bits } };
   }
   const w = parseIpv6(addr);
-  if (w === null) return { ok: false, message: `not an IPv6 address (hex groups separated by ":", at most one "::"); ${example}` };
+  if (w === null)
+    return { ok: false, message: `not an IPv6 address (hex groups separated by ":", at most one "::"); ${example}` };
   const bits = prefix === null ? 128 : Number(prefix);
   if (bits > 128) return { ok: false, message: `an IPv6 prefix is at most /128; ${example}` };
   // A range inside ::ffff:0:0/96 is an IPv4 range written the IPv6 way; client IPs are mapped the same way.
@@ -149,7 +159,7 @@ export function parseCidr(text: string): { ok: true; range: CidrRange } | { ok: 
 }
 
 export function inRange(ip: IpAddress, r: CidrRange): boolean {
-  if (ip.v === 4) return r.v === 4 && ((ip.n & r.mask) >>> 0) === r.net;
+  if (ip.v === 4) return r.v === 4 && (ip.n & r.mask) >>> 0 === r.net;
   if (r.v !== 6) return false;
   for (let i = 0; i < 4; i++) {
     const left = r.bits - 32 * i;
@@ -179,7 +189,7 @@ export class CidrSet {
   has(ip: IpAddress | null): boolean {
     if (ip === null) return false;
     if (ip.v === 4) {
-      for (const r of this.v4) if (((ip.n & r.mask) >>> 0) === r.net) return true;
+      for (const r of this.v4) if ((ip.n & r.mask) >>> 0 === r.net) return true;
       return false;
     }
     for (const r of this.v6) if (inRange(ip, r)) return true;

@@ -13,19 +13,20 @@
 // | an exception of edgeshift's own             | logged; plain pass-through to stable (blue if no  |
 // |                                             | config) — never a 5xx of ours                     |
 import type { Env } from "../env";
-import type { Slot } from "../config/schema";
-import { getConfig } from "../config/cache";
-import { effectiveRollout } from "../config/effective";
+import type { Slot } from "../model/rollout";
+import { getConfig } from "./config-cache";
+import { effectiveRollout } from "../routing/effective";
 import { compileRouting, decide, type CompiledRouting, type Decision } from "../routing/decide";
 import { stickyKeyOf } from "../routing/sticky";
 import { cookieValue, visitorSetCookie } from "../routing/visitor";
 import { OVERRIDE_COOKIE, OVERRIDE_HEADER, verifyOverride, type OverrideClaims } from "../routing/override";
 import type { RequestFacts } from "../routing/targeting";
-import { recorder, type Routed } from "../telemetry/recorder";
-import { maybeMirror } from "../shadow/mirror";
-import { originBase, pathAndQuery, upstreamHeaders } from "./headers";
-import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "./forward";
-import { EXPLAIN_HEADER, explainRequested, explainValue } from "./explain";
+import type { Routed } from "../telemetry/recorder";
+import { recorder } from "./telemetry";
+import { maybeMirror } from "../proxy/mirror";
+import { originBase, pathAndQuery, upstreamHeaders } from "../proxy/headers";
+import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
+import { EXPLAIN_HEADER, explainRequested, explainValue } from "../proxy/explain";
 
 interface Prepared {
   routing: CompiledRouting;
@@ -40,7 +41,8 @@ let bases: Record<Slot, string> = { blue: "", green: "" };
 
 function prepare(doc: CompiledRouting["doc"], fingerprint: string, source: "kv" | "controller"): Prepared {
   const p = prepared;
-  if (p !== null && p.routing.doc === doc && p.routing.fingerprint === fingerprint && p.routing.source === source) return p;
+  if (p !== null && p.routing.doc === doc && p.routing.fingerprint === fingerprint && p.routing.source === source)
+    return p;
   return (prepared = { routing: compileRouting(doc, fingerprint, source), routed: { fingerprint, doc } });
 }
 
@@ -57,12 +59,29 @@ export async function handleProxy(request: Request, env: Env, ctx: ExecutionCont
   try {
     return await route(request, env, ctx);
   } catch (e) {
-    console.error(JSON.stringify({ level: "error", event: "proxy-internal-error", message: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack, url: pathAndQuery(request.url) }));
+    console.error(
+      JSON.stringify({
+        level: "error",
+        event: "proxy-internal-error",
+        message: (e as Error)?.message ?? String(e),
+        stack: (e as Error)?.stack,
+        url: pathAndQuery(request.url),
+      }),
+    );
     try {
       return await passThrough(request, env);
     } catch (e2) {
-      console.error(JSON.stringify({ level: "error", event: "proxy-passthrough-failed", message: (e2 as Error)?.message ?? String(e2) }));
-      return new Response("edgeshift: could not forward the request.\n", { status: 502, headers: { "content-type": "text/plain; charset=utf-8", "x-edgeshift-error": "internal" } });
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "proxy-passthrough-failed",
+          message: (e2 as Error)?.message ?? String(e2),
+        }),
+      );
+      return new Response("edgeshift: could not forward the request.\n", {
+        status: 502,
+        headers: { "content-type": "text/plain; charset=utf-8", "x-edgeshift-error": "internal" },
+      });
     }
   }
 }
@@ -79,7 +98,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
   if (!routing.rolledBack && env.OVERRIDE_SECRET) {
     // WebCrypto only when a token is actually present.
     const token = headers.get(OVERRIDE_HEADER) ?? cookieValue(headers.get("cookie"), OVERRIDE_COOKIE);
-    if (token !== null && token !== "") override = await verifyOverride(token, env.OVERRIDE_SECRET, Math.floor(Date.now() / 1000));
+    if (token !== null && token !== "")
+      override = await verifyOverride(token, env.OVERRIDE_SECRET, Math.floor(Date.now() / 1000));
   }
   const d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
 
@@ -87,7 +107,12 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
   const path = pathAndQuery(request.url);
   const method = request.method;
   const body = request.body;
-  const up = upstreamHeaders(headers, request.url, { slot: d.slot, role: d.role, bucket: d.bucket, release: routing.doc.release });
+  const up = upstreamHeaders(headers, request.url, {
+    slot: d.slot,
+    role: d.role,
+    bucket: d.bucket,
+    release: routing.doc.release,
+  });
   let answered: Slot = d.slot;
   let result = await fetchOrigin(origins[d.slot] + path, method, up, body, timeoutOf(routing.doc, d.slot));
   let failover: string | null = null;
@@ -110,14 +135,31 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
     response = originErrorResponse(result, answered, answered === routing.canary ? "canary" : "stable");
   } else {
     response = result.response;
-    if (answered === routing.stable && failover === null && routing.doc.shadowPercent > 0 && (method === "GET" || method === "HEAD")) {
-      response = maybeMirror(request, response, routed, env, ctx);
+    if (
+      answered === routing.stable &&
+      failover === null &&
+      routing.doc.shadowPercent > 0 &&
+      (method === "GET" || method === "HEAD")
+    ) {
+      response = maybeMirror(request, response, routed, env, ctx, recorder);
     }
   }
 
-  const setCookie = sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, request.url.startsWith("https:"));
+  const setCookie =
+    sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, request.url.startsWith("https:"));
   if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, d.slot);
-  const explain = explainRequested(headers, env.ADMIN_TOKEN) ? explainValue({ decision: d, threshold: routing.threshold, release: routing.doc.release, source: routing.source, failover, answeredBy: answered }) : null;
+  // The header check first: requests without it pay no await and no hashing.
+  const explain =
+    headers.has(EXPLAIN_HEADER) && (await explainRequested(headers, env.ADMIN_TOKEN))
+      ? explainValue({
+          decision: d,
+          threshold: routing.threshold,
+          release: routing.doc.release,
+          source: routing.source,
+          failover,
+          answeredBy: answered,
+        })
+      : null;
 
   recorder.maybeFlush(ctx, env);
 
@@ -137,13 +179,24 @@ function outcome(slot: Slot, role: Decision["role"], r: FetchResult, failedOver:
 
 function factsOf(request: Request): RequestFacts {
   const cf = request.cf as { country?: string; colo?: string } | undefined;
-  return { headers: request.headers, ip: request.headers.get("cf-connecting-ip"), country: cf?.country ?? null, colo: cf?.colo ?? null };
+  return {
+    headers: request.headers,
+    ip: request.headers.get("cf-connecting-ip"),
+    country: cf?.country ?? null,
+    colo: cf?.colo ?? null,
+  };
 }
 
 /** Last resort after an internal error: the request as it came, to stable, no cohort headers. */
 async function passThrough(request: Request, env: Env): Promise<Response> {
   const stable: Slot = prepared?.routing.stable ?? "blue";
   const origins = originsOf(env);
-  const r = await fetchOrigin(origins[stable] + pathAndQuery(request.url), request.method, upstreamHeaders(request.headers, request.url, null), request.bodyUsed ? null : request.body, 30_000);
+  const r = await fetchOrigin(
+    origins[stable] + pathAndQuery(request.url),
+    request.method,
+    upstreamHeaders(request.headers, request.url, null),
+    request.bodyUsed ? null : request.body,
+    30_000,
+  );
   return r.response ?? originErrorResponse(r, stable, "stable");
 }

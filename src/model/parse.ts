@@ -1,8 +1,8 @@
 // Turns the raw text of the `rollout` KV key into a validated document, or into errors a person
 // can act on (field, value, fix). Pure: used by the Worker, the controller and `edgeshift validate`.
 import type { z } from "zod";
-import { ALL_STABLE, rolloutSchema, type Rollout } from "./schema";
-import { fingerprintOf } from "./fingerprint";
+import { ALL_STABLE, rolloutSchema, type Rollout } from "./rollout";
+import { NO_DOCUMENT, fingerprintOf } from "./fingerprint";
 
 export interface ConfigProblem {
   /** Dotted path of the field, e.g. "rollback.maxErrorRate"; "" for the document itself. */
@@ -17,20 +17,27 @@ export type ParseResult =
 
 /** `null` (key missing) is a valid state: everyone on stable. */
 export function parseRollout(text: string | null): ParseResult {
-  if (text === null) return { ok: true, doc: ALL_STABLE, fingerprint: "none" };
+  if (text === null) return { ok: true, doc: ALL_STABLE, fingerprint: NO_DOCUMENT };
   const fingerprint = fingerprintOf(text);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return fail(fingerprint, [{ path: "", message: `not valid JSON (${(e as Error).message}); check quotes and commas, e.g. '{"percent": 5}'` }]);
+    return fail(fingerprint, [
+      { path: "", message: `not valid JSON (${(e as Error).message}); check quotes and commas, e.g. '{"percent": 5}'` },
+    ]);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    return fail(fingerprint, [{ path: "", message: `must be a JSON object such as {"percent": 5}, got ${describe(raw)}` }]);
+    return fail(fingerprint, [
+      { path: "", message: `must be a JSON object such as {"percent": 5}, got ${describe(raw)}` },
+    ]);
   }
   const r = rolloutSchema.safeParse(raw);
   if (r.success) return { ok: true, doc: r.data, fingerprint };
-  return fail(fingerprint, r.error.issues.map((i) => explain(i, raw)));
+  return fail(
+    fingerprint,
+    r.error.issues.map((i) => explain(i, raw)),
+  );
 }
 
 function fail(fingerprint: string, problems: ConfigProblem[]): ParseResult {
@@ -44,7 +51,9 @@ function explain(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem {
     const known = knownKeysAt(issue.path);
     const parts = issue.keys.map((k) => {
       const guess = closest(k, known);
-      return guess ? `unknown field "${k}" (did you mean "${guess}"?)` : `unknown field "${k}" (known: ${known.join(", ")})`;
+      return guess
+        ? `unknown field "${k}" (did you mean "${guess}"?)`
+        : `unknown field "${k}" (known: ${known.join(", ")})`;
     });
     return { path, message: parts.join("; ") };
   }
@@ -101,7 +110,7 @@ function closest(word: string, candidates: string[]): string | undefined {
   let bestD = Infinity;
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) (bestD = d), (best = c);
+    if (d < bestD) ((bestD = d), (best = c));
   }
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }

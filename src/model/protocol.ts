@@ -1,13 +1,14 @@
 // What isolates tell the controller (Durable Object) and what it answers. Pure types and a few
 // constants; both sides import them. Documented in docs/storage-schema.md ("Reports").
-import type { Rollout, Slot } from "../config/schema";
+import type { Rollout, Slot } from "./rollout";
 
 /**
  * Latency histogram bucket upper bounds in ms (last bucket is +Inf). Fixed and log-spaced so a
  * report's size and the controller's cost per report are constant whatever the traffic.
  */
 export const LATENCY_BOUNDS_MS = [
-  5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 60000,
+  5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000,
+  60000,
 ] as const;
 export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
 

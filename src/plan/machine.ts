@@ -21,10 +21,10 @@
 // | last step held, it is 100 and autoPromote    | promote: canary flips, percent 0, `steps` removed      |
 // | last step held, below 100 or autoPromote off | plan complete; stays there until `promote`             |
 // | operator resumes                             | the current step starts over (hold and counts reset)   |
-import type { Rollout } from "../config/schema";
-import { stepAt } from "../config/schema";
+import type { Rollout } from "../model/rollout";
+import { stepAt } from "../model/rollout";
 import { sampleRatio, type SampleRatioResult } from "../health/sample-ratio";
-import type { PlanStatus } from "./status-types";
+import type { PlanStatus } from "../model/status";
 
 export interface PlanStep {
   percent: number;
@@ -92,15 +92,26 @@ export function stepsOf(doc: Rollout): PlanStep[] {
  * steps[0] and `percent` says to write that value. The operator's percent is never lowered (that
  * would move canary visitors back to stable): 30 with steps [10, 50] holds at 30 as step 1, then 50.
  */
-export function startPlan(doc: Rollout, attempt: number, now: number): { plan: PlanState; percent: number | null } | null {
+export function startPlan(
+  doc: Rollout,
+  attempt: number,
+  now: number,
+): { plan: PlanState; percent: number | null } | null {
   if (!doc.steps?.length || doc.rolledBack) return null;
   const steps = stepsOf(doc);
   let index = 0;
   for (let i = 0; i < steps.length; i++) if (steps[i].percent <= doc.percent) index = i;
-  return { plan: freshStep({ attempt, steps, index, paused: null, completed: false }, index, now), percent: doc.percent < steps[0].percent ? steps[0].percent : null };
+  return {
+    plan: freshStep({ attempt, steps, index, paused: null, completed: false }, index, now),
+    percent: doc.percent < steps[0].percent ? steps[0].percent : null,
+  };
 }
 
-function freshStep(p: Pick<PlanState, "attempt" | "steps" | "paused" | "completed"> & Partial<PlanState>, index: number, now: number): PlanState {
+function freshStep(
+  p: Pick<PlanState, "attempt" | "steps" | "paused" | "completed"> & Partial<PlanState>,
+  index: number,
+  now: number,
+): PlanState {
   return {
     attempt: p.attempt,
     steps: p.steps,
@@ -116,9 +127,14 @@ function freshStep(p: Pick<PlanState, "attempt" | "steps" | "paused" | "complete
 }
 
 /** Adds what one report counted under the current step's document (`vector`: its counters, summed element-wise). */
-export function countReport(p: PlanState, add: { requests: number; newCanary: number; newStable: number; vector?: number[] }): PlanState {
+export function countReport(
+  p: PlanState,
+  add: { requests: number; newCanary: number; newStable: number; vector?: number[] },
+): PlanState {
   let counts = p.counts;
-  if (add.vector) counts = counts && counts.length === add.vector.length ? counts.map((x, i) => x + add.vector![i]) : add.vector.slice();
+  if (add.vector)
+    counts =
+      counts && counts.length === add.vector.length ? counts.map((x, i) => x + add.vector![i]) : add.vector.slice();
   return {
     ...p,
     requests: p.requests + add.requests,
@@ -139,7 +155,8 @@ export function judge(p: PlanState, x: JudgeInput): PlanDecision {
   }
 
   const end = p.stepStartedAt + step.seconds * 1000;
-  if (x.now < end) return { kind: "hold", waitingFor: `held ${held(p, x.now)} of ${step.seconds} s at ${x.percent} %`, wakeAt: end };
+  if (x.now < end)
+    return { kind: "hold", waitingFor: `held ${held(p, x.now)} of ${step.seconds} s at ${x.percent} %`, wakeAt: end };
   if (x.minRequests !== null && p.requests < x.minRequests) {
     return {
       kind: "extend",
@@ -149,14 +166,23 @@ export function judge(p: PlanState, x: JudgeInput): PlanDecision {
   }
   if (!x.healthy) return { kind: "hold", waitingFor: `canary not healthy at ${x.percent} %`, wakeAt: null };
 
-  const judged = x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`;
+  const judged =
+    x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`;
   if (p.index < p.steps.length - 1) {
     const next = p.steps[p.index + 1];
-    return { kind: "advance", index: p.index + 1, percent: next.percent, reason: `step ${p.index + 1}/${p.steps.length} (${x.percent} %) held ${held(p, x.now)} s, ${judged}: on to ${next.percent} %` };
+    return {
+      kind: "advance",
+      index: p.index + 1,
+      percent: next.percent,
+      reason: `step ${p.index + 1}/${p.steps.length} (${x.percent} %) held ${held(p, x.now)} s, ${judged}: on to ${next.percent} %`,
+    };
   }
   const done = `last step (${step.percent} %) held ${held(p, x.now)} s, ${judged}`;
   if (step.percent === 100 && x.autoPromote) return { kind: "promote", reason: `${done}: promoting` };
-  return { kind: "complete", reason: `${done}: ${step.percent < 100 ? "plan ends below 100 %" : "autoPromote is off"}; promote when ready` };
+  return {
+    kind: "complete",
+    reason: `${done}: ${step.percent < 100 ? "plan ends below 100 %" : "autoPromote is off"}; promote when ready`,
+  };
 }
 
 export function advance(p: PlanState, index: number, now: number): PlanState {
@@ -171,8 +197,17 @@ export function complete(p: PlanState): PlanState {
   return { ...p, completed: true };
 }
 
-export function pausePlan(p: PlanState | null, by: string, reason: string, cause: "operator" | "sample-ratio", now: number): PlanState {
-  if (!p) throw new ActionNotApplicable("no staged plan is running, nothing to pause (write a document with `steps` to start one)");
+export function pausePlan(
+  p: PlanState | null,
+  by: string,
+  reason: string,
+  cause: "operator" | "sample-ratio",
+  now: number,
+): PlanState {
+  if (!p)
+    throw new ActionNotApplicable(
+      "no staged plan is running, nothing to pause (write a document with `steps` to start one)",
+    );
   if (p.paused) throw new ActionNotApplicable(`the plan is already paused (${pausedText(p.paused)})`);
   if (p.completed) throw new ActionNotApplicable(`the plan is complete, nothing to pause (${completedText(p)})`);
   return { ...p, paused: { at: now, by, reason, cause } };
@@ -180,12 +215,21 @@ export function pausePlan(p: PlanState | null, by: string, reason: string, cause
 
 /** Resuming starts the current step over: its hold and its counts (an SRM pause means they were suspect). */
 export function resumePlan(p: PlanState | null, now: number): PlanState {
-  if (!p?.paused) throw new ActionNotApplicable(p ? "the plan is not paused, nothing to resume" : "no staged plan is running, nothing to resume");
+  if (!p?.paused)
+    throw new ActionNotApplicable(
+      p ? "the plan is not paused, nothing to resume" : "no staged plan is running, nothing to resume",
+    );
   return freshStep({ ...p, paused: null }, p.index, now);
 }
 
 /** `srmPercent`: the percent to check new visitors against, or null when the sample-ratio check is off. */
-export function planStatus(p: PlanState, now: number, minRequests: number | null, waitingFor: string | null, srmPercent: number | null = null): PlanStatus {
+export function planStatus(
+  p: PlanState,
+  now: number,
+  minRequests: number | null,
+  waitingFor: string | null,
+  srmPercent: number | null = null,
+): PlanStatus {
   const step = p.steps[p.index];
   const nv = p.newVisitors;
   const srm = srmPercent === null ? null : sampleRatio(nv.canary, nv.stable, srmPercent);
@@ -216,7 +260,9 @@ function held(p: PlanState, now: number): number {
 }
 
 function pausedText(x: NonNullable<PlanState["paused"]>): string {
-  return x.cause === "sample-ratio" ? `paused by the sample-ratio check: ${x.reason}; resume when fixed` : `paused by ${x.by}: ${x.reason}`;
+  return x.cause === "sample-ratio"
+    ? `paused by the sample-ratio check: ${x.reason}; resume when fixed`
+    : `paused by ${x.by}: ${x.reason}`;
 }
 
 function completedText(p: PlanState): string {

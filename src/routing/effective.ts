@@ -1,7 +1,7 @@
 // Which document an isolate routes by: its cached KV copy, unless the controller has told it that
 // copy is superseded (by a rollback, a plan step, a promotion). Pure; see ControllerView.
-import type { Rollout } from "./schema";
-import type { ControllerView } from "../telemetry/protocol";
+import type { Rollout } from "../model/rollout";
+import type { ControllerView } from "../model/protocol";
 
 export interface Effective {
   doc: Rollout;
@@ -11,7 +11,11 @@ export interface Effective {
 }
 
 export function effectiveRollout(kv: { doc: Rollout; fingerprint: string }, view: ControllerView): Effective {
-  if (view.doc && view.fingerprint && (kv.fingerprint === view.fingerprint || view.supersedes.includes(kv.fingerprint))) {
+  if (
+    view.doc &&
+    view.fingerprint &&
+    (kv.fingerprint === view.fingerprint || view.supersedes.includes(kv.fingerprint))
+  ) {
     return { doc: view.doc, fingerprint: view.fingerprint, source: "controller" };
   }
   return { doc: kv.doc, fingerprint: kv.fingerprint, source: "kv" };

@@ -14,14 +14,15 @@
 // | CONFIG_TTL_SECONDS unset/invalid  | 3 s                                                             |
 // KV is eventually consistent (up to ~60 s between locations); the TTL only bounds how stale this
 // isolate's copy is relative to what its location's KV serves.
-import { ROLLOUT_KEY, type Env } from "../env";
-import { parseRollout, type ConfigProblem } from "./parse";
-import { ALL_STABLE, type Rollout } from "./schema";
+import type { Env } from "../env";
+import { ROLLOUT_KEY } from "../model/names";
+import { parseRollout, type ConfigProblem } from "../model/parse";
+import { ALL_STABLE, type Rollout } from "../model/rollout";
+import { withTimeout } from "../lib/timeout";
+import { NO_DOCUMENT } from "../model/fingerprint";
 
 export const DEFAULT_TTL_SECONDS = 3;
 export const COLD_READ_TIMEOUT_MS = 1500;
-/** Fingerprint of the built-in all-stable config used before any document was read. */
-export const FALLBACK_FINGERPRINT = "none";
 
 export interface CachedConfig {
   doc: Rollout;
@@ -66,7 +67,7 @@ export function getConfig(env: Env, ctx: ExecutionContext): CachedConfig | Promi
 
 /** For the admin API and the status page. */
 export function getConfigState(): ConfigState {
-  const c = current ?? { doc: ALL_STABLE, fingerprint: FALLBACK_FINGERPRINT };
+  const c = current ?? { doc: ALL_STABLE, fingerprint: NO_DOCUMENT };
   return { doc: c.doc, fingerprint: c.fingerprint, fetchedAt, lastError, lastReadError };
 }
 
@@ -91,7 +92,10 @@ function ttlOf(env: Env): number {
   if (env.CONFIG_TTL_SECONDS !== ttlSource) {
     ttlSource = env.CONFIG_TTL_SECONDS;
     const n = Number(ttlSource);
-    ttlMs = ttlSource !== undefined && ttlSource !== "" && Number.isFinite(n) && n >= 0 ? n * 1000 : DEFAULT_TTL_SECONDS * 1000;
+    ttlMs =
+      ttlSource !== undefined && ttlSource !== "" && Number.isFinite(n) && n >= 0
+        ? n * 1000
+        : DEFAULT_TTL_SECONDS * 1000;
   }
   return ttlMs;
 }
@@ -109,18 +113,26 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
   let text: string | null;
   try {
     const read = env.ROLLOUT_CONFIG.get(ROLLOUT_KEY);
-    text = timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs);
+    text = timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs, `KV read of "${ROLLOUT_KEY}"`);
   } catch (e) {
     lastReadError = { at: new Date().toISOString(), message: (e as Error)?.message ?? String(e) };
-    console.error(JSON.stringify({ level: "error", event: "config-read-failed", key: ROLLOUT_KEY, message: lastReadError.message, keeping: current?.fingerprint ?? "all-stable" }));
+    console.error(
+      JSON.stringify({
+        level: "error",
+        event: "config-read-failed",
+        key: ROLLOUT_KEY,
+        message: lastReadError.message,
+        keeping: current?.fingerprint ?? "all-stable",
+      }),
+    );
     // Try again after one TTL rather than on every request.
     staleAt = started + ttlOf(env);
-    return (current ??= { doc: ALL_STABLE, fingerprint: FALLBACK_FINGERPRINT });
+    return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
   }
   lastReadError = null;
   fetchedAt = Date.now();
   staleAt = fetchedAt + ttlOf(env);
-  if (current !== null && text !== null && current.fingerprint !== FALLBACK_FINGERPRINT && lastText === text) {
+  if (current !== null && text !== null && current.fingerprint !== NO_DOCUMENT && lastText === text) {
     // Unchanged (or reverted to the same good text after a bad version): no re-parse.
     lastError = null;
     return current;
@@ -132,7 +144,12 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
     current = { doc: r.doc, fingerprint: r.fingerprint };
     return current;
   }
-  lastError = { at: new Date(fetchedAt).toISOString(), fingerprint: r.fingerprint, summary: r.summary, problems: r.problems };
+  lastError = {
+    at: new Date(fetchedAt).toISOString(),
+    fingerprint: r.fingerprint,
+    summary: r.summary,
+    problems: r.problems,
+  };
   if (!loggedBad.has(r.fingerprint)) {
     if (loggedBad.size >= 64) loggedBad.clear();
     loggedBad.add(r.fingerprint);
@@ -149,13 +166,5 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
       }),
     );
   }
-  return (current ??= { doc: ALL_STABLE, fingerprint: FALLBACK_FINGERPRINT });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`KV read of "${ROLLOUT_KEY}" took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
 }
