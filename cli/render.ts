@@ -1,5 +1,7 @@
 // Terminal rendering of the controller's StatusSnapshot and events. Pure (string in, string out)
 // so it is unit-tested without a terminal; colour is plain ANSI and off when not a TTY/NO_COLOR.
+import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
+import { otherSlot, type Slot } from "../src/model/rollout";
 import type { RolloutEvent, SlotStats, StatusSnapshot } from "../src/model/status";
 
 export interface Style {
@@ -15,9 +17,6 @@ const painter =
   (s, ...c) =>
     on && c.length ? `\x1b[${c.map((k) => codes[k]).join(";")}m${s}\x1b[0m` : s;
 
-export function pct(rate: number, digits = 1): string {
-  return `${(rate * 100).toFixed(digits)}%`;
-}
 export const ms = (v: number | null) => (v === null ? "–" : v >= 1000 ? `${(v / 1000).toFixed(1)}s` : `${v}ms`);
 
 /** `▕████░░░░▏` of `width` cells for a 0–1 share. */
@@ -40,14 +39,19 @@ export function sparkline(values: (number | null)[], max?: number): string {
     .join("");
 }
 
+/** "green (canary) 5 % · blue (stable) 95 %": the split as the document sets it. */
+export function splitSummary(canary: Slot, percent: number): string {
+  return `${canary} (canary) ${formatConfiguredPercent(percent)} · ${otherSlot(canary)} (stable) ${formatConfiguredPercent(100 - percent)}`;
+}
+
 const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : `${sec}s`);
 
-/** The figures a rollback recorded, as one line: "canary 6/85 errors (7.06%) · stable 0/265 … · tripped: error-rate". */
+/** The figures a rollback recorded, as one line: "canary 6/85 errors (7.06 %) · stable 0/265 … · tripped: error-rate". */
 export function figuresSummary(f: Record<string, unknown>): string {
   const side = (k: string) => {
     const x = f[k] as { requests?: number; errors?: number; errorRate?: number } | undefined;
     return x && typeof x.requests === "number"
-      ? `${k} ${x.errors}/${x.requests} errors (${pct(x.errorRate ?? 0, 2)})`
+      ? `${k} ${x.errors}/${x.requests} errors (${formatPercent(x.errorRate ?? 0, 2)})`
       : null;
   };
   const parts = [side("canary"), side("stable")].filter((x): x is string => x !== null);
@@ -63,7 +67,7 @@ export function stateLabel(s: StatusSnapshot, p: Paint): string {
 
 function slotRow(label: string, st: SlotStats, seconds: number, p: Paint): string {
   const rps = seconds > 0 ? (st.requests / seconds).toFixed(1) : "–";
-  const err = st.requests ? pct(st.errorRate, 2) : "–";
+  const err = st.requests ? formatPercent(st.errorRate, 2) : "–";
   const errC = st.errorRate >= 0.05 ? p(err.padStart(7), "red", "bold") : err.padStart(7);
   const kinds = st.errors
     ? ` (5xx ${st.errorsByKind.status5xx}, net ${st.errorsByKind.network}, timeout ${st.errorsByKind.timeout})`
@@ -93,12 +97,12 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     `${p("edgeshift", "bold")}${opts.url ? p(` · ${opts.url}`, "dim") : ""} · ${stateLabel(s, p)}${s.release ? ` · release ${p(s.release, "bold")}` : ""}`,
   );
   out.push(
-    `split     ${p(`${canary} (canary) ${s.percent}%`, "green")} ${bar(s.percent / 100, barW)} ${p(`${stable} (stable) ${Math.round((100 - s.percent) * 100) / 100}%`, "blue")}`,
+    `split     ${p(`${canary} (canary) ${formatConfiguredPercent(s.percent)}`, "green")} ${bar(s.percent / 100, barW)} ${p(`${stable} (stable) ${formatConfiguredPercent(100 - s.percent)}`, "blue")}`,
   );
   const seen = s.window.canary.requests + s.window.stable.requests;
   out.push(
     p(
-      `          ${seen ? `observed over ${s.window.seconds}s: ${pct(s.window.canary.requests / seen)} of ${seen} requests on the canary` : `no requests in the last ${s.window.seconds}s`} · sticky by ${s.config.doc.stickyBy}`,
+      `          ${seen ? `observed over ${s.window.seconds}s: ${formatPercent(s.window.canary.requests / seen)} of ${seen} requests on the canary` : `no requests in the last ${s.window.seconds}s`} · sticky by ${s.config.doc.stickyBy}`,
       "dim",
     ),
   );
@@ -112,7 +116,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     const done =
       (pl.index + Math.min(1, pl.requiredSeconds ? pl.heldSeconds / pl.requiredSeconds : 0)) / pl.steps.length;
     out.push(
-      `plan      step ${pl.index + 1}/${pl.steps.length} (${step?.percent ?? "?"}%) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${x.percent}]`, "bold") : String(x.percent))).join(" → ")}`,
+      `plan      step ${pl.index + 1}/${pl.steps.length} (${step ? formatConfiguredPercent(step.percent) : "?"}) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${x.percent}]`, "bold") : String(x.percent))).join(" → ")}`,
     );
     out.push(
       `          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`,
@@ -151,7 +155,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   if (s.window.shadow) {
     const sh = s.window.shadow;
     out.push(
-      `  shadow        ${String(sh.mirrored).padStart(8)} mirrored · ${pct(sh.mismatchRate)} mismatched · ${pct(sh.errorRate)} errors · p95 ${ms(sh.p95)} · ${sh.notCompared} not compared`,
+      `  shadow        ${String(sh.mirrored).padStart(8)} mirrored · ${formatPercent(sh.mismatchRate)} mismatched · ${formatPercent(sh.errorRate)} errors · p95 ${ms(sh.p95)} · ${sh.notCompared} not compared`,
     );
   }
   const first = s.series.findIndex((x) => x.blue.requests + x.green.requests > 0);
@@ -165,7 +169,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
       ...pts.flatMap((x) => [x.blue.requests ? x.blue.errorRate : 0, x.green.requests ? x.green.errorRate : 0]),
     );
     out.push("");
-    out.push(p(`error rate, last ${duration(pts.length * bin)} in ${bin}s bins (top ${pct(max, 0)})`, "dim"));
+    out.push(p(`error rate, last ${duration(pts.length * bin)} in ${bin}s bins (top ${formatPercent(max, 0)})`, "dim"));
     out.push(`  ${`${canary} canary`.padEnd(14)} ${p(sparkline(rate(canary), max), "green")}`);
     out.push(`  ${`${stable} stable`.padEnd(14)} ${p(sparkline(rate(stable), max), "blue")}`);
   }

@@ -14,7 +14,8 @@ import { AdminApi } from "../cli/api";
 import { changeDocument } from "../cli/commands/document";
 import { applySet } from "../cli/doc-edit";
 import type { KvTarget } from "../cli/kv";
-import { figuresSummary, pct } from "../cli/render";
+import { figuresSummary } from "../cli/render";
+import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
 import type { StatusSnapshot } from "../src/model/status";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startTraffic, type Traffic } from "./lib/traffic";
@@ -93,11 +94,11 @@ function liveLine(percent: number, s: StatusSnapshot | null): string {
   const total = sec.blue + sec.green;
   const greenShare = total ? sec.green / total : 0;
   const t = `+${Math.round((Date.now() - t0) / 1000)}s`.padStart(5);
-  let line = `  ${t}  split ${String(s?.percent ?? percent).padStart(3)}% │ answered by blue ${String(sec.blue).padStart(3)}/s, green ${String(sec.green).padStart(3)}/s (${pct(greenShare, 0).padStart(4)}) │ 5xx to users ${sec.errors5xx}`;
+  let line = `  ${t}  split ${formatConfiguredPercent(s?.percent ?? percent).padStart(5)} │ answered by blue ${String(sec.blue).padStart(3)}/s, green ${String(sec.green).padStart(3)}/s (${formatPercent(greenShare, 0).padStart(5)}) │ 5xx to users ${sec.errors5xx}`;
   if (s) {
     const c = s.window.canary;
     const st = s.window.stable;
-    line += ` │ controller: ${s.roles.canary} ${c.requests ? pct(c.errorRate) : "–"} errors (${c.requests} req), ${s.roles.stable} ${st.requests ? pct(st.errorRate) : "–"} (${st.requests}) · ${s.state}`;
+    line += ` │ controller: ${s.roles.canary} ${c.requests ? formatPercent(c.errorRate) : "–"} errors (${c.requests} req), ${s.roles.stable} ${st.requests ? formatPercent(st.errorRate) : "–"} (${st.requests}) · ${s.state}`;
   }
   return line;
 }

@@ -1,10 +1,13 @@
 // set, start: read-modify-write of the `rollout` KV document through wrangler. The new document
 // is validated with the Worker's own parser before anything is written; invalid → nothing written.
+import { formatConfiguredPercent } from "../../src/lib/percent";
 import { parseRollout, type ConfigProblem } from "../../src/model/parse";
+import type { Slot } from "../../src/model/rollout";
 import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError } from "../args";
 import { KV_OPTIONS, kvFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { describeKv, readDocText, writeDocText, type KvTarget } from "../kv";
+import { splitSummary } from "../render";
 
 export interface WriteResult {
   before: RawDoc;
@@ -43,15 +46,11 @@ export async function changeDocument(
 }
 
 function report(r: WriteResult, kv: KvTarget, io: Io, headline: string): void {
-  const canary = (r.after.canary as string) ?? "green";
-  const stable = canary === "green" ? "blue" : "green";
-  const pctNow = r.after.percent as number;
+  const canary = (r.after.canary as Slot | undefined) ?? "green";
   if (!r.written) {
     io.out(`dry run, nothing written. The document would be:\n${r.text}`);
   } else {
-    io.out(
-      `${headline}: ${canary} (canary) ${pctNow}% · ${stable} (stable) ${Math.round((100 - pctNow) * 100) / 100}% — written to ${describeKv(kv)}`,
-    );
+    io.out(`${headline}: ${splitSummary(canary, r.after.percent as number)} — written to ${describeKv(kv)}`);
   }
   for (const n of r.notes) io.out(`note: ${n}`);
   if (r.written) {
@@ -95,7 +94,7 @@ export const set: Command = {
       dryRun: Boolean(a.values["dry-run"]),
     });
     const before = typeof r.before.percent === "number" ? r.before.percent : 0;
-    report(r, kv, io, `split ${before}% → ${percent}%`);
+    report(r, kv, io, `split ${formatConfiguredPercent(before)} → ${formatConfiguredPercent(percent)}`);
     return EXIT.OK;
   },
 };
@@ -138,7 +137,7 @@ export const start: Command = {
     const r = await changeDocument(kv, (cur) => applyStart(cur, steps, stepSeconds, { release }), {
       dryRun: Boolean(a.values["dry-run"]),
     });
-    report(r, kv, io, `plan ${steps.join(" → ")}% (each held ${r.after.stepSeconds ?? 300}s while healthy) started`);
+    report(r, kv, io, `plan ${steps.join(" → ")} % (each held ${r.after.stepSeconds ?? 300}s while healthy) started`);
     return EXIT.OK;
   },
 };

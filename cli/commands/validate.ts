@@ -1,9 +1,11 @@
 // validate: the Worker's own parser on a local file. Touches nothing (no KV, no network).
 import { readFileSync } from "node:fs";
 import { parseRollout } from "../../src/model/parse";
+import { formatConfiguredPercent } from "../../src/lib/percent";
 import { stepAt } from "../../src/model/rollout";
 import { EXIT, usageError } from "../args";
 import { JSON_OPTION, type Command } from "../command";
+import { splitSummary } from "../render";
 
 export const validate: Command = {
   name: "validate",
@@ -45,16 +47,15 @@ export const validate: Command = {
       return EXIT.FAILED;
     }
     const d = r.doc;
-    const stable = d.canary === "green" ? "blue" : "green";
     const lines = [
       `✔ ${label} is valid`,
-      `  split: ${d.canary} (canary) ${d.percent}% · ${stable} (stable) ${Math.round((100 - d.percent) * 100) / 100}%, sticky by ${d.stickyBy}${d.release ? `, release ${d.release}` : ""}`,
+      `  split: ${splitSummary(d.canary, d.percent)}, sticky by ${d.stickyBy}${d.release ? `, release ${d.release}` : ""}`,
       d.steps
-        ? `  plan: ${d.steps.map((_, i) => `${stepAt(d, i).percent}% for ${stepAt(d, i).seconds}s`).join(" → ")}${d.autoPromote ? ", then promote" : ""}`
+        ? `  plan: ${d.steps.map((_, i) => `${formatConfiguredPercent(stepAt(d, i).percent)} for ${stepAt(d, i).seconds}s`).join(" → ")}${d.autoPromote ? ", then promote" : ""}`
         : "  plan: none",
       d.rollback === false
         ? "  automatic rollback: OFF"
-        : `  automatic rollback: canary error rate > ${d.rollback.maxErrorRate * 100}%${d.rollback.relative ? ` (and ≥ ${d.rollback.relative.maxRatio}× stable's)` : ""} over ${d.rollback.windowSeconds}s, judged after ${d.rollback.minRequests} requests`,
+        : `  automatic rollback: canary error rate > ${formatConfiguredPercent(d.rollback.maxErrorRate * 100)}${d.rollback.relative ? ` (and ≥ ${d.rollback.relative.maxRatio}× stable's)` : ""} over ${d.rollback.windowSeconds}s, judged after ${d.rollback.minRequests} requests`,
     ];
     if (d.rolledBack)
       lines.push(

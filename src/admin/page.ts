@@ -62,7 +62,10 @@ const API = "__API__";
 const KEY = "edgeshift.token";
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const pct = (r, d = 1) => (r * 100).toFixed(d) + "%";
+// The two rules of src/lib/percent.ts (the page cannot import it; test/unit/percent.test.ts checks they agree):
+// a measured share with fixed decimals, a percent a person set as written.
+const pct = (r, d = 1) => (r * 100).toFixed(d) + " %";
+const setPct = (p) => Number(Number(p).toFixed(2)) + " %";
 const ms = (v) => (v == null ? "–" : v >= 1000 ? (v / 1000).toFixed(1) + " s" : v + " ms");
 const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "–");
 let timer = null;
@@ -127,14 +130,14 @@ function render(s) {
   $("state").textContent = s.state;
   $("release").textContent = s.release ? "release " + s.release : "no release label";
   $("updated").textContent = "updated " + time(s.now);
-  document.title = "edgeshift · " + s.state + " · " + c + " " + p + "%";
+  document.title = "edgeshift · " + s.state + " · " + c + " " + setPct(p);
 
   $("split").innerHTML =
-    (p > 0 ? '<div class="c-' + c + '" style="width:' + Math.max(p, 4) + '%">' + esc(p) + "%</div>" : "") +
-    '<div class="c-' + st + '" style="flex:1">' + esc(Math.round((100 - p) * 100) / 100) + "%</div>";
+    (p > 0 ? '<div class="c-' + c + '" style="width:' + Math.max(p, 4) + '%">' + esc(setPct(p)) + "</div>" : "") +
+    '<div class="c-' + st + '" style="flex:1">' + esc(setPct(100 - p)) + "</div>";
   $("roles").innerHTML =
-    '<span data-role="canary"><span class="dot c-' + c + '"></span>canary: <b>' + esc(c) + "</b> " + esc(p) + "%</span>" +
-    '<span data-role="stable"><span class="dot c-' + st + '"></span>stable: <b>' + esc(st) + "</b> " + esc(Math.round((100 - p) * 100) / 100) + "%</span>";
+    '<span data-role="canary"><span class="dot c-' + c + '"></span>canary: <b>' + esc(c) + "</b> " + esc(setPct(p)) + "</span>" +
+    '<span data-role="stable"><span class="dot c-' + st + '"></span>stable: <b>' + esc(st) + "</b> " + esc(setPct(100 - p)) + "</span>";
   // What the isolates actually routed in the window, beside what the document asks for.
   const seen = s.window.canary.requests + s.window.stable.requests;
   $("observed").textContent = seen
@@ -160,7 +163,7 @@ function render(s) {
     const frac = pl.requiredSeconds ? Math.min(1, pl.heldSeconds / pl.requiredSeconds) : 0;
     const overall = ((pl.index + frac) / pl.steps.length) * 100;
     $("plan").innerHTML =
-      '<div class="steps">' + pl.steps.map((x, i) => '<span class="step ' + (i < pl.index ? "done" : i === pl.index ? "cur" : "") + '">' + esc(x.percent) + "% · " + esc(x.seconds) + "s</span>").join("") + "</div>" +
+      '<div class="steps">' + pl.steps.map((x, i) => '<span class="step ' + (i < pl.index ? "done" : i === pl.index ? "cur" : "") + '">' + esc(setPct(x.percent)) + " · " + esc(x.seconds) + "s</span>").join("") + "</div>" +
       '<div class="progress"><div style="width:' + overall.toFixed(1) + '%"></div></div>' +
       '<div class="legend"><span>step ' + (pl.index + 1) + " of " + pl.steps.length + " · held " + esc(pl.heldSeconds) + " / " + esc(pl.requiredSeconds) + " s · " + esc(pl.requestsInStep) + " / " + esc(pl.minRequests) + " requests" +
       (pl.paused ? ' · <b class="bad">paused</b>' : "") + "</span><span>" + esc(pl.waitingFor || "") + "</span></div>" +
@@ -198,7 +201,7 @@ function render(s) {
   $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates" + (s.reports.mirrorsSkipped ? " · " + s.reports.mirrorsSkipped + " shadow mirrors skipped (in-flight limit)" : "") + " · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
 }
 
-// "canary 6/85 errors (7.06%) · stable 0/265 errors (0.00%) · over 60 s · tripped: error-rate"
+// "canary 6/85 errors (7.06 %) · stable 0/265 errors (0.00 %) · over 60 s · tripped: error-rate"
 function figuresLine(f) {
   const side = (k) => (f[k] && typeof f[k].requests === "number" ? k + " " + f[k].errors + "/" + f[k].requests + " errors (" + pct(f[k].errorRate, 2) + ")" : null);
   const parts = [side("canary"), side("stable")].filter(Boolean);

@@ -21,6 +21,7 @@ import type { RuleVerdict } from "../model/status";
 import type { ShadowCounters, SlotCounters } from "../model/protocol";
 import { percentile } from "./histogram";
 import { errorsOf } from "./window";
+import { formatPercent as pct } from "../lib/percent";
 
 export interface HealthInput {
   canary: SlotCounters;
@@ -38,8 +39,6 @@ export interface Health {
   /** One line naming what tripped (null when healthy): a rollback's `reason`. */
   reason: string | null;
 }
-
-const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): Health {
   if (rules === false) {

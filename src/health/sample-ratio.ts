@@ -13,6 +13,7 @@
 // | percent 0 or 100                                   | mismatch iff any visitor on the wrong side |
 // p < 0.001 keeps false alarms to about one in a thousand checked steps, while a real routing fault
 // (say 12 % observed vs 5 % expected over 1,800 visitors: chi² ≈ 190) is many orders beyond it.
+import { formatConfiguredPercent, formatPercent } from "../lib/percent";
 
 export const MIN_SAMPLES = 200;
 export const P_THRESHOLD = 0.001;
@@ -78,16 +79,14 @@ export function sampleRatio(canary: number, stable: number, percent: number): Sa
 }
 
 function explain(x: { n: number; observedShare: number; expectedShare: number }): string {
-  return `observed canary share ${fmtPct(x.observedShare)} of ${fmtInt(x.n)} new visitors vs ${fmtPct(x.expectedShare)} expected: stickiness or routing broken?`;
+  return `observed canary share ${formatPercent(x.observedShare)} of ${fmtInt(x.n)} new visitors vs ${formatConfiguredPercent(x.expectedShare * 100)} expected: stickiness or routing broken?`;
 }
 
 function okDetail(x: { n: number; observedShare: number; expectedShare: number }): string {
-  return `canary share ${fmtPct(x.observedShare)} of ${fmtInt(x.n)} new visitors, ${fmtPct(x.expectedShare)} expected: consistent`;
+  return `canary share ${formatPercent(x.observedShare)} of ${fmtInt(x.n)} new visitors, ${formatConfiguredPercent(x.expectedShare * 100)} expected: consistent`;
 }
 
 const fmtInt = (n: number) => n.toLocaleString("en-US");
-/** "12.4 %", "5 %": one decimal, trailing ".0" dropped. */
-const fmtPct = (share: number) => `${Number((share * 100).toFixed(1))} %`;
 
 /** Upper tail of chi-square with 1 degree of freedom: P(X ≥ x) = erfc(√(x/2)). */
 export function chiSquare1Sf(x: number): number {

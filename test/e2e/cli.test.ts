@@ -52,7 +52,7 @@ describe("validate (touches nothing)", () => {
     const r = await cli(["validate", f]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("is valid");
-    expect(r.stdout).toContain("green (canary) 5%");
+    expect(r.stdout).toContain("green (canary) 5 %");
   });
 
   it("a bad file: exit 1, each problem names the field, the value and the fix", async () => {
@@ -77,7 +77,7 @@ describe("set (wrangler kv key get/put --local)", () => {
     const r = await cli(["set", "25", ...local()]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("split 5% → 25%");
+    expect(r.stdout).toContain("split 5 % → 25 %");
     expect(await stack.getRollout()).toEqual({ percent: 25, release: "v2", stickyBy: "header:x-user-id" });
   });
 
@@ -96,7 +96,7 @@ describe("set (wrangler kv key get/put --local)", () => {
     await stack.putRollout({
       percent: 0,
       release: "v2",
-      rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary error rate 40% > 5%" },
+      rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "canary 40.0 % errors (40/100) > maxErrorRate 5.0 %" },
     });
     const r = await cli(["set", "5", ...local()]);
     expect(r.code).toBe(0);
@@ -118,7 +118,7 @@ describe("admin API commands", () => {
     await stack.putRollout({ percent: 25, release: "v3" });
     // The Worker re-reads KV within CONFIG_TTL_SECONDS; send traffic so the controller hears of it.
     const s = await waitFor(
-      "status to show 25%",
+      "status to show 25 %",
       async () => {
         await fetch(stack.url + "/x").then((r) => r.arrayBuffer());
         const r = await cli(["status", "--json"]);
@@ -142,7 +142,7 @@ describe("admin API commands", () => {
     expect(Array.isArray(s.events)).toBe(true);
     const human = await cli(["status"]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain("green (canary) 25%");
+    expect(human.stdout).toContain("green (canary) 25 %");
   });
 
   it("pause with no plan: the API's 409 is exit 1 with its message", async () => {

@@ -69,8 +69,8 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     expect(page.url()).not.toContain("token=");
 
     // The page refreshes itself: no reload from here on.
-    await shows(page, "#roles", /canary: green 30%/, 60_000);
-    expect(await page.locator("#roles").innerText()).toContain("stable: blue 70%");
+    await shows(page, "#roles", /canary: green 30 %/, 60_000);
+    expect(await page.locator("#roles").innerText()).toContain("stable: blue 70 %");
     expect(await page.locator("#release").innerText()).toContain("v2.4.0");
     await waitFor(
       "both error-rate lines",
@@ -88,7 +88,7 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     expect(banner).toContain(doc.rolledBack.reason);
     expect(await page.locator("#state").innerText()).toMatch(/rolled-back/i);
     await shows(page, "#events", /rollback/, 10_000);
-    await shows(page, "#roles", /canary: green 0%/, 10_000);
+    await shows(page, "#roles", /canary: green 0 %/, 10_000);
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
     const shot = await page.screenshot({ path: path.join(ROOT, "test-results", "status-page.png"), fullPage: true });

@@ -40,13 +40,24 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
       sampleRatio: null,
     },
     window: { seconds: 60, canary: stats(600, 6), stable: stats(1800, 2), shadow: null },
-    health: { healthy: true, verdicts: [{ rule: "error-rate", ok: true, detail: "1.0% ≤ 5%" }] },
+    health: {
+      healthy: true,
+      verdicts: [{ rule: "error-rate", ok: true, detail: "canary 1.0 % errors (6/600) ≤ maxErrorRate 5.0 %" }],
+    },
     rolledBack: null,
     series: [
       { t: 1, blue: { requests: 30, errorRate: 0, p95: 40 }, green: { requests: 10, errorRate: 0.01, p95: 50 } },
       { t: 2, blue: { requests: 30, errorRate: 0, p95: 40 }, green: { requests: 0, errorRate: 0, p95: null } },
     ],
-    events: [{ id: 2, at: "2026-11-25T07:59:30.000Z", kind: "step", actor: "controller", reason: "5% → 25%" }],
+    events: [
+      {
+        id: 2,
+        at: "2026-11-25T07:59:30.000Z",
+        kind: "step",
+        actor: "controller",
+        reason: "step 1/3 (5 %) held 60 s: on to 25 %",
+      },
+    ],
     reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 0, lastAt: "2026-11-25T08:00:00.000Z" },
     ...over,
   };
@@ -57,13 +68,13 @@ describe("status view", () => {
     const text = renderStatus(snapshot(), { color: false, width: 100 });
     expect(text).toContain("RUNNING");
     expect(text).toContain("release v2");
-    expect(text).toContain("green (canary) 25%");
-    expect(text).toContain("blue (stable) 75%");
-    expect(text).toContain("step 2/3 (25%)");
-    expect(text).toMatch(/green canary\s+600\s+10\.0\s+6\s+1\.00%/);
-    expect(text).toMatch(/blue stable\s+1800\s+30\.0\s+2\s+0\.11%/);
-    expect(text).toContain("5% → 25%");
-    expect(text).toContain("observed over 60s: 25.0% of 2400 requests on the canary · sticky by cookie");
+    expect(text).toContain("green (canary) 25 %");
+    expect(text).toContain("blue (stable) 75 %");
+    expect(text).toContain("step 2/3 (25 %)");
+    expect(text).toMatch(/green canary\s+600\s+10\.0\s+6\s+1\.00 %/);
+    expect(text).toMatch(/blue stable\s+1800\s+30\.0\s+2\s+0\.11 %/);
+    expect(text).toContain("step 1/3 (5 %) held 60 s: on to 25 %");
+    expect(text).toContain("observed over 60s: 25.0 % of 2400 requests on the canary · sticky by cookie");
     expect(text).not.toContain("\x1b[");
   });
 
@@ -88,13 +99,13 @@ describe("status view", () => {
           sampleRatio: srm({
             judged: true,
             mismatch: true,
-            detail: "observed canary share 60.0 % of 400 new visitors vs 25.0 % expected",
+            detail: "observed canary share 60.0 % of 400 new visitors vs 25 % expected",
           }),
         },
       }),
       { color: false, width: 100 },
     );
-    expect(bad).toContain("✘ sample ratio: observed canary share 60.0 % of 400 new visitors vs 25.0 % expected");
+    expect(bad).toContain("✘ sample ratio: observed canary share 60.0 % of 400 new visitors vs 25 % expected");
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("sample ratio");
   });
 
@@ -114,7 +125,7 @@ describe("status view", () => {
         percent: 0,
         rolledBack: {
           at: "2026-11-25T08:00:00.000Z",
-          reason: "canary error rate 50% > 5%",
+          reason: "canary 50.0 % errors (40/80) > maxErrorRate 5.0 %",
           figures: {
             windowSeconds: 60,
             canary: { requests: 85, errors: 6, errorRate: 6 / 85 },
@@ -130,8 +141,12 @@ describe("status view", () => {
       }),
       { color: false, width: 100 },
     );
-    expect(text).toContain("ROLLED BACK at 2026-11-25T08:00:00.000Z: canary error rate 50% > 5%");
-    expect(text).toContain("canary 6/85 errors (7.06%) · stable 0/265 errors (0.00%) · over 60s · tripped: error-rate");
+    expect(text).toContain(
+      "ROLLED BACK at 2026-11-25T08:00:00.000Z: canary 50.0 % errors (40/80) > maxErrorRate 5.0 %",
+    );
+    expect(text).toContain(
+      "canary 6/85 errors (7.06 %) · stable 0/265 errors (0.00 %) · over 60s · tripped: error-rate",
+    );
     expect(text).toContain("CONFIG ERROR");
     expect(text).toContain("percent: percent must be at most 100 (got 150)");
   });
