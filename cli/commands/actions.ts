@@ -10,7 +10,7 @@ const SUMMARY: Record<ActionKind, string> = {
   pause: "Pause the running plan: the current step is held until `resume` (rollback still applies).",
   resume: "Resume a paused plan from its current step.",
   promote:
-    "Promote the canary: jump to 100 %, then swap roles (canary becomes stable, percent 0) — the blue/green switch.",
+    "Promote the canary: the instant blue/green switch — the canary becomes stable at once, whatever its percent (no 100 % step), and the old stable becomes the idle canary at 0 %.",
   abort: "Abort: send everyone back to stable now (percent 0), like a rollback but by hand.",
 };
 

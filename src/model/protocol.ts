@@ -31,7 +31,11 @@ export interface ShadowCounters {
   mirrored: number;
   /** Canary answer differed from stable's (status, compared headers or body hash). */
   mismatches: number;
-  /** Bodies too large to hash, or mirrors dropped because too many were in flight. */
+  /**
+   * Mirrors whose answers could not be compared: both bodies over `shadow.maxBodyBytes`, a body that
+   * could not be read, or no canary answer (also counted in `errors`). Excluded from the mismatch
+   * rate's denominator. Mirrors never sent (in-flight limit) are not here: see Report.mirrorsSkipped.
+   */
   notCompared: number;
   /** Canary errors on mirrored requests (5xx, network, timeout). */
   errors: number;
@@ -53,7 +57,11 @@ export interface ReportBatch {
 }
 
 export interface Report {
-  /** Random id of the reporting isolate, for de-duplication and debugging. */
+  /**
+   * Random id of the reporting isolate, for debugging only: the controller does not read it. There is
+   * nothing to de-duplicate, as an isolate never re-sends a report (a failed one is dropped and
+   * counted in the next report's `dropped`).
+   */
   isolate: string;
   sentAt: number;
   batches: ReportBatch[];

@@ -45,7 +45,7 @@ export interface ShadowOutcome {
   status: number | null;
   error: null | "network" | "timeout";
   latencyMs: number;
-  /** true: same as stable's; false: differs; null: not compared (body too large, dropped). */
+  /** true: same as stable's; false: differs; null: not compared (see compareAnswers in shadow/compare.ts). */
   matched: boolean | null;
 }
 
@@ -258,6 +258,6 @@ function emptyShadow(): ShadowCounters {
 }
 
 function randomId(): string {
-  // Math.random is enough: the id only tells isolates apart in logs and de-duplication.
+  // Math.random is enough: the id only tells isolates' reports apart when debugging.
   return Math.random().toString(36).slice(2, 10);
 }

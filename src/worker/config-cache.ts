@@ -83,7 +83,7 @@ export function resetConfigCache(): void {
   loggedBad.clear();
 }
 
-/** Make the next request start a refresh (tests and admin "reload"). Does not block. */
+/** Make the next request start a refresh, as if the TTL had passed (tests). Does not block. */
 export function expireConfigCache(): void {
   staleAt = 0;
 }
