@@ -80,7 +80,7 @@ export class AdminApi {
 }
 
 /** The API's own message when it has one (JSON `error`/`message` or text), plus the usual fix. */
-export function explainFailure(status: number, text: string, base: string): string {
+function explainFailure(status: number, text: string, base: string): string {
   let msg = text.trim();
   try {
     const j = JSON.parse(text);

@@ -60,7 +60,7 @@ export function figuresSummary(f: Record<string, unknown>): string {
   return parts.length ? parts.join(" · ") : JSON.stringify(f);
 }
 
-export function stateLabel(s: StatusSnapshot, p: Paint): string {
+function stateLabel(s: StatusSnapshot, p: Paint): string {
   const colour = { idle: "dim", running: "cyan", paused: "yellow", "rolled-back": "red", promoted: "green" } as const;
   return p(s.state.toUpperCase(), "bold", colour[s.state]);
 }
@@ -75,7 +75,7 @@ function slotRow(label: string, st: SlotStats, seconds: number, p: Paint): strin
   return `  ${label.padEnd(14)}${String(st.requests).padStart(8)}${rps.padStart(8)}${String(st.errors).padStart(8)}${errC}${ms(st.p50).padStart(8)}${ms(st.p95).padStart(8)}${ms(st.p99).padStart(8)}${String(st.failovers).padStart(10)}${kinds}`;
 }
 
-export function eventLine(e: RolloutEvent, p: Paint): string {
+function eventLine(e: RolloutEvent, p: Paint): string {
   const t = e.at.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
   const colour =
     e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error"

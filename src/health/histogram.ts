@@ -8,22 +8,17 @@ export function emptyHistogram(): number[] {
   return new Array<number>(LATENCY_BUCKETS).fill(0);
 }
 
-/** Index of the bucket `ms` falls in: the first bound it does not exceed. */
-export function bucketOf(ms: number): number {
+/**
+ * Index of the latency bucket `ms` falls in: the first bound it does not exceed. (Not the cohort
+ * bucket of a visitor: that is routing/bucket.ts `bucketOf`.)
+ */
+export function latencyBucketOf(ms: number): number {
   // 24 comparisons at most; a binary search would not pay for itself at this size.
   for (let i = 0; i < LATENCY_BOUNDS_MS.length; i++) if (ms <= LATENCY_BOUNDS_MS[i]) return i;
   return LATENCY_BOUNDS_MS.length;
 }
 
-/** Adds `src` into `into` (same length), in place. Extra or missing entries of `src` are ignored. */
-export function mergeInto(into: number[], src: ArrayLike<number> | undefined): number[] {
-  if (!src) return into;
-  const n = Math.min(into.length, src.length);
-  for (let i = 0; i < n; i++) into[i] += Number(src[i]) || 0;
-  return into;
-}
-
-export function total(h: ArrayLike<number>): number {
+function total(h: ArrayLike<number>): number {
   let t = 0;
   for (let i = 0; i < h.length; i++) t += h[i];
   return t;

@@ -42,7 +42,3 @@ export function thresholdOf(percent: number): number {
 export function bucketOf(key: string, seed: number): number {
   return Math.floor((murmur3(key, seed) * BUCKETS) / TWO_POW_32);
 }
-
-export function inCanary(bucket: number, threshold: number): boolean {
-  return bucket < threshold;
-}

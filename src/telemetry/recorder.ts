@@ -17,10 +17,9 @@
 // | answers out of order            | a view is adopted only if its revision ≥ the one held            |
 // Nothing here ever throws into, or waits on, the request.
 import type { Rollout, Slot } from "../model/rollout";
-import { bucketOf } from "../health/histogram";
+import { emptyHistogram, latencyBucketOf } from "../health/histogram";
 import {
   EMPTY_VIEW,
-  LATENCY_BUCKETS,
   type ControllerView,
   type Report,
   type ReportBatch,
@@ -107,7 +106,7 @@ export class Recorder<T> {
     else if (o.status !== null && o.status >= 500) (c.errors5xx++, (error = true));
     if (o.failedOver) c.failovers++;
     // A network failure has no meaningful latency; a timeout's is its limit, which the latency rule should see.
-    if (o.error !== "network") c.latency[bucketOf(o.latencyMs)]++;
+    if (o.error !== "network") c.latency[latencyBucketOf(o.latencyMs)]++;
     if (error && o.role === "canary") this.errorsSinceFlush++;
   }
 
@@ -130,7 +129,7 @@ export class Recorder<T> {
     if (error) (s.errors++, this.errorsSinceFlush++);
     if (o.matched === false) s.mismatches++;
     else if (o.matched === null) s.notCompared++;
-    if (o.error !== "network") s.latency[bucketOf(o.latencyMs)]++;
+    if (o.error !== "network") s.latency[latencyBucketOf(o.latencyMs)]++;
   }
 
   /** Starts a flush in ctx.waitUntil if one is due. Never throws; never delays the response. */
@@ -249,12 +248,12 @@ function emptySlot(): SlotCounters {
     errorsNetwork: 0,
     errorsTimeout: 0,
     failovers: 0,
-    latency: new Array<number>(LATENCY_BUCKETS).fill(0),
+    latency: emptyHistogram(),
   };
 }
 
 function emptyShadow(): ShadowCounters {
-  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
+  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: emptyHistogram() };
 }
 
 function randomId(): string {

@@ -71,7 +71,10 @@ export function getConfigState(): ConfigState {
   return { doc: c.doc, fingerprint: c.fingerprint, fetchedAt, lastError, lastReadError };
 }
 
-/** Forget everything (tests only: a fresh isolate). */
+/**
+ * Forget everything, as in a fresh isolate. For tests: the cache is module-global by design (one
+ * per isolate) and the workers test pool runs many cases in one isolate.
+ */
 export function resetConfigCache(): void {
   current = null;
   fetchedAt = null;
@@ -83,7 +86,10 @@ export function resetConfigCache(): void {
   loggedBad.clear();
 }
 
-/** Make the next request start a refresh, as if the TTL had passed (tests). Does not block. */
+/**
+ * Make the next request start a refresh, as if the TTL had passed. Does not block. For tests: waiting
+ * out CONFIG_TTL_SECONDS instead would make them slow and timing-dependent.
+ */
 export function expireConfigCache(): void {
   staleAt = 0;
 }

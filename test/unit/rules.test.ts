@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { evaluateHealth, type HealthInput } from "../../src/health/rules";
-import { bucketOf } from "../../src/health/histogram";
+import { latencyBucketOf } from "../../src/health/histogram";
 import { rolloutSchema } from "../../src/model/rollout";
 import { LATENCY_BUCKETS, type ShadowCounters, type SlotCounters } from "../../src/model/protocol";
 
@@ -13,7 +13,7 @@ function slot(
   kind: "5xx" | "network" | "timeout" = "5xx",
 ): SlotCounters {
   const latency = new Array(LATENCY_BUCKETS).fill(0);
-  latency[bucketOf(latencyMs)] = requests;
+  latency[latencyBucketOf(latencyMs)] = requests;
   return {
     requests,
     errors5xx: kind === "5xx" ? errors : 0,
