@@ -23,9 +23,9 @@ export function rawFromText(text: string | null): { ok: true; doc: RawDoc } | { 
  * A rolled-back document stays rolled back until the operator acts (issue 3). Writing the
  * document again is that act: we drop `rolledBack` and bump `attempt`, so even an otherwise
  * identical document is a new version the controller treats as a new attempt, never as a stale
- * copy of the one it rolled back.
+ * copy of the one it rolled back. A document that is not rolled back is returned unchanged.
  */
-function newAttempt(doc: RawDoc, notes: string[]): RawDoc {
+function clearRollbackWithNewAttempt(doc: RawDoc, notes: string[]): RawDoc {
   if (!doc.rolledBack) return doc;
   const rb = doc.rolledBack as { reason?: string; at?: string };
   const { rolledBack: _, ...rest } = doc;
@@ -39,7 +39,7 @@ function newAttempt(doc: RawDoc, notes: string[]): RawDoc {
 
 export function applySet(current: RawDoc, percent: number, opts: { release?: string } = {}): Edit {
   const notes: string[] = [];
-  let doc = newAttempt(current, notes);
+  let doc = clearRollbackWithNewAttempt(current, notes);
   doc = { ...doc, percent };
   if (doc.steps) {
     // A hand-set split and a running plan would fight over `percent`; the operator's word wins.
@@ -60,7 +60,7 @@ export function applyStart(
   opts: { release?: string } = {},
 ): Edit {
   const notes: string[] = [];
-  let doc = newAttempt(current, notes);
+  let doc = clearRollbackWithNewAttempt(current, notes);
   // The plan begins at its first step now; the controller advances it from there while healthy.
   doc = { ...doc, steps, percent: steps[0] };
   if (stepSeconds !== undefined) doc.stepSeconds = stepSeconds;
