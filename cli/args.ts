@@ -134,14 +134,18 @@ export const urlArg = z.url({
   error: "must be an http(s) URL such as https://app.example.com or http://127.0.0.1:8787",
 });
 
-/** Usage text of a command, from the same specs the parser uses. */
-export function helpText(cmd: {
+/** What `--help` shows of a command (a Command without its `run`). */
+export interface CommandHelp {
   name: string;
+  /** First help line, e.g. "set <percent> [options]". */
   usage: string;
   summary: string;
   details?: string;
   options: OptionSpecs;
-}): string {
+}
+
+/** Usage text of a command, from the same specs the parser uses. */
+export function helpText(cmd: CommandHelp): string {
   const rows = Object.entries(cmd.options).map(([k, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : "    "}--${k}${o.value ? ` ${o.value}` : ""}`;
     return `  ${flag.padEnd(30)} ${o.help}`;

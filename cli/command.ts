@@ -1,6 +1,6 @@
 // What a command is, and the option groups commands share (admin API, KV access, output).
 import { AdminApi, DEFAULT_URL } from "./api";
-import { check, usageError, urlArg, type OptionSpecs, type Parsed } from "./args";
+import { check, usageError, urlArg, type CommandHelp, type OptionSpecs, type Parsed } from "./args";
 import type { KvTarget } from "./kv";
 import type { Style } from "./render";
 
@@ -11,13 +11,7 @@ export interface Io {
   style: Style;
 }
 
-export interface Command {
-  name: string;
-  /** First help line, e.g. "set <percent> [options]". */
-  usage: string;
-  summary: string;
-  details?: string;
-  options: OptionSpecs;
+export interface Command extends CommandHelp {
   run(args: Parsed, io: Io): Promise<number>;
 }
 

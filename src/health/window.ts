@@ -70,21 +70,22 @@ function addHist(v: number[], at: number, h: ArrayLike<number> | undefined) {
 }
 
 export function slotCounters(v: ArrayLike<number>, slot: Slot): SlotCounters {
-  const o = OFFSET[slot];
-  const out = {
-    latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + SLOT_SCALARS.length + i]),
-  } as SlotCounters;
-  SLOT_SCALARS.forEach((k, i) => (out[k] = v[o + i]));
-  return out;
+  return countersAt(v, OFFSET[slot], SLOT_SCALARS);
 }
 
 export function shadowCounters(v: ArrayLike<number>): ShadowCounters {
-  const o = OFFSET.shadow;
-  const out = {
-    latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + SHADOW_SCALARS.length + i]),
-  } as ShadowCounters;
-  SHADOW_SCALARS.forEach((k, i) => (out[k] = v[o + i]));
-  return out;
+  return countersAt(v, OFFSET.shadow, SHADOW_SCALARS);
+}
+
+/** The named scalars, then the latency histogram, read from `v` at offset `o` (the layout above). */
+function countersAt<K extends string>(
+  v: ArrayLike<number>,
+  o: number,
+  scalars: readonly K[],
+): Record<K, number> & { latency: number[] } {
+  const named = {} as Record<K, number>;
+  scalars.forEach((k, i) => (named[k] = v[o + i]));
+  return { latency: Array.from({ length: LATENCY_BUCKETS }, (_, i) => v[o + scalars.length + i]), ...named };
 }
 
 export function newVisitors(v: ArrayLike<number>): Record<Slot, number> {

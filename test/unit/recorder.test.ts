@@ -47,6 +47,12 @@ function harness(answer: (r: Report) => Promise<ControllerView> = async () => vi
     ctx,
     tick: (ms: number) => (now += ms),
     settle: () => Promise.all(waits.splice(0)),
+    /** What a request `ms` later does: maybeFlush, then the background work it started, awaited. */
+    async requestAfter(ms: number) {
+      now += ms;
+      rec.maybeFlush(ctx, env);
+      await Promise.all(waits.splice(0));
+    },
   };
 }
 
@@ -117,16 +123,11 @@ describe("Recorder flush policy", () => {
     const h = harness();
     expect(h.rec.flushDue(Date.now())).toBe(false);
     h.rec.record(routed(), ok());
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(0);
     expect(h.sent).toHaveLength(0);
-    h.tick(FLUSH_EVERY_MS - 1);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(FLUSH_EVERY_MS - 1);
     expect(h.sent).toHaveLength(0);
-    h.tick(1);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(1);
     expect(h.sent).toHaveLength(1);
     expect(h.sent[0]).toMatchObject({ isolate: "iso", dropped: 0 });
     expect(h.sent[0].batches[0].slots.green!.requests).toBe(1);
@@ -138,19 +139,13 @@ describe("Recorder flush policy", () => {
     h.rec.record(routed(), ok());
     h.rec.maybeFlush(h.ctx, env); // starts the interval
     for (let i = 0; i < 3; i++) h.rec.record(routed(), fail());
-    h.tick(MIN_GAP_MS - 1);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(MIN_GAP_MS - 1);
     expect(h.sent).toHaveLength(0);
-    h.tick(1);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(1);
     expect(h.sent).toHaveLength(1);
     // Stable errors do not hurry a flush.
     for (let i = 0; i < 5; i++) h.rec.record(routed(), { ...fail(), slot: "blue", role: "stable" });
-    h.tick(MIN_GAP_MS);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(MIN_GAP_MS);
     expect(h.sent).toHaveLength(1);
   });
 
@@ -207,9 +202,7 @@ describe("Recorder flush policy", () => {
       throw new Error("DO overloaded");
     });
     h.rec.record(routed(), ok());
-    h.tick(FLUSH_EVERY_MS);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(FLUSH_EVERY_MS);
     expect(h.rec.dropped).toBe(1);
     expect(h.rec.pending()).toEqual([]);
   });
@@ -229,8 +222,7 @@ describe("Recorder flush policy", () => {
   it("a cold isolate's first request fetches the view in the background", async () => {
     const h = harness();
     h.rec.maybeFlush(h.ctx, env);
-    h.rec.maybeFlush(h.ctx, env);
-    await h.settle();
+    await h.requestAfter(0);
     expect(h.rec.stats.viewFetches).toBe(1);
     expect(h.sent).toHaveLength(0);
   });
