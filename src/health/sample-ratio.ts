@@ -37,16 +37,7 @@ export function sampleRatio(canary: number, stable: number, percent: number): Sa
   const expectedShare = percent / 100;
   const observedShare = n > 0 ? canary / n : 0;
   const base = { n, observedShare, expectedShare };
-  if (n < MIN_SAMPLES) {
-    return {
-      ...base,
-      judged: false,
-      mismatch: false,
-      chi2: 0,
-      p: 1,
-      detail: `${fmtInt(n)} of ${MIN_SAMPLES} new visitors: sample ratio not judged yet`,
-    };
-  }
+  if (n < MIN_SAMPLES) return notJudged(base, `${fmtInt(n)} of ${MIN_SAMPLES} new visitors`);
   if (expectedShare <= 0 || expectedShare >= 1) {
     const wrong = expectedShare <= 0 ? canary : stable;
     const mismatch = wrong > 0;
@@ -63,19 +54,22 @@ export function sampleRatio(canary: number, stable: number, percent: number): Sa
   const eS = n - eC;
   if (Math.min(eC, eS) < MIN_EXPECTED_CELL) {
     const need = Math.ceil(MIN_EXPECTED_CELL / Math.min(expectedShare, 1 - expectedShare));
-    return {
-      ...base,
-      judged: false,
-      mismatch: false,
-      chi2: 0,
-      p: 1,
-      detail: `${fmtInt(n)} of ${fmtInt(need)} new visitors needed at ${percent} %: sample ratio not judged yet`,
-    };
+    return notJudged(
+      base,
+      `${fmtInt(n)} of ${fmtInt(need)} new visitors needed at ${formatConfiguredPercent(percent)}`,
+    );
   }
   const chi2 = (canary - eC) ** 2 / eC + (stable - eS) ** 2 / eS;
   const p = chiSquare1Sf(chi2);
   const mismatch = p < P_THRESHOLD;
   return { ...base, judged: true, mismatch, chi2, p, detail: mismatch ? explain(base) : okDetail(base) };
+}
+
+function notJudged(
+  base: { n: number; observedShare: number; expectedShare: number },
+  progress: string,
+): SampleRatioResult {
+  return { ...base, judged: false, mismatch: false, chi2: 0, p: 1, detail: `${progress}: sample ratio not judged yet` };
 }
 
 function explain(x: { n: number; observedShare: number; expectedShare: number }): string {
