@@ -17,8 +17,9 @@
 // | bad query/body/unknown action| 400 {error, field} naming the field and the fix                      |
 // | action does not apply now    | 409 {error} (e.g. resume with nothing paused)                         |
 // | controller fails or is slow  | 503 {error} after at most CONTROLLER_TIMEOUT_MS                        |
-import { Hono, type Context } from "hono";
-import { z } from "zod";
+import { Hono } from "hono/tiny";
+import type { Context } from "hono";
+import * as z from "../lib/zod";
 import type { Env } from "../env";
 import { ADMIN_PREFIX } from "../model/names";
 import { getConfigState } from "../worker/config-cache";
@@ -33,26 +34,33 @@ const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies reado
 export const CONTROLLER_TIMEOUT_MS = 10_000;
 
 const historyQuery = z.strictObject({
-  limit: z.coerce
-    .number({ error: "limit must be a whole number from 1 to 1000, e.g. ?limit=50" })
-    .int("limit must be a whole number from 1 to 1000, e.g. ?limit=50")
-    .min(1, "limit must be at least 1, e.g. ?limit=50")
-    .max(1000, "limit must be at most 1000")
-    .default(50),
+  limit: z._default(
+    z.coerce
+      .number({ error: "limit must be a whole number from 1 to 1000, e.g. ?limit=50" })
+      .check(
+        z.int("limit must be a whole number from 1 to 1000, e.g. ?limit=50"),
+        z.minimum(1, "limit must be at least 1, e.g. ?limit=50"),
+        z.maximum(1000, "limit must be at most 1000"),
+      ),
+    50,
+  ),
 });
 
 const actionBody = z.strictObject({
-  actor: z
-    .string({ error: 'actor must be a string, e.g. "alice"' })
-    .trim()
-    .min(1, "actor must not be empty")
-    .max(128, "actor must be at most 128 characters")
-    .optional(),
-  reason: z
-    .string({ error: 'reason must be a string, e.g. "error budget burning"' })
-    .trim()
-    .max(500, "reason must be at most 500 characters")
-    .optional(),
+  actor: z.optional(
+    z
+      .string({ error: 'actor must be a string, e.g. "alice"' })
+      .check(
+        z.trim(),
+        z.minLength(1, "actor must not be empty"),
+        z.maxLength(128, "actor must be at most 128 characters"),
+      ),
+  ),
+  reason: z.optional(
+    z
+      .string({ error: 'reason must be a string, e.g. "error budget burning"' })
+      .check(z.trim(), z.maxLength(500, "reason must be at most 500 characters")),
+  ),
 });
 
 type AdminEnv = { Bindings: Env };
@@ -204,7 +212,7 @@ export function actionNotApplicable(e: unknown): string | null {
   return null;
 }
 
-function badRequest(c: Context<AdminEnv>, err: z.ZodError, allowed: string) {
+function badRequest(c: Context<AdminEnv>, err: z.core.$ZodError, allowed: string) {
   const issue = err.issues[0];
   if (issue.code === "unrecognized_keys") {
     const keys = (issue as { keys: string[] }).keys;

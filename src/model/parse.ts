@@ -1,6 +1,6 @@
 // Turns the raw text of the `rollout` KV key into a validated document, or into errors a person
 // can act on (field, value, fix). Pure: used by the Worker, the controller and `edgeshift validate`.
-import type { z } from "zod";
+import type * as z from "../lib/zod";
 import { ALL_STABLE, rolloutSchema, type Rollout } from "./rollout";
 import { NO_DOCUMENT, fingerprintOf } from "./fingerprint";
 

@@ -3,240 +3,206 @@
 // Every field is documented in docs/storage-schema.md; keep the two in step.
 //
 // Objects are strict so a typo ("precent") is reported instead of silently ignored, and
-// nested objects use `.prefault({})` so their defaults apply when the object is omitted.
-import { z } from "zod";
+// nested objects use `z.prefault(…, {})` so their defaults apply when the object is omitted.
+// Written with zod/mini (lib/zod.ts says why): functions and `.check(…)` rather than method chains.
+import * as z from "../lib/zod";
 import { parseCidr } from "../lib/cidr";
 
 export const SLOTS = ["blue", "green"] as const;
 export type Slot = (typeof SLOTS)[number];
 export const otherSlot = (s: Slot): Slot => (s === "blue" ? "green" : "blue");
 
+const upperCase = z.toUpperCase();
+
 /** Canary share is kept to 0.01 % resolution: that is what 10,000 buckets can express. */
 const percent = (what: string) =>
-  z
-    .number({ error: `${what} must be a number from 0 to 100` })
-    .min(0, `${what} must be at least 0`)
-    .max(100, `${what} must be at most 100`)
-    .transform((n) => Math.round(n * 100) / 100);
+  z.pipe(
+    z
+      .number({ error: `${what} must be a number from 0 to 100` })
+      .check(z.minimum(0, `${what} must be at least 0`), z.maximum(100, `${what} must be at most 100`)),
+    z.transform((n: number) => Math.round(n * 100) / 100),
+  );
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z
   .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name such as x-user-id")
-  .transform((s) => s.toLowerCase());
+  .check(z.regex(HEADER_NAME, "must be an HTTP header name such as x-user-id"), z.toLowerCase());
 
 export const stickyBySchema = z
   .string({ error: 'stickyBy must be "cookie", "ip", "header:<name>" or "cookie:<name>"' })
-  .refine(
-    (s) =>
-      s === "cookie" ||
-      s === "ip" ||
-      /^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ||
-      /^cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s),
-    {
-      message:
-        'stickyBy must be "cookie", "ip", "header:<name>" (e.g. header:x-user-id) or "cookie:<name>" (e.g. cookie:session)',
-    },
+  .check(
+    z.refine(
+      (s) =>
+        s === "cookie" ||
+        s === "ip" ||
+        /^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ||
+        /^cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s),
+      {
+        message:
+          'stickyBy must be "cookie", "ip", "header:<name>" (e.g. header:x-user-id) or "cookie:<name>" (e.g. cookie:session)',
+      },
+    ),
   );
 
 /** Per-origin timeout: one number for both, or one per slot. */
 const timeoutMs = z
-  .number()
   .int()
-  .min(100, "timeoutMs must be at least 100 ms")
-  .max(120_000, "timeoutMs must be at most 120000 ms");
+  .check(
+    z.minimum(100, "timeoutMs must be at least 100 ms"),
+    z.maximum(120_000, "timeoutMs must be at most 120000 ms"),
+  );
 
 export const rollbackSchema = z.strictObject({
   /** Canary error rate (0–1) above which the canary is rolled back. */
-  maxErrorRate: z.number().min(0).max(1).default(0.05),
+  maxErrorRate: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.05),
   /** Canary requests needed in the window before any judgement: no rollback on 3 errors out of 3. */
-  minRequests: z.number().int().min(1).default(50),
+  minRequests: z._default(z.int().check(z.minimum(1)), 50),
   /** Length of the sliding window the rates are computed over. */
-  windowSeconds: z.number().int().min(5).max(3600).default(60),
+  windowSeconds: z._default(z.int().check(z.minimum(5), z.maximum(3600)), 60),
   /**
    * Compare with stable in the same window so a shared outage (a common database, an upstream)
    * does not blame the canary: trip only if the canary's rate is at least `maxRatio` × stable's
    * AND exceeds it by at least `minDelta`. `false` judges the canary on `maxErrorRate` alone.
    */
-  relative: z
-    .union([
+  relative: z.prefault(
+    z.union([
       z.literal(false),
       z.strictObject({
-        maxRatio: z.number().min(1).default(2),
-        minDelta: z.number().min(0).max(1).default(0.02),
+        maxRatio: z._default(z.number().check(z.minimum(1)), 2),
+        minDelta: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.02),
       }),
-    ])
-    .prefault({}),
+    ]),
+    {},
+  ),
   /**
    * Latency rule on a percentile of the canary's answers. Trips when the canary's percentile is
    * above `maxMs` (absolute) or above stable's × `maxRatio` plus `minDeltaMs` (relative).
    */
-  latency: z
-    .union([
+  latency: z.prefault(
+    z.union([
       z.literal(false),
       z.strictObject({
-        percentile: z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)]).default(99),
-        maxMs: z.number().positive().optional(),
-        maxRatio: z.number().min(1).default(3),
-        minDeltaMs: z.number().min(0).default(250),
+        percentile: z._default(z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)]), 99),
+        maxMs: z.optional(z.number().check(z.positive())),
+        maxRatio: z._default(z.number().check(z.minimum(1)), 3),
+        minDeltaMs: z._default(z.number().check(z.minimum(0)), 250),
       }),
-    ])
-    .prefault({}),
+    ]),
+    {},
+  ),
   /** Mirrored (shadow) answers that differ from stable's, as a share, above which the canary fails. */
-  maxShadowMismatchRate: z.number().min(0).max(1).default(0.2),
+  maxShadowMismatchRate: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.2),
 });
 export type RollbackRules = z.output<typeof rollbackSchema>;
+
+const holdSeconds = z.int().check(z.minimum(1), z.maximum(30 * 86400));
 
 /** One plan step: a bare percent (held `stepSeconds`), or a percent with its own hold time. */
 const stepSchema = z.union([
   percent("a step"),
-  z.strictObject({
-    percent: percent("a step's percent"),
-    seconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(30 * 86400),
-  }),
+  z.strictObject({ percent: percent("a step's percent"), seconds: holdSeconds }),
 ]);
 
 // Parsed by the same code that matches requests (lib/cidr.ts), so what validates is what matches.
-const cidr = z
-  .string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" })
-  .superRefine((s, ctx) => {
+const cidr = z.string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" }).check(
+  z.superRefine((s, ctx) => {
     const p = parseCidr(s);
     if (!p.ok) ctx.addIssue({ code: "custom", message: p.message });
-  });
+  }),
+);
+
+const country = z.string().check(z.length(2), upperCase);
+const colo = z.string().check(z.minLength(3), z.maxLength(4), upperCase);
 
 /** Targeting: requests that match any rule go to `slot` before percentages are looked at. */
 export const ruleSchema = z
   .strictObject({
-    name: z.string().max(64).optional(),
-    slot: z.enum(["canary", "stable"]).default("canary"),
-    header: z.strictObject({ name: headerName, values: z.array(z.string()).min(1) }).optional(),
-    cidr: z.array(cidr).min(1).optional(),
-    country: z
-      .array(
-        z
-          .string()
-          .length(2)
-          .transform((s) => s.toUpperCase()),
-      )
-      .min(1)
-      .optional(),
-    colo: z
-      .array(
-        z
-          .string()
-          .min(3)
-          .max(4)
-          .transform((s) => s.toUpperCase()),
-      )
-      .min(1)
-      .optional(),
+    name: z.optional(z.string().check(z.maxLength(64))),
+    slot: z._default(z.enum(["canary", "stable"]), "canary"),
+    header: z.optional(z.strictObject({ name: headerName, values: z.array(z.string()).check(z.minLength(1)) })),
+    cidr: z.optional(z.array(cidr).check(z.minLength(1))),
+    country: z.optional(z.array(country).check(z.minLength(1))),
+    colo: z.optional(z.array(colo).check(z.minLength(1))),
   })
-  .refine((r) => r.header || r.cidr || r.country || r.colo, {
-    message: "a rule needs at least one of header, cidr, country, colo",
-  });
+  .check(
+    z.refine((r) => r.header || r.cidr || r.country || r.colo, {
+      message: "a rule needs at least one of header, cidr, country, colo",
+    }),
+  );
 export type TargetingRule = z.output<typeof ruleSchema>;
 
 /** Written only by the controller when it rolls the canary back; shown by `wrangler kv key get`. */
-export const rolledBackSchema = z
-  .object({
-    at: z.string(),
-    reason: z.string(),
-    release: z.string().optional(),
-    by: z.string().optional(),
-    figures: z.record(z.string(), z.unknown()).optional(),
-  })
-  .passthrough();
+export const rolledBackSchema = z.looseObject({
+  at: z.string(),
+  reason: z.string(),
+  release: z.optional(z.string()),
+  by: z.optional(z.string()),
+  figures: z.optional(z.record(z.string(), z.unknown())),
+});
 
 export const rolloutSchema = z
   .strictObject({
     /** The canary's share of traffic, 0–100. Missing: 0, everyone on stable. */
-    percent: percent("percent").default(0),
+    percent: z._default(percent("percent"), 0),
     /** Which slot is the canary; the other is stable. Flips on promotion. */
-    canary: z.enum(SLOTS, { error: 'canary must be "green" or "blue"' }).default("green"),
-    stickyBy: stickyBySchema.default("cookie"),
+    canary: z._default(z.enum(SLOTS, { error: 'canary must be "green" or "blue"' }), "green"),
+    stickyBy: z._default(stickyBySchema, "cookie"),
     /** Free-form label of the canary build, shown in status and logs. */
-    release: z.string().min(1).max(128).optional(),
+    release: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
     /** Bucketing salt. Default: `release`, so each release samples a different population. */
-    salt: z.string().max(128).optional(),
+    salt: z.optional(z.string().check(z.maxLength(128))),
     /**
      * Bump to retry a rolled-back release with an otherwise identical document. (Any change to
      * the document is a new attempt; a byte-identical copy is indistinguishable from a stale one.)
      */
-    attempt: z.number().int().min(0).optional(),
-    timeoutMs: z
-      .union([timeoutMs, z.strictObject({ blue: timeoutMs.optional(), green: timeoutMs.optional() })])
-      .default(10_000),
-    rollback: z.union([z.literal(false), rollbackSchema]).prefault({}),
-    rolledBack: rolledBackSchema.optional(),
+    attempt: z.optional(z.int().check(z.minimum(0))),
+    timeoutMs: z._default(
+      z.union([timeoutMs, z.strictObject({ blue: z.optional(timeoutMs), green: z.optional(timeoutMs) })]),
+      10_000,
+    ),
+    rollback: z.prefault(z.union([z.literal(false), rollbackSchema]), {}),
+    rolledBack: z.optional(rolledBackSchema),
     /** Staged plan: ascending percents; each held `stepSeconds` (or its own `seconds`) while healthy. */
-    steps: z.array(stepSchema).min(1).max(50).optional(),
-    stepSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(30 * 86400)
-      .default(300),
+    steps: z.optional(z.array(stepSchema).check(z.minLength(1), z.maxLength(50))),
+    stepSeconds: z._default(holdSeconds, 300),
     /** After the last step has held healthy, promote automatically (roles swap, percent 0). */
-    autoPromote: z.boolean().default(true),
-    rules: z.array(ruleSchema).max(50).default([]),
+    autoPromote: z._default(z.boolean(), true),
+    rules: z._default(z.array(ruleSchema).check(z.maxLength(50)), []),
     /** Share (0–100) of stable's GET/HEAD requests mirrored to the canary in the background. */
-    shadowPercent: percent("shadowPercent").default(0),
-    shadow: z
-      .strictObject({
+    shadowPercent: z._default(percent("shadowPercent"), 0),
+    shadow: z.prefault(
+      z.strictObject({
         /** Response headers compared between stable and the mirrored canary answer. */
-        compareHeaders: z.array(headerName).default(["content-type"]),
-        compareBody: z.boolean().default(true),
+        compareHeaders: z._default(z.array(headerName), ["content-type"]),
+        compareBody: z._default(z.boolean(), true),
         /** Bodies larger than this are not hashed (counted as "not compared"). */
-        maxBodyBytes: z
-          .number()
-          .int()
-          .min(0)
-          .max(10 * 1024 * 1024)
-          .default(256 * 1024),
-      })
-      .prefault({}),
+        maxBodyBytes: z._default(z.int().check(z.minimum(0), z.maximum(10 * 1024 * 1024)), 256 * 1024),
+      }),
+      {},
+    ),
     /** Per-location staging: if set, only requests from these colos/countries may reach the canary. */
-    locations: z
-      .strictObject({
-        colos: z
-          .array(
-            z
-              .string()
-              .min(3)
-              .max(4)
-              .transform((s) => s.toUpperCase()),
-          )
-          .optional(),
-        countries: z
-          .array(
-            z
-              .string()
-              .length(2)
-              .transform((s) => s.toUpperCase()),
-          )
-          .optional(),
-      })
-      .optional(),
+    locations: z.optional(
+      z.strictObject({ colos: z.optional(z.array(colo)), countries: z.optional(z.array(country)) }),
+    ),
     /** Sample-ratio check: pause a plan when the observed canary share of new visitors drifts from `percent`. */
-    sampleRatioCheck: z.boolean().default(true),
+    sampleRatioCheck: z._default(z.boolean(), true),
   })
-  .superRefine((doc, ctx) => {
-    if (doc.steps) {
-      const ps = doc.steps.map((s) => (typeof s === "number" ? s : s.percent));
-      for (let i = 1; i < ps.length; i++) {
-        if (ps[i] <= ps[i - 1]) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["steps", i],
-            message: `steps must be strictly ascending: ${ps[i]} follows ${ps[i - 1]} (e.g. [1, 5, 25, 50, 100])`,
-          });
+  .check(
+    z.superRefine((doc, ctx) => {
+      if (doc.steps) {
+        const ps = doc.steps.map((s) => (typeof s === "number" ? s : s.percent));
+        for (let i = 1; i < ps.length; i++) {
+          if (ps[i] <= ps[i - 1]) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["steps", i],
+              message: `steps must be strictly ascending: ${ps[i]} follows ${ps[i - 1]} (e.g. [1, 5, 25, 50, 100])`,
+            });
+          }
         }
       }
-    }
-  });
+    }),
+  );
 
 export type RolloutInput = z.input<typeof rolloutSchema>;
 export type Rollout = z.output<typeof rolloutSchema>;
