@@ -36,7 +36,7 @@ export function parseRollout(text: string | null): ParseResult {
   if (r.success) return { ok: true, doc: r.data, fingerprint };
   return fail(
     fingerprint,
-    r.error.issues.map((i) => explain(i, raw)),
+    r.error.issues.flatMap((i) => explain(i, raw, [])),
   );
 }
 
@@ -45,21 +45,34 @@ function fail(fingerprint: string, problems: ConfigProblem[]): ParseResult {
   return { ok: false, fingerprint, problems, summary };
 }
 
-function explain(issue: z.core.$ZodIssue, raw: unknown): ConfigProblem {
-  const path = issue.path.map(String).join(".");
+/** `at`: where the issue's own path starts (issues inside a union are relative to the union). */
+function explain(issue: z.core.$ZodIssue, raw: unknown, at: PropertyKey[]): ConfigProblem[] {
+  const full = [...at, ...issue.path];
+  if (issue.code === "invalid_union") {
+    // `false | {…}` and `number | {…}` fields: when the value has the type of exactly one branch,
+    // that branch's own problem ("windowSeconds must be whole seconds") is the useful one; the
+    // union's message ("rollback must be false or an object …") is for a value that fits neither.
+    const fitting = issue.errors.filter((branch) => !branch.every(isTypeMismatchHere));
+    if (fitting.length === 1) return fitting[0].flatMap((i) => explain(i, raw, full));
+  }
+  const path = full.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
-    const known = knownKeysAt(issue.path);
+    const known = knownKeysAt(full);
     const parts = issue.keys.map((k) => {
       const guess = closest(k, known);
       return guess
         ? `unknown field "${k}" (did you mean "${guess}"?)`
         : `unknown field "${k}" (known: ${known.join(", ")})`;
     });
-    return { path, message: parts.join("; ") };
+    return [{ path, message: parts.join("; ") }];
   }
-  const value = valueAt(raw, issue.path);
+  const value = valueAt(raw, full);
   const got = value === undefined ? "" : ` (got ${describe(value)})`;
-  return { path, message: `${issue.message}${got}` };
+  return [{ path, message: `${issue.message}${got}` }];
+}
+
+function isTypeMismatchHere(issue: z.core.$ZodIssue): boolean {
+  return issue.path.length === 0 && (issue.code === "invalid_type" || issue.code === "invalid_value");
 }
 
 function knownKeysAt(path: PropertyKey[]): string[] {

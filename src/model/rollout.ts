@@ -23,6 +23,33 @@ const percent = (what: string) =>
     z.transform((n: number) => Math.round(n * 100) / 100),
   );
 
+/**
+ * A share of requests written as a fraction, 0–1. The usual slip is a percent (5 meaning 5 %),
+ * so the message converts the value that was given.
+ */
+const share = (what: string) => {
+  const error = (issue: { input?: unknown }) => {
+    const v = issue.input;
+    const asShare =
+      typeof v === "number" && v > 1 && v <= 100 ? `, so ${v} % is ${Number((v / 100).toPrecision(12))}` : "";
+    return `${what} must be a share 0–1: 0.05 means 5 %${asShare}`;
+  };
+  return z.number({ error }).check(z.minimum(0, { error }), z.maximum(1, { error }));
+};
+
+/** Whole seconds in a range; one message for every way to miss it, since the range is the fix. */
+const wholeSeconds = (what: string, min: number, max: number, example: number) => {
+  const upTo = max % 86400 === 0 ? `${max} (${max / 86400} days)` : `${max}`;
+  const error = `${what} must be whole seconds, ${min}–${upTo}, e.g. ${example}`;
+  return z.int({ error }).check(z.minimum(min, error), z.maximum(max, error));
+};
+
+/** A multiple of stable's figure: 1 is "no worse than stable". */
+const ratio = (what: string, of: string, example: number) =>
+  z
+    .number({ error: `${what} must be a number, at least 1: ${example} means ${example} × stable's ${of}` })
+    .check(z.minimum(1, `${what} must be at least 1: ${example} means ${example} × stable's ${of}`));
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z
   .string()
@@ -54,24 +81,32 @@ const timeoutMs = z
 
 export const rollbackSchema = z.strictObject({
   /** Canary error rate (0–1) above which the canary is rolled back. */
-  maxErrorRate: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.05),
+  maxErrorRate: z._default(share("maxErrorRate"), 0.05),
   /** Canary requests needed in the window before any judgement: no rollback on 3 errors out of 3. */
-  minRequests: z._default(z.int().check(z.minimum(1)), 50),
+  minRequests: z._default(
+    z
+      .int({ error: "minRequests must be a whole number of requests, at least 1, e.g. 50" })
+      .check(z.minimum(1, "minRequests must be a whole number of requests, at least 1, e.g. 50")),
+    50,
+  ),
   /** Length of the sliding window the rates are computed over. */
-  windowSeconds: z._default(z.int().check(z.minimum(5), z.maximum(3600)), 60),
+  windowSeconds: z._default(wholeSeconds("windowSeconds", 5, 3600, 60), 60),
   /**
    * Compare with stable in the same window so a shared outage (a common database, an upstream)
    * does not blame the canary: trip only if the canary's rate is at least `maxRatio` × stable's
    * AND exceeds it by at least `minDelta`. `false` judges the canary on `maxErrorRate` alone.
    */
   relative: z.prefault(
-    z.union([
-      z.literal(false),
-      z.strictObject({
-        maxRatio: z._default(z.number().check(z.minimum(1)), 2),
-        minDelta: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.02),
-      }),
-    ]),
+    z.union(
+      [
+        z.literal(false),
+        z.strictObject({
+          maxRatio: z._default(ratio("maxRatio", "error rate", 2), 2),
+          minDelta: z._default(share("minDelta"), 0.02),
+        }),
+      ],
+      { error: 'relative must be false (judge on maxErrorRate alone) or an object such as {"maxRatio": 2}' },
+    ),
     {},
   ),
   /**
@@ -79,29 +114,49 @@ export const rollbackSchema = z.strictObject({
    * above `maxMs` (absolute) or above stable's × `maxRatio` plus `minDeltaMs` (relative).
    */
   latency: z.prefault(
-    z.union([
-      z.literal(false),
-      z.strictObject({
-        percentile: z._default(z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)]), 99),
-        maxMs: z.optional(z.number().check(z.positive())),
-        maxRatio: z._default(z.number().check(z.minimum(1)), 3),
-        minDeltaMs: z._default(z.number().check(z.minimum(0)), 250),
-      }),
-    ]),
+    z.union(
+      [
+        z.literal(false),
+        z.strictObject({
+          percentile: z._default(
+            z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)], {
+              error: "percentile must be 50, 90, 95 or 99",
+            }),
+            99,
+          ),
+          maxMs: z.optional(
+            z
+              .number({ error: "maxMs must be milliseconds above 0, e.g. 800" })
+              .check(z.positive("maxMs must be milliseconds above 0, e.g. 800")),
+          ),
+          maxRatio: z._default(ratio("maxRatio", "latency", 3), 3),
+          minDeltaMs: z._default(
+            z
+              .number({ error: "minDeltaMs must be milliseconds, at least 0, e.g. 250" })
+              .check(z.minimum(0, "minDeltaMs must be milliseconds, at least 0, e.g. 250")),
+            250,
+          ),
+        }),
+      ],
+      { error: 'latency must be false (no latency rule) or an object such as {"percentile": 99, "maxMs": 800}' },
+    ),
     {},
   ),
   /** Mirrored (shadow) answers that differ from stable's, as a share, above which the canary fails. */
-  maxShadowMismatchRate: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.2),
+  maxShadowMismatchRate: z._default(share("maxShadowMismatchRate"), 0.2),
 });
 export type RollbackRules = z.output<typeof rollbackSchema>;
 
-const holdSeconds = z.int().check(z.minimum(1), z.maximum(30 * 86400));
+const THIRTY_DAYS = 30 * 86400;
 
 /** One plan step: a bare percent (held `stepSeconds`), or a percent with its own hold time. */
-const stepSchema = z.union([
-  percent("a step"),
-  z.strictObject({ percent: percent("a step's percent"), seconds: holdSeconds }),
-]);
+const stepSchema = z.union(
+  [
+    percent("a step"),
+    z.strictObject({ percent: percent("a step's percent"), seconds: wholeSeconds("seconds", 1, THIRTY_DAYS, 600) }),
+  ],
+  { error: 'a step must be a percent 0–100 such as 25, or {"percent": 25, "seconds": 600}' },
+);
 
 // Parsed by the same code that matches requests (lib/cidr.ts), so what validates is what matches.
 const cidr = z.string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" }).check(
@@ -157,14 +212,21 @@ export const rolloutSchema = z
      */
     attempt: z.optional(z.int().check(z.minimum(0))),
     timeoutMs: z._default(
-      z.union([timeoutMs, z.strictObject({ blue: z.optional(timeoutMs), green: z.optional(timeoutMs) })]),
+      z.union([timeoutMs, z.strictObject({ blue: z.optional(timeoutMs), green: z.optional(timeoutMs) })], {
+        error: 'timeoutMs must be whole milliseconds 100–120000, or one per slot such as {"green": 2000}',
+      }),
       10_000,
     ),
-    rollback: z.prefault(z.union([z.literal(false), rollbackSchema]), {}),
+    rollback: z.prefault(
+      z.union([z.literal(false), rollbackSchema], {
+        error: 'rollback must be false (no automatic rollback) or an object such as {"maxErrorRate": 0.05}',
+      }),
+      {},
+    ),
     rolledBack: z.optional(rolledBackSchema),
     /** Staged plan: ascending percents; each held `stepSeconds` (or its own `seconds`) while healthy. */
     steps: z.optional(z.array(stepSchema).check(z.minLength(1), z.maxLength(50))),
-    stepSeconds: z._default(holdSeconds, 300),
+    stepSeconds: z._default(wholeSeconds("stepSeconds", 1, THIRTY_DAYS, 300), 300),
     /** After the last step has held healthy, promote automatically (roles swap, percent 0). */
     autoPromote: z._default(z.boolean(), true),
     rules: z._default(z.array(ruleSchema).check(z.maxLength(50)), []),
