@@ -25,6 +25,7 @@ import { ADMIN_PREFIX } from "../model/names";
 import { getConfigState } from "../worker/config-cache";
 import { controllerStub } from "../controller/rpc";
 import type { ActionKind, StatusSnapshot } from "../model/status";
+import { notApplicableReason } from "../model/action-error";
 import { statusPageHtml } from "./page";
 import { withTimeout } from "../lib/timeout";
 import { sameSecret } from "../lib/secret";
@@ -191,7 +192,7 @@ async function callController<T>(
   try {
     return await withTimeout(f(controllerStub(c.env)), CONTROLLER_TIMEOUT_MS, "the controller");
   } catch (e) {
-    const notApplicable = actionNotApplicable(e);
+    const notApplicable = notApplicableReason(e);
     if (notApplicable !== null) return c.json({ error: notApplicable }, 409);
     const msg = (e as Error)?.message ?? String(e);
     console.error(JSON.stringify({ level: "error", event: "admin-controller-failed", message: msg }));
@@ -200,16 +201,6 @@ async function callController<T>(
       503,
     );
   }
-}
-
-/** The message of an "action does not apply" error, whether its name survived RPC or only its message prefix. */
-export function actionNotApplicable(e: unknown): string | null {
-  const err = e as { name?: string; message?: string } | null;
-  const msg = String(err?.message ?? "");
-  const prefix = "ActionNotApplicable: ";
-  if (msg.startsWith(prefix)) return msg.slice(prefix.length);
-  if (err?.name === "ActionNotApplicable") return msg;
-  return null;
 }
 
 function badRequest(c: Context<AdminEnv>, err: z.core.$ZodError, allowed: string) {

@@ -2,7 +2,7 @@
 // rules for attempts and supersession. Documented in docs/storage-schema.md ("Durable Object").
 import { NO_DOCUMENT } from "../model/fingerprint";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
-import type { ControllerView } from "../model/protocol";
+import type { ControllerView, Report } from "../model/protocol";
 
 /** Fingerprints kept as superseded (newest first): far more than isolates could hold stale. */
 export const MAX_SUPERSEDES = 64;
@@ -45,6 +45,26 @@ export interface ReportCounters {
   /** Shadow mirrors isolates sampled but could not send (in-flight limit): the shadow sample is that much smaller. */
   mirrorsSkipped: number;
   lastAt: string | null;
+}
+
+/** The health window's span when the document has `rollback: false` (the status page still shows one). */
+export const DEFAULT_WINDOW_SECONDS = 60;
+
+export function windowSecondsOf(doc: Rollout): number {
+  return doc.rollback === false ? DEFAULT_WINDOW_SECONDS : doc.rollback.windowSeconds;
+}
+
+export const NO_REPORTS: ReportCounters = { received: 0, droppedByIsolates: 0, mirrorsSkipped: 0, lastAt: null };
+
+/** The counters after one more report at `at` (epoch ms). Figures from an isolate below 0 or not numbers count as 0. */
+export function afterReport(counters: ReportCounters, r: Partial<Report> | null, at: number): ReportCounters {
+  const positive = (x: unknown) => (Number(x) > 0 ? Number(x) : 0);
+  return {
+    received: counters.received + 1,
+    droppedByIsolates: counters.droppedByIsolates + positive(r?.dropped),
+    mirrorsSkipped: counters.mirrorsSkipped + positive(r?.mirrorsSkipped),
+    lastAt: new Date(at).toISOString(),
+  };
 }
 
 export function initialState(): ControllerState {
@@ -102,7 +122,7 @@ export function afterControllerWrite(s: ControllerState, text: string, fp: strin
 }
 
 /** State for a new operator write: a new attempt; what was superseded stays superseded. */
-export function newAttempt(
+export function startAttempt(
   s: ControllerState,
   text: string | null,
   fp: string,

@@ -58,9 +58,14 @@ export class ControllerStore {
       .map((r) => ({ t: r.t, v: JSON.parse(r.v) as number[] }));
   }
 
-  /** Drops buckets that left the window, and every bucket of other attempts of `kind`. */
+  /** Drops the buckets of `attempt` and `kind` that left the window: a range of the primary key, run once a second. */
   pruneBuckets(attempt: number, kind: string, beforeT: number): void {
-    this.sql.exec(`DELETE FROM window_bucket WHERE kind = ? AND (attempt != ? OR t < ?)`, kind, attempt, beforeT);
+    this.sql.exec(`DELETE FROM window_bucket WHERE attempt = ? AND kind = ? AND t < ?`, attempt, kind, beforeT);
+  }
+
+  /** Drops every bucket of `kind`, whatever its attempt: once, when the window starts over (new attempt, promotion). */
+  clearBuckets(kind: string): void {
+    this.sql.exec(`DELETE FROM window_bucket WHERE kind = ?`, kind);
   }
 
   addEvent(at: string, kind: EventKind, actor: string, reason: string, data?: Record<string, unknown>): RolloutEvent {

@@ -30,31 +30,65 @@ export function emptyVector(): number[] {
 }
 
 /** Which parts of a batch to count: reports under a superseded document only count for stable. */
-export interface Include {
+export interface CountedParts {
   slots: readonly Slot[];
   shadow: boolean;
   newVisitors: boolean;
 }
 
+export const ALL_PARTS: CountedParts = { slots: ["blue", "green"], shadow: true, newVisitors: true };
+
 /** Adds a report batch's counters into `v` (in place). Tolerates missing or short fields. */
-export function addBatch(v: number[], b: ReportBatch, inc: Include): number[] {
-  for (const slot of inc.slots) {
+export function addBatch(v: number[], b: ReportBatch, parts: CountedParts): number[] {
+  for (const slot of parts.slots) {
     const c = b.slots?.[slot];
     if (!c) continue;
     const o = OFFSET[slot];
     SLOT_SCALARS.forEach((k, i) => (v[o + i] += num(c[k])));
     addHist(v, o + SLOT_SCALARS.length, c.latency);
   }
-  if (inc.shadow && b.shadow) {
+  if (parts.shadow && b.shadow) {
     const o = OFFSET.shadow;
     SHADOW_SCALARS.forEach((k, i) => (v[o + i] += num(b.shadow![k])));
     addHist(v, o + SHADOW_SCALARS.length, b.shadow.latency);
   }
-  if (inc.newVisitors && b.newVisitors) {
+  if (parts.newVisitors && b.newVisitors) {
     v[OFFSET.newVisitors] += num(b.newVisitors.blue);
     v[OFFSET.newVisitors + 1] += num(b.newVisitors.green);
   }
   return v;
+}
+
+/**
+ * One report's batches as two vectors: `health` for the attempt's window, `series` for the charts.
+ * A batch under a version of the current attempt (`current`) counts fully for health; any other
+ * (superseded, or still unknown) counts for the `stable` slot alone, so it can neither feed nor
+ * re-open the canary. The series counts everything: it shows traffic, not verdicts.
+ */
+export function reportVectors(
+  batches: readonly ReportBatch[],
+  current: (fingerprint: string) => boolean,
+  stable: Slot,
+): { health: number[]; series: number[] } {
+  const stableOnly: CountedParts = { slots: [stable], shadow: false, newVisitors: false };
+  const health = emptyVector();
+  const series = emptyVector();
+  for (const b of batches) {
+    if (!b || typeof b !== "object") continue;
+    addBatch(health, b, current(b.fingerprint) ? ALL_PARTS : stableOnly);
+    addBatch(series, b, ALL_PARTS);
+  }
+  return { health, series };
+}
+
+/** Every counter of the batches gathered under exactly `fingerprint`, or null when none was. */
+export function vectorUnder(batches: readonly ReportBatch[], fingerprint: string): number[] | null {
+  let vector: number[] | null = null;
+  for (const b of batches) {
+    if (!b || typeof b !== "object" || b.fingerprint !== fingerprint) continue;
+    addBatch((vector ??= emptyVector()), b, ALL_PARTS);
+  }
+  return vector;
 }
 
 function num(x: unknown): number {

@@ -25,6 +25,7 @@ import type { Rollout } from "../model/rollout";
 import { stepAt } from "../model/rollout";
 import { sampleRatio, type SampleRatioResult } from "../health/sample-ratio";
 import type { PlanStatus } from "../model/status";
+import { ActionNotApplicable } from "../model/action-error";
 
 export interface PlanStep {
   percent: number;
@@ -76,11 +77,6 @@ export type PlanDecision =
   | { kind: "promote"; reason: string }
   | { kind: "complete"; reason: string }
   | { kind: "pause"; reason: string; srm: SampleRatioResult };
-
-/** Thrown when an operator action does not apply; the admin API answers 409 with the message. */
-export class ActionNotApplicable extends Error {
-  override name = "ActionNotApplicable";
-}
 
 export function stepsOf(doc: Rollout): PlanStep[] {
   return (doc.steps ?? []).map((_, i) => stepAt(doc, i));

@@ -2,8 +2,8 @@
 // per-step hold times, promotion at the end, and the sample-ratio pause. Time is passed in.
 import { describe, expect, it } from "vitest";
 import { rolloutSchema } from "../../src/model/rollout";
+import { ActionNotApplicable } from "../../src/model/action-error";
 import {
-  ActionNotApplicable,
   advance,
   countReport,
   judge,

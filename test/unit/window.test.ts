@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   addBatch,
   emptyVector,
-  Include,
+  type CountedParts,
   OFFSET,
   SlidingWindow,
   slotCounters,
@@ -13,7 +13,7 @@ import {
 } from "../../src/health/window";
 import { LATENCY_BUCKETS, type ReportBatch } from "../../src/model/protocol";
 
-const ALL: Include = { slots: ["blue", "green"], shadow: true, newVisitors: true };
+const ALL: CountedParts = { slots: ["blue", "green"], shadow: true, newVisitors: true };
 
 function batch(
   green: { requests: number; errors5xx?: number; latencyBucket?: number },

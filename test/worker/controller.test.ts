@@ -6,6 +6,8 @@ import { effectiveRollout } from "../../src/routing/effective";
 import { parseRollout } from "../../src/model/parse";
 import type { ControllerRpc } from "../../src/controller/rpc";
 import type { RolloutController } from "../../src/controller/durable-object";
+import type { ControllerContext } from "../../src/controller/context";
+import type { Wakes } from "../../src/controller/wakes";
 import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
 
 // Small windows keep the tests short; the defaults are covered by the unit tests of the rules.
@@ -221,12 +223,11 @@ describe("operator abort", () => {
 });
 
 describe("alarms shared by concerns", () => {
-  // Reaches into the object for its protected hooks: these are the plan work's integration points.
+  // Reaches into the object's private parts (TypeScript-private, reachable at run time): the
+  // concerns a test registers stand for the plan and KV-write concerns.
   type Inner = {
-    requestWake(c: string, at: number): Promise<void>;
-    wakeHandlers: Record<string, (now: number) => unknown>;
-    s: { pendingKvText: string | null; wake: Record<string, number> };
-    save(): void;
+    wakes: Wakes;
+    context: ControllerContext;
     clock: () => number;
   };
   const inner = (i: unknown) => i as Inner;
@@ -239,10 +240,10 @@ describe("alarms shared by concerns", () => {
     const ran: string[] = [];
     const now = Date.now();
     const alarmAt = await runInDurableObject(stub, async (i, state) => {
-      inner(i).wakeHandlers.early = () => ran.push("early");
-      inner(i).wakeHandlers.later = () => ran.push("later");
-      await inner(i).requestWake("later", now + 60_000);
-      await inner(i).requestWake("early", now + 30_000);
+      inner(i).wakes.handle("early", () => void ran.push("early"));
+      inner(i).wakes.handle("later", () => void ran.push("later"));
+      await inner(i).wakes.request("later", now + 60_000);
+      await inner(i).wakes.request("early", now + 30_000);
       // Future times (a past alarm would fire on its own); the object's clock says 45 s later.
       inner(i).clock = () => now + 45_000;
       return state.storage.getAlarm();
@@ -252,10 +253,9 @@ describe("alarms shared by concerns", () => {
     expect(ran).toEqual(["early"]);
     // The concern not yet due keeps the alarm set for its own time.
     expect(await runInDurableObject(stub, (_i, state) => state.storage.getAlarm())).toBe(now + 60_000);
-    await runInDurableObject(stub, (i) => {
+    await runInDurableObject(stub, async (i) => {
       inner(i).clock = () => Date.now();
-      delete inner(i).wakeHandlers.early;
-      delete inner(i).wakeHandlers.later;
+      await inner(i).wakes.clear("later");
     });
   });
 
@@ -267,34 +267,13 @@ describe("alarms shared by concerns", () => {
     // As after a failed write: the document is owed, the retry is scheduled.
     const owed = JSON.stringify({ ...base, percent: 0, rolledBack: { at: new Date().toISOString(), reason: "owed" } });
     await runInDurableObject(stub, async (i) => {
-      inner(i).s.pendingKvText = owed;
-      inner(i).save();
-      await inner(i).requestWake("kv-write", Date.now() + 30_000);
+      inner(i).context.update({ pendingKvText: owed });
+      await inner(i).wakes.request("kv-write", Date.now() + 30_000);
       inner(i).clock = () => Date.now() + 30_000;
     });
     // KV holds a version the controller knows (the operator's base): the write goes ahead.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(owed);
-  });
-});
-
-describe("supersession bookkeeping", () => {
-  it("keeps at most 64 superseded versions, newest first, the operator's own always; never the version in force", async () => {
-    const { afterControllerWrite, initialState, MAX_SUPERSEDES, knows } = await import("../../src/controller/state");
-    const { ALL_STABLE } = await import("../../src/model/rollout");
-    let s = { ...initialState(), attempt: 1, fingerprints: ["op"], fingerprint: "op" };
-    for (let i = 0; i < 100; i++) s = afterControllerWrite(s, `t${i}`, `w${i}`, ALL_STABLE);
-    expect(s.supersedes).toHaveLength(MAX_SUPERSEDES);
-    expect(s.supersedes[0]).toBe("w98");
-    expect(s.supersedes[MAX_SUPERSEDES - 2]).toBe("w36");
-    expect(s.supersedes).not.toContain("w99");
-    expect(s.viewFingerprint).toBe("w99");
-    expect(s.revision).toBe(100);
-    expect(knows(s, "w99") && knows(s, "w40")).toBe(true);
-    // The operator's text of the attempt stays superseded: a stale copy of it never looks new.
-    expect(s.supersedes).toContain("op");
-    expect(s.fingerprints).toContain("op");
-    expect(s.fingerprints).toHaveLength(MAX_SUPERSEDES);
   });
 });
 

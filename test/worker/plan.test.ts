@@ -5,7 +5,6 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { afterEach, describe, expect, it } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
-import { SlidingWindow } from "../../src/health/window";
 import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
 
 type Ctl = ControllerRpc & { id: DurableObjectId };
@@ -163,17 +162,16 @@ describe("a plan driven by alarms", () => {
     const fp = (await c.status()).config.fingerprint;
     await c.report(report(fp, counters(15, 3), counters(150)));
     expect((await c.status()).state).toBe("running");
-    // The sliding window forgets those 15 requests (as it would after windowSeconds)…
-    await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (o: RolloutController) => {
-      const w = o as unknown as { health: SlidingWindow };
-      w.health = new SlidingWindow(1, 60);
-    });
+    // The sliding window (60 s) forgets those 15 requests once the clock has moved past it…
+    await clockAhead(c, 61);
     await c.report(report(fp, counters(10, 1), counters(100)));
     await c.settle();
     // …but the step has 25 canary requests with 4 errors (16 %): rolled back, the plan ends.
     const kv = await kvDoc();
     expect(kv).toMatchObject({ percent: 0, rolledBack: { figures: { canary: { requests: 25, errors: 4 } } } });
     expect(kv.rolledBack.reason).toMatch(/16\.0 %/);
+    // The step's totals tripped, not the window's (which holds 10 requests, under minRequests).
+    expect(kv.rolledBack.figures.windowSeconds).toBeGreaterThan(60);
     expect(await c.status()).toMatchObject({ state: "rolled-back", plan: null });
   });
 

@@ -1,0 +1,296 @@
+// Runs the staged plan of the current attempt (the rules are pure, in src/plan/machine.ts): its
+// state is one row (kv_state "plan"), driven per report and by the "plan" alarm concern. Counts
+// come only from batches under the current step's document (its fingerprint), so isolates still
+// routing by the previous step do not skew the step's request count or its sample ratio.
+// Decisions are written at once; per-report counts go through the controller's write-behind.
+import { otherSlot, type Rollout } from "../model/rollout";
+import type { ReportBatch } from "../model/protocol";
+import { ActionNotApplicable } from "../model/action-error";
+import type { ActionRequest, PlanStatus } from "../model/status";
+import { judgeHealth, type Judgement } from "../health/judge";
+import { newVisitors, slotCounters, vectorUnder } from "../health/window";
+import {
+  advance,
+  complete,
+  countReport,
+  judge,
+  markExtended,
+  pausePlan,
+  planStatus,
+  resumePlan,
+  startPlan,
+  type PlanDecision,
+  type PlanState,
+} from "../plan/machine";
+import type { ControllerContext, EventInput, WakeRequests } from "./context";
+import type { ControllerStore } from "./store";
+import type { WriteBehind } from "./write-behind";
+
+export const PLAN_CONCERN = "plan";
+const PLAN_KEY = "plan";
+
+export interface PlanRunnerDeps {
+  context: ControllerContext;
+  store: ControllerStore;
+  writeBehind: WriteBehind;
+  wakes: WakeRequests & { isRequested(concern: string, at?: number): boolean };
+  /** The controller's one way to change the document (./kv-sync.ts `change`). */
+  changeDocument(patch: Record<string, unknown>, ev: EventInput): void;
+  /** Rolls the canary back on a failed judgement. */
+  rollback(judgement: Judgement): void;
+  /** The sliding window's judgement now. */
+  windowHealth(): Judgement;
+  /** The roles switched: the health window starts over (its numbers would be read as the other slot's). */
+  rolesSwitched(): void;
+}
+
+export class PlanRunner {
+  private saved: PlanState | null;
+
+  constructor(private readonly deps: PlanRunnerDeps) {
+    this.saved = deps.store.get<PlanState>(PLAN_KEY);
+  }
+
+  /** The plan of the current attempt, or null (none, another attempt's, or the canary rolled back). */
+  private get plan(): PlanState | null {
+    const state = this.deps.context.state();
+    const p = this.saved;
+    return p && p.attempt === state.attempt && !state.rolledBack ? p : null;
+  }
+
+  /** A decision: written at once (a per-report count still queued is part of it). */
+  private decide(p: PlanState | null) {
+    this.saved = p;
+    this.deps.writeBehind.discard(PLAN_KEY);
+    this.deps.store.put(PLAN_KEY, p);
+  }
+
+  /** One report's batches: counted for the step, then the plan driven on the window's judgement. */
+  async afterReport(batches: readonly ReportBatch[], windowHealth: Judgement): Promise<void> {
+    const p = this.plan;
+    if (!p) return;
+    const { doc, fingerprint } = this.deps.context.state();
+    const vector = vectorUnder(batches, fingerprint);
+    if (vector) {
+      const arrivals = newVisitors(vector);
+      this.saved = countReport(p, {
+        requests: slotCounters(vector, doc.canary).requests,
+        newCanary: arrivals[doc.canary],
+        newStable: arrivals[otherSlot(doc.canary)],
+        vector,
+      });
+      this.deps.writeBehind.defer(PLAN_KEY, () => this.deps.store.put(PLAN_KEY, this.saved));
+    }
+    await this.drive(windowHealth);
+  }
+
+  /** The rules applied to the step's own totals (null before any report in the step). */
+  private stepHealth(p: PlanState, now: number): Judgement | null {
+    if (!p.counts) return null;
+    const doc = this.deps.context.state().doc;
+    return judgeHealth(p.counts, doc.canary, doc.rollback, Math.max(1, Math.floor((now - p.stepStartedAt) / 1000)));
+  }
+
+  private decision(p: PlanState, healthy: boolean, now: number): PlanDecision {
+    const doc = this.deps.context.state().doc;
+    return judge(p, {
+      now,
+      percent: doc.percent,
+      healthy,
+      minRequests: doc.rollback === false ? null : doc.rollback.minRequests,
+      autoPromote: doc.autoPromote,
+      sampleRatioCheck: doc.sampleRatioCheck,
+    });
+  }
+
+  /** Applies what the plan says now, given the window's judgement (per report and on the "plan" alarm). */
+  async drive(windowHealth: Judgement): Promise<void> {
+    const p = this.plan;
+    if (!p) return;
+    const { context, wakes } = this.deps;
+    const doc = context.state().doc;
+    const now = context.now();
+    // Thin traffic may never put minRequests into one window; the step's totals are judged too.
+    const step = this.stepHealth(p, now);
+    if (step && !step.healthy) {
+      this.deps.rollback(step);
+      await wakes.clear(PLAN_CONCERN);
+      return;
+    }
+    const next = this.decision(p, windowHealth.healthy && (step?.healthy ?? true), now);
+    const data = {
+      index: p.index,
+      percent: doc.percent,
+      step: p.steps[p.index].percent,
+      requestsInStep: p.requests,
+      release: doc.release ?? null,
+    };
+    switch (next.kind) {
+      case "idle":
+        return;
+      case "hold":
+        if (next.wakeAt !== null && !wakes.isRequested(PLAN_CONCERN, next.wakeAt))
+          await wakes.request(PLAN_CONCERN, next.wakeAt);
+        return;
+      case "extend":
+        if (next.firstTime) {
+          this.decide(markExtended(p));
+          context.recordEvent({ kind: "plan-extended", actor: "controller", reason: next.waitingFor, data });
+        }
+        return;
+      case "pause":
+        this.decide(pausePlan(p, "controller", next.reason, "sample-ratio", now));
+        context.recordEvent({
+          kind: "sample-ratio",
+          actor: "controller",
+          reason: `${next.reason} Plan paused; resume once fixed`,
+          data: {
+            ...data,
+            newVisitors: p.newVisitors,
+            observedShare: next.srm.observedShare,
+            expectedShare: next.srm.expectedShare,
+            chi2: next.srm.chi2,
+            p: next.srm.p,
+          },
+        });
+        await wakes.clear(PLAN_CONCERN);
+        return;
+      case "advance":
+        this.decide(advance(p, next.index, now));
+        this.deps.changeDocument(
+          { percent: next.percent },
+          {
+            kind: "step",
+            actor: "controller",
+            reason: next.reason,
+            data: { ...data, to: next.percent, toIndex: next.index },
+          },
+        );
+        await wakes.request(PLAN_CONCERN, now + p.steps[next.index].seconds * 1000);
+        return;
+      case "complete":
+        this.decide(complete(p));
+        context.recordEvent({ kind: "plan-complete", actor: "controller", reason: next.reason, data });
+        await wakes.clear(PLAN_CONCERN);
+        return;
+      case "promote":
+        context.recordEvent({ kind: "plan-complete", actor: "controller", reason: next.reason, data });
+        this.promoteNow("controller", "plan complete");
+        await wakes.clear(PLAN_CONCERN);
+        return;
+    }
+  }
+
+  /** An operator write started a new attempt: a document with `steps` starts a plan. */
+  onAttempt(doc: Rollout): void {
+    const { context, wakes } = this.deps;
+    const now = context.now();
+    const started = startPlan(doc, context.state().attempt, now);
+    this.decide(started?.plan ?? null);
+    if (!started) {
+      if (wakes.isRequested(PLAN_CONCERN)) context.background(wakes.clear(PLAN_CONCERN));
+      return;
+    }
+    const p = started.plan;
+    const first = p.steps[p.index];
+    const ev: EventInput = {
+      kind: "plan-start",
+      actor: "operator",
+      reason: `plan ${p.steps.map((step) => step.percent).join(" → ")} % started at step ${p.index + 1}/${p.steps.length}: ${first.percent} % held ${first.seconds} s`,
+      data: { steps: p.steps, index: p.index, release: doc.release ?? null, canary: doc.canary },
+    };
+    if (started.percent !== null) this.deps.changeDocument({ percent: started.percent }, ev);
+    else context.recordEvent(ev);
+    context.background(wakes.request(PLAN_CONCERN, now + first.seconds * 1000));
+  }
+
+  /** What status shows about the plan (null without one). */
+  status(): PlanStatus | null {
+    const p = this.plan;
+    if (!p) return null;
+    const doc = this.deps.context.state().doc;
+    const now = this.deps.context.now();
+    const next = this.decision(p, this.deps.windowHealth().healthy, now);
+    const waitingFor =
+      next.kind === "idle" || next.kind === "hold" || next.kind === "extend"
+        ? next.waitingFor
+        : next.kind === "pause"
+          ? `sample ratio: ${next.reason}`
+          : "due now (next report or alarm)";
+    const minRequests = doc.rollback === false ? null : doc.rollback.minRequests;
+    return planStatus(p, now, minRequests, waitingFor, doc.sampleRatioCheck ? doc.percent : null);
+  }
+
+  /** The operator's pause / resume / promote (abort is a rollback by hand: the controller's own). */
+  async act(kind: "pause" | "resume" | "promote", actor: string, req: ActionRequest): Promise<void> {
+    const { context, wakes } = this.deps;
+    const now = context.now();
+    if (kind === "pause") {
+      const reason = req.reason?.trim() || "paused by the operator";
+      const p = pausePlan(this.plan, actor, reason, "operator", now);
+      this.decide(p);
+      context.recordEvent({
+        kind: "pause",
+        actor,
+        reason,
+        data: { index: p.index, percent: p.steps[p.index].percent },
+      });
+      await wakes.clear(PLAN_CONCERN);
+    } else if (kind === "resume") {
+      const p = resumePlan(this.plan, now);
+      this.decide(p);
+      const step = p.steps[p.index];
+      context.recordEvent({
+        kind: "resume",
+        actor,
+        reason: req.reason?.trim() || `resumed by ${actor}: step ${p.index + 1} (${step.percent} %) starts over`,
+        data: { index: p.index, percent: step.percent },
+      });
+      await wakes.request(PLAN_CONCERN, now + step.seconds * 1000);
+    } else {
+      const { doc, rolledBack } = context.state();
+      if (rolledBack)
+        throw new ActionNotApplicable(
+          `nothing to promote: the canary was rolled back (${rolledBack.reason}); write a new attempt first`,
+        );
+      if (!this.plan && doc.percent === 0 && !doc.release && doc.rules.every((r) => r.slot !== "canary"))
+        throw new ActionNotApplicable(
+          `nothing to promote: ${doc.canary} has no plan, no traffic and no release label (a second promote would switch straight back); write the new release first`,
+        );
+      this.promoteNow(actor, req.reason?.trim() || `promoted by ${actor}`);
+      await wakes.clear(PLAN_CONCERN);
+    }
+  }
+
+  /**
+   * The blue/green switch: the canary becomes stable at once (no 100 % step is needed for that),
+   * the old stable becomes the idle canary at 0 %. Removed so nothing keeps routing to the old
+   * build: `steps` (the plan), `release` (it labelled the build now stable; the event keeps it),
+   * `shadowPercent`, canary-targeting rules. Kept: stickiness, rollback rules, stable rules, salt.
+   */
+  private promoteNow(actor: string, reason: string) {
+    const doc = this.deps.context.state().doc;
+    const from = doc.canary;
+    const to = otherSlot(from);
+    const stableRules = doc.rules.filter((r) => r.slot === "stable");
+    this.decide(null);
+    this.deps.changeDocument(
+      {
+        canary: to,
+        percent: 0,
+        steps: undefined,
+        release: undefined,
+        rolledBack: undefined,
+        shadowPercent: undefined,
+        rules: stableRules.length ? stableRules : undefined,
+      },
+      {
+        kind: "promote",
+        actor,
+        reason: `${reason}: ${from}${doc.release ? ` (${doc.release})` : ""} is now stable; ${to} is the canary at 0 %`,
+        data: { release: doc.release ?? null, stable: from, canary: to, percentBefore: doc.percent },
+      },
+    );
+    this.deps.rolesSwitched();
+  }
+}
