@@ -1,5 +1,5 @@
 // A real HTTP origin for the demo, the tests and the benchmarks: answers as "blue" or "green",
-// echoes what it received, and can be told to fail (status, error rate, delay, refuse connections)
+// echoes what it received (or, under /fixed/, answers one fixed body), and can be told to fail (status, error rate, delay, refuse connections)
 // through its control endpoint, so rollback is exercised against real network behaviour.
 import http from "node:http";
 import { createHash } from "node:crypto";
@@ -28,6 +28,8 @@ export interface Origin {
 }
 
 const DEFAULT_MODE: OriginMode = { errorRate: 0, failStatus: 500, delayMs: 0 };
+/** Answer of GET /fixed/…: 1 KiB, about the size of an echo of a browser's request. */
+export const FIXED_BODY = JSON.stringify({ origin: "fixed", pad: "x".repeat(1000) });
 
 export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): Promise<Origin> {
   let failCarry = 0;
@@ -121,6 +123,13 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       res
         .writeHead(origin.mode.failStatus, { "content-type": "text/plain", "x-origin": name })
         .end(`${name} failed on purpose\n`);
+      return;
+    }
+    if (url.pathname.startsWith("/fixed/")) {
+      // The same body whatever the request carried: benchmarks compare proxies that add different
+      // request headers, and an echo would charge the bigger answer (origin and client work) to one.
+      res.writeHead(200, { "content-type": "application/json", "x-origin": name, "cache-control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : FIXED_BODY);
       return;
     }
     if (url.pathname === "/redirect") {
