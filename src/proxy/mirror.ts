@@ -24,8 +24,8 @@
 // | any exception in here      | swallowed; the user gets stable's answer as it was                  |
 import type { Env } from "../env";
 import type { Recorder, Routed, ShadowOutcome } from "../telemetry/recorder";
-import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "./headers";
-import { fetchOrigin, timeoutOf } from "./forward";
+import { isWebSocketUpgrade, originBase, pathAndQuery, toUpstreamHeaders } from "./headers";
+import { fetchOrigin, timeoutOf, upstreamRequest } from "./forward";
 import {
   compareAnswers,
   compareOptionsOf,
@@ -88,18 +88,18 @@ export function maybeMirror(
     }
 
     const canary = doc.canary;
-    const headers = upstreamHeaders(req.headers, req.url, null);
-    headers.set("x-edgeshift-slot", canary);
-    headers.set("x-edgeshift-role", "canary");
-    if (doc.release !== undefined) headers.set("x-edgeshift-release", doc.release);
-    headers.set(SHADOW_HEADER, "1");
-    const url = originBase(canary === "blue" ? env.BLUE_ORIGIN : env.GREEN_ORIGIN) + pathAndQuery(req.url);
+    const upstream = upstreamRequest(
+      originBase(canary === "blue" ? env.BLUE_ORIGIN : env.GREEN_ORIGIN) + pathAndQuery(req.url),
+      req,
+    );
+    toUpstreamHeaders(upstream.headers, req.url, { slot: canary, role: "canary", release: doc.release });
+    upstream.headers.set(SHADOW_HEADER, "1");
     const stable = { status: stableResponse.status, headers: pickHeaders(stableResponse.headers, opts.headers) };
 
     inFlight++;
     mirrorStats.started++;
     ctx.waitUntil(
-      mirror(url, req.method, headers, timeoutOf(doc, canary), opts, head, stable, stableBody)
+      mirror(upstream, timeoutOf(doc, canary), opts, head, stable, stableBody)
         .then((outcome) => {
           recorder.recordShadow(routed, outcome);
           recorder.maybeFlush(ctx, env);
@@ -117,9 +117,7 @@ export function maybeMirror(
 }
 
 async function mirror(
-  url: string,
-  method: string,
-  headers: Headers,
+  upstream: Request,
   timeoutMs: number,
   opts: CompareOptions,
   head: boolean,
@@ -127,7 +125,7 @@ async function mirror(
   stableBody: Promise<BodyDigest>,
 ): Promise<ShadowOutcome> {
   try {
-    const r = await fetchOrigin(url, method, headers, null, timeoutMs);
+    const r = await fetchOrigin(upstream, timeoutMs);
     if (r.response === null) return { status: null, error: r.error, latencyMs: r.latencyMs, matched: null };
     const res = r.response;
     let canaryBody: BodyDigest;

@@ -24,8 +24,16 @@ import type { RequestFacts } from "../routing/targeting";
 import type { Routed } from "../telemetry/recorder";
 import { recorder } from "./telemetry";
 import { maybeMirror } from "../proxy/mirror";
-import { originBase, pathAndQuery, upstreamHeaders } from "../proxy/headers";
-import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
+import { originBase, pathAndQuery, setCohortHeaders, toUpstreamHeaders } from "../proxy/headers";
+import {
+  canFailover,
+  failed,
+  fetchOrigin,
+  originErrorResponse,
+  timeoutOf,
+  upstreamRequest,
+  type FetchResult,
+} from "../proxy/forward";
 import { EXPLAIN_HEADER, explainRequested, explainValue } from "../proxy/explain";
 
 interface Prepared {
@@ -104,17 +112,14 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
   const d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
 
   const origins = originsOf(env);
-  const path = pathAndQuery(request.url);
+  const url = request.url;
+  const path = pathAndQuery(url);
   const method = request.method;
   const body = request.body;
-  const up = upstreamHeaders(headers, request.url, {
-    slot: d.slot,
-    role: d.role,
-    bucket: d.bucket,
-    release: routing.doc.release,
-  });
+  let up = upstreamRequest(origins[d.slot] + path, request);
+  toUpstreamHeaders(up.headers, url, { slot: d.slot, role: d.role, bucket: d.bucket, release: routing.doc.release });
   let answered: Slot = d.slot;
-  let result = await fetchOrigin(origins[d.slot] + path, method, up, body, timeoutOf(routing.doc, d.slot));
+  let result = await fetchOrigin(up, timeoutOf(routing.doc, d.slot));
   let failover: string | null = null;
 
   if (d.role === "canary" && failed(result) && canFailover(method, body)) {
@@ -122,9 +127,10 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
     await result.response?.body?.cancel().catch(() => {});
     failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
     answered = routing.stable;
-    up.set("x-edgeshift-slot", answered);
-    up.set("x-edgeshift-role", "stable");
-    result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
+    // No body to replay (canFailover): the same request, to stable, told it is stable's.
+    up = new Request(origins[answered] + path, up);
+    setCohortHeaders(up.headers, { slot: answered, role: "stable" });
+    result = await fetchOrigin(up, timeoutOf(routing.doc, answered));
     recorder.record(routed, outcome(answered, "stable", result, false));
   } else {
     recorder.record(routed, outcome(d.slot, d.role, result, false));
@@ -146,7 +152,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
   }
 
   const setCookie =
-    sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, request.url.startsWith("https:"));
+    sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, url.startsWith("https:"));
   if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, d.slot);
   // The header check first: requests without it pay no await and no hashing.
   const explain =
@@ -191,12 +197,8 @@ function factsOf(request: Request): RequestFacts {
 async function passThrough(request: Request, env: Env): Promise<Response> {
   const stable: Slot = prepared?.routing.stable ?? "blue";
   const origins = originsOf(env);
-  const r = await fetchOrigin(
-    origins[stable] + pathAndQuery(request.url),
-    request.method,
-    upstreamHeaders(request.headers, request.url, null),
-    request.bodyUsed ? null : request.body,
-    30_000,
-  );
+  const up = upstreamRequest(origins[stable] + pathAndQuery(request.url), request);
+  toUpstreamHeaders(up.headers, request.url, null);
+  const r = await fetchOrigin(up, 30_000);
   return r.response ?? originErrorResponse(r, stable, "stable");
 }

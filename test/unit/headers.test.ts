@@ -1,7 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "../../src/proxy/headers";
+import {
+  isWebSocketUpgrade,
+  originBase,
+  pathAndQuery,
+  setCohortHeaders,
+  toUpstreamHeaders,
+  type Cohort,
+} from "../../src/proxy/headers";
 
 const cohort = { slot: "green", role: "canary", bucket: 42, release: "v2" };
+
+/** What the origin gets for a client's headers: patched on a copy, as the handler patches `new Request(url, request)`. */
+function upstreamHeaders(incoming: Headers, url: string, c: Cohort | null): Headers {
+  const h = new Headers(incoming);
+  toUpstreamHeaders(h, url, c);
+  return h;
+}
 
 describe("upstreamHeaders", () => {
   it("drops RFC 9110 §7.6.1 hop-by-hop fields and those named in Connection", () => {
@@ -109,6 +123,19 @@ describe("upstreamHeaders", () => {
         cohort,
       ).get("x-forwarded-for"),
     ).toBe("203.0.113.7");
+  });
+});
+
+describe("setCohortHeaders", () => {
+  it("on failover re-labels slot and role and keeps the bucket and release already set", () => {
+    const h = upstreamHeaders(new Headers(), "http://a/", cohort);
+    setCohortHeaders(h, { slot: "blue", role: "stable" });
+    expect(Object.fromEntries([...h].filter(([n]) => n.startsWith("x-edgeshift-")))).toEqual({
+      "x-edgeshift-slot": "blue",
+      "x-edgeshift-role": "stable",
+      "x-edgeshift-bucket": "42",
+      "x-edgeshift-release": "v2",
+    });
   });
 });
 
