@@ -32,6 +32,9 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // Each SELF.fetch crosses real sockets to real origin servers (~60–100 ms here); a test of
+          // 30 requests needs more than vitest's 5 s default on a loaded 2-core CI machine.
+          testTimeout: 20_000,
           globalSetup: ["test/worker/global-setup.ts"],
         },
       },
