@@ -62,11 +62,12 @@ export function isWebSocketUpgrade(h: Headers): boolean {
 }
 
 /**
- * Turns a copy of the client's headers into the origin's, in place. Patching the copy the runtime
- * already made (`new Request(url, request)`) costs about half of building a new set field by field
- * (measured in workerd: ~6.7 µs against ~11 µs per request), and most requests need no deletion.
+ * The origin's request headers: a copy of the client's, patched. Copying and then deleting and
+ * setting the few fields that differ costs less than building a new set field by field (in
+ * workerd, CPU per call: 15.6 µs against 18.9 µs measured under load; ~6.7 against ~11 µs idle).
  */
-export function toUpstreamHeaders(h: Headers, requestUrl: string, cohort: Cohort | null): void {
+export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: Cohort | null): Headers {
+  const h = new Headers(incoming);
   const connection = h.get("connection");
   const named =
     connection === null
@@ -107,6 +108,7 @@ export function toUpstreamHeaders(h: Headers, requestUrl: string, cohort: Cohort
   const host = h.get("host") ?? hostOf(requestUrl);
   if (host) h.set("x-forwarded-host", host);
   if (cohort !== null) setCohortHeaders(h, cohort);
+  return h;
 }
 
 function lastListItem(list: string): string {

@@ -24,8 +24,8 @@
 // | any exception in here      | swallowed; the user gets stable's answer as it was                  |
 import type { Env } from "../env";
 import type { Recorder, Routed, ShadowOutcome } from "../telemetry/recorder";
-import { isWebSocketUpgrade, originBase, pathAndQuery, toUpstreamHeaders } from "./headers";
-import { fetchOrigin, timeoutOf, upstreamRequest } from "./forward";
+import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "./headers";
+import { fetchOrigin, timeoutOf } from "./forward";
 import {
   compareAnswers,
   compareOptionsOf,
@@ -88,18 +88,15 @@ export function maybeMirror(
     }
 
     const canary = doc.canary;
-    const upstream = upstreamRequest(
-      originBase(canary === "blue" ? env.BLUE_ORIGIN : env.GREEN_ORIGIN) + pathAndQuery(req.url),
-      req,
-    );
-    toUpstreamHeaders(upstream.headers, req.url, { slot: canary, role: "canary", release: doc.release });
-    upstream.headers.set(SHADOW_HEADER, "1");
+    const headers = upstreamHeaders(req.headers, req.url, { slot: canary, role: "canary", release: doc.release });
+    headers.set(SHADOW_HEADER, "1");
+    const url = originBase(canary === "blue" ? env.BLUE_ORIGIN : env.GREEN_ORIGIN) + pathAndQuery(req.url);
     const stable = { status: stableResponse.status, headers: pickHeaders(stableResponse.headers, opts.headers) };
 
     inFlight++;
     mirrorStats.started++;
     ctx.waitUntil(
-      mirror(upstream, timeoutOf(doc, canary), opts, head, stable, stableBody)
+      mirror(url, req.method, headers, timeoutOf(doc, canary), opts, head, stable, stableBody)
         .then((outcome) => {
           recorder.recordShadow(routed, outcome);
           recorder.maybeFlush(ctx, env);
@@ -117,7 +114,9 @@ export function maybeMirror(
 }
 
 async function mirror(
-  upstream: Request,
+  url: string,
+  method: string,
+  headers: Headers,
   timeoutMs: number,
   opts: CompareOptions,
   head: boolean,
@@ -125,7 +124,7 @@ async function mirror(
   stableBody: Promise<BodyDigest>,
 ): Promise<ShadowOutcome> {
   try {
-    const r = await fetchOrigin(upstream, timeoutMs);
+    const r = await fetchOrigin(url, method, headers, null, timeoutMs);
     if (r.response === null) return { status: null, error: r.error, latencyMs: r.latencyMs, matched: null };
     const res = r.response;
     let canaryBody: BodyDigest;

@@ -24,16 +24,8 @@ import type { RequestFacts } from "../routing/targeting";
 import type { Routed } from "../telemetry/recorder";
 import { recorder } from "./telemetry";
 import { maybeMirror } from "../proxy/mirror";
-import { originBase, pathAndQuery, setCohortHeaders, toUpstreamHeaders } from "../proxy/headers";
-import {
-  canFailover,
-  failed,
-  fetchOrigin,
-  originErrorResponse,
-  timeoutOf,
-  upstreamRequest,
-  type FetchResult,
-} from "../proxy/forward";
+import { originBase, pathAndQuery, setCohortHeaders, upstreamHeaders } from "../proxy/headers";
+import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
 import { EXPLAIN_HEADER, explainRequested, explainValue } from "../proxy/explain";
 
 interface Prepared {
@@ -116,10 +108,14 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
   const path = pathAndQuery(url);
   const method = request.method;
   const body = request.body;
-  let up = upstreamRequest(origins[d.slot] + path, request);
-  toUpstreamHeaders(up.headers, url, { slot: d.slot, role: d.role, bucket: d.bucket, release: routing.doc.release });
+  const up = upstreamHeaders(headers, url, {
+    slot: d.slot,
+    role: d.role,
+    bucket: d.bucket,
+    release: routing.doc.release,
+  });
   let answered: Slot = d.slot;
-  let result = await fetchOrigin(up, timeoutOf(routing.doc, d.slot));
+  let result = await fetchOrigin(origins[d.slot] + path, method, up, body, timeoutOf(routing.doc, d.slot));
   let failover: string | null = null;
 
   if (d.role === "canary" && failed(result) && canFailover(method, body)) {
@@ -127,10 +123,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
     await result.response?.body?.cancel().catch(() => {});
     failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
     answered = routing.stable;
-    // No body to replay (canFailover): the same request, to stable, told it is stable's.
-    up = new Request(origins[answered] + path, up);
-    setCohortHeaders(up.headers, { slot: answered, role: "stable" });
-    result = await fetchOrigin(up, timeoutOf(routing.doc, answered));
+    setCohortHeaders(up, { slot: answered, role: "stable" });
+    result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
     recorder.record(routed, outcome(answered, "stable", result, false));
   } else {
     recorder.record(routed, outcome(d.slot, d.role, result, false));
@@ -197,8 +191,12 @@ function factsOf(request: Request): RequestFacts {
 async function passThrough(request: Request, env: Env): Promise<Response> {
   const stable: Slot = prepared?.routing.stable ?? "blue";
   const origins = originsOf(env);
-  const up = upstreamRequest(origins[stable] + pathAndQuery(request.url), request);
-  toUpstreamHeaders(up.headers, request.url, null);
-  const r = await fetchOrigin(up, 30_000);
+  const r = await fetchOrigin(
+    origins[stable] + pathAndQuery(request.url),
+    request.method,
+    upstreamHeaders(request.headers, request.url, null),
+    request.bodyUsed ? null : request.body,
+    30_000,
+  );
   return r.response ?? originErrorResponse(r, stable, "stable");
 }

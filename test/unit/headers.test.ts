@@ -4,18 +4,10 @@ import {
   originBase,
   pathAndQuery,
   setCohortHeaders,
-  toUpstreamHeaders,
-  type Cohort,
+  upstreamHeaders,
 } from "../../src/proxy/headers";
 
 const cohort = { slot: "green", role: "canary", bucket: 42, release: "v2" };
-
-/** What the origin gets for a client's headers: patched on a copy, as the handler patches `new Request(url, request)`. */
-function upstreamHeaders(incoming: Headers, url: string, c: Cohort | null): Headers {
-  const h = new Headers(incoming);
-  toUpstreamHeaders(h, url, c);
-  return h;
-}
 
 describe("upstreamHeaders", () => {
   it("drops RFC 9110 §7.6.1 hop-by-hop fields and those named in Connection", () => {
