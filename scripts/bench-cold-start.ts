@@ -1,0 +1,122 @@
+// Cold start: time to the first response of a fresh workerd isolate, edgeshift (the bundle
+// `wrangler deploy` would upload) against the bare pass-through Worker built the same way, in the
+// same run. Each sample is a new Miniflare instance: construct, await ready, one GET, read the body.
+// Samples are interleaved and their order alternates, so machine drift hits every Worker alike.
+// Goal: edgeshift ≤ 1.2 × bare.
+//
+// Two baselines, because Miniflare itself costs more for a Worker with bindings: each KV namespace
+// and Durable Object class adds services (with their own storage) to workerd's start, a local cost
+// that a Worker's cold start at the edge does not pay. "bare" is the pass-through alone; "bare +
+// bindings" is the same Worker loaded with edgeshift's KV namespace and Durable Object declared and
+// unused, so that edgeshift / (bare + bindings) is edgeshift's own cost: its bundle parsed and run,
+// then its first request (a KV read of the `rollout` document, its parse, the decision, the cookie).
+//
+// Lenses: wall time construct → first response (workerd's own start included), ready → first
+// response (the first request alone), and the CPU workerd spent up to the first response (Linux
+// /proc; it drifts less than wall time on a loaded machine). The KV namespace holds a realistic
+// document, persisted on disk and seeded once, so every edgeshift start reads it as in production.
+//
+// BENCH_COLD_PAIRS rounds (default 8). BENCH_EDGESHIFT_BUNDLE=<file> measures an already built bundle.
+import { Miniflare, type MiniflareOptions } from "miniflare";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startOrigin } from "./lib/origin-server";
+import { bareOptions, buildBare, buildEdgeshift, bundleAt, edgeshiftOptions } from "./lib/worker-bundle";
+import { cpuNanos, only, workerdChildren } from "./lib/workerd-cpu";
+
+const ROUNDS = Number(process.env.BENCH_COLD_PAIRS ?? 8);
+const GOAL = 1.2;
+
+interface Sample {
+  /** new Miniflare() → ready, ms. */
+  ready: number;
+  /** ready → first response body read, ms. */
+  first: number;
+  /** CPU workerd spent from its start to the first response, ms (NaN without /proc). */
+  cpu: number;
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cold-"));
+const origin = await startOrigin("cold");
+try {
+  const given = process.env.BENCH_EDGESHIFT_BUNDLE;
+  const edgeBundle = given ? bundleAt(given) : await buildEdgeshift(path.join(tmp, "edgeshift"));
+  const bareBundle = await buildBare(path.join(tmp, "bare"));
+  const bareWithControllerBundle = await buildBare(path.join(tmp, "bare-bindings"), { withController: true });
+  const edge = edgeshiftOptions(edgeBundle, origin.url, { kvPersist: path.join(tmp, "kv") });
+  const workers: [name: string, options: MiniflareOptions, isEdgeshift: boolean][] = [
+    ["bare", bareOptions(bareBundle, origin.url), false],
+    ["bare + bindings", bareOptions(bareWithControllerBundle, origin.url, edge), false],
+    ["edgeshift", edge, true],
+  ];
+
+  // Seed the document once; every measured instance then starts with it on disk and an empty cache.
+  const seed = new Miniflare(edge);
+  await seed.ready;
+  await (
+    await seed.getKVNamespace("ROLLOUT_CONFIG")
+  ).put("rollout", JSON.stringify({ percent: 50, release: "v2.4.0" }));
+  await seed.dispose();
+
+  async function coldStart(options: MiniflareOptions, isEdgeshift: boolean): Promise<Sample> {
+    const t0 = performance.now();
+    const mf = new Miniflare(options);
+    try {
+      const url = await mf.ready;
+      const t1 = performance.now();
+      const r = await fetch(new URL("products/42?ref=bench", url), { headers: { cookie: "session=abc" } });
+      await r.arrayBuffer();
+      const t2 = performance.now();
+      const cpu = cpuNanos(only(workerdChildren())) / 1e6;
+      if (r.status !== 200) throw new Error(`first response ${r.status}`);
+      // Proof that the answer took edgeshift's own path (config read, decision, visitor cookie).
+      if (isEdgeshift && !/edgeshift_vid=/.test(r.headers.get("set-cookie") ?? ""))
+        throw new Error("edgeshift did not set a visitor cookie; is the build right?");
+      return { ready: t1 - t0, first: t2 - t1, cpu };
+    } finally {
+      await mf.dispose();
+    }
+  }
+
+  // One unmeasured start of each, so none pays for the first load of workerd's binary from disk.
+  for (const [, options, isEdgeshift] of workers) await coldStart(options, isEdgeshift);
+  const samples = workers.map((): Sample[] => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+    for (const i of order) samples[i].push(await coldStart(workers[i][1], workers[i][2]));
+  }
+
+  const med = (xs: number[]) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const lenses: [string, (s: Sample) => number][] = [
+    ["construct → first response", (s) => s.ready + s.first],
+    ["  construct → ready", (s) => s.ready],
+    ["  ready → first response", (s) => s.first],
+    ["workerd CPU to first response", (s) => s.cpu],
+  ];
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  console.log(
+    `a fresh workerd (Miniflare) per sample, medians of ${ROUNDS} interleaved rounds; edgeshift ${kib(edgeBundle.bytes)}${given ? ` (${given})` : ""}, bare ${kib(bareBundle.bytes)}`,
+  );
+  console.log(
+    `${"".padEnd(31)}${"bare".padEnd(10)}${"+bindings".padEnd(11)}${"edgeshift".padEnd(11)}${"÷ bare".padEnd(8)}÷ bare+bindings (goal ≤ ${GOAL})`,
+  );
+  for (const [name, f] of lenses) {
+    const [b, bb, e] = samples.map((xs) => med(xs.map(f)));
+    if (Number.isNaN(e)) {
+      console.log(`${name.padEnd(31)}n/a (no /proc)`);
+      continue;
+    }
+    const verdict = name.startsWith(" ") ? "" : ` ${e / bb <= GOAL ? "✓" : "✗"}`;
+    console.log(
+      `${name.padEnd(31)}${`${b.toFixed(0)} ms`.padEnd(10)}${`${bb.toFixed(0)} ms`.padEnd(11)}${`${e.toFixed(0)} ms`.padEnd(11)}${(e / b).toFixed(2).padEnd(8)}${(e / bb).toFixed(2)}${verdict}`,
+    );
+  }
+  console.log("note: client, workerd and origin share this machine's cores; read the ratios, not the milliseconds.");
+} finally {
+  await origin.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
