@@ -1,3 +1,5 @@
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { rolloutSchema, ALL_STABLE, stepAt } from "../../src/model/rollout";
 
@@ -46,5 +48,19 @@ describe("rollout schema", () => {
 
   it("turns rollback off with false", () => {
     expect(rolloutSchema.parse({ rollback: false }).rollback).toBe(false);
+  });
+});
+
+describe("the Worker's zod", () => {
+  it('comes from src/lib/zod.ts (zod/mini with its English messages), never the full "zod" build', () => {
+    const src = path.resolve(__dirname, "../../src");
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    const direct = files.filter(
+      (f) =>
+        f !== path.join("lib", "zod.ts") &&
+        /from\s+["']zod(\/[^"']*)?["']/.test(readFileSync(path.join(src, f), "utf8")),
+    );
+    // One import of the full build puts ~760 KiB back into the bundle every cold isolate parses.
+    expect(direct).toEqual([]);
   });
 });
