@@ -13,7 +13,11 @@ afterAll(async () => {
 });
 
 async function visit(cookie?: string): Promise<{ slot: string; cookie: string | undefined }> {
-  const r = await fetch(stack.url + "/e2e?x=%20", { headers: cookie ? { cookie: `edgeshift_vid=${cookie}` } : {} });
+  // Bounded, so a request the Worker never answers fails here, named, not as the test's timeout.
+  const r = await fetch(stack.url + "/e2e?x=%20", {
+    headers: cookie ? { cookie: `edgeshift_vid=${cookie}` } : {},
+    signal: AbortSignal.timeout(15_000),
+  });
   const j = (await r.json()) as { origin: string; url: string };
   expect(j.url).toBe("/e2e?x=%20");
   return { slot: j.origin, cookie: /edgeshift_vid=([^;]+)/.exec(r.headers.get("set-cookie") ?? "")?.[1] ?? cookie };
