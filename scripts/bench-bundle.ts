@@ -2,12 +2,15 @@
 // built by the same wrangler with the same settings in the same run. Every new isolate parses the
 // whole bundle before it can answer (scripts/bench-cold-start.ts times that), and the edge caps a
 // Worker's size. Goal: ≤ 150 KiB uncompressed (it was 966 KiB, 764 of them zod's full build).
+// The bare Worker is the one every benchmark measures against: it forwards with an init object
+// (`BARE_WORKERS.init` in lib/worker-bundle.ts), edgeshift's own upstream fetch shape and the one
+// that costs workerd less CPU; here the shape changes the baseline by a few bytes only.
 //
 // BENCH_EDGESHIFT_BUNDLE=<file> measures an already built bundle instead (e.g. an older commit's).
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { buildBare, buildEdgeshift, bundleAt } from "./lib/worker-bundle";
+import { buildBare, buildEdgeshift, bundleAt, kib } from "./lib/worker-bundle";
 
 const GOAL_KIB = 150;
 
@@ -16,7 +19,6 @@ try {
   const given = process.env.BENCH_EDGESHIFT_BUNDLE;
   const edge = given ? bundleAt(given) : await buildEdgeshift(path.join(tmp, "edgeshift"));
   const bare = await buildBare(path.join(tmp, "bare"));
-  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   console.log(
     `wrangler deploy --dry-run --outdir, this checkout's wrangler.toml${given ? `; edgeshift from ${given}` : ""}`,
   );

@@ -1,55 +1,46 @@
 // Proxy at saturation: the real bundle (`wrangler deploy --dry-run --outdir`) in workerd (Miniflare's
 // programmatic API; `wrangler dev`'s own memory grows with every request, so it is not used), driven
 // flat out by wrk with 32 connections, every request a new visitor (no cookie: an id minted and a
-// cookie set each time), ADMIN_TOKEN and OVERRIDE_SECRET set. Baseline: a bare Worker that forwards
-// with the same fetch shape as edgeshift, in its own workerd, in front of the same origin (its
-// fixed-body route), measured in the same run in segments of alternating order (machine drift hits
-// both alike). Goal: edgeshift / bare ≥ 0.95.
+// cookie set each time), ADMIN_TOKEN and OVERRIDE_SECRET set. Baseline: the bare Worker, in its own
+// workerd, in front of the same origin (its fixed-body route), measured in the same run in segments
+// of alternating order (machine drift hits both alike). Goal: edgeshift / bare ≥ 0.95.
+//
+// The baseline forwards in the "init" shape (`BARE_WORKERS.init` in lib/worker-bundle.ts): an init
+// object with the headers copied and one patched, edgeshift's own upstream fetch shape
+// (src/proxy/forward.ts) and the cheaper one in workerd (30–45 % less CPU than the Request shape),
+// so the baseline is as strict as it can be. SATURATION_BARE_SHAPE=request runs the bare Worker in
+// the Request shape (`new Request(url, request)`, headers patched) to compare.
 //
 // It also prints each workerd's resident memory at start, at its peak and at the end (an isolate at
 // the edge has 128 MB). Under this load workerd's RSS grows by hundreds of MB before it levels off;
-// on workerd 2026-04-26 it grew alike whether the upstream fetch was built from an init object
-// (edgeshift's shape), from the incoming Request (`new Request(url, request)`), or not made at all
-// (a Worker answering by itself): it is the runtime's, not a fetch shape's. SATURATION_BARE_SHAPE=
-// request runs the bare Worker in the Request shape to compare.
+// on workerd 2026-04-26 it grew alike whether the upstream fetch was built from an init object,
+// from the incoming Request, or not made at all (a Worker answering by itself): it is the
+// runtime's, not a fetch shape's.
 //
 // Bounded: SATURATION_SECONDS per side in all (default 24), in SATURATION_ROUNDS segments per side
 // (default 3); loopback only. Skips, saying so, when wrk is not installed (Debian: `apt-get install wrk`).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import { startOrigin } from "./lib/origin-server";
-import { ROOT } from "./lib/dev-stack";
-import { cpuTicks, fmt, newWorkerd, rssMiB, workerdChildren } from "./lib/workerd-proc";
+import {
+  BENCH_SECRETS,
+  bareOptions,
+  buildBare,
+  buildEdgeshift,
+  edgeshiftOptions,
+  seedRollout,
+  visitorIdOf,
+  type BareShape,
+} from "./lib/worker-bundle";
+import { cpuTicks, fmt, rssMiB, startWorkerd } from "./lib/workerd-proc";
 
 const SECONDS = Number(process.env.SATURATION_SECONDS ?? 24);
 const ROUNDS = Math.max(1, Number(process.env.SATURATION_ROUNDS ?? 3));
 const CONNECTIONS = 32;
-const BARE_SHAPE = process.env.SATURATION_BARE_SHAPE === "request" ? "request" : "init";
-
-// The two ways of building the upstream fetch, each with one header patched as edgeshift patches
-// its copy. "init": an init object (edgeshift's shape, src/proxy/forward.ts). "request": from the
-// incoming Request.
-const BARE = {
-  request: `export default {
-  fetch(request, env) {
-    const u = new URL(request.url);
-    const up = new Request(env.ORIGIN + u.pathname + u.search, request);
-    up.headers.set("x-forwarded-proto", "http");
-    return fetch(up, { redirect: "manual" });
-  },
-};`,
-  init: `export default {
-  fetch(request, env) {
-    const u = new URL(request.url);
-    const headers = new Headers(request.headers);
-    headers.set("x-forwarded-proto", "http");
-    return fetch(env.ORIGIN + u.pathname + u.search, { method: request.method, headers, body: request.body, redirect: "manual" });
-  },
-};`,
-};
+const BARE_SHAPE: BareShape = process.env.SATURATION_BARE_SHAPE === "request" ? "request" : "init";
 
 /** One wrk run; resolves with its output. wrk stops by itself after -d; the kill is a backstop. */
 function wrkRun(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -74,58 +65,21 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-saturation-"));
 const origin = await startOrigin("saturation");
 const mfs: Miniflare[] = [];
 try {
-  const dry = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", path.join(tmp, "out")], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  });
-  const bundle = readdirSync(path.join(tmp, "out")).find((f) => f.endsWith(".js"));
-  if (dry.status !== 0 || bundle === undefined) throw new Error(`wrangler deploy --dry-run failed:\n${dry.stderr}`);
-  writeFileSync(path.join(tmp, "bare.js"), BARE[BARE_SHAPE]);
-
-  const common = { modules: true, compatibilityDate: "2026-04-01", port: 0, host: "127.0.0.1" } as const;
-  let seen = workerdChildren();
-  const bare = new Miniflare({
-    ...common,
-    modulesRoot: tmp,
-    scriptPath: path.join(tmp, "bare.js"),
-    bindings: { ORIGIN: origin.url },
-  });
-  mfs.push(bare);
-  const bareUrl = (await bare.ready).toString();
-  const barePid = newWorkerd(seen);
-  seen = workerdChildren();
-  const edge = new Miniflare({
-    ...common,
-    modulesRoot: path.join(tmp, "out"),
-    scriptPath: path.join(tmp, "out", bundle),
-    bindings: {
-      BLUE_ORIGIN: origin.url,
-      GREEN_ORIGIN: origin.url,
-      CONFIG_TTL_SECONDS: "3",
-      ADMIN_TOKEN: "bench-admin-token",
-      OVERRIDE_SECRET: "bench-override-secret",
-    },
-    kvNamespaces: ["ROLLOUT_CONFIG"],
-    durableObjects: { CONTROLLER: { className: "RolloutController", useSQLite: true } },
-    kvPersist: false,
-    durableObjectsPersist: false,
-  });
-  mfs.push(edge);
-  const edgeUrl = (await edge.ready).toString();
-  const edgePid = newWorkerd(seen);
-  await (
-    await edge.getKVNamespace("ROLLOUT_CONFIG")
-  ).put("rollout", JSON.stringify({ percent: 50, release: "v2.4.0" }));
-  const probe = await fetch(edgeUrl + "fixed/page");
+  const edgeBundle = await buildEdgeshift(path.join(tmp, "edgeshift"));
+  const bareBundle = await buildBare(path.join(tmp, "bare"), { shape: BARE_SHAPE });
+  const bare = await startWorkerd(bareOptions(bareBundle, origin.url));
+  mfs.push(bare.mf);
+  const edge = await startWorkerd(edgeshiftOptions(edgeBundle, origin.url, { bindings: BENCH_SECRETS }));
+  mfs.push(edge.mf);
+  await seedRollout(edge.mf);
+  const probe = await fetch(edge.url + "fixed/page");
   await probe.arrayBuffer();
-  if (!probe.headers.get("set-cookie")?.includes("edgeshift_vid="))
-    throw new Error("edgeshift did not set a visitor cookie; is the bundle right?");
+  visitorIdOf(probe);
 
   type Side = { name: string; url: string; pid: number | undefined; requests: number; seconds: number; ticks: number };
   const sides: Side[] = [
-    { name: "bare", url: bareUrl, pid: barePid, requests: 0, seconds: 0, ticks: 0 },
-    { name: "edgeshift", url: edgeUrl, pid: edgePid, requests: 0, seconds: 0, ticks: 0 },
+    { name: "bare", url: bare.url, pid: bare.pid, requests: 0, seconds: 0, ticks: 0 },
+    { name: "edgeshift", url: edge.url, pid: edge.pid, requests: 0, seconds: 0, ticks: 0 },
   ];
   const rss0 = sides.map((s) => rssMiB(s.pid));
   const peak = [...rss0];

@@ -1,19 +1,40 @@
 // The Worker as it is deployed (`wrangler deploy --dry-run --outdir`, so wrangler.toml's build
 // settings apply), the bare pass-through Worker the benchmarks measure it against, built the same
 // way, and the Miniflare options that load each with the bindings wrangler.toml declares.
-import type { MiniflareOptions } from "miniflare";
+import type { Miniflare, MiniflareOptions } from "miniflare";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { ROOT, runWrangler } from "../../cli/wrangler";
 
-/** The least a proxy can do: forward the incoming request to one origin and return its answer. */
-export const BARE_WORKER = `export default {
+/**
+ * The least a proxy can do: forward the incoming request to one origin, with one header patched as
+ * edgeshift patches its copy, and return the answer. Two ways of building the upstream fetch:
+ * - "init" (the baseline): an init object, `{ method, headers: new Headers(request.headers) patched,
+ *   body, redirect: "manual" }`, the shape edgeshift uses (src/proxy/forward.ts). Measured in workerd
+ *   it costs 30–45 % less CPU than the Request shape, so a baseline in the Request shape would be
+ *   slower than it need be and flatter edgeshift.
+ * - "request": from the incoming Request (`new Request(url, request)`, headers patched), to compare.
+ */
+export const BARE_WORKERS = {
+  init: `export default {
   fetch(request, env) {
     const u = new URL(request.url);
-    return fetch(env.ORIGIN + u.pathname + u.search, request);
+    const headers = new Headers(request.headers);
+    headers.set("x-forwarded-proto", "http");
+    return fetch(env.ORIGIN + u.pathname + u.search, { method: request.method, headers, body: request.body, redirect: "manual" });
   },
-};`;
+};`,
+  request: `export default {
+  fetch(request, env) {
+    const u = new URL(request.url);
+    const up = new Request(env.ORIGIN + u.pathname + u.search, request);
+    up.headers.set("x-forwarded-proto", "http");
+    return fetch(up, { redirect: "manual" });
+  },
+};`,
+} as const;
+export type BareShape = keyof typeof BARE_WORKERS;
 
 export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
   readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"),
@@ -27,6 +48,8 @@ export interface Bundle {
   gzipBytes: number;
 }
 
+export const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
 export function bundleAt(file: string): Bundle {
   return { file, bytes: statSync(file).size, gzipBytes: gzipSync(readFileSync(file)).length };
 }
@@ -38,15 +61,18 @@ export async function buildEdgeshift(outdir: string): Promise<Bundle> {
 }
 
 /**
- * The bare Worker, built by the same wrangler with the same build settings (minify included).
- * `withController`: also export an empty class for edgeshift's Durable Object binding, so it can be
- * loaded with edgeshift's bindings (it never uses them).
+ * The bare Worker, built by the same wrangler with the same build settings (minify included), in
+ * the "init" shape unless `shape` says otherwise. `withController`: also export an empty class for
+ * edgeshift's Durable Object binding, so it can be loaded with edgeshift's bindings (it never uses them).
  */
-export async function buildBare(outdir: string, opts: { withController?: boolean } = {}): Promise<Bundle> {
+export async function buildBare(
+  outdir: string,
+  opts: { withController?: boolean; shape?: BareShape } = {},
+): Promise<Bundle> {
   const src = path.join(outdir, "src");
   mkdirSync(src, { recursive: true });
   const controller = opts.withController ? "\nexport class RolloutController {}\n" : "";
-  writeFileSync(path.join(src, "bare.js"), BARE_WORKER + controller);
+  writeFileSync(path.join(src, "bare.js"), BARE_WORKERS[opts.shape ?? "init"] + controller);
   const minify = /^minify\s*=\s*true/m.test(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
   writeFileSync(
     path.join(src, "wrangler.toml"),
@@ -69,6 +95,12 @@ const modulesOf = (bundle: Bundle) => ({
   modules: [{ type: "ESModule" as const, path: bundle.file }],
   modulesRoot: path.dirname(bundle.file),
 });
+
+/**
+ * Both secrets set, so the code paths they turn on (override token lookup, explain check) run in a
+ * benchmark as in production; unset, a benchmark would time a proxy lighter than the deployed one.
+ */
+export const BENCH_SECRETS = { ADMIN_TOKEN: "bench-admin-token", OVERRIDE_SECRET: "bench-override-secret" };
 
 /** edgeshift with its KV namespace and controller Durable Object as wrangler.toml binds them. */
 export function edgeshiftOptions(
@@ -94,4 +126,20 @@ export function bareOptions(bundle: Bundle, originUrl: string, withBindingsOf?: 
     ...modulesOf(bundle),
     bindings: { ORIGIN: originUrl },
   };
+}
+
+/** A realistic document: half the traffic on the canary, a release label (so a salt), rollback on. */
+export async function seedRollout(mf: Miniflare): Promise<void> {
+  await (await mf.getKVNamespace("ROLLOUT_CONFIG")).put("rollout", JSON.stringify({ percent: 50, release: "v2.4.0" }));
+}
+
+/**
+ * The visitor id edgeshift set on `r`: proof that the answer took edgeshift's own path (config read,
+ * decision, visitor cookie) rather than, say, an empty or wrong bundle's.
+ */
+export function visitorIdOf(r: Response): string {
+  const vid = /edgeshift_vid=([^;]+)/.exec(r.headers.get("set-cookie") ?? "")?.[1];
+  if (!vid)
+    throw new Error(`edgeshift answered ${r.status} without setting an edgeshift_vid cookie; is the bundle right?`);
+  return vid;
 }
