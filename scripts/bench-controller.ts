@@ -12,14 +12,11 @@ import { Miniflare } from "miniflare";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { numberFlag } from "./lib/args";
 import { ROOT } from "./lib/dev-stack";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const N = arg("reports", 20000);
-const C = arg("concurrency", 8);
+const N = numberFlag("reports", 20000);
+const C = numberFlag("concurrency", 8);
 
 // The Worker side of the bench: C loops of RPCs to one controller, timed inside workerd.
 const entry = `

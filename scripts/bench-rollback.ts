@@ -7,14 +7,11 @@
 // get`); in production KV itself may take up to 60 s to reach every location, which is why the
 // controller's view rides on the flush answers.
 // Usage: tsx scripts/bench-rollback.ts [--rate 50] [--seconds 40]
+import { numberFlag } from "./lib/args";
 import { startDevStack, waitFor } from "./lib/dev-stack";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const RATE = arg("rate", 50);
-const MAX_SECONDS = arg("seconds", 40);
+const RATE = numberFlag("rate", 50);
+const MAX_SECONDS = numberFlag("seconds", 40);
 
 interface Tally {
   sent: number;

@@ -4,13 +4,10 @@
 // every non-mirrored request pays). Node's WebCrypto stands in for workerd's.
 // Usage: tsx scripts/bench-shadow.ts [--kib 256] [--n 300]
 import { digestBody } from "../src/shadow/digest";
+import { numberFlag } from "./lib/args";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const KIB = arg("kib", 256);
-const N = arg("n", 300);
+const KIB = numberFlag("kib", 256);
+const N = numberFlag("n", 300);
 const CHUNK = 16 * 1024;
 const payload = new Uint8Array(KIB * 1024).map((_, i) => (i * 31) & 255);
 

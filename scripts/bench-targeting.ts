@@ -9,9 +9,9 @@ import { rolloutSchema } from "../src/model/rollout";
 import { bucketOf, seedOf } from "../src/routing/bucket";
 import { mintOverride, verifyOverride } from "../src/routing/override";
 import { compileTargeting, matchRule, type RequestFacts } from "../src/routing/targeting";
+import { numberFlag } from "./lib/args";
 
-const i = process.argv.indexOf("--n");
-const N = i > 0 ? Number(process.argv[i + 1]) : 200_000;
+const N = numberFlag("n", 200_000);
 
 function time(label: string, n: number, fn: (k: number) => unknown): number {
   for (let k = 0; k < Math.min(n, 10_000); k++) fn(k); // warm the JIT
