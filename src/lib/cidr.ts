@@ -12,6 +12,8 @@
 // | leading zeros "010.0.0.1", zone "%eth0" | rejected: ambiguous (octal in some tools) / meaningless   |
 // | anything unparseable                    | rejected with a message that shows a valid example        |
 
+import { hexValue } from "./hex";
+
 /** An address family and its value: IPv4 as one uint32, IPv6 as four uint32 words (big-endian). */
 export type IpAddress = { v: 4; n: number } | { v: 6; w: [number, number, number, number] };
 
@@ -21,7 +23,6 @@ export type CidrRange =
 
 // Hand-written scanners, not split/regex: the client address is parsed on every request that
 // reaches a CIDR rule (scripts/bench-targeting.ts: ~10× faster for IPv6 than the split version).
-import { hexValue } from "./hex";
 export function parseIpv4(s: string): number | null {
   const len = s.length;
   if (len < 7 || len > 15) return null;

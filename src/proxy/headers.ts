@@ -99,13 +99,15 @@ export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: C
     if (c === null) h.delete("cookie");
     else if (c !== cookie) h.set("cookie", c);
   }
-  const ip = h.get("cf-connecting-ip");
+  // From the client's own headers, not the patched copy: a client naming these in `Connection`
+  // must not get its real address left out of X-Forwarded-For (origins trust its rightmost entry).
+  const ip = incoming.get("cf-connecting-ip");
   if (ip !== null) {
-    const xff = h.get("x-forwarded-for");
+    const xff = incoming.get("x-forwarded-for");
     h.set("x-forwarded-for", xff === null || xff === "" ? ip : lastListItem(xff) === ip ? xff : xff + ", " + ip);
   }
   h.set("x-forwarded-proto", requestUrl.charCodeAt(4) === 115 /* https: */ ? "https" : "http");
-  const host = h.get("host") ?? hostOf(requestUrl);
+  const host = incoming.get("host") ?? hostOf(requestUrl);
   if (host) h.set("x-forwarded-host", host);
   if (cohort !== null) setCohortHeaders(h, cohort);
   return h;

@@ -116,6 +116,21 @@ describe("upstreamHeaders", () => {
       ).get("x-forwarded-for"),
     ).toBe("203.0.113.7");
   });
+
+  it("a client naming cf-connecting-ip or x-forwarded-for in Connection cannot keep its real address out of X-Forwarded-For", () => {
+    const h = upstreamHeaders(
+      new Headers({
+        connection: "cf-connecting-ip, x-forwarded-for",
+        "cf-connecting-ip": "203.0.113.7",
+        "x-forwarded-for": "1.2.3.4",
+        host: "shop.example",
+      }),
+      "https://shop.example/",
+      cohort,
+    );
+    expect(h.get("x-forwarded-for")).toBe("1.2.3.4, 203.0.113.7");
+    expect(h.get("cf-connecting-ip")).toBeNull();
+  });
 });
 
 describe("setCohortHeaders", () => {
