@@ -1,7 +1,7 @@
 // Automatic rollback end to end: `wrangler dev`, two real origins, KV written with the real
 // `wrangler kv key put --local`. Each test writes a new release (a new attempt) on the same stack.
-import http from "node:http";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { requestOnce } from "./http-once";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
 
@@ -32,21 +32,11 @@ interface Tally {
 
 const tally = (): Tally => ({ blue: 0, green: 0, status5xx: 0, noAnswer: 0, errors: [] });
 
-/** One request on a connection of its own: a client keep-alive race (the server closing an idle
- *  socket as the client reuses it) must not count as a request edgeshift failed to answer. */
 function get(path: string, method: string): Promise<{ status: number; origin?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${stack.url}${path}`, { method, agent: false, timeout: 15_000 }, (res) => {
-      res.resume();
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, origin: res.headers["x-origin"] as string | undefined }),
-      );
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("no answer within 15 s")));
-    req.on("error", reject);
-    req.end();
-  });
+  return requestOnce(`${stack.url}${path}`, { method }).then((r) => ({
+    status: r.status,
+    origin: r.headers["x-origin"] as string | undefined,
+  }));
 }
 
 /** `n` GETs from new visitors (no cookie: each one is bucketed afresh), 10 at a time. */

@@ -3,6 +3,7 @@
 // visitors must keep their slot as the percent rises.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+import { requestOnce } from "./http-once";
 
 let stack: DevStack;
 beforeAll(async () => {
@@ -13,14 +14,17 @@ afterAll(async () => {
 });
 
 async function visit(cookie?: string): Promise<{ slot: string; cookie: string | undefined }> {
-  // Bounded, so a request the Worker never answers fails here, named, not as the test's timeout.
-  const r = await fetch(stack.url + "/e2e?x=%20", {
+  const r = await requestOnce(stack.url + "/e2e?x=%20", {
     headers: cookie ? { cookie: `edgeshift_vid=${cookie}` } : {},
-    signal: AbortSignal.timeout(15_000),
+  }).catch((e: Error) => {
+    throw new Error(
+      `no answer from the Worker (${e.message}); wrangler dev's last lines:\n${stack.logs.slice(-30).join("\n")}`,
+    );
   });
-  const j = (await r.json()) as { origin: string; url: string };
+  const j = JSON.parse(r.body) as { origin: string; url: string };
   expect(j.url).toBe("/e2e?x=%20");
-  return { slot: j.origin, cookie: /edgeshift_vid=([^;]+)/.exec(r.headers.get("set-cookie") ?? "")?.[1] ?? cookie };
+  const setCookie = (r.headers["set-cookie"] ?? []).join("\n");
+  return { slot: j.origin, cookie: /edgeshift_vid=([^;]+)/.exec(setCookie)?.[1] ?? cookie };
 }
 
 async function newVisitors(n: number) {
