@@ -133,13 +133,13 @@ export class Recorder<T> {
   }
 
   /** Starts a flush in ctx.waitUntil if one is due. Never throws; never delays the response. */
-  maybeFlush(ctx: BackgroundWork, env: T): void {
+  maybeFlush(ctx: BackgroundWork, target: T): void {
     try {
       if (!this.viewRequested) {
         this.viewRequested = true;
-        ctx.waitUntil(this.refreshView(env));
+        ctx.waitUntil(this.refreshView(target));
       }
-      if (this.flushDue(this.deps.now())) ctx.waitUntil(this.flush(env));
+      if (this.flushDue(this.deps.now())) ctx.waitUntil(this.flush(target));
     } catch {
       // A broken ctx or clock must not reach the user.
     }
@@ -153,7 +153,7 @@ export class Recorder<T> {
   }
 
   /** Sends what has been gathered. Resolves (never rejects) when the answer arrived or was given up. */
-  async flush(env: T): Promise<void> {
+  async flush(target: T): Promise<void> {
     if (this.inFlight || this.batches.size === 0) return;
     this.inFlight = true;
     const batches = [...this.batches.values()];
@@ -170,7 +170,7 @@ export class Recorder<T> {
     };
     try {
       const view = await withTimeout(
-        this.deps.send(env, report),
+        this.deps.send(target, report),
         this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS,
         "the controller",
       );
@@ -188,11 +188,11 @@ export class Recorder<T> {
     }
   }
 
-  async refreshView(env: T): Promise<void> {
+  async refreshView(target: T): Promise<void> {
     try {
       this.stats.viewFetches++;
       this.adopt(
-        await withTimeout(this.deps.fetchView(env), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS, "the controller"),
+        await withTimeout(this.deps.fetchView(target), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS, "the controller"),
       );
     } catch {
       // Without the controller's word the cached KV copy routes, as before.
