@@ -1,6 +1,8 @@
 // The pure half of the controller's writes to the `rollout` KV key (./kv-sync.ts does the I/O):
 // a read-modify-write that keeps every field the operator wrote (and its order) and changes only
 // what the decision needs (percent, rolledBack …), and the rule that an operator's write wins.
+import { utf8Bytes } from "../lib/utf8";
+import { MAX_TEXT_BYTES } from "../model/limits";
 
 /** The operator's JSON object with `patch` applied; `undefined` in the patch removes a field. */
 export function patchText(baseText: string | null, patch: Record<string, unknown>): string {
@@ -18,7 +20,10 @@ export function patchText(baseText: string | null, patch: Record<string, unknown
     if (v === undefined) delete next[k];
     else next[k] = v;
   }
-  return JSON.stringify(next, null, 2);
+  // Indented for people reading `wrangler kv key get`, unless indenting a document near the size
+  // limit would take it past the text limit (src/model/limits.ts): compact JSON always fits.
+  const pretty = JSON.stringify(next, null, 2);
+  return utf8Bytes(pretty) <= MAX_TEXT_BYTES ? pretty : JSON.stringify(next);
 }
 
 /**

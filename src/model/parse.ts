@@ -3,6 +3,14 @@
 import type * as z from "../lib/zod";
 import { ALL_STABLE, rolloutSchema, type Rollout } from "./rollout";
 import { NO_DOCUMENT, fingerprintOf } from "./fingerprint";
+import { sizeProblems, textProblems } from "./limits";
+
+/**
+ * Problems reported per document: the first ones say what to fix, and an invalid document's
+ * report is stored (controller state, events, isolate logs), so it stays small whatever the input.
+ */
+export const MAX_PROBLEMS = 20;
+const MAX_PATH_CHARS = 200;
 
 export interface ConfigProblem {
   /** Dotted path of the field, e.g. "rollback.maxErrorRate"; "" for the document itself. */
@@ -19,6 +27,10 @@ export type ParseResult =
 export function parseRollout(text: string | null): ParseResult {
   if (text === null) return { ok: true, doc: ALL_STABLE, fingerprint: NO_DOCUMENT };
   const fingerprint = fingerprintOf(text);
+  // Depth before JSON.parse: nothing downstream (parse, stringify, the controller's save) recurses
+  // over a document that passed.
+  const tooDeep = textProblems(text);
+  if (tooDeep.length) return fail(fingerprint, tooDeep);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -32,6 +44,8 @@ export function parseRollout(text: string | null): ParseResult {
       { path: "", message: `must be a JSON object such as {"percent": 5}, got ${describe(raw)}` },
     ]);
   }
+  const tooLarge = sizeProblems(text, raw as Record<string, unknown>);
+  if (tooLarge.length) return fail(fingerprint, tooLarge);
   const r = rolloutSchema.safeParse(raw);
   if (r.success) return { ok: true, doc: r.data, fingerprint };
   return fail(
@@ -40,7 +54,10 @@ export function parseRollout(text: string | null): ParseResult {
   );
 }
 
-function fail(fingerprint: string, problems: ConfigProblem[]): ParseResult {
+function fail(fingerprint: string, all: ConfigProblem[]): ParseResult {
+  const problems = all.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, path: clip(p.path, MAX_PATH_CHARS) }));
+  if (all.length > MAX_PROBLEMS)
+    problems.push({ path: "", message: `and ${all.length - MAX_PROBLEMS} more problems: fix these first` });
   const summary = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ");
   return { ok: false, fingerprint, problems, summary };
 }
@@ -58,13 +75,15 @@ function explain(issue: z.core.$ZodIssue, raw: unknown, at: PropertyKey[]): Conf
   const path = full.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(full);
-    const parts = issue.keys.map((k) => {
+    const keys = issue.keys.slice(0, 5).map((k) => clip(k, 40));
+    const parts = keys.map((k) => {
       const guess = closest(k, known);
       return guess
         ? `unknown field "${k}" (did you mean "${guess}"?)`
         : `unknown field "${k}" (known: ${known.join(", ")})`;
     });
-    return [{ path, message: parts.join("; ") }];
+    const more = issue.keys.length > keys.length ? `; and ${issue.keys.length - keys.length} more unknown fields` : "";
+    return [{ path, message: parts.join("; ") + more }];
   }
   const value = valueAt(raw, full);
   const got = value === undefined ? "" : ` (got ${describe(value)})`;
@@ -109,9 +128,13 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
   return v;
 }
 
+function clip(s: string, max: number): string {
+  return s.length > max ? s.slice(0, max) + "…" : s;
+}
+
 function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
-  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return JSON.stringify(clip(v, 40));
+  if (Array.isArray(v)) return `an array of ${v.length}`;
   if (v === null) return "null";
   if (typeof v === "object") return "an object";
   return String(v);

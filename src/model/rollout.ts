@@ -50,6 +50,36 @@ const ratio = (what: string, of: string, example: number) =>
     .number({ error: `${what} must be a number, at least 1: ${example} means ${example} × stable's ${of}` })
     .check(z.minimum(1, `${what} must be at least 1: ${example} means ${example} × stable's ${of}`));
 
+/**
+ * Labels that reach a header (`release` → x-edgeshift-release and the explain header, rule names
+ * → the explain header) or sit beside them (`salt`). RFC 9110 §5.5 allows a field value of
+ * visible characters with spaces and tabs between them; we allow visible ASCII (0x21–0x7E) with
+ * spaces between them, nothing else: CR/LF/NUL make `Headers.set` throw ("Invalid
+ * header value"), tabs and obs-text (0x80–0xFF) are legal but read differently by each client,
+ * and characters above 0xFF cannot be sent at all (headers are byte strings).
+ */
+const LABEL = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+const label = (what: string, max: number, example: string, where: string) => {
+  const error = `${what} must be 1–${max} visible ASCII characters (letters, digits, punctuation; spaces only between them), e.g. "${example}": it ${where}, so line breaks, tabs and non-ASCII are not allowed`;
+  return z.string({ error }).check(z.minLength(1, error), z.maxLength(max, error), z.regex(LABEL, error));
+};
+
+/** List lengths: each far above real use, each small enough that a list cannot crowd out the document. */
+export const LIST_LIMITS = {
+  headerValues: 1000,
+  cidr: 1000,
+  countries: 300,
+  colos: 500,
+  compareHeaders: 32,
+  rules: 50,
+  steps: 50,
+} as const;
+/** A header value longer than this is not a value anyone targets (sticky keys over 1024 are ignored too). */
+export const MAX_HEADER_VALUE_CHARS = 1024;
+
+const list = <T extends z.core.SomeType>(element: T, what: string, max: number, example: string) =>
+  z.array(element).check(z.maxLength(max, `${what} may hold at most ${max} entries: ${example}`));
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z
   .string()
@@ -160,24 +190,55 @@ const stepSchema = z.union(
 
 // Parsed by the same code that matches requests (lib/cidr.ts), so what validates is what matches.
 const cidr = z.string({ error: "must be an IP address or CIDR range such as 203.0.113.0/24 or 2001:db8::/32" }).check(
+  z.maxLength(64, "must be an IP address or CIDR range such as 203.0.113.0/24 (at most 64 characters)"),
   z.superRefine((s, ctx) => {
     const p = parseCidr(s);
     if (!p.ok) ctx.addIssue({ code: "custom", message: p.message });
   }),
 );
 
-const country = z.string().check(z.length(2), upperCase);
-const colo = z.string().check(z.minLength(3), z.maxLength(4), upperCase);
+const country = z.string().check(z.length(2, "must be a two-letter country code such as NZ"), upperCase);
+const colo = z
+  .string()
+  .check(
+    z.minLength(3, "must be a colo code such as AKL"),
+    z.maxLength(4, "must be a colo code such as AKL"),
+    upperCase,
+  );
+const countries = list(country, "a country list", LIST_LIMITS.countries, "there are fewer countries than that");
+const colos = list(colo, "a colo list", LIST_LIMITS.colos, "there are fewer Cloudflare colos than that");
+const headerValue = z
+  .string()
+  .check(
+    z.maxLength(
+      MAX_HEADER_VALUE_CHARS,
+      `a header value to match must be at most ${MAX_HEADER_VALUE_CHARS} characters (longer request values are never matched)`,
+    ),
+  );
 
 /** Targeting: requests that match any rule go to `slot` before percentages are looked at. */
 export const ruleSchema = z
   .strictObject({
-    name: z.optional(z.string().check(z.maxLength(64))),
+    name: z.optional(label("a rule's name", 64, "beta-testers", "is sent in the x-edgeshift-explain header")),
     slot: z._default(z.enum(["canary", "stable"]), "canary"),
-    header: z.optional(z.strictObject({ name: headerName, values: z.array(z.string()).check(z.minLength(1)) })),
-    cidr: z.optional(z.array(cidr).check(z.minLength(1))),
-    country: z.optional(z.array(country).check(z.minLength(1))),
-    colo: z.optional(z.array(colo).check(z.minLength(1))),
+    header: z.optional(
+      z.strictObject({
+        name: headerName,
+        values: list(
+          headerValue,
+          "header.values",
+          LIST_LIMITS.headerValues,
+          'target a group your app sets ("x-beta: 1") rather than listing every user',
+        ).check(z.minLength(1)),
+      }),
+    ),
+    cidr: z.optional(
+      list(cidr, "cidr", LIST_LIMITS.cidr, "merge addresses into wider ranges such as 203.0.113.0/24").check(
+        z.minLength(1),
+      ),
+    ),
+    country: z.optional(countries.check(z.minLength(1))),
+    colo: z.optional(colos.check(z.minLength(1))),
   })
   .check(
     z.refine((r) => r.header || r.cidr || r.country || r.colo, {
@@ -203,9 +264,14 @@ export const rolloutSchema = z
     canary: z._default(z.enum(SLOTS, { error: 'canary must be "green" or "blue"' }), "green"),
     stickyBy: z._default(stickyBySchema, "cookie"),
     /** Free-form label of the canary build, shown in status and logs. */
-    release: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+    release: z.optional(label("release", 128, "v2.3.1", "is sent in the x-edgeshift-release header")),
     /** Bucketing salt. Default: `release`, so each release samples a different population. */
-    salt: z.optional(z.string().check(z.maxLength(128))),
+    salt: z.optional(
+      z.union([z.literal(""), label("salt", 128, "checkout-2026", "is a label like release (its default)")], {
+        error:
+          'salt must be "" or 1–128 visible ASCII characters (letters, digits, punctuation; spaces only between them), e.g. "checkout-2026"',
+      }),
+    ),
     /**
      * Bump to retry a rolled-back release with an otherwise identical document. (Any change to
      * the document is a new attempt; a byte-identical copy is indistinguishable from a stale one.)
@@ -225,17 +291,27 @@ export const rolloutSchema = z
     ),
     rolledBack: z.optional(rolledBackSchema),
     /** Staged plan: ascending percents; each held `stepSeconds` (or its own `seconds`) while healthy. */
-    steps: z.optional(z.array(stepSchema).check(z.minLength(1), z.maxLength(50))),
+    steps: z.optional(
+      list(stepSchema, "steps", LIST_LIMITS.steps, "a plan of a few steps such as [1, 5, 25, 50, 100]").check(
+        z.minLength(1),
+      ),
+    ),
     stepSeconds: z._default(wholeSeconds("stepSeconds", 1, THIRTY_DAYS, 300), 300),
     /** After the last step has held healthy, promote automatically (roles swap, percent 0). */
     autoPromote: z._default(z.boolean(), true),
-    rules: z._default(z.array(ruleSchema).check(z.maxLength(50)), []),
+    rules: z._default(
+      list(ruleSchema, "rules", LIST_LIMITS.rules, "put several values in one rule's list instead"),
+      [],
+    ),
     /** Share (0–100) of stable's GET/HEAD requests mirrored to the canary in the background. */
     shadowPercent: z._default(percent("shadowPercent"), 0),
     shadow: z.prefault(
       z.strictObject({
         /** Response headers compared between stable and the mirrored canary answer. */
-        compareHeaders: z._default(z.array(headerName), ["content-type"]),
+        compareHeaders: z._default(
+          list(headerName, "compareHeaders", LIST_LIMITS.compareHeaders, "compare the few headers that matter"),
+          ["content-type"],
+        ),
         compareBody: z._default(z.boolean(), true),
         /** Bodies larger than this are not hashed (counted as "not compared"). */
         maxBodyBytes: z._default(z.int().check(z.minimum(0), z.maximum(10 * 1024 * 1024)), 256 * 1024),
@@ -243,9 +319,7 @@ export const rolloutSchema = z
       {},
     ),
     /** Per-location staging: if set, only requests from these colos/countries may reach the canary. */
-    locations: z.optional(
-      z.strictObject({ colos: z.optional(z.array(colo)), countries: z.optional(z.array(country)) }),
-    ),
+    locations: z.optional(z.strictObject({ colos: z.optional(colos), countries: z.optional(countries) })),
     /** Sample-ratio check: pause a plan when the observed canary share of new visitors drifts from `percent`. */
     sampleRatioCheck: z._default(z.boolean(), true),
   })

@@ -92,7 +92,7 @@ describe("parseRollout", () => {
   });
 
   it("fields without a message of their own keep zod's English wording (zod/mini ships none by default)", () => {
-    expect(problemsOf({ release: "" }).release).toBe('Too small: expected string to have >=1 characters (got "")');
+    expect(problemsOf({ attempt: -1 }).attempt).toBe("Too small: expected number to be >=0 (got -1)");
     expect(problemsOf({ autoPromote: "yes" }).autoPromote).toBe(
       'Invalid input: expected boolean, received string (got "yes")',
     );
