@@ -146,6 +146,12 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     out.push(p(`CONFIG ERROR (last good config kept) at ${s.configError.at}:`, "red", "bold"));
     for (const pr of s.configError.problems) out.push(`          ${pr.path || "(document)"}: ${pr.message}`);
   }
+  if (s.saveError) {
+    out.push(p(`CONTROLLER CANNOT SAVE ITS STATE since ${s.saveError.at}: ${s.saveError.message}`, "red", "bold"));
+    out.push(
+      `          its decisions still reach KV, the event log and the webhook; a restart falls back on KV's copy`,
+    );
+  }
   out.push("");
   out.push(
     p(`last ${s.window.seconds}s     requests   req/s  errors   err%     p50     p95     p99  failovers`, "dim"),

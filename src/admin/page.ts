@@ -154,6 +154,10 @@ function render(s) {
     banners.push('<div class="banner warn" id="configerror"><h3>The KV document is invalid (since ' + esc(time(s.configError.at)) + ") — the last good config is kept</h3>" +
       s.configError.problems.map((x) => "<div><code>" + esc(x.path || "(document)") + "</code>: " + esc(x.message) + "</div>").join("") + "</div>");
   }
+  if (s.saveError) {
+    banners.push('<div class="banner" id="saveerror"><h3>The controller cannot save its state (since ' + esc(time(s.saveError.at)) + ")</h3>" + esc(s.saveError.message) +
+      '<div class="dim">Its decisions still reach KV, the event log and the webhook; after a restart it falls back on the KV document.</div></div>');
+  }
   $("banners").innerHTML = banners.join("");
 
   const pl = s.plan;

@@ -12,6 +12,10 @@
 // | report under a superseded version  | counted for stable only; never re-opens the canary            |
 // | report with more than 16 batches   | the first 16 counted (an isolate holds a handful at most)     |
 // | an alarm concern fails             | logged; the other concerns still run, the alarm is re-armed   |
+// | saving the state fails             | the decision stands in memory and still reaches KV, the event |
+// |                                    | log and the webhook; logged, status().saveError says so; the  |
+// |                                    | next change rewrites every row; KV's copy is what a restart   |
+// |                                    | falls back on (a rolledBack document keeps all on stable)     |
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
@@ -27,6 +31,7 @@ import { PLAN_CONCERN, PlanRunner } from "./plan-runner";
 import { buildSnapshot } from "./snapshot";
 import {
   afterReport,
+  DOCUMENT_FIELDS,
   initialState,
   NO_REPORTS,
   viewOf,
@@ -55,22 +60,24 @@ export class RolloutController extends DurableObject<Env> {
   private readonly wakes: Wakes;
   private readonly kv: KvSync;
   private state: ControllerState;
+  /** The last failed save of the state, until one succeeds (memory only: it could not be saved). */
+  private saveError: { at: string; message: string } | null = null;
   private reports: ReportCounters;
   private readonly windows: ControllerWindows;
   private readonly plan: PlanRunner;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new ControllerStore(ctx.storage.sql);
+    this.store = new ControllerStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     // Counters and state stored before a field existed get it at its initial value.
-    this.state = { ...initialState(), ...(this.store.get<ControllerState>("controller") ?? {}) };
+    this.state = { ...initialState(), ...(this.store.getParts<ControllerState>("controller", DOCUMENT_FIELDS) ?? {}) };
     this.reports = { ...NO_REPORTS, ...(this.store.get<Partial<ReportCounters>>("reports") ?? {}) };
     this.context = {
       now: () => this.clock(),
       state: () => this.state,
       update: (change) => {
         this.state = { ...this.state, ...change };
-        this.store.put("controller", this.state);
+        this.saveState(Object.keys(change));
       },
       recordEvent: (ev) => this.events.record(ev),
       background: (work) => ctx.waitUntil(work),
@@ -150,6 +157,7 @@ export class RolloutController extends DurableObject<Env> {
       events: this.events.latest(EVENTS_IN_STATUS),
       reports: this.reports,
       plan: this.plan.status(),
+      saveError: this.saveError,
     });
   }
 
@@ -177,6 +185,36 @@ export class RolloutController extends DurableObject<Env> {
 
   async alarm(): Promise<void> {
     await this.wakes.ring();
+  }
+
+  // ───────────── saving ─────────────
+
+  /** Rows rewritten by the next save: all of them at first (rows from before the split) and after a failure. */
+  private rewriteAll = true;
+
+  /**
+   * Never throws: a decision already made (a rollback) must still reach KV, the event log and the
+   * webhook, which follow the state update. A failure is logged and shown in status().
+   */
+  private saveState(changed: string[]): void {
+    try {
+      this.store.putParts("controller", this.state, DOCUMENT_FIELDS, this.rewriteAll ? undefined : changed);
+      this.rewriteAll = false;
+      if (this.saveError)
+        console.log(JSON.stringify({ event: "controller-save-recovered", failedAt: this.saveError.at }));
+      this.saveError = null;
+    } catch (e) {
+      this.rewriteAll = true;
+      this.saveError = { at: new Date(this.clock()).toISOString(), message: (e as Error).message };
+      console.error(
+        JSON.stringify({
+          event: "controller-save-failed",
+          message: this.saveError.message,
+          keeping: "the decision in memory; KV, the event log and the webhook still get it",
+          fix: "check the Durable Object's storage (size, quota); the next change retries every row",
+        }),
+      );
+    }
   }
 
   // ───────────── judging and rolling back ─────────────

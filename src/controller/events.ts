@@ -16,14 +16,16 @@ export class EventLog {
     private readonly subject: () => WebhookContext,
   ) {}
 
+  /** Never throws: an event that cannot be stored (id 0) is still logged and sent to the webhook. */
   record(ev: EventInput): RolloutEvent {
-    const event = this.store.addEvent(
-      new Date(this.context.now()).toISOString(),
-      ev.kind,
-      ev.actor,
-      ev.reason,
-      ev.data,
-    );
+    const at = new Date(this.context.now()).toISOString();
+    let event: RolloutEvent;
+    try {
+      event = this.store.addEvent(at, ev.kind, ev.actor, ev.reason, ev.data);
+    } catch (e) {
+      event = { id: 0, at, kind: ev.kind, actor: ev.actor, reason: ev.reason, ...(ev.data ? { data: ev.data } : {}) };
+      console.error(JSON.stringify({ event: "event-save-failed", message: (e as Error).message, lost: event }));
+    }
     const url = this.webhookUrl();
     if (url && ev.kind !== "webhook-failed") this.context.background(this.send(url, event));
     return event;

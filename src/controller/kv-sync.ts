@@ -87,8 +87,19 @@ export class KvSync {
    */
   change(patch: Record<string, unknown>, ev: EventInput): RolloutEvent {
     const state = this.context.state();
-    const text = patchText(state.text, patch);
-    const parsed = parseRollout(text);
+    let text = patchText(state.text, patch);
+    let parsed = parseRollout(text);
+    if (!parsed.ok && patch.rolledBack) {
+      // A record over rolledBack's size limit (a long reason, large figures) must not cost the
+      // decision: KV gets the short record, the event keeps everything.
+      const rb = patch.rolledBack as { reason?: unknown; figures?: unknown };
+      const reason = String(rb.reason ?? "");
+      text = patchText(state.text, {
+        ...patch,
+        rolledBack: { ...rb, reason: reason.length > 1000 ? reason.slice(0, 1000) + "…" : reason, figures: undefined },
+      });
+      parsed = parseRollout(text);
+    }
     if (!parsed.ok)
       throw new Error(
         `controller produced an invalid rollout document (${parsed.summary}); patch ${JSON.stringify(patch)}`,

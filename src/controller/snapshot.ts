@@ -14,6 +14,8 @@ export interface SnapshotInput {
   events: RolloutEvent[];
   reports: ReportCounters;
   plan: PlanStatus | null;
+  /** The controller's last failed save of its state, null when the last save succeeded. */
+  saveError?: { at: string; message: string } | null;
 }
 
 export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
@@ -41,6 +43,7 @@ export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
     series: input.series.map(point),
     events: input.events,
     reports: input.reports,
+    saveError: input.saveError ?? null,
   };
 }
 

@@ -39,6 +39,18 @@ export interface ControllerState {
   wake: Record<string, number>;
 }
 
+/**
+ * Fields that can each hold a whole document (text or parsed): stored one row each
+ * (ControllerStore.putParts), so the largest valid document times the copies kept never meets
+ * SQLite's 2 MB value limit in one row.
+ */
+export const DOCUMENT_FIELDS = [
+  "text",
+  "doc",
+  "viewDoc",
+  "pendingKvText",
+] as const satisfies readonly (keyof ControllerState)[];
+
 export interface ReportCounters {
   received: number;
   droppedByIsolates: number;

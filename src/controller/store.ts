@@ -7,7 +7,11 @@ import type { WindowRow } from "../health/window";
 export const MAX_EVENTS = 10_000;
 
 export class ControllerStore {
-  constructor(private readonly sql: SqlStorage) {
+  constructor(
+    private readonly sql: SqlStorage,
+    /** Runs `fn` as one SQLite transaction (`ctx.storage.transactionSync`): all its rows or none. */
+    private readonly transaction: <T>(fn: () => T) => T = (fn) => fn(),
+  ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS kv_state (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS window_bucket (
       attempt INTEGER NOT NULL, kind TEXT NOT NULL, t INTEGER NOT NULL, v TEXT NOT NULL,
@@ -34,6 +38,39 @@ export class ControllerStore {
       k,
       JSON.stringify(v),
     );
+  }
+
+  /**
+   * Writes the object `value` under `k` with each field named in `apart` in a row of its own
+   * (`k.field`), so no row holds more than one of them: fields that can each hold a whole document
+   * would otherwise add up in one value past SQLite's 2 MB limit (docs/storage-schema.md,
+   * "Limits"). `changed`: only those `apart` rows are rewritten (the main row always is); one
+   * transaction, so a failure leaves every row as it was.
+   */
+  putParts(k: string, value: object, apart: readonly string[], changed?: readonly string[]): void {
+    const fields = value as Record<string, unknown>;
+    const main: Record<string, unknown> = { ...fields };
+    for (const f of apart) delete main[f];
+    this.transaction(() => {
+      this.put(k, main);
+      for (const f of apart) if (!changed || changed.includes(f)) this.put(`${k}.${f}`, fields[f] ?? null);
+    });
+  }
+
+  /** What putParts wrote (a main row written before the split, holding every field, reads the same). */
+  getParts<T>(k: string, apart: readonly string[]): T | null {
+    const main = this.get<Record<string, unknown>>(k);
+    if (!main) return null;
+    for (const f of apart) {
+      const rows = this.sql.exec<{ v: string }>(`SELECT v FROM kv_state WHERE k = ?`, `${k}.${f}`).toArray();
+      if (!rows.length) continue;
+      try {
+        main[f] = JSON.parse(rows[0].v);
+      } catch {
+        return null;
+      }
+    }
+    return main as T;
   }
 
   putBucket(attempt: number, kind: string, row: WindowRow): void {

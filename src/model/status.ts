@@ -107,6 +107,11 @@ export interface StatusSnapshot {
   events: RolloutEvent[];
   /** `mirrorsSkipped`: shadow mirrors sampled but not sent because 8 were already in flight in that isolate. */
   reports: { received: number; droppedByIsolates: number; mirrorsSkipped: number; lastAt: string | null };
+  /**
+   * The controller could not save its state (null: the last save worked). Its decisions still
+   * reached KV, the event log and the webhook, but a restart falls back on KV's copy.
+   */
+  saveError: { at: string; message: string } | null;
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort";

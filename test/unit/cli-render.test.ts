@@ -20,6 +20,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
     state: "running",
     config: { doc: { ...ALL_STABLE, percent: 25, release: "v2" }, fingerprint: "f", source: "kv" },
     configError: null,
+    saveError: null,
     roles: { canary: "green", stable: "blue" },
     percent: 25,
     release: "v2",

@@ -1,0 +1,121 @@
+// Decisions nothing can lose (issue 9): the document's bounds, the controller's storage at the
+// largest valid document, and a rollback whose state cannot be saved. Real KV, real Durable Object
+// storage, real origins; the save failure is a real SQLite error (a trigger that aborts the write).
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import type { RolloutController } from "../../src/controller/durable-object";
+import type { ControllerRpc } from "../../src/controller/rpc";
+import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
+import { largestDocument } from "./largest-document";
+
+const receiver = () => inject("greenUrl") + "/__origin/webhook";
+let current: ControllerRpc | null = null;
+afterEach(async () => {
+  await current?.settle();
+  current = null;
+  await fetch(receiver(), { method: "DELETE" });
+});
+
+type Stub = DurableObjectStub<RolloutController>;
+const inObject = <T>(c: ControllerRpc, fn: (i: RolloutController, s: DurableObjectState) => T) =>
+  runInDurableObject(c as unknown as Stub, fn);
+
+/** The controller's rows: key and stored size in bytes. */
+const rowSizes = (c: ControllerRpc) =>
+  inObject(c, (_, s) =>
+    s.storage.sql.exec<{ k: string; n: number }>(`SELECT k, length(CAST(v AS BLOB)) AS n FROM kv_state`).toArray(),
+  );
+
+const failing = (fp: string) => report(fp, counters(30, 30), counters(100));
+
+describe("the largest valid document", () => {
+  it("is stored, rolled back and survives a restart; no row holds more than one copy", async () => {
+    const c = (current = freshController());
+    const { fp } = await putDoc(largestDocument());
+    const v = await c.report(failing(fp));
+    expect(v.doc?.rolledBack?.reason).toMatch(/canary/);
+    await c.settle();
+    expect((await kvDoc()).rolledBack).toBeDefined();
+
+    const rows = await rowSizes(c);
+    const biggest = Math.max(...rows.map((r) => r.n));
+    // One copy of a 64 KiB document per row: far under SQLite's 2 MB per value.
+    expect(biggest).toBeGreaterThan(60 * 1024);
+    expect(biggest).toBeLessThan(512 * 1024);
+    expect(rows.map((r) => r.k).sort()).toEqual(
+      expect.arrayContaining(["controller", "controller.doc", "controller.text", "controller.viewDoc"]),
+    );
+
+    await abortAllDurableObjects();
+    const again = (current = controllerById(c.id));
+    const s = await again.status();
+    expect(s.state).toBe("rolled-back");
+    expect(s.saveError).toBeNull();
+    expect((await again.view()).revision).toBe(1);
+    expect((await again.history(5)).map((e) => e.kind)).toEqual(["rollback", "attempt"]);
+  });
+
+  it("reads a state saved before the split (one row holding every field)", async () => {
+    const c = (current = freshController());
+    const { fp } = await putDoc({ percent: 20, release: "v1", rollback: { minRequests: 20 } });
+    await c.report(report(fp, counters(5), counters(50)));
+    await inObject(c, (_, s) => {
+      const sql = s.storage.sql;
+      const whole = JSON.parse(sql.exec<{ v: string }>(`SELECT v FROM kv_state WHERE k = 'controller'`).one().v);
+      for (const f of ["text", "doc", "viewDoc", "pendingKvText"])
+        whole[f] = JSON.parse(sql.exec<{ v: string }>(`SELECT v FROM kv_state WHERE k = ?`, `controller.${f}`).one().v);
+      sql.exec(`DELETE FROM kv_state WHERE k LIKE 'controller.%'`);
+      sql.exec(`UPDATE kv_state SET v = ? WHERE k = 'controller'`, JSON.stringify(whole));
+    });
+    await abortAllDurableObjects();
+    const again = (current = controllerById(c.id));
+    const s = await again.status();
+    expect(s.release).toBe("v1");
+    expect(s.percent).toBe(20);
+    expect(s.window.canary.requests).toBe(0); // no window rows were written yet; the state is what matters
+    expect((await again.history(5)).map((e) => e.kind)).toEqual(["attempt"]);
+  });
+});
+
+describe("a state that cannot be saved", () => {
+  it("still rolls back: KV, the event log and the webhook get it, status says the save failed; a restart keeps everyone on stable", async () => {
+    const c = (current = freshController());
+    await inObject(c, (i) => {
+      i.webhookUrlOverride = receiver();
+    });
+    const { fp } = await putDoc({ percent: 50, release: "v3", rollback: { minRequests: 20 } });
+    await c.report(report(fp, counters(5), counters(50)));
+    // From here every write of the controller's state fails inside SQLite, as SQLITE_TOOBIG did.
+    await inObject(c, (_, s) => {
+      s.storage.sql.exec(`CREATE TRIGGER refuse_state BEFORE UPDATE ON kv_state WHEN NEW.k LIKE 'controller%'
+        BEGIN SELECT RAISE(ABORT, 'string or blob too big'); END`);
+    });
+
+    const v = await c.report(failing(fp));
+    expect(v.doc?.rolledBack).toBeDefined();
+    await c.settle();
+
+    expect((await kvDoc()).rolledBack).toMatchObject({ release: "v3" });
+    expect((await c.history(5)).map((e) => e.kind)).toEqual(["rollback", "attempt"]);
+    await vi.waitFor(
+      async () => {
+        const got = (await (await fetch(receiver())).json()) as any[];
+        if (!got.some((b) => b.event?.kind === "rollback")) throw new Error("no rollback webhook yet");
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    const s = await c.status();
+    expect(s.state).toBe("rolled-back");
+    expect(s.saveError?.message).toMatch(/string or blob too big/);
+
+    // The object restarts with the state it saved before the failure; KV's rolled-back document
+    // (a version it never saw) becomes the operator's intent and keeps everyone on stable.
+    await inObject(c, (_, s2) => s2.storage.sql.exec(`DROP TRIGGER refuse_state`));
+    await abortAllDurableObjects();
+    const again = (current = controllerById(c.id));
+    const after = await again.status();
+    expect(after.state).toBe("rolled-back");
+    expect(after.percent).toBe(0);
+    expect(after.saveError).toBeNull();
+  });
+});
