@@ -1,12 +1,15 @@
 // Decisions nothing can lose (issue 9): the document's bounds, the controller's storage at the
 // largest valid document, and a rollback whose state cannot be saved. Real KV, real Durable Object
 // storage, real origins; the save failure is a real SQLite error (a trigger that aborts the write).
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
-import type { ControllerRpc } from "../../src/controller/rpc";
+import { controllerStub, type ControllerRpc } from "../../src/controller/rpc";
+import { expireConfigCache, getConfigState } from "../../src/worker/config-cache";
+import { recorder } from "../../src/worker/telemetry";
 import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
 import { largestDocument } from "./largest-document";
+import { echo, get, useRollout } from "./helpers";
 
 const receiver = () => inject("greenUrl") + "/__origin/webhook";
 let current: ControllerRpc | null = null;
@@ -117,5 +120,105 @@ describe("a state that cannot be saved", () => {
     expect(after.state).toBe("rolled-back");
     expect(after.percent).toBe(0);
     expect(after.saveError).toBeNull();
+  });
+});
+
+// The attacks of issue 9 through the real Worker (SELF) and the deployment's controller: an
+// invalid document never replaces the last good one, in the isolate or in the controller.
+describe("through the proxy and the controller", () => {
+  // A new release per test: a byte-identical re-write of a version the controller superseded
+  // (the previous test's rollback) is a stale copy to it, not a new attempt.
+  let good = { percent: 100, canary: "green", release: "", rollback: { minRequests: 10, relative: false } };
+  let n = 0;
+  beforeEach(() => {
+    good = { ...good, release: `good-${++n}` };
+  });
+  const origin = async (path = "/") => (await echo(path, { headers: { "x-user-id": "fixed" } })).j.origin as string;
+
+  /** Writes `text` over the good document in a warm isolate; waits until the isolate and the controller have judged it. */
+  async function replaceWith(text: string) {
+    await useRollout(good);
+    expect(await origin()).toBe("green");
+    await controllerStub(env).status();
+    await env.ROLLOUT_CONFIG.put("rollout", text);
+    expireConfigCache();
+    await echo("/");
+    await vi.waitFor(() => expect(getConfigState().lastError).not.toBeNull());
+    return { isolate: getConfigState(), controller: await controllerStub(env).status() };
+  }
+
+  const quiet = () => vi.spyOn(console, "error").mockImplementation(() => {});
+
+  it("the 1.2 MB / 75k-value document is rejected with its field and limit; the last good routes; a rollback still lands and survives a restart", async () => {
+    const errors = quiet();
+    try {
+      const values = Array.from({ length: 75_000 }, (_, i) => `user-${String(i).padStart(10, "0")}`);
+      const text = JSON.stringify({ ...good, percent: 0, rules: [{ header: { name: "x-user-id", values } }] });
+      expect(text.length).toBeGreaterThan(1_200_000);
+      const { isolate, controller } = await replaceWith(text);
+      for (const summary of [isolate.lastError!.summary, controller.configError!.summary]) {
+        expect(summary).toMatch(/rules\.0\.header\.values holds 1\.\d MiB of it \(75000 entries\).*/);
+        expect(summary).toMatch(/at most 64 KiB/);
+      }
+      expect(isolate.doc.release).toBe(good.release);
+      expect(controller).toMatchObject({ release: good.release, percent: 100, state: "running", saveError: null });
+      expect(await origin()).toBe("green");
+
+      // The canary fails: the controller rolls back (its state saved), isolates follow its view.
+      const before = recorder.view.revision;
+      await vi.waitFor(
+        async () => {
+          for (let i = 0; i < 5; i++) await (await get("/status/503")).arrayBuffer();
+          if (recorder.view.revision <= before || !recorder.view.doc?.rolledBack)
+            throw new Error("not rolled back yet");
+        },
+        { timeout: 15_000, interval: 50 },
+      );
+      expect(await origin("/after")).toBe("blue");
+      await controllerStub(env).settle();
+      await abortAllDurableObjects();
+      const s = await controllerStub(env).status();
+      expect(s.state).toBe("rolled-back");
+      expect(s.saveError).toBeNull();
+      expect(s.events.map((e) => e.kind)).toContain("rollback");
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it("a 100k-deep array is rejected without a stack overflow anywhere; the last good routes", async () => {
+    const errors = quiet();
+    try {
+      const deep = `{"percent":0,"rolledBack":{"at":"t","reason":"r","x":${"[".repeat(100_000)}${"]".repeat(100_000)}}}`;
+      const { isolate, controller } = await replaceWith(deep);
+      expect(isolate.lastError!.summary).toMatch(/nest more than 32 deep/);
+      expect(controller.configError!.summary).toMatch(/nest more than 32 deep/);
+      expect(controller).toMatchObject({ release: good.release, state: "running", saveError: null });
+      expect(await origin()).toBe("green");
+      // The controller still saves and answers after it (the old code's save overflowed its stack).
+      await abortAllDurableObjects();
+      expect((await controllerStub(env).status()).release).toBe(good.release);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it("a release with CR/LF is rejected naming the field; the canary keeps its traffic and its header", async () => {
+    const errors = quiet();
+    try {
+      const { isolate, controller } = await replaceWith(JSON.stringify({ ...good, release: "v2\r\nx-evil: 1" }));
+      expect(isolate.lastError!.problems).toEqual([
+        { path: "release", message: expect.stringMatching(/visible ASCII.*line breaks/) },
+      ]);
+      expect(controller.configError!.problems.map((p) => p.path)).toEqual(["release"]);
+      for (let i = 0; i < 5; i++) {
+        const { r, j } = await echo(`/visit/${i}`, { headers: { "x-user-id": "fixed" } });
+        expect(r.status).toBe(200);
+        expect(j.origin).toBe("green");
+        expect(j.headers["x-edgeshift-release"]).toBe(good.release);
+      }
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
