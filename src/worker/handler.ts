@@ -10,8 +10,13 @@
 // |                                             | replayed                                          |
 // | origin gives no answer, no failover applies | 502 (unreachable) / 504 (timeout), plain text,    |
 // |                                             | `x-edgeshift-error` says which                    |
-// | an exception of edgeshift's own             | logged; plain pass-through to stable (blue if no  |
-// |                                             | config) — never a 5xx of ours                     |
+// | an exception of edgeshift's own before the  | logged; plain pass-through to stable (blue if no  |
+// | upstream fetch started                      | config) — never a 5xx of ours                     |
+// | an exception of edgeshift's own once the    | logged; 502 plain text, `x-edgeshift-error:       |
+// | upstream fetch started                      | internal-after-send`; never sent again (a POST    |
+// |                                             | must not be processed twice, and its body is gone)|
+// |                                             | — nor the origin's answer passed on: it may be    |
+// |                                             | half-rewritten or half-teed to a mirror by then   |
 import type { Env } from "../env";
 import type { Slot } from "../model/rollout";
 import { getConfig } from "./config-cache";
@@ -55,9 +60,15 @@ function originsOf(env: Env): Record<Slot, string> {
   return bases;
 }
 
+/** Whether the request has been handed to an origin: from then on an error must not send it again. */
+interface Progress {
+  sent: boolean;
+}
+
 export async function handleProxy(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const progress: Progress = { sent: false };
   try {
-    return await route(request, env, ctx);
+    return await route(request, env, ctx, progress);
   } catch (e) {
     console.error(
       JSON.stringify({
@@ -66,8 +77,21 @@ export async function handleProxy(request: Request, env: Env, ctx: ExecutionCont
         message: (e as Error)?.message ?? String(e),
         stack: (e as Error)?.stack,
         url: pathAndQuery(request.url),
+        sent: progress.sent,
       }),
     );
+    if (progress.sent)
+      return new Response(
+        "edgeshift: internal error after the request reached the origin; it was not sent again and may have been processed.\n",
+        {
+          status: 502,
+          headers: {
+            "content-type": "text/plain; charset=utf-8",
+            "cache-control": "no-store",
+            "x-edgeshift-error": "internal-after-send",
+          },
+        },
+      );
     try {
       return await passThrough(request, env);
     } catch (e2) {
@@ -86,7 +110,7 @@ export async function handleProxy(request: Request, env: Env, ctx: ExecutionCont
   }
 }
 
-async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+async function route(request: Request, env: Env, ctx: ExecutionContext, progress: Progress): Promise<Response> {
   const c = getConfig(env, ctx);
   const kv = c instanceof Promise ? await c : c;
   const eff = effectiveRollout(kv, recorder.view);
@@ -115,6 +139,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
     release: routing.doc.release,
   });
   let answered: Slot = d.slot;
+  progress.sent = true;
   let result = await fetchOrigin(origins[d.slot] + path, method, up, body, timeoutOf(routing.doc, d.slot));
   let failover: string | null = null;
 
@@ -187,7 +212,7 @@ function factsOf(request: Request): RequestFacts {
   };
 }
 
-/** Last resort after an internal error: the request as it came, to stable, no cohort headers. */
+/** Last resort after an internal error before anything was sent: the request as it came, to stable, no cohort headers. */
 async function passThrough(request: Request, env: Env): Promise<Response> {
   const stable: Slot = prepared?.routing.stable ?? "blue";
   const origins = originsOf(env);

@@ -239,19 +239,52 @@ describe("edgeshift's own paths", () => {
 });
 
 describe("an exception of edgeshift's own", () => {
-  it("is logged and the request passes through to stable: never a 5xx of ours", async () => {
+  type Seen = { method: string; url: string; headers: Record<string, string> };
+  const seenAt = async (origin: "blueUrl" | "greenUrl", url: string) =>
+    ((await (await fetch(inject(origin) + "/__origin/requests")).json()) as Seen[]).filter((s) => s.url === url);
+
+  it("before anything was sent: logged, and the request passes through to stable (never a 5xx of ours)", async () => {
     await useRollout({ percent: 100 });
+    const view = recorder.view;
+    // The first thing route() reads after the config: a throw here is an error before any fetch.
+    Object.defineProperty(recorder, "view", {
+      configurable: true,
+      get() {
+        throw new Error("bug in our own code");
+      },
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const { r, j } = await echo("/before-bug?q=1", { headers: { "x-edgeshift-slot": "green" } });
+      expect(r.status).toBe(200);
+      expect(j.origin).toBe("blue");
+      expect(j.url).toBe("/before-bug?q=1");
+      expect(j.headers["x-edgeshift-slot"]).toBeUndefined();
+      expect(logged.mock.calls.some((c) => String(c[0]).includes('"proxy-internal-error"'))).toBe(true);
+    } finally {
+      Object.defineProperty(recorder, "view", { configurable: true, writable: true, value: view });
+      logged.mockRestore();
+    }
+  });
+
+  it("once the request reached the origin: 502 internal-after-send, and a POST reaches an origin exactly once", async () => {
+    await useRollout({ percent: 100 });
+    const url = `/after-bug-${crypto.randomUUID()}?q=1`;
+    // recorder.record runs after the upstream answer: the error comes with the POST already processed.
     const boom = vi.spyOn(recorder, "record").mockImplementation(() => {
       throw new Error("bug in our own code");
     });
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const { r, j } = await echo("/after-bug?q=1", { headers: { "x-edgeshift-slot": "green" } });
-      expect(r.status).toBe(200);
-      expect(j.origin).toBe("blue");
-      expect(j.url).toBe("/after-bug?q=1");
-      expect(j.headers["x-edgeshift-slot"]).toBeUndefined();
-      expect(logged.mock.calls.some((c) => String(c[0]).includes('"proxy-internal-error"'))).toBe(true);
+      const r = await get(url, { method: "POST", body: "order=42", headers: { "content-type": "text/plain" } });
+      expect(r.status).toBe(502);
+      expect(r.headers.get("x-edgeshift-error")).toBe("internal-after-send");
+      expect(await r.text()).toMatch(/not sent again/);
+      const green = await seenAt("greenUrl", url);
+      const blue = await seenAt("blueUrl", url);
+      expect(green.map((s) => s.method)).toEqual(["POST"]);
+      expect(blue).toEqual([]);
+      expect(logged.mock.calls.some((c) => String(c[0]).includes('"sent":true'))).toBe(true);
     } finally {
       boom.mockRestore();
       logged.mockRestore();
