@@ -10,7 +10,8 @@
 //   Sec-WebSocket-Protocol (the app's subprotocol) is passed on.
 // - Every incoming `x-edgeshift-*` field is removed: a client must not be able to tell the origin
 //   which cohort it is in, nor pass an explain token or override token through to the app.
-// - edgeshift's own cookies (`edgeshift_*`) are removed from Cookie; nothing of them is the app's.
+// - edgeshift's own cookies (`edgeshift_*`) are removed from Cookie, pairs split at ";" and at ","
+//   (two Cookie lines reach the Worker joined with ", "); nothing of them is the app's.
 // - X-Forwarded-For gets the client address (CF-Connecting-IP) appended; X-Forwarded-Proto and
 //   X-Forwarded-Host say what the client used.
 // - The cohort is added: x-edgeshift-slot, x-edgeshift-role, x-edgeshift-bucket, x-edgeshift-release.

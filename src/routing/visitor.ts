@@ -76,8 +76,18 @@ export function visitorSetCookie(value: string, https: boolean): string {
 }
 
 /**
- * The value of cookie `name` in a Cookie header (RFC 6265 §4.2: `name=value` pairs joined by "; "),
- * or null. Scans in place: no split, no allocation beyond the returned value.
+ * Where one cookie pair ends and the next begins: ";" (RFC 6265 §4.2: pairs joined by "; ") and
+ * also ",": a client that sends two Cookie lines gets them joined by the Workers runtime with ", "
+ * (RFC 9110 §5.3), and RFC 6265's cookie-octet excludes "," so no well-formed value contains one.
+ * Reading and stripping use the same boundaries: what is read as ours is what is stripped.
+ */
+function isPairBoundary(c: number): boolean {
+  return c === 59 /* ; */ || c === 44; /* , */
+}
+
+/**
+ * The value of cookie `name` in a Cookie header (pairs split at ";" or ","), or null. Scans in
+ * place: no split, no allocation beyond the returned value.
  */
 export function cookieValue(header: string | null, name: string): string | null {
   if (header === null) return null;
@@ -87,9 +97,9 @@ export function cookieValue(header: string | null, name: string): string | null 
     const eq = i + name.length;
     let j = i - 1;
     while (j >= 0 && (header.charCodeAt(j) === 32 || header.charCodeAt(j) === 9)) j--;
-    if ((j < 0 || header.charCodeAt(j) === 59) && header.charCodeAt(eq) === 61) {
-      let end = header.indexOf(";", eq + 1);
-      if (end < 0) end = header.length;
+    if ((j < 0 || isPairBoundary(header.charCodeAt(j))) && header.charCodeAt(eq) === 61) {
+      let end = eq + 1;
+      while (end < header.length && !isPairBoundary(header.charCodeAt(end))) end++;
       while (end > eq + 1 && header.charCodeAt(end - 1) === 32) end--;
       let start = eq + 1;
       // RFC 6265 allows a DQUOTE-wrapped value.
@@ -101,16 +111,24 @@ export function cookieValue(header: string | null, name: string): string | null 
 }
 
 /**
- * The Cookie header to send to the origin: edgeshift's own cookies removed. Returns the same string
- * (no allocation) when there are none, null when nothing is left.
+ * The Cookie header to send to the origin: every edgeshift cookie removed, wherever it sits (pairs
+ * split at ";" or ","). The app's pairs keep their bytes and separators. Returns the same string
+ * (no allocation) when there are none of ours, null when nothing is left.
  */
 export function stripOwnCookies(header: string): string | null {
   if (header.indexOf(OWN_COOKIE_PREFIX) < 0) return header;
   let out = "";
-  for (const part of header.split(";")) {
-    const p = part.trim();
-    if (p === "" || p.startsWith(OWN_COOKIE_PREFIX)) continue;
-    out = out === "" ? p : out + "; " + p;
+  // Each piece runs from just after a boundary to the next one; a kept piece keeps the boundary
+  // that preceded it (except the first kept one), so "a=1,2" stays "a=1,2".
+  for (let start = 0, sep = -1; start <= header.length;) {
+    let end = start;
+    while (end < header.length && !isPairBoundary(header.charCodeAt(end))) end++;
+    const piece = header.slice(start, end);
+    const p = piece.trim();
+    if (p !== "" && !p.startsWith(OWN_COOKIE_PREFIX))
+      out = out === "" ? p : out + (sep === 44 ? "," : ";") + (piece.charCodeAt(0) === 32 ? piece.trimEnd() : p);
+    sep = header.charCodeAt(end);
+    start = end + 1;
   }
   return out === "" ? null : out;
 }

@@ -66,6 +66,11 @@ describe("cookieValue", () => {
     expect(cookieValue(null, VISITOR_COOKIE)).toBeNull();
     expect(cookieValue("session=abc; other=1", "session")).toBe("abc");
   });
+  it('reads a cookie from a second Cookie line the runtime joined with ", "', () => {
+    expect(cookieValue("a=1, edgeshift_vid=X", VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue("edgeshift_vid=X, a=1", VISITOR_COOKIE)).toBe("X");
+    expect(cookieValue("a=1; b=2, edgeshift_override=T; c=3", "edgeshift_override")).toBe("T");
+  });
 });
 
 describe("stripOwnCookies", () => {
@@ -76,5 +81,13 @@ describe("stripOwnCookies", () => {
   it("removes every edgeshift_ cookie and keeps the app's in order", () => {
     expect(stripOwnCookies("a=1; edgeshift_vid=X; b=2; edgeshift_override=T")).toBe("a=1; b=2");
     expect(stripOwnCookies("edgeshift_vid=X")).toBeNull();
+  });
+  it('removes ours from Cookie lines joined with ", " too, keeping the app\'s bytes', () => {
+    expect(stripOwnCookies("a=1, edgeshift_override=T")).toBe("a=1");
+    expect(stripOwnCookies("edgeshift_override=T, a=1")).toBe("a=1");
+    expect(stripOwnCookies("a=1; edgeshift_vid=X, edgeshift_override=T; b=2")).toBe("a=1; b=2");
+    expect(stripOwnCookies("a=1,edgeshift_override=T,b=2")).toBe("a=1,b=2");
+    expect(stripOwnCookies("a=x,y; edgeshift_vid=X")).toBe("a=x,y");
+    expect(stripOwnCookies("edgeshift_vid=X,\tedgeshift_override=T")).toBeNull();
   });
 });
