@@ -136,6 +136,20 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       res.writeHead(302, { location: "/landed", "x-origin": name }).end();
       return;
     }
+    if (url.pathname === "/respond") {
+      // Answers with the headers the query names, for tests of what a proxy lets through from an
+      // origin: /respond?status=302&h=location:http://…&h=set-cookie:a=1 (h repeatable, "name:value").
+      const headers: Record<string, string | string[]> = { "x-origin": name, "content-type": "text/plain" };
+      for (const h of url.searchParams.getAll("h")) {
+        const i = h.indexOf(":");
+        const k = h.slice(0, i).trim().toLowerCase();
+        const v = h.slice(i + 1).trim();
+        const had = headers[k];
+        headers[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+      }
+      res.writeHead(Number(url.searchParams.get("status")) || 200, headers).end(`${name} responded\n`);
+      return;
+    }
     if (url.pathname === "/cookies") {
       res
         .writeHead(200, {

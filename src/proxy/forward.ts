@@ -46,7 +46,8 @@ export async function fetchOrigin(
   const timer = setTimeout(abort, timeoutMs, ac);
   const started = Date.now();
   try {
-    // redirect "manual": a 3xx goes back to the client as it is, Location untouched.
+    // redirect "manual": a 3xx goes back to the client (a Location at an origin base is made public
+    // in response-headers.ts).
     const response = await fetch(url, { method, headers, body, redirect: "manual", signal: ac.signal });
     return { response, status: response.status, error: null, latencyMs: Date.now() - started, message: null };
   } catch (e) {

@@ -15,9 +15,9 @@
 // - X-Forwarded-For gets the client address (CF-Connecting-IP) appended; X-Forwarded-Proto and
 //   X-Forwarded-Host say what the client used.
 // - The cohort is added: x-edgeshift-slot, x-edgeshift-role, x-edgeshift-bucket, x-edgeshift-release.
-// Responses need no such pass: the Workers runtime frames its own connection to the client and
-// drops the origin's Connection / Keep-Alive / Transfer-Encoding itself (checked on the wire under
-// `wrangler dev`), so the origin's response goes back untouched unless we add a header.
+// Responses: the Workers runtime frames its own connection to the client and drops the origin's
+// Connection / Keep-Alive / Transfer-Encoding itself (checked on the wire under `wrangler dev`);
+// what the origin may not say in edgeshift's name is taken out in response-headers.ts.
 import { stripOwnCookies } from "../routing/visitor";
 
 export const OWN_HEADER_PREFIX = "x-edgeshift-";

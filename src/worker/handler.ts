@@ -32,6 +32,7 @@ import { maybeMirror } from "../proxy/mirror";
 import { originBase, pathAndQuery, setCohortHeaders, upstreamHeaders } from "../proxy/headers";
 import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
 import { EXPLAIN_HEADER, explainRequested, explainValue } from "../proxy/explain";
+import { fixOriginHeaders, originHeadersNeedFix } from "../proxy/response-headers";
 
 interface Prepared {
   routing: CompiledRouting;
@@ -189,9 +190,11 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   recorder.maybeFlush(ctx, env);
 
   // A 101 carries the WebSocket itself; it goes back untouched.
-  if ((setCookie !== null || explain !== null) && response.status !== 101) {
+  const fix = result.response !== null && response.status !== 101 && originHeadersNeedFix(response.headers, origins);
+  if ((fix || setCookie !== null || explain !== null) && response.status !== 101) {
     // Upstream response headers are immutable; re-wrapping keeps the body streaming.
     response = new Response(response.body, response);
+    if (fix) fixOriginHeaders(response.headers, origins, url);
     if (setCookie !== null) response.headers.append("set-cookie", setCookie);
     if (explain !== null) response.headers.set(EXPLAIN_HEADER, explain);
   }
