@@ -22,6 +22,12 @@ export const MAX_DOCUMENT_BYTES = 64 * 1024;
 export const MAX_ROLLED_BACK_BYTES = 16 * 1024;
 export const MAX_TEXT_BYTES = 256 * 1024;
 export const MAX_DEPTH = 32;
+/**
+ * Texts up to this many characters are parsed to name the field that makes them too large; a
+ * larger one (KV takes 25 MiB) is refused on its length alone, so every isolate's re-read of it
+ * stays cheap.
+ */
+export const MAX_TEXT_TO_EXPLAIN = 4 * 1024 * 1024;
 /** The fields the controller writes (./rollout.ts `rolledBack`, plans' `percent`, promotion's `canary`). */
 export const CONTROLLER_FIELDS = ["percent", "canary", "rolledBack"] as const;
 
@@ -53,8 +59,15 @@ export function nestingDepth(text: string, max: number): number {
   return deepest;
 }
 
-/** Problems a text has before it may be parsed at all (depth only: size is judged on the parsed value, which names the field). */
+/** Problems a text has before it may be parsed at all (depth; size only when far too large: the parsed value names the field). */
 export function textProblems(text: string): LimitProblem[] {
+  if (text.length > MAX_TEXT_TO_EXPLAIN)
+    return [
+      {
+        path: "",
+        message: `the text is ${kib(utf8Bytes(text))}; a document may be at most ${kib(MAX_DOCUMENT_BYTES)} as compact JSON (${kib(MAX_TEXT_BYTES)} with whitespace): shorten its lists, e.g. target a group header ("x-beta: 1") set by your app instead of listing every user id`,
+      },
+    ];
   const depth = nestingDepth(text, MAX_DEPTH);
   if (depth <= MAX_DEPTH) return [];
   return [

@@ -19,7 +19,7 @@ import { ROLLOUT_KEY } from "../model/names";
 import { parseRollout, type ConfigProblem } from "../model/parse";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
 import { withTimeout } from "../lib/timeout";
-import { NO_DOCUMENT } from "../model/fingerprint";
+import { NO_DOCUMENT, fingerprintOf } from "../model/fingerprint";
 
 export const DEFAULT_TTL_SECONDS = 3;
 export const COLD_READ_TIMEOUT_MS = 1500;
@@ -143,6 +143,10 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
     lastError = null;
     return current;
   }
+  // The same bad version again (every TTL until it is fixed): its problems are known, and a
+  // large one is not worth parsing again in every isolate.
+  if (lastError !== null && text !== null && fingerprintOf(text) === lastError.fingerprint)
+    return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
   const r = parseRollout(text);
   if (r.ok) {
     lastText = text;

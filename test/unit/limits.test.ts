@@ -159,3 +159,14 @@ describe("header-safe labels", () => {
     }
   });
 });
+
+describe("a text far past the limits", () => {
+  it("is refused on its length alone, without parsing (KV would take 25 MiB)", () => {
+    const huge = `{"rules":[{"header":{"name":"x","values":["${"v".repeat(5 * 1024 * 1024)}"]}}]}`;
+    const [p, ...rest] = problems(huge);
+    expect(rest).toEqual([]);
+    expect(p.message).toMatch(
+      /^the text is 5\.0 MiB; a document may be at most 64 KiB as compact JSON \(256 KiB with whitespace\)/,
+    );
+  });
+});
