@@ -8,6 +8,8 @@ import { MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_TEXT_BYTES, nestingDepth } from "../
 import { utf8Bytes } from "../../src/lib/utf8";
 import { patchText } from "../../src/controller/kv-patch";
 import { largestDocument } from "../worker/largest-document";
+import { explainValue } from "../../src/proxy/explain";
+import { upstreamHeaders } from "../../src/proxy/headers";
 
 const problems = (doc: unknown) => {
   const r = parseRollout(typeof doc === "string" ? doc : JSON.stringify(doc));
@@ -168,5 +170,31 @@ describe("a text far past the limits", () => {
     expect(p.message).toMatch(
       /^the text is 5\.0 MiB; a document may be at most 64 KiB as compact JSON \(256 KiB with whitespace\)/,
     );
+  });
+});
+
+describe("document strings in headers", () => {
+  it("every accepted label, at its longest and with every visible ASCII character, fits x-edgeshift-release and the explain header", () => {
+    const visible = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("");
+    const release = (visible + " " + visible).slice(0, 128);
+    const name = visible.slice(0, 30) + " " + visible.slice(30, 63);
+    const r = parseRollout(JSON.stringify({ release, salt: release, rules: [{ name, country: ["NZ"] }] }));
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const h = upstreamHeaders(new Headers(), "https://app.example/", {
+      slot: "green",
+      role: "canary",
+      release: r.doc.release,
+    });
+    expect(h.get("x-edgeshift-release")).toBe(release);
+    const value = explainValue({
+      decision: { slot: "green", role: "canary", reason: "rule", bucket: 1, rule: r.doc.rules[0].name! },
+      threshold: 100,
+      release: r.doc.release,
+      source: "kv",
+      failover: null,
+      answeredBy: "green",
+    });
+    expect(() => new Headers().set("x-edgeshift-explain", value)).not.toThrow();
   });
 });
