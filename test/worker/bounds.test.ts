@@ -91,6 +91,20 @@ describe("the largest valid document", () => {
   });
 });
 
+describe("the controller's own record", () => {
+  it("a rolledBack over its 16 KiB limit (a long abort reason) is shortened in KV, never refused; the event keeps it whole", async () => {
+    const c = (current = freshController());
+    await putDoc({ percent: 30, release: "v4" });
+    const reason = "because ".repeat(3000);
+    const s = await c.action("abort", { actor: "alice", reason });
+    expect(s.state).toBe("rolled-back");
+    const kv = await kvDoc();
+    expect(kv).toMatchObject({ percent: 0, rolledBack: { by: "alice", release: "v4" } });
+    expect(kv.rolledBack.reason.length).toBe(1001);
+    expect((await c.history(1))[0]).toMatchObject({ kind: "abort", reason: reason.trim() });
+  });
+});
+
 describe("a state that cannot be saved", () => {
   it("still rolls back: KV, the event log and the webhook get it, status says the save failed; a restart keeps everyone on stable", async () => {
     const c = (current = freshController());
