@@ -74,7 +74,7 @@ export const LIST_LIMITS = {
   rules: 50,
   steps: 50,
 } as const;
-/** A header value longer than this is not a value anyone targets (sticky keys over 1024 are ignored too). */
+/** A header value longer than this is a token, not a group anyone targets (sticky keys over 1024 are ignored too). */
 export const MAX_HEADER_VALUE_CHARS = 1024;
 
 const list = <T extends z.core.SomeType>(element: T, what: string, max: number, example: string) =>
@@ -212,7 +212,7 @@ const headerValue = z
   .check(
     z.maxLength(
       MAX_HEADER_VALUE_CHARS,
-      `a header value to match must be at most ${MAX_HEADER_VALUE_CHARS} characters (longer request values are never matched)`,
+      `a header value to match must be at most ${MAX_HEADER_VALUE_CHARS} characters: match a short group value such as "1" or "beta"`,
     ),
   );
 
@@ -263,7 +263,7 @@ export const rolloutSchema = z
     /** Which slot is the canary; the other is stable. Flips on promotion. */
     canary: z._default(z.enum(SLOTS, { error: 'canary must be "green" or "blue"' }), "green"),
     stickyBy: z._default(stickyBySchema, "cookie"),
-    /** Free-form label of the canary build, shown in status and logs. */
+    /** Label of the canary build, shown in status and logs and sent to the origin (so header-safe: `label`). */
     release: z.optional(label("release", 128, "v2.3.1", "is sent in the x-edgeshift-release header")),
     /** Bucketing salt. Default: `release`, so each release samples a different population. */
     salt: z.optional(
