@@ -86,9 +86,13 @@ export function sizeProblems(text: string, raw: Record<string, unknown>): LimitP
   for (const f of CONTROLLER_FIELDS) delete rest[f];
   const content = compactBytes(rest);
   if (content > MAX_DOCUMENT_BYTES) {
+    const part = largestPart(rest);
+    const holds = part.path
+      ? `; ${part.path} holds ${kib(part.size)} of it${part.entries === null ? "" : ` (${part.entries} entries)`}`
+      : "";
     problems.push({
-      path: "",
-      message: `the document is ${kib(content)} as compact JSON (without percent, canary and rolledBack); at most ${kib(MAX_DOCUMENT_BYTES)}. ${largestPart(rest)}: shorten it, e.g. target a group header ("x-beta: 1") set by your app instead of listing every user id`,
+      path: part.path,
+      message: `the document is ${kib(content)} as compact JSON (without percent, canary and rolledBack); at most ${kib(MAX_DOCUMENT_BYTES)}${holds}: shorten it, e.g. target a group header ("x-beta: 1") set by your app instead of listing every user id`,
     });
   } else if (textBytes > MAX_TEXT_BYTES) {
     problems.push({
@@ -112,8 +116,8 @@ function compactBytes(v: unknown): number {
   return s === undefined ? 0 : utf8Bytes(s);
 }
 
-/** "rules.0.header.values holds 1.1 MiB of it (75000 entries)": down the largest child while it holds most of its parent. */
-function largestPart(root: Record<string, unknown>): string {
+/** Where most of the size is: down the largest child while it holds at least half of its parent ("" if nowhere). */
+function largestPart(root: Record<string, unknown>): { path: string; size: number; entries: number | null } {
   const path: string[] = [];
   let node: unknown = root;
   let size = compactBytes(root);
@@ -129,8 +133,7 @@ function largestPart(root: Record<string, unknown>): string {
     node = (node as Record<string, unknown>)[bestKey];
     size = best;
   }
-  const entries = Array.isArray(node) ? ` (${node.length} entries)` : "";
-  return `${path.join(".") || "the document"} holds ${kib(size)} of it${entries}`;
+  return { path: path.join("."), size, entries: Array.isArray(node) ? node.length : null };
 }
 
 function kib(bytes: number): string {

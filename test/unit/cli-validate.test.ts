@@ -27,7 +27,7 @@ describe("edgeshift validate: the document's bounds", () => {
     const r = await run(JSON.stringify({ rules: [{ header: { name: "x-user-id", values } }] }));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(
-      /\(document\): the document is .* KiB as compact JSON .* at most 64 KiB\. rules\.0\.header\.values holds/,
+      /rules\.0\.header\.values: the document is .* as compact JSON .* at most 64 KiB; rules\.0\.header\.values holds/,
     );
   });
 

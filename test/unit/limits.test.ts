@@ -28,6 +28,7 @@ describe("document size", () => {
     expect(JSON.stringify(doc).length).toBeGreaterThan(1_000_000);
     const [p, ...rest] = problems(doc);
     expect(rest).toEqual([]);
+    expect(p.path).toBe("rules.0.header.values");
     expect(p.message).toMatch(/compact JSON .* at most 64 KiB/);
     expect(p.message).toMatch(/rules\.0\.header\.values holds 1\.\d MiB of it \(75000 entries\)/);
     expect(p.message).toMatch(/target a group header/);
