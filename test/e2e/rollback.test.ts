@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { requestOnce } from "./http-once";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
+import { visitorAddress } from "../../scripts/lib/traffic";
 
 let stack: DevStack;
 // A real receiver for WEBHOOK_URL (the origin server's /__origin/webhook stores what it gets).
@@ -32,8 +33,11 @@ interface Tally {
 
 const tally = (): Tally => ({ blue: 0, green: 0, status5xx: 0, noAnswer: 0, errors: [] });
 
+/** Each new visitor from its own address, as real users are (see visitorAddress). */
+let visitorsSent = 0;
 function get(path: string, method: string): Promise<{ status: number; origin?: string }> {
-  return requestOnce(`${stack.url}${path}`, { method }).then((r) => ({
+  const headers = { "cf-connecting-ip": visitorAddress(visitorsSent++) };
+  return requestOnce(`${stack.url}${path}`, { method, headers }).then((r) => ({
     status: r.status,
     origin: r.headers["x-origin"] as string | undefined,
   }));

@@ -100,4 +100,19 @@ describe.skipIf(!hasChromium)("status page in Chromium", () => {
     expect(await page.locator("#configerror").innerText()).toContain("last good config is kept");
     await page.close();
   });
+  it("shows operator- and origin-written strings as text, never as markup", async () => {
+    const evil = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
+    await stack.putRollout({ percent: 10, release: evil });
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/__edgeshift/#token=${stack.adminToken}`);
+    await waitFor(
+      "the release label",
+      async () => (await page.locator("#release").innerText()).includes("<img"),
+      30_000,
+    );
+    expect(await page.locator("#release").innerText()).toContain(evil);
+    expect(await page.locator("#release img, #release script").count()).toBe(0);
+    expect(await page.title()).not.toBe("pwned");
+    await page.close();
+  });
 });

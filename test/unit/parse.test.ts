@@ -97,4 +97,20 @@ describe("parseRollout", () => {
       'Invalid input: expected boolean, received string (got "yes")',
     );
   });
+  it("a __proto__ or constructor key pollutes nothing: refused where fields are known, dropped where they are free", () => {
+    expect(problemsOf(JSON.parse('{"__proto__":{"percent":100}}'))[""]).toMatch(/unknown field "__proto__"/);
+    expect(problemsOf(JSON.parse('{"constructor":{"prototype":{"percent":100}}}'))[""]).toMatch(
+      /unknown field "constructor"/,
+    );
+    const r = parseRollout(
+      '{"rolledBack":{"at":"t","reason":"r","__proto__":{"polluted":1},"figures":{"__proto__":{"polluted":2}}}}',
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const figures = r.doc.rolledBack!.figures!;
+    expect(Object.getPrototypeOf(figures)).toBe(Object.prototype);
+    expect((figures as Record<string, unknown>).polluted).toBeUndefined();
+    expect((r.doc.rolledBack as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });

@@ -262,3 +262,34 @@ describe("the page and failures", () => {
     );
   });
 });
+
+// The API takes a bearer token, never a cookie, so a page on another site cannot ride a logged-in
+// browser (no CSRF), and it sends no CORS headers, so a script on another site cannot read it.
+describe("cross-site use", () => {
+  it("a preflight from another site is not granted, and answers carry no Access-Control-* header", async () => {
+    const pre = await SELF.fetch(BASE + "/api/actions/abort", {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://evil.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization",
+      },
+    });
+    await pre.arrayBuffer();
+    expect(pre.headers.get("access-control-allow-origin")).toBeNull();
+    expect(pre.headers.get("access-control-allow-headers")).toBeNull();
+    const r = await api("/api/status", { headers: { origin: "https://evil.example" } });
+    await r.arrayBuffer();
+    expect(r.status).toBe(200);
+    expect([...r.headers.keys()].filter((k) => k.startsWith("access-control-"))).toEqual([]);
+  });
+
+  it("a cookie is no credential: a request carrying only cookies is refused", async () => {
+    const r = await SELF.fetch(BASE + "/api/status", {
+      headers: {
+        cookie: "edgeshift_admin=test-admin-token; token=test-admin-token; authorization=Bearer test-admin-token",
+      },
+    });
+    expect(r.status).toBe(401);
+  });
+});
