@@ -8,6 +8,7 @@
 // | GET  /__edgeshift/api/status           | bearer | StatusSnapshot                                        |
 // | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
 // | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {actor?, reason?}    |
+// | GET|PUT /__edgeshift/api/rollout       | bearer | the document, written against its version (./document-api.ts) |
 //
 // Fail-safe answers (never an exception, never a cached admin answer: `cache-control: no-store`):
 // | situation                    | answer                                                              |
@@ -27,6 +28,8 @@ import { controllerStub } from "../controller/rpc";
 import type { ActionKind, StatusSnapshot } from "../model/status";
 import { notApplicableReason } from "../model/action-error";
 import { statusPageHtml } from "./page";
+import { documentApi } from "./document-api";
+import { actorField, reasonField } from "./fields";
 import { withTimeout } from "../lib/timeout";
 import { sameSecret } from "../lib/secret";
 
@@ -47,22 +50,7 @@ const historyQuery = z.strictObject({
   ),
 });
 
-const actionBody = z.strictObject({
-  actor: z.optional(
-    z
-      .string({ error: 'actor must be a string, e.g. "alice"' })
-      .check(
-        z.trim(),
-        z.minLength(1, "actor must not be empty"),
-        z.maxLength(128, "actor must be at most 128 characters"),
-      ),
-  ),
-  reason: z.optional(
-    z
-      .string({ error: 'reason must be a string, e.g. "error budget burning"' })
-      .check(z.trim(), z.maxLength(500, "reason must be at most 500 characters")),
-  ),
-});
+const actionBody = z.strictObject({ actor: actorField, reason: reasonField("error budget burning") });
 
 type AdminEnv = { Bindings: Env };
 
@@ -166,6 +154,8 @@ adminApp.post("/api/actions/:action", async (c) => {
   if (status instanceof Response) return status;
   return c.json({ ok: true, status: withIsolateConfigError(status) });
 });
+
+adminApp.route("/api/rollout", documentApi(callController));
 
 adminApp.notFound((c) =>
   c.json(

@@ -22,6 +22,7 @@ import { ActionNotApplicable } from "../model/action-error";
 import { otherSlot } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
 import type { ControllerContext } from "./context";
@@ -159,6 +160,16 @@ export class RolloutController extends DurableObject<Env> {
       plan: this.plan.status(),
       saveError: this.saveError,
     });
+  }
+
+  /** The version in force (KV read first): the base of an operator's read-modify-write. */
+  async document(): Promise<DocumentVersion> {
+    return this.kv.version();
+  }
+
+  /** An operator's write against the version it was based on (./operator-write.ts): never lost, never overwriting. */
+  async writeDocument(req: DocumentWriteRequest): Promise<DocumentWriteOutcome> {
+    return this.kv.write(req);
   }
 
   /** Writes what the write-behind holds and waits for KV work under way. For tests, the CLI and benchmarks. */

@@ -1,20 +1,33 @@
-// The controller and the `rollout` KV key: what KV says (attempts, invalid documents) and what the
-// controller writes back (rollback, plan steps, promotion, abort).
+// The controller and the `rollout` KV key: what KV says (attempts, invalid documents), what the
+// controller writes back (rollback, plan steps, promotion, abort), and operators' writes through
+// the admin API (./operator-write.ts has their rules).
+//
+// KV has no compare-and-swap and is eventually consistent, so every KV operation of the controller
+// (a read, a write with its check, an operator's write) runs in turn under one lock: awaits inside
+// the object never interleave a KV write with another read-check-write. An operator's write through
+// the API is therefore never lost; a raw `wrangler kv key put` is lost only if it lands between the
+// controller's check and its put (docs/storage-schema.md, "Who writes the document").
 //
 // | situation                          | behaviour                                                     |
 // |------------------------------------|---------------------------------------------------------------|
 // | KV unreadable at start             | no attempt yet; reports count for stable only; retried ≤ 1/s   |
 // | KV holds an invalid document       | last good kept; one "config-error" event per bad version      |
 // | KV write fails                     | the view already protects traffic; retried by alarm (2 s)     |
-// | operator wrote during our write    | operator wins: their document becomes a new attempt           |
+// | KV holds a version we do not know  | re-read just before each write: the operator's write wins, the |
+// | when we are about to write         | owed write is dropped, event "operator-write-won" names both   |
+// | API write, base ≠ version in force | refused (409) naming the version in force; nothing written     |
+// | API write, KV unreadable           | refused (503): it could not be checked; nothing written        |
 // | report under an unknown version    | KV re-read (at once the first time, then ≤ 1/s)               |
 import { ROLLOUT_KEY } from "../model/names";
+import { fingerprintOf } from "../model/fingerprint";
 import { parseRollout, type ParseResult } from "../model/parse";
 import type { Rollout } from "../model/rollout";
 import type { RolloutEvent } from "../model/status";
+import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext, EventInput, WakeRequests } from "./context";
 import { kvWriteAction, patchText } from "./kv-patch";
+import { afterOperatorWrite, controllerMetadata, describeWriter, judgeOperatorWrite } from "./operator-write";
 import { afterControllerWrite, knows, startAttempt } from "./state";
 
 const KV_READ_MIN_GAP_MS = 1000;
@@ -28,8 +41,14 @@ export const KV_WRITE_CONCERN = "kv-write";
 export class KvSync {
   private reading: Promise<void> | null = null;
   private writing: Promise<void> | null = null;
+  /** The tail of the one lock: every KV read, checked write and operator write runs after it. */
+  private queue: Promise<unknown> = Promise.resolve();
   private lastReadAt = -Infinity;
   private readonly triedUnknown = new Set<string>();
+  /** Who asked for the owed write and why (KV metadata, and the event if an operator's write wins over it). */
+  private owedFor = { by: "controller", why: "a change of the controller" };
+  /** Test seam: awaited under the lock between a KV write's check and its put (stands for a slow KV). */
+  beforePut: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly kv: KVNamespace,
@@ -69,16 +88,69 @@ export class KvSync {
     const now = this.context.now();
     if (!force && now - this.lastReadAt < KV_READ_MIN_GAP_MS) return Promise.resolve();
     this.lastReadAt = now;
-    this.reading = (async () => {
-      try {
-        this.adopt(await withTimeout(this.kv.get(ROLLOUT_KEY), KV_TIMEOUT_MS, "KV read"));
-      } catch (e) {
-        console.error(`controller: reading KV key "${ROLLOUT_KEY}" failed: ${(e as Error).message}`);
-      } finally {
-        this.reading = null;
-      }
-    })();
+    this.reading = this.exclusive(async () => {
+      await this.readAndAdopt();
+    }).finally(() => {
+      this.reading = null;
+    });
     return this.reading;
+  }
+
+  /** The version in force, after reading KV (a raw put not yet seen becomes the version in force). */
+  async version(): Promise<DocumentVersion> {
+    await this.refresh(true);
+    const s = this.context.state();
+    return { fingerprint: s.fingerprint, text: s.text, attempt: s.attempt, revision: s.revision };
+  }
+
+  /**
+   * An operator's write through the admin API. Under the lock: KV is read (a raw put is the version
+   * in force from then on), the base is compared with the version in force, and the new document
+   * becomes a new attempt, in the view at once and in KV before the answer (or owed, by alarm).
+   */
+  write(req: DocumentWriteRequest): Promise<DocumentWriteOutcome> {
+    return this.exclusive(async () => {
+      if (!(await this.readAndAdopt()))
+        return {
+          ok: false,
+          reason: "kv-unavailable",
+          current: this.context.state().fingerprint,
+          error: `KV key "${ROLLOUT_KEY}" could not be read, so the write could not be checked against it: nothing was written; retry shortly`,
+        };
+      const before = this.context.state();
+      const verdict = judgeOperatorWrite(before, req.ifMatch, parseRollout(req.text));
+      if (verdict.kind === "refuse") return verdict.outcome;
+      if (verdict.kind === "write") {
+        this.context.update(
+          afterOperatorWrite(
+            before,
+            req.text,
+            verdict.fingerprint,
+            verdict.doc,
+            new Date(this.context.now()).toISOString(),
+          ),
+        );
+        this.owedFor = { by: req.actor, why: `the operator's write (${req.actor})` };
+        this.recordAttempt(verdict.fingerprint, verdict.doc, req.actor, {
+          via: "admin API",
+          previous: before.fingerprint,
+          ...(req.reason ? { note: req.reason } : {}),
+        });
+        // A plan in the new document may set its first step's percent: one more version, same write.
+        this.onNewAttempt(verdict.doc);
+      }
+      const written = await this.writeOwed();
+      const after = this.context.state();
+      return {
+        ok: true,
+        changed: verdict.kind === "write",
+        fingerprint: after.fingerprint,
+        previous: before.fingerprint,
+        attempt: after.attempt,
+        revision: after.revision,
+        kv: written && after.pendingKvText === null ? "written" : "pending",
+      };
+    });
   }
 
   /**
@@ -110,6 +182,7 @@ export class KvSync {
       rolledBack: rolledBack ? { at: rolledBack.at, reason: rolledBack.reason, figures: rolledBack.figures } : null,
       promotedAt: ev.kind === "promote" ? new Date(this.context.now()).toISOString() : state.promotedAt,
     });
+    this.owedFor = { by: ev.actor, why: `the controller's ${ev.kind} (${ev.reason})` };
     const event = this.context.recordEvent(ev);
     this.context.background(this.flush());
     return event;
@@ -121,59 +194,113 @@ export class KvSync {
     await this.flush();
   }
 
-  /** Writes the owed document to KV; on failure retries by alarm. One write at a time. */
+  /** Writes the owed document to KV; on failure retries by alarm. One write at a time, under the lock. */
   flush(): Promise<void> {
     if (this.writing) return this.writing.then(() => (this.context.state().pendingKvText ? this.flush() : undefined));
-    const text = this.context.state().pendingKvText;
-    if (!text) return Promise.resolve();
-    this.writing = (async () => {
-      try {
-        const current = await withTimeout(this.writeIfOurs(text), KV_TIMEOUT_MS, "KV write");
-        if (this.context.state().pendingKvText === text) this.context.update({ pendingKvText: null });
-        if (current.yielded) this.adopt(current.operatorText);
-        await this.wakes.clear(KV_WRITE_CONCERN);
-      } catch (e) {
-        console.error(`controller: KV write of rollout failed, retrying in ${KV_RETRY_MS} ms: ${(e as Error).message}`);
-        await this.wakes.request(KV_WRITE_CONCERN, this.context.now() + KV_RETRY_MS);
-      } finally {
-        this.writing = null;
-      }
-    })();
+    if (!this.context.state().pendingKvText) return Promise.resolve();
+    this.writing = this.exclusive(async () => {
+      await this.writeOwed();
+    }).finally(() => {
+      this.writing = null;
+    });
     return this.writing;
   }
 
-  private async writeIfOurs(
-    text: string,
-  ): Promise<{ yielded: false } | { yielded: true; operatorText: string | null }> {
-    const current = await this.kv.get(ROLLOUT_KEY);
-    const known = knows(this.context.state(), parseRollout(current).fingerprint);
-    const action = kvWriteAction(current, text, known);
-    if (action === "yield") return { yielded: true, operatorText: current };
-    if (action === "write") await this.kv.put(ROLLOUT_KEY, text);
-    return { yielded: false };
+  /** Runs `work` after every KV operation queued before it (never two at once, whatever awaits). */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
-  private adopt(text: string | null) {
+  /** Under the lock. False when KV could not be read. */
+  private async readAndAdopt(): Promise<boolean> {
+    try {
+      const got = await withTimeout(this.kv.getWithMetadata(ROLLOUT_KEY), KV_TIMEOUT_MS, "KV read");
+      this.adopt(got.value, got.metadata);
+      return true;
+    } catch (e) {
+      console.error(`controller: reading KV key "${ROLLOUT_KEY}" failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Under the lock: the owed document to KV, or the retry by alarm. True when nothing is owed any more. */
+  private async writeOwed(): Promise<boolean> {
+    if (!this.context.state().pendingKvText) return true;
+    try {
+      await withTimeout(this.checkAndPut(), KV_TIMEOUT_MS, "KV write");
+      await this.wakes.clear(KV_WRITE_CONCERN);
+      return true;
+    } catch (e) {
+      console.error(`controller: KV write of rollout failed, retrying in ${KV_RETRY_MS} ms: ${(e as Error).message}`);
+      await this.wakes.request(KV_WRITE_CONCERN, this.context.now() + KV_RETRY_MS);
+      return false;
+    }
+  }
+
+  /**
+   * Re-reads the key just before writing: a version the controller neither wrote nor read is an
+   * operator's raw put, which wins. What is owed is read after the await, not before: a decision
+   * made meanwhile (a rollback during a slow read) is what gets written.
+   */
+  private async checkAndPut(): Promise<void> {
+    const current = await this.kv.getWithMetadata(ROLLOUT_KEY);
+    const text = this.context.state().pendingKvText;
+    if (!text) return;
+    const known = knows(this.context.state(), parseRollout(current.value).fingerprint);
+    const action = kvWriteAction(current.value, text, known);
+    if (action === "yield") return this.adopt(current.value, current.metadata);
+    if (action === "write") {
+      await this.beforePut?.();
+      await this.kv.put(ROLLOUT_KEY, text, {
+        metadata: controllerMetadata(this.context.state().revision, fingerprintOf(text), this.owedFor.by),
+      });
+    }
+    if (this.context.state().pendingKvText === text) this.context.update({ pendingKvText: null });
+  }
+
+  /** What KV holds, read under the lock: a version the controller does not know is an operator's write. */
+  private adopt(text: string | null, metadata: unknown = null) {
     const parsed = parseRollout(text);
     if (knows(this.context.state(), parsed.fingerprint)) return;
+    const owed = this.context.state().pendingKvText;
+    if (owed !== null) this.operatorWon(parsed.fingerprint, owed, metadata);
     if (!parsed.ok) return this.noteConfigError(parsed);
     const at = new Date(this.context.now()).toISOString();
-    const state = startAttempt(this.context.state(), text, parsed.fingerprint, parsed.doc, at);
-    this.context.update(state);
-    const doc = parsed.doc;
+    this.context.update(startAttempt(this.context.state(), text, parsed.fingerprint, parsed.doc, at));
+    this.recordAttempt(parsed.fingerprint, parsed.doc, "operator", { writer: describeWriter(metadata) });
+    this.onNewAttempt(parsed.doc);
+  }
+
+  /** The controller owed a write when an operator's version reached KV: theirs stays, ours is dropped, and said so. */
+  private operatorWon(operator: string, owed: string, metadata: unknown) {
+    const dropped = fingerprintOf(owed);
+    this.context.update({ pendingKvText: null });
+    this.context.recordEvent({
+      kind: "operator-write-won",
+      actor: "operator",
+      reason: `KV holds version ${operator} (${describeWriter(metadata)}), written while the controller was about to write version ${dropped} for ${this.owedFor.why}: the operator's version stays and the controller's is not written`,
+      data: { operator, dropped, droppedFor: this.owedFor.why },
+    });
+  }
+
+  private recordAttempt(fingerprint: string, doc: Rollout, actor: string, extra: Record<string, unknown>) {
+    const attempt = this.context.state().attempt;
+    const via = typeof extra.via === "string" ? ` (written through the ${extra.via})` : "";
     this.context.recordEvent({
       kind: "attempt",
-      actor: "operator",
-      reason: `attempt ${state.attempt}: ${doc.release ? `release ${doc.release}, ` : ""}canary ${doc.canary} at ${doc.percent} %${doc.rolledBack ? " (document carries rolledBack: stays on stable)" : ""}`,
+      actor,
+      reason: `attempt ${attempt}: ${doc.release ? `release ${doc.release}, ` : ""}canary ${doc.canary} at ${doc.percent} %${doc.rolledBack ? " (document carries rolledBack: stays on stable)" : ""}${via}`,
       data: {
-        attempt: state.attempt,
-        fingerprint: parsed.fingerprint,
+        attempt,
+        fingerprint,
         release: doc.release ?? null,
         canary: doc.canary,
         percent: doc.percent,
+        ...extra,
       },
     });
-    this.onNewAttempt(doc);
   }
 
   private noteConfigError(parsed: Extract<ParseResult, { ok: false }>) {

@@ -5,6 +5,7 @@ import type { Env } from "../env";
 import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 
 export interface ControllerRpc {
   report(r: Report): Promise<ControllerView>;
@@ -12,6 +13,10 @@ export interface ControllerRpc {
   status(): Promise<StatusSnapshot>;
   history(limit?: number): Promise<RolloutEvent[]>;
   action(kind: ActionKind, req?: ActionRequest): Promise<StatusSnapshot>;
+  /** The version in force: the base of an operator's read-modify-write. */
+  document(): Promise<DocumentVersion>;
+  /** An operator's write, checked against the version it was based on. */
+  writeDocument(req: DocumentWriteRequest): Promise<DocumentWriteOutcome>;
   /** Waits for background KV work to finish (tests, CLI). */
   settle(): Promise<void>;
   ping(): Promise<string>;

@@ -44,6 +44,7 @@ export type EventKind =
   | "abort"
   | "sample-ratio"
   | "config-error"
+  | "operator-write-won" // KV held an operator's version when the controller was about to write: theirs stays
   | "webhook-failed";
 
 export interface RolloutEvent {
