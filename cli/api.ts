@@ -1,6 +1,7 @@
 // The admin API client (routes in docs/architecture.md). Every failure becomes a CliError with the
 // exit code scripts rely on and a sentence that says what to do about it.
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../src/model/status";
+import type { DocumentVersion, DocumentWriteOutcome } from "../src/model/document-write";
 import { CliError, EXIT } from "./args";
 
 export const DEFAULT_URL = "http://127.0.0.1:8787";
@@ -11,6 +12,19 @@ export interface ApiTarget {
   url: string;
   token: string | undefined;
 }
+
+/** The API refused: its status and parsed body travel with the message. */
+export class ApiRefusal extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: Record<string, unknown> | null,
+  ) {
+    super(message, EXIT.FAILED);
+  }
+}
+
+export type DocumentWritten = Extract<DocumentWriteOutcome, { ok: true }>;
 
 export class AdminApi {
   constructor(
@@ -36,6 +50,33 @@ export class AdminApi {
 
   action(kind: ActionKind, req: ActionRequest): Promise<{ ok: true; status: StatusSnapshot }> {
     return this.call("POST", `/actions/${kind}`, req);
+  }
+
+  /** The document in force and its fingerprint: the base of a write. */
+  document(): Promise<DocumentVersion> {
+    return this.call("GET", "/rollout");
+  }
+
+  /**
+   * Writes `document` if `ifMatch` is still the version in force. A 409 (the document changed since
+   * it was read: a plan step, a rollback, another operator) says what to do; nothing was written.
+   */
+  async writeDocument(req: {
+    document: Record<string, unknown>;
+    ifMatch: string;
+    actor: string;
+    reason?: string;
+  }): Promise<DocumentWritten> {
+    try {
+      return await this.call<DocumentWritten>("PUT", "/rollout", req);
+    } catch (e) {
+      if (!(e instanceof ApiRefusal) || e.status !== 409) throw e;
+      const current = typeof e.body?.current === "string" ? e.body.current : "unknown";
+      throw new CliError(
+        `the document changed since you read it: you based this change on version ${req.ifMatch}, and version ${current} is in force now (a plan step, a rollback or another operator's write came first). Nothing was written; re-run the command to apply your change to the current document (\`edgeshift history\` shows what changed)`,
+        EXIT.FAILED,
+      );
+    }
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -75,7 +116,11 @@ export class AdminApi {
         );
       }
     }
-    throw new CliError(explainFailure(res.status, text, this.target.url), EXIT.FAILED);
+    let refusal: Record<string, unknown> | null = null;
+    try {
+      refusal = JSON.parse(text);
+    } catch {}
+    throw new ApiRefusal(explainFailure(res.status, text, this.target.url), res.status, refusal);
   }
 }
 

@@ -1,4 +1,5 @@
 // What a command is, and the option groups commands share (admin API, KV access, output).
+import os from "node:os";
 import { AdminApi, DEFAULT_URL } from "./api";
 import { check, usageError, urlArg, type CommandHelp, type OptionSpecs, type Parsed } from "./args";
 import type { KvTarget } from "./kv";
@@ -48,6 +49,17 @@ export function apiFrom(v: Parsed["values"], io: Io): AdminApi {
   );
   const token = (v.token as string | undefined) ?? io.env.EDGESHIFT_TOKEN;
   return new AdminApi({ url, token: token || undefined });
+}
+
+/** Who acts, as recorded with the event: --actor, else the login name. */
+export function actorFrom(v: Parsed["values"], io: Io): string {
+  const given = (v.actor as string | undefined) ?? io.env.USER;
+  if (given) return given;
+  try {
+    return os.userInfo().username;
+  } catch {
+    return "cli";
+  }
 }
 
 export function kvFrom(v: Parsed["values"]): KvTarget {

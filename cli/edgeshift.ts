@@ -1,6 +1,7 @@
-// `edgeshift`: drive and watch a rollout from a terminal. Document changes go through
-// `wrangler kv key put` (as the design intends); controller actions and views go through the
-// admin API with the bearer token. Reference: docs/cli.md.
+// `edgeshift`: drive and watch a rollout from a terminal. Controller actions and views, and document
+// changes, go through the admin API with the bearer token (a document change carries the version it
+// read); without a Worker URL and token, document changes fall back to `wrangler kv key put`.
+// Reference: docs/cli.md.
 import { CliError, EXIT, helpText, parseCommandArgs } from "./args";
 import type { Command, Io } from "./command";
 import { abort, pause, promote, resume } from "./commands/actions";
@@ -22,8 +23,9 @@ function topHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary.split(/(?<=\.)\s/)[0]}`),
     "",
     "Admin API commands (status, watch, history, pause, resume, promote, abort) use --url / EDGESHIFT_URL",
-    "(default http://127.0.0.1:8787) and --token / EDGESHIFT_TOKEN. Document commands (set, start) use",
-    "wrangler's KV commands: remote by default, --local [--persist-to DIR] for wrangler dev.",
+    "(default http://127.0.0.1:8787) and --token / EDGESHIFT_TOKEN. Document commands (set, start) write",
+    "through the controller when both are set (refused, exit 1, if the document changed since it was read);",
+    "otherwise wrangler's KV commands, with a warning: remote by default, --local [--persist-to DIR] for wrangler dev.",
     "",
     "Exit codes: 0 ok · 1 failed (refused, invalid, unhealthy) · 2 bad usage/input · 3 Worker or KV unreachable",
   ].join("\n");

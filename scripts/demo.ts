@@ -12,6 +12,7 @@ import net from "node:net";
 import { parseArgs } from "node:util";
 import { AdminApi } from "../cli/api";
 import { changeDocument } from "../cli/commands/document";
+import { kvStore } from "../cli/doc-store";
 import { applySet } from "../cli/doc-edit";
 import type { KvTarget } from "../cli/kv";
 import { figuresSummary } from "../cli/render";
@@ -112,7 +113,7 @@ async function hold(seconds: number, percent: number, api: AdminApi, every = 1):
 }
 
 async function setPercent(kv: KvTarget, percent: number): Promise<void> {
-  const r = await changeDocument(kv, (cur) => applySet(cur, percent, { release: RELEASE }));
+  const r = await changeDocument(kvStore(kv), (cur) => applySet(cur, percent, { release: RELEASE }));
   say(
     `  $ edgeshift set ${percent} --release ${RELEASE} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`,
   );

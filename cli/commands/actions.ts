@@ -1,9 +1,8 @@
 // pause, resume, promote, abort: state changes only the controller (Durable Object) can make,
 // through the admin API. Each is recorded with who and why; a 409 means it does not apply now.
-import os from "node:os";
 import type { ActionKind } from "../../src/model/status";
 import { EXIT } from "../args";
-import { API_OPTIONS, JSON_OPTION, apiFrom, noPositionals, type Command } from "../command";
+import { API_OPTIONS, JSON_OPTION, actorFrom, apiFrom, noPositionals, type Command } from "../command";
 import { renderStatus } from "../render";
 
 const SUMMARY: Record<ActionKind, string> = {
@@ -28,7 +27,7 @@ function actionCommand(kind: ActionKind): Command {
     },
     async run(a, io) {
       noPositionals(a, kind);
-      const actor = (a.values.actor as string | undefined) ?? io.env.USER ?? safeUser();
+      const actor = actorFrom(a.values, io);
       const r = await apiFrom(a.values, io).action(kind, { actor, reason: a.values.reason as string | undefined });
       if (a.values.json) io.out(JSON.stringify(r, null, 2));
       else {
@@ -38,14 +37,6 @@ function actionCommand(kind: ActionKind): Command {
       return EXIT.OK;
     },
   };
-}
-
-function safeUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return "cli";
-  }
 }
 
 export const pause = actionCommand("pause");

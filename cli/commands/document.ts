@@ -1,12 +1,15 @@
-// set, start: read-modify-write of the `rollout` KV document through wrangler. The new document
-// is validated with the Worker's own parser before anything is written; invalid → nothing written.
+// set, start: read-modify-write of the `rollout` document, through the controller when the Worker's
+// URL and token are configured (the write carries the version it read; 409 if that changed), else
+// through wrangler's KV commands with a warning (../doc-store.ts). The new document is validated
+// with the Worker's own parser before anything is written; invalid → nothing written.
 import { formatConfiguredPercent } from "../../src/lib/percent";
 import { parseRollout, type ConfigProblem } from "../../src/model/parse";
 import type { Slot } from "../../src/model/rollout";
 import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError } from "../args";
-import { KV_OPTIONS, kvFrom, type Command, type Io } from "../command";
+import { API_OPTIONS, KV_OPTIONS, actorFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
-import { describeKv, readDocText, writeDocText, type KvTarget } from "../kv";
+import { storeFrom, type DocumentStore } from "../doc-store";
+import type { Parsed } from "../args";
 import { splitSummary } from "../render";
 
 export interface WriteResult {
@@ -21,14 +24,15 @@ const problemsText = (ps: ConfigProblem[]) => ps.map((p) => `  ${p.path || "(doc
 
 /** The one code path for document changes (CLI and demo): read, edit, validate, write. */
 export async function changeDocument(
-  kv: KvTarget,
+  store: DocumentStore,
   edit: (current: RawDoc) => Edit,
   opts: { dryRun?: boolean } = {},
 ): Promise<WriteResult> {
-  const current = rawFromText(await readDocText(kv));
+  const read = await store.read();
+  const current = rawFromText(read.text);
   if (!current.ok) {
     throw new CliError(
-      `the current rollout document in ${describeKv(kv)} is invalid, so it cannot be edited safely:\n${problemsText(current.problems)}\n` +
+      `the current rollout document in ${store.describe} is invalid, so it cannot be edited safely:\n${problemsText(current.problems)}\n` +
         "fix it with `wrangler kv key put --binding ROLLOUT_CONFIG rollout '<json>'` (check it first with `edgeshift validate <file>`)",
       EXIT.FAILED,
     );
@@ -41,26 +45,46 @@ export async function changeDocument(
       `nothing written; the new document would be invalid:\n${problemsText(parsed.problems)}`,
       EXIT.USAGE,
     );
-  if (!opts.dryRun) await writeDocText(kv, text);
+  if (!opts.dryRun) await store.write(doc, text, read.version);
   return { before: current.doc, after: doc, text, notes, written: !opts.dryRun };
 }
 
-function report(r: WriteResult, kv: KvTarget, io: Io, headline: string): void {
+/** Where the command writes (and the raw-KV warning, on stderr, when it is KV). */
+function storeOf(a: Parsed, io: Io): DocumentStore {
+  const { store, warning } = storeFrom(a.values, io, {
+    actor: actorFrom(a.values, io),
+    reason: a.values.reason as string | undefined,
+  });
+  if (warning && !a.values["dry-run"]) io.err(warning);
+  return store;
+}
+
+function report(r: WriteResult, store: DocumentStore, io: Io, headline: string): void {
   const canary = (r.after.canary as Slot | undefined) ?? "green";
   if (!r.written) {
     io.out(`dry run, nothing written. The document would be:\n${r.text}`);
   } else {
-    io.out(`${headline}: ${splitSummary(canary, r.after.percent as number)} — written to ${describeKv(kv)}`);
+    io.out(`${headline}: ${splitSummary(canary, r.after.percent as number)} — written to ${store.describe}`);
   }
   for (const n of r.notes) io.out(`note: ${n}`);
   if (r.written) {
     io.out(
-      kv.local
-        ? "wrangler dev picks it up within CONFIG_TTL_SECONDS (3 s by default). Watch it: edgeshift watch"
-        : "isolates pick it up within CONFIG_TTL_SECONDS once KV has propagated (up to ~60 s worldwide). Watch it: edgeshift watch",
+      store.via === "controller"
+        ? "isolates route by it on their next report to the controller (about 2 s), before KV has propagated. Watch it: edgeshift watch"
+        : store.describe.startsWith("local")
+          ? "wrangler dev picks it up within CONFIG_TTL_SECONDS (3 s by default). Watch it: edgeshift watch"
+          : "isolates pick it up within CONFIG_TTL_SECONDS once KV has propagated (up to ~60 s worldwide). Watch it: edgeshift watch",
     );
   }
 }
+
+/** Options of the commands that write the document: the controller's (preferred), then raw KV's. */
+const WRITE_OPTIONS = {
+  ...API_OPTIONS,
+  actor: { type: "string" as const, value: "<name>", help: "who writes, recorded with the event (default: $USER)" },
+  reason: { type: "string" as const, value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
+  ...KV_OPTIONS,
+};
 
 const RELEASE_OPTION = {
   release: {
@@ -75,8 +99,10 @@ export const set: Command = {
   usage: "set <percent> [options]",
   summary: "Set the canary's share of traffic (0–100, 0.01 resolution) in the rollout document.",
   details: [
-    "Reads the document with `wrangler kv key get`, changes `percent`, validates it like the Worker does, and writes it",
-    "with `wrangler kv key put` (remote unless --local). A manual split ends a running plan (removes `steps`).",
+    "Reads the document, changes `percent`, validates it like the Worker does, and writes it: through the controller",
+    "(admin API, with the version it read: refused if the document changed meanwhile) when --url/EDGESHIFT_URL and",
+    "--token/EDGESHIFT_TOKEN are set, else with `wrangler kv key get/put` (remote unless --local), with a warning.",
+    "A manual split ends a running plan (removes `steps`).",
     "After a rollback, this is your new attempt: `rolledBack` is removed and `attempt` bumped.",
     "",
     "Examples:",
@@ -84,17 +110,17 @@ export const set: Command = {
     "  edgeshift set 25 --local",
     "  edgeshift set 0            # everyone back on stable",
   ].join("\n"),
-  options: { ...RELEASE_OPTION, ...KV_OPTIONS },
+  options: { ...RELEASE_OPTION, ...WRITE_OPTIONS },
   async run(a, io) {
     if (a.positionals.length !== 1) throw usageError("set needs exactly one <percent>, e.g. `edgeshift set 25`");
     const percent = check(percentArg, a.positionals[0], "<percent>");
-    const kv = kvFrom(a.values);
+    const store = storeOf(a, io);
     const release = a.values.release as string | undefined;
-    const r = await changeDocument(kv, (cur) => applySet(cur, percent, { release }), {
+    const r = await changeDocument(store, (cur) => applySet(cur, percent, { release }), {
       dryRun: Boolean(a.values["dry-run"]),
     });
     const before = typeof r.before.percent === "number" ? r.before.percent : 0;
-    report(r, kv, io, `split ${formatConfiguredPercent(before)} → ${formatConfiguredPercent(percent)}`);
+    report(r, store, io, `split ${formatConfiguredPercent(before)} → ${formatConfiguredPercent(percent)}`);
     return EXIT.OK;
   },
 };
@@ -120,7 +146,7 @@ export const start: Command = {
       help: "how long each step is held while healthy (document default 300)",
     },
     ...RELEASE_OPTION,
-    ...KV_OPTIONS,
+    ...WRITE_OPTIONS,
   },
   async run(a, io) {
     if (a.positionals.length)
@@ -132,12 +158,17 @@ export const start: Command = {
       a.values["step-seconds"] === undefined
         ? undefined
         : check(secondsArg, a.values["step-seconds"], "--step-seconds");
-    const kv = kvFrom(a.values);
+    const store = storeOf(a, io);
     const release = a.values.release as string | undefined;
-    const r = await changeDocument(kv, (cur) => applyStart(cur, steps, stepSeconds, { release }), {
+    const r = await changeDocument(store, (cur) => applyStart(cur, steps, stepSeconds, { release }), {
       dryRun: Boolean(a.values["dry-run"]),
     });
-    report(r, kv, io, `plan ${steps.join(" → ")} % (each held ${r.after.stepSeconds ?? 300}s while healthy) started`);
+    report(
+      r,
+      store,
+      io,
+      `plan ${steps.join(" → ")} % (each held ${r.after.stepSeconds ?? 300}s while healthy) started`,
+    );
     return EXIT.OK;
   },
 };

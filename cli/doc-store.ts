@@ -1,0 +1,60 @@
+// Where `set` and `start` read and write the `rollout` document. Through the controller (admin API
+// `GET|PUT /__edgeshift/api/rollout`) whenever the Worker's URL and token are configured: the write
+// names the version it was based on, and the controller refuses it (409) if a plan step, a rollback
+// or another operator came first, so nothing is lost either way. Through wrangler's KV commands
+// only when they are not: KV has no compare-and-swap, so that path says what it cannot promise.
+import type { AdminApi } from "./api";
+import type { Parsed } from "./args";
+import { apiFrom, kvFrom, type Io } from "./command";
+import type { RawDoc } from "./doc-edit";
+import { describeKv, readDocText, writeDocText, type KvTarget } from "./kv";
+
+export interface DocumentStore {
+  /** "the controller at https://…" or "local KV (.wrangler/state)". */
+  describe: string;
+  via: "controller" | "kv";
+  /** The text in force and its version (null: raw KV, which has none to check against). */
+  read(): Promise<{ text: string | null; version: string | null }>;
+  write(doc: RawDoc, text: string, version: string | null): Promise<void>;
+}
+
+export const RAW_KV_WARNING =
+  "warning: no Worker URL and token (--url/EDGESHIFT_URL, --token/EDGESHIFT_TOKEN): writing KV directly with wrangler. " +
+  "KV has no compare-and-swap: a controller write at the same moment (a plan step, a rollback) can be lost, or this one can " +
+  "(the controller keeps an operator's version it finds before writing, not one that lands between its check and its put). " +
+  "Give --url and --token to write through the controller, which checks the version you read.";
+
+export function apiStore(api: AdminApi, actor: string, reason?: string): DocumentStore {
+  return {
+    describe: `the controller at ${api.target.url}`,
+    via: "controller",
+    async read() {
+      const v = await api.document();
+      return { text: v.text, version: v.fingerprint };
+    },
+    async write(doc, _text, version) {
+      await api.writeDocument({ document: doc, ifMatch: version ?? "none", actor, ...(reason ? { reason } : {}) });
+    },
+  };
+}
+
+/** The controller when its URL and token are configured (flag or environment), else raw KV with a warning. */
+export function storeFrom(
+  v: Parsed["values"],
+  io: Io,
+  who: { actor: string; reason?: string },
+): { store: DocumentStore; warning: string | null } {
+  const configured = Boolean((v.url ?? io.env.EDGESHIFT_URL) && (v.token ?? io.env.EDGESHIFT_TOKEN));
+  if (configured) return { store: apiStore(apiFrom(v, io), who.actor, who.reason), warning: null };
+  return { store: kvStore(kvFrom(v)), warning: RAW_KV_WARNING };
+}
+
+/** wrangler's `kv key get/put`: no version to check against (the demo's path, and the fallback). */
+export function kvStore(kv: KvTarget): DocumentStore {
+  return {
+    describe: describeKv(kv),
+    via: "kv",
+    read: async () => ({ text: await readDocText(kv), version: null }),
+    write: (_doc, text) => writeDocText(kv, text),
+  };
+}

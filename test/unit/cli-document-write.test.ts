@@ -1,0 +1,109 @@
+// `edgeshift set` / `start` write through the controller when its URL and token are configured: the
+// write carries the version read, and a 409 (the document changed meanwhile) is a clear message and
+// exit 1. A small real HTTP server stands in for the Worker's admin API (the Worker's side is tested
+// in test/worker/document-api.test.ts).
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../cli/edgeshift";
+import { EXIT } from "../../cli/args";
+import { RAW_KV_WARNING, storeFrom } from "../../cli/doc-store";
+import type { Io } from "../../cli/command";
+
+const READ = {
+  fingerprint: "aaaaaaaaaaaaaaaa",
+  text: JSON.stringify({ percent: 5, release: "v2" }),
+  attempt: 3,
+  revision: 2,
+};
+let url = "";
+let server: http.Server;
+let answer: { status: number; body: unknown } = { status: 200, body: {} };
+const puts: { auth: string | undefined; body: any }[] = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let text = "";
+    req.on("data", (c) => (text += c));
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      if (req.url !== "/__edgeshift/api/rollout") return res.writeHead(404).end("{}");
+      if (req.method === "GET") return res.end(JSON.stringify(READ));
+      puts.push({ auth: req.headers.authorization, body: JSON.parse(text) });
+      res.writeHead(answer.status).end(JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+function io(env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const x: Io = { out: (s) => out.push(s), err: (s) => err.push(s), env, style: { color: false, width: 100 } };
+  return { x, out, err };
+}
+
+describe("set and start through the controller", () => {
+  it("set sends the change with the version it read and the actor", async () => {
+    answer = { status: 200, body: { ok: true, changed: true, fingerprint: "cccccccccccccccc", kv: "written" } };
+    puts.length = 0;
+    const t = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "tok", USER: "alice" });
+    const code = await main(["set", "25", "--reason", "more"], t.x);
+    expect(t.err).toEqual([]);
+    expect(code).toBe(EXIT.OK);
+    expect(puts).toEqual([
+      {
+        auth: "Bearer tok",
+        body: { document: { percent: 25, release: "v2" }, ifMatch: READ.fingerprint, actor: "alice", reason: "more" },
+      },
+    ]);
+    expect(t.out[0]).toBe(
+      `split 5 % → 25 %: green (canary) 25 % · blue (stable) 75 % — written to the controller at ${url}`,
+    );
+  });
+
+  it.each([
+    ["set", ["set", "25"]],
+    ["start", ["start", "--steps", "10,50,100"]],
+  ])("%s: a 409 says the document changed since it was read, names both versions, and exits 1", async (_n, argv) => {
+    answer = {
+      status: 409,
+      body: { error: "the document changed since version aaaaaaaaaaaaaaaa was read", current: "bbbbbbbbbbbbbbbb" },
+    };
+    const t = io();
+    const code = await main([...argv, "--url", url, "--token", "tok"], t.x);
+    expect(code).toBe(EXIT.FAILED);
+    expect(t.out).toEqual([]);
+    expect(t.err).toHaveLength(1);
+    expect(t.err[0]).toMatch(
+      new RegExp(
+        `^edgeshift ${argv[0]}: the document changed since you read it: you based this change on version aaaaaaaaaaaaaaaa, and version bbbbbbbbbbbbbbbb is in force now .*Nothing was written; re-run the command`,
+      ),
+    );
+  });
+
+  it("other refusals keep the API's own message", async () => {
+    answer = {
+      status: 400,
+      body: { error: "nothing written; the document is invalid: percent: too big", field: "document.percent" },
+    };
+    const t = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "tok" });
+    expect(await main(["set", "25"], t.x)).toBe(EXIT.FAILED);
+    expect(t.err[0]).toContain("400: nothing written; the document is invalid: percent: too big");
+  });
+});
+
+describe("where the document is written", () => {
+  it("the controller when both its URL and token are configured, else raw KV with the warning", () => {
+    const who = { actor: "alice" };
+    expect(storeFrom({ url, token: "t" }, io().x, who)).toMatchObject({ warning: null, store: { via: "controller" } });
+    expect(storeFrom({}, io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "t" }).x, who).store.via).toBe("controller");
+    const token = storeFrom({ token: "t", local: true }, io().x, who);
+    expect(token).toMatchObject({ warning: RAW_KV_WARNING, store: { via: "kv" } });
+    expect(token.store.describe).toMatch(/^local KV/);
+    expect(storeFrom({ url }, io().x, who).store.via).toBe("kv");
+    expect(RAW_KV_WARNING).toMatch(/no compare-and-swap.*--url and --token/);
+  });
+});
