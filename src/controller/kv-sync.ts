@@ -15,6 +15,9 @@
 // | KV write fails                     | the view already protects traffic; retried by alarm (2 s)     |
 // | KV holds a version we do not know  | re-read just before each write: the operator's write wins, the |
 // | when we are about to write         | owed write is dropped, event "operator-write-won" names both   |
+// | isolates route by a version KV has | our KV write waits (≤ UNSEEN_HOLD_MS, retried by alarm) for KV |
+// | not shown us yet                   | to show it, then it wins as above; never shown: we write, and  |
+// |                                    | event "operator-write-unseen" says that version may be lost    |
 // | API write, base ≠ version in force | refused (409) naming the version in force; nothing written     |
 // | API write, KV unreadable           | refused (503): it could not be checked; nothing written        |
 // | report under an unknown version    | KV re-read (at once the first time, then ≤ 1/s)               |
@@ -35,6 +38,13 @@ const KV_TIMEOUT_MS = 2000;
 const KV_RETRY_MS = 2000;
 /** Unknown fingerprints remembered as already re-read for: far more than versions isolates could hold at once. */
 const REMEMBERED_UNKNOWN = 32;
+/**
+ * How long a version isolates route by, which KV has not shown the controller yet, holds back the
+ * controller's own KV writes: KV may take up to 60 s to carry a write from one location to another
+ * (https://developers.cloudflare.com/kv/concepts/how-kv-works/), and it is most likely an
+ * operator's write made elsewhere, which must not be overwritten unseen.
+ */
+export const UNSEEN_HOLD_MS = 60_000;
 
 export const KV_WRITE_CONCERN = "kv-write";
 
@@ -45,6 +55,8 @@ export class KvSync {
   private queue: Promise<unknown> = Promise.resolve();
   private lastReadAt = -Infinity;
   private readonly triedUnknown = new Set<string>();
+  /** Versions isolates route by that KV has not shown the controller yet → when first reported (epoch ms). */
+  private readonly unseen = new Map<string, number>();
   /** Who asked for the owed write and why (KV metadata, and the event if an operator's write wins over it). */
   private owedFor = { by: "controller", why: "a change of the controller" };
   /** Test seam: awaited under the lock between a KV write's check and its put (stands for a slow KV). */
@@ -80,6 +92,12 @@ export class KvSync {
     const fresh = unknown.some((f) => !this.triedUnknown.has(f));
     for (const f of unknown) remember(this.triedUnknown, f, REMEMBERED_UNKNOWN);
     await this.refresh(fresh);
+    const now = this.context.now();
+    for (const f of unknown) {
+      if (knows(this.context.state(), f) || this.unseen.has(f)) continue;
+      this.unseen.set(f, now);
+      if (this.unseen.size > REMEMBERED_UNKNOWN) this.unseen.delete(this.unseen.keys().next().value!);
+    }
   }
 
   /** Re-reads KV (at most once a second unless forced; one read at a time). */
@@ -118,6 +136,14 @@ export class KvSync {
           error: `KV key "${ROLLOUT_KEY}" could not be read, so the write could not be checked against it: nothing was written; retry shortly`,
         };
       const before = this.context.state();
+      const unseen = this.freshUnseen();
+      if (unseen)
+        return {
+          ok: false,
+          reason: "conflict",
+          current: before.fingerprint,
+          error: `isolates already route by version ${unseen}, which KV has not shown the controller yet (a raw \`wrangler kv key put\` elsewhere, still propagating): nothing was written, so as not to overwrite it unseen; read the document again in a minute (at most ${UNSEEN_HOLD_MS / 1000} s) and re-apply your change`,
+        };
       const verdict = judgeOperatorWrite(before, req.ifMatch, parseRollout(req.text));
       if (verdict.kind === "refuse") return verdict.outcome;
       if (verdict.kind === "write") {
@@ -229,7 +255,14 @@ export class KvSync {
   private async writeOwed(): Promise<boolean> {
     if (!this.context.state().pendingKvText) return true;
     try {
-      await withTimeout(this.checkAndPut(), KV_TIMEOUT_MS, "KV write");
+      const held = await withTimeout(this.checkAndPut(), KV_TIMEOUT_MS, "KV write");
+      if (held) {
+        console.warn(
+          `controller: KV write held: isolates route by version ${held}, which KV has not shown here yet (an operator's write elsewhere?); retrying in ${KV_RETRY_MS} ms`,
+        );
+        await this.wakes.request(KV_WRITE_CONCERN, this.context.now() + KV_RETRY_MS);
+        return false;
+      }
       await this.wakes.clear(KV_WRITE_CONCERN);
       return true;
     } catch (e) {
@@ -242,22 +275,60 @@ export class KvSync {
   /**
    * Re-reads the key just before writing: a version the controller neither wrote nor read is an
    * operator's raw put, which wins. What is owed is read after the await, not before: a decision
-   * made meanwhile (a rollback during a slow read) is what gets written.
+   * made meanwhile (a rollback during a slow read) is what gets written. Returns the version it
+   * waits for instead of writing (isolates route by it, KV has not shown it here yet), or null.
    */
-  private async checkAndPut(): Promise<void> {
+  private async checkAndPut(): Promise<string | null> {
     const current = await this.kv.getWithMetadata(ROLLOUT_KEY);
     const text = this.context.state().pendingKvText;
-    if (!text) return;
+    if (!text) return null;
     const known = knows(this.context.state(), parseRollout(current.value).fingerprint);
     const action = kvWriteAction(current.value, text, known);
-    if (action === "yield") return this.adopt(current.value, current.metadata);
+    if (action === "yield") {
+      this.adopt(current.value, current.metadata);
+      return null;
+    }
     if (action === "write") {
+      const awaited = this.awaitedVersion(text);
+      if (awaited) return awaited;
       await this.beforePut?.();
       await this.kv.put(ROLLOUT_KEY, text, {
         metadata: controllerMetadata(this.context.state().revision, fingerprintOf(text), this.owedFor.by),
       });
     }
     if (this.context.state().pendingKvText === text) this.context.update({ pendingKvText: null });
+    return null;
+  }
+
+  /**
+   * A version isolates reported within UNSEEN_HOLD_MS that the controller still does not know, or
+   * null. One reported longer ago than that is given up on, and said so: the write about to be made
+   * may be replacing it.
+   */
+  private awaitedVersion(owed: string): string | null {
+    const awaited = this.freshUnseen();
+    if (awaited) return awaited;
+    // What is left was reported too long ago and is still unknown.
+    for (const [f, since] of this.unseen) {
+      this.unseen.delete(f);
+      this.context.recordEvent({
+        kind: "operator-write-unseen",
+        actor: "controller",
+        reason: `isolates routed by version ${f} since ${new Date(since).toISOString()}, but KV never showed it to the controller within ${UNSEEN_HOLD_MS / 1000} s; the controller now writes version ${fingerprintOf(owed)} for ${this.owedFor.why}. If ${f} was an operator's write, it may be lost: check the document and write it again`,
+        data: { unseen: f, since: new Date(since).toISOString(), writing: fingerprintOf(owed) },
+      });
+    }
+    return null;
+  }
+
+  /** A version isolates reported less than UNSEEN_HOLD_MS ago that the controller still does not know (known ones are forgotten). */
+  private freshUnseen(): string | null {
+    const now = this.context.now();
+    for (const [f, since] of this.unseen) {
+      if (knows(this.context.state(), f)) this.unseen.delete(f);
+      else if (now - since < UNSEEN_HOLD_MS) return f;
+    }
+    return null;
   }
 
   /** What KV holds, read under the lock: a version the controller does not know is an operator's write. */

@@ -45,6 +45,7 @@ export type EventKind =
   | "sample-ratio"
   | "config-error"
   | "operator-write-won" // KV held an operator's version when the controller was about to write: theirs stays
+  | "operator-write-unseen" // isolates routed by a version KV never showed the controller; it wrote anyway
   | "webhook-failed";
 
 export interface RolloutEvent {

@@ -169,6 +169,62 @@ describe("raw KV puts", () => {
   });
 });
 
+describe("a version isolates route by that KV has not shown the controller yet", () => {
+  // KV carries a write from one location to another in up to 60 s: an operator's raw put made
+  // elsewhere can reach isolates there before the controller's own KV reads show it.
+  async function heldRollback() {
+    const { c, fp, text: baseText } = await started();
+    const elsewhere = text({ ...base, percent: 45, release: "v3" });
+    // An isolate already routes by it; KV here still holds the base.
+    await c.report(report(fingerprintOf(elsewhere), counters(1), counters(1)));
+    const v = await c.report(report(fp, counters(30, 30), counters(100)));
+    expect(v.doc?.rolledBack).toBeDefined();
+    await c.settle();
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(baseText);
+    return { c, elsewhere, rollbackText: text({ ...base, percent: 0, rolledBack: v.doc!.rolledBack }) };
+  }
+  async function alarmAfter(c: ControllerRpc, seconds: number) {
+    await runInDurableObject(stub(c), (o) => {
+      inner(o).clock = () => Date.now() + seconds * 1000;
+    });
+    await runDurableObjectAlarm(stub(c));
+    await c.settle();
+  }
+
+  it("holds the controller's KV write back until KV shows it; then the operator's version wins", async () => {
+    const { c, elsewhere } = await heldRollback();
+    await env.ROLLOUT_CONFIG.put("rollout", elsewhere);
+    await alarmAfter(c, 3);
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(elsewhere);
+    expect(await kinds(c, 4)).toEqual(["attempt", "operator-write-won", "rollback", "attempt"]);
+    expect((await c.status()).release).toBe("v3");
+  });
+
+  it("an operator's write through the API meanwhile is refused (409), not written over it", async () => {
+    const { c } = await heldRollback();
+    const v = await c.document();
+    const out = await c.writeDocument({
+      text: text({ ...base, percent: 1, attempt: 2 }),
+      ifMatch: v.fingerprint,
+      actor: "alice",
+    });
+    expect(out).toMatchObject({ ok: false, reason: "conflict" });
+    if (out.ok) throw new Error("not refused");
+    expect(out.error).toMatch(
+      /isolates already route by version [0-9a-f]{16}, which KV has not shown the controller yet/,
+    );
+  });
+
+  it("never shown within 60 s: the controller writes, and the event says that version may be lost", async () => {
+    const { c, elsewhere, rollbackText } = await heldRollback();
+    await alarmAfter(c, 61);
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(rollbackText);
+    const h = await c.history(1);
+    expect(h[0]).toMatchObject({ kind: "operator-write-unseen", data: { unseen: fingerprintOf(elsewhere) } });
+    expect(h[0].reason).toMatch(/may be lost: check the document and write it again/);
+  });
+});
+
 describe("the one lock", () => {
   it("an operator's write waits while the controller is between its check and its put, and is not overwritten", async () => {
     const { c } = await started();
