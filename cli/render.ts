@@ -78,11 +78,11 @@ function slotRow(label: string, st: SlotStats, seconds: number, p: Paint): strin
 function eventLine(e: RolloutEvent, p: Paint): string {
   const t = e.at.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
   const colour =
-    e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error"
+    e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error" || e.kind === "operator-write-unseen"
       ? "red"
       : e.kind === "promote" || e.kind === "plan-complete"
         ? "green"
-        : e.kind === "pause" || e.kind === "sample-ratio"
+        : e.kind === "pause" || e.kind === "sample-ratio" || e.kind === "operator-write-won"
           ? "yellow"
           : "cyan";
   return `  ${p(t, "dim")}  ${p(e.kind.padEnd(13), colour)} ${e.actor.padEnd(12)} ${e.reason}`;
