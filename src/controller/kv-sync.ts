@@ -30,7 +30,13 @@ import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext, EventInput, WakeRequests } from "./context";
 import { kvWriteAction, patchText } from "./kv-patch";
-import { afterOperatorWrite, controllerMetadata, describeWriter, judgeOperatorWrite } from "./operator-write";
+import {
+  afterOperatorWrite,
+  controllerMetadata,
+  describeWriter,
+  judgeOperatorWrite,
+  type InvalidInKv,
+} from "./operator-write";
 import { afterControllerWrite, knows, startAttempt } from "./state";
 
 const KV_READ_MIN_GAP_MS = 1000;
@@ -57,6 +63,8 @@ export class KvSync {
   private readonly triedUnknown = new Set<string>();
   /** Versions isolates route by that KV has not shown the controller yet → when first reported (epoch ms). */
   private readonly unseen = new Map<string, number>();
+  /** What KV held at the last read when it was an invalid document (the last good one stays in force), else null. */
+  private invalidInKv: InvalidInKv | null = null;
   /** Who asked for the owed write and why (KV metadata, and the event if an operator's write wins over it). */
   private owedFor = { by: "controller", why: "a change of the controller" };
   /** Test seam: awaited under the lock between a KV write's check and its put (stands for a slow KV). */
@@ -118,7 +126,9 @@ export class KvSync {
   async version(): Promise<DocumentVersion> {
     await this.refresh(true);
     const s = this.context.state();
-    return { fingerprint: s.fingerprint, text: s.text, attempt: s.attempt, revision: s.revision };
+    // An invalid document in KV is what a write replaces: the operator sees it (and its problems) first.
+    const shown = this.invalidInKv ?? s;
+    return { fingerprint: shown.fingerprint, text: shown.text, attempt: s.attempt, revision: s.revision };
   }
 
   /**
@@ -144,7 +154,7 @@ export class KvSync {
           current: before.fingerprint,
           error: `isolates already route by version ${unseen}, which KV has not shown the controller yet (a raw \`wrangler kv key put\` elsewhere, still propagating): nothing was written, so as not to overwrite it unseen; read the document again in a minute (at most ${UNSEEN_HOLD_MS / 1000} s) and re-apply your change`,
         };
-      const verdict = judgeOperatorWrite(before, req.ifMatch, parseRollout(req.text));
+      const verdict = judgeOperatorWrite(before, req.ifMatch, parseRollout(req.text), this.invalidInKv);
       if (verdict.kind === "refuse") return verdict.outcome;
       if (verdict.kind === "write") {
         this.context.update(
@@ -154,9 +164,11 @@ export class KvSync {
             verdict.fingerprint,
             verdict.doc,
             new Date(this.context.now()).toISOString(),
+            this.invalidInKv?.fingerprint,
           ),
         );
         this.owedFor = { by: req.actor, why: `the operator's write (${req.actor})` };
+        this.invalidInKv = null;
         this.recordAttempt(verdict.fingerprint, verdict.doc, req.actor, {
           via: "admin API",
           previous: before.fingerprint,
@@ -334,6 +346,8 @@ export class KvSync {
   /** What KV holds, read under the lock: a version the controller does not know is an operator's write. */
   private adopt(text: string | null, metadata: unknown = null) {
     const parsed = parseRollout(text);
+    this.invalidInKv =
+      parsed.ok || text === null ? null : { text, fingerprint: parsed.fingerprint, summary: parsed.summary };
     if (knows(this.context.state(), parsed.fingerprint)) return;
     const owed = this.context.state().pendingKvText;
     if (owed !== null) this.operatorWon(parsed.fingerprint, owed, metadata);

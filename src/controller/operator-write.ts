@@ -5,6 +5,8 @@
 // |-----------------------------------------------------|----------------------------------------------------|
 // | `ifMatch` ≠ the version in force (a plan step, a     | conflict (409) naming the version in force;        |
 // | rollback or another write came first)               | nothing written                                    |
+// | KV holds an invalid document (last good in force),  | conflict (409) naming the invalid version: a write |
+// | `ifMatch` is not that invalid version               | must be based on what KV holds to replace it       |
 // | an invalid document                                 | invalid (400) with the problems; nothing written   |
 // | the text in force, byte for byte                    | ok, unchanged; nothing written                     |
 // | anything else                                       | a new attempt: the view at once, then KV           |
@@ -43,8 +45,30 @@ export type WriteVerdict =
   | { kind: "unchanged" }
   | { kind: "write"; doc: Rollout; fingerprint: string };
 
-export function judgeOperatorWrite(s: ControllerState, ifMatch: string, parsed: ParseResult): WriteVerdict {
-  if (ifMatch !== s.fingerprint)
+/** An invalid document KV holds now (the last good one stays in force): what a write must be based on to replace it. */
+export interface InvalidInKv {
+  text: string;
+  fingerprint: string;
+  summary: string;
+}
+
+export function judgeOperatorWrite(
+  s: ControllerState,
+  ifMatch: string,
+  parsed: ParseResult,
+  invalidInKv: InvalidInKv | null = null,
+): WriteVerdict {
+  if (invalidInKv && ifMatch !== invalidInKv.fingerprint)
+    return {
+      kind: "refuse",
+      outcome: {
+        ok: false,
+        reason: "conflict",
+        current: invalidInKv.fingerprint,
+        error: `KV holds an invalid document, version ${invalidInKv.fingerprint} (${invalidInKv.summary}), written after version ${ifMatch} was read; the last good version ${s.fingerprint} still routes. Nothing was written: to replace the invalid one, read it (GET /__edgeshift/api/rollout) and send ifMatch ${invalidInKv.fingerprint}`,
+      },
+    };
+  if (!invalidInKv && ifMatch !== s.fingerprint)
     return {
       kind: "refuse",
       outcome: {
@@ -65,7 +89,7 @@ export function judgeOperatorWrite(s: ControllerState, ifMatch: string, parsed: 
         problems: parsed.problems,
       },
     };
-  if (parsed.fingerprint === s.fingerprint) return { kind: "unchanged" };
+  if (parsed.fingerprint === s.fingerprint && !invalidInKv) return { kind: "unchanged" };
   return { kind: "write", doc: parsed.doc, fingerprint: parsed.fingerprint };
 }
 
@@ -80,9 +104,11 @@ export function afterOperatorWrite(
   fp: string,
   doc: Rollout,
   at: string,
+  /** An invalid version KV held that this write replaces (it must never count as an operator's newer write). */
+  invalid: string | null = null,
 ): ControllerState {
   const next = startAttempt(s, text, fp, doc, at);
-  const replaced = [...s.fingerprints, ...s.supersedes].filter((f) => f !== fp);
+  const replaced = [...(invalid ? [invalid] : []), ...s.fingerprints, ...s.supersedes].filter((f) => f !== fp);
   return {
     ...next,
     supersedes: [...new Set(replaced)].slice(0, MAX_SUPERSEDES),

@@ -98,6 +98,26 @@ describe("operator writes through the controller", () => {
     expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(raw.text);
   });
 
+  it("an invalid raw put is not written over unseen: the base must be that version (the last good one still routes)", async () => {
+    const { c, fp } = await started();
+    const invalid = JSON.stringify({ ...base, precent: 5 });
+    await env.ROLLOUT_CONFIG.put("rollout", invalid);
+    const v = await c.document();
+    expect(v).toMatchObject({ fingerprint: fingerprintOf(invalid), text: invalid });
+    const stale = await c.writeDocument({ text: text({ ...base, percent: 1 }), ifMatch: fp, actor: "alice" });
+    expect(stale).toMatchObject({ ok: false, reason: "conflict", current: fingerprintOf(invalid) });
+    if (stale.ok) throw new Error("not refused");
+    expect(stale.error).toMatch(/KV holds an invalid document.*unknown field "precent"/);
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(invalid);
+    const fixed = text({ ...base, percent: 5 });
+    expect(await c.writeDocument({ text: fixed, ifMatch: v.fingerprint, actor: "alice" })).toMatchObject({
+      ok: true,
+      changed: true,
+    });
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(fixed);
+    expect((await c.status()).configError).toBeNull();
+  });
+
   it("a write while a plan step is due: both land in order, or the write that raced gets 409; nothing is lost", async () => {
     const plan = { ...base, percent: 10, steps: [10, 50, 100], stepSeconds: 60 };
     const c = controller();
