@@ -42,6 +42,8 @@ import { afterControllerWrite, knows, startAttempt } from "./state";
 const KV_READ_MIN_GAP_MS = 1000;
 const KV_TIMEOUT_MS = 2000;
 const KV_RETRY_MS = 2000;
+/** How long the lock waits for a timed-out KV write to settle before other KV work goes ahead. */
+const KV_IN_FLIGHT_MAX_MS = 8000;
 /** Unknown fingerprints remembered as already re-read for: far more than versions isolates could hold at once. */
 const REMEMBERED_UNKNOWN = 32;
 /**
@@ -266,8 +268,9 @@ export class KvSync {
   /** Under the lock: the owed document to KV, or the retry by alarm. True when nothing is owed any more. */
   private async writeOwed(): Promise<boolean> {
     if (!this.context.state().pendingKvText) return true;
+    const attempt = this.checkAndPut();
     try {
-      const held = await withTimeout(this.checkAndPut(), KV_TIMEOUT_MS, "KV write");
+      const held = await withTimeout(attempt, KV_TIMEOUT_MS, "KV write");
       if (held) {
         console.warn(
           `controller: KV write held: isolates route by version ${held}, which KV has not shown here yet (an operator's write elsewhere?); retrying in ${KV_RETRY_MS} ms`,
@@ -280,6 +283,9 @@ export class KvSync {
     } catch (e) {
       console.error(`controller: KV write of rollout failed, retrying in ${KV_RETRY_MS} ms: ${(e as Error).message}`);
       await this.wakes.request(KV_WRITE_CONCERN, this.context.now() + KV_RETRY_MS);
+      // A put still in flight after the timeout could land after a later write and replace it:
+      // the lock stays held until it settles (bounded, so a hung KV cannot stop the object).
+      await withTimeout(attempt, KV_IN_FLIGHT_MAX_MS, "a timed-out KV write").catch(() => undefined);
       return false;
     }
   }

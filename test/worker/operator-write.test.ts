@@ -274,6 +274,34 @@ describe("the one lock", () => {
   });
 });
 
+describe("the one lock, with a KV put slower than its timeout", () => {
+  it("a put still in flight after the timeout keeps the lock until it lands: a later write is not replaced by it", async () => {
+    const { c } = await started();
+    await runInDurableObject(stub(c), (o) => {
+      const i = inner(o);
+      i.kv.beforePut = () =>
+        new Promise<void>((resolve) => {
+          i.release = resolve;
+          i.kv.beforePut = null;
+        });
+    });
+    const rolled = await c.report(report((await c.status()).config.fingerprint, counters(30, 30), counters(100)));
+    // Past the controller's 2 s KV timeout: the write has been given up on (and is retried by
+    // alarm), but its put is still on its way.
+    await new Promise((r) => setTimeout(r, 2300));
+    const mine = text({ ...base, percent: 5, attempt: 2 });
+    const write = c.writeDocument({ text: mine, ifMatch: rolled.fingerprint!, actor: "alice" });
+    let settled = false;
+    void write.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    await runInDurableObject(stub(c), (o) => inner(o).release!());
+    expect(await write).toMatchObject({ ok: true, changed: true, kv: "written" });
+    await c.settle();
+    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(mine);
+  });
+});
+
 describe("KV metadata", () => {
   it("the controller's own writes say so; a raw put has none", async () => {
     const { c, fp } = await started();
