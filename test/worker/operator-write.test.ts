@@ -246,7 +246,12 @@ describe("a version isolates route by that KV has not shown the controller yet",
 });
 
 describe("the one lock", () => {
-  it("an operator's write waits while the controller is between its check and its put, and is not overwritten", async () => {
+  // 0 ms: the controller is between its check and its put. 2300 ms: its put has outlived the 2 s
+  // KV timeout (the write is given up on and retried by alarm) but is still on its way.
+  it.each([
+    ["waits while the controller is between its check and its put", 0],
+    ["waits for a put still in flight after its timeout", 2300],
+  ])("an operator's write %s, and is not replaced by that put", async (_what, afterMs) => {
     const { c } = await started();
     // Hold the controller's next KV write after it has checked KV and before it puts.
     await runInDurableObject(stub(c), (o) => {
@@ -259,36 +264,8 @@ describe("the one lock", () => {
     });
     const rolled = await c.report(report((await c.status()).config.fingerprint, counters(30, 30), counters(100)));
     expect(rolled.doc?.rolledBack).toBeDefined();
+    await new Promise((r) => setTimeout(r, afterMs));
     // The operator read the controller's new version (as GET /api/rollout would) and writes on it.
-    const mine = text({ ...base, percent: 5, attempt: 2 });
-    const write = c.writeDocument({ text: mine, ifMatch: rolled.fingerprint!, actor: "alice" });
-    let settled = false;
-    void write.then(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(settled).toBe(false);
-    await runInDurableObject(stub(c), (o) => inner(o).release!());
-    expect(await write).toMatchObject({ ok: true, changed: true, kv: "written" });
-    await c.settle();
-    expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(mine);
-    expect(await kinds(c, 3)).toEqual(["attempt", "rollback", "attempt"]);
-  });
-});
-
-describe("the one lock, with a KV put slower than its timeout", () => {
-  it("a put still in flight after the timeout keeps the lock until it lands: a later write is not replaced by it", async () => {
-    const { c } = await started();
-    await runInDurableObject(stub(c), (o) => {
-      const i = inner(o);
-      i.kv.beforePut = () =>
-        new Promise<void>((resolve) => {
-          i.release = resolve;
-          i.kv.beforePut = null;
-        });
-    });
-    const rolled = await c.report(report((await c.status()).config.fingerprint, counters(30, 30), counters(100)));
-    // Past the controller's 2 s KV timeout: the write has been given up on (and is retried by
-    // alarm), but its put is still on its way.
-    await new Promise((r) => setTimeout(r, 2300));
     const mine = text({ ...base, percent: 5, attempt: 2 });
     const write = c.writeDocument({ text: mine, ifMatch: rolled.fingerprint!, actor: "alice" });
     let settled = false;
@@ -299,6 +276,7 @@ describe("the one lock, with a KV put slower than its timeout", () => {
     expect(await write).toMatchObject({ ok: true, changed: true, kv: "written" });
     await c.settle();
     expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(mine);
+    expect(await kinds(c, 3)).toEqual(["attempt", "rollback", "attempt"]);
   });
 });
 
