@@ -72,8 +72,9 @@ export class AdminApi {
     } catch (e) {
       if (!(e instanceof ApiRefusal) || e.status !== 409) throw e;
       const current = typeof e.body?.current === "string" ? e.body.current : "unknown";
+      const said = typeof e.body?.error === "string" ? ` The controller said: ${e.body.error}` : "";
       throw new CliError(
-        `the document changed since you read it: you based this change on version ${req.ifMatch}, and version ${current} is in force now (a plan step, a rollback or another operator's write came first). Nothing was written; re-run the command to apply your change to the current document (\`edgeshift history\` shows what changed)`,
+        `the document changed since you read it: you based this change on version ${req.ifMatch}, and version ${current} is in force now (a plan step, a rollback or another operator's write came first). Nothing was written; re-run the command to apply your change to the current document (\`edgeshift history\` shows what changed).${said}`,
         EXIT.FAILED,
       );
     }

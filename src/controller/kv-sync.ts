@@ -38,6 +38,7 @@ import {
   type InvalidInKv,
 } from "./operator-write";
 import { afterControllerWrite, knows, startAttempt } from "./state";
+import { UNSEEN_HOLD_MS, UnseenVersions } from "./unseen-versions";
 
 const KV_READ_MIN_GAP_MS = 1000;
 const KV_TIMEOUT_MS = 2000;
@@ -46,14 +47,6 @@ const KV_RETRY_MS = 2000;
 const KV_IN_FLIGHT_MAX_MS = 8000;
 /** Unknown fingerprints remembered as already re-read for: far more than versions isolates could hold at once. */
 const REMEMBERED_UNKNOWN = 32;
-/**
- * How long a version isolates route by, which KV has not shown the controller yet, holds back the
- * controller's own KV writes: KV may take up to 60 s to carry a write from one location to another
- * (https://developers.cloudflare.com/kv/concepts/how-kv-works/), and it is most likely an
- * operator's write made elsewhere, which must not be overwritten unseen.
- */
-export const UNSEEN_HOLD_MS = 60_000;
-
 export const KV_WRITE_CONCERN = "kv-write";
 
 export class KvSync {
@@ -63,8 +56,8 @@ export class KvSync {
   private queue: Promise<unknown> = Promise.resolve();
   private lastReadAt = -Infinity;
   private readonly triedUnknown = new Set<string>();
-  /** Versions isolates route by that KV has not shown the controller yet → when first reported (epoch ms). */
-  private readonly unseen = new Map<string, number>();
+  private readonly unseen = new UnseenVersions();
+  private readonly known = (fingerprint: string) => knows(this.context.state(), fingerprint);
   /** What KV held at the last read when it was an invalid document (the last good one stays in force), else null. */
   private invalidInKv: InvalidInKv | null = null;
   /** Who asked for the owed write and why (KV metadata, and the event if an operator's write wins over it). */
@@ -102,12 +95,7 @@ export class KvSync {
     const fresh = unknown.some((f) => !this.triedUnknown.has(f));
     for (const f of unknown) remember(this.triedUnknown, f, REMEMBERED_UNKNOWN);
     await this.refresh(fresh);
-    const now = this.context.now();
-    for (const f of unknown) {
-      if (knows(this.context.state(), f) || this.unseen.has(f)) continue;
-      this.unseen.set(f, now);
-      if (this.unseen.size > REMEMBERED_UNKNOWN) this.unseen.delete(this.unseen.keys().next().value!);
-    }
+    this.unseen.note(unknown, this.known, this.context.now());
   }
 
   /** Re-reads KV (at most once a second unless forced; one read at a time). */
@@ -148,12 +136,12 @@ export class KvSync {
           error: `KV key "${ROLLOUT_KEY}" could not be read, so the write could not be checked against it: nothing was written; retry shortly`,
         };
       const before = this.context.state();
-      const unseen = this.freshUnseen();
+      const unseen = this.unseen.awaited(this.known, this.context.now());
       if (unseen)
         return {
           ok: false,
           reason: "conflict",
-          current: before.fingerprint,
+          current: unseen,
           error: `isolates already route by version ${unseen}, which KV has not shown the controller yet (a raw \`wrangler kv key put\` elsewhere, still propagating): nothing was written, so as not to overwrite it unseen; read the document again in a minute (at most ${UNSEEN_HOLD_MS / 1000} s) and re-apply your change`,
         };
       const verdict = judgeOperatorWrite(before, req.ifMatch, parseRollout(req.text), this.invalidInKv);
@@ -320,31 +308,21 @@ export class KvSync {
 
   /**
    * A version isolates reported within UNSEEN_HOLD_MS that the controller still does not know, or
-   * null. One reported longer ago than that is given up on, and said so: the write about to be made
-   * may be replacing it.
+   * null. Those reported longer ago are given up on, and said so: the write about to be made may be
+   * replacing them.
    */
   private awaitedVersion(owed: string): string | null {
-    const awaited = this.freshUnseen();
+    const now = this.context.now();
+    const awaited = this.unseen.awaited(this.known, now);
     if (awaited) return awaited;
-    // What is left was reported too long ago and is still unknown.
-    for (const [f, since] of this.unseen) {
-      this.unseen.delete(f);
+    for (const { fingerprint: f, since } of this.unseen.giveUp(this.known, now)) {
+      const at = new Date(since).toISOString();
       this.context.recordEvent({
         kind: "operator-write-unseen",
         actor: "controller",
-        reason: `isolates routed by version ${f} since ${new Date(since).toISOString()}, but KV never showed it to the controller within ${UNSEEN_HOLD_MS / 1000} s; the controller now writes version ${fingerprintOf(owed)} for ${this.owedFor.why}. If ${f} was an operator's write, it may be lost: check the document and write it again`,
-        data: { unseen: f, since: new Date(since).toISOString(), writing: fingerprintOf(owed) },
+        reason: `isolates routed by version ${f} since ${at}, but KV never showed it to the controller within ${UNSEEN_HOLD_MS / 1000} s; the controller now writes version ${fingerprintOf(owed)} for ${this.owedFor.why}. If ${f} was an operator's write, it may be lost: check the document and write it again`,
+        data: { unseen: f, since: at, writing: fingerprintOf(owed) },
       });
-    }
-    return null;
-  }
-
-  /** A version isolates reported less than UNSEEN_HOLD_MS ago that the controller still does not know (known ones are forgotten). */
-  private freshUnseen(): string | null {
-    const now = this.context.now();
-    for (const [f, since] of this.unseen) {
-      if (knows(this.context.state(), f)) this.unseen.delete(f);
-      else if (now - since < UNSEEN_HOLD_MS) return f;
     }
     return null;
   }

@@ -46,7 +46,7 @@ export type DocumentWriteOutcome =
        */
       reason: "conflict" | "invalid" | "kv-unavailable";
       error: string;
-      /** The fingerprint in force now. */
+      /** The version a write must now be based on: the one in force (or, while KV still carries it here, the one isolates already route by). */
       current: string;
       problems?: ConfigProblem[];
     };

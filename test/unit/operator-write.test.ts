@@ -4,6 +4,7 @@ import { afterOperatorWrite, describeWriter, judgeOperatorWrite } from "../../sr
 import { afterControllerWrite, initialState, knows, startAttempt } from "../../src/controller/state";
 import { parseRollout } from "../../src/model/parse";
 import { ALL_STABLE } from "../../src/model/rollout";
+import { UNSEEN_HOLD_MS, UnseenVersions } from "../../src/controller/unseen-versions";
 
 const at = "2026-01-01T00:00:00.000Z";
 const A = '{"percent":10}';
@@ -83,4 +84,33 @@ it("describeWriter tells the controller's puts from raw ones", () => {
     "the controller (revision 3, for alice)",
   );
   expect(describeWriter(null)).toBe("a raw KV put (no controller metadata)");
+});
+
+describe("UnseenVersions", () => {
+  it("holds a reported unknown version for UNSEEN_HOLD_MS, forgets it once known, gives it up after", () => {
+    const u = new UnseenVersions();
+    const known = new Set<string>();
+    const isKnown = (f: string) => known.has(f);
+    u.note(["x", "k"], (f) => f === "k", 1000);
+    expect(u.awaited(isKnown, 1000 + UNSEEN_HOLD_MS - 1)).toBe("x");
+    expect(u.giveUp(isKnown, 1000 + UNSEEN_HOLD_MS - 1)).toEqual([]);
+    expect(u.awaited(isKnown, 1000 + UNSEEN_HOLD_MS)).toBeNull();
+    expect(u.giveUp(isKnown, 1000 + UNSEEN_HOLD_MS)).toEqual([{ fingerprint: "x", since: 1000 }]);
+    expect(u.giveUp(isKnown, 1000 + UNSEEN_HOLD_MS)).toEqual([]);
+    u.note(["y"], isKnown, 5000);
+    known.add("y");
+    expect(u.awaited(isKnown, 5001)).toBeNull();
+    expect(u.giveUp(isKnown, 5000 + UNSEEN_HOLD_MS)).toEqual([]);
+  });
+
+  it("remembers at most 32, the oldest going first; a second report keeps the first time", () => {
+    const u = new UnseenVersions();
+    const none = () => false;
+    for (let i = 0; i < 40; i++) u.note([`v${i}`], none, i);
+    u.note(["v39"], none, 999);
+    const given = u.giveUp(none, 10 * UNSEEN_HOLD_MS);
+    expect(given).toHaveLength(32);
+    expect(given[0]).toEqual({ fingerprint: "v8", since: 8 });
+    expect(given[31]).toEqual({ fingerprint: "v39", since: 39 });
+  });
 });
