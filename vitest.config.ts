@@ -22,7 +22,7 @@ export default defineConfig({
               bindings: {
                 BLUE_ORIGIN: inject("blueUrl"),
                 GREEN_ORIGIN: inject("greenUrl"),
-                ADMIN_TOKEN: "test-admin-token",
+                ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 OVERRIDE_SECRET: "test-override-secret",
                 CONFIG_TTL_SECONDS: "3",
               },

@@ -64,7 +64,7 @@ export class AdminApi {
   async writeDocument(req: {
     document: Record<string, unknown>;
     ifMatch: string;
-    actor: string;
+    note?: string;
     reason?: string;
   }): Promise<DocumentWritten> {
     try {

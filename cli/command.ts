@@ -51,9 +51,12 @@ export function apiFrom(v: Parsed["values"], io: Io): AdminApi {
   return new AdminApi({ url, token: token || undefined });
 }
 
-/** Who acts, as recorded with the event: --actor, else the login name. */
-export function actorFrom(v: Parsed["values"], io: Io): string {
-  const given = (v.actor as string | undefined) ?? io.env.USER;
+/**
+ * The note kept with an event: --note, else the login name. Who acts is the admin token's name,
+ * decided by the Worker (src/admin/auth.ts); this is only who is at the keyboard.
+ */
+export function noteFrom(v: Parsed["values"], io: Io): string {
+  const given = (v.note as string | undefined) ?? io.env.USER;
   if (given) return given;
   try {
     return os.userInfo().username;

@@ -24,7 +24,7 @@ export const RAW_KV_WARNING =
   "(the controller keeps an operator's version it finds before writing, not one that lands between its check and its put). " +
   "Give --url and --token to write through the controller, which checks the version you read.";
 
-export function apiStore(api: AdminApi, actor: string, reason?: string): DocumentStore {
+export function apiStore(api: AdminApi, note: string, reason?: string): DocumentStore {
   return {
     describe: `the controller at ${api.target.url}`,
     via: "controller",
@@ -33,7 +33,7 @@ export function apiStore(api: AdminApi, actor: string, reason?: string): Documen
       return { text: v.text, version: v.fingerprint };
     },
     async write(doc, _text, version) {
-      await api.writeDocument({ document: doc, ifMatch: version ?? "none", actor, ...(reason ? { reason } : {}) });
+      await api.writeDocument({ document: doc, ifMatch: version ?? "none", note, ...(reason ? { reason } : {}) });
     },
   };
 }
@@ -42,10 +42,10 @@ export function apiStore(api: AdminApi, actor: string, reason?: string): Documen
 export function storeFrom(
   v: Parsed["values"],
   io: Io,
-  who: { actor: string; reason?: string },
+  who: { note: string; reason?: string },
 ): { store: DocumentStore; warning: string | null } {
   const configured = Boolean((v.url ?? io.env.EDGESHIFT_URL) && (v.token ?? io.env.EDGESHIFT_TOKEN));
-  if (configured) return { store: apiStore(apiFrom(v, io), who.actor, who.reason), warning: null };
+  if (configured) return { store: apiStore(apiFrom(v, io), who.note, who.reason), warning: null };
   return { store: kvStore(kvFrom(v)), warning: RAW_KV_WARNING };
 }
 

@@ -22,7 +22,8 @@ import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
 const PORTS = { blue: 8101, green: 8102, worker: 8787 };
-const TOKEN = "edgeshift-demo";
+// A public demo value, but as long as a real one must be (32+ characters, src/worker/credentials.ts).
+const TOKEN = "edgeshift-demo-token-not-a-secret";
 const RELEASE = "v2.0.0";
 
 const { values: flags } = parseArgs({

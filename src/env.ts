@@ -9,7 +9,12 @@ export interface Env {
   CONTROLLER: DurableObjectNamespace;
   /** Seconds an isolate trusts its cached `rollout` document (default 3). */
   CONFIG_TTL_SECONDS?: string;
+  /** At least 32 characters; its holder acts as "admin" (src/worker/credentials.ts). */
   ADMIN_TOKEN?: string;
+  /** Named admin tokens, `alice:<token>,ci:<token>` or JSON; the name is the recorded actor. */
+  ADMIN_TOKENS?: string;
+  /** Rate Limiting binding counting failed admin / explain tokens per client address (wrangler.toml). */
+  AUTH_LIMITER?: RateLimit;
   OVERRIDE_SECRET?: string;
   WEBHOOK_URL?: string;
 }

@@ -2,7 +2,7 @@
 // through the admin API. Each is recorded with who and why; a 409 means it does not apply now.
 import type { ActionKind } from "../../src/model/status";
 import { EXIT } from "../args";
-import { API_OPTIONS, JSON_OPTION, actorFrom, apiFrom, noPositionals, type Command } from "../command";
+import { API_OPTIONS, JSON_OPTION, apiFrom, noteFrom, noPositionals, type Command } from "../command";
 import { renderStatus } from "../render";
 
 const SUMMARY: Record<ActionKind, string> = {
@@ -22,16 +22,20 @@ function actionCommand(kind: ActionKind): Command {
     options: {
       ...API_OPTIONS,
       reason: { type: "string", value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
-      actor: { type: "string", value: "<name>", help: "who (default: $USER)" },
+      note: {
+        type: "string",
+        value: "<text>",
+        help: "free text kept with the event, e.g. who is at the keyboard (default: $USER); the actor is your token's name",
+      },
       ...JSON_OPTION,
     },
     async run(a, io) {
       noPositionals(a, kind);
-      const actor = actorFrom(a.values, io);
-      const r = await apiFrom(a.values, io).action(kind, { actor, reason: a.values.reason as string | undefined });
+      const note = noteFrom(a.values, io);
+      const r = await apiFrom(a.values, io).action(kind, { note, reason: a.values.reason as string | undefined });
       if (a.values.json) io.out(JSON.stringify(r, null, 2));
       else {
-        io.out(`${kind}: done (by ${actor})`);
+        io.out(`${kind}: done`);
         io.out(renderStatus(r.status, io.style, { events: 3 }));
       }
       return EXIT.OK;

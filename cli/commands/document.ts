@@ -6,7 +6,7 @@ import { formatConfiguredPercent } from "../../src/lib/percent";
 import { parseRollout, type ConfigProblem } from "../../src/model/parse";
 import type { Slot } from "../../src/model/rollout";
 import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError } from "../args";
-import { API_OPTIONS, KV_OPTIONS, actorFrom, type Command, type Io } from "../command";
+import { API_OPTIONS, KV_OPTIONS, noteFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { storeFrom, type DocumentStore } from "../doc-store";
 import type { Parsed } from "../args";
@@ -52,7 +52,7 @@ export async function changeDocument(
 /** Where the command writes (and the raw-KV warning, on stderr, when it is KV). */
 function storeOf(a: Parsed, io: Io): DocumentStore {
   const { store, warning } = storeFrom(a.values, io, {
-    actor: actorFrom(a.values, io),
+    note: noteFrom(a.values, io),
     reason: a.values.reason as string | undefined,
   });
   if (warning && !a.values["dry-run"]) io.err(warning);
@@ -81,7 +81,11 @@ function report(r: WriteResult, store: DocumentStore, io: Io, headline: string):
 /** Options of the commands that write the document: the controller's (preferred), then raw KV's. */
 const WRITE_OPTIONS = {
   ...API_OPTIONS,
-  actor: { type: "string" as const, value: "<name>", help: "who writes, recorded with the event (default: $USER)" },
+  note: {
+    type: "string" as const,
+    value: "<text>",
+    help: "free text kept with the event, e.g. who is at the keyboard (default: $USER); the actor is your token's name",
+  },
   reason: { type: "string" as const, value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
   ...KV_OPTIONS,
 };

@@ -57,7 +57,7 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   const inspector = await freePort();
   const persistDir = opts.persistDir ?? mkdtempSync(path.join(os.tmpdir(), "edgeshift-dev-"));
   const ownsPersist = !opts.persistDir;
-  const adminToken = opts.adminToken ?? "dev-admin-token";
+  const adminToken = opts.adminToken ?? "dev-admin-token-0123456789abcdef";
   const vars: Record<string, string> = {
     BLUE_ORIGIN: blue.url,
     GREEN_ORIGIN: green.url,

@@ -101,7 +101,10 @@ const modulesOf = (bundle: Bundle) => ({
  * Both secrets set, so the code paths they turn on (override token lookup, explain check) run in a
  * benchmark as in production; unset, a benchmark would time a proxy lighter than the deployed one.
  */
-export const BENCH_SECRETS = { ADMIN_TOKEN: "bench-admin-token", OVERRIDE_SECRET: "bench-override-secret" };
+export const BENCH_SECRETS = {
+  ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
+  OVERRIDE_SECRET: "bench-override-secret",
+};
 
 /** edgeshift with its KV namespace and controller Durable Object as wrangler.toml binds them. */
 export function edgeshiftOptions(

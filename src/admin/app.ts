@@ -7,21 +7,22 @@
 // | GET  /__edgeshift/                     | public | the status page: HTML with no data; it asks the API   |
 // | GET  /__edgeshift/api/status           | bearer | StatusSnapshot                                        |
 // | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
-// | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {actor?, reason?}    |
+// | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {note?, reason?}     |
 // | GET|PUT /__edgeshift/api/rollout       | bearer | the document, written against its version (./document-api.ts) |
 //
 // Fail-safe answers (never an exception, never a cached admin answer: `cache-control: no-store`):
 // | situation                    | answer                                                              |
 // |------------------------------|---------------------------------------------------------------------|
-// | ADMIN_TOKEN not configured   | 503 {error} saying `wrangler secret put ADMIN_TOKEN`                 |
+// | no token configured, or one  | 503 {error} saying how to set one (src/admin/auth.ts)                |
+// | shorter than 32 characters   |                                                                     |
 // | token missing or wrong       | 401 {error} + `WWW-Authenticate: Bearer realm="edgeshift"`            |
+// | too many wrong tokens        | 429 {error} + Retry-After, the token not compared                     |
 // | bad query/body/unknown action| 400 {error, field} naming the field and the fix                      |
 // | action does not apply now    | 409 {error} (e.g. resume with nothing paused)                         |
 // | controller fails or is slow  | 503 {error} after at most CONTROLLER_TIMEOUT_MS                        |
 import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import * as z from "../lib/zod";
-import type { Env } from "../env";
 import { ADMIN_PREFIX } from "../model/names";
 import { getConfigState } from "../worker/config-cache";
 import { controllerStub } from "../controller/rpc";
@@ -29,9 +30,9 @@ import type { ActionKind, StatusSnapshot } from "../model/status";
 import { notApplicableReason } from "../model/action-error";
 import { statusPageHtml } from "./page";
 import { documentApi } from "./document-api";
-import { actorField, reasonField } from "./fields";
+import { noteField, reasonField } from "./fields";
 import { withTimeout } from "../lib/timeout";
-import { sameSecret } from "../lib/secret";
+import { actorOf, requireAdmin, type AdminEnv } from "./auth";
 
 const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies readonly ActionKind[];
 /** An operator waiting on a status should hear "controller unavailable", not hang with it. */
@@ -50,9 +51,12 @@ const historyQuery = z.strictObject({
   ),
 });
 
-const actionBody = z.strictObject({ actor: actorField, reason: reasonField("error budget burning") });
-
-type AdminEnv = { Bindings: Env };
+// The actor is the token's name (actorOf); `actor` in a body is the older name of `note`.
+const actionBody = z.strictObject({
+  note: noteField("note"),
+  actor: noteField("actor"),
+  reason: reasonField("error budget burning"),
+});
 
 export const adminApp = new Hono<AdminEnv>({ strict: false }).basePath(ADMIN_PREFIX);
 
@@ -75,31 +79,7 @@ adminApp.get("/", (c) => {
   return c.html(statusPageHtml());
 });
 
-adminApp.use("/api/*", async (c, next) => {
-  const expected = c.env.ADMIN_TOKEN;
-  if (!expected) {
-    return c.json(
-      {
-        error:
-          "the admin API is disabled: no ADMIN_TOKEN is configured. Set one with `wrangler secret put ADMIN_TOKEN` (locally: ADMIN_TOKEN=… in .dev.vars)",
-      },
-      503,
-    );
-  }
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
-  if (!m || !(await sameSecret(m[1], expected))) {
-    c.header("www-authenticate", 'Bearer realm="edgeshift"');
-    return c.json(
-      {
-        error: m
-          ? "the bearer token was refused: it is not this Worker's ADMIN_TOKEN"
-          : "missing credentials: send `Authorization: Bearer <ADMIN_TOKEN>`",
-      },
-      401,
-    );
-  }
-  await next();
-});
+adminApp.use("/api/*", requireAdmin);
 
 adminApp.get("/api/status", async (c) => {
   const s = await callController(c, (ctl) => ctl.status());
@@ -134,7 +114,7 @@ adminApp.post("/api/actions/:action", async (c) => {
     } catch {
       return c.json(
         {
-          error: 'the body is not JSON: send {"actor":"alice","reason":"why"} (both optional) or no body',
+          error: 'the body is not JSON: send {"note":"alice","reason":"why"} (both optional) or no body',
           field: "body",
         },
         400,
@@ -143,14 +123,15 @@ adminApp.post("/api/actions/:action", async (c) => {
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return c.json(
-      { error: 'the body must be a JSON object such as {"actor":"alice","reason":"why"}', field: "body" },
+      { error: 'the body must be a JSON object such as {"note":"alice","reason":"why"}', field: "body" },
       400,
     );
   }
   const b = actionBody.safeParse(raw);
   if (!b.success)
-    return badRequest(c, b.error, 'the body takes only actor and reason, e.g. {"actor":"alice","reason":"why"}');
-  const status = await callController(c, (ctl) => ctl.action(kind as ActionKind, b.data));
+    return badRequest(c, b.error, 'the body takes only note and reason, e.g. {"note":"alice","reason":"why"}');
+  const req = { actor: actorOf(c), note: b.data.note ?? b.data.actor, reason: b.data.reason };
+  const status = await callController(c, (ctl) => ctl.action(kind as ActionKind, req));
   if (status instanceof Response) return status;
   return c.json({ ok: true, status: withIsolateConfigError(status) });
 });

@@ -7,7 +7,7 @@
 // | route                        | answer                                                                  |
 // |------------------------------|-------------------------------------------------------------------------|
 // | GET /api/rollout             | { fingerprint, text, document, attempt, revision } + ETag "<fingerprint>" |
-// | PUT /api/rollout             | body { document, ifMatch, actor?, reason? } (or header If-Match)         |
+// | PUT /api/rollout             | body { document, ifMatch, note?, reason? } (or header If-Match)          |
 //
 // | situation                                   | answer                                                     |
 // |---------------------------------------------|------------------------------------------------------------|
@@ -20,18 +20,17 @@
 import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import * as z from "../lib/zod";
-import type { Env } from "../env";
 import { ADMIN_PREFIX } from "../model/names";
 import type { ControllerRpc } from "../controller/rpc";
-import { actorField, reasonField } from "./fields";
+import { noteField, reasonField } from "./fields";
+import { actorOf, type AdminEnv } from "./auth";
 
-type AdminEnv = { Bindings: Env };
 type CallController = <T>(c: Context<AdminEnv>, f: (ctl: ControllerRpc) => Promise<T>) => Promise<T | Response>;
 
 /** Larger than any document the schema accepts; a body this large is not a document. */
 const MAX_BODY_BYTES = 1 << 20;
 const FINGERPRINT = /^(?:[0-9a-f]{16}|none)$/;
-const EXAMPLE = `{"ifMatch":"<fingerprint from GET ${ADMIN_PREFIX}/api/rollout>","document":{"percent":5},"actor":"alice"}`;
+const EXAMPLE = `{"ifMatch":"<fingerprint from GET ${ADMIN_PREFIX}/api/rollout>","document":{"percent":5},"note":"alice"}`;
 
 const writeBody = z.strictObject({
   document: z.record(z.string(), z.unknown(), { error: `document must be a JSON object, e.g. ${EXAMPLE}` }),
@@ -40,17 +39,10 @@ const writeBody = z.strictObject({
       .string({ error: "ifMatch must be a string: the fingerprint you read" })
       .check(z.regex(FINGERPRINT, 'ifMatch must be a fingerprint as GET returns it (16 hex digits, or "none")')),
   ),
-  actor: actorField,
+  note: noteField("note"),
+  actor: noteField("actor"),
   reason: reasonField("raise to 25 %"),
 });
-
-/**
- * Who the write is recorded as: for now the name the caller gives (free text), else "operator".
- * The one place that decides it, so an actor taken from the credential replaces only this.
- */
-export function actorOf(_c: Context<AdminEnv>, claimed: string | undefined): string {
-  return claimed || "operator";
-}
 
 /** `If-Match: "<fingerprint>"` (RFC 9110 §13.1.1: a strong entity tag), unquoted tolerated. */
 function ifMatchHeader(value: string | undefined): string | undefined {
@@ -94,7 +86,7 @@ export function documentApi(callController: CallController) {
         const keys = (issue as { keys: string[] }).keys;
         return c.json(
           {
-            error: `unknown field ${keys.map((k) => `"${k}"`).join(", ")}: the body takes document, ifMatch, actor and reason, e.g. ${EXAMPLE}`,
+            error: `unknown field ${keys.map((k) => `"${k}"`).join(", ")}: the body takes document, ifMatch, note and reason, e.g. ${EXAMPLE}`,
             field: keys[0],
           },
           400,
@@ -128,7 +120,8 @@ export function documentApi(callController: CallController) {
       ctl.writeDocument({
         text: JSON.stringify(b.data.document, null, 2),
         ifMatch,
-        actor: actorOf(c, b.data.actor),
+        actor: actorOf(c),
+        note: b.data.note ?? b.data.actor,
         reason: b.data.reason,
       }),
     );

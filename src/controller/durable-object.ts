@@ -28,7 +28,7 @@ import { reportVectors } from "../health/window";
 import type { ControllerContext } from "./context";
 import { EventLog } from "./events";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
-import { PLAN_CONCERN, PlanRunner } from "./plan-runner";
+import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
 import { buildSnapshot } from "./snapshot";
 import {
   afterReport,
@@ -187,7 +187,7 @@ export class RolloutController extends DurableObject<Env> {
     // Act on what KV says now: an action on a document the operator has since replaced would be lost.
     await this.kv.refresh(true);
     const actor = req.actor?.trim() || "operator";
-    if (kind === "abort") this.abort(actor, req.reason?.trim() || "aborted by the operator");
+    if (kind === "abort") this.abort(actor, req.reason?.trim() || "aborted by the operator", noteOf(req));
     else if (kind === "pause" || kind === "resume" || kind === "promote") await this.plan.act(kind, actor, req);
     else throw new ActionNotApplicable(`unknown action "${kind}": use pause, resume, promote or abort`);
     await this.kv.flush();
@@ -259,7 +259,7 @@ export class RolloutController extends DurableObject<Env> {
     );
   }
 
-  private abort(actor: string, reason: string) {
+  private abort(actor: string, reason: string, note: { note?: string }) {
     const { doc, rolledBack } = this.state;
     if (rolledBack)
       throw new ActionNotApplicable(`nothing to abort: the canary is already rolled back (${rolledBack.reason})`);
@@ -273,7 +273,7 @@ export class RolloutController extends DurableObject<Env> {
           ...(doc.release ? { release: doc.release } : {}),
         },
       },
-      { kind: "abort", actor, reason, data: { release: doc.release ?? null, percent: doc.percent } },
+      { kind: "abort", actor, reason, data: { release: doc.release ?? null, percent: doc.percent, ...note } },
     );
   }
 }

@@ -162,7 +162,8 @@ export class KvSync {
         this.recordAttempt(verdict.fingerprint, verdict.doc, req.actor, {
           via: "admin API",
           previous: before.fingerprint,
-          ...(req.reason ? { note: req.reason } : {}),
+          ...(req.reason ? { reason: req.reason } : {}),
+          ...(req.note ? { note: req.note } : {}),
         });
         // A plan in the new document may set its first step's percent: one more version, same write.
         this.onNewAttempt(verdict.doc);

@@ -233,7 +233,7 @@ export class PlanRunner {
         kind: "pause",
         actor,
         reason,
-        data: { index: p.index, percent: p.steps[p.index].percent },
+        data: { index: p.index, percent: p.steps[p.index].percent, ...noteOf(req) },
       });
       await wakes.clear(PLAN_CONCERN);
     } else if (kind === "resume") {
@@ -244,7 +244,7 @@ export class PlanRunner {
         kind: "resume",
         actor,
         reason: req.reason?.trim() || `resumed by ${actor}: step ${p.index + 1} (${step.percent} %) starts over`,
-        data: { index: p.index, percent: step.percent },
+        data: { index: p.index, percent: step.percent, ...noteOf(req) },
       });
       await wakes.request(PLAN_CONCERN, now + step.seconds * 1000);
     } else {
@@ -257,7 +257,7 @@ export class PlanRunner {
         throw new ActionNotApplicable(
           `nothing to promote: ${doc.canary} has no plan, no traffic and no release label (a second promote would switch straight back); write the new release first`,
         );
-      this.promoteNow(actor, req.reason?.trim() || `promoted by ${actor}`);
+      this.promoteNow(actor, req.reason?.trim() || `promoted by ${actor}`, noteOf(req));
       await wakes.clear(PLAN_CONCERN);
     }
   }
@@ -268,7 +268,7 @@ export class PlanRunner {
    * build: `steps` (the plan), `release` (it labelled the build now stable; the event keeps it),
    * `shadowPercent`, canary-targeting rules. Kept: stickiness, rollback rules, stable rules, salt.
    */
-  private promoteNow(actor: string, reason: string) {
+  private promoteNow(actor: string, reason: string, note: { note?: string } = {}) {
     const doc = this.deps.context.state().doc;
     const from = doc.canary;
     const to = otherSlot(from);
@@ -288,9 +288,15 @@ export class PlanRunner {
         kind: "promote",
         actor,
         reason: `${reason}: ${from}${doc.release ? ` (${doc.release})` : ""} is now stable; ${to} is the canary at 0 %`,
-        data: { release: doc.release ?? null, stable: from, canary: to, percentBefore: doc.percent },
+        data: { release: doc.release ?? null, stable: from, canary: to, percentBefore: doc.percent, ...note },
       },
     );
     this.deps.rolesSwitched();
   }
+}
+
+/** The caller's free-text note for an event's data (the actor is the token's name, not this). */
+export function noteOf(req: ActionRequest): { note?: string } {
+  const n = req.note?.trim();
+  return n ? { note: n } : {};
 }

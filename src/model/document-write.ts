@@ -20,9 +20,11 @@ export interface DocumentWriteRequest {
   text: string;
   /** The fingerprint the operator based the change on (a DocumentVersion's). */
   ifMatch: string;
-  /** Who writes (recorded with the event); the admin app decides what goes here. */
+  /** Who writes: the name of the admin token the request proved (src/admin/auth.ts). */
   actor: string;
   reason?: string;
+  /** Free text the caller adds (e.g. who is at the keyboard); kept with the event, never the actor. */
+  note?: string;
 }
 
 export type DocumentWriteOutcome =

@@ -118,7 +118,9 @@ export interface StatusSnapshot {
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort";
 export interface ActionRequest {
-  /** Who is acting (free text, e.g. a login); recorded with the event. */
+  /** Who is acting: the name of the admin token the request proved (src/admin/auth.ts), never body text. */
   actor?: string;
+  /** Free text from the caller (e.g. who is at the keyboard of a shared CI token); recorded in the event's data. */
+  note?: string;
   reason?: string;
 }

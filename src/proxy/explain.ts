@@ -1,8 +1,14 @@
 // The opt-in `x-edgeshift-explain` response header: which slot answered and why. Only for a
-// request that carries `x-edgeshift-explain: <ADMIN_TOKEN>`; ignored when ADMIN_TOKEN is unset.
-// Pure but for WebCrypto. The request header is never forwarded (headers.ts drops every x-edgeshift-* field).
+// request that carries `x-edgeshift-explain: <an admin token>` (ADMIN_TOKEN or one of ADMIN_TOKENS),
+// checked like the admin API's bearer (`explainRequested` in src/worker/credentials.ts):
+// | situation                                      | what happens                                          |
+// |------------------------------------------------|-------------------------------------------------------|
+// | no token configured, or one too short          | ignored (a too-short one is logged once per isolate)  |
+// | wrong token                                    | ignored; the failure counted per client address       |
+// | too many wrong tokens from this address        | 429 + Retry-After, nothing forwarded, nothing compared|
+// | a right token                                  | the header on the response                            |
+// The request header is never forwarded (headers.ts drops every x-edgeshift-* field).
 import type { Decision } from "../routing/decide";
-import { sameSecret } from "../lib/secret";
 
 export const EXPLAIN_HEADER = "x-edgeshift-explain";
 
@@ -17,14 +23,20 @@ export interface ExplainFacts {
   answeredBy: string;
 }
 
-/**
- * Whether the request asked for an explanation with the right token. Costs nothing on requests
- * without the header; with it, the same hashed compare as the admin API (no length leak).
- */
-export async function explainRequested(headers: Headers, adminToken: string | undefined): Promise<boolean> {
-  if (!adminToken) return false;
-  const given = headers.get(EXPLAIN_HEADER);
-  return given !== null && (await sameSecret(given, adminToken));
+/** The answer to a throttled explain request: nothing was forwarded. */
+export function explainThrottled(retryAfterS: number): Response {
+  return new Response(
+    `edgeshift: too many refused ${EXPLAIN_HEADER} tokens from this address; try again in ${retryAfterS} s.\n`,
+    {
+      status: 429,
+      headers: {
+        "content-type": "text/plain; charset=utf-8",
+        "cache-control": "no-store",
+        "retry-after": String(retryAfterS),
+        "x-edgeshift-error": "explain-throttled",
+      },
+    },
+  );
 }
 
 export function explainValue(f: ExplainFacts): string {

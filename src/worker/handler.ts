@@ -31,7 +31,8 @@ import { recorder } from "./telemetry";
 import { maybeMirror } from "../proxy/mirror";
 import { originBase, pathAndQuery, setCohortHeaders, upstreamHeaders } from "../proxy/headers";
 import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
-import { EXPLAIN_HEADER, explainRequested, explainValue } from "../proxy/explain";
+import { EXPLAIN_HEADER, explainThrottled, explainValue } from "../proxy/explain";
+import { explainRequested } from "./credentials";
 import { fixOriginHeaders, originHeadersNeedFix } from "../proxy/response-headers";
 
 interface Prepared {
@@ -127,6 +128,10 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       override = await verifyOverride(token, env.OVERRIDE_SECRET, Math.floor(Date.now() / 1000));
   }
   const d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
+  // Before anything is sent: an address throttled for wrong tokens gets 429, the origin nothing.
+  // The header check first: requests without it pay no await and no hashing.
+  const wantsExplain = headers.has(EXPLAIN_HEADER) ? await explainRequested(headers, env) : false;
+  if (typeof wantsExplain === "number") return explainThrottled(wantsExplain);
 
   const origins = originsOf(env);
   const url = request.url;
@@ -174,18 +179,16 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   const setCookie =
     sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, url.startsWith("https:"));
   if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, d.slot);
-  // The header check first: requests without it pay no await and no hashing.
-  const explain =
-    headers.has(EXPLAIN_HEADER) && (await explainRequested(headers, env.ADMIN_TOKEN))
-      ? explainValue({
-          decision: d,
-          threshold: routing.threshold,
-          release: routing.doc.release,
-          source: routing.source,
-          failover,
-          answeredBy: answered,
-        })
-      : null;
+  const explain = wantsExplain
+    ? explainValue({
+        decision: d,
+        threshold: routing.threshold,
+        release: routing.doc.release,
+        source: routing.source,
+        failover,
+        answeredBy: answered,
+      })
+    : null;
 
   recorder.maybeFlush(ctx, env);
 

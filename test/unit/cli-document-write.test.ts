@@ -56,7 +56,7 @@ describe("set and start through the controller", () => {
     expect(puts).toEqual([
       {
         auth: "Bearer tok",
-        body: { document: { percent: 25, release: "v2" }, ifMatch: READ.fingerprint, actor: "alice", reason: "more" },
+        body: { document: { percent: 25, release: "v2" }, ifMatch: READ.fingerprint, note: "alice", reason: "more" },
       },
     ]);
     expect(t.out[0]).toBe(
@@ -97,7 +97,7 @@ describe("set and start through the controller", () => {
 
 describe("where the document is written", () => {
   it("the controller when both its URL and token are configured, else raw KV with the warning", () => {
-    const who = { actor: "alice" };
+    const who = { note: "alice" };
     expect(storeFrom({ url, token: "t" }, io().x, who)).toMatchObject({ warning: null, store: { via: "controller" } });
     expect(storeFrom({}, io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "t" }).x, who).store.via).toBe("controller");
     const token = storeFrom({ token: "t", local: true }, io().x, who);

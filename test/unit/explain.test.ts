@@ -2,27 +2,38 @@
 // header on a real response is tested in workerd: test/worker/explain.test.ts.
 import { describe, expect, it } from "vitest";
 import { rolloutSchema } from "../../src/model/rollout";
-import { EXPLAIN_HEADER, explainRequested, explainValue, type ExplainFacts } from "../../src/proxy/explain";
+import { EXPLAIN_HEADER, explainValue, type ExplainFacts } from "../../src/proxy/explain";
+import { explainRequested } from "../../src/worker/credentials";
 import { compileRouting, decide } from "../../src/routing/decide";
 
-const TOKEN = "s3cret-admin-token";
+const TOKEN = "s3cret-admin-token-0123456789abcdef";
 const asking = (value: string) => new Headers({ [EXPLAIN_HEADER]: value });
 
 describe("explainRequested", () => {
+  const env = { ADMIN_TOKEN: TOKEN };
+  // Each case from its own address: wrong tokens are counted per address (credentials.ts).
+  let ip = 0;
+  const from = (value: string) => {
+    const h = asking(value);
+    h.set("cf-connecting-ip", `192.0.2.${++ip}`);
+    return h;
+  };
+
   it("is true only for the exact ADMIN_TOKEN", async () => {
-    expect(await explainRequested(asking(TOKEN), TOKEN)).toBe(true);
+    expect(await explainRequested(from(TOKEN), env)).toBe(true);
     for (const wrong of ["", "wrong", TOKEN.slice(0, -1), `${TOKEN}x`, TOKEN.toUpperCase()])
-      expect(await explainRequested(asking(wrong), TOKEN), JSON.stringify(wrong)).toBe(false);
+      expect(await explainRequested(from(wrong), env), JSON.stringify(wrong)).toBe(false);
   });
 
   it("is false without the header", async () => {
-    expect(await explainRequested(new Headers(), TOKEN)).toBe(false);
+    expect(await explainRequested(new Headers(), env)).toBe(false);
   });
 
-  it("is off when ADMIN_TOKEN is unset or empty, whatever the request sends", async () => {
-    expect(await explainRequested(asking(""), undefined)).toBe(false);
-    expect(await explainRequested(asking(""), "")).toBe(false);
-    expect(await explainRequested(asking("anything"), undefined)).toBe(false);
+  it("is off when ADMIN_TOKEN is unset, empty or too short, whatever the request sends", async () => {
+    expect(await explainRequested(from(""), {})).toBe(false);
+    expect(await explainRequested(from(""), { ADMIN_TOKEN: "" })).toBe(false);
+    expect(await explainRequested(from("anything"), {})).toBe(false);
+    expect(await explainRequested(from("short-token"), { ADMIN_TOKEN: "short-token" })).toBe(false);
   });
 });
 

@@ -6,7 +6,7 @@ import { adminApp } from "../../src/admin/app";
 import { controllerStub } from "../../src/controller/rpc";
 
 const BASE = "https://edge.example/__edgeshift";
-const AUTH = { authorization: "Bearer test-admin-token" };
+const AUTH = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
 function api(path: string, init: RequestInit = {}) {
   return SELF.fetch(BASE + path, { ...init, headers: { ...AUTH, ...(init.headers as Record<string, string>) } });
@@ -40,7 +40,7 @@ describe("auth", () => {
   it.each([
     ["a wrong token", "Bearer test-admin-tokem"],
     ["a prefix of the token", "Bearer test-admin"],
-    ["the token with a suffix", "Bearer test-admin-token2"],
+    ["the token with a suffix", "Bearer test-admin-token-0123456789abcdef2"],
     ["another scheme", "Basic dGVzdC1hZG1pbi10b2tlbg=="],
     ["an empty bearer", "Bearer "],
   ])("%s → 401", async (_what, authorization) => {
@@ -126,7 +126,7 @@ describe("actions: validation and applicability", () => {
     ["pause", '{"actor": 5}', "actor", /actor must be a string/],
     ["pause", '{"actor": ""}', "actor", /must not be empty/],
     ["pause", `{"reason": "${"x".repeat(501)}"}`, "reason", /at most 500/],
-    ["pause", '{"who": "alice"}', "who", /unknown field "who": the body takes only actor and reason/],
+    ["pause", '{"who": "alice"}', "who", /unknown field "who": the body takes only note and reason/],
   ])("POST %s with %s → 400 naming %s", async (action, body, field, msg) => {
     const r = await post(action, body);
     expect(r.status).toBe(400);
@@ -149,7 +149,7 @@ describe("actions: validation and applicability", () => {
     expect(after).toBe(before + 1);
   });
 
-  it("abort: percent 0 + rolledBack by the actor in KV, event with actor and reason; a second abort → 409", async () => {
+  it("abort: percent 0 + rolledBack by the token's holder in KV, event with actor, note and reason; a second abort → 409", async () => {
     await env.ROLLOUT_CONFIG.put("rollout", JSON.stringify({ percent: 30, release: "v9" }));
     const r = await post("abort", JSON.stringify({ actor: "alice", reason: "checkout looks wrong" }));
     expect(r.status).toBe(200);
@@ -165,10 +165,16 @@ describe("actions: validation and applicability", () => {
     expect(kv).toMatchObject({
       percent: 0,
       release: "v9",
-      rolledBack: { by: "alice", reason: "checkout looks wrong", release: "v9" },
+      rolledBack: { by: "admin", reason: "checkout looks wrong", release: "v9" },
     });
     const ev = (await (await api("/api/history?limit=1")).json<{ events: any[] }>()).events[0];
-    expect(ev).toMatchObject({ kind: "abort", actor: "alice", reason: "checkout looks wrong" });
+    // The actor is who the token proves (ADMIN_TOKEN: "admin"); the body's "actor" is only a note.
+    expect(ev).toMatchObject({
+      kind: "abort",
+      actor: "admin",
+      reason: "checkout looks wrong",
+      data: { note: "alice" },
+    });
 
     const again = await post("abort");
     expect(again.status).toBe(409);
@@ -183,7 +189,7 @@ describe("actions: validation and applicability", () => {
 });
 
 describe("actions on a running plan, over HTTP", () => {
-  it("pause → 200 paused (recorded with actor and reason); resume → 200; promote → roles switched in KV", async () => {
+  it("pause → 200 paused (recorded with the token's actor, the note and reason); resume → 200; promote → roles switched in KV", async () => {
     await env.ROLLOUT_CONFIG.put("rollout", JSON.stringify({ steps: [10, 50, 100], stepSeconds: 600, release: "v10" }));
     const p = await post("pause", JSON.stringify({ actor: "erin", reason: "holding for the launch" }));
     expect(p.status).toBe(200);
@@ -193,7 +199,7 @@ describe("actions on a running plan, over HTTP", () => {
       status: {
         state: "paused",
         percent: 10,
-        plan: { paused: true, waitingFor: "paused by erin: holding for the launch" },
+        plan: { paused: true, waitingFor: "paused by admin: holding for the launch" },
       },
     });
     expect((await post("pause")).status).toBe(409);
@@ -202,7 +208,7 @@ describe("actions on a running plan, over HTTP", () => {
     expect(r.status).toBe(200);
     expect((await r.json<any>()).status).toMatchObject({ state: "running", plan: { paused: false, index: 0 } });
 
-    const pr = await post("promote", JSON.stringify({ actor: "frank", reason: "ship it" }));
+    const pr = await post("promote", JSON.stringify({ note: "frank", reason: "ship it" }));
     expect(pr.status).toBe(200);
     expect((await pr.json<any>()).status).toMatchObject({
       roles: { canary: "blue", stable: "green" },
@@ -215,11 +221,11 @@ describe("actions on a running plan, over HTTP", () => {
     expect(kv).toMatchObject({ canary: "blue", percent: 0, stepSeconds: 600 });
     expect(kv.steps).toBeUndefined();
     const events = (await (await api("/api/history?limit=4")).json<{ events: any[] }>()).events;
-    expect(events.map((e) => [e.kind, e.actor])).toEqual([
-      ["promote", "frank"],
-      ["resume", "erin"],
-      ["pause", "erin"],
-      ["plan-start", "operator"],
+    expect(events.map((e) => [e.kind, e.actor, e.data?.note])).toEqual([
+      ["promote", "admin", "frank"],
+      ["resume", "admin", "erin"],
+      ["pause", "admin", "erin"],
+      ["plan-start", "operator", undefined],
     ]);
   });
 });
@@ -234,7 +240,7 @@ describe("the page and failures", () => {
       const html = await r.text();
       expect(html).toMatch(/<html/i);
       expect(html).toContain("/__edgeshift/api");
-      expect(html).not.toContain("test-admin-token");
+      expect(html).not.toContain("test-admin-token-0123456789abcdef");
     }
   });
 
@@ -287,7 +293,7 @@ describe("cross-site use", () => {
   it("a cookie is no credential: a request carrying only cookies is refused", async () => {
     const r = await SELF.fetch(BASE + "/api/status", {
       headers: {
-        cookie: "edgeshift_admin=test-admin-token; token=test-admin-token; authorization=Bearer test-admin-token",
+        cookie: "edgeshift_admin=test-admin-token-0123456789abcdef; token=test-admin-token-0123456789abcdef",
       },
     });
     expect(r.status).toBe(401);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fingerprintOf } from "../../src/model/fingerprint";
 
 const URL_ = "https://edge.example/__edgeshift/api/rollout";
-const AUTH = { authorization: "Bearer test-admin-token" };
+const AUTH = { authorization: "Bearer test-admin-token-0123456789abcdef" };
 
 async function read(): Promise<{ r: Response; j: any }> {
   const r = await SELF.fetch(URL_, { headers: AUTH });
@@ -32,7 +32,7 @@ describe("GET|PUT /__edgeshift/api/rollout", () => {
     expect(j).toMatchObject({ fingerprint: fp, text: JSON.stringify(doc), document: doc });
 
     const w = await put(
-      { document: { ...doc, percent: 25 }, actor: "alice", reason: "raise" },
+      { document: { ...doc, percent: 25 }, note: "alice", reason: "raise" },
       { "if-match": `"${fp}"` },
     );
     expect(w.r.status).toBe(200);
@@ -47,6 +47,10 @@ describe("GET|PUT /__edgeshift/api/rollout", () => {
     expect(w.r.headers.get("etag")).toBe(`"${fingerprintOf(written)}"`);
     expect(await env.ROLLOUT_CONFIG.get("rollout")).toBe(written);
     expect((await read()).j.fingerprint).toBe(fingerprintOf(written));
+    // Recorded as the token's holder (ADMIN_TOKEN's name is "admin"); the body's text is a note.
+    const h = await SELF.fetch("https://edge.example/__edgeshift/api/history?limit=5", { headers: AUTH });
+    const attempt = (await h.json<{ events: any[] }>()).events.find((e) => e.kind === "attempt");
+    expect(attempt).toMatchObject({ actor: "admin", data: { note: "alice", reason: "raise" } });
   });
 
   it("a write based on an older version: 409 with the version in force; KV unchanged", async () => {

@@ -4,7 +4,7 @@ import { echo, get, useRollout } from "./helpers";
 describe("x-edgeshift-explain", () => {
   it("explains the decision to a caller holding ADMIN_TOKEN, and never forwards the token", async () => {
     await useRollout({ percent: 100, release: "v2.4.0" });
-    const { r, j } = await echo("/", { headers: { "x-edgeshift-explain": "test-admin-token" } });
+    const { r, j } = await echo("/", { headers: { "x-edgeshift-explain": "test-admin-token-0123456789abcdef" } });
     expect(r.headers.get("x-edgeshift-explain")).toMatch(
       /^slot=green; role=canary; reason=bucket; bucket=\d+; threshold=10000; release=v2.4.0; source=kv$/,
     );
@@ -13,7 +13,7 @@ describe("x-edgeshift-explain", () => {
 
   it("says rolled-back when the canary was pulled", async () => {
     await useRollout({ percent: 40, rolledBack: { at: "2026-11-25T08:00:00Z", reason: "errors" } });
-    const r = await get("/", { headers: { "x-edgeshift-explain": "test-admin-token" } });
+    const r = await get("/", { headers: { "x-edgeshift-explain": "test-admin-token-0123456789abcdef" } });
     expect(r.headers.get("x-edgeshift-explain")).toMatch(
       /^slot=blue; role=stable; reason=rolled-back; bucket=\d+; threshold=4000; release=; source=kv$/,
     );
@@ -24,7 +24,7 @@ describe("x-edgeshift-explain", () => {
     for (const h of [
       {} as Record<string, string>,
       { "x-edgeshift-explain": "wrong" },
-      { "x-edgeshift-explain": "test-admin-tokenX" },
+      { "x-edgeshift-explain": "test-admin-token-0123456789abcdefX" },
       { "x-edgeshift-explain": "TEST-ADMIN-TOKEN" },
       { "x-edgeshift-explain": "" },
     ]) {

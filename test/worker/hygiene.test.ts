@@ -46,7 +46,7 @@ describe("the origin cannot speak in edgeshift's name", () => {
         "set-cookie: edgeshift_override=v1.planted.sig; Path=/",
         "set-cookie: session=abc; Path=/; HttpOnly",
       ),
-      { headers: { "x-edgeshift-explain": "test-admin-token" } },
+      { headers: { "x-edgeshift-explain": "test-admin-token-0123456789abcdef" } },
     );
     expect(r.status).toBe(200);
     expect(r.headers.get("x-edgeshift-error")).toBeNull();
@@ -63,7 +63,9 @@ describe("the origin cannot speak in edgeshift's name", () => {
 
   it("drops them also when edgeshift has nothing of its own to add (returning visitor, no explain)", async () => {
     const first = await get("/");
-    const vid = setCookies(first).find((c) => c.startsWith("edgeshift_vid="))!.split(";")[0];
+    const vid = setCookies(first)
+      .find((c) => c.startsWith("edgeshift_vid="))!
+      .split(";")[0];
     await first.arrayBuffer();
     const r = await get(respond("x-edgeshift-slot: green", "set-cookie: edgeshift_vid=planted; Path=/"), {
       headers: { cookie: vid },
@@ -96,7 +98,10 @@ describe("the origins' own addresses stay internal", () => {
     r = await loc(q(blue.toUpperCase()));
     expect(r.headers.get("location")).toBe("https://app.example/");
     r = await loc(
-      q(`${blue}/x`, "&h=" + encodeURIComponent(`content-location: ${blue}/doc.json`)).replace("status=302", "status=200"),
+      q(`${blue}/x`, "&h=" + encodeURIComponent(`content-location: ${blue}/doc.json`)).replace(
+        "status=302",
+        "status=200",
+      ),
     );
     expect(r.headers.get("content-location")).toBe("https://app.example/doc.json");
     // Anything else is the app's: relative paths, other hosts, a longer port that merely starts alike.

@@ -64,7 +64,7 @@ describe("operator writes through the controller", () => {
     expect(eff).toMatchObject({ source: "controller", fingerprint: fingerprintOf(next) });
     expect(eff.doc.percent).toBe(40);
     const h = await c.history(1);
-    expect(h[0]).toMatchObject({ kind: "attempt", actor: "alice", data: { previous: fp, note: "raise" } });
+    expect(h[0]).toMatchObject({ kind: "attempt", actor: "alice", data: { previous: fp, reason: "raise" } });
     expect(h[0].reason).toMatch(/attempt 2: .* at 40 % \(written through the admin API\)/);
   });
 

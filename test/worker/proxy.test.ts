@@ -165,7 +165,7 @@ describe("visitor cookie", () => {
 });
 
 describe("failover and origin failures (canary = green at 100 %)", () => {
-  const explain = { "x-edgeshift-explain": "test-admin-token" };
+  const explain = { "x-edgeshift-explain": "test-admin-token-0123456789abcdef" };
   beforeEach(async () => {
     await useRollout({ percent: 100, timeoutMs: { green: 300, blue: 5000 } });
   });

@@ -114,7 +114,7 @@ describe("signed overrides and rules through the Worker", () => {
     await useRollout({ percent: 0 });
     const token = await mintOverride("test-override-secret", { target: "canary", ttlSeconds: 600, sub: "tester" });
     const viaHeader = await echo("/", {
-      headers: { "x-edgeshift-override": token, "x-edgeshift-explain": "test-admin-token" },
+      headers: { "x-edgeshift-override": token, "x-edgeshift-explain": "test-admin-token-0123456789abcdef" },
     });
     expect(viaHeader.j.origin).toBe("green");
     expect(viaHeader.r.headers.get("x-edgeshift-explain")).toContain("reason=override");
@@ -128,7 +128,9 @@ describe("signed overrides and rules through the Worker", () => {
 
   it("a header rule sends matching requests to the canary at percent 0, and explains which rule", async () => {
     await useRollout({ percent: 0, rules: [{ name: "staff", header: { name: "x-employee", values: ["yes"] } }] });
-    const { r, j } = await echo("/", { headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token" } });
+    const { r, j } = await echo("/", {
+      headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token-0123456789abcdef" },
+    });
     expect(j.origin).toBe("green");
     expect(r.headers.get("x-edgeshift-explain")).toContain("reason=rule; bucket=");
     expect(r.headers.get("x-edgeshift-explain")).toContain("rule=staff");

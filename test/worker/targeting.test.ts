@@ -26,7 +26,7 @@ describe("rules send chosen requests to a role before percentages", () => {
   it("tells the origin and (with the admin token) the operator which rule routed", async () => {
     await rollout({ percent: 0, rules: [{ name: "staff", header: { name: "x-employee", values: ["yes"] } }] });
     const { r, j } = await echo(`/h3-t-${run}`, {
-      headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token" },
+      headers: { "x-employee": "yes", "x-edgeshift-explain": "test-admin-token-0123456789abcdef" },
     });
     expect(j.headers["x-edgeshift-role"]).toBe("canary");
     expect(r.headers.get("x-edgeshift-explain")).toContain("reason=rule");
