@@ -1,8 +1,13 @@
 // Request headers as the origin sees them. Pure (Headers is a web standard, not a binding).
 //
 // - Hop-by-hop fields are dropped, per RFC 9110 §7.6.1 (Connection, Proxy-Connection, Keep-Alive,
-//   TE, Transfer-Encoding, Upgrade, and every field named in Connection), plus Proxy-Authorization
-//   and Proxy-Authenticate (RFC 2616 §13.5.1: meant for this hop, i.e. us). Exception: a WebSocket
+//   TE, Transfer-Encoding, Upgrade), plus Proxy-Authorization and Proxy-Authenticate (RFC 2616
+//   §13.5.1: meant for this hop, i.e. us). Fields a client *names* in Connection are not: the
+//   runtime's HTTP layer consumes Connection (and Keep-Alive, TE) before the Worker runs, so the
+//   Worker cannot know them (checked under `wrangler dev`: a raw `Connection: close, x-hop` arrives
+//   as no Connection and `x-hop: 1`). Honouring Connection only where it happens to be visible (a
+//   direct workerd call) would make the two behave differently, and would let a client make
+//   edgeshift drop a header of the client's choosing. The listed fields reach the origin. Exception: a WebSocket
 //   handshake keeps `Upgrade` and `Connection: upgrade`, which is how the Workers runtime opens a
 //   WebSocket to the origin (RFC 6455 §4.1). The runtime terminates the client's WebSocket and opens
 //   its own to the origin, so the per-connection handshake fields (Sec-WebSocket-Key, -Version,
@@ -69,14 +74,6 @@ export function isWebSocketUpgrade(h: Headers): boolean {
  */
 export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: Cohort | null): Headers {
   const h = new Headers(incoming);
-  const connection = h.get("connection");
-  const named =
-    connection === null
-      ? null
-      : connection
-          .toLowerCase()
-          .split(",")
-          .map((s) => s.trim());
   const websocket = isWebSocketUpgrade(h);
   // Deleted after the walk: a Headers must not change under its own iterator.
   let drop: string[] | null = null;
@@ -84,12 +81,7 @@ export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: C
     // Names from Headers iteration are already lowercase.
     if (HOP_BY_HOP.has(name)) {
       if (websocket && (name === "upgrade" || name === "connection")) continue;
-    } else if (
-      !(named !== null && named.includes(name)) &&
-      !(websocket && WEBSOCKET_HANDSHAKE.has(name)) &&
-      !name.startsWith(OWN_HEADER_PREFIX)
-    )
-      continue;
+    } else if (!(websocket && WEBSOCKET_HANDSHAKE.has(name)) && !name.startsWith(OWN_HEADER_PREFIX)) continue;
     (drop ??= []).push(name);
   }
   if (drop !== null) for (const name of drop) h.delete(name);
@@ -100,8 +92,8 @@ export function upstreamHeaders(incoming: Headers, requestUrl: string, cohort: C
     if (c === null) h.delete("cookie");
     else if (c !== cookie) h.set("cookie", c);
   }
-  // From the client's own headers, not the patched copy: a client naming these in `Connection`
-  // must not get its real address left out of X-Forwarded-For (origins trust its rightmost entry).
+  // From the client's own headers, not the patched copy: its real address must never be left out
+  // of X-Forwarded-For (origins trust its rightmost entry).
   const ip = incoming.get("cf-connecting-ip");
   if (ip !== null) {
     const xff = incoming.get("x-forwarded-for");

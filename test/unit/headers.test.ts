@@ -10,7 +10,7 @@ import {
 const cohort = { slot: "green", role: "canary", bucket: 42, release: "v2" };
 
 describe("upstreamHeaders", () => {
-  it("drops RFC 9110 §7.6.1 hop-by-hop fields and those named in Connection", () => {
+  it("drops RFC 9110 §7.6.1 hop-by-hop fields; those named in Connection pass (the runtime hides Connection from the Worker)", () => {
     const h = upstreamHeaders(
       new Headers({
         connection: "keep-alive, X-Private",
@@ -28,7 +28,6 @@ describe("upstreamHeaders", () => {
     );
     for (const n of [
       "connection",
-      "x-private",
       "keep-alive",
       "te",
       "transfer-encoding",
@@ -38,6 +37,7 @@ describe("upstreamHeaders", () => {
     ])
       expect(h.has(n), n).toBe(false);
     expect(h.get("accept")).toBe("text/html");
+    expect(h.get("x-private")).toBe("1");
   });
 
   it("keeps Upgrade and Connection for a WebSocket handshake", () => {
@@ -117,7 +117,7 @@ describe("upstreamHeaders", () => {
     ).toBe("203.0.113.7");
   });
 
-  it("a client naming cf-connecting-ip or x-forwarded-for in Connection cannot keep its real address out of X-Forwarded-For", () => {
+  it("a client naming headers in Connection cannot make edgeshift drop them, nor keep its real address out of X-Forwarded-For", () => {
     const h = upstreamHeaders(
       new Headers({
         connection: "cf-connecting-ip, x-forwarded-for",
@@ -129,7 +129,7 @@ describe("upstreamHeaders", () => {
       cohort,
     );
     expect(h.get("x-forwarded-for")).toBe("1.2.3.4, 203.0.113.7");
-    expect(h.get("cf-connecting-ip")).toBeNull();
+    expect(h.get("cf-connecting-ip")).toBe("203.0.113.7");
   });
 });
 

@@ -111,3 +111,48 @@ describe("the origins' own addresses stay internal", () => {
     }
   });
 });
+
+describe("what the runtime does to a request before edgeshift sees it", () => {
+  it("headers a client names in Connection reach the origin: edgeshift cannot be told to drop one", async () => {
+    // Behind the runtime's HTTP layer the Worker never sees Connection (under `wrangler dev` a raw
+    // `Connection: close, x-hop` arrives as `x-hop: 1` alone); SELF.fetch shows it, and edgeshift
+    // must act the same either way. Naming its own headers must not strip them either.
+    const { j } = await echo("/connection-named", {
+      headers: {
+        connection: "x-hop, x-forwarded-for, cf-connecting-ip, x-forwarded-host",
+        "x-hop": "1",
+        "cf-connecting-ip": "203.0.113.50",
+      },
+    });
+    expect(j.headers["x-hop"]).toBe("1");
+    expect(j.headers.connection).toBeUndefined();
+    expect(j.headers["x-forwarded-for"]).toBe("203.0.113.50");
+    expect(j.headers["x-forwarded-host"]).toBe("app.example");
+    expect(j.headers["x-edgeshift-slot"]).toBe("blue");
+  });
+
+  it("the path reaches the origin as the URL standard parses it: dot segments resolved, nothing else", async () => {
+    // The runtime parses the request target with the WHATWG URL parser before the Worker runs;
+    // `wrangler dev` with raw request lines gave the origin exactly these paths too.
+    const cases: [string, string][] = [
+      ["/a/%2e%2e/b", "/b"],
+      ["/a/%2E%2E/b", "/b"],
+      ["/a/.%2e/b", "/b"],
+      ["/a/../b", "/b"],
+      ["/a/./b", "/a/b"],
+      ["/a/%2e/b", "/a/b"],
+      ["/a/b/%2e%2e", "/a/"],
+      ["/a/%2f/../b", "/a/b"],
+      ["/a\\b", "/a/b"],
+      ["/a//b", "/a//b"],
+      ["/a%2Fb", "/a%2Fb"],
+      ["/a/%2e%2e%2fb", "/a/%2e%2e%2fb"],
+      ["/a b", "/a%20b"],
+      ["/%7e/caf%C3%A9", "/%7e/caf%C3%A9"],
+      ["/a/b?x=/../y&z=%2e%2e", "/a/b?x=/../y&z=%2e%2e"],
+    ];
+    const got: [string, string][] = [];
+    for (const [sent] of cases) got.push([sent, (await echo(sent)).j.url]);
+    expect(got).toEqual(cases);
+  });
+});
