@@ -134,7 +134,7 @@ function explainFailure(status: number, text: string, base: string): string {
     if (typeof msg !== "string") msg = JSON.stringify(msg);
   } catch {}
   const hint: Record<number, string> = {
-    401: "the token was refused: check --token / EDGESHIFT_TOKEN against the Worker's ADMIN_TOKEN",
+    401: "the token was refused: check --token / EDGESHIFT_TOKEN against the Worker's ADMIN_TOKEN (or ADMIN_TOKENS)",
     404: `no edgeshift admin API at ${base}: check --url / EDGESHIFT_URL`,
     503: "the admin API is disabled: run `wrangler secret put ADMIN_TOKEN` (or pass --var ADMIN_TOKEN:… to wrangler dev)",
   };

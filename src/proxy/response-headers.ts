@@ -23,16 +23,16 @@ export interface OriginBases {
 type WithSetCookie = Headers & { getSetCookie(): string[] };
 
 /**
- * Whether the origin's headers need `fixOriginHeaders`. One walk over the names, no allocation
- * beyond the iterator: most responses need nothing and are passed on as they are.
+ * Whether the origin's headers need `fixOriginHeaders`. One walk over the names (values are read
+ * only for the three that can need a fix): most responses need nothing and pass on as they are.
  */
 export function originHeadersNeedFix(h: Headers, bases: OriginBases): boolean {
-  for (const [name, value] of h) {
+  for (const name of h.keys()) {
     if (name.startsWith(OWN_HEADER_PREFIX)) return true;
     if (name === "set-cookie") {
-      if (value.indexOf(OWN_COOKIE_PREFIX) >= 0) return true;
+      if (h.get(name)!.indexOf(OWN_COOKIE_PREFIX) >= 0) return true;
     } else if (name === "location" || name === "content-location") {
-      if (publicPathOf(value, bases) !== null) return true;
+      if (publicPathOf(h.get(name)!, bases) !== null) return true;
     }
   }
   return false;

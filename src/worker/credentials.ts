@@ -40,6 +40,7 @@ export const ADMIN_ACTOR = "admin";
 const RESERVED = new Set([ADMIN_ACTOR, "controller", "operator"]);
 const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const FIX = "openssl rand -hex 32 | wrangler secret put ADMIN_TOKEN";
+const TOKENS_FIX = "; fix it with `wrangler secret put ADMIN_TOKENS` (locally: ADMIN_TOKENS=… in .dev.vars)";
 
 export interface Credential {
   name: string;
@@ -79,22 +80,27 @@ export function parseCredentials(adminToken: string | undefined, adminTokens: st
   }
   if (adminTokens && adminTokens.trim() !== "") {
     const named = parseNamed(adminTokens.trim());
-    if (typeof named === "string") return misconfigured(named);
+    if (typeof named === "string") return misconfigured(named + TOKENS_FIX);
     for (const c of named) {
       if (!NAME.test(c.name))
         return misconfigured(
-          `ADMIN_TOKENS: the name ${JSON.stringify(c.name.slice(0, 70))} must be 1–64 letters, digits or . _ @ -, e.g. alice:<token>`,
+          `ADMIN_TOKENS: the name ${JSON.stringify(c.name.slice(0, 70))} must be 1–64 letters, digits or . _ @ -, e.g. alice:<token>` +
+            TOKENS_FIX,
         );
       if (RESERVED.has(c.name) || list.some((o) => o.name === c.name))
         return misconfigured(
-          `ADMIN_TOKENS: the name "${c.name}" is ${RESERVED.has(c.name) ? "reserved" : "used twice"}; give each token its own name (ADMIN_TOKEN's holder is "admin")`,
+          `ADMIN_TOKENS: the name "${c.name}" is ${RESERVED.has(c.name) ? "reserved" : "used twice"}; give each token its own name (ADMIN_TOKEN's holder is "admin")` +
+            TOKENS_FIX,
         );
       if (c.token.length < MIN_TOKEN_CHARS)
         return misconfigured(
-          `ADMIN_TOKENS: the token of "${c.name}" is ${c.token.length} characters; it must be at least ${MIN_TOKEN_CHARS} (make one with \`openssl rand -hex 32\`)`,
+          `ADMIN_TOKENS: the token of "${c.name}" is ${c.token.length} characters; it must be at least ${MIN_TOKEN_CHARS} (make one with \`openssl rand -hex 32\`)` +
+            TOKENS_FIX,
         );
       if (list.some((o) => o.token === c.token))
-        return misconfigured(`ADMIN_TOKENS: the token of "${c.name}" is also another's; each name needs its own token`);
+        return misconfigured(
+          `ADMIN_TOKENS: the token of "${c.name}" is also another's; each name needs its own token` + TOKENS_FIX,
+        );
       list.push(c);
     }
   }
