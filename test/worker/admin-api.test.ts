@@ -44,7 +44,8 @@ describe("auth", () => {
     ["another scheme", "Basic dGVzdC1hZG1pbi10b2tlbg=="],
     ["an empty bearer", "Bearer "],
   ])("%s → 401", async (_what, authorization) => {
-    const r = await SELF.fetch(BASE + "/api/status", { headers: { authorization } });
+    // An address of its own: wrong tokens count against the sender (test/worker/admin-auth.test.ts).
+    const r = await SELF.fetch(BASE + "/api/status", { headers: { authorization, "cf-connecting-ip": "192.0.2.78" } });
     expect(r.status).toBe(401);
     expect(r.headers.get("www-authenticate")).toMatch(/^Bearer/);
   });

@@ -25,10 +25,11 @@ describe("x-edgeshift-explain", () => {
       {} as Record<string, string>,
       { "x-edgeshift-explain": "wrong" },
       { "x-edgeshift-explain": "test-admin-token-0123456789abcdefX" },
-      { "x-edgeshift-explain": "TEST-ADMIN-TOKEN" },
+      { "x-edgeshift-explain": "TEST-ADMIN-TOKEN-0123456789ABCDEF" },
       { "x-edgeshift-explain": "" },
     ]) {
-      const r = await get("/", { headers: h });
+      // An address of its own: wrong tokens count against the sender (test/worker/admin-auth.test.ts).
+      const r = await get("/", { headers: { ...h, "cf-connecting-ip": "192.0.2.77" } });
       expect(r.headers.get("x-edgeshift-explain")).toBeNull();
       await r.arrayBuffer();
     }
