@@ -229,5 +229,11 @@ async function passThrough(request: Request, env: Env): Promise<Response> {
     request.bodyUsed ? null : request.body,
     30_000,
   );
-  return r.response ?? originErrorResponse(r, stable, "stable");
+  const response = r.response;
+  if (response === null) return originErrorResponse(r, stable, "stable");
+  // The origin speaks no more in edgeshift's name here than on the normal path.
+  if (response.status === 101 || !originHeadersNeedFix(response.headers, origins)) return response;
+  const fixed = new Response(response.body, response);
+  fixOriginHeaders(fixed.headers, origins, request.url);
+  return fixed;
 }

@@ -260,6 +260,17 @@ describe("an exception of edgeshift's own", () => {
       expect(j.url).toBe("/before-bug?q=1");
       expect(j.headers["x-edgeshift-slot"]).toBeUndefined();
       expect(logged.mock.calls.some((c) => String(c[0]).includes('"proxy-internal-error"'))).toBe(true);
+      // The pass-through cleans the origin's answer as the normal path does.
+      const spoof = await get(
+        "/respond?h=" +
+          encodeURIComponent("x-edgeshift-explain: forged") +
+          "&h=" +
+          encodeURIComponent("set-cookie: edgeshift_vid=planted"),
+      );
+      expect(spoof.status).toBe(200);
+      expect(spoof.headers.get("x-edgeshift-explain")).toBeNull();
+      expect(setCookies(spoof)).toEqual([]);
+      await spoof.arrayBuffer();
     } finally {
       Object.defineProperty(recorder, "view", { configurable: true, writable: true, value: view });
       logged.mockRestore();
