@@ -17,6 +17,8 @@
 // |                                             | must not be processed twice, and its body is gone)|
 // |                                             | — nor the origin's answer passed on: it may be    |
 // |                                             | half-rewritten or half-teed to a mirror by then   |
+// | x-edgeshift-explain from an address that     | 429 + Retry-After before anything is sent         |
+// | sent too many wrong tokens                  | (src/worker/credentials.ts)                       |
 import type { Env } from "../env";
 import type { Slot } from "../model/rollout";
 import { getConfig } from "./config-cache";
