@@ -16,10 +16,12 @@
 // |                                    | log and the webhook; logged, status().saveError says so; the  |
 // |                                    | next change rewrites every row; KV's copy is what a restart   |
 // |                                    | falls back on (a rolledBack document keeps all on stable)     |
+// | judgement fails, rollback.mode     | event "would-roll-back" (and its webhook) once per attempt,   |
+// | "observe"                          | nothing changed; after a restart it may be recorded once more |
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
-import { otherSlot } from "../model/rollout";
+import { otherSlot, SLOTS } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
@@ -66,6 +68,8 @@ export class RolloutController extends DurableObject<Env> {
   private reports: ReportCounters;
   private readonly windows: ControllerWindows;
   private readonly plan: PlanRunner;
+  /** The attempt a "would-roll-back" was recorded for (observe mode): once per attempt. */
+  private observedAttempt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,9 +100,10 @@ export class RolloutController extends DurableObject<Env> {
       () => secondsOf(this.clock()),
       this.state.attempt,
       windowSecondsOf(this.state.doc),
+      this.state.doc.rollback,
     );
     this.kv = new KvSync(env.ROLLOUT_CONFIG, this.context, this.wakes, (doc) => {
-      this.windows.resetHealth(this.state.attempt, windowSecondsOf(doc));
+      this.windows.resetHealth(this.state.attempt, windowSecondsOf(doc), doc.rollback);
       this.plan.onAttempt(doc);
     });
     this.plan = new PlanRunner({
@@ -109,7 +114,8 @@ export class RolloutController extends DurableObject<Env> {
       changeDocument: (patch, ev) => this.kv.change(patch, ev),
       rollback: (judgement) => this.rollback(judgement),
       windowHealth: () => this.windowHealth(),
-      rolesSwitched: () => this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc)),
+      rolesSwitched: () =>
+        this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc), this.state.doc.rollback),
     });
     this.wakes.handle(KV_WRITE_CONCERN, () => this.kv.flush());
     this.wakes.handle(PLAN_CONCERN, () => this.plan.drive(this.windowHealth()));
@@ -125,8 +131,12 @@ export class RolloutController extends DurableObject<Env> {
 
     const now = this.clock();
     const { fingerprints, doc } = this.state;
-    const counted = reportVectors(batches, (f) => fingerprints.includes(f), otherSlot(doc.canary));
+    const stable = otherSlot(doc.canary);
+    const counted = reportVectors(batches, (f) => fingerprints.includes(f), stable);
     this.windows.add(secondsOf(now), counted.health, counted.series);
+    this.windows.addContributors(secondsOf(now), batches, (b) =>
+      fingerprints.includes(b.fingerprint) ? SLOTS : [stable],
+    );
     this.reports = afterReport(this.reports, r, now);
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));
 
@@ -232,13 +242,28 @@ export class RolloutController extends DurableObject<Env> {
 
   /** The rules over the current attempt's sliding window, now. */
   private windowHealth(): Judgement {
-    const window = this.windows.healthTotals(secondsOf(this.clock()));
-    return judgeHealth(window.counts, this.state.doc.canary, this.state.doc.rollback, window.seconds);
+    const sec = secondsOf(this.clock());
+    const window = this.windows.healthTotals(sec);
+    const { canary, rollback } = this.state.doc;
+    const people = this.windows.people(sec, canary);
+    return judgeHealth(window.counts, canary, rollback, window.seconds, people.window, people.attempt);
   }
 
   private rollback(judgement: Judgement) {
     const reason = judgement.reason ?? "health rules failed";
     const { doc } = this.state;
+    if (doc.rollback !== false && doc.rollback.mode === "observe") {
+      // Judged and recorded, nothing changed; once per attempt, not on every report that agrees.
+      if (this.observedAttempt === this.state.attempt) return;
+      this.observedAttempt = this.state.attempt;
+      this.events.record({
+        kind: "would-roll-back",
+        actor: "controller",
+        reason: `observe mode, nothing changed: would have rolled back: ${reason}`,
+        data: { release: doc.release ?? null, canary: doc.canary, percent: doc.percent, figures: judgement.figures },
+      });
+      return;
+    }
     const release = doc.release;
     this.kv.change(
       {

@@ -3,11 +3,22 @@
 // come only from batches under the current step's document (its fingerprint), so isolates still
 // routing by the previous step do not skew the step's request count or its sample ratio.
 // Decisions are written at once; per-report counts go through the controller's write-behind.
-import { otherSlot, type Rollout } from "../model/rollout";
+// Who produced a step's counts is a visitor ledger (src/health/ledger.ts) that never forgets within
+// the step: the same quorum, weights and sequential test as the window, over the step's span. It
+// lives in memory only: after the object restarts a step's quorum starts empty, so the step's own
+// totals cannot roll back until it is met again (the sliding window still judges; fails safe).
+//
+// | rollback.mode | a failed judgement                                                          |
+// |---------------|-----------------------------------------------------------------------------|
+// | "enforce"     | rollback; the plan stops                                                    |
+// | "observe"     | recorded as "would-roll-back" (by the controller); the plan goes on as if   |
+// |               | healthy, since observing must change nothing                                |
+import { otherSlot, SLOTS, type Rollout } from "../model/rollout";
 import type { ReportBatch } from "../model/protocol";
 import { ActionNotApplicable } from "../model/action-error";
 import type { ActionRequest, PlanStatus } from "../model/status";
-import { judgeHealth, type Judgement } from "../health/judge";
+import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
+import { addBatches, limitsOf, VisitorLedger } from "../health/ledger";
 import { newVisitors, slotCounters, vectorUnder } from "../health/window";
 import {
   advance,
@@ -46,6 +57,8 @@ export interface PlanRunnerDeps {
 
 export class PlanRunner {
   private saved: PlanState | null;
+  /** The current step's visitors, keyed by the step it belongs to. */
+  private stepLedger: { key: string; ledger: VisitorLedger } | null = null;
 
   constructor(private readonly deps: PlanRunnerDeps) {
     this.saved = deps.store.get<PlanState>(PLAN_KEY);
@@ -65,6 +78,14 @@ export class PlanRunner {
     this.deps.store.put(PLAN_KEY, p);
   }
 
+  /** The ledger of plan `p`'s current step (a new one when the step, or its start, changed). */
+  private ledgerOf(p: PlanState): VisitorLedger {
+    const key = `${p.attempt}:${p.index}:${p.stepStartedAt}`;
+    if (this.stepLedger?.key !== key)
+      this.stepLedger = { key, ledger: new VisitorLedger(limitsOf(this.deps.context.state().doc.rollback)) };
+    return this.stepLedger.ledger;
+  }
+
   /** One report's batches: counted for the step, then the plan driven on the window's judgement. */
   async afterReport(batches: readonly ReportBatch[], windowHealth: Judgement): Promise<void> {
     const p = this.plan;
@@ -80,6 +101,8 @@ export class PlanRunner {
         vector,
       });
       this.deps.writeBehind.defer(PLAN_KEY, () => this.deps.store.put(PLAN_KEY, this.saved));
+      const sec = Math.floor(this.deps.context.now() / 1000);
+      addBatches(this.ledgerOf(p), sec, batches, (b) => (b.fingerprint === fingerprint ? SLOTS : []));
     }
     await this.drive(windowHealth);
   }
@@ -88,7 +111,9 @@ export class PlanRunner {
   private stepHealth(p: PlanState, now: number): Judgement | null {
     if (!p.counts) return null;
     const doc = this.deps.context.state().doc;
-    return judgeHealth(p.counts, doc.canary, doc.rollback, Math.max(1, Math.floor((now - p.stepStartedAt) / 1000)));
+    const people = peopleOf(this.ledgerOf(p), doc.canary);
+    const seconds = Math.max(1, Math.floor((now - p.stepStartedAt) / 1000));
+    return judgeHealth(p.counts, doc.canary, doc.rollback, seconds, people, people);
   }
 
   private decision(p: PlanState, healthy: boolean, now: number): PlanDecision {
@@ -112,12 +137,16 @@ export class PlanRunner {
     const now = context.now();
     // Thin traffic may never put minRequests into one window; the step's totals are judged too.
     const step = this.stepHealth(p, now);
+    const observe = doc.rollback !== false && doc.rollback.mode === "observe";
     if (step && !step.healthy) {
       this.deps.rollback(step);
-      await wakes.clear(PLAN_CONCERN);
-      return;
+      if (!observe) {
+        await wakes.clear(PLAN_CONCERN);
+        return;
+      }
     }
-    const next = this.decision(p, windowHealth.healthy && (step?.healthy ?? true), now);
+    const healthy = observe || (windowHealth.healthy && (step?.healthy ?? true));
+    const next = this.decision(p, healthy, now);
     const data = {
       index: p.index,
       percent: doc.percent,
@@ -210,7 +239,8 @@ export class PlanRunner {
     if (!p) return null;
     const doc = this.deps.context.state().doc;
     const now = this.deps.context.now();
-    const next = this.decision(p, this.deps.windowHealth().healthy, now);
+    const observe = doc.rollback !== false && doc.rollback.mode === "observe";
+    const next = this.decision(p, observe || this.deps.windowHealth().healthy, now);
     const waitingFor =
       next.kind === "idle" || next.kind === "hold" || next.kind === "extend"
         ? next.waitingFor

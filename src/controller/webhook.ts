@@ -20,6 +20,7 @@ export interface WebhookContext {
 
 const TITLES: Partial<Record<RolloutEvent["kind"], string>> = {
   rollback: "rolled back",
+  "would-roll-back": "would roll back (observe mode: nothing was changed)",
   attempt: "new attempt",
   abort: "aborted",
   promote: "promoted",

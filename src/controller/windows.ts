@@ -2,7 +2,21 @@
 // attempt (1 s buckets over `rollback.windowSeconds`) and the status series (10 s bins over 10
 // minutes, all attempts). Rows live in `window_bucket` (docs/storage-schema.md) and are written
 // through the controller's write-behind (./write-behind.ts), not per report.
+//
+// Beside the health window, two visitor ledgers (src/health/ledger.ts): one over the same sliding
+// window (the quorum and the weighted rates) and one over the whole attempt (the sequential test's
+// growing sample). They live in memory only:
+// | situation                  | behaviour                                                            |
+// |----------------------------|----------------------------------------------------------------------|
+// | the object restarts        | both ledgers start empty: no rule can trip until the quorum is met   |
+// |                            | again from new reports (fails safe: a late rollback, never a wrong one)|
+// | new attempt, roles switch  | both start over with the window (same moment, same reason)           |
 import { SlidingWindow, type WindowRow } from "../health/window";
+import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
+import { peopleOf } from "../health/judge";
+import type { People } from "../health/rules";
+import type { ReportBatch } from "../model/protocol";
+import type { RollbackRules, Slot } from "../model/rollout";
 import type { ControllerStore } from "./store";
 import type { WriteBehind } from "./write-behind";
 
@@ -14,6 +28,8 @@ export class ControllerWindows {
   private readonly seriesWindow: SlidingWindow;
   private attempt: number;
   private readonly prunedAt = { health: 0, series: 0 };
+  private ledger: VisitorLedger;
+  private attemptLedger: VisitorLedger;
 
   /** Rebuilds both windows from storage as of `nowSec`. */
   constructor(
@@ -22,8 +38,11 @@ export class ControllerWindows {
     private readonly nowSec: () => number,
     attempt: number,
     windowSeconds: number,
+    rules: RollbackRules | false,
   ) {
     const sec = nowSec();
+    this.ledger = slidingLedger(limitsOf(rules), windowSeconds);
+    this.attemptLedger = new VisitorLedger(limitsOf(rules));
     this.attempt = attempt;
     this.healthWindow = SlidingWindow.fromRows(
       1,
@@ -51,6 +70,20 @@ export class ControllerWindows {
     this.writeBehind.defer("prune", () => this.prune(this.nowSec()));
   }
 
+  /**
+   * Adds one report's contributors at `sec`; `slotsOf` says which slots of a batch count (stable
+   * alone for a version not of this attempt, as the health vector does).
+   */
+  addContributors(sec: number, batches: readonly ReportBatch[], slotsOf: (b: ReportBatch) => readonly Slot[]): void {
+    addBatches(this.ledger, sec, batches, slotsOf);
+    addBatches(this.attemptLedger, sec, batches, slotsOf);
+  }
+
+  /** Who produced the window's counts, and the attempt's sample for the sequential test. */
+  people(sec: number, canary: Slot): { window: People; attempt: People } {
+    return { window: peopleOf(this.ledger, canary, sec), attempt: peopleOf(this.attemptLedger, canary) };
+  }
+
   /** Running totals of the health window now, and the seconds it spans. */
   healthTotals(sec: number): { counts: readonly number[]; seconds: number } {
     return { counts: this.healthWindow.totals(sec), seconds: this.healthWindow.span };
@@ -62,9 +95,11 @@ export class ControllerWindows {
   }
 
   /** An empty health window: a new attempt, or roles switched (its numbers would be read as the other slot's). */
-  resetHealth(attempt: number, windowSeconds: number): void {
+  resetHealth(attempt: number, windowSeconds: number, rules: RollbackRules | false): void {
     this.attempt = attempt;
     this.healthWindow = new SlidingWindow(1, windowSeconds);
+    this.ledger = slidingLedger(limitsOf(rules), windowSeconds);
+    this.attemptLedger = new VisitorLedger(limitsOf(rules));
     this.writeBehind.discard("health:");
     // Once per attempt (or promotion), so the per-second prune can stay on the primary key.
     this.store.clearBuckets("health");

@@ -6,7 +6,12 @@
 // | situation                                          | outcome                                         |
 // |----------------------------------------------------|-------------------------------------------------|
 // | `rollback: false`                                  | always healthy; one verdict says rollback is off |
-// | canary requests < minRequests                      | real-traffic rules not judged (healthy)         |
+// | failures from < minVisitors visitors or < minNetworks networks (the quorum) | no error rule trips     |
+// | canary seen by < minVisitors visitors / minNetworks networks | latency cannot trip                    |
+// | stable seen by < minVisitors visitors / minNetworks networks | shadow rules cannot trip (mirrors are   |
+// |                                                    | stable visitors' requests)                       |
+// | no visitor figures at all (ledger empty, e.g. after a restart) | quorum not met: nothing trips (fail safe) |
+// | canary weighted requests < minRequests             | real-traffic rules not judged (healthy)         |
 // | canary error rate > maxErrorRate, relative off     | trip                                            |
 // | … relative on, stable has ≥ minRequests            | trip only if canary ≥ maxRatio × stable AND     |
 // |                                                    | canary − stable ≥ minDelta (shared outage: no)  |
@@ -15,13 +20,28 @@
 // | latency: canary pN > stable pN × maxRatio + minDeltaMs (stable ≥ minRequests) | trip                 |
 // | shadow: compared mirrors ≥ minRequests, mismatch share > maxShadowMismatchRate | trip                |
 // | shadow: mirrors ≥ minRequests, error rate judged like the canary's (vs stable) | trip                |
+// | sequential: canary's failing-visitor share worse than stable's at `confidence`, by ≥ minDelta, |
+// | both arms ≥ MIN_SAMPLE visitors, quorum met in the sample                           | trip       |
+// Error rates are the visitor-weighted ones (src/health/ledger.ts): one visitor weighs at most
+// perVisitorCap requests, one network perNetworkCap; with minNetworks ≥ 2 the canary's heaviest
+// network is left out of its rate and of its sample (no one network decides). Raw counts are
+// shown beside them.
 // An error is a 5xx, a network failure or a timeout; 4xx never count (see SlotCounters).
+// docs/verdict.md explains the whole verdict and gives its measured false-positive rate.
 import type { RollbackRules, Rollout } from "../model/rollout";
 import type { RuleVerdict } from "../model/status";
 import type { ShadowCounters, SlotCounters } from "../model/protocol";
 import { percentile } from "./histogram";
 import { errorsOf } from "./window";
 import { formatPercent as pct } from "../lib/percent";
+import { NO_FIGURES, type ArmFigures } from "./ledger";
+import { compareShares } from "./sequential";
+
+/** Visitor figures of both arms over one span. */
+export interface People {
+  canary: ArmFigures;
+  stable: ArmFigures;
+}
 
 export interface HealthInput {
   canary: SlotCounters;
@@ -29,6 +49,10 @@ export interface HealthInput {
   /** Mirrored traffic (shadowPercent); null when there is none. */
   shadow: ShadowCounters | null;
   windowSeconds: number;
+  /** Who produced the counts (same span); absent: nobody known, so the quorum is not met. */
+  people?: People;
+  /** The sequential test's sample (an attempt's or a step's cumulative visitors); default `people`. */
+  sample?: People;
 }
 
 export interface Health {
@@ -53,32 +77,83 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
   const tripped: string[] = [];
   const reasons: string[] = [];
   const { canary, stable, shadow, windowSeconds } = input;
+  const people = input.people ?? { canary: NO_FIGURES, stable: NO_FIGURES };
+  const pc = people.canary;
+  const ps = people.stable;
   const cErr = errorsOf(canary);
   const sErr = errorsOf(stable);
-  const cRate = canary.requests > 0 ? cErr / canary.requests : 0;
-  const sRate = stable.requests > 0 ? sErr / stable.requests : 0;
+  // The rates the rules judge: weighted by visitor and network, so no one client moves them far.
+  // With minNetworks ≥ 2 no single network may decide: the canary's heaviest one is left out.
+  const leaveOut = rules.minNetworks >= 2;
+  const cReq = pc.weightedRequests - (leaveOut ? pc.worst.weightedRequests : 0);
+  const cErrW = pc.weightedErrors - (leaveOut ? pc.worst.weightedErrors : 0);
+  const cRate = cReq > 0 ? cErrW / cReq : 0;
+  const sRate = ps.weightedRequests > 0 ? ps.weightedErrors / ps.weightedRequests : 0;
   const stableComparable = stable.requests >= rules.minRequests;
+  const quorum = pc.failingVisitors >= rules.minVisitors && pc.failingNetworks >= rules.minNetworks;
   const figures: Record<string, unknown> = {
     windowSeconds,
     canary: { requests: canary.requests, errors: cErr, errorRate: round(cRate) },
     stable: { requests: stable.requests, errors: sErr, errorRate: round(sRate) },
+    weighted: {
+      canary: { requests: round(cReq), errors: round(cErrW), heaviestNetworkLeftOut: leaveOut },
+      stable: { requests: round(ps.weightedRequests), errors: round(ps.weightedErrors) },
+    },
+    quorum: {
+      met: quorum,
+      failingVisitors: pc.failingVisitors,
+      failingNetworks: pc.failingNetworks,
+      minVisitors: rules.minVisitors,
+      minNetworks: rules.minNetworks,
+      visitors: pc.visitors,
+      networks: pc.networks,
+    },
   };
+  if (rules.mode === "observe") figures.mode = "observe";
+  const quorumVerdict: RuleVerdict = {
+    rule: "quorum",
+    ok: true,
+    detail:
+      `canary failures from ${pc.failingVisitors} visitor${pc.failingVisitors === 1 ? "" : "s"} on ${pc.failingNetworks} network${pc.failingNetworks === 1 ? "" : "s"} ` +
+      `(of ${pc.visitors} visitors, ${pc.networks} networks in the last ${windowSeconds} s): ` +
+      (quorum
+        ? `quorum met (needs ${rules.minVisitors} and ${rules.minNetworks})`
+        : `no rule can trip before ${rules.minVisitors} failing visitors on ${rules.minNetworks} networks`) +
+      (rules.mode === "observe" ? "; observe mode: nothing is rolled back" : ""),
+  };
+  const canarySeen = pc.visitors >= rules.minVisitors && pc.networks >= rules.minNetworks;
+  const stableSeen = ps.visitors >= rules.minVisitors && ps.networks >= rules.minNetworks;
 
-  if (canary.requests < rules.minRequests) {
+  // Counted by weight (heaviest network left out): a client cannot bring the canary to minRequests alone.
+  const seen = cReq === canary.requests ? `${canary.requests}` : `${round1(cReq)} weighted (${canary.requests} raw)`;
+  if (cReq < rules.minRequests) {
     verdicts.push({
       rule: "min-requests",
       ok: true,
-      detail: `${canary.requests} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet`,
+      detail: `${seen} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet`,
     });
+    verdicts.push(quorumVerdict);
   } else {
     verdicts.push({
       rule: "min-requests",
       ok: true,
-      detail: `${canary.requests} canary requests in the last ${windowSeconds} s (needs ${rules.minRequests})`,
+      detail: `${seen} canary requests in the last ${windowSeconds} s (needs ${rules.minRequests})`,
     });
-    const e = judgeErrors("error-rate", "canary", cErr, canary.requests, sRate, stableComparable, rules);
-    verdicts.push(...e.verdicts);
-    if (e.trip) (tripped.push("error-rate"), reasons.push(e.reason));
+    verdicts.push(quorumVerdict);
+    const e = judgeErrors(
+      "error-rate",
+      "canary",
+      cErrW,
+      cReq,
+      sRate,
+      stableComparable,
+      rules,
+      leaveOut && pc.worst.weightedRequests > 0
+        ? " weighted by visitor, heaviest network left out"
+        : " weighted by visitor",
+    );
+    verdicts.push(...(quorum ? e.verdicts : held(e.verdicts, "quorum not met")));
+    if (e.trip && quorum) (tripped.push("error-rate"), reasons.push(e.reason));
 
     if (rules.latency !== false) {
       const L = rules.latency;
@@ -97,6 +172,10 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
         detail += `${cp > limit ? " >" : " ≤"} stable p${L.percentile} ${sp} ms × ${L.maxRatio} + ${L.minDeltaMs} ms = ${limit} ms`;
       } else if (sp === null && L.maxMs === undefined) {
         detail += ` (stable has too few requests to compare; set latency.maxMs for an absolute limit)`;
+      }
+      if (!ok && !canarySeen) {
+        ok = true;
+        detail += ` — not judged: the canary was seen by ${pc.visitors} visitors on ${pc.networks} networks (needs ${rules.minVisitors} on ${rules.minNetworks})`;
       }
       verdicts.push({ rule: "latency", ok, detail });
       if (!ok) (tripped.push("latency"), reasons.push(detail));
@@ -121,24 +200,79 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
         sRate,
         stableComparable,
         rules,
+        "",
       );
-      verdicts.push(...e.verdicts);
-      if (e.trip) (tripped.push("shadow-error-rate"), reasons.push(e.reason));
+      verdicts.push(...(stableSeen ? e.verdicts : held(e.verdicts, "mirrors from too few visitors or networks")));
+      if (e.trip && stableSeen) (tripped.push("shadow-error-rate"), reasons.push(e.reason));
       if (compared >= rules.minRequests) {
         const rate = shadow.mismatches / compared;
-        const ok = rate <= rules.maxShadowMismatchRate;
+        const ok = rate <= rules.maxShadowMismatchRate || !stableSeen;
         verdicts.push({
           rule: "shadow-mismatch",
           ok,
-          detail: `${pct(rate)} of mirrored answers differ from stable's (${shadow.mismatches}/${compared}) ${ok ? "≤" : ">"} ${pct(rules.maxShadowMismatchRate)}`,
+          detail: `${pct(rate)} of mirrored answers differ from stable's (${shadow.mismatches}/${compared}) ${rate <= rules.maxShadowMismatchRate ? "≤" : ">"} ${pct(rules.maxShadowMismatchRate)}${stableSeen ? "" : ` — not judged: mirrors came from ${ps.visitors} visitors on ${ps.networks} networks (needs ${rules.minVisitors} on ${rules.minNetworks})`}`,
         });
         if (!ok) (tripped.push("shadow-mismatch"), reasons.push(verdicts[verdicts.length - 1].detail));
       }
     }
   }
 
+  const seq = sequentialVerdict(rules, input.sample ?? people, figures);
+  verdicts.push(seq.verdict);
+  if (seq.trip) (tripped.push("sequential"), reasons.push(seq.verdict.detail));
+
   if (tripped.length) figures.tripped = tripped;
   return { healthy: tripped.length === 0, verdicts, figures, reason: reasons.length ? reasons.join("; ") : null };
+}
+
+/** The always-valid comparison of failing-visitor shares (./sequential.ts), gated by the sample's quorum. */
+function sequentialVerdict(
+  rules: RollbackRules,
+  sample: People,
+  figures: Record<string, unknown>,
+): { trip: boolean; verdict: RuleVerdict } {
+  const c = sample.canary;
+  const s = sample.stable;
+  const leaveOut = rules.minNetworks >= 2;
+  const cn = c.sampleVisitors - (leaveOut ? c.worst.sampleVisitors : 0);
+  const cx = c.sampleFailing - (leaveOut ? c.worst.sampleFailing : 0);
+  const floor = rules.relative === false ? 0.02 : rules.relative.minDelta;
+  const r = compareShares({ n: cn, x: cx }, { n: s.sampleVisitors, x: s.sampleFailing }, 1 - rules.confidence, floor);
+  const quorum = c.failingVisitors >= rules.minVisitors && c.failingNetworks >= rules.minNetworks;
+  const shares = `canary ${pct(r.canaryShare)} of ${round1(cn)} visitors failed vs stable ${pct(r.stableShare)} of ${round1(s.sampleVisitors)}`;
+  figures.sequential = {
+    canaryVisitors: round(cn),
+    canaryFailing: round(cx),
+    heaviestNetworkLeftOut: leaveOut,
+    stableVisitors: round(s.sampleVisitors),
+    stableFailing: round(s.sampleFailing),
+    difference: round(r.difference),
+    logLambda: round(r.logLambda),
+    threshold: round(r.threshold),
+    confidence: rules.confidence,
+  };
+  if (!r.evaluated)
+    return {
+      trip: false,
+      verdict: { rule: "sequential", ok: true, detail: `${shares}: not compared before 20 visitors on each side` },
+    };
+  const trip = r.worse && quorum;
+  const strength = `evidence ${Math.exp(Math.min(50, r.logLambda)).toPrecision(3)} ${r.logLambda >= r.threshold ? "≥" : "<"} ${Math.round(1 / (1 - rules.confidence))} needed at ${pct(rules.confidence)} confidence`;
+  const detail = !r.worse
+    ? `${shares}: ${r.difference < floor ? `not ${pct(floor)} worse` : "not significantly worse"} (${strength})`
+    : quorum
+      ? `${shares}: canary worse (${strength}, difference ≥ ${pct(floor)})`
+      : `${shares}: worse, but failures from too few visitors or networks to act`;
+  return { trip, verdict: { rule: "sequential", ok: !trip, detail } };
+}
+
+/** Verdicts that would trip but may not act yet: shown as holding, with why. */
+function held(verdicts: RuleVerdict[], why: string): RuleVerdict[] {
+  return verdicts.map((v) => (v.ok ? v : { ...v, ok: true, detail: `${v.detail} — not acted on: ${why}` }));
+}
+
+function round1(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(1);
 }
 
 function judgeErrors(
@@ -149,6 +283,7 @@ function judgeErrors(
   stableRate: number,
   stableComparable: boolean,
   rules: RollbackRules,
+  weighting: string,
 ): { trip: boolean; verdicts: RuleVerdict[]; reason: string } {
   const rate = requests > 0 ? errors / requests : 0;
   const over = rate > rules.maxErrorRate;
@@ -156,7 +291,7 @@ function judgeErrors(
     {
       rule,
       ok: !over,
-      detail: `${who} ${pct(rate)} errors (${errors}/${requests}) ${over ? ">" : "≤"} maxErrorRate ${pct(rules.maxErrorRate)}`,
+      detail: `${who} ${pct(rate)} errors (${round1(errors)}/${round1(requests)}${weighting}) ${over ? ">" : "≤"} maxErrorRate ${pct(rules.maxErrorRate)}`,
     },
   ];
   const reason = verdicts[0].detail;

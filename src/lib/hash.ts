@@ -26,6 +26,11 @@ export function murmur3(key: string, seed: number): number {
     h ^= k;
   }
   h ^= len * 2;
+  return fmix32(h);
+}
+
+/** murmur3's finaliser: every input bit affects every output bit. Also spreads small integers. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

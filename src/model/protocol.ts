@@ -54,7 +54,28 @@ export interface ReportBatch {
   shadow?: ShadowCounters;
   /** New visitors (cookie just issued) assigned by bucket, per slot: for the sample-ratio check. */
   newVisitors?: Partial<Record<Slot, number>>;
+  /** Who the slot's outcomes came from (the visitor ledger, src/health/ledger.ts); absent in older isolates. */
+  contributors?: Partial<Record<Slot, Contributors>>;
 }
+
+/**
+ * One slot's outcomes per contributor, as parallel arrays (compact on the wire): entry i is visitor
+ * `v[i]` (32-bit hash of the sticky key) on network `n[i]` (32-bit hash of the client's IPv4 /24 or
+ * IPv6 /48; 0 when unknown) with `r[i]` requests of which `e[i]` were errors (the same errors as
+ * SlotCounters counts). An isolate lists at most MAX_CONTRIBUTORS per slot and batch; outcomes of
+ * further visitors are counted in `ur` / `ue` (unattributed requests / errors), never lost.
+ */
+export interface Contributors {
+  v: number[];
+  n: number[];
+  r: number[];
+  e: number[];
+  ur?: number;
+  ue?: number;
+}
+
+/** Visitors an isolate lists per slot and batch (a batch is about two seconds of one isolate). */
+export const MAX_CONTRIBUTORS = 2000;
 
 export interface Report {
   /**

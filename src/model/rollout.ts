@@ -44,6 +44,12 @@ const wholeSeconds = (what: string, min: number, max: number, example: number) =
   return z.int({ error }).check(z.minimum(min, error), z.maximum(max, error));
 };
 
+/** A whole count in a range; one message for every way to miss it. */
+const wholeCount = (what: string, min: number, max: number, example: number, unit: string) => {
+  const error = `${what} must be a whole number of ${unit}, ${min}–${max}, e.g. ${example}`;
+  return z.int({ error }).check(z.minimum(min, error), z.maximum(max, error));
+};
+
 /** A multiple of stable's figure: 1 is "no worse than stable". */
 const ratio = (what: string, of: string, example: number) =>
   z
@@ -174,6 +180,36 @@ export const rollbackSchema = z.strictObject({
   ),
   /** Mirrored (shadow) answers that differ from stable's, as a share, above which the canary fails. */
   maxShadowMismatchRate: z._default(share("maxShadowMismatchRate"), 0.2),
+  /**
+   * "enforce" rolls back; "observe" judges and records what it would have done (event
+   * "would-roll-back", webhook, status) and changes nothing. docs/verdict.md.
+   */
+  mode: z._default(
+    z.enum(["enforce", "observe"], {
+      error: 'mode must be "enforce" (roll back) or "observe" (record what would be done, change nothing)',
+    }),
+    "enforce",
+  ),
+  /**
+   * The quorum (docs/verdict.md): no rule trips until failures come from at least `minVisitors`
+   * distinct visitors on at least `minNetworks` distinct networks (IPv4 /24, IPv6 /48).
+   */
+  minVisitors: z._default(wholeCount("minVisitors", 1, 10_000, 5, "failing visitors"), 5),
+  minNetworks: z._default(wholeCount("minNetworks", 1, 1000, 2, "networks (IPv4 /24, IPv6 /48)"), 2),
+  /** Requests one visitor can weigh in the window (its error rate kept): padding buys nothing beyond it. */
+  perVisitorCap: z._default(wholeCount("perVisitorCap", 1, 100_000, 10, "requests per visitor"), 10),
+  /** Weighted requests one network can weigh in the window: minting visitor ids from one address buys nothing. */
+  perNetworkCap: z._default(wholeCount("perNetworkCap", 1, 1_000_000, 50, "requests per network"), 50),
+  /** Confidence of the sequential canary-vs-stable test on the failing-visitor share: 0.99 is α = 1 %. */
+  confidence: z._default(
+    z
+      .number({ error: "confidence must be a number from 0.8 to 0.9999, e.g. 0.99 (a 1 % false-positive rate)" })
+      .check(
+        z.minimum(0.8, "confidence must be at least 0.8, e.g. 0.99 (a 1 % false-positive rate)"),
+        z.maximum(0.9999, "confidence must be at most 0.9999, e.g. 0.99 (a 1 % false-positive rate)"),
+      ),
+    0.99,
+  ),
 });
 export type RollbackRules = z.output<typeof rollbackSchema>;
 

@@ -34,6 +34,7 @@ export interface RuleVerdict {
 export type EventKind =
   | "attempt" // a new document version began a new attempt
   | "rollback"
+  | "would-roll-back" // rollback.mode "observe": the judgement failed, nothing was changed
   | "step"
   | "plan-start"
   | "plan-extended"

@@ -15,11 +15,16 @@
 // | cold isolate                    | first request starts a background `view()` so a rollback already |
 // |                                 | in force applies at once, whatever the cached KV copy says       |
 // | answers out of order            | a view is adopted only if its revision ≥ the one held            |
+// | many visitors in one batch      | ≤ MAX_CONTRIBUTORS listed per slot and batch; further visitors'  |
+// |                                 | outcomes go to `ur`/`ue` (unattributed), still in the counters   |
+// | no visitor given (older caller) | counted as before, not attributed (the ledger never sees it)     |
 // Nothing here ever throws into, or waits on, the request.
 import type { Rollout, Slot } from "../model/rollout";
 import { emptyHistogram, latencyBucketOf } from "../health/histogram";
 import {
   EMPTY_VIEW,
+  MAX_CONTRIBUTORS,
+  type Contributors,
   type ControllerView,
   type Report,
   type ReportBatch,
@@ -86,6 +91,8 @@ export class Recorder<T> {
   readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0 };
 
   private batches = new Map<string, ReportBatch>();
+  /** Per batch (fingerprint) and slot: visitor → its index in the batch's contributor arrays. */
+  private listed = new Map<string, Partial<Record<Slot, Map<number, number>>>>();
   private inFlight = false;
   private lastFlushAt: number | null = null;
   private errorsSinceFlush = 0;
@@ -96,7 +103,11 @@ export class Recorder<T> {
     this.isolate = deps.isolateId ?? randomId();
   }
 
-  record(r: Routed, o: Outcome): void {
+  /**
+   * `visitor`, `network`: who the outcome is attributed to (src/telemetry/contributor.ts); the
+   * controller weighs outcomes per visitor and per network, so no single client decides a verdict.
+   */
+  record(r: Routed, o: Outcome, visitor?: number, network?: number): void {
     const b = this.batchFor(r);
     const c = (b.slots[o.slot] ??= emptySlot());
     c.requests++;
@@ -108,6 +119,28 @@ export class Recorder<T> {
     // A network failure has no meaningful latency; a timeout's is its limit, which the latency rule should see.
     if (o.error !== "network") c.latency[latencyBucketOf(o.latencyMs)]++;
     if (error && o.role === "canary") this.errorsSinceFlush++;
+    if (visitor !== undefined) this.attribute(b, o.slot, visitor, network ?? 0, error);
+  }
+
+  private attribute(b: ReportBatch, slot: Slot, visitor: number, network: number, error: boolean) {
+    const c: Contributors = ((b.contributors ??= {})[slot] ??= { v: [], n: [], r: [], e: [] });
+    const byBatch = this.listed.get(b.fingerprint) ?? {};
+    if (!this.listed.has(b.fingerprint)) this.listed.set(b.fingerprint, byBatch);
+    const index = (byBatch[slot] ??= new Map());
+    const i = index.get(visitor);
+    if (i !== undefined) {
+      c.r[i]++;
+      if (error) c.e[i]++;
+    } else if (index.size < MAX_CONTRIBUTORS) {
+      index.set(visitor, c.v.length);
+      c.v.push(visitor);
+      c.n.push(network);
+      c.r.push(1);
+      c.e.push(error ? 1 : 0);
+    } else {
+      c.ur = (c.ur ?? 0) + 1;
+      if (error) c.ue = (c.ue ?? 0) + 1;
+    }
   }
 
   /** A shadow mirror was sampled but not sent: the controller shows how much smaller the sample is. */
@@ -158,6 +191,7 @@ export class Recorder<T> {
     this.inFlight = true;
     const batches = [...this.batches.values()];
     this.batches = new Map();
+    this.listed = new Map();
     this.errorsSinceFlush = 0;
     this.lastFlushAt = this.deps.now();
     const skipped = this.mirrorsSkipped;
@@ -210,6 +244,7 @@ export class Recorder<T> {
       for (const c of Object.values(b.slots)) numbers += 5 + (c?.latency.length ?? 0);
       if (b.shadow) numbers += 4 + b.shadow.latency.length;
       if (b.newVisitors) numbers += Object.keys(b.newVisitors).length;
+      for (const c of Object.values(b.contributors ?? {})) numbers += 4 * (c?.v.length ?? 0) + 2;
     }
     return { batches: this.batches.size, numbers };
   }
@@ -230,6 +265,7 @@ export class Recorder<T> {
         // Oldest first (Map keeps insertion order): it is the version least likely still in use.
         const oldest = this.batches.keys().next().value!;
         this.batches.delete(oldest);
+        this.listed.delete(oldest);
         this.stats.batchesDropped++;
         this.dropped++;
       }

@@ -30,6 +30,7 @@ import { OVERRIDE_COOKIE, OVERRIDE_HEADER, verifyOverride, type OverrideClaims }
 import type { RequestFacts } from "../routing/targeting";
 import type { Routed } from "../telemetry/recorder";
 import { recorder } from "./telemetry";
+import { networkOf, visitorOf } from "../telemetry/contributor";
 import { maybeMirror } from "../proxy/mirror";
 import { originBase, pathAndQuery, setCohortHeaders, upstreamHeaders } from "../proxy/headers";
 import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
@@ -146,21 +147,24 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     bucket: d.bucket,
     release: routing.doc.release,
   });
+  // Who the outcome counts for: no single client may decide a verdict (docs/verdict.md).
+  const visitor = visitorOf(sticky.key);
+  const network = networkOf(headers.get("cf-connecting-ip"));
   let answered: Slot = d.slot;
   progress.sent = true;
   let result = await fetchOrigin(origins[d.slot] + path, method, up, body, timeoutOf(routing.doc, d.slot));
   let failover: string | null = null;
 
   if (d.role === "canary" && failed(result) && canFailover(method, body)) {
-    recorder.record(routed, outcome(d.slot, "canary", result, true));
+    recorder.record(routed, outcome(d.slot, "canary", result, true), visitor, network);
     await result.response?.body?.cancel().catch(() => {});
     failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
     answered = routing.stable;
     setCohortHeaders(up, { slot: answered, role: "stable" });
     result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
-    recorder.record(routed, outcome(answered, "stable", result, false));
+    recorder.record(routed, outcome(answered, "stable", result, false), visitor, network);
   } else {
-    recorder.record(routed, outcome(d.slot, d.role, result, false));
+    recorder.record(routed, outcome(d.slot, d.role, result, false), visitor, network);
   }
 
   let response: Response;

@@ -1,7 +1,8 @@
 // The one health judgement (a window's totals and a plan step's totals alike), and how a report's
 // batches become the vectors it judges.
 import { describe, expect, it } from "vitest";
-import { judgeHealth } from "../../src/health/judge";
+import { judgeHealth, peopleOf } from "../../src/health/judge";
+import { VisitorLedger } from "../../src/health/ledger";
 import { evaluateHealth } from "../../src/health/rules";
 import { newVisitors, reportVectors, slotCounters, vectorUnder, emptyVector } from "../../src/health/window";
 import { rolloutSchema } from "../../src/model/rollout";
@@ -32,15 +33,34 @@ function batch(
   } as ReportBatch;
 }
 
+/** A ledger in which each request was its own visitor on its own network (green's errors first). */
+function crowdLedger(green: number, greenErrors: number, blue: number): VisitorLedger {
+  const l = new VisitorLedger({ perVisitorCap: 10, perNetworkCap: 50 });
+  for (let i = 0; i < green; i++)
+    l.add(0, "green", { visitor: i, network: i, requests: 1, errors: i < greenErrors ? 1 : 0 });
+  for (let i = 0; i < blue; i++) l.add(0, "blue", { visitor: 1e6 + i, network: 1e6 + i, requests: 1, errors: 0 });
+  return l;
+}
+
 describe("judgeHealth", () => {
   it("reads the canary and its stable baseline out of one vector and applies the rules to them", () => {
     const { health } = reportVectors([batch("f", 30, 11, 200)], () => true, "blue");
-    const j = judgeHealth(health, "green", rules, 60);
+    const j = judgeHealth(health, "green", rules, 60, peopleOf(crowdLedger(30, 11, 200), "green"));
     expect(j.healthy).toBe(false);
     expect(j.input).toMatchObject({ canary: { requests: 30, errors5xx: 11 }, stable: { requests: 200 }, shadow: null });
-    expect(j.reason).toMatch(/canary 36\.7 % errors \(11\/30\)/);
+    // One network (the heaviest: each network here has one failing visitor) is left out: 10 of 29.
+    expect(j.reason).toMatch(/canary 34\.5 % errors \(10\/29 weighted by visitor, heaviest network left out\)/);
     // The same verdict the rules give on the same counters: one judgement, not two.
     expect(j).toMatchObject(evaluateHealth(rules, j.input));
+  });
+
+  it("without visitor figures (no ledger) the same counts trip nothing: the quorum is not met", () => {
+    const { health } = reportVectors([batch("f", 30, 11, 200)], () => true, "blue");
+    const j = judgeHealth(health, "green", rules, 60);
+    expect(j.healthy).toBe(true);
+    expect(j.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(
+      /no rule can trip before 5 failing visitors on 2 networks/,
+    );
   });
 
   it("the canary is whichever slot the document says: swapping roles swaps what is judged", () => {
@@ -60,7 +80,7 @@ describe("judgeHealth", () => {
   it("shadow counts appear only when something was mirrored", () => {
     const shadow = { mirrored: 40, mismatches: 20, notCompared: 0, errors: 0, latency: counters(40).latency };
     const { health } = reportVectors([batch("f", 0, 0, 100, { shadow })], () => true, "blue");
-    const j = judgeHealth(health, "green", rules, 60);
+    const j = judgeHealth(health, "green", rules, 60, peopleOf(crowdLedger(0, 0, 100), "green"));
     expect(j.input.shadow).toMatchObject({ mirrored: 40, mismatches: 20 });
     expect(j.figures.tripped).toEqual(["shadow-mismatch"]);
   });

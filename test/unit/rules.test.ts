@@ -3,6 +3,8 @@ import { evaluateHealth, type HealthInput } from "../../src/health/rules";
 import { latencyBucketOf } from "../../src/health/histogram";
 import { rolloutSchema } from "../../src/model/rollout";
 import { LATENCY_BUCKETS, type ShadowCounters, type SlotCounters } from "../../src/model/protocol";
+import { NO_FIGURES, type ArmFigures } from "../../src/health/ledger";
+import { errorsOf } from "../../src/health/window";
 
 const rules = (r: unknown = {}) => rolloutSchema.parse({ rollback: r }).rollback;
 
@@ -23,19 +25,38 @@ function slot(
     latency,
   };
 }
+/** Figures as if every request came from its own visitor on its own network: the quorum never stands in the way. */
+function crowd(c: SlotCounters): ArmFigures {
+  const errors = errorsOf(c);
+  return {
+    ...NO_FIGURES,
+    visitors: c.requests,
+    networks: c.requests,
+    failingVisitors: errors,
+    failingNetworks: errors,
+    weightedRequests: c.requests,
+    weightedErrors: errors,
+    sampleVisitors: c.requests,
+    sampleFailing: errors,
+  };
+}
+// The sequential test has its own tests below; here its sample is empty so only the fixed rules speak.
 const input = (canary: SlotCounters, stable: SlotCounters, shadow: ShadowCounters | null = null): HealthInput => ({
   canary,
   stable,
   shadow,
   windowSeconds: 60,
+  people: { canary: crowd(canary), stable: crowd(stable) },
+  sample: { canary: NO_FIGURES, stable: NO_FIGURES },
 });
 
 describe("rollback rules (defaults: 5 %, 50 requests, relative 2× and +2 points)", () => {
   it("does not judge before minRequests canary requests, however bad", () => {
     const h = evaluateHealth(rules(), input(slot(49, 49), slot(1000, 0)));
     expect(h.healthy).toBe(true);
-    expect(h.verdicts[0]).toMatchObject({ rule: "min-requests", ok: true });
-    expect(h.verdicts[0].detail).toContain("49 of 50");
+    const v = h.verdicts.find((x) => x.rule === "min-requests")!;
+    expect(v.ok).toBe(true);
+    expect(v.detail).toContain("49 of 50");
   });
 
   it("trips on a canary error rate above maxErrorRate when stable is fine", () => {
@@ -134,7 +155,7 @@ describe("rollback rules (defaults: 5 %, 50 requests, relative 2× and +2 points
 describe("the rollback reason", () => {
   it("names only what tripped, with stable's rate for comparison", () => {
     const h = evaluateHealth(rules(), input(slot(100, 20), slot(1000, 2)));
-    expect(h.reason).toBe("canary 20.0 % errors (20/100) > maxErrorRate 5.0 %, stable 0.2 %");
+    expect(h.reason).toBe("canary 20.0 % errors (20/100 weighted by visitor) > maxErrorRate 5.0 %, stable 0.2 %");
   });
 
   it("does not blame errors for a latency rollback during a shared outage", () => {

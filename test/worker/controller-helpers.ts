@@ -2,7 +2,13 @@
 import { env } from "cloudflare:test";
 import { fingerprintOf } from "../../src/model/fingerprint";
 import { controllerStub, type ControllerRpc } from "../../src/controller/rpc";
-import { LATENCY_BUCKETS, type Report, type ReportBatch, type SlotCounters } from "../../src/model/protocol";
+import {
+  LATENCY_BUCKETS,
+  type Contributors,
+  type Report,
+  type ReportBatch,
+  type SlotCounters,
+} from "../../src/model/protocol";
 
 let n = 0;
 /** A fresh controller instance per test: state never leaks between tests. */
@@ -33,7 +39,26 @@ export function counters(requests: number, errors = 0, latencyBucket = 2): SlotC
   return { requests, errors5xx: errors, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency };
 }
 
-/** One report with one batch; canary is green unless said otherwise. */
+let crowdId = 1;
+/**
+ * Contributors as a crowd sends them: each request its own visitor on its own network, errors
+ * first, so the quorum (src/health/ledger.ts) never stands in the way of a test about the rules.
+ * Tests about the quorum pass `contributors` themselves.
+ */
+export function crowdOf(c: SlotCounters): Contributors {
+  const out: Contributors = { v: [], n: [], r: [], e: [] };
+  const errors = c.errors5xx + c.errorsNetwork + c.errorsTimeout;
+  for (let i = 0; i < c.requests; i++) {
+    const id = crowdId++;
+    out.v.push(id);
+    out.n.push(id);
+    out.r.push(1);
+    out.e.push(i < errors ? 1 : 0);
+  }
+  return out;
+}
+
+/** One report with one batch; canary is green unless said otherwise; contributors a crowd unless given. */
 export function report(
   fp: string,
   canary: SlotCounters | null,
@@ -43,12 +68,17 @@ export function report(
   const sec = Math.floor(Date.now() / 1000);
   const slots: ReportBatch["slots"] = {};
   const c = extra.canary ?? "green";
-  if (canary) slots[c] = canary;
-  if (stable) slots[c === "green" ? "blue" : "green"] = stable;
+  const contributors: ReportBatch["contributors"] = {};
+  if (canary) ((slots[c] = canary), (contributors[c] = crowdOf(canary)));
+  if (stable) {
+    const s = c === "green" ? "blue" : "green";
+    slots[s] = stable;
+    contributors[s] = crowdOf(stable);
+  }
   return {
     isolate: "test",
     sentAt: Date.now(),
     dropped: 0,
-    batches: [{ fingerprint: fp, canary: c, from: sec, to: sec, slots, ...extra }],
+    batches: [{ fingerprint: fp, canary: c, from: sec, to: sec, slots, contributors, ...extra }],
   };
 }

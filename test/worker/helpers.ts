@@ -36,3 +36,16 @@ export function visitorCookieOf(r: Response): string | null {
   }
   return null;
 }
+
+let crowd = 0;
+/**
+ * Request options for a request from a new client on its own network (a distinct CF-Connecting-IP
+ * /24, no cookie: a new visitor). The controller only rolls back on failures from several visitors
+ * on several networks (docs/verdict.md); tests that want a rollback send from a crowd, deliberately.
+ */
+export function fromCrowd(init: RequestInit = {}): RequestInit {
+  const n = ++crowd;
+  const headers = new Headers(init.headers);
+  headers.set("cf-connecting-ip", `10.${(n >> 8) & 255}.${n & 255}.7`);
+  return { ...init, headers };
+}

@@ -7,7 +7,7 @@ import { expect, it, vi } from "vitest";
 import { controllerStub } from "../../src/controller/rpc";
 import { recorder } from "../../src/worker/telemetry";
 import { MAX_BATCHES } from "../../src/telemetry/recorder";
-import { echo, get, useRollout } from "./helpers";
+import { echo, fromCrowd, get, useRollout } from "./helpers";
 
 // `relative: false`: /status/503 fails on both origins, and this test is about the canary's own rate.
 const doc = { percent: 100, canary: "green", release: "broken", rollback: { minRequests: 10, relative: false } };
@@ -19,10 +19,11 @@ it("the rollback signal beats a stale KV value: after the flush answer, nothing 
   const { r } = await echo("/healthy");
   expect(r.headers.get("x-origin")).toBe("green");
 
-  // Failing canary requests until the controller has rolled back and this isolate has heard.
+  // Failing canary requests, each from a new visitor on its own network (the controller needs
+  // failures from several), until the controller has rolled back and this isolate has heard.
   await vi.waitFor(
     async () => {
-      for (let i = 0; i < 5; i++) await (await get("/status/503")).arrayBuffer();
+      for (let i = 0; i < 5; i++) await (await get("/status/503", fromCrowd())).arrayBuffer();
       if (recorder.view.revision <= before || !recorder.view.doc?.rolledBack) throw new Error("not rolled back yet");
     },
     { timeout: 15_000, interval: 50 },

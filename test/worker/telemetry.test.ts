@@ -35,7 +35,8 @@ it("batches outcomes, flushes off the request path, and the flush answer overrid
   const stableOk: Outcome = { slot: "blue", role: "stable", status: 200, error: null, latencyMs: 6, failedOver: false };
   // 60 "requests": nothing is sent per request; the first maybeFlush only fetches the view.
   for (let i = 0; i < 60; i++) {
-    rec.record(routed, i % 2 ? canaryFail : stableOk);
+    // Each from its own visitor on its own network: the controller needs failures from several.
+    rec.record(routed, i % 2 ? canaryFail : stableOk, 1000 + i, 5000 + i);
     if (i === 0) {
       const ctx = createExecutionContext();
       rec.maybeFlush(ctx, env);
@@ -58,7 +59,9 @@ it("batches outcomes, flushes off the request path, and the flush answer overrid
   // KV still says 30 % in this isolate's cache: the view wins.
   const eff = effectiveRollout({ doc: cached.doc, fingerprint: cached.fingerprint }, rec.view);
   expect(eff).toMatchObject({ source: "controller", doc: { percent: 0, release: "bad-build" } });
-  expect(eff.doc.rolledBack?.reason).toMatch(/canary 100\.0 % errors \(30\/30\)/);
+  expect(eff.doc.rolledBack?.reason).toMatch(
+    /canary 100\.0 % errors \(29\/29 weighted by visitor, heaviest network left out\)/,
+  );
   await controllerStub(env).settle();
 });
 

@@ -34,13 +34,15 @@ it("POSTs a Slack-compatible body with the structured event on rollback", async 
     { timeout: 10_000, interval: 100 },
   );
   const rb = bodies.find((b) => b.event.kind === "rollback");
-  expect(rb.text).toMatch(/^edgeshift rolled back release v7 \(green\): canary 50\.0 % errors \(20\/40\)/);
+  expect(rb.text).toMatch(
+    /^edgeshift rolled back release v7 \(green\): canary 48\.7 % errors \(19\/39 weighted by visitor, heaviest network left out\)/,
+  );
   expect(rb.event).toMatchObject({
     kind: "rollback",
     actor: "controller",
     release: "v7",
     canary: "green",
-    data: { figures: { tripped: ["error-rate"] } },
+    data: { figures: { tripped: ["error-rate", "sequential"] } },
   });
   expect(bodies.find((b) => b.event.kind === "attempt")).toBeDefined();
   expect((await c.history(10)).some((e) => e.kind === "webhook-failed")).toBe(false);

@@ -1,0 +1,405 @@
+// The visitor ledger: who produced a window's outcomes, so that no single client decides a verdict.
+// Pure. Fed with (visitor, network, requests, errors) tuples from the isolates' reports
+// (src/model/protocol.ts `Contributors`); read by the judge (src/health/rules.ts) as ArmFigures.
+//
+// What it answers, per slot:
+// - distinct visitors, distinct failing visitors (≥ 1 error), distinct networks and failing networks
+//   (the quorum: no rule trips on failures from fewer than `minVisitors` visitors and `minNetworks`
+//   networks);
+// - weighted requests and errors: a visitor counts at most `perVisitorCap` requests at its own error
+//   rate, and a network at most `perNetworkCap` of those weighted requests (scaled down as a whole),
+//   so a client that pads the canary with cheap successes, or fails it on purpose, moves the rate by
+//   at most one capped share, and minting visitor ids by dropping cookies from one address buys
+//   nothing beyond its network's share;
+// - the visitor sample for the sequential test: each network counts at most
+//   perNetworkCap / perVisitorCap visitors (its failing share kept), for the same reason.
+//
+// Cost: every figure is a running sum, updated per tuple (O(1) per tuple, whatever the number of
+// visitors in the window); a bucket leaving the window subtracts its own tuples once.
+//
+// Bounds and fail-safe (decided here):
+// | concern                                  | behaviour                                                  |
+// |------------------------------------------|------------------------------------------------------------|
+// | > MAX_VISITORS_PER_NETWORK ids from one   | the network's further ids share one pseudo-visitor (a      |
+// | network                                  | cookie-dropping client cannot fill the ledger)             |
+// | > MAX_VISITORS tracked per slot           | outcomes of further new visitors are not attributed:       |
+// |                                          | counted in `untracked` (status shows it), no weight, no    |
+// |                                          | quorum — they stay in the raw counters                     |
+// | > MAX_ENTRIES bucket entries per slot     | same as above (memory: ≤ MAX_ENTRIES small objects a slot) |
+// | a visitor seen on two networks            | kept on the first network seen in the window               |
+// | tuple with NaN / negative counts          | ignored (a report is another isolate's input)              |
+// | outcomes an isolate could not attribute   | one pseudo-visitor on one pseudo-network, capped like any  |
+// |                                          | other (never lost, never more than one visitor's weight)   |
+import { rollbackSchema, type RollbackRules, type Slot } from "../model/rollout";
+import type { ReportBatch } from "../model/protocol";
+
+export const MAX_VISITORS = 20_000;
+export const MAX_VISITORS_PER_NETWORK = 64;
+export const MAX_ENTRIES = 200_000;
+/**
+ * Network hashes are uint32; this one is outside their range: the isolates' unattributed outcomes,
+ * filed under visitor id -1 (real ids are uint32, a full network's pseudo-visitor is -2 - network).
+ */
+export const UNATTRIBUTED_NETWORK = 2 ** 32;
+
+export interface LedgerLimits {
+  /** Requests one visitor can weigh in the span (its error rate kept). */
+  perVisitorCap: number;
+  /** Weighted requests one network can weigh in the span. */
+  perNetworkCap: number;
+}
+
+/** What the judge reads for one slot. */
+export interface ArmFigures {
+  visitors: number;
+  networks: number;
+  failingVisitors: number;
+  failingNetworks: number;
+  weightedRequests: number;
+  weightedErrors: number;
+  /** The sequential test's sample: visitors, each network counting at most perNetworkCap / perVisitorCap. */
+  sampleVisitors: number;
+  sampleFailing: number;
+  /** Requests the ledger could not attribute (bounds above); they are in the raw counters only. */
+  untracked: number;
+  /**
+   * The network that weighs most: `weighted*` of the one with the most weighted errors, `sample*`
+   * of the one with the most failing visitors in the sample. The judge leaves it out of the
+   * canary's figures, so that no single network (one client, however many cookies it drops)
+   * decides a verdict.
+   */
+  worst: { weightedRequests: number; weightedErrors: number; sampleVisitors: number; sampleFailing: number };
+}
+
+export const NO_FIGURES: ArmFigures = {
+  visitors: 0,
+  networks: 0,
+  failingVisitors: 0,
+  failingNetworks: 0,
+  weightedRequests: 0,
+  weightedErrors: 0,
+  sampleVisitors: 0,
+  sampleFailing: 0,
+  untracked: 0,
+  worst: { weightedRequests: 0, weightedErrors: 0, sampleVisitors: 0, sampleFailing: 0 },
+};
+
+export interface Contribution {
+  visitor: number;
+  network: number;
+  requests: number;
+  errors: number;
+}
+
+interface VisitorAgg {
+  network: number;
+  requests: number;
+  errors: number;
+}
+
+interface NetworkAgg {
+  id: number;
+  visitors: number;
+  failing: number;
+  /** Σ over its visitors of the visitor-capped requests and errors. */
+  vr: number;
+  ve: number;
+}
+
+interface Entry {
+  network: number;
+  requests: number;
+  errors: number;
+}
+
+class Arm {
+  readonly visitors = new Map<number, VisitorAgg>();
+  readonly networks = new Map<number, NetworkAgg>();
+  failingVisitors = 0;
+  failingNetworks = 0;
+  weightedRequests = 0;
+  weightedErrors = 0;
+  sampleVisitors = 0;
+  sampleFailing = 0;
+  untracked = 0;
+  entries = 0;
+  // The heaviest networks, kept as each network changes; a decrease of the top one (expiry, or
+  // scaling under its cap) marks them stale and the next read rescans (O(networks), rarely).
+  private topE = { id: NaN, r: 0, e: 0 };
+  private topS = { id: NaN, sv: 0, sf: 0 };
+  private stale = false;
+
+  constructor(private readonly limits: LedgerLimits) {}
+
+  private worst(): ArmFigures["worst"] {
+    if (this.stale) {
+      this.topE = { id: NaN, r: 0, e: 0 };
+      this.topS = { id: NaN, sv: 0, sf: 0 };
+      for (const n of this.networks.values()) this.consider(n, this.networkShare(n));
+      this.stale = false;
+    }
+    return {
+      weightedRequests: clean(this.topE.r),
+      weightedErrors: clean(this.topE.e),
+      sampleVisitors: clean(this.topS.sv),
+      sampleFailing: clean(this.topS.sf),
+    };
+  }
+
+  private consider(n: NetworkAgg, c: { r: number; e: number; sv: number; sf: number }) {
+    if (c.e > this.topE.e || (n.id === this.topE.id && c.e >= this.topE.e)) this.topE = { id: n.id, r: c.r, e: c.e };
+    else if (n.id === this.topE.id) this.stale = true;
+    if (c.sf > this.topS.sf || (n.id === this.topS.id && c.sf >= this.topS.sf))
+      this.topS = { id: n.id, sv: c.sv, sf: c.sf };
+    else if (n.id === this.topS.id) this.stale = true;
+  }
+
+  figures(): ArmFigures {
+    return {
+      visitors: this.visitors.size,
+      networks: this.networks.size,
+      failingVisitors: this.failingVisitors,
+      failingNetworks: this.failingNetworks,
+      weightedRequests: clean(this.weightedRequests),
+      weightedErrors: clean(this.weightedErrors),
+      sampleVisitors: clean(this.sampleVisitors),
+      sampleFailing: clean(this.sampleFailing),
+      untracked: this.untracked,
+      worst: this.worst(),
+    };
+  }
+
+  /** The visitor id the ledger files a tuple under (pseudo-visitor when its network is full), or null: untracked. */
+  idFor(visitor: number, network: number): number | null {
+    if (this.visitors.has(visitor)) return visitor;
+    const net = this.networks.get(network);
+    if (net && net.visitors >= MAX_VISITORS_PER_NETWORK) return -2 - network;
+    return this.visitors.size < MAX_VISITORS ? visitor : null;
+  }
+
+  /** Adds (or, with negative counts, removes) a visitor's outcomes; keeps every running sum in step. */
+  apply(id: number, network: number, dReq: number, dErr: number): void {
+    let v = this.visitors.get(id);
+    if (!v) {
+      if (dReq <= 0) return;
+      v = { network, requests: 0, errors: 0 };
+      this.visitors.set(id, v);
+      let n = this.networks.get(network);
+      if (!n) this.networks.set(network, (n = { id: network, visitors: 0, failing: 0, vr: 0, ve: 0 }));
+      else this.removeNetwork(n);
+      n.visitors++;
+      this.addNetwork(n);
+    }
+    const n = this.networks.get(v.network)!;
+    this.removeNetwork(n);
+    this.removeVisitor(n, v);
+    v.requests += dReq;
+    v.errors += dErr;
+    if (v.requests <= 0) {
+      this.visitors.delete(id);
+      n.visitors--;
+    } else {
+      if (v.errors < 0) v.errors = 0;
+      if (v.errors > v.requests) v.errors = v.requests;
+      this.addVisitor(n, v);
+    }
+    if (n.visitors <= 0) {
+      this.networks.delete(v.network);
+      if (n.id === this.topE.id || n.id === this.topS.id) this.stale = true;
+    } else this.addNetwork(n);
+  }
+
+  private addVisitor(n: NetworkAgg, v: VisitorAgg) {
+    const r = Math.min(v.requests, this.limits.perVisitorCap);
+    n.vr += r;
+    n.ve += (v.errors * r) / v.requests;
+    if (v.errors > 0) (n.failing++, this.failingVisitors++);
+  }
+
+  private removeVisitor(n: NetworkAgg, v: VisitorAgg) {
+    if (v.requests <= 0) return;
+    const r = Math.min(v.requests, this.limits.perVisitorCap);
+    n.vr -= r;
+    n.ve -= (v.errors * r) / v.requests;
+    if (v.errors > 0) (n.failing--, this.failingVisitors--);
+    if (n.vr < 1e-9) ((n.vr = 0), (n.ve = 0));
+  }
+
+  private networkShare(n: NetworkAgg) {
+    const { perVisitorCap, perNetworkCap } = this.limits;
+    const s = n.vr > perNetworkCap ? perNetworkCap / n.vr : 1;
+    const maxVisitors = Math.max(1, perNetworkCap / perVisitorCap);
+    const t = n.visitors > maxVisitors ? maxVisitors / n.visitors : 1;
+    return { r: n.vr * s, e: n.ve * s, sv: n.visitors * t, sf: n.failing * t };
+  }
+
+  private addNetwork(n: NetworkAgg) {
+    const c = this.networkShare(n);
+    this.weightedRequests += c.r;
+    this.weightedErrors += c.e;
+    this.sampleVisitors += c.sv;
+    this.sampleFailing += c.sf;
+    if (n.failing > 0) this.failingNetworks++;
+    if (!this.stale) this.consider(n, c);
+  }
+
+  private removeNetwork(n: NetworkAgg) {
+    const c = this.networkShare(n);
+    this.weightedRequests -= c.r;
+    this.weightedErrors -= c.e;
+    this.sampleVisitors -= c.sv;
+    this.sampleFailing -= c.sf;
+    if (n.failing > 0) this.failingNetworks--;
+  }
+}
+
+/** Running sums are exact in theory; rounding residue must not show as "0.0000001 requests". */
+function clean(x: number): number {
+  return x < 1e-9 ? 0 : Math.round(x * 1e6) / 1e6;
+}
+
+interface Bucket {
+  /** Bucket number (t / bucketSeconds); -1: empty. */
+  n: number;
+  arms: Record<Slot, Map<number, Entry>>;
+}
+
+/**
+ * `window`: the sliding window (buckets of bucketSeconds), or null for a ledger that never
+ * forgets (a plan step's span, an attempt's cumulative sample).
+ */
+export class VisitorLedger {
+  private readonly arms: Record<Slot, Arm>;
+  private readonly ring: Bucket[];
+  private head = -Infinity;
+
+  constructor(
+    readonly limits: LedgerLimits,
+    readonly window: { bucketSeconds: number; buckets: number } | null = null,
+  ) {
+    this.arms = { blue: new Arm(limits), green: new Arm(limits) };
+    this.ring = window
+      ? Array.from({ length: window.buckets }, () => ({ n: -1, arms: { blue: new Map(), green: new Map() } }))
+      : [];
+  }
+
+  /** The window's span in seconds (null: never forgets). */
+  get span(): number | null {
+    return this.window ? this.window.bucketSeconds * this.window.buckets : null;
+  }
+
+  /** Adds one visitor's outcomes in `slot` at `tSec`. Outcomes older than the window are dropped. */
+  add(tSec: number, slot: Slot, c: Contribution): void {
+    const dReq = count(c.requests);
+    if (dReq === 0) return;
+    const dErr = Math.min(dReq, count(c.errors));
+    const visitor = Number(c.visitor);
+    const network = Number(c.network);
+    if (!Number.isFinite(visitor) || !Number.isFinite(network)) return;
+    const arm = this.arms[slot];
+    let bucket: Map<number, Entry> | null = null;
+    if (this.window) {
+      this.advance(tSec);
+      const n = Math.floor(tSec / this.window.bucketSeconds);
+      if (n <= this.head - this.window.buckets) return;
+      const b = this.ring[mod(n, this.window.buckets)];
+      if (b.n !== n) (this.expire(b), (b.n = n));
+      bucket = b.arms[slot];
+    }
+    const id = arm.idFor(visitor, network);
+    if (id === null) return void (arm.untracked += dReq);
+    const known = arm.visitors.get(id);
+    const net = known ? known.network : network;
+    if (bucket) {
+      let e = bucket.get(id);
+      if (!e) {
+        if (arm.entries >= MAX_ENTRIES) return void (arm.untracked += dReq);
+        bucket.set(id, (e = { network: net, requests: 0, errors: 0 }));
+        arm.entries++;
+      }
+      e.requests += dReq;
+      e.errors += dErr;
+    }
+    arm.apply(id, net, dReq, dErr);
+  }
+
+  /** Adds a report's parallel arrays for `slot` (see src/model/protocol.ts `Contributors`). */
+  addArrays(
+    tSec: number,
+    slot: Slot,
+    c: { v?: unknown; n?: unknown; r?: unknown; e?: unknown; ur?: unknown; ue?: unknown } | undefined,
+  ): void {
+    if (!c || typeof c !== "object") return;
+    const { v, n, r, e } = c;
+    if (Array.isArray(v) && Array.isArray(n) && Array.isArray(r) && Array.isArray(e)) {
+      const len = Math.min(v.length, n.length, r.length, e.length);
+      for (let i = 0; i < len; i++)
+        this.add(tSec, slot, { visitor: v[i], network: n[i], requests: r[i], errors: e[i] });
+    }
+    const ur = count(c.ur);
+    if (ur > 0) this.add(tSec, slot, { visitor: -1, network: UNATTRIBUTED_NETWORK, requests: ur, errors: count(c.ue) });
+  }
+
+  figures(slot: Slot, nowSec?: number): ArmFigures {
+    if (this.window && nowSec !== undefined) this.advance(nowSec);
+    return this.arms[slot].figures();
+  }
+
+  /** Moves the window's end to `nowSec`, subtracting the buckets that fell out. */
+  advance(nowSec: number): void {
+    if (!this.window) return;
+    const n = Math.floor(nowSec / this.window.bucketSeconds);
+    if (n <= this.head) return;
+    const { buckets } = this.window;
+    for (const b of this.ring) if (b.n >= 0 && b.n <= n - buckets) this.expire(b);
+    this.head = n;
+  }
+
+  private expire(b: Bucket): void {
+    if (b.n < 0) return;
+    for (const slot of ["blue", "green"] as const) {
+      const arm = this.arms[slot];
+      for (const [id, e] of b.arms[slot]) arm.apply(id, e.network, -e.requests, -e.errors);
+      arm.entries -= b.arms[slot].size;
+      b.arms[slot].clear();
+    }
+    b.n = -1;
+  }
+}
+
+function count(x: unknown): number {
+  const n = Number(x);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+function mod(a: number, m: number): number {
+  return ((a % m) + m) % m;
+}
+
+/**
+ * Adds a report's contributors: `slotsOf(batch)` says which of a batch's slots count (a batch under
+ * a superseded version counts for stable alone, as in src/health/window.ts `reportVectors`).
+ */
+export function addBatches(
+  ledger: VisitorLedger,
+  tSec: number,
+  batches: readonly ReportBatch[],
+  slotsOf: (b: ReportBatch) => readonly Slot[],
+): void {
+  for (const b of batches) {
+    if (!b || typeof b !== "object" || !b.contributors || typeof b.contributors !== "object") continue;
+    for (const slot of slotsOf(b)) ledger.addArrays(tSec, slot, b.contributors[slot]);
+  }
+}
+
+/** The ledger's limits from the document's rules (the defaults when rollback is off). */
+export function limitsOf(rules: RollbackRules | false): LedgerLimits {
+  const r = rules === false ? rollbackSchema.parse({}) : rules;
+  return { perVisitorCap: r.perVisitorCap, perNetworkCap: r.perNetworkCap };
+}
+
+/** A sliding ledger over `windowSeconds`: at most 60 buckets (1 s up to a minute, coarser beyond). */
+export function slidingLedger(limits: LedgerLimits, windowSeconds: number): VisitorLedger {
+  const bucketSeconds = Math.max(1, Math.ceil(windowSeconds / 60));
+  return new VisitorLedger(limits, { bucketSeconds, buckets: Math.max(1, Math.ceil(windowSeconds / bucketSeconds)) });
+}
