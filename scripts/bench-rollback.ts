@@ -9,6 +9,7 @@
 // Usage: tsx scripts/bench-rollback.ts [--rate 50] [--seconds 40]
 import { numberFlag } from "./lib/args";
 import { startDevStack, waitFor } from "./lib/dev-stack";
+import { addressOf } from "./lib/traffic";
 
 const RATE = numberFlag("rate", 50);
 const MAX_SECONDS = numberFlag("seconds", 40);
@@ -28,7 +29,9 @@ function drive(url: string) {
   const one = async () => {
     tally.sent++;
     try {
-      const r = await fetch(`${url}/bench/${n++}`, { signal: AbortSignal.timeout(15_000) });
+      // Each request a new visitor on its own network: the controller needs failures from several.
+      const headers = { "cf-connecting-ip": addressOf(n) };
+      const r = await fetch(`${url}/bench/${n++}`, { headers, signal: AbortSignal.timeout(15_000) });
       await r.arrayBuffer();
       if (r.status >= 500) tally.status5xx++;
     } catch {

@@ -1,6 +1,16 @@
 // Simulated visitors for the demo: a fixed population, each with its own cookie jar (so edgeshift's
 // sticky visitor cookie is kept like a browser would), at a bounded rate and concurrency. Counts
 // what users actually saw, per second: which origin answered and how many 5xx reached them.
+// Each visitor comes from its own network (CF-Connecting-IP, see `addressOf`), as real visitors do:
+// the controller rolls back only on failures from several visitors on several networks.
+
+/**
+ * The address of simulated client `i`: its own /24. `wrangler dev` keeps a CF-Connecting-IP the
+ * client sent (miniflare fills it in only when absent), so local traffic can look like many networks.
+ */
+export function addressOf(i: number): string {
+  return `10.${(i >> 8) & 255}.${i & 255}.${1 + ((i >> 16) & 127)}`;
+}
 
 export interface TrafficOptions {
   url: string;
@@ -38,22 +48,11 @@ export interface Traffic {
   stop(): Promise<void>;
 }
 
-/**
- * Visitor `i`'s address: at the edge Cloudflare sets CF-Connecting-IP and a client cannot choose it;
- * `wrangler dev` passes a client-sent one through, which is how a local crowd comes from many
- * networks (one /24 per 4 visitors, in 198.18.0.0/15, RFC 2544's benchmarking range). The verdict
- * counts distinct visitors and networks, so a crowd from 127.0.0.1 alone would look like one client.
- */
-export function visitorAddress(i: number): string {
-  const net = Math.floor(i / 4);
-  return `198.${18 + ((net >> 8) & 1)}.${net & 255}.${(i % 4) + 10}`;
-}
-
 export function startTraffic(o: TrafficOptions): Traffic {
   const visitors = Array.from({ length: o.visitors ?? 300 }, (_, i) => ({
     cookies: new Map<string, string>(),
     last: "",
-    ip: visitorAddress(i),
+    address: addressOf(i),
   }));
   const rate = o.rate ?? 40;
   const maxInFlight = o.maxInFlight ?? 32;
@@ -68,7 +67,7 @@ export function startTraffic(o: TrafficOptions): Traffic {
   const one = async (): Promise<void> => {
     const v = visitors[Math.floor(Math.random() * visitors.length)];
     const post = Math.random() < postShare;
-    const headers: Record<string, string> = { "cf-connecting-ip": v.ip };
+    const headers: Record<string, string> = { "cf-connecting-ip": v.address };
     if (v.cookies.size) headers.cookie = [...v.cookies].map(([k, val]) => `${k}=${val}`).join("; ");
     try {
       const r = await fetch(`${o.url}/${post ? "checkout" : "page"}/${n++ % 50}`, {

@@ -93,11 +93,17 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
   const quorum = pc.failingVisitors >= rules.minVisitors && pc.failingNetworks >= rules.minNetworks;
   const figures: Record<string, unknown> = {
     windowSeconds,
-    canary: { requests: canary.requests, errors: cErr, errorRate: round(cRate) },
-    stable: { requests: stable.requests, errors: sErr, errorRate: round(sRate) },
+    // Raw counts as the status page shows them; the rules judged the weighted ones below.
+    canary: { requests: canary.requests, errors: cErr, errorRate: round(rate(cErr, canary.requests)) },
+    stable: { requests: stable.requests, errors: sErr, errorRate: round(rate(sErr, stable.requests)) },
     weighted: {
-      canary: { requests: round(cReq), errors: round(cErrW), heaviestNetworkLeftOut: leaveOut },
-      stable: { requests: round(ps.weightedRequests), errors: round(ps.weightedErrors) },
+      canary: {
+        requests: round(cReq),
+        errors: round(cErrW),
+        errorRate: round(cRate),
+        heaviestNetworkLeftOut: leaveOut,
+      },
+      stable: { requests: round(ps.weightedRequests), errors: round(ps.weightedErrors), errorRate: round(sRate) },
     },
     quorum: {
       met: quorum,
@@ -314,6 +320,10 @@ function judgeErrors(
       : `${who} ${pct(rate)} vs stable ${pct(stableRate)}: not ${maxRatio}× and ${pct(minDelta)} worse (a shared cause is not blamed on the canary)`,
   });
   return { trip: over && worse, verdicts, reason: `${reason}, stable ${pct(stableRate)}` };
+}
+
+function rate(errors: number, requests: number): number {
+  return requests > 0 ? errors / requests : 0;
 }
 
 function round(x: number): number {

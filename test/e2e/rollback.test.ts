@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { requestOnce } from "./http-once";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
-import { visitorAddress } from "../../scripts/lib/traffic";
+import { addressOf } from "../../scripts/lib/traffic";
 
 let stack: DevStack;
 // A real receiver for WEBHOOK_URL (the origin server's /__origin/webhook stores what it gets).
@@ -33,10 +33,10 @@ interface Tally {
 
 const tally = (): Tally => ({ blue: 0, green: 0, status5xx: 0, noAnswer: 0, errors: [] });
 
-/** Each new visitor from its own address, as real users are (see visitorAddress). */
-let visitorsSent = 0;
+let client = 0;
+/** One request from a new visitor on its own network: the controller needs failures from several. */
 function get(path: string, method: string): Promise<{ status: number; origin?: string }> {
-  const headers = { "cf-connecting-ip": visitorAddress(visitorsSent++) };
+  const headers = { "cf-connecting-ip": addressOf(client++) };
   return requestOnce(`${stack.url}${path}`, { method, headers }).then((r) => ({
     status: r.status,
     origin: r.headers["x-origin"] as string | undefined,
@@ -98,7 +98,9 @@ it("a canary answering 500: GETs fail over, then rollback — KV shows percent 0
     0,
   );
   expect(doc).toMatchObject({ percent: 0, release: "e2e-500", rollback: { minRequests: 30 } });
-  expect(doc.rolledBack.reason).toMatch(/^canary \d+\.\d % errors \(\d+\/\d+\) > maxErrorRate 5\.0 %/);
+  expect(doc.rolledBack.reason).toMatch(
+    /^canary \d+\.\d % errors \([\d.]+\/[\d.]+ weighted by visitor[^)]*\) > maxErrorRate 5\.0 %/,
+  );
   expect(doc.rolledBack.figures.canary.requests).toBeGreaterThanOrEqual(30);
   // Every GET was answered by stable, failed canary answers included: no user saw a 5xx.
   expect(seen.status5xx).toBe(0);
