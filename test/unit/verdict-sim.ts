@@ -70,7 +70,7 @@ export function runOnce(s: Scenario, seed: number): RunResult {
     const canary = rnd() < share;
     const slot = canary ? "green" : "blue";
     const p = canary ? s.pCanary : s.pStable;
-    // 1 to ~15 requests, mean 4: most visitors are brief, a few are busy.
+    // 1 + a geometric count, mean 3.5: most visitors are brief, a few are busy.
     const requests = 1 + Math.floor(-Math.log(1 - rnd()) * 3);
     let errors = 0;
     for (let k = 0; k < requests; k++) if (rnd() < p) errors++;
