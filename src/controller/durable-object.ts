@@ -134,8 +134,11 @@ export class RolloutController extends DurableObject<Env> {
     const stable = otherSlot(doc.canary);
     const counted = reportVectors(batches, (f) => fingerprints.includes(f), stable);
     this.windows.add(secondsOf(now), counted.health, counted.series);
-    this.windows.addContributors(secondsOf(now), batches, (b) =>
-      fingerprints.includes(b.fingerprint) ? SLOTS : [stable],
+    this.windows.addContributors(
+      secondsOf(now),
+      batches,
+      (b) => (fingerprints.includes(b.fingerprint) ? SLOTS : [stable]),
+      doc.percent,
     );
     this.reports = afterReport(this.reports, r, now);
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));

@@ -4,13 +4,16 @@
 // through the controller's write-behind (./write-behind.ts), not per report.
 //
 // Beside the health window, two visitor ledgers (src/health/ledger.ts): one over the same sliding
-// window (the quorum and the weighted rates) and one over the whole attempt (the sequential test's
-// growing sample). They live in memory only:
+// window (the quorum and the weighted rates) and one over the attempt since its percent last changed
+// (the sequential test's growing sample: with a fixed percent, canary and stable are drawn from the
+// same moments, so a change in everyone's error rate over time cannot look like the canary's). They
+// live in memory only:
 // | situation                  | behaviour                                                            |
 // |----------------------------|----------------------------------------------------------------------|
 // | the object restarts        | both ledgers start empty: no rule can trip until the quorum is met   |
 // |                            | again from new reports (fails safe: a late rollback, never a wrong one)|
 // | new attempt, roles switch  | both start over with the window (same moment, same reason)           |
+// | percent changes (a step)   | the sample starts over (the window ledger keeps sliding)             |
 import { SlidingWindow, type WindowRow } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { peopleOf } from "../health/judge";
@@ -30,6 +33,8 @@ export class ControllerWindows {
   private readonly prunedAt = { health: 0, series: 0 };
   private ledger: VisitorLedger;
   private attemptLedger: VisitorLedger;
+  /** The percent the attempt ledger's sample was drawn at (null: not yet known). */
+  private samplePercent: number | null = null;
 
   /** Rebuilds both windows from storage as of `nowSec`. */
   constructor(
@@ -74,7 +79,15 @@ export class ControllerWindows {
    * Adds one report's contributors at `sec`; `slotsOf` says which slots of a batch count (stable
    * alone for a version not of this attempt, as the health vector does).
    */
-  addContributors(sec: number, batches: readonly ReportBatch[], slotsOf: (b: ReportBatch) => readonly Slot[]): void {
+  addContributors(
+    sec: number,
+    batches: readonly ReportBatch[],
+    slotsOf: (b: ReportBatch) => readonly Slot[],
+    percent: number,
+  ): void {
+    if (this.samplePercent !== null && this.samplePercent !== percent)
+      this.attemptLedger = new VisitorLedger(this.attemptLedger.limits);
+    this.samplePercent = percent;
     addBatches(this.ledger, sec, batches, slotsOf);
     addBatches(this.attemptLedger, sec, batches, slotsOf);
   }
@@ -100,6 +113,7 @@ export class ControllerWindows {
     this.healthWindow = new SlidingWindow(1, windowSeconds);
     this.ledger = slidingLedger(limitsOf(rules), windowSeconds);
     this.attemptLedger = new VisitorLedger(limitsOf(rules));
+    this.samplePercent = null;
     this.writeBehind.discard("health:");
     // Once per attempt (or promotion), so the per-second prune can stay on the primary key.
     this.store.clearBuckets("health");

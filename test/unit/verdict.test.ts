@@ -9,6 +9,7 @@ import { compareShares, MIN_SAMPLE } from "../../src/health/sequential";
 import { emptyVector, OFFSET } from "../../src/health/window";
 import type { Slot } from "../../src/model/rollout";
 import { rulesOf } from "./verdict-sim";
+import { parseRollout } from "../../src/model/parse";
 
 /** The counts and the ledger of one window, fed the same outcomes. */
 class Traffic {
@@ -184,5 +185,30 @@ describe("the sequential test (mSPRT, Johari et al. 2017)", () => {
     expect(j.reason).toMatch(
       /canary 29\.6 % of 199 visitors failed vs stable 5\.0 % of 200: canary worse \(evidence .* ≥ 100 needed at 99\.0 % confidence/,
     );
+  });
+});
+
+describe("the verdict's schema fields", () => {
+  it("defaults: enforce, 5 visitors on 2 networks, caps 10 and 50, 99 % confidence", () => {
+    expect(rulesOf()).toMatchObject({
+      mode: "enforce",
+      minVisitors: 5,
+      minNetworks: 2,
+      perVisitorCap: 10,
+      perNetworkCap: 50,
+      confidence: 0.99,
+    });
+  });
+
+  it.each([
+    [{ mode: "dry-run" }, /mode must be "enforce" \(roll back\) or "observe"/],
+    [{ minVisitors: 0 }, /minVisitors must be a whole number of failing visitors, 1–10000, e\.g\. 5/],
+    [{ minNetworks: 2.5 }, /minNetworks must be a whole number of networks/],
+    [{ perVisitorCap: -1 }, /perVisitorCap must be a whole number of requests per visitor/],
+    [{ confidence: 99 }, /confidence must be at most 0\.9999, e\.g\. 0\.99/],
+  ])("%j is refused with a message that states the fix", (bad, message) => {
+    const r = parseRollout(JSON.stringify({ rollback: bad }));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.summary).toMatch(message);
   });
 });
