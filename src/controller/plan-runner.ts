@@ -13,12 +13,16 @@
 // | "enforce"     | rollback; the plan stops                                                    |
 // | "observe"     | recorded as "would-roll-back" (by the controller); the plan goes on as if   |
 // |               | healthy, since observing must change nothing                                |
+// A step's `minRequests` is met by the requests the judge weighs (per visitor and network, the
+// heaviest network left out), so one client cannot pad a step forward; after a restart, until
+// the step's ledger has them again, the step is extended (holding is the safe side).
 import { otherSlot, SLOTS, type Rollout } from "../model/rollout";
 import type { ReportBatch } from "../model/protocol";
 import { ActionNotApplicable } from "../model/action-error";
 import type { ActionRequest, PlanStatus } from "../model/status";
 import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
 import { addBatches, limitsOf, VisitorLedger } from "../health/ledger";
+import { judgedRequests } from "../health/rules";
 import { newVisitors, slotCounters, vectorUnder } from "../health/window";
 import {
   advance,
@@ -118,14 +122,20 @@ export class PlanRunner {
 
   private decision(p: PlanState, healthy: boolean, now: number): PlanDecision {
     const doc = this.deps.context.state().doc;
-    return judge(p, {
-      now,
-      percent: doc.percent,
-      healthy,
-      minRequests: doc.rollback === false ? null : doc.rollback.minRequests,
-      autoPromote: doc.autoPromote,
-      sampleRatioCheck: doc.sampleRatioCheck,
-    });
+    // A step advances on requests the judge could weigh, not on raw counts one client can pad.
+    const judged =
+      doc.rollback === false ? p.requests : judgedRequests(doc.rollback, this.ledgerOf(p).figures(doc.canary));
+    return judge(
+      { ...p, requests: Math.min(p.requests, Math.floor(judged + 1e-9)) },
+      {
+        now,
+        percent: doc.percent,
+        healthy,
+        minRequests: doc.rollback === false ? null : doc.rollback.minRequests,
+        autoPromote: doc.autoPromote,
+        sampleRatioCheck: doc.sampleRatioCheck,
+      },
+    );
   }
 
   /** Applies what the plan says now, given the window's judgement (per report and on the "plan" alarm). */

@@ -85,7 +85,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
   // The rates the rules judge: weighted by visitor and network, so no one client moves them far.
   // With minNetworks ≥ 2 no single network may decide: the canary's heaviest one is left out.
   const leaveOut = rules.minNetworks >= 2;
-  const cReq = pc.weightedRequests - (leaveOut ? pc.worst.weightedRequests : 0);
+  const cReq = judgedRequests(rules, pc);
   const cErrW = pc.weightedErrors - (leaveOut ? pc.worst.weightedErrors : 0);
   const cRate = cReq > 0 ? cErrW / cReq : 0;
   const sRate = ps.weightedRequests > 0 ? ps.weightedErrors / ps.weightedRequests : 0;
@@ -229,6 +229,14 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
 
   if (tripped.length) figures.tripped = tripped;
   return { healthy: tripped.length === 0, verdicts, figures, reason: reasons.length ? reasons.join("; ") : null };
+}
+
+/**
+ * The canary requests a verdict rests on: weighted by visitor and network, the heaviest network left
+ * out when `minNetworks` ≥ 2. What `minRequests` is compared with, here and by a plan step.
+ */
+export function judgedRequests(rules: RollbackRules, canary: ArmFigures): number {
+  return canary.weightedRequests - (rules.minNetworks >= 2 ? canary.worst.weightedRequests : 0);
 }
 
 /** The always-valid comparison of failing-visitor shares (./sequential.ts), gated by the sample's quorum. */

@@ -136,6 +136,25 @@ describe("a plan driven by alarms", () => {
     expect(s.plan).toMatchObject({ index: 1, requestsInStep: 0 });
   });
 
+  it("one client padding the canary cannot advance a step: minRequests counts what the judge weighs", async () => {
+    const c = controller();
+    await putDoc({ ...plan, percent: 10 });
+    const fp = (await c.status()).config.fingerprint;
+    // 200 canary requests, all from one visitor on one network (issue 9), and healthy stable traffic.
+    const one = { v: [42], n: [4242], r: [200], e: [0] };
+    await c.report(report(fp, counters(200), null, { contributors: { green: one } }));
+    await c.report(report(fp, null, counters(500)));
+    await clockAhead(c, 61);
+    await alarm(c);
+    // Before: 200 raw canary requests ≥ 20 advanced the step. Now the one visitor weighs 10 requests.
+    expect((await kvDoc()).percent).toBe(10);
+    expect((await c.status()).plan!.waitingFor).toMatch(/step extended until there is enough traffic to judge/);
+    // Real visitors bring it over minRequests.
+    await healthy(c, 20);
+    await c.settle();
+    expect((await kvDoc()).percent).toBe(50);
+  });
+
   it("survives a restart mid-plan: same step, same start, and carries on", async () => {
     const c = controller();
     await putDoc(plan);
