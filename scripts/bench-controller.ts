@@ -1,6 +1,7 @@
 // How many isolate reports per second one RolloutController absorbs, against the same object
 // answering a no-op RPC (ping) in the same run: the ratio is the cost of the real work (window
-// update, rule evaluation, and the SQLite upserts of the write-behind) over the bare RPC round trip.
+// update, the visitor ledgers, rule evaluation, and the SQLite upserts of the write-behind) over the
+// bare RPC round trip. Each report names its visitors (50, fresh ids) as an isolate's would.
 // Each timed run lasts well past the 250 ms persist interval and ends with `settle()`, so every
 // window row and counter it produced is written inside the measurement. A third lens writes after
 // every report (`settle()` per report: one commit each), the cost the write-behind saves.
@@ -24,10 +25,17 @@ import { RolloutController } from ${JSON.stringify(path.join(ROOT, "src/controll
 import { fingerprintOf } from ${JSON.stringify(path.join(ROOT, "src/model/fingerprint.ts"))};
 export { RolloutController };
 const LAT = (n) => { const a = new Array(25).fill(0); a[3] = n; return a; };
+// Who the outcomes came from, as an isolate lists them: v visitors (fresh ids every report, so the
+// visitor ledgers grow as with real traffic), r requests each, the first e with one error.
+let seq = 0;
+const who = (v, r, e) => {
+  const base = (seq += v);
+  return { v: Array.from({ length: v }, (_, i) => base + i), n: Array.from({ length: v }, (_, i) => (base + i) % 5000), r: new Array(v).fill(r), e: Array.from({ length: v }, (_, i) => (i < e ? 1 : 0)) };
+};
 function report(fp) {
   const sec = Math.floor(Date.now() / 1000);
   const slot = (n, e) => ({ requests: n, errors5xx: e, errorsNetwork: 0, errorsTimeout: 0, failovers: e, latency: LAT(n) });
-  return { isolate: "bench", sentAt: Date.now(), dropped: 0, batches: [{ fingerprint: fp, canary: "green", from: sec, to: sec, slots: { green: slot(20, 0), blue: slot(180, 1) } }] };
+  return { isolate: "bench", sentAt: Date.now(), dropped: 0, batches: [{ fingerprint: fp, canary: "green", from: sec, to: sec, slots: { green: slot(20, 0), blue: slot(180, 1) }, contributors: { green: who(5, 4, 0), blue: who(45, 4, 1) } }] };
 }
 export default {
   async fetch(req, env) {
@@ -42,7 +50,7 @@ export default {
     await Promise.all(Array.from({ length: c }, async () => {
       while (left-- > 0) {
         if (kind === "ping") await stub.ping();
-        else await stub.report(r);
+        else await stub.report(kind === "ping" ? r : report(fp));
         if (kind === "report-commit") await stub.settle();
       }
     }));

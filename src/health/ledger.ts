@@ -124,7 +124,8 @@ class Arm {
   untracked = 0;
   entries = 0;
   // The heaviest networks, kept as each network changes; a decrease of the top one (expiry, or
-  // scaling under its cap) marks them stale and the next read rescans (O(networks), rarely).
+  // scaling under its cap) marks them stale and the next read rescans: O(networks ≤ MAX_VISITORS), at
+  // most once per read, however the traffic is shaped.
   private topE = { id: NaN, r: 0, e: 0 };
   private topS = { id: NaN, sv: 0, sf: 0 };
   private stale = false;
