@@ -13,7 +13,7 @@ import { MAX_TEXT_BYTES } from "../../src/model/limits";
 import { utf8Bytes } from "../../src/lib/utf8";
 import { parseRollout } from "../../src/model/parse";
 import { fingerprintOf } from "../../src/model/fingerprint";
-import { echo, get, useRollout } from "./helpers";
+import { echo, fromCrowd, get, useRollout } from "./helpers";
 
 const receiver = () => inject("greenUrl") + "/__origin/webhook";
 let current: ControllerRpc | null = null;
@@ -189,11 +189,11 @@ describe("through the proxy and the controller", () => {
       expect(controller).toMatchObject({ release: good.release, percent: 100, state: "running", saveError: null });
       expect(await origin()).toBe("green");
 
-      // The canary fails: the controller rolls back (its state saved), isolates follow its view.
+      // The canary fails for a crowd: the controller rolls back (its state saved), isolates follow its view.
       const before = recorder.view.revision;
       await vi.waitFor(
         async () => {
-          for (let i = 0; i < 5; i++) await (await get("/status/503")).arrayBuffer();
+          for (let i = 0; i < 5; i++) await (await get("/status/503", fromCrowd())).arrayBuffer();
           if (recorder.view.revision <= before || !recorder.view.doc?.rolledBack)
             throw new Error("not rolled back yet");
         },
