@@ -37,7 +37,7 @@ import {
   judgeOperatorWrite,
   type InvalidInKv,
 } from "./operator-write";
-import { afterControllerWrite, knows, startAttempt } from "./state";
+import { afterControllerWrite, isEarlier, knows, startAttempt } from "./state";
 import { UNSEEN_HOLD_MS, UnseenVersions } from "./unseen-versions";
 
 const KV_READ_MIN_GAP_MS = 1000;
@@ -57,7 +57,9 @@ export class KvSync {
   private lastReadAt = -Infinity;
   private readonly triedUnknown = new Set<string>();
   private readonly unseen = new UnseenVersions();
-  private readonly known = (fingerprint: string) => knows(this.context.state(), fingerprint);
+  /** Accounted for, or older than what KV holds: either way not an operator's write still on its way. */
+  private readonly known = (fingerprint: string) =>
+    knows(this.context.state(), fingerprint) || isEarlier(this.context.state(), fingerprint);
   /** What KV held at the last read when it was an invalid document (the last good one stays in force), else null. */
   private invalidInKv: InvalidInKv | null = null;
   /** Who asked for the owed write and why (KV metadata, and the event if an operator's write wins over it). */

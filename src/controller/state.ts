@@ -20,6 +20,12 @@ export interface ControllerState {
   fingerprints: string[];
   /** Versions replaced by a controller write (this and earlier attempts), newest first. */
   supersedes: string[];
+  /**
+   * Versions of earlier attempts, newest first (bounded), and "none" (no document). Isolates keep
+   * reporting one while their cached copy is stale (up to KV's 60 s at the edge): it is an old
+   * version, never an operator's write the controller has not seen yet (./unseen-versions.ts).
+   */
+  earlier: string[];
   revision: number;
   /** What isolates are told: the document the controller last wrote (null: none yet). */
   viewDoc: Rollout | null;
@@ -89,6 +95,7 @@ export function initialState(): ControllerState {
     source: "kv",
     fingerprints: [],
     supersedes: [],
+    earlier: [NO_DOCUMENT],
     revision: 0,
     viewDoc: null,
     viewFingerprint: null,
@@ -102,6 +109,11 @@ export function initialState(): ControllerState {
 
 export function viewOf(s: ControllerState): ControllerView {
   return { revision: s.revision, doc: s.viewDoc, fingerprint: s.viewFingerprint, supersedes: s.supersedes };
+}
+
+/** Whether `fingerprint` is older than what KV holds: an earlier attempt's version, or no document. */
+export function isEarlier(s: ControllerState, fingerprint: string): boolean {
+  return fingerprint === NO_DOCUMENT || (s.earlier ?? []).includes(fingerprint);
 }
 
 /** Whether a fingerprint is one the controller has already accounted for (this attempt or replaced). */
@@ -150,6 +162,10 @@ export function startAttempt(
     fingerprint: fp,
     source: "kv",
     fingerprints: [fp],
+    earlier: bounded(
+      dedupe([...s.fingerprints, ...(s.earlier ?? []), NO_DOCUMENT]).filter((f) => f !== fp),
+      NO_DOCUMENT,
+    ),
     rolledBack: doc.rolledBack
       ? { at: doc.rolledBack.at, reason: doc.rolledBack.reason, figures: doc.rolledBack.figures }
       : null,

@@ -235,6 +235,22 @@ describe("a version isolates route by that KV has not shown the controller yet",
     );
   });
 
+  it("a version older than KV's (an earlier attempt's, or no document) holds nothing back: isolates report those while their copy is stale", async () => {
+    const { c, fp: first } = await started();
+    const second = await putDoc({ ...base, release: "v4" });
+    await c.report(report(second.fp, counters(1), counters(1)));
+    expect((await c.status()).release).toBe("v4");
+    // Isolates whose cached copy is older (up to KV's 60 s at the edge) still report under it.
+    await c.report(report(first, counters(1), counters(1)));
+    await c.report(report("none", counters(0), counters(1)));
+    const v = await c.report(report(second.fp, counters(30, 30), counters(100)));
+    expect(v.doc?.rolledBack).toBeDefined();
+    await c.settle();
+    expect(JSON.parse((await env.ROLLOUT_CONFIG.get("rollout"))!)).toMatchObject({ release: "v4", percent: 0 });
+    await alarmAfter(c, 61);
+    expect(await kinds(c)).not.toContain("operator-write-unseen");
+  });
+
   it("never shown within 60 s: the controller writes, and the event says that version may be lost", async () => {
     const { c, elsewhere, rollbackText } = await heldRollback();
     await alarmAfter(c, 61);
