@@ -82,7 +82,10 @@ function eventLine(e: RolloutEvent, p: Paint): string {
       ? "red"
       : e.kind === "promote" || e.kind === "plan-complete"
         ? "green"
-        : e.kind === "pause" || e.kind === "sample-ratio" || e.kind === "operator-write-won"
+        : e.kind === "pause" ||
+            e.kind === "sample-ratio" ||
+            e.kind === "operator-write-won" ||
+            e.kind === "would-roll-back"
           ? "yellow"
           : "cyan";
   return `  ${p(t, "dim")}  ${p(e.kind.padEnd(13), colour)} ${e.actor.padEnd(12)} ${e.reason}`;

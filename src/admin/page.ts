@@ -49,7 +49,7 @@ table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}th,t
 svg{width:100%;height:auto;display:block}svg text{fill:var(--dim);font-size:11px}svg .grid{stroke:var(--line)}
 ol.events{list-style:none;margin:0;padding:0;max-height:420px;overflow:auto}
 ol.events li{display:grid;grid-template-columns:170px 110px 1fr;gap:10px;padding:6px 0;border-bottom:1px solid var(--line)}
-.k{font-weight:600}.k-rollback,.k-abort,.k-config-error,.k-webhook-failed,.k-operator-write-unseen{color:var(--red)}.k-promote,.k-plan-complete{color:var(--green)}.k-pause,.k-sample-ratio,.k-plan-extended,.k-operator-write-won{color:var(--amber)}.k-step,.k-plan-start,.k-resume,.k-attempt{color:var(--cyan)}
+.k{font-weight:600}.k-rollback,.k-abort,.k-config-error,.k-webhook-failed,.k-operator-write-unseen{color:var(--red)}.k-promote,.k-plan-complete{color:var(--green)}.k-pause,.k-sample-ratio,.k-plan-extended,.k-operator-write-won,.k-would-roll-back{color:var(--amber)}.k-step,.k-plan-start,.k-resume,.k-attempt{color:var(--cyan)}
 details{color:var(--dim);font-size:12px}pre{white-space:pre-wrap;margin:4px 0}
 #gate{max-width:520px;margin:60px auto;padding:20px}#gate input{width:100%;padding:8px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:var(--text);font:inherit}
 #gate button,header button{padding:6px 14px;border-radius:6px;border:1px solid var(--line);background:var(--panel);color:var(--text);cursor:pointer;font:inherit}
