@@ -58,6 +58,7 @@ export const DOCUMENT_FIELDS = [
 ] as const satisfies readonly (keyof ControllerState)[];
 
 export interface ReportCounters {
+  /** Isolates' reports counted, whether they came directly or merged by an aggregator. */
   received: number;
   droppedByIsolates: number;
   /** Shadow mirrors isolates sampled but could not send (in-flight limit): the shadow sample is that much smaller. */
@@ -78,7 +79,8 @@ export const NO_REPORTS: ReportCounters = { received: 0, droppedByIsolates: 0, m
 export function afterReport(counters: ReportCounters, r: Partial<Report> | null, at: number): ReportCounters {
   const positive = (x: unknown) => (Number(x) > 0 ? Number(x) : 0);
   return {
-    received: counters.received + 1,
+    // A merged report stands for `reports` isolates' reports (src/telemetry/merge.ts); an isolate's for 1.
+    received: counters.received + Math.max(1, Math.floor(positive(r?.reports))),
     droppedByIsolates: counters.droppedByIsolates + positive(r?.dropped),
     mirrorsSkipped: counters.mirrorsSkipped + positive(r?.mirrorsSkipped),
     lastAt: new Date(at).toISOString(),

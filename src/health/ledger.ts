@@ -147,12 +147,19 @@ class Arm {
     };
   }
 
+  // Ties go to the larger share, then the lower id: the network left out is then a function of the
+  // figures alone, never of the order reports arrived in (nor of how an aggregator merged them).
   private consider(n: NetworkAgg, c: { r: number; e: number; sv: number; sf: number }) {
-    if (c.e > this.topE.e || (n.id === this.topE.id && c.e >= this.topE.e)) this.topE = { id: n.id, r: c.r, e: c.e };
-    else if (n.id === this.topE.id) this.stale = true;
-    if (c.sf > this.topS.sf || (n.id === this.topS.id && c.sf >= this.topS.sf))
-      this.topS = { id: n.id, sv: c.sv, sf: c.sf };
-    else if (n.id === this.topS.id) this.stale = true;
+    const e = { id: n.id, r: c.r, e: c.e };
+    if (n.id === this.topE.id) {
+      if (heavier(e.e, e.r, e.id, this.topE.e, this.topE.r, this.topE.id, true)) this.topE = e;
+      else this.stale = true;
+    } else if (heavier(e.e, e.r, e.id, this.topE.e, this.topE.r, this.topE.id, false)) this.topE = e;
+    const s = { id: n.id, sv: c.sv, sf: c.sf };
+    if (n.id === this.topS.id) {
+      if (heavier(s.sf, s.sv, s.id, this.topS.sf, this.topS.sv, this.topS.id, true)) this.topS = s;
+      else this.stale = true;
+    } else if (heavier(s.sf, s.sv, s.id, this.topS.sf, this.topS.sv, this.topS.id, false)) this.topS = s;
   }
 
   figures(): ArmFigures {
@@ -252,6 +259,21 @@ class Arm {
     this.sampleFailing -= c.sf;
     if (n.failing > 0) this.failingNetworks--;
   }
+}
+
+/**
+ * Whether (a, ar, aid) weighs more than (b, br, bid): more errors (or failing visitors), then more
+ * requests (or visitors), then the lower id (none without errors weighs); compared at clean()'s precision, so that rounding
+ * residue of the running sums never decides. `orEqual`: the same network may stay on top.
+ */
+function heavier(a: number, ar: number, aid: number, b: number, br: number, bid: number, orEqual: boolean): boolean {
+  // A network without errors (or failing visitors) is never the one that weighs most.
+  if (clean(a) === 0) return false;
+  const da = clean(a) - clean(b);
+  if (da !== 0) return da > 0;
+  const dr = clean(ar) - clean(br);
+  if (dr !== 0) return dr > 0;
+  return aid < bid || (orEqual && aid === bid) || Number.isNaN(bid);
 }
 
 /** Running sums are exact in theory; rounding residue must not show as "0.0000001 requests". */

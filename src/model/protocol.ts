@@ -79,9 +79,9 @@ export const MAX_CONTRIBUTORS = 2000;
 
 export interface Report {
   /**
-   * Random id of the reporting isolate, for debugging only: the controller does not read it. There is
-   * nothing to de-duplicate, as an isolate never re-sends a report (a failed one is dropped and
-   * counted in the next report's `dropped`).
+   * Random id of the reporting isolate (or "agg:<location>:<shard>" for an aggregator's merged
+   * report), for debugging only: the controller does not read it. There is nothing to de-duplicate,
+   * as neither an isolate nor an aggregator ever re-sends a report it got an answer to.
    */
   isolate: string;
   sentAt: number;
@@ -90,6 +90,12 @@ export interface Report {
   dropped: number;
   /** Shadow mirrors sampled but not sent (too many in flight) since its last success. */
   mirrorsSkipped?: number;
+  /**
+   * Isolates' reports this one stands for: set by an aggregator (src/aggregator) on a merged report,
+   * absent (1) from an isolate. The root counts `received` with it, so the figure keeps meaning
+   * "isolates' reports" whichever way they came.
+   */
+  reports?: number;
 }
 
 /**
@@ -106,6 +112,11 @@ export interface ControllerView {
   fingerprint: string | null;
   /** Fingerprints of document versions that `doc` replaces (bounded, newest first). */
   supersedes: string[];
+  /**
+   * How old the view already was when the answering object sent it (ms): 0 or absent when the root
+   * answered itself; an aggregator sends the time since its own root call that produced it started.
+   */
+  ageMs?: number;
 }
 
 export const EMPTY_VIEW: ControllerView = { revision: 0, doc: null, fingerprint: null, supersedes: [] };

@@ -1,0 +1,251 @@
+// Many isolates' reports merged into one, exactly, for the aggregation tier (src/aggregator): what
+// the root controller judges from one merged report is what it would have judged from the isolates'
+// reports received one after another in the same second. Pure; no Workers API.
+//
+// | field                                  | merged as                                                   |
+// |----------------------------------------|-------------------------------------------------------------|
+// | batches                                | one per document fingerprint, in order of first appearance |
+// | slot counters, latency histograms,     | summed bucket by bucket (the root only ever sums them)      |
+// | shadow counters, newVisitors           |                                                             |
+// | from / to                              | earliest / latest second                                    |
+// | contributors (v, n, r, e)              | one tuple per (visitor, network), r and e summed, in order  |
+// |                                        | of first appearance: the same visitor from two isolates is  |
+// |                                        | one visitor at the root, as if they had reported directly   |
+// | ur / ue (unattributed)                 | summed: one pseudo-visitor at the root either way           |
+// | dropped, mirrorsSkipped                | summed; `reports` counts the isolates' reports it stands for|
+//
+// Bounds (decided here, never a silent change of the verdict's meaning):
+// | concern                                | behaviour                                                   |
+// |----------------------------------------|-------------------------------------------------------------|
+// | > MAX_MERGED_CONTRIBUTORS (visitor,    | `fits` says no: the caller starts another merged report     |
+// | network) pairs in one slot and batch   | (a part), so no tuple is ever folded into ur / ue here      |
+// | > MAX_MERGED_BATCHES versions          | same (the root reads at most 16 batches per report)         |
+// | a count that is NaN, negative, not a   | counted as 0, as the root would (one isolate's garbage must |
+// | number                                 | not poison the others' sums)                                |
+//
+// Where "exact" has an edge (docs/verdict.md, docs/architecture.md "Fleet"): the ledger files a
+// visitor seen on two networks under the first it sees, and a network's 65th visitor under its
+// pseudo-visitor. Both follow the order tuples arrive in, which for direct reports is the order of
+// arrival; merged, a visitor's tuples arrive at its first appearance in its batch. Within one
+// document version this is an order direct reports could have arrived in; a visitor who changed
+// networks between two versions within one second is the only case filed differently.
+import {
+  LATENCY_BUCKETS,
+  type Contributors,
+  type Report,
+  type ReportBatch,
+  type ShadowCounters,
+  type SlotCounters,
+} from "../model/protocol";
+import type { Slot } from "../model/rollout";
+
+/** The root ledger's visitors per slot (src/health/ledger.ts MAX_VISITORS): more in one second is never useful. */
+export const MAX_MERGED_CONTRIBUTORS = 20_000;
+/** The root reads at most 16 batches of a report (src/controller/durable-object.ts). */
+export const MAX_MERGED_BATCHES = 16;
+
+const SLOT_NAMES: readonly Slot[] = ["blue", "green"];
+
+interface SlotIndex {
+  c: Contributors;
+  /** `${visitor}/${network}` → index in c's arrays. */
+  at: Map<string, number>;
+}
+
+interface MergedBatch {
+  b: ReportBatch;
+  index: Partial<Record<Slot, SlotIndex>>;
+}
+
+/** What one merged report holds so far: the aggregator keeps one or more. */
+export interface Merge {
+  batches: Map<string, MergedBatch>;
+  reports: number;
+  dropped: number;
+  mirrorsSkipped: number;
+  /** When the first report merged in arrived (epoch ms; the caller's clock). */
+  since: number;
+}
+
+export function newMerge(now: number): Merge {
+  return { batches: new Map(), reports: 0, dropped: 0, mirrorsSkipped: 0, since: now };
+}
+
+/** Whether `r` can be merged into `m` without passing a bound (then the caller starts another Merge). */
+export function fits(m: Merge, r: Report): boolean {
+  const batches = listOf(r);
+  let versions = m.batches.size;
+  for (const b of batches) {
+    const key = String(b.fingerprint);
+    const have = m.batches.get(key);
+    if (!have) {
+      if (++versions > MAX_MERGED_BATCHES) return false;
+      for (const slot of SLOT_NAMES) if (pairsOf(b.contributors?.[slot]) > MAX_MERGED_CONTRIBUTORS) return false;
+      continue;
+    }
+    for (const slot of SLOT_NAMES) {
+      const c = b.contributors?.[slot];
+      if (!c) continue;
+      const idx = have.index[slot];
+      const held = idx ? idx.c.v.length : 0;
+      let fresh = 0;
+      const len = pairsOf(c);
+      for (let i = 0; i < len; i++) if (!idx || !idx.at.has(pairKey(c.v[i], c.n[i]))) fresh++;
+      if (held + fresh > MAX_MERGED_CONTRIBUTORS) return false;
+    }
+  }
+  return true;
+}
+
+/** Adds `r` to `m` (check `fits` first: beyond the bounds, tuples would still be added). */
+export function mergeReport(m: Merge, r: Report): void {
+  m.reports += Math.max(1, count(r?.reports));
+  m.dropped += count(r?.dropped);
+  m.mirrorsSkipped += count(r?.mirrorsSkipped);
+  for (const b of listOf(r)) mergeBatch(m, b);
+}
+
+/** The merged report to send; `isolate` names the sender (the aggregator). */
+export function toReport(m: Merge, isolate: string, sentAt: number): Report {
+  return {
+    isolate,
+    sentAt,
+    batches: [...m.batches.values()].map((x) => x.b),
+    dropped: m.dropped,
+    ...(m.mirrorsSkipped ? { mirrorsSkipped: m.mirrorsSkipped } : {}),
+    reports: m.reports,
+  };
+}
+
+/** Reports merged in order, a new part whenever one would pass a bound. For tests and callers without a clock. */
+export function mergeAll(reports: readonly Report[], isolate = "merged", sentAt = 0): Report[] {
+  const parts: Merge[] = [];
+  for (const r of reports) {
+    let m = parts[parts.length - 1];
+    if (!m || !fits(m, r)) parts.push((m = newMerge(sentAt)));
+    mergeReport(m, r);
+  }
+  return parts.map((m) => toReport(m, isolate, sentAt));
+}
+
+function mergeBatch(m: Merge, src: ReportBatch): void {
+  const key = String(src.fingerprint);
+  let mb = m.batches.get(key);
+  if (!mb) {
+    mb = {
+      b: {
+        fingerprint: key,
+        ...(src.release !== undefined ? { release: src.release } : {}),
+        canary: src.canary,
+        from: count(src.from),
+        to: count(src.to),
+        slots: {},
+      },
+      index: {},
+    };
+    m.batches.set(key, mb);
+  }
+  const b = mb.b;
+  b.from = Math.min(b.from, count(src.from) || b.from);
+  b.to = Math.max(b.to, count(src.to));
+  for (const slot of SLOT_NAMES) {
+    const s = src.slots?.[slot];
+    if (s && typeof s === "object") addSlot((b.slots[slot] ??= emptySlot()), s);
+    const nv = src.newVisitors?.[slot];
+    if (nv !== undefined) (b.newVisitors ??= {})[slot] = (b.newVisitors?.[slot] ?? 0) + count(nv);
+    const c = src.contributors?.[slot];
+    if (c && typeof c === "object") addContributors(mb, slot, c);
+  }
+  if (src.shadow && typeof src.shadow === "object") addShadow((b.shadow ??= emptyShadow()), src.shadow);
+}
+
+function addSlot(to: SlotCounters, s: SlotCounters): void {
+  to.requests += count(s.requests);
+  to.errors5xx += count(s.errors5xx);
+  to.errorsNetwork += count(s.errorsNetwork);
+  to.errorsTimeout += count(s.errorsTimeout);
+  to.failovers += count(s.failovers);
+  addHistogram(to.latency, s.latency);
+}
+
+function addShadow(to: ShadowCounters, s: ShadowCounters): void {
+  to.mirrored += count(s.mirrored);
+  to.mismatches += count(s.mismatches);
+  to.notCompared += count(s.notCompared);
+  to.errors += count(s.errors);
+  addHistogram(to.latency, s.latency);
+}
+
+function addHistogram(to: number[], from: unknown): void {
+  if (!Array.isArray(from)) return;
+  // The root sums arrays of any length bucket by bucket; so does this (a longer one from a newer isolate keeps its tail).
+  for (let i = 0; i < from.length; i++) to[i] = (to[i] ?? 0) + count(from[i]);
+}
+
+function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
+  const fresh: Contributors = { v: [], n: [], r: [], e: [] };
+  const idx = (mb.index[slot] ??= { c: fresh, at: new Map<string, number>() });
+  const to: Contributors = idx.c;
+  (mb.b.contributors ??= {})[slot] = to;
+  const len = pairsOf(c);
+  for (let i = 0; i < len; i++) {
+    const r = count(c.r[i]);
+    // The ledger ignores a tuple without requests; keeping it out keeps the pair bound for real ones.
+    if (r === 0) continue;
+    const e = Math.min(r, count(c.e[i]));
+    const v = Number(c.v[i]);
+    const n = Number(c.n[i]);
+    if (!Number.isFinite(v) || !Number.isFinite(n)) continue;
+    const key = pairKey(v, n);
+    const at = idx.at.get(key);
+    if (at !== undefined) {
+      to.r[at] += r;
+      to.e[at] += e;
+    } else {
+      idx.at.set(key, to.v.length);
+      to.v.push(v);
+      to.n.push(n);
+      to.r.push(r);
+      to.e.push(e);
+    }
+  }
+  const ur = count(c.ur);
+  if (ur > 0) {
+    to.ur = (to.ur ?? 0) + ur;
+    const ue = Math.min(ur, count(c.ue));
+    if (ue > 0) to.ue = (to.ue ?? 0) + ue;
+  }
+}
+
+function listOf(r: Report): ReportBatch[] {
+  return Array.isArray(r?.batches) ? r.batches.filter((b) => b && typeof b === "object") : [];
+}
+
+function pairsOf(c: Contributors | undefined): number {
+  if (!c || !Array.isArray(c.v) || !Array.isArray(c.n) || !Array.isArray(c.r) || !Array.isArray(c.e)) return 0;
+  return Math.min(c.v.length, c.n.length, c.r.length, c.e.length);
+}
+
+function pairKey(v: unknown, n: unknown): string {
+  return `${Number(v)}/${Number(n)}`;
+}
+
+function count(x: unknown): number {
+  const n = Number(x);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+function emptySlot(): SlotCounters {
+  return {
+    requests: 0,
+    errors5xx: 0,
+    errorsNetwork: 0,
+    errorsTimeout: 0,
+    failovers: 0,
+    latency: new Array<number>(LATENCY_BUCKETS).fill(0),
+  };
+}
+
+function emptyShadow(): ShadowCounters {
+  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
+}
