@@ -30,7 +30,6 @@
 // document version this is an order direct reports could have arrived in; a visitor who changed
 // networks between two versions within one second is the only case filed differently.
 import {
-  LATENCY_BUCKETS,
   type Contributors,
   type Report,
   type ReportBatch,
@@ -38,6 +37,7 @@ import {
   type SlotCounters,
 } from "../model/protocol";
 import type { Slot } from "../model/rollout";
+import { emptyShadow, emptySlot } from "./recorder";
 
 /** The root ledger's visitors per slot (src/health/ledger.ts MAX_VISITORS): more in one second is never useful. */
 export const MAX_MERGED_CONTRIBUTORS = 20_000;
@@ -233,19 +233,4 @@ function pairKey(v: unknown, n: unknown): string {
 function count(x: unknown): number {
   const n = Number(x);
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
-}
-
-function emptySlot(): SlotCounters {
-  return {
-    requests: 0,
-    errors5xx: 0,
-    errorsNetwork: 0,
-    errorsTimeout: 0,
-    failovers: 0,
-    latency: new Array<number>(LATENCY_BUCKETS).fill(0),
-  };
-}
-
-function emptyShadow(): ShadowCounters {
-  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: new Array<number>(LATENCY_BUCKETS).fill(0) };
 }

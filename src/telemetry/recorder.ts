@@ -277,7 +277,7 @@ export class Recorder<T> {
   }
 }
 
-function emptySlot(): SlotCounters {
+export function emptySlot(): SlotCounters {
   return {
     requests: 0,
     errors5xx: 0,
@@ -288,7 +288,7 @@ function emptySlot(): SlotCounters {
   };
 }
 
-function emptyShadow(): ShadowCounters {
+export function emptyShadow(): ShadowCounters {
   return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: emptyHistogram() };
 }
 
