@@ -7,6 +7,15 @@ export interface Env {
   ROLLOUT_CONFIG: KVNamespace;
   /** Untyped on purpose: callers go through controllerStub() (src/controller/rpc.ts), which types the RPC surface. */
   CONTROLLER: DurableObjectNamespace;
+  /**
+   * The aggregation tier (src/aggregator): isolates report to an aggregator of their location, which
+   * forwards one merged report per interval to CONTROLLER. Absent: isolates report to CONTROLLER.
+   */
+  AGGREGATOR?: DurableObjectNamespace;
+  /** "off": isolates report straight to CONTROLLER even with AGGREGATOR bound (the fallback). */
+  REPORT_AGGREGATION?: string;
+  /** Aggregators per location (default 2, src/aggregator/rpc.ts). */
+  AGGREGATOR_SHARDS?: string;
   /** Seconds an isolate trusts its cached `rollout` document (default 3). */
   CONFIG_TTL_SECONDS?: string;
   /** At least 32 characters; its holder acts as "admin" (src/worker/credentials.ts). */

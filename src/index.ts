@@ -6,6 +6,7 @@ import { adminApp } from "./admin/app";
 import { handleProxy } from "./worker/handler";
 import { pathAndQuery } from "./proxy/headers";
 export { RolloutController } from "./controller/durable-object";
+export { ReportAggregator } from "./aggregator/durable-object";
 
 /** True for "/__edgeshift", "/__edgeshift/…" and "/__edgeshift?…", not for "/__edgeshiftx". */
 export function isAdminPath(url: string): boolean {

@@ -29,7 +29,7 @@ import { cookieValue, visitorSetCookie } from "../routing/visitor";
 import { OVERRIDE_COOKIE, OVERRIDE_HEADER, verifyOverride, type OverrideClaims } from "../routing/override";
 import type { RequestFacts } from "../routing/targeting";
 import type { Routed } from "../telemetry/recorder";
-import { recorder } from "./telemetry";
+import { noteLocation, recorder } from "./telemetry";
 import { networkOf, visitorOf } from "../telemetry/contributor";
 import { maybeMirror } from "../proxy/mirror";
 import { originBase, pathAndQuery, setCohortHeaders, upstreamHeaders } from "../proxy/headers";
@@ -196,6 +196,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       })
     : null;
 
+  noteLocation((request.cf as { colo?: unknown } | undefined)?.colo);
   recorder.maybeFlush(ctx, env);
 
   // A 101 carries the WebSocket itself; it goes back untouched.

@@ -1,14 +1,39 @@
-// The isolate's recorder and its line to the controller: RPC on the single RolloutController
-// instance, called only from the recorder's background flush (ctx.waitUntil), never per request.
+// The isolate's recorder and its line to the controller, called only from the recorder's background
+// flush (ctx.waitUntil), never per request. Reports and view requests go to the aggregator of this
+// isolate's location and shard (src/aggregator), which forwards one merged report per interval to
+// the root; without the AGGREGATOR binding, or with REPORT_AGGREGATION = "off", straight to the
+// root (the fallback). Operator and admin calls never come through here: they call the root directly.
 import type { Env } from "../env";
 import { controllerStub } from "../controller/rpc";
+import { aggregatorName, aggregatorStub, shardsOf } from "../aggregator/rpc";
 import { Recorder, type RecorderDeps } from "../telemetry/recorder";
+
+/** Random per isolate: it picks the shard, and names the isolate's reports when debugging. */
+const isolateId = Math.random().toString(36).slice(2, 10);
+/** The Cloudflare location (`request.cf.colo`) this isolate runs in; "local" where there is none. */
+let location = "local";
+
+/** Called per request with `request.cf?.colo`: an isolate never moves, so this only ever sets it once. */
+export function noteLocation(colo: unknown): void {
+  if (location === "local" && typeof colo === "string" && colo !== "") location = colo;
+}
+
+function viaAggregator(env: Env): boolean {
+  return env.AGGREGATOR !== undefined && env.REPORT_AGGREGATION !== "off";
+}
+
+/** The aggregator this isolate reports to (tests). */
+export function aggregatorNameOf(env: Env): string {
+  return aggregatorName(location, isolateId, shardsOf(env));
+}
 
 /** How an isolate reaches the controller. */
 export const toController: Pick<RecorderDeps<Env>, "send" | "fetchView"> = {
-  send: (env, report) => controllerStub(env).report(report),
-  fetchView: (env) => controllerStub(env).view(),
+  send: (env, report) =>
+    viaAggregator(env) ? aggregatorStub(env, aggregatorNameOf(env)).report(report) : controllerStub(env).report(report),
+  fetchView: (env) =>
+    viaAggregator(env) ? aggregatorStub(env, aggregatorNameOf(env)).view() : controllerStub(env).view(),
 };
 
 /** One per isolate (module state lives as long as the isolate). */
-export const recorder = new Recorder<Env>({ ...toController, now: () => Date.now() });
+export const recorder = new Recorder<Env>({ ...toController, now: () => Date.now(), isolateId });

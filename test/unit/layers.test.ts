@@ -19,6 +19,7 @@ const LAYERS: Record<string, number> = {
   "src/env.ts": 4,
   "src/proxy": 4,
   "src/controller": 4,
+  "src/aggregator": 4,
   "src/admin": 4,
   "src/worker": 4,
   "src/index.ts": 4,

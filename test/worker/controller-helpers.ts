@@ -82,3 +82,13 @@ export function report(
     batches: [{ fingerprint: fp, canary: c, from: sec, to: sec, slots, contributors, ...extra }],
   };
 }
+
+/** The message of a refused call. (Awaited in place: an RPC rejection handed to expect().rejects is also reported as unhandled.) */
+export async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return "(not refused)";
+}

@@ -86,6 +86,13 @@ describe("the controller fails", () => {
         idFromString: boom,
         newUniqueId: boom,
       } as unknown as Env["CONTROLLER"],
+      // The aggregation tier's objects are unavailable too (src/aggregator).
+      AGGREGATOR: {
+        idFromName: boom,
+        get: boom,
+        idFromString: boom,
+        newUniqueId: boom,
+      } as unknown as Env["AGGREGATOR"],
     };
     const failuresBefore = recorder.stats.failures;
     for (let i = 0; i < 20; i++) expect((await call(broken, `/item/${i}`)).status).toBe(200);

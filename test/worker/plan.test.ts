@@ -5,7 +5,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { afterEach, describe, expect, it } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
-import { controllerById, counters, freshController, kvDoc, putDoc, report } from "./controller-helpers";
+import { controllerById, counters, freshController, kvDoc, putDoc, refusal, report } from "./controller-helpers";
 
 type Ctl = ControllerRpc & { id: DurableObjectId };
 let current: ControllerRpc | null = null;
@@ -32,15 +32,6 @@ async function alarm(c: ControllerRpc) {
 async function healthy(c: ControllerRpc, canaryRequests: number, canary: "green" | "blue" = "green") {
   const fp = (await c.status()).config.fingerprint;
   return c.report(report(fp, counters(canaryRequests), counters(canaryRequests * 9), { canary }));
-}
-/** The message of a refused action. (Awaited in place: an RPC rejection handed to expect().rejects is also reported as unhandled.) */
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return "(not refused)";
 }
 const kinds = async (c: ControllerRpc, n = 20) => (await c.history(n)).map((e) => e.kind);
 

@@ -8,6 +8,11 @@ import { effectiveRollout } from "../../src/routing/effective";
 import { controllerStub } from "../../src/controller/rpc";
 import { Recorder, FLUSH_EVERY_MS, type Outcome } from "../../src/telemetry/recorder";
 import { toController } from "../../src/worker/telemetry";
+import type { Env } from "../../src/env";
+
+// The direct line (REPORT_AGGREGATION "off"): each flush answer is the root's own. Through the
+// aggregation tier an answer is the aggregator's held view: test/worker/aggregator.test.ts.
+const direct = { ...(env as Env), REPORT_AGGREGATION: "off" };
 
 const text = JSON.stringify({ percent: 30, release: "bad-build", rollback: { minRequests: 20, windowSeconds: 30 } });
 
@@ -39,7 +44,7 @@ it("batches outcomes, flushes off the request path, and the flush answer overrid
     rec.record(routed, i % 2 ? canaryFail : stableOk, 1000 + i, 5000 + i);
     if (i === 0) {
       const ctx = createExecutionContext();
-      rec.maybeFlush(ctx, env);
+      rec.maybeFlush(ctx, direct);
       await waitOnExecutionContext(ctx);
     }
   }
@@ -48,7 +53,7 @@ it("batches outcomes, flushes off the request path, and the flush answer overrid
 
   tick(FLUSH_EVERY_MS);
   const ctx = createExecutionContext();
-  rec.maybeFlush(ctx, env);
+  rec.maybeFlush(ctx, direct);
   await waitOnExecutionContext(ctx);
 
   // One report carried all 60 outcomes; the controller rolled back and answered with its view.
@@ -71,7 +76,7 @@ it("a cold isolate learns of a rollback already in force from its first request'
   if (!cached.ok) throw new Error(cached.summary);
   const { rec } = isolate();
   const ctx = createExecutionContext();
-  rec.maybeFlush(ctx, env);
+  rec.maybeFlush(ctx, direct);
   await waitOnExecutionContext(ctx);
   expect(effectiveRollout({ doc: cached.doc, fingerprint: cached.fingerprint }, rec.view).doc.percent).toBe(0);
 });

@@ -1,0 +1,213 @@
+// ReportAggregator: the tier between isolates and the one root controller (instance "rollout").
+// Isolates of one location report here (instance "<colo>:<shard>", ./rpc.ts); this object merges
+// their reports exactly (src/telemetry/merge.ts) and forwards ONE merged report per interval to
+// the root, whose answer (the ControllerView) it hands back to every isolate at once. The root's
+// load is then (aggregators with traffic) / interval, whatever the number of isolates.
+//
+// In memory only (no storage): what it holds is at most a few seconds of counts, and the isolates'
+// own reports are already "at most once". Created by `idFromName`, an object starts near its first
+// caller, i.e. in or near the location it is named for, so no `locationHint` is needed; the one
+// long hop is its forward to the root, once per interval.
+//
+// Fail-safe decisions:
+// | situation                            | behaviour                                                    |
+// |--------------------------------------|--------------------------------------------------------------|
+// | cold (no view yet)                   | the call waits for one root call shared by all callers; if   |
+// |                                      | it fails, the call fails and its report is NOT merged (the   |
+// |                                      | isolate counts it dropped or keeps it: never counted twice)  |
+// | view held                            | answered at once with it and `ageMs` = time since the root   |
+// |                                      | call that produced it started; never waits on the root       |
+// | root answers a newer revision        | held at once: the next answer to any isolate carries it      |
+// | root slow or failing                 | merged counts kept (≤ MAX_PARTS parts of ≤ PART_SPAN_MS);     |
+// |                                      | the interval doubles per failure up to ×8 (an overloaded     |
+// |                                      | object must not be retried fast); answers carry the old view |
+// |                                      | with its growing ageMs, so isolates see how stale it is      |
+// | more parts than MAX_PARTS            | the oldest is dropped, counted in `dropped` of the next      |
+// |                                      | forward (its reports and the isolates' own drops), logged    |
+// | evicted with counts not yet sent     | lost (≤ one interval of one location), as an isolate's       |
+// |                                      | in-flight batch is                                           |
+// | root failed after counting (network  | the part is sent again: the one at-least-once case; the     |
+// | lost the answer, not an overload)    | runtime reports overloads before the call runs              |
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { controllerStub } from "../controller/rpc";
+import { CONTROLLER_NAME } from "../model/names";
+import type { ControllerView, Report } from "../model/protocol";
+import { fits, mergeReport, newMerge, toReport, type Merge } from "../telemetry/merge";
+
+/** Forward interval: FORWARD_EVERY_MS plus up to FORWARD_JITTER_MS (mean 1.25 s), so aggregators do not beat in step. */
+export const FORWARD_EVERY_MS = 1000;
+export const FORWARD_JITTER_MS = 500;
+/** Backoff cap: the interval times 2^failures, at most ×8. */
+export const MAX_BACKOFF_EXP = 3;
+/** Merged reports held while the root is failing, each spanning at most PART_SPAN_MS of arrivals. */
+export const MAX_PARTS = 3;
+export const PART_SPAN_MS = 10_000;
+
+export class ReportAggregator extends DurableObject<Env> {
+  /** Test seams: the clock, the interval, the root's instance name, and root calls made to fail (as an overloaded root does). */
+  clock: () => number = () => Date.now();
+  everyMs = FORWARD_EVERY_MS;
+  jitterMs = FORWARD_JITTER_MS;
+  rootName = CONTROLLER_NAME;
+  failNextRootCalls = 0;
+  /** Lifetime counters (tests, debugging). */
+  readonly stats = { reports: 0, forwards: 0, viewCalls: 0, failures: 0, partsDropped: 0 };
+
+  /** Merged reports not yet accepted by the root, oldest first; new reports merge into the last. */
+  private parts: Merge[] = [];
+  private held: ControllerView | null = null;
+  /** When the root call that produced `held` started (epoch ms). */
+  private heldStartedAt = 0;
+  /** An isolate asked for the view since the last root call: refresh it when due even without data. */
+  private viewWanted = false;
+  private inFlight: Promise<void> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private lastStartAt = -Infinity;
+  private delayMs = 0;
+  private failures = 0;
+  private readonly label: string;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.label = `agg:${ctx.id.name ?? ctx.id.toString()}`;
+  }
+
+  async report(r: Report): Promise<ControllerView> {
+    if (!this.held) await this.cold();
+    this.stats.reports++;
+    this.merge(r);
+    this.schedule();
+    return this.answer();
+  }
+
+  async view(): Promise<ControllerView> {
+    if (!this.held) await this.cold();
+    this.viewWanted = true;
+    this.schedule();
+    return this.answer();
+  }
+
+  /** Test and debugging aid: counts held, not yet accepted by the root. */
+  async pending(): Promise<{ parts: number; reports: number }> {
+    return { parts: this.parts.length, reports: this.parts.reduce((s, m) => s + m.reports, 0) };
+  }
+
+  private answer(): ControllerView {
+    const held = this.held!;
+    return { ...held, ageMs: Math.max(0, this.clock() - this.heldStartedAt) };
+  }
+
+  /** The first view: one root call shared by every caller; within a failure's backoff, fail at once. */
+  private async cold(): Promise<void> {
+    if (!this.inFlight && this.clock() < this.lastStartAt + this.delayMs)
+      throw new Error(
+        `aggregator ${this.label} has no view yet and the root controller failed ${this.failures} time(s); retrying after ${this.delayMs} ms`,
+      );
+    if (!this.inFlight) this.forward();
+    await this.inFlight;
+    if (!this.held) throw new Error(`aggregator ${this.label} could not reach the root controller for its first view`);
+  }
+
+  private merge(r: Report): void {
+    const now = this.clock();
+    let m = this.parts[this.parts.length - 1];
+    if (!m || now - m.since > PART_SPAN_MS || !fits(m, r)) {
+      this.parts.push((m = newMerge(now)));
+      if (this.parts.length > MAX_PARTS) this.dropOldest();
+    }
+    mergeReport(m, r);
+  }
+
+  private dropOldest(): void {
+    const old = this.parts.shift()!;
+    const next = this.parts[0];
+    next.dropped += old.reports + old.dropped;
+    next.mirrorsSkipped += old.mirrorsSkipped;
+    this.stats.partsDropped++;
+    console.error(
+      JSON.stringify({
+        event: "aggregator-dropped-counts",
+        aggregator: this.label,
+        reports: old.reports,
+        heldMs: this.clock() - old.since,
+        why: `the root controller failed ${this.failures} time(s) in a row; at most ${MAX_PARTS} parts are held`,
+        fix: "check the root controller's errors (overloaded?) and AGGREGATOR_SHARDS",
+      }),
+    );
+  }
+
+  private due(): boolean {
+    if (this.parts.length > 0) return true;
+    return this.viewWanted && this.clock() - this.heldStartedAt >= this.everyMs;
+  }
+
+  /** Arms the one timer for the next forward, if there is anything to send. */
+  private schedule(): void {
+    if (this.timer !== null || this.inFlight !== null || !this.due()) return;
+    const wait = Math.max(0, this.lastStartAt + this.delayMs - this.clock());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.inFlight === null && this.due()) this.forward();
+    }, wait);
+  }
+
+  /** One root call: the oldest part (or a view request); the answer becomes the held view. */
+  private forward(): void {
+    const started = this.clock();
+    this.lastStartAt = started;
+    this.delayMs = (this.everyMs + Math.random() * this.jitterMs) * 2 ** Math.min(this.failures, MAX_BACKOFF_EXP);
+    this.viewWanted = false;
+    // Detached while in flight: reports arriving meanwhile start a new part, never join one already sent.
+    const part = this.parts.shift();
+    // Started after `inFlight` is set, so that its `finally` always clears this very promise.
+    this.inFlight = Promise.resolve().then(async () => {
+      try {
+        if (this.failNextRootCalls > 0) {
+          this.failNextRootCalls--;
+          throw new Error("root controller overloaded (test seam)");
+        }
+        const root = controllerStub(this.env, this.rootName);
+        const view = part ? await root.report(toReport(part, this.label, started)) : await root.view();
+        if (part) this.stats.forwards++;
+        else this.stats.viewCalls++;
+        if (!this.held || view.revision >= this.held.revision) {
+          // The root answered itself: its own ageMs (0 or absent) is replaced by ours on each answer.
+          const { ageMs: _, ...fresh } = view;
+          this.held = fresh;
+          this.heldStartedAt = started;
+        }
+        this.failures = 0;
+      } catch (e) {
+        this.failures++;
+        this.stats.failures++;
+        if (part) this.keep(part);
+        console.error(
+          JSON.stringify({
+            event: "aggregator-root-failed",
+            aggregator: this.label,
+            message: (e as Error).message,
+            keeping: part ? `${part.reports} report(s) for the next forward` : "the view it holds",
+            retryInMs: Math.round((this.everyMs + this.jitterMs / 2) * 2 ** Math.min(this.failures, MAX_BACKOFF_EXP)),
+          }),
+        );
+      } finally {
+        this.inFlight = null;
+        this.schedule();
+      }
+    });
+  }
+
+  /** A part the root did not accept goes back in front; later ones merge into it while they fit. */
+  private keep(part: Merge): void {
+    this.parts.unshift(part);
+    while (this.parts.length > 1) {
+      const next = this.parts[1];
+      const r = toReport(next, this.label, 0);
+      if (!fits(part, r)) break;
+      mergeReport(part, r);
+      this.parts.splice(1, 1);
+    }
+    while (this.parts.length > MAX_PARTS) this.dropOldest();
+  }
+}
