@@ -17,6 +17,8 @@
 // |                                      | isolate counts it dropped or keeps it: never counted twice)  |
 // | view held                            | answered at once with it and `ageMs` = time since the root   |
 // |                                      | call that produced it started; never waits on the root       |
+// | view() with a held view older than   | waits for one shared root call (the aggregator was idle);    |
+// | VIEW_WAIT_AFTER_MS, root healthy     | if it fails, the old view with its true ageMs               |
 // | root answers a newer revision        | held at once: the next answer to any isolate carries it      |
 // | root slow or failing                 | merged counts kept (≤ MAX_PARTS parts of ≤ PART_SPAN_MS);     |
 // |                                      | the interval doubles per failure up to ×8 (an overloaded     |
@@ -43,6 +45,12 @@ export const MAX_BACKOFF_EXP = 3;
 /** Merged reports held while the root is failing, each spanning at most PART_SPAN_MS of arrivals. */
 export const MAX_PARTS = 3;
 export const PART_SPAN_MS = 10_000;
+/**
+ * A view request finding the held view older than this (the aggregator was idle, so nothing
+ * refreshed it) waits for one root call, shared by all callers, instead of handing out an old
+ * verdict: a quiet isolate asking before a canary-bound request wants the root's word of now.
+ */
+export const VIEW_WAIT_AFTER_MS = 3000;
 
 export class ReportAggregator extends DurableObject<Env> {
   /** Test seams: the clock, the interval, the root's instance name, and root calls made to fail (as an overloaded root does). */
@@ -51,6 +59,7 @@ export class ReportAggregator extends DurableObject<Env> {
   jitterMs = FORWARD_JITTER_MS;
   rootName = CONTROLLER_NAME;
   failNextRootCalls = 0;
+  waitAfterMs = VIEW_WAIT_AFTER_MS;
   /** Lifetime counters (tests, debugging). */
   readonly stats = { reports: 0, forwards: 0, viewCalls: 0, failures: 0, partsDropped: 0 };
 
@@ -83,6 +92,7 @@ export class ReportAggregator extends DurableObject<Env> {
 
   async view(): Promise<ControllerView> {
     if (!this.held) await this.cold();
+    else if (this.failures === 0 && this.clock() - this.heldStartedAt > this.waitAfterMs) await this.refreshNow();
     this.viewWanted = true;
     this.schedule();
     return this.answer();
@@ -107,6 +117,15 @@ export class ReportAggregator extends DurableObject<Env> {
     if (!this.inFlight) this.forward();
     await this.inFlight;
     if (!this.held) throw new Error(`aggregator ${this.label} could not reach the root controller for its first view`);
+  }
+
+  /** One root call now (or the one under way): only when the last one, which succeeded, is long past. */
+  private async refreshNow(): Promise<void> {
+    if (!this.inFlight) {
+      if (this.timer !== null) (clearTimeout(this.timer), (this.timer = null));
+      this.forward();
+    }
+    await this.inFlight;
   }
 
   private merge(r: Report): void {

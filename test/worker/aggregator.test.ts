@@ -141,6 +141,20 @@ it("a rollback decided at the root reaches an isolate in its aggregator's next a
   expect(next.doc?.rolledBack).toBeTruthy();
 });
 
+it("an idle aggregator's view request waits for the root's word of now rather than hand out an old one", async () => {
+  await putDoc(doc);
+  const { root, agg, name } = await tier(200);
+  await seam(name, (o) => void (o.waitAfterMs = 300));
+  expect((await agg.view()).revision).toBe(0);
+  // Its background refresh (asked for by that view request) has happened; then nobody calls it.
+  await new Promise((r) => setTimeout(r, 400));
+  await root.action("abort", { actor: "test", reason: "bad build" });
+  await new Promise((r) => setTimeout(r, 400));
+  const v = await agg.view();
+  expect(v.doc?.rolledBack?.reason).toBe("bad build");
+  expect(v.ageMs).toBeLessThan(300);
+});
+
 it("a failing root loses no counts within the bound: kept, merged, sent once it answers", async () => {
   const { fp } = await putDoc(doc);
   const { root, agg, name } = await tier(200);
