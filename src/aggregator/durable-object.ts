@@ -13,8 +13,9 @@
 // | situation                            | behaviour                                                    |
 // |--------------------------------------|--------------------------------------------------------------|
 // | cold (no view yet)                   | the call waits for one root call shared by all callers; if   |
-// |                                      | it fails, the call fails and its report is NOT merged (the   |
-// |                                      | isolate counts it dropped or keeps it: never counted twice)  |
+// |                                      | it fails, or took over COLD_MERGE_WITHIN_MS (the isolate may |
+// |                                      | have given up), the call fails and its report is NOT merged  |
+// |                                      | (the isolate counts it dropped or keeps it: never twice)     |
 // | view held                            | answered at once with it and `ageMs` = time since the root   |
 // |                                      | call that produced it started; never waits on the root       |
 // | view() with a held view older than   | waits for one shared root call (the aggregator was idle);    |
@@ -36,6 +37,7 @@ import { controllerStub } from "../controller/rpc";
 import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
 import { fits, mergeReport, newMerge, toReport, type Merge } from "../telemetry/merge";
+import { FLUSH_TIMEOUT_MS } from "../telemetry/recorder";
 
 /** Forward interval: FORWARD_EVERY_MS plus up to FORWARD_JITTER_MS (mean 1.25 s), so aggregators do not beat in step. */
 export const FORWARD_EVERY_MS = 1000;
@@ -51,6 +53,8 @@ export const PART_SPAN_MS = 10_000;
  * verdict: a quiet isolate asking before a canary-bound request wants the root's word of now.
  */
 export const VIEW_WAIT_AFTER_MS = 3000;
+/** A report that waited this long for a cold aggregator's first view is refused, not merged (isolates give up after 2 s). */
+export const COLD_MERGE_WITHIN_MS = FLUSH_TIMEOUT_MS / 2;
 
 export class ReportAggregator extends DurableObject<Env> {
   /** Test seams: the clock, the interval, the root's instance name, and root calls made to fail (as an overloaded root does). */
@@ -83,7 +87,16 @@ export class ReportAggregator extends DurableObject<Env> {
   }
 
   async report(r: Report): Promise<ControllerView> {
-    if (!this.held) await this.cold();
+    if (!this.held) {
+      const asked = this.clock();
+      await this.cold();
+      // The isolate may have given up by now (FLUSH_TIMEOUT_MS) and will count or resend its report:
+      // merging it as well would count it twice.
+      if (this.clock() - asked > COLD_MERGE_WITHIN_MS)
+        throw new Error(
+          `aggregator ${this.label} got its first view after ${this.clock() - asked} ms; the report is not merged (the isolate keeps it)`,
+        );
+    }
     this.stats.reports++;
     this.merge(r);
     this.schedule();
