@@ -23,12 +23,14 @@
 // | a count that is NaN, negative, not a   | counted as 0, as the root would (one isolate's garbage must |
 // | number                                 | not poison the others' sums)                                |
 //
-// Where "exact" has an edge (docs/verdict.md, docs/architecture.md "Fleet"): the ledger files a
-// visitor seen on two networks under the first it sees, and a network's 65th visitor under its
-// pseudo-visitor. Both follow the order tuples arrive in, which for direct reports is the order of
-// arrival; merged, a visitor's tuples arrive at its first appearance in its batch. Within one
-// document version this is an order direct reports could have arrived in; a visitor who changed
-// networks between two versions within one second is the only case filed differently.
+// Where "exact" has an edge (docs/architecture.md "Fleet"): the ledger files a visitor seen on two
+// networks under the first it sees, and a full network's (64 visitors) newcomers under its
+// pseudo-visitor, so it depends on the order tuples arrive in, as it does for direct reports. Merged,
+// each (visitor, network) pair arrives at its first appearance with all its outcomes: exact for
+// visitors who stay on one network, full networks or not (test/unit/merge.test.ts "fixed", "full")
+// and for visitors moving between networks that are not full ("moving"). Filed differently: a
+// visitor moving between networks within one interval while one of them is full, or under two
+// document versions; at most that visitor's own outcomes, its weight capped as any visitor's.
 import {
   type Contributors,
   type Report,

@@ -45,11 +45,18 @@ function prng(seed: number) {
   };
 }
 
-/** An isolate's report: visitors from a shared pool (so isolates overlap), each always on its own network. */
-function randomReport(rand: () => number, i: number): Report {
+/**
+ * An isolate's report: visitors from a shared pool (so isolates overlap). "fixed": each visitor
+ * always on its own network, two document versions at times; "full": one version, 300 visitors on 3
+ * networks (past the ledger's 64 a network); "moving": one version, each tuple on one of 3 networks
+ * drawn anew (visitors moving between networks), none of them full.
+ */
+type Shape = "fixed" | "full" | "moving";
+function randomReport(rand: () => number, i: number, shape: Shape = "fixed"): Report {
+  const wild = shape !== "fixed";
   const int = (n: number) => Math.floor(rand() * n);
   const batches: ReportBatch[] = [];
-  for (const fp of rand() < 0.7 ? [CURRENT] : [OLD, CURRENT]) {
+  for (const fp of wild || rand() < 0.7 ? [CURRENT] : [OLD, CURRENT]) {
     const b: ReportBatch = { fingerprint: fp, canary: "green", from: 100 + int(3), to: 103 + int(3), slots: {} };
     for (const slot of SLOTS) {
       if (rand() < 0.2) continue;
@@ -59,15 +66,15 @@ function randomReport(rand: () => number, i: number): Report {
       let errors = 0;
       const seen = new Set<number>();
       const failing = slot === "green" ? rand() * 0.4 : rand() * 0.05;
-      for (let k = int(25); k > 0; k--) {
-        const v = 1 + int(60);
+      for (let k = wild ? int(120) : int(25); k > 0; k--) {
+        const v = 1 + int(shape === "full" ? 300 : 60);
         if (seen.has(v)) continue;
         seen.add(v);
         const r = 1 + int(4);
         const e = rand() < failing ? 1 + int(r) : 0;
         c.v.push(v);
         // 60 visitors on 12 networks: never more than the ledger's 64 a network.
-        c.n.push(v % 12);
+        c.n.push(shape === "moving" ? int(3) : shape === "full" ? v % 3 : v % 12);
         c.r.push(r);
         c.e.push(e);
         requests += r;
@@ -125,26 +132,27 @@ describe("merge", () => {
     expect(outer).toEqual(mergeAll(reports)[0]);
   });
 
-  it("property: the root's judgement over isolates → aggregators → root equals isolates → root", () => {
-    for (let seed = 1; seed <= 300; seed++) {
-      const rand = prng(seed);
-      const isolates = Array.from({ length: 1 + Math.floor(rand() * 12) }, (_, i) => randomReport(rand, i));
-      // Each isolate reports to one of three aggregators; each forwards its merge; the root gets them in any order.
-      const byAggregator: Report[][] = [[], [], []];
-      for (const r of isolates) byAggregator[Math.floor(rand() * 3)].push(r);
-      const forwarded = byAggregator.flatMap((rs) => mergeAll(rs));
-      if (rand() < 0.5) forwarded.reverse();
-      // Direct: the same reports in the order the aggregators' merges list them (an order they could arrive in).
-      const direct = byAggregator.flat();
-      const viaTier = rootJudges(forwarded);
-      const viaDirect = rootJudges(direct);
-      expect(viaTier.health, `seed ${seed}`).toEqual(viaDirect.health);
-      expect(viaTier.j.healthy, `seed ${seed}`).toBe(viaDirect.j.healthy);
-      expect(viaTier.j.reason, `seed ${seed}`).toBe(viaDirect.j.reason);
-      expect(roundAll(viaTier.j.figures), `seed ${seed}`).toEqual(roundAll(viaDirect.j.figures));
-      expect(roundAll(viaTier.j.input), `seed ${seed}`).toEqual(roundAll(viaDirect.j.input));
-    }
-  });
+  for (const shape of ["fixed", "full", "moving"] as const)
+    it(`property: the root's judgement over isolates → aggregators → root equals isolates → root (${shape})`, () => {
+      for (let seed = 1; seed <= 300; seed++) {
+        const rand = prng(seed);
+        const isolates = Array.from({ length: 1 + Math.floor(rand() * 12) }, (_, i) => randomReport(rand, i, shape));
+        // Each isolate reports to one of three aggregators; each forwards its merge; the root gets them in some order.
+        const byAggregator: Report[][] = [[], [], []];
+        for (const r of isolates) byAggregator[Math.floor(rand() * 3)].push(r);
+        if (rand() < 0.5) byAggregator.reverse();
+        const forwarded = byAggregator.flatMap((rs) => mergeAll(rs));
+        // Direct: the same reports in the order the merges list them (an order they could have arrived in).
+        const direct = byAggregator.flat();
+        const viaTier = rootJudges(forwarded);
+        const viaDirect = rootJudges(direct);
+        expect(viaTier.health, `seed ${seed}`).toEqual(viaDirect.health);
+        expect(viaTier.j.healthy, `seed ${seed}`).toBe(viaDirect.j.healthy);
+        expect(viaTier.j.reason, `seed ${seed}`).toBe(viaDirect.j.reason);
+        expect(roundAll(viaTier.j.figures), `seed ${seed}`).toEqual(roundAll(viaDirect.j.figures));
+        expect(roundAll(viaTier.j.input), `seed ${seed}`).toEqual(roundAll(viaDirect.j.input));
+      }
+    });
 
   it("past the per-batch bound a new part starts: no tuple is folded into the unattributed counts", () => {
     const big = (from: number, n: number): Report => ({
