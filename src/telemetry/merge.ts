@@ -50,8 +50,17 @@ const SLOT_NAMES: readonly Slot[] = ["blue", "green"];
 
 interface SlotIndex {
   c: Contributors;
-  /** `${visitor}/${network}` → index in c's arrays. */
-  at: Map<string, number>;
+  /** visitor → index in c's arrays of its tuple on the first network it came with (numbers: no key string per tuple). */
+  byVisitor: Map<number, number>;
+  /** `${visitor}/${network}` → index, for a visitor's tuples on further networks (rare). */
+  moved: Map<string, number> | null;
+}
+
+/** The index of (v, n)'s tuple, or undefined. */
+function indexOf(idx: SlotIndex, v: number, n: number): number | undefined {
+  const i = idx.byVisitor.get(v);
+  if (i !== undefined && idx.c.n[i] === n) return i;
+  return i === undefined ? undefined : idx.moved?.get(`${v}/${n}`);
 }
 
 interface MergedBatch {
@@ -92,7 +101,9 @@ export function fits(m: Merge, r: Report): boolean {
       const held = idx ? idx.c.v.length : 0;
       let fresh = 0;
       const len = pairsOf(c);
-      for (let i = 0; i < len; i++) if (!idx || !idx.at.has(pairKey(c.v[i], c.n[i]))) fresh++;
+      // Nearly always: even if every pair were new it would fit, so no lookups.
+      if (held + len <= MAX_MERGED_CONTRIBUTORS) continue;
+      for (let i = 0; i < len; i++) if (!idx || indexOf(idx, Number(c.v[i]), Number(c.n[i])) === undefined) fresh++;
       if (held + fresh > MAX_MERGED_CONTRIBUTORS) return false;
     }
   }
@@ -186,7 +197,7 @@ function addHistogram(to: number[], from: unknown): void {
 
 function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
   const fresh: Contributors = { v: [], n: [], r: [], e: [] };
-  const idx = (mb.index[slot] ??= { c: fresh, at: new Map<string, number>() });
+  const idx = (mb.index[slot] ??= { c: fresh, byVisitor: new Map<number, number>(), moved: null });
   const to: Contributors = idx.c;
   (mb.b.contributors ??= {})[slot] = to;
   const len = pairsOf(c);
@@ -198,13 +209,13 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
     const v = Number(c.v[i]);
     const n = Number(c.n[i]);
     if (!Number.isFinite(v) || !Number.isFinite(n)) continue;
-    const key = pairKey(v, n);
-    const at = idx.at.get(key);
+    const at = indexOf(idx, v, n);
     if (at !== undefined) {
       to.r[at] += r;
       to.e[at] += e;
     } else {
-      idx.at.set(key, to.v.length);
+      if (!idx.byVisitor.has(v)) idx.byVisitor.set(v, to.v.length);
+      else (idx.moved ??= new Map()).set(`${v}/${n}`, to.v.length);
       to.v.push(v);
       to.n.push(n);
       to.r.push(r);
@@ -226,10 +237,6 @@ function listOf(r: Report): ReportBatch[] {
 function pairsOf(c: Contributors | undefined): number {
   if (!c || !Array.isArray(c.v) || !Array.isArray(c.n) || !Array.isArray(c.r) || !Array.isArray(c.e)) return 0;
   return Math.min(c.v.length, c.n.length, c.r.length, c.e.length);
-}
-
-function pairKey(v: unknown, n: unknown): string {
-  return `${Number(v)}/${Number(n)}`;
 }
 
 function count(x: unknown): number {
