@@ -48,11 +48,11 @@ export const MAX_BACKOFF_EXP = 3;
 export const MAX_PARTS = 3;
 export const PART_SPAN_MS = 10_000;
 /**
- * A view request finding the held view older than this (the aggregator was idle, so nothing
- * refreshed it) waits for one root call, shared by all callers, instead of handing out an old
+ * A view request finding the held view older than this, one longest interval (the aggregator was
+ * idle, so nothing refreshed it) waits for one root call, shared by all callers, instead of handing out an old
  * verdict: a quiet isolate asking before a canary-bound request wants the root's word of now.
  */
-export const VIEW_WAIT_AFTER_MS = 3000;
+export const VIEW_WAIT_AFTER_MS = FORWARD_EVERY_MS + FORWARD_JITTER_MS;
 /** A report that waited this long for a cold aggregator's first view is refused, not merged (isolates give up after 2 s). */
 export const COLD_MERGE_WITHIN_MS = FLUSH_TIMEOUT_MS / 2;
 
