@@ -291,8 +291,14 @@ export class KvSync {
     const current = await this.kv.getWithMetadata(ROLLOUT_KEY);
     const text = this.context.state().pendingKvText;
     if (!text) return null;
-    const known = knows(this.context.state(), parseRollout(current.value).fingerprint);
+    const inKv = parseRollout(current.value).fingerprint;
+    // A version the controller read and rejected (its config-error event) is no unseen operator
+    // write: the operator has been told it is invalid, and a rollback must not wait on it.
+    const rejected = this.context.state().configError?.fingerprint === inKv;
+    const known = knows(this.context.state(), inKv) || rejected;
     const action = kvWriteAction(current.value, text, known);
+    if (action === "write" && rejected)
+      console.log(`controller: KV holds invalid version ${inKv} (rejected earlier); writing over it`);
     if (action === "yield") {
       this.adopt(current.value, current.metadata);
       return null;

@@ -313,13 +313,9 @@ it("oversized and deeply nested documents written raw: rejected naming the field
   });
 });
 
-// BUG (found by this file, left failing for src/ to fix): with the invalid (deep) document still in
-// KV, the controller's rollback write is dropped as "operator-write-won" — the invalid raw version,
-// which the controller had read and rejected (its config-error event) 2 s before, is taken for an
-// operator's write it never saw, so KV keeps the invalid text and never gets `rolledBack`. Users are
-// on stable (isolates follow the controller's view), but KV and every reader of it (`wrangler kv key
-// get`, the CLI without a URL) say nothing was rolled back. Runs after the test above.
-it.fails("… and the rollback under an invalid document reaches KV (percent 0 + rolledBack)", async () => {
+// Found by this file: the controller took the invalid raw version it had already rejected for an
+// operator's unseen write and dropped its rollback write, so KV said nothing was rolled back.
+it("… and the rollback under an invalid document reaches KV (percent 0 + rolledBack)", async () => {
   const doc = await waitFor(
     "KV to show the rollback",
     async () => {

@@ -201,6 +201,12 @@ describe("through the proxy and the controller", () => {
       );
       expect(await origin("/after")).toBe("blue");
       await controllerStub(env).settle();
+      // KV too: the invalid version was rejected (config error), so it is no operator write to yield to.
+      expect(JSON.parse((await env.ROLLOUT_CONFIG.get("rollout"))!)).toMatchObject({
+        release: good.release,
+        percent: 0,
+        rolledBack: { reason: expect.stringMatching(/canary/) },
+      });
       await abortAllDurableObjects();
       const s = await controllerStub(env).status();
       expect(s.state).toBe("rolled-back");
