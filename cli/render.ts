@@ -202,6 +202,13 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
         "yellow",
       ),
     );
+  if (s.reports.diverted)
+    out.push(
+      p(
+        `          ${s.reports.diverted} canary-bound requests diverted to stable (no fresh verdict from the controller in time): counted in neither slot; if it keeps growing, the controller is slow or unreachable`,
+        "yellow",
+      ),
+    );
   return out.join("\n");
 }
 

@@ -202,7 +202,7 @@ function render(s) {
   const quiet = s.reports.lastAt ? Math.round((Date.parse(s.now) - Date.parse(s.reports.lastAt)) / 1000) : null;
   $("stale").textContent = quiet !== null && quiet > 30 ? "No reports from isolates for " + quiet + " s: the figures are not current (no traffic, or isolates cannot reach the controller)." : "";
   $("stale").classList.toggle("hidden", !$("stale").textContent);
-  $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates" + (s.reports.mirrorsSkipped ? " · " + s.reports.mirrorsSkipped + " shadow mirrors skipped (in-flight limit)" : "") + " · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
+  $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates" + (s.reports.mirrorsSkipped ? " · " + s.reports.mirrorsSkipped + " shadow mirrors skipped (in-flight limit)" : "") + (s.reports.diverted ? " · " + s.reports.diverted + " canary-bound requests diverted to stable (no fresh verdict in time)" : "") + " · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
 }
 
 // "canary 6/85 errors (7.06 %) · stable 0/265 errors (0.00 %) · over 60 s · tripped: error-rate"

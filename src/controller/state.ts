@@ -63,6 +63,11 @@ export interface ReportCounters {
   droppedByIsolates: number;
   /** Shadow mirrors isolates sampled but could not send (in-flight limit): the shadow sample is that much smaller. */
   mirrorsSkipped: number;
+  /**
+   * Canary-bound requests isolates sent to stable for want of a fresh verdict (the gate, src/telemetry/
+   * freshness.ts): counted in no slot, so they tilt neither the comparison nor the sample-ratio check.
+   */
+  diverted: number;
   lastAt: string | null;
 }
 
@@ -73,7 +78,13 @@ export function windowSecondsOf(doc: Rollout): number {
   return doc.rollback === false ? DEFAULT_WINDOW_SECONDS : doc.rollback.windowSeconds;
 }
 
-export const NO_REPORTS: ReportCounters = { received: 0, droppedByIsolates: 0, mirrorsSkipped: 0, lastAt: null };
+export const NO_REPORTS: ReportCounters = {
+  received: 0,
+  droppedByIsolates: 0,
+  mirrorsSkipped: 0,
+  diverted: 0,
+  lastAt: null,
+};
 
 /** The counters after one more report at `at` (epoch ms). Figures from an isolate below 0 or not numbers count as 0. */
 export function afterReport(counters: ReportCounters, r: Partial<Report> | null, at: number): ReportCounters {
@@ -83,6 +94,7 @@ export function afterReport(counters: ReportCounters, r: Partial<Report> | null,
     received: counters.received + Math.max(1, Math.floor(positive(r?.reports))),
     droppedByIsolates: counters.droppedByIsolates + positive(r?.dropped),
     mirrorsSkipped: counters.mirrorsSkipped + positive(r?.mirrorsSkipped),
+    diverted: counters.diverted + positive(r?.diverted),
     lastAt: new Date(at).toISOString(),
   };
 }

@@ -96,6 +96,12 @@ export interface Report {
    * "isolates' reports" whichever way they came.
    */
   reports?: number;
+  /**
+   * Canary-bound requests sent to stable because no fresh verdict arrived within the gate's wait
+   * (src/telemetry/freshness.ts), since its last success. Counted in no slot: they are neither a
+   * stable visitor's outcome nor a canary outcome, and must not tilt the comparison.
+   */
+  diverted?: number;
 }
 
 /**
@@ -113,8 +119,9 @@ export interface ControllerView {
   /** Fingerprints of document versions that `doc` replaces (bounded, newest first). */
   supersedes: string[];
   /**
-   * How old the view already was when the answering object sent it (ms): 0 or absent when the root
-   * answered itself; an aggregator sends the time since its own root call that produced it started.
+   * How old this view already was when the answering object sent it, ms: 0 or absent when the root
+   * controller answered itself; an aggregator sends the time since the root call that produced it
+   * started. The isolate stamps the view `call start − ageMs` (src/telemetry/freshness.ts).
    */
   ageMs?: number;
 }

@@ -108,8 +108,18 @@ export interface StatusSnapshot {
   rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
   series: SeriesPoint[];
   events: RolloutEvent[];
-  /** `mirrorsSkipped`: shadow mirrors sampled but not sent because 8 were already in flight in that isolate. */
-  reports: { received: number; droppedByIsolates: number; mirrorsSkipped: number; lastAt: string | null };
+  /**
+   * `mirrorsSkipped`: shadow mirrors sampled but not sent because 8 were already in flight in that isolate.
+   * `diverted`: canary-bound requests sent to stable because no fresh verdict arrived within the gate's
+   * wait (controller slow or unreachable); in no slot's counts.
+   */
+  reports: {
+    received: number;
+    droppedByIsolates: number;
+    mirrorsSkipped: number;
+    diverted: number;
+    lastAt: string | null;
+  };
   /**
    * The controller could not save its state (null: the last save worked). Its decisions still
    * reached KV, the event log and the webhook, but a restart falls back on KV's copy.

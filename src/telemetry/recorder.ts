@@ -14,7 +14,16 @@
 // |                                 | dropped and counted, the next one carries `dropped`              |
 // | cold isolate                    | first request starts a background `view()` so a rollback already |
 // |                                 | in force applies at once, whatever the cached KV copy says       |
-// | answers out of order            | a view is adopted only if its revision ≥ the one held            |
+// | answers out of order            | a view is adopted only if its revision ≥ the one held; every     |
+// |                                 | answer still proves the held view current as of its call's stamp |
+// | verdict older than VERDICT_MAX_ | a canary-bound request waits ≤ GATE_WAIT_MS for a fresh view     |
+// | AGE_MS (src/telemetry/freshness)| (`freshVerdict`); one view call in flight per isolate, shared by |
+// |                                 | every waiting request, the cold-start fetch and the background   |
+// |                                 | refresh; a late answer is still adopted after the wait gave up   |
+// | canary traffic, verdict at least| background refresh (`keepFresh`): busy isolates never wait       |
+// | REFRESH_AFTER_MS old            |                                                                  |
+// | requests diverted to stable     | counted in `diverted` (sent with the next report, never as a     |
+// | (no fresh verdict in time)      | stable outcome); one warning log line per DIVERTED_LOG_EVERY_MS  |
 // | many visitors in one batch      | ≤ MAX_CONTRIBUTORS listed per slot and batch; further visitors'  |
 // |                                 | outcomes go to `ur`/`ue` (unattributed), still in the counters   |
 // | no visitor given (older caller) | counted as before, not attributed (the ledger never sees it)     |
@@ -32,6 +41,7 @@ import {
   type SlotCounters,
 } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
+import { GATE_WAIT_MS, mustRefresh, refreshDue, stampOf } from "./freshness";
 
 export interface Outcome {
   slot: Slot;
@@ -70,6 +80,8 @@ export const ERROR_BURST = 3;
 export const FLUSH_TIMEOUT_MS = 2000;
 /** Document versions an isolate can see within one flush interval: current, previous, the controller's. */
 export const MAX_BATCHES = 4;
+/** At most one `canary-diverted` log line per isolate this often, however many requests are diverted. */
+export const DIVERTED_LOG_EVERY_MS = 60_000;
 
 /** `T` is what the transport needs to reach the controller (the Worker passes its Env). */
 export interface RecorderDeps<T> {
@@ -79,16 +91,27 @@ export interface RecorderDeps<T> {
   isolateId?: string;
   /** Default FLUSH_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** How long a canary-bound request waits for a fresh verdict; default GATE_WAIT_MS. */
+  gateWaitMs?: number;
+  /** Where the `canary-diverted` warning goes; default console.warn. */
+  warn?(line: string): void;
 }
 
 export class Recorder<T> {
   view: ControllerView = EMPTY_VIEW;
+  /**
+   * Local time (ms) up to which `view` is known to be the controller's current word (see
+   * src/telemetry/freshness.ts `stampOf`); null until the first answer.
+   */
+  verdictAt: number | null = null;
+  /** Canary-bound requests sent to stable for want of a fresh verdict, since the last successful flush. */
+  diverted = 0;
   /** Reports given up since the last successful flush (sent with the next one). */
   dropped = 0;
   /** Shadow mirrors sampled but not sent (in-flight limit) since the last successful flush. */
   mirrorsSkipped = 0;
   /** Lifetime counters, for tests and debugging. */
-  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0 };
+  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0, gateWaits: 0, diverted: 0 };
 
   private batches = new Map<string, ReportBatch>();
   /** Per batch (fingerprint) and slot: visitor → its index in the batch's contributor arrays. */
@@ -97,9 +120,13 @@ export class Recorder<T> {
   private lastFlushAt: number | null = null;
   private errorsSinceFlush = 0;
   private viewRequested = false;
+  /** The one view call in flight (coalescing): cold start, gate and background refresh share it. */
+  private viewCall: Promise<void> | null = null;
+  private divertedLoggedAt: number | null = null;
   private readonly isolate: string;
 
-  constructor(private readonly deps: RecorderDeps<T>) {
+  /** Public so a test can slow the transport down (a controller far away); never replaced otherwise. */
+  constructor(readonly deps: RecorderDeps<T>) {
     this.isolate = deps.isolateId ?? randomId();
   }
 
@@ -195,12 +222,15 @@ export class Recorder<T> {
     this.errorsSinceFlush = 0;
     this.lastFlushAt = this.deps.now();
     const skipped = this.mirrorsSkipped;
+    const diverted = this.diverted;
+    const startedAt = this.lastFlushAt;
     const report: Report = {
       isolate: this.isolate,
       sentAt: this.lastFlushAt,
       batches,
       dropped: this.dropped,
       ...(skipped ? { mirrorsSkipped: skipped } : {}),
+      ...(diverted ? { diverted } : {}),
     };
     try {
       const view = await withTimeout(
@@ -208,10 +238,11 @@ export class Recorder<T> {
         this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS,
         "the controller",
       );
-      this.adopt(view);
+      this.adopt(view, startedAt);
       this.dropped = 0;
-      // Mirrors skipped while this flush was in flight go with the next one.
+      // Mirrors skipped (requests diverted) while this flush was in flight go with the next one.
       this.mirrorsSkipped -= skipped;
+      this.diverted -= diverted;
       this.stats.flushes++;
     } catch {
       this.dropped++;
@@ -222,19 +253,85 @@ export class Recorder<T> {
     }
   }
 
-  async refreshView(target: T): Promise<void> {
+  /** Asks the controller for its view; joins the call already in flight if there is one. Never rejects. */
+  refreshView(target: T): Promise<void> {
+    return (this.viewCall ??= this.fetchView(target).finally(() => (this.viewCall = null)));
+  }
+
+  private async fetchView(target: T): Promise<void> {
     try {
       this.stats.viewFetches++;
+      const startedAt = this.deps.now();
       this.adopt(
         await withTimeout(this.deps.fetchView(target), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS, "the controller"),
+        startedAt,
       );
     } catch {
-      // Without the controller's word the cached KV copy routes, as before.
+      // Without the controller's word the cached KV copy routes, as before; the gate diverts.
     }
   }
 
-  adopt(view: ControllerView | null | undefined): void {
-    if (view && typeof view.revision === "number" && view.revision >= this.view.revision) this.view = view;
+  /**
+   * The gate: before a request goes to the canary. Resolves true at once when the verdict is fresh;
+   * otherwise starts (or joins) a view call, kept alive in `ctx`, and resolves within the gate's
+   * wait: true if a fresh verdict arrived (the caller decides again under `view`), false if not (the
+   * caller sends the request to stable and calls `recordDiverted`). Never rejects.
+   */
+  async freshVerdict(ctx: BackgroundWork, target: T): Promise<boolean> {
+    if (!mustRefresh(this.verdictAt, this.deps.now())) return true;
+    this.stats.gateWaits++;
+    try {
+      const call = this.refreshView(target);
+      ctx.waitUntil(call);
+      await withTimeout(call, this.deps.gateWaitMs ?? GATE_WAIT_MS, "the controller's view");
+    } catch {
+      // The wait is over; the call goes on in ctx and its answer serves later requests.
+    }
+    return !mustRefresh(this.verdictAt, this.deps.now());
+  }
+
+  /** Canary traffic flows: refresh in the background before the verdict expires. Never waits. */
+  keepFresh(ctx: BackgroundWork, target: T): void {
+    try {
+      if (this.viewCall === null && refreshDue(this.verdictAt, this.deps.now()))
+        ctx.waitUntil(this.refreshView(target));
+    } catch {
+      // A broken ctx or clock must not reach the user.
+    }
+  }
+
+  /** A canary-bound request went to stable for want of a fresh verdict (not an outcome of either slot). */
+  recordDiverted(): void {
+    this.diverted++;
+    this.stats.diverted++;
+    const now = this.deps.now();
+    if (this.divertedLoggedAt !== null && now - this.divertedLoggedAt < DIVERTED_LOG_EVERY_MS) return;
+    this.divertedLoggedAt = now;
+    const age = this.verdictAt === null ? null : now - this.verdictAt;
+    (this.deps.warn ?? console.warn)(
+      JSON.stringify({
+        level: "warn",
+        event: "canary-diverted",
+        isolate: this.isolate,
+        divertedSinceStart: this.stats.diverted,
+        verdictAgeMs: age,
+        message: `no fresh verdict from the controller within ${this.deps.gateWaitMs ?? GATE_WAIT_MS} ms: canary-bound requests go to stable (counted as diverted, status reports.diverted) until the controller answers; if this repeats, check the controller's load and reachability`,
+      }),
+    );
+  }
+
+  /**
+   * Takes `view` if it is at least as new as the one held. `callStartedAt`: when the call that
+   * brought it started (local clock); any answer, adopted or not, proves the held view current as
+   * of that call's stamp, since the controller's revision only grows.
+   */
+  adopt(view: ControllerView | null | undefined, callStartedAt?: number): void {
+    if (!view || typeof view.revision !== "number") return;
+    if (view.revision >= this.view.revision) this.view = view;
+    if (callStartedAt !== undefined) {
+      const stamp = stampOf(callStartedAt, view.ageMs);
+      if (this.verdictAt === null || stamp > this.verdictAt) this.verdictAt = stamp;
+    }
   }
 
   /** Batches held and their total array lengths: constant in traffic (the bounded-memory proof). */

@@ -59,7 +59,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
         reason: "step 1/3 (5 %) held 60 s: on to 25 %",
       },
     ],
-    reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 0, lastAt: "2026-11-25T08:00:00.000Z" },
+    reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 0, diverted: 0, lastAt: "2026-11-25T08:00:00.000Z" },
     ...over,
   };
 }
@@ -112,11 +112,20 @@ describe("status view", () => {
 
   it("skipped shadow mirrors are called out (the shadow sample is smaller than shadowPercent)", () => {
     const text = renderStatus(
-      snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 12, lastAt: null } }),
+      snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 12, diverted: 0, lastAt: null } }),
       { color: false, width: 100 },
     );
     expect(text).toContain("12 shadow mirrors skipped");
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("mirrors skipped");
+  });
+
+  it("canary-bound requests diverted to stable (no fresh verdict in time) are called out", () => {
+    const text = renderStatus(
+      snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 0, diverted: 7, lastAt: null } }),
+      { color: false, width: 100 },
+    );
+    expect(text).toContain("7 canary-bound requests diverted to stable");
+    expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("diverted");
   });
 
   it("a rollback and an invalid document are impossible to miss", () => {

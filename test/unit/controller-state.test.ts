@@ -70,12 +70,18 @@ describe("a new attempt", () => {
 });
 
 describe("report counters", () => {
-  it("adds what isolates say they dropped or could not mirror; garbage and negatives count as 0", () => {
+  it("adds what isolates say they dropped, could not mirror or diverted; garbage and negatives count as 0", () => {
     const at = Date.UTC(2026, 0, 1);
-    let c = afterReport(NO_REPORTS, { dropped: 3, mirrorsSkipped: 2 }, at);
+    let c = afterReport(NO_REPORTS, { dropped: 3, mirrorsSkipped: 2, diverted: 4 }, at);
     c = afterReport(c, { dropped: -5, mirrorsSkipped: "x" as unknown as number }, at + 1000);
     c = afterReport(c, null, at + 2000);
-    expect(c).toEqual({ received: 3, droppedByIsolates: 3, mirrorsSkipped: 2, lastAt: "2026-01-01T00:00:02.000Z" });
+    expect(c).toEqual({
+      received: 3,
+      droppedByIsolates: 3,
+      mirrorsSkipped: 2,
+      diverted: 4,
+      lastAt: "2026-01-01T00:00:02.000Z",
+    });
   });
 
   it("the window is rollback.windowSeconds, 60 with rollback off", () => {

@@ -1,0 +1,194 @@
+// The gate's freshness policy (src/telemetry/freshness.ts) and the recorder's side of it: stamps,
+// ages, when a refresh is due, one view call per isolate, a bounded wait, diverted requests counted
+// apart. Injected clock and transport; timers are real but short.
+import { describe, expect, it } from "vitest";
+import {
+  GATE_WAIT_MS,
+  REFRESH_AFTER_MS,
+  VERDICT_MAX_AGE_MS,
+  mustRefresh,
+  refreshDue,
+  stampOf,
+  verdictAge,
+} from "../../src/telemetry/freshness";
+import { Recorder, type BackgroundWork, type Outcome } from "../../src/telemetry/recorder";
+import { rolloutSchema } from "../../src/model/rollout";
+import type { ControllerView, Report } from "../../src/model/protocol";
+
+const doc = rolloutSchema.parse({ percent: 50, release: "v2" });
+const view = (revision: number, ageMs?: number): ControllerView => ({
+  revision,
+  doc,
+  fingerprint: "x" + revision,
+  supersedes: [],
+  ...(ageMs === undefined ? {} : { ageMs }),
+});
+
+describe("freshness policy", () => {
+  it("the bounds leave half of the fleet goal's second as margin, and refresh at half the bound", () => {
+    expect(VERDICT_MAX_AGE_MS).toBeLessThanOrEqual(500);
+    expect(GATE_WAIT_MS).toBeLessThan(VERDICT_MAX_AGE_MS);
+    expect(REFRESH_AFTER_MS).toBe(VERDICT_MAX_AGE_MS / 2);
+  });
+
+  it("a view is stamped at its call's start less the age it already had; bad ages count as 0", () => {
+    expect(stampOf(10_000, undefined)).toBe(10_000);
+    expect(stampOf(10_000, 0)).toBe(10_000);
+    expect(stampOf(10_000, 120)).toBe(9_880);
+    expect(stampOf(10_000, -50)).toBe(10_000);
+    expect(stampOf(10_000, Number.NaN)).toBe(10_000);
+  });
+
+  it("no verdict is infinitely old; due and must-refresh at their bounds, not before", () => {
+    expect(verdictAge(null, 5)).toBe(Infinity);
+    expect(mustRefresh(null, 5)).toBe(true);
+    expect(mustRefresh(1000, 1000 + VERDICT_MAX_AGE_MS - 1)).toBe(false);
+    expect(mustRefresh(1000, 1000 + VERDICT_MAX_AGE_MS)).toBe(true);
+    expect(refreshDue(1000, 1000 + REFRESH_AFTER_MS - 1)).toBe(false);
+    expect(refreshDue(1000, 1000 + REFRESH_AFTER_MS)).toBe(true);
+  });
+});
+
+/** A recorder whose controller answers when the test says so. */
+function harness(opts: { gateWaitMs?: number } = {}) {
+  let now = 1_000_000;
+  const calls: { resolve(v: ControllerView): void; reject(e: Error): void }[] = [];
+  const sent: Report[] = [];
+  const warnings: string[] = [];
+  const rec = new Recorder({
+    now: () => now,
+    send: async (_e, r) => (sent.push(structuredClone(r)), view(1)),
+    fetchView: () => new Promise<ControllerView>((resolve, reject) => calls.push({ resolve, reject })),
+    isolateId: "iso",
+    timeoutMs: 2000,
+    gateWaitMs: opts.gateWaitMs ?? 40,
+    warn: (l) => warnings.push(l),
+  });
+  const waits: Promise<unknown>[] = [];
+  const ctx: BackgroundWork = { waitUntil: (p) => void waits.push(p) };
+  return { rec, calls, sent, warnings, ctx, waits, tick: (ms: number) => (now += ms), now: () => now };
+}
+
+describe("the recorder's gate", () => {
+  it("a fresh verdict passes at once, with no view call", async () => {
+    const h = harness();
+    h.rec.adopt(view(3), h.now());
+    h.tick(VERDICT_MAX_AGE_MS - 1);
+    expect(await h.rec.freshVerdict(h.ctx, {})).toBe(true);
+    expect(h.calls).toHaveLength(0);
+    expect(h.rec.stats.gateWaits).toBe(0);
+  });
+
+  it("concurrent canary-bound requests of a stale isolate share one view call and adopt its answer", async () => {
+    const h = harness({ gateWaitMs: 1000 });
+    const waiting = [h.rec.freshVerdict(h.ctx, {}), h.rec.freshVerdict(h.ctx, {}), h.rec.freshVerdict(h.ctx, {})];
+    // The background refresh of canary traffic joins it too rather than starting another.
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    expect(h.calls).toHaveLength(1);
+    const startedAt = h.now();
+    h.tick(30); // the round trip
+    h.calls[0].resolve(view(7, 100));
+    expect(await Promise.all(waiting)).toEqual([true, true, true]);
+    expect(h.rec.view.revision).toBe(7);
+    // Stamped at the call's start less the age the answering object reported.
+    expect(h.rec.verdictAt).toBe(startedAt - 100);
+    expect(h.rec.stats.viewFetches).toBe(1);
+    // The call is done: the next stale request starts a new one.
+    h.tick(VERDICT_MAX_AGE_MS);
+    void h.rec.freshVerdict(h.ctx, {});
+    await Promise.resolve();
+    expect(h.calls).toHaveLength(2);
+  });
+
+  it("a silent controller: the wait ends within the bound, the request is diverted, a late answer still counts", async () => {
+    const h = harness({ gateWaitMs: 40 });
+    const t0 = performance.now();
+    expect(await h.rec.freshVerdict(h.ctx, {})).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(40 + 200);
+    h.rec.recordDiverted();
+    h.rec.recordDiverted();
+    expect(h.rec.diverted).toBe(2);
+    // One warning line, naming what happened and what to check, not one per request.
+    expect(h.warnings).toHaveLength(1);
+    expect(JSON.parse(h.warnings[0])).toMatchObject({ level: "warn", event: "canary-diverted" });
+    expect(h.warnings[0]).toMatch(/no fresh verdict .* within 40 ms/);
+    // The call was kept alive in ctx; its late answer serves the next request.
+    expect(h.waits).toHaveLength(1);
+    h.calls[0].resolve(view(2));
+    await Promise.all(h.waits);
+    expect(await h.rec.freshVerdict(h.ctx, {})).toBe(true);
+  });
+
+  it("an answer that started too long ago is no fresher: the request is diverted", async () => {
+    const h = harness({ gateWaitMs: 1000 });
+    const waiting = h.rec.freshVerdict(h.ctx, {});
+    h.tick(VERDICT_MAX_AGE_MS + 10); // a controller this slow answers with a verdict already too old
+    h.calls[0].resolve(view(1));
+    expect(await waiting).toBe(false);
+  });
+
+  it("a failing controller: diverted, never a rejection", async () => {
+    const h = harness({ gateWaitMs: 1000 });
+    const waiting = h.rec.freshVerdict(h.ctx, {});
+    await Promise.resolve();
+    h.calls[0].reject(new Error("overloaded"));
+    expect(await waiting).toBe(false);
+  });
+
+  it("background refresh starts at half the bound while the verdict still serves, one at a time", async () => {
+    const h = harness();
+    h.rec.adopt(view(1), h.now());
+    h.tick(REFRESH_AFTER_MS - 1);
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.calls).toHaveLength(0);
+    h.tick(1);
+    h.rec.keepFresh(h.ctx, {});
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    expect(h.calls).toHaveLength(1);
+    expect(await h.rec.freshVerdict(h.ctx, {})).toBe(true);
+  });
+
+  it("flush answers stamp the verdict too, and an older revision still proves the held one current", async () => {
+    const h = harness();
+    h.rec.adopt(view(5), h.now());
+    h.tick(VERDICT_MAX_AGE_MS * 3);
+    h.rec.adopt(view(4), h.now());
+    expect(h.rec.view.revision).toBe(5);
+    expect(h.rec.verdictAt).toBe(h.now());
+    // A flush: its answer's stamp is the flush's start.
+    const canary: Outcome = {
+      slot: "green",
+      role: "canary",
+      status: 200,
+      error: null,
+      latencyMs: 5,
+      failedOver: false,
+    };
+    h.rec.record({ fingerprint: "f", doc }, canary);
+    h.tick(VERDICT_MAX_AGE_MS * 3);
+    const at = h.now();
+    await h.rec.flush({});
+    expect(h.rec.verdictAt).toBe(at);
+  });
+
+  it("diverted requests travel with the next report, and are cleared only once it is delivered", async () => {
+    const h = harness();
+    h.rec.recordDiverted();
+    const canary: Outcome = {
+      slot: "green",
+      role: "canary",
+      status: 200,
+      error: null,
+      latencyMs: 5,
+      failedOver: false,
+    };
+    h.rec.record({ fingerprint: "f", doc }, canary);
+    await h.rec.flush({});
+    expect(h.sent[0].diverted).toBe(1);
+    // Nothing was recorded as an outcome for it: only the one canary request above.
+    expect(h.sent[0].batches[0].slots.blue).toBeUndefined();
+    expect(h.rec.diverted).toBe(0);
+  });
+});
