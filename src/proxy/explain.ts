@@ -21,6 +21,8 @@ export interface ExplainFacts {
   failover: string | null;
   /** The slot whose answer the user got (differs from decision.slot after failover). */
   answeredBy: string;
+  /** A canary-bound request sent to stable for want of a fresh verdict (the gate, src/worker/handler.ts). */
+  diverted?: boolean;
 }
 
 /** The answer to a throttled explain request: nothing was forwarded. */
@@ -44,5 +46,6 @@ export function explainValue(f: ExplainFacts): string {
   let s = `slot=${f.answeredBy}; role=${d.role}; reason=${d.reason}; bucket=${d.bucket}; threshold=${f.threshold}; release=${f.release ?? ""}; source=${f.source}`;
   if (d.rule !== null) s += `; rule=${d.rule}`;
   if (f.failover !== null) s += `; failover=${f.failover}`;
+  if (f.diverted) s += "; diverted=no-fresh-verdict";
   return s;
 }

@@ -207,14 +207,15 @@ export class Recorder<T> {
 
   /** Whether a flush should start at `now`: pure policy, exposed for tests. */
   flushDue(now: number): boolean {
-    if (this.inFlight || this.batches.size === 0) return false;
+    if (this.inFlight || (this.batches.size === 0 && this.diverted === 0)) return false;
     const since = now - (this.lastFlushAt ?? now);
     return since >= FLUSH_EVERY_MS || (this.errorsSinceFlush >= ERROR_BURST && since >= MIN_GAP_MS);
   }
 
   /** Sends what has been gathered. Resolves (never rejects) when the answer arrived or was given up. */
   async flush(target: T): Promise<void> {
-    if (this.inFlight || this.batches.size === 0) return;
+    // Diverted requests alone are worth a report: an isolate that only diverts must still be seen.
+    if (this.inFlight || (this.batches.size === 0 && this.diverted === 0)) return;
     this.inFlight = true;
     const batches = [...this.batches.values()];
     this.batches = new Map();
@@ -290,6 +291,11 @@ export class Recorder<T> {
     return !mustRefresh(this.verdictAt, this.deps.now());
   }
 
+  /** Whether a canary-bound request may go now (synchronous: the busy isolate's path has no await). */
+  verdictFresh(): boolean {
+    return !mustRefresh(this.verdictAt, this.deps.now());
+  }
+
   /** Canary traffic flows: refresh in the background before the verdict expires. Never waits. */
   keepFresh(ctx: BackgroundWork, target: T): void {
     try {
@@ -305,6 +311,8 @@ export class Recorder<T> {
     this.diverted++;
     this.stats.diverted++;
     const now = this.deps.now();
+    // Like an outcome, it starts the flush interval.
+    if (this.lastFlushAt === null) this.lastFlushAt = now;
     if (this.divertedLoggedAt !== null && now - this.divertedLoggedAt < DIVERTED_LOG_EVERY_MS) return;
     this.divertedLoggedAt = now;
     const age = this.verdictAt === null ? null : now - this.verdictAt;

@@ -19,6 +19,31 @@
 // |                                             | half-rewritten or half-teed to a mirror by then   |
 // | x-edgeshift-explain from an address that     | 429 + Retry-After before anything is sent         |
 // | sent too many wrong tokens                  | (src/worker/credentials.ts)                       |
+//
+// The gate (issue 10: no request to a canary the fleet has abandoned). Before a request goes to the
+// canary, the isolate's copy of the controller's verdict must be younger than VERDICT_MAX_AGE_MS
+// (500 ms, src/telemetry/freshness.ts says why); stable-bound requests never wait.
+// | situation                                   | behaviour                                         |
+// |---------------------------------------------|---------------------------------------------------|
+// | canary-bound, verdict fresh                 | sent at once; at half the bound a background      |
+// |                                             | refresh starts (busy isolates never wait)         |
+// | canary-bound, verdict stale (quiet isolate) | waits ≤ GATE_WAIT_MS (250 ms) for one view call   |
+// |                                             | shared by the isolate's requests, then decides    |
+// |                                             | again under it: a rollback sends it to stable     |
+// | no fresh verdict within the wait            | sent to stable (the user's safety first: the      |
+// | (controller slow, overloaded, unreachable)  | canary may be abandoned). Counted as `diverted`,  |
+// |                                             | in neither slot's outcomes (the comparison stays  |
+// |                                             | honest) while a new visitor still counts for the  |
+// |                                             | slot its bucket assigned (the sample-ratio check  |
+// |                                             | sees assignment, not delivery); never mirrored    |
+// | what the diverted visitor sees              | stable's answer; cohort headers upstream say      |
+// |                                             | stable (explain: `diverted=no-fresh-verdict`);    |
+// |                                             | their cookie is kept: back on the canary once a   |
+// |                                             | fresh verdict allows it                           |
+// | it keeps happening                          | one `canary-diverted` warning per isolate and     |
+// |                                             | minute; status `reports.diverted` (CLI, page)     |
+// | shadow mirrors                              | not gated: their answers never reach the user,    |
+// |                                             | and a rollback stops them with the next verdict   |
 import type { Env } from "../env";
 import type { Slot } from "../model/rollout";
 import { getConfig } from "./config-cache";
@@ -119,7 +144,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   const c = getConfig(env, ctx);
   const kv = c instanceof Promise ? await c : c;
   const eff = effectiveRollout(kv, recorder.view);
-  const { routing, routed } = prepare(eff.doc, eff.fingerprint, eff.source);
+  let { routing, routed } = prepare(eff.doc, eff.fingerprint, eff.source);
   const headers = request.headers;
   const sticky = stickyKeyOf(routing.sticky, headers);
 
@@ -130,7 +155,28 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     if (token !== null && token !== "")
       override = await verifyOverride(token, env.OVERRIDE_SECRET, Math.floor(Date.now() / 1000));
   }
-  const d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
+  let d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
+  /** The slot the visitor's bucket or rule assigned, whatever the gate does: for the sample-ratio check. */
+  const assigned = d.slot;
+  let diverted = false;
+  if (d.role === "canary") {
+    if (recorder.verdictFresh()) recorder.keepFresh(ctx, env);
+    else if (await recorder.freshVerdict(ctx, env)) {
+      // Decide again under the fresh view: a rollback decided elsewhere sends this request to stable.
+      const fresh = effectiveRollout(kv, recorder.view);
+      ({ routing, routed } = prepare(fresh.doc, fresh.fingerprint, fresh.source));
+      d = decide(
+        routing,
+        stickyKeyOf(routing.sticky, headers).key,
+        override,
+        routing.needsFacts ? factsOf(request) : null,
+      );
+    } else {
+      diverted = true;
+      d = { ...d, slot: routing.stable, role: "stable" };
+      recorder.recordDiverted();
+    }
+  }
   // Before anything is sent: an address throttled for wrong tokens gets 429, the origin nothing.
   // The header check first: requests without it pay no await and no hashing.
   const wantsExplain = headers.has(EXPLAIN_HEADER) ? await explainRequested(headers, env) : false;
@@ -163,7 +209,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     setCohortHeaders(up, { slot: answered, role: "stable" });
     result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
     recorder.record(routed, outcome(answered, "stable", result, false), visitor, network);
-  } else {
+  } else if (!diverted) {
     recorder.record(routed, outcome(d.slot, d.role, result, false), visitor, network);
   }
 
@@ -175,6 +221,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     if (
       answered === routing.stable &&
       failover === null &&
+      !diverted &&
       routing.doc.shadowPercent > 0 &&
       (method === "GET" || method === "HEAD")
     ) {
@@ -184,7 +231,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
 
   const setCookie =
     sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, url.startsWith("https:"));
-  if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, d.slot);
+  if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, assigned);
   const explain = wantsExplain
     ? explainValue({
         decision: d,
@@ -192,6 +239,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
         release: routing.doc.release,
         source: routing.source,
         failover,
+        diverted,
         answeredBy: answered,
       })
     : null;

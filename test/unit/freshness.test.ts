@@ -49,6 +49,8 @@ describe("freshness policy", () => {
   });
 });
 
+const canary: Outcome = { slot: "green", role: "canary", status: 200, error: null, latencyMs: 5, failedOver: false };
+
 /** A recorder whose controller answers when the test says so. */
 function harness(opts: { gateWaitMs?: number } = {}) {
   let now = 1_000_000;
@@ -158,14 +160,6 @@ describe("the recorder's gate", () => {
     expect(h.rec.view.revision).toBe(5);
     expect(h.rec.verdictAt).toBe(h.now());
     // A flush: its answer's stamp is the flush's start.
-    const canary: Outcome = {
-      slot: "green",
-      role: "canary",
-      status: 200,
-      error: null,
-      latencyMs: 5,
-      failedOver: false,
-    };
     h.rec.record({ fingerprint: "f", doc }, canary);
     h.tick(VERDICT_MAX_AGE_MS * 3);
     const at = h.now();
@@ -176,19 +170,22 @@ describe("the recorder's gate", () => {
   it("diverted requests travel with the next report, and are cleared only once it is delivered", async () => {
     const h = harness();
     h.rec.recordDiverted();
-    const canary: Outcome = {
-      slot: "green",
-      role: "canary",
-      status: 200,
-      error: null,
-      latencyMs: 5,
-      failedOver: false,
-    };
     h.rec.record({ fingerprint: "f", doc }, canary);
     await h.rec.flush({});
     expect(h.sent[0].diverted).toBe(1);
     // Nothing was recorded as an outcome for it: only the one canary request above.
     expect(h.sent[0].batches[0].slots.blue).toBeUndefined();
     expect(h.rec.diverted).toBe(0);
+  });
+
+  it("an isolate that only diverts still reports, on the usual interval", async () => {
+    const h = harness();
+    h.rec.recordDiverted();
+    expect(h.rec.flushDue(h.now())).toBe(false);
+    h.tick(2000);
+    expect(h.rec.flushDue(h.now())).toBe(true);
+    await h.rec.flush({});
+    expect(h.sent).toHaveLength(1);
+    expect(h.sent[0]).toMatchObject({ diverted: 1, batches: [] });
   });
 });
