@@ -1,0 +1,135 @@
+// The fleet (issue 10): 40 isolates — the real bundle loaded as 40 Workers in one workerd
+// (scripts/lib/fleet.ts), one controller object, one KV namespace, real origins. 4 busy isolates
+// carry a crowd's traffic; 36 quiet ones served one request each and nothing since. The canary
+// fails, the controller rolls back; from one second after that decision no isolate, busy or quiet,
+// may send anything to the canary: a canary visitor's POST to every quiet isolate (some right after
+// the decision, all at decision + 1 s) must reach stable, and the canary origin must count nothing
+// more from then on. Before the gate (src/worker/handler.ts) 36 of 36 quiet isolates sent it there.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startFleet, type Fleet } from "../../scripts/lib/fleet";
+import { addressOf } from "../../scripts/lib/traffic";
+
+const ISOLATES = 40;
+const BUSY = 4;
+const RELEASE = "fleet-1";
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet({ isolates: ISOLATES });
+  await fleet.putRollout({ percent: 50, canary: "green", release: RELEASE, rollback: { minRequests: 20 } });
+}, 120_000);
+
+afterAll(async () => {
+  await fleet?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The crowd on the busy isolates: every request a new visitor on its own network, GETs and POSTs. */
+function busyTraffic(perSecond: number) {
+  let running = true;
+  let n = 1000;
+  const inFlight = new Set<Promise<void>>();
+  const done = (async () => {
+    while (running) {
+      const i = n++;
+      const p = (async () => {
+        const post = i % 5 === 0;
+        const r = await fleet
+          .fetch(i % BUSY, `/busy/${i}`, {
+            method: post ? "POST" : "GET",
+            body: post ? "x" : undefined,
+            headers: { "cf-connecting-ip": addressOf(i) },
+          })
+          .catch(() => null);
+        await r?.arrayBuffer();
+      })().finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      await sleep(1000 / perSecond);
+    }
+    await Promise.all(inFlight);
+  })();
+  return async () => {
+    running = false;
+    await done;
+  };
+}
+
+/** One canary visitor's POST to isolate `i`: which origin answered (header and body). */
+async function canaryPost(i: number, cookie: string, tag: string): Promise<string> {
+  const r = await fleet.fetch(i, `/checkout/${tag}/${i}`, {
+    method: "POST",
+    body: "order=1",
+    headers: { cookie, "cf-connecting-ip": addressOf(100_000 + i) },
+  });
+  const header = r.headers.get("x-origin") ?? "none";
+  // The echo's body names its origin too (a failing origin answers plain text: its header decides).
+  const body = /"origin":"(\w+)"/.exec(await r.text())?.[1];
+  return body === undefined || body === header ? header : `${header}/${body}`;
+}
+
+it("no isolate, busy or quiet, sends a canary-bound request once a second has passed since the rollback", async () => {
+  // A visitor whose bucket is the canary's (buckets are the same in every isolate).
+  let cookie = "";
+  for (let v = 0; v < 64 && !cookie; v++) {
+    const r = await fleet.fetch(BUSY, `/find/${v}`, { headers: { "cf-connecting-ip": addressOf(50_000 + v) } });
+    const vid = /edgeshift_vid=([^;]+)/.exec(r.headers.get("set-cookie") ?? "")?.[1];
+    if (r.headers.get("x-origin") === "green" && vid) cookie = `edgeshift_vid=${vid}`;
+    await r.arrayBuffer();
+  }
+  expect(cookie, "a canary visitor among 64 new ones at 50 %").not.toBe("");
+
+  // Warm-up: one request per quiet isolate (the canary visitor's: it is served by the canary).
+  for (let i = BUSY; i < ISOLATES; i++) expect(await canaryPost(i, cookie, "warm")).toBe("green");
+
+  const stop = busyTraffic(60);
+  try {
+    await sleep(2000);
+    // The canary origin's count over time, so "from 1 s after the decision" holds even when this
+    // process notices the decision late.
+    const hits: [number, number][] = [];
+    const sampler = setInterval(() => hits.push([Date.now(), fleet.green.hits]), 5);
+    const hitsAt = (t: number) => hits.filter(([at]) => at <= t).at(-1)?.[1] ?? 0;
+    fleet.green.setMode({ errorRate: 1, failStatus: 500 });
+    const failingFrom = Date.now();
+    let decidedAt = 0;
+    const t0 = Date.now();
+    while (!decidedAt && Date.now() - t0 < 30_000) {
+      const rb = (await fleet.history(0)).find((e) => e.kind === "rollback");
+      if (rb) decidedAt = Date.parse(rb.at);
+      else await sleep(50);
+    }
+    expect(decidedAt, "the controller rolled back within 30 s").toBeGreaterThan(0);
+
+    // Right after the decision: half the quiet isolates, stale verdicts all.
+    const early = await Promise.all(
+      Array.from({ length: (ISOLATES - BUSY) / 2 }, (_, k) => canaryPost(BUSY + 2 * k, cookie, "early")),
+    );
+    await sleep(Math.max(0, decidedAt + 1000 - Date.now()));
+    const late = await Promise.all(
+      Array.from({ length: ISOLATES - BUSY }, (_, k) => canaryPost(BUSY + k, cookie, "late")),
+    );
+    await sleep(500); // the busy crowd keeps going meanwhile
+    clearInterval(sampler);
+    const afterDecision = fleet.green.hits - hitsAt(decidedAt + 1000);
+    console.log(
+      `fleet: ${ISOLATES} isolates (${BUSY} busy); rollback ${decidedAt - failingFrom} ms after the canary began failing; ` +
+        `canary origin requests from decision + 1 s: ${afterDecision}; quiet isolates' canary POSTs on stable: ` +
+        `${early.filter((o) => o === "blue").length}/${early.length} right after, ${late.filter((o) => o === "blue").length}/${late.length} at + 1 s`,
+    );
+
+    // One assertion, so a failure shows all three figures.
+    const notStable = (outcomes: string[]) => outcomes.filter((o) => o !== "blue").length;
+    expect({
+      earlyPostsNotOnStable: `${notStable(early)} of ${early.length}`,
+      postsAt1sNotOnStable: `${notStable(late)} of ${late.length}`,
+      canaryOriginHitsFrom1s: afterDecision,
+    }).toEqual({
+      earlyPostsNotOnStable: `0 of ${early.length}`,
+      postsAt1sNotOnStable: `0 of ${late.length}`,
+      canaryOriginHitsFrom1s: 0,
+    });
+  } finally {
+    await stop();
+  }
+});
