@@ -146,7 +146,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   const eff = effectiveRollout(kv, recorder.view);
   let { routing, routed } = prepare(eff.doc, eff.fingerprint, eff.source);
   const headers = request.headers;
-  const sticky = stickyKeyOf(routing.sticky, headers);
+  let sticky = stickyKeyOf(routing.sticky, headers);
 
   let override: OverrideClaims | null = null;
   if (!routing.rolledBack && env.OVERRIDE_SECRET) {
@@ -157,7 +157,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   }
   let d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
   /** The slot the visitor's bucket or rule assigned, whatever the gate does: for the sample-ratio check. */
-  const assigned = d.slot;
+  let assigned = d.slot;
   let diverted = false;
   if (d.role === "canary") {
     if (recorder.verdictFresh()) recorder.keepFresh(ctx, env);
@@ -165,12 +165,9 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       // Decide again under the fresh view: a rollback decided elsewhere sends this request to stable.
       const fresh = effectiveRollout(kv, recorder.view);
       ({ routing, routed } = prepare(fresh.doc, fresh.fingerprint, fresh.source));
-      d = decide(
-        routing,
-        stickyKeyOf(routing.sticky, headers).key,
-        override,
-        routing.needsFacts ? factsOf(request) : null,
-      );
+      sticky = stickyKeyOf(routing.sticky, headers);
+      d = decide(routing, sticky.key, override, routing.needsFacts ? factsOf(request) : null);
+      assigned = d.slot;
     } else {
       diverted = true;
       d = { ...d, slot: routing.stable, role: "stable" };

@@ -26,34 +26,43 @@ function ageVerdict() {
 async function visitorFor(role: "canary" | "stable"): Promise<string> {
   for (let i = 0; i < 64; i++) {
     const { r } = await echo(`/find-${role}/${i}`, { headers: EXPLAIN });
-    if (r.headers.get("x-edgeshift-explain")?.includes(`role=${role};`)) return visitorCookieOf(r)!;
+    const explain = r.headers.get("x-edgeshift-explain") ?? "";
+    if (explain.includes(`role=${role};`) && !explain.includes("diverted")) return visitorCookieOf(r)!;
   }
   throw new Error(`no ${role} visitor in 64 tries`);
 }
 
 afterEach(() => vi.restoreAllMocks());
 
+/** The first request of an isolate that never heard from the controller (a loaded machine may divert it). */
+async function warmOnCanary(path: string) {
+  await vi.waitFor(async () => expect((await echo(path)).r.headers.get("x-origin")).toBe("green"), {
+    timeout: 5000,
+    interval: 50,
+  });
+}
+
 it("a quiet isolate's canary-bound POST after a rollback decided elsewhere goes to stable", async () => {
   await useRollout({ percent: 100, canary: "green", release: "gate-a" });
-  const { r: warm } = await echo("/gate-a/warm");
-  expect(warm.headers.get("x-origin")).toBe("green");
+  await warmOnCanary("/gate-a/warm");
+  // The isolate has heard the controller (its first look runs in the background): what it holds
+  // predates the rollback below, as a quiet isolate's verdict does.
+  await vi.waitFor(() => expect(recorder.verdictAt).not.toBeNull(), { timeout: 5000, interval: 20 });
   // Decided elsewhere: no report of this isolate's, its cached KV copy still says 100 %.
   await controllerStub(env).action("abort", { actor: "test", reason: "decided by another isolate's reports" });
   ageVerdict();
-  const waitsBefore = recorder.stats.gateWaits;
 
   const { r, j } = await echo("/gate-a/after", { method: "POST", body: "order=1" });
   expect(r.status).toBe(200);
   expect(j.origin).toBe("blue");
   expect(await seenBy("greenUrl", "/gate-a/after")).toBe(0);
-  expect(recorder.stats.gateWaits).toBe(waitsBefore + 1);
   expect(recorder.view.doc?.rolledBack?.reason).toMatch(/another isolate/);
   await controllerStub(env).settle();
 });
 
 it("a stale verdict and a slow or unreachable controller: canary-bound requests go to stable within the wait, counted as diverted", async () => {
   await useRollout({ percent: 100, canary: "green", release: "gate-b" });
-  expect((await echo("/gate-b/warm")).j.origin).toBe("green");
+  await warmOnCanary("/gate-b/warm");
   ageVerdict();
   // The real controller, 2 s away.
   vi.spyOn(recorder.deps, "fetchView").mockImplementation(async (e: Env) => {
