@@ -72,15 +72,21 @@ it("no isolate, busy or quiet, sends a canary-bound request once a second has pa
   // A visitor whose bucket is the canary's (buckets are the same in every isolate).
   let cookie = "";
   for (let v = 0; v < 64 && !cookie; v++) {
-    const r = await fleet.fetch(BUSY, `/find/${v}`, { headers: { "cf-connecting-ip": addressOf(50_000 + v) } });
+    const r = await fleet.fetch(0, `/find/${v}`, { headers: { "cf-connecting-ip": addressOf(50_000 + v) } });
     const vid = /edgeshift_vid=([^;]+)/.exec(r.headers.get("set-cookie") ?? "")?.[1];
     if (r.headers.get("x-origin") === "green" && vid) cookie = `edgeshift_vid=${vid}`;
     await r.arrayBuffer();
   }
   expect(cookie, "a canary visitor among 64 new ones at 50 %").not.toBe("");
 
-  // Warm-up: one request per quiet isolate (the canary visitor's: it is served by the canary).
-  for (let i = BUSY; i < ISOLATES; i++) expect(await canaryPost(i, cookie, "warm")).toBe("green");
+  // Warm-up: one request per quiet isolate (the canary visitor's: it is served by the canary). On a
+  // loaded machine an isolate's very first view call may outlast the gate's wait (that request goes
+  // to stable): it is asked again, as a later visitor would.
+  for (let i = BUSY; i < ISOLATES; i++) {
+    let on = "";
+    for (let t = 0; t < 10 && on !== "green"; t++) on = await canaryPost(i, cookie, `warm${t}`);
+    expect(on, `quiet isolate ${i} serves the canary visitor from the canary before the incident`).toBe("green");
+  }
 
   const stop = busyTraffic(60);
   try {
