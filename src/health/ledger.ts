@@ -31,9 +31,11 @@
 // | outcomes an isolate could not attribute   | one pseudo-visitor on one pseudo-network, capped like any  |
 // |                                          | other (never lost, never more than one visitor's weight)   |
 import { rollbackSchema, type RollbackRules, type Slot } from "../model/rollout";
-import type { ReportBatch } from "../model/protocol";
+import { LATENCY_BUCKETS, type ReportBatch } from "../model/protocol";
 
 export const MAX_VISITORS = 20_000;
+/** Failing visitors let in past MAX_VISITORS: a full ledger still sees a regression's crowd. */
+export const MAX_FAILING_EXTRA = 2_000;
 export const MAX_VISITORS_PER_NETWORK = 64;
 export const MAX_ENTRIES = 200_000;
 /**
@@ -63,12 +65,41 @@ export interface ArmFigures {
   /** Requests the ledger could not attribute (bounds above); they are in the raw counters only. */
   untracked: number;
   /**
+   * Per-visitor latency (null: no contributor reported its slowest answer). Index k counts the
+   * visitors whose slowest answer fell in a latency bucket above k (every such answer was slower
+   * than LATENCY_BOUNDS_MS[k]): see SlowTable.
+   */
+  slow: SlowTable | null;
+  /**
    * The network that weighs most: `weighted*` of the one with the most weighted errors, `sample*`
    * of the one with the most failing visitors in the sample. The judge leaves it out of the
    * canary's figures, so that no single network (one client, however many cookies it drops)
    * decides a verdict.
    */
-  worst: { weightedRequests: number; weightedErrors: number; sampleVisitors: number; sampleFailing: number };
+  worst: {
+    weightedRequests: number;
+    weightedErrors: number;
+    sampleVisitors: number;
+    sampleFailing: number;
+    /** Failing visitors of the network with the most of them: left out of the quorum. */
+    failingVisitors: number;
+  };
+}
+
+/**
+ * Visitors by their slowest answer, per threshold bucket k (arrays of LATENCY_BOUNDS_MS.length − 1):
+ * `sample[k]` visitors slower than bucket k, each network scaled as in the sequential sample;
+ * `visitors[k]` / `networks[k]` distinct ones (the quorum; the pseudo-network never counts);
+ * `worstSample[k]` / `worstOf[k]`: the network with the most such sample visitors, and its whole
+ * sample (left out of the share); `worstVisitors[k]`: the most distinct such visitors on one network.
+ */
+export interface SlowTable {
+  sample: number[];
+  visitors: number[];
+  networks: number[];
+  worstSample: number[];
+  worstOf: number[];
+  worstVisitors: number[];
 }
 
 export const NO_FIGURES: ArmFigures = {
@@ -81,7 +112,8 @@ export const NO_FIGURES: ArmFigures = {
   sampleVisitors: 0,
   sampleFailing: 0,
   untracked: 0,
-  worst: { weightedRequests: 0, weightedErrors: 0, sampleVisitors: 0, sampleFailing: 0 },
+  slow: null,
+  worst: { weightedRequests: 0, weightedErrors: 0, sampleVisitors: 0, sampleFailing: 0, failingVisitors: 0 },
 };
 
 export interface Contribution {
@@ -89,12 +121,16 @@ export interface Contribution {
   network: number;
   requests: number;
   errors: number;
+  /** Index of the latency bucket of its slowest answer (protocol `Contributors.m`); absent: unknown. */
+  maxLatency?: number;
 }
 
 interface VisitorAgg {
   network: number;
   requests: number;
   errors: number;
+  /** How many of its entries had their slowest answer in each latency bucket (null: none known). */
+  slowest: Map<number, number> | null;
 }
 
 interface NetworkAgg {
@@ -104,12 +140,24 @@ interface NetworkAgg {
   /** Σ over its visitors of the visitor-capped requests and errors. */
   vr: number;
   ve: number;
+  /** Its visitors by their slowest answer's latency bucket (null: none known). */
+  mh: number[] | null;
 }
 
 interface Entry {
   network: number;
   requests: number;
   errors: number;
+  /** Slowest answer's latency bucket in this time bucket; -1: unknown. */
+  m: number;
+}
+
+const SLOW_THRESHOLDS = LATENCY_BUCKETS - 1;
+
+function maxKey(m: Map<number, number> | null): number {
+  let k = -1;
+  if (m) for (const [b, c] of m) if (c > 0 && b > k) k = b;
+  return k;
 }
 
 class Arm {
@@ -123,11 +171,15 @@ class Arm {
   sampleFailing = 0;
   untracked = 0;
   entries = 0;
+  private slowCache: SlowTable | null = null;
+  private slowDirty = false;
+  private slowKnown = 0;
   // The heaviest networks, kept as each network changes; a decrease of the top one (expiry, or
   // scaling under its cap) marks them stale and the next read rescans: O(networks ≤ MAX_VISITORS), at
   // most once per read, however the traffic is shaped.
   private topE = { id: NaN, r: 0, e: 0 };
   private topS = { id: NaN, sv: 0, sf: 0 };
+  private topF = { id: NaN, f: 0 };
   private stale = false;
 
   constructor(private readonly limits: LedgerLimits) {}
@@ -136,6 +188,7 @@ class Arm {
     if (this.stale) {
       this.topE = { id: NaN, r: 0, e: 0 };
       this.topS = { id: NaN, sv: 0, sf: 0 };
+      this.topF = { id: NaN, f: 0 };
       for (const n of this.networks.values()) this.consider(n, this.networkShare(n));
       this.stale = false;
     }
@@ -144,6 +197,7 @@ class Arm {
       weightedErrors: clean(this.topE.e),
       sampleVisitors: clean(this.topS.sv),
       sampleFailing: clean(this.topS.sf),
+      failingVisitors: this.topF.f,
     };
   }
 
@@ -160,12 +214,20 @@ class Arm {
       if (heavier(s.sf, s.sv, s.id, this.topS.sf, this.topS.sv, this.topS.id, true)) this.topS = s;
       else this.stale = true;
     } else if (heavier(s.sf, s.sv, s.id, this.topS.sf, this.topS.sv, this.topS.id, false)) this.topS = s;
+    if (n.id === UNATTRIBUTED_NETWORK) return;
+    const f = { id: n.id, f: n.failing };
+    if (n.id === this.topF.id) {
+      if (heavier(f.f, 0, f.id, this.topF.f, 0, this.topF.id, true)) this.topF = f;
+      else this.stale = true;
+    } else if (heavier(f.f, 0, f.id, this.topF.f, 0, this.topF.id, false)) this.topF = f;
   }
 
   figures(): ArmFigures {
+    // The pseudo-network (outcomes an isolate could not attribute) is nobody: it never counts as seen.
+    const pseudo = this.networks.has(UNATTRIBUTED_NETWORK) ? 1 : 0;
     return {
-      visitors: this.visitors.size,
-      networks: this.networks.size,
+      visitors: this.visitors.size - (this.visitors.has(-1) ? 1 : 0),
+      networks: this.networks.size - pseudo,
       failingVisitors: this.failingVisitors,
       failingNetworks: this.failingNetworks,
       weightedRequests: clean(this.weightedRequests),
@@ -173,27 +235,67 @@ class Arm {
       sampleVisitors: clean(this.sampleVisitors),
       sampleFailing: clean(this.sampleFailing),
       untracked: this.untracked,
+      slow: this.slowTable(),
       worst: this.worst(),
     };
   }
 
+  /**
+   * Computed when read and only after a change: O(networks × thresholds), the price of judging
+   * latency per visitor at a limit only known when judging (it depends on stable's percentile).
+   */
+  private slowTable(): SlowTable | null {
+    if (this.slowKnown === 0) return null;
+    if (!this.slowDirty && this.slowCache) return this.slowCache;
+    const t: SlowTable = {
+      sample: new Array(SLOW_THRESHOLDS).fill(0),
+      visitors: new Array(SLOW_THRESHOLDS).fill(0),
+      networks: new Array(SLOW_THRESHOLDS).fill(0),
+      worstSample: new Array(SLOW_THRESHOLDS).fill(0),
+      worstOf: new Array(SLOW_THRESHOLDS).fill(0),
+      worstVisitors: new Array(SLOW_THRESHOLDS).fill(0),
+    };
+    for (const n of this.networks.values()) {
+      if (!n.mh) continue;
+      const { sv } = this.networkShare(n);
+      const scale = n.visitors > 0 ? sv / n.visitors : 0;
+      const real = n.id !== UNATTRIBUTED_NETWORK;
+      let c = 0;
+      for (let k = SLOW_THRESHOLDS - 1; k >= 0; k--) {
+        c += n.mh[k + 1];
+        if (c === 0) continue;
+        const s = c * scale;
+        t.sample[k] += s;
+        if (s > t.worstSample[k]) ((t.worstSample[k] = s), (t.worstOf[k] = sv));
+        if (!real) continue;
+        t.visitors[k] += c;
+        t.networks[k]++;
+        if (c > t.worstVisitors[k]) t.worstVisitors[k] = c;
+      }
+    }
+    for (const a of [t.sample, t.worstSample, t.worstOf]) for (let k = 0; k < a.length; k++) a[k] = clean(a[k]);
+    this.slowCache = t;
+    this.slowDirty = false;
+    return t;
+  }
+
   /** The visitor id the ledger files a tuple under (pseudo-visitor when its network is full), or null: untracked. */
-  idFor(visitor: number, network: number): number | null {
+  idFor(visitor: number, network: number, failing = false): number | null {
     if (this.visitors.has(visitor)) return visitor;
     const net = this.networks.get(network);
     if (net && net.visitors >= MAX_VISITORS_PER_NETWORK) return -2 - network;
-    return this.visitors.size < MAX_VISITORS ? visitor : null;
+    return this.visitors.size < MAX_VISITORS + (failing ? MAX_FAILING_EXTRA : 0) ? visitor : null;
   }
 
   /** Adds (or, with negative counts, removes) a visitor's outcomes; keeps every running sum in step. */
-  apply(id: number, network: number, dReq: number, dErr: number): void {
+  apply(id: number, network: number, dReq: number, dErr: number, mOld = -1, mNew = -1): void {
     let v = this.visitors.get(id);
     if (!v) {
       if (dReq <= 0) return;
-      v = { network, requests: 0, errors: 0 };
+      v = { network, requests: 0, errors: 0, slowest: null };
       this.visitors.set(id, v);
       let n = this.networks.get(network);
-      if (!n) this.networks.set(network, (n = { id: network, visitors: 0, failing: 0, vr: 0, ve: 0 }));
+      if (!n) this.networks.set(network, (n = { id: network, visitors: 0, failing: 0, vr: 0, ve: 0, mh: null }));
       else this.removeNetwork(n);
       n.visitors++;
       this.addNetwork(n);
@@ -203,6 +305,11 @@ class Arm {
     this.removeVisitor(n, v);
     v.requests += dReq;
     v.errors += dErr;
+    if (mOld !== mNew) {
+      const m = (v.slowest ??= new Map());
+      if (mOld >= 0) m.set(mOld, (m.get(mOld) ?? 0) - 1);
+      if (mNew >= 0) m.set(mNew, (m.get(mNew) ?? 0) + 1);
+    }
     if (v.requests <= 0) {
       this.visitors.delete(id);
       n.visitors--;
@@ -213,7 +320,7 @@ class Arm {
     }
     if (n.visitors <= 0) {
       this.networks.delete(v.network);
-      if (n.id === this.topE.id || n.id === this.topS.id) this.stale = true;
+      if (n.id === this.topE.id || n.id === this.topS.id || n.id === this.topF.id) this.stale = true;
     } else this.addNetwork(n);
   }
 
@@ -221,7 +328,10 @@ class Arm {
     const r = Math.min(v.requests, this.limits.perVisitorCap);
     n.vr += r;
     n.ve += (v.errors * r) / v.requests;
-    if (v.errors > 0) (n.failing++, this.failingVisitors++);
+    if (v.errors > 0) (n.failing++, n.id !== UNATTRIBUTED_NETWORK && this.failingVisitors++);
+    this.slowDirty = true;
+    const m = maxKey(v.slowest);
+    if (m >= 0) ((n.mh ??= new Array(LATENCY_BUCKETS).fill(0))[m]++, this.slowKnown++);
   }
 
   private removeVisitor(n: NetworkAgg, v: VisitorAgg) {
@@ -229,7 +339,10 @@ class Arm {
     const r = Math.min(v.requests, this.limits.perVisitorCap);
     n.vr -= r;
     n.ve -= (v.errors * r) / v.requests;
-    if (v.errors > 0) (n.failing--, this.failingVisitors--);
+    if (v.errors > 0) (n.failing--, n.id !== UNATTRIBUTED_NETWORK && this.failingVisitors--);
+    this.slowDirty = true;
+    const m = maxKey(v.slowest);
+    if (m >= 0 && n.mh) (n.mh[m]--, this.slowKnown--);
     if (n.vr < 1e-9) ((n.vr = 0), (n.ve = 0));
   }
 
@@ -247,7 +360,7 @@ class Arm {
     this.weightedErrors += c.e;
     this.sampleVisitors += c.sv;
     this.sampleFailing += c.sf;
-    if (n.failing > 0) this.failingNetworks++;
+    if (n.failing > 0 && n.id !== UNATTRIBUTED_NETWORK) this.failingNetworks++;
     if (!this.stale) this.consider(n, c);
   }
 
@@ -257,7 +370,7 @@ class Arm {
     this.weightedErrors -= c.e;
     this.sampleVisitors -= c.sv;
     this.sampleFailing -= c.sf;
-    if (n.failing > 0) this.failingNetworks--;
+    if (n.failing > 0 && n.id !== UNATTRIBUTED_NETWORK) this.failingNetworks--;
   }
 }
 
@@ -285,6 +398,8 @@ interface Bucket {
   /** Bucket number (t / bucketSeconds); -1: empty. */
   n: number;
   arms: Record<Slot, Map<number, Entry>>;
+  /** Requests counted in the arm's `untracked` from this bucket: subtracted when it expires. */
+  untracked: Record<Slot, number>;
 }
 
 /**
@@ -302,7 +417,11 @@ export class VisitorLedger {
   ) {
     this.arms = { blue: new Arm(limits), green: new Arm(limits) };
     this.ring = window
-      ? Array.from({ length: window.buckets }, () => ({ n: -1, arms: { blue: new Map(), green: new Map() } }))
+      ? Array.from({ length: window.buckets }, () => ({
+          n: -1,
+          arms: { blue: new Map(), green: new Map() },
+          untracked: { blue: 0, green: 0 },
+        }))
       : [];
   }
 
@@ -319,45 +438,56 @@ export class VisitorLedger {
     const visitor = Number(c.visitor);
     const network = Number(c.network);
     if (!Number.isFinite(visitor) || !Number.isFinite(network)) return;
+    const m = c.maxLatency === undefined ? -1 : Math.min(LATENCY_BUCKETS - 1, count(c.maxLatency));
     const arm = this.arms[slot];
-    let bucket: Map<number, Entry> | null = null;
+    let b: Bucket | null = null;
     if (this.window) {
       this.advance(tSec);
       const n = Math.floor(tSec / this.window.bucketSeconds);
       if (n <= this.head - this.window.buckets) return;
-      const b = this.ring[mod(n, this.window.buckets)];
+      b = this.ring[mod(n, this.window.buckets)];
       if (b.n !== n) (this.expire(b), (b.n = n));
-      bucket = b.arms[slot];
     }
-    const id = arm.idFor(visitor, network);
-    if (id === null) return void (arm.untracked += dReq);
+    const untracked = () => {
+      arm.untracked += dReq;
+      if (b) b.untracked[slot] += dReq;
+    };
+    const id = arm.idFor(visitor, network, dErr > 0);
+    if (id === null) return untracked();
     const known = arm.visitors.get(id);
     const net = known ? known.network : network;
-    if (bucket) {
-      let e = bucket.get(id);
+    let mOld = -1;
+    let mNew = m;
+    if (b) {
+      let e = b.arms[slot].get(id);
       if (!e) {
-        if (arm.entries >= MAX_ENTRIES) return void (arm.untracked += dReq);
-        bucket.set(id, (e = { network: net, requests: 0, errors: 0 }));
+        if (arm.entries >= MAX_ENTRIES) return untracked();
+        b.arms[slot].set(id, (e = { network: net, requests: 0, errors: 0, m: -1 }));
         arm.entries++;
       }
       e.requests += dReq;
       e.errors += dErr;
+      mOld = e.m;
+      mNew = e.m = Math.max(e.m, m);
     }
-    arm.apply(id, net, dReq, dErr);
+    arm.apply(id, net, dReq, dErr, mOld, mNew);
   }
 
   /** Adds a report's parallel arrays for `slot` (see src/model/protocol.ts `Contributors`). */
   addArrays(
     tSec: number,
     slot: Slot,
-    c: { v?: unknown; n?: unknown; r?: unknown; e?: unknown; ur?: unknown; ue?: unknown } | undefined,
+    c: { v?: unknown; n?: unknown; r?: unknown; e?: unknown; m?: unknown; ur?: unknown; ue?: unknown } | undefined,
   ): void {
     if (!c || typeof c !== "object") return;
     const { v, n, r, e } = c;
+    const m = Array.isArray(c.m) ? c.m : null;
     if (Array.isArray(v) && Array.isArray(n) && Array.isArray(r) && Array.isArray(e)) {
       const len = Math.min(v.length, n.length, r.length, e.length);
-      for (let i = 0; i < len; i++)
-        this.add(tSec, slot, { visitor: v[i], network: n[i], requests: r[i], errors: e[i] });
+      for (let i = 0; i < len; i++) {
+        const maxLatency = m && typeof m[i] === "number" && m[i] >= 0 ? (m[i] as number) : undefined;
+        this.add(tSec, slot, { visitor: v[i], network: n[i], requests: r[i], errors: e[i], maxLatency });
+      }
     }
     const ur = count(c.ur);
     if (ur > 0) this.add(tSec, slot, { visitor: -1, network: UNATTRIBUTED_NETWORK, requests: ur, errors: count(c.ue) });
@@ -382,9 +512,11 @@ export class VisitorLedger {
     if (b.n < 0) return;
     for (const slot of ["blue", "green"] as const) {
       const arm = this.arms[slot];
-      for (const [id, e] of b.arms[slot]) arm.apply(id, e.network, -e.requests, -e.errors);
+      for (const [id, e] of b.arms[slot]) arm.apply(id, e.network, -e.requests, -e.errors, e.m, -1);
       arm.entries -= b.arms[slot].size;
       b.arms[slot].clear();
+      arm.untracked -= b.untracked[slot];
+      b.untracked[slot] = 0;
     }
     b.n = -1;
   }

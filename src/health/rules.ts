@@ -6,8 +6,11 @@
 // | situation                                          | outcome                                         |
 // |----------------------------------------------------|-------------------------------------------------|
 // | `rollback: false`                                  | always healthy; one verdict says rollback is off |
-// | failures from < minVisitors visitors or < minNetworks networks (the quorum) | no error rule trips     |
-// | canary seen by < minVisitors visitors / minNetworks networks | latency cannot trip                    |
+// | failures from < minVisitors visitors or < minNetworks networks (the quorum), counted without the  |
+// | heaviest failing network (minNetworks ≥ 2) and never the unattributed pseudo-network | no error rule trips |
+// | slow answers (over the latency limit) from < minVisitors visitors / minNetworks networks, same   |
+// | leave-out                                          | latency cannot trip                             |
+// | canary traffic ≥ minRequests raw but < minRequests weighted | "cannot be judged with these settings"  |
 // | stable seen by < minVisitors visitors / minNetworks networks | shadow rules cannot trip (mirrors are   |
 // |                                                    | stable visitors' requests)                       |
 // | no visitor figures at all (ledger empty, e.g. after a restart) | quorum not met: nothing trips (fail safe) |
@@ -16,22 +19,22 @@
 // | … relative on, stable has ≥ minRequests            | trip only if canary ≥ maxRatio × stable AND     |
 // |                                                    | canary − stable ≥ minDelta (shared outage: no)  |
 // | … relative on, stable has < minRequests            | judged on maxErrorRate alone (nothing to compare)|
-// | latency: canary pN > maxMs (if set)                | trip                                            |
-// | latency: canary pN > stable pN × maxRatio + minDeltaMs (stable ≥ minRequests) | trip                 |
+// | latency: limit = min(maxMs, stable pN × maxRatio + minDeltaMs when stable ≥ minRequests); more   |
+// | than (100 − N) % of canary visitors (beyond stable's share) had an answer over it | trip         |
 // | shadow: compared mirrors ≥ minRequests, mismatch share > maxShadowMismatchRate | trip                |
 // | shadow: mirrors ≥ minRequests, error rate judged like the canary's (vs stable) | trip                |
 // | sequential: canary's failing-visitor share worse than stable's at `confidence`, by ≥ minDelta, |
 // | both arms ≥ MIN_SAMPLE visitors, quorum met in the sample                           | trip       |
 // Error rates are the visitor-weighted ones (src/health/ledger.ts): one visitor weighs at most
 // perVisitorCap requests, one network perNetworkCap; with minNetworks ≥ 2 the canary's heaviest
-// network is left out of its rate and of its sample (no one network decides). Raw counts are
-// shown beside them.
+// network is left out of its rate and of its sample (no one network decides), and stable's heaviest
+// network out of stable's rate (no one network fakes a shared cause). Raw counts are shown beside them.
 // An error is a 5xx, a network failure or a timeout; 4xx never count (see SlotCounters).
 // docs/verdict.md explains the whole verdict and gives its measured false-positive rate.
 import type { RollbackRules, Rollout } from "../model/rollout";
 import type { RuleVerdict } from "../model/status";
-import type { ShadowCounters, SlotCounters } from "../model/protocol";
-import { percentile } from "./histogram";
+import { LATENCY_BOUNDS_MS, type ShadowCounters, type SlotCounters } from "../model/protocol";
+import { latencyBucketOf, percentile } from "./histogram";
 import { errorsOf } from "./window";
 import { formatPercent as pct } from "../lib/percent";
 import { NO_FIGURES, type ArmFigures } from "./ledger";
@@ -88,9 +91,14 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
   const cReq = judgedRequests(rules, pc);
   const cErrW = pc.weightedErrors - (leaveOut ? pc.worst.weightedErrors : 0);
   const cRate = cReq > 0 ? cErrW / cReq : 0;
-  const sRate = ps.weightedRequests > 0 ? ps.weightedErrors / ps.weightedRequests : 0;
-  const stableComparable = stable.requests >= rules.minRequests;
-  const quorum = pc.failingVisitors >= rules.minVisitors && pc.failingNetworks >= rules.minNetworks;
+  // Stable's heaviest network is left out too: one network failing on stable must not make a real
+  // canary failure look like a shared cause.
+  const sReq = ps.weightedRequests - (leaveOut ? ps.worst.weightedRequests : 0);
+  const sErrW = ps.weightedErrors - (leaveOut ? ps.worst.weightedErrors : 0);
+  const sRate = sReq > 0 ? sErrW / sReq : 0;
+  const stableComparable = sReq >= rules.minRequests;
+  const q = quorumOf(rules, pc);
+  const quorum = q.met;
   const figures: Record<string, unknown> = {
     windowSeconds,
     // Raw counts as the status page shows them; the rules judged the weighted ones below.
@@ -103,12 +111,18 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
         errorRate: round(cRate),
         heaviestNetworkLeftOut: leaveOut,
       },
-      stable: { requests: round(ps.weightedRequests), errors: round(ps.weightedErrors), errorRate: round(sRate) },
+      stable: {
+        requests: round(sReq),
+        errors: round(sErrW),
+        errorRate: round(sRate),
+        heaviestNetworkLeftOut: leaveOut,
+      },
     },
     quorum: {
       met: quorum,
       failingVisitors: pc.failingVisitors,
       failingNetworks: pc.failingNetworks,
+      afterLeaveOut: { failingVisitors: q.visitors, failingNetworks: q.networks },
       minVisitors: rules.minVisitors,
       minNetworks: rules.minNetworks,
       visitors: pc.visitors,
@@ -122,22 +136,34 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     detail:
       `canary failures from ${pc.failingVisitors} visitor${pc.failingVisitors === 1 ? "" : "s"} on ${pc.failingNetworks} network${pc.failingNetworks === 1 ? "" : "s"} ` +
       `(of ${pc.visitors} visitors, ${pc.networks} networks in the last ${windowSeconds} s): ` +
+      (leaveOut ? `; ${q.visitors} on ${q.networks} without the heaviest failing network: ` : ": ") +
       (quorum
         ? `quorum met (needs ${rules.minVisitors} and ${rules.minNetworks})`
-        : `no rule can trip before ${rules.minVisitors} failing visitors on ${rules.minNetworks} networks`) +
+        : `no rule can trip before ${rules.minVisitors} failing visitors on ${rules.minNetworks} networks${leaveOut ? " besides the heaviest" : ""}`) +
+      (pc.untracked > 0 || ps.untracked > 0
+        ? `; ledger full: ${pc.untracked} canary and ${ps.untracked} stable requests not attributed (raw counts only)`
+        : "") +
       (rules.mode === "observe" ? "; observe mode: nothing is rolled back" : ""),
   };
-  const canarySeen = pc.visitors >= rules.minVisitors && pc.networks >= rules.minNetworks;
+  if (pc.untracked > 0 || ps.untracked > 0) figures.untracked = { canary: pc.untracked, stable: ps.untracked };
   const stableSeen = ps.visitors >= rules.minVisitors && ps.networks >= rules.minNetworks;
 
   // Counted by weight (heaviest network left out): a client cannot bring the canary to minRequests alone.
   const seen = cReq === canary.requests ? `${canary.requests}` : `${round1(cReq)} weighted (${canary.requests} raw)`;
   if (cReq < rules.minRequests) {
+    // The traffic is there but the caps keep its weight under minRequests: say so, or an audience on
+    // few networks would look merely "not judged yet" for ever.
+    const capped = canary.requests >= rules.minRequests;
     verdicts.push({
       rule: "min-requests",
       ok: true,
-      detail: `${seen} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet`,
+      detail: capped
+        ? `${seen} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: cannot be judged with these settings and this audience ` +
+          `(${pc.networks} network${pc.networks === 1 ? "" : "s"}, each weighing at most perNetworkCap ${rules.perNetworkCap}${leaveOut ? ", the heaviest left out" : ""}); ` +
+          `raise rollback.perNetworkCap${leaveOut ? " (and set minNetworks: 1 for a single-site audience)" : ""}`
+        : `${seen} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet`,
     });
+    if (capped) figures.cannotJudge = true;
     verdicts.push(quorumVerdict);
   } else {
     verdicts.push({
@@ -162,29 +188,10 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     if (e.trip && quorum) (tripped.push("error-rate"), reasons.push(e.reason));
 
     if (rules.latency !== false) {
-      const L = rules.latency;
-      const cp = percentile(canary.latency, L.percentile);
-      const sp = stableComparable ? percentile(stable.latency, L.percentile) : null;
-      figures.latency = { percentile: L.percentile, canaryMs: cp, stableMs: sp };
-      let ok = true;
-      let detail = `canary p${L.percentile} ${cp ?? "–"} ms`;
-      if (cp !== null && L.maxMs !== undefined && cp > L.maxMs) {
-        ok = false;
-        detail += ` > maxMs ${L.maxMs} ms`;
-      }
-      if (cp !== null && sp !== null) {
-        const limit = sp * L.maxRatio + L.minDeltaMs;
-        if (cp > limit) ok = false;
-        detail += `${cp > limit ? " >" : " ≤"} stable p${L.percentile} ${sp} ms × ${L.maxRatio} + ${L.minDeltaMs} ms = ${limit} ms`;
-      } else if (sp === null && L.maxMs === undefined) {
-        detail += ` (stable has too few requests to compare; set latency.maxMs for an absolute limit)`;
-      }
-      if (!ok && !canarySeen) {
-        ok = true;
-        detail += ` — not judged: the canary was seen by ${pc.visitors} visitors on ${pc.networks} networks (needs ${rules.minVisitors} on ${rules.minNetworks})`;
-      }
-      verdicts.push({ rule: "latency", ok, detail });
-      if (!ok) (tripped.push("latency"), reasons.push(detail));
+      const l = judgeLatency(rules, rules.latency, canary, stable, pc, ps, sReq >= rules.minRequests, leaveOut);
+      figures.latency = l.figures;
+      verdicts.push({ rule: "latency", ok: !l.trip, detail: l.detail });
+      if (l.trip) (tripped.push("latency"), reasons.push(l.detail));
     }
   }
 
@@ -232,6 +239,88 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
 }
 
 /**
+ * The error quorum: failing visitors and networks, the pseudo-network never counted (ledger), and
+ * with minNetworks ≥ 2 the heaviest failing network left out, so that one client, even on two
+ * networks at once (a dual-stack host: an IPv4 /24 and an IPv6 /48), never meets it alone.
+ */
+function quorumOf(rules: RollbackRules, f: ArmFigures): { met: boolean; visitors: number; networks: number } {
+  const leaveOut = rules.minNetworks >= 2 && f.worst.failingVisitors > 0;
+  const visitors = f.failingVisitors - (leaveOut ? f.worst.failingVisitors : 0);
+  const networks = f.failingNetworks - (leaveOut ? 1 : 0);
+  return { met: visitors >= rules.minVisitors && networks >= rules.minNetworks, visitors, networks };
+}
+
+/**
+ * Latency judged per visitor: the limit (maxMs, or stable's raw pN × maxRatio + minDeltaMs) is
+ * turned into the latency bucket above which every answer is slower than it; the canary trips when
+ * more than (100 − N) % of its visitors (sample-weighted, heaviest slow network left out) had such
+ * an answer, beyond stable's own share at the same limit, and the slow visitors make a quorum
+ * (minVisitors on minNetworks, heaviest left out). A few slow requests from one client, or many
+ * fast ones padding the canary, move none of that.
+ */
+function judgeLatency(
+  rules: RollbackRules,
+  L: Exclude<RollbackRules["latency"], false>,
+  canary: SlotCounters,
+  stable: SlotCounters,
+  pc: ArmFigures,
+  ps: ArmFigures,
+  stableComparable: boolean,
+  leaveOut: boolean,
+): { trip: boolean; detail: string; figures: Record<string, unknown> } {
+  const cp = percentile(canary.latency, L.percentile);
+  const sp = stableComparable ? percentile(stable.latency, L.percentile) : null;
+  const limits: number[] = [];
+  if (L.maxMs !== undefined) limits.push(L.maxMs);
+  if (sp !== null) limits.push(sp * L.maxRatio + L.minDeltaMs);
+  const figures: Record<string, unknown> = { percentile: L.percentile, canaryMs: cp, stableMs: sp };
+  let detail = `canary p${L.percentile} ${cp ?? "–"} ms (stable ${sp ?? "–"} ms)`;
+  if (limits.length === 0)
+    return {
+      trip: false,
+      figures,
+      detail: `${detail}: stable has too few requests to compare; set latency.maxMs for an absolute limit`,
+    };
+  const limit = Math.min(...limits);
+  // Slow: the slowest answer's bucket ends above the limit, as the raw percentile reads buckets.
+  const b = latencyBucketOf(limit);
+  const k = Math.max(0, LATENCY_BOUNDS_MS[Math.min(b, LATENCY_BOUNDS_MS.length - 1)] === limit ? b : b - 1);
+  figures.limitMs = limit;
+  const c = pc.slow;
+  if (!c || k >= c.sample.length)
+    return {
+      trip: false,
+      figures,
+      detail: `${detail}, limit ${limit} ms: no visitor's slowest answer is known above it`,
+    };
+  const allowed = 1 - L.percentile / 100;
+  const cn = pc.sampleVisitors - (leaveOut ? c.worstOf[k] : 0);
+  const cs = c.sample[k] - (leaveOut ? c.worstSample[k] : 0);
+  const share = cn > 0 ? Math.max(0, cs) / cn : 0;
+  const s = ps.slow;
+  const sn = ps.sampleVisitors - (leaveOut && s ? s.worstOf[k] : 0);
+  const sShare =
+    s && sn > 0 && stableComparable ? Math.max(0, s.sample[k] - (leaveOut ? s.worstSample[k] : 0)) / sn : 0;
+  const over = share > allowed + sShare;
+  const qv = c.visitors[k] - (leaveOut ? c.worstVisitors[k] : 0);
+  const qn = c.networks[k] - (leaveOut && c.worstVisitors[k] > 0 ? 1 : 0);
+  const quorum = qv >= rules.minVisitors && qn >= rules.minNetworks;
+  Object.assign(figures, {
+    slowShare: round(share),
+    stableSlowShare: round(sShare),
+    slowVisitors: qv,
+    slowNetworks: qn,
+  });
+  detail +=
+    `: ${pct(share)} of canary visitors had an answer over ${limit} ms (stable ${pct(sShare)}) ` +
+    `${over ? ">" : "≤"} ${pct(allowed)} allowed by p${L.percentile}` +
+    (leaveOut ? ", heaviest network left out" : "");
+  if (over && !quorum)
+    detail += ` — not acted on: slow answers from ${qv} visitors on ${qn} networks (needs ${rules.minVisitors} on ${rules.minNetworks}${leaveOut ? " besides the heaviest" : ""})`;
+  return { trip: over && quorum, detail, figures };
+}
+
+/**
  * The canary requests a verdict rests on: weighted by visitor and network, the heaviest network left
  * out when `minNetworks` ≥ 2. What `minRequests` is compared with, here and by a plan step.
  */
@@ -252,7 +341,7 @@ function sequentialVerdict(
   const cx = c.sampleFailing - (leaveOut ? c.worst.sampleFailing : 0);
   const floor = rules.relative === false ? 0.02 : rules.relative.minDelta;
   const r = compareShares({ n: cn, x: cx }, { n: s.sampleVisitors, x: s.sampleFailing }, 1 - rules.confidence, floor);
-  const quorum = c.failingVisitors >= rules.minVisitors && c.failingNetworks >= rules.minNetworks;
+  const quorum = quorumOf(rules, c).met;
   const shares = `canary ${pct(r.canaryShare)} of ${round1(cn)} visitors failed vs stable ${pct(r.stableShare)} of ${round1(s.sampleVisitors)}`;
   figures.sequential = {
     canaryVisitors: round(cn),

@@ -64,15 +64,25 @@ export interface ReportBatch {
  * IPv6 /48; 0 when unknown) with `r[i]` requests of which `e[i]` were errors (the same errors as
  * SlotCounters counts). An isolate lists at most MAX_CONTRIBUTORS per slot and batch; outcomes of
  * further visitors are counted in `ur` / `ue` (unattributed requests / errors), never lost.
+ * At most MAX_CONTRIBUTORS_PER_NETWORK ids are listed per network: that network's further visitors
+ * share the entry with visitor id `-2 - n` (negative: never a real id), so a flood of minted ids
+ * from one address cannot push other networks' visitors into `ur`.
+ * `m[i]` (absent in older isolates): the LATENCY_BOUNDS_MS bucket index of the contributor's
+ * slowest answer (−1: none timed, e.g. only network failures). Merging two tuples of the same
+ * (v, n): r, e, ur, ue add up; m takes the max.
  */
 export interface Contributors {
   v: number[];
   n: number[];
   r: number[];
   e: number[];
+  m?: number[];
   ur?: number;
   ue?: number;
 }
+
+/** Visitor ids an isolate lists per network, slot and batch (the ledger's own per-network bound). */
+export const MAX_CONTRIBUTORS_PER_NETWORK = 64;
 
 /** Visitors an isolate lists per slot and batch (a batch is about two seconds of one isolate). */
 export const MAX_CONTRIBUTORS = 2000;

@@ -26,6 +26,8 @@
 // | (no fresh verdict in time)      | stable outcome); one warning log line per DIVERTED_LOG_EVERY_MS  |
 // | many visitors in one batch      | ≤ MAX_CONTRIBUTORS listed per slot and batch; further visitors'  |
 // |                                 | outcomes go to `ur`/`ue` (unattributed), still in the counters   |
+// | many ids from one network       | ≤ MAX_CONTRIBUTORS_PER_NETWORK listed; the rest share one entry  |
+// |                                 | of that network (id −2 − network), never other networks' room    |
 // | no visitor given (older caller) | counted as before, not attributed (the ledger never sees it)     |
 // Nothing here ever throws into, or waits on, the request.
 import type { Rollout, Slot } from "../model/rollout";
@@ -33,6 +35,7 @@ import { emptyHistogram, latencyBucketOf } from "../health/histogram";
 import {
   EMPTY_VIEW,
   MAX_CONTRIBUTORS,
+  MAX_CONTRIBUTORS_PER_NETWORK,
   type Contributors,
   type ControllerView,
   type Report,
@@ -114,8 +117,11 @@ export class Recorder<T> {
   readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0, gateWaits: 0, diverted: 0 };
 
   private batches = new Map<string, ReportBatch>();
-  /** Per batch (fingerprint) and slot: visitor → its index in the batch's contributor arrays. */
-  private listed = new Map<string, Partial<Record<Slot, Map<number, number>>>>();
+  /**
+   * Per batch (fingerprint) and slot: visitor → its index in the batch's contributor arrays, and
+   * network → how many ids it has listed.
+   */
+  private listed = new Map<string, Partial<Record<Slot, Listed>>>();
   private inFlight = false;
   private lastFlushAt: number | null = null;
   private errorsSinceFlush = 0;
@@ -144,26 +150,36 @@ export class Recorder<T> {
     else if (o.status !== null && o.status >= 500) (c.errors5xx++, (error = true));
     if (o.failedOver) c.failovers++;
     // A network failure has no meaningful latency; a timeout's is its limit, which the latency rule should see.
-    if (o.error !== "network") c.latency[latencyBucketOf(o.latencyMs)]++;
+    const bucket = o.error !== "network" ? latencyBucketOf(o.latencyMs) : -1;
+    if (bucket >= 0) c.latency[bucket]++;
     if (error && o.role === "canary") this.errorsSinceFlush++;
-    if (visitor !== undefined) this.attribute(b, o.slot, visitor, network ?? 0, error);
+    if (visitor !== undefined) this.attribute(b, o.slot, visitor, network ?? 0, error, bucket);
   }
 
-  private attribute(b: ReportBatch, slot: Slot, visitor: number, network: number, error: boolean) {
-    const c: Contributors = ((b.contributors ??= {})[slot] ??= { v: [], n: [], r: [], e: [] });
+  private attribute(b: ReportBatch, slot: Slot, visitor: number, network: number, error: boolean, bucket: number) {
+    const c: Contributors = ((b.contributors ??= {})[slot] ??= { v: [], n: [], r: [], e: [], m: [] });
     const byBatch = this.listed.get(b.fingerprint) ?? {};
     if (!this.listed.has(b.fingerprint)) this.listed.set(b.fingerprint, byBatch);
-    const index = (byBatch[slot] ??= new Map());
-    const i = index.get(visitor);
+    const listed = (byBatch[slot] ??= { index: new Map(), perNetwork: new Map() });
+    // A network's ids past its bound share one entry under its own network (protocol.ts).
+    let id = visitor;
+    let i = listed.index.get(id);
+    if (i === undefined && (listed.perNetwork.get(network) ?? 0) >= MAX_CONTRIBUTORS_PER_NETWORK) {
+      id = -2 - network;
+      i = listed.index.get(id);
+    }
     if (i !== undefined) {
       c.r[i]++;
       if (error) c.e[i]++;
-    } else if (index.size < MAX_CONTRIBUTORS) {
-      index.set(visitor, c.v.length);
-      c.v.push(visitor);
+      if (bucket > c.m![i]) c.m![i] = bucket;
+    } else if (listed.index.size < MAX_CONTRIBUTORS) {
+      listed.index.set(id, c.v.length);
+      if (id === visitor) listed.perNetwork.set(network, (listed.perNetwork.get(network) ?? 0) + 1);
+      c.v.push(id);
       c.n.push(network);
       c.r.push(1);
       c.e.push(error ? 1 : 0);
+      c.m!.push(bucket);
     } else {
       c.ur = (c.ur ?? 0) + 1;
       if (error) c.ue = (c.ue ?? 0) + 1;
@@ -349,7 +365,7 @@ export class Recorder<T> {
       for (const c of Object.values(b.slots)) numbers += 5 + (c?.latency.length ?? 0);
       if (b.shadow) numbers += 4 + b.shadow.latency.length;
       if (b.newVisitors) numbers += Object.keys(b.newVisitors).length;
-      for (const c of Object.values(b.contributors ?? {})) numbers += 4 * (c?.v.length ?? 0) + 2;
+      for (const c of Object.values(b.contributors ?? {})) numbers += 5 * (c?.v.length ?? 0) + 2;
     }
     return { batches: this.batches.size, numbers };
   }
@@ -380,6 +396,11 @@ export class Recorder<T> {
     b.to = sec;
     return b;
   }
+}
+
+interface Listed {
+  index: Map<number, number>;
+  perNetwork: Map<number, number>;
 }
 
 export function emptySlot(): SlotCounters {

@@ -151,10 +151,12 @@ describe("VisitorLedger", () => {
   it("unattributed outcomes weigh as one visitor on one network, never lost, never more", () => {
     const l = new VisitorLedger(limits);
     l.addArrays(0, "green", { v: [5], n: [6], r: [2], e: [0], ur: 500, ue: 500 });
+    // Weighed like one visitor, but nobody: it never counts as seen nor toward the quorum.
     expect(l.figures("green")).toMatchObject({
-      visitors: 2,
-      networks: 2,
-      failingVisitors: 1,
+      visitors: 1,
+      networks: 1,
+      failingVisitors: 0,
+      failingNetworks: 0,
       weightedRequests: 12,
       weightedErrors: 10,
     });
@@ -167,5 +169,14 @@ describe("VisitorLedger", () => {
     l.addArrays(0, "green", { v: "nope" } as never);
     l.add(0, "green", { visitor: 9, network: 9, requests: 2, errors: 5 });
     expect(l.figures("green")).toMatchObject({ visitors: 1, weightedRequests: 2, weightedErrors: 2 });
+  });
+
+  it("untracked requests leave with their bucket; failing visitors still get in past MAX_VISITORS", () => {
+    const l = new VisitorLedger(limits, { bucketSeconds: 1, buckets: 10 });
+    for (let i = 0; i < MAX_VISITORS; i++) l.add(0, "green", { visitor: i, network: i, requests: 1, errors: 0 });
+    l.add(0, "green", { visitor: 1e6, network: 1e6, requests: 3, errors: 0 });
+    l.add(0, "green", { visitor: 1e6 + 1, network: 1e6 + 1, requests: 2, errors: 1 });
+    expect(l.figures("green")).toMatchObject({ untracked: 3, failingVisitors: 1 });
+    expect(l.figures("green", 20)).toMatchObject({ untracked: 0, visitors: 0 }); // was 3 for ever
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { latencyBucketOf } from "../../src/health/histogram";
 import {
   Recorder,
   type BackgroundWork,
@@ -232,5 +233,21 @@ describe("Recorder flush policy", () => {
     h.rec.record(routed(), ok());
     await h.rec.flush(env);
     expect(h.rec.view.revision).toBe(7);
+  });
+});
+
+describe("attribution (second reading of issue 9)", () => {
+  it("a flood of minted ids from one network keeps to its own entry; other networks' visitors stay listed", () => {
+    const h = harness();
+    for (let i = 0; i < 5000; i++) h.rec.record(routed(), ok(), 10_000 + i, 7);
+    h.rec.record(routed(), { ...ok(), latencyMs: 900 }, 42, 8);
+    h.rec.record(routed(), { ...ok(), latencyMs: 30 }, 42, 8);
+    const c = h.rec.pending()[0].contributors!.green!;
+    expect(c.ur ?? 0).toBe(0); // before: 3,000 of the flood and visitor 42 were unattributed
+    expect(c.v.length).toBe(64 + 1 + 1);
+    const flood = c.v.indexOf(-2 - 7);
+    expect(c.r[flood]).toBe(5000 - 64);
+    const i = c.v.indexOf(42);
+    expect([c.n[i], c.r[i], c.m![i]]).toEqual([8, 2, latencyBucketOf(900)]); // m: the slowest, merged by max
   });
 });

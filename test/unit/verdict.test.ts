@@ -29,6 +29,10 @@ class Traffic {
   add(slot: Slot, c: Contribution): this {
     this.counts[OFFSET[slot]] += c.requests;
     this.counts[OFFSET[slot] + 1] += c.errors;
+    // One answer in the contributor's slowest bucket, the rest in the fastest (enough for a pN).
+    const m = c.maxLatency ?? 0;
+    this.counts[OFFSET[slot] + 5 + m] += 1;
+    this.counts[OFFSET[slot] + 5] += c.requests - 1;
     this.ledger.add(0, slot, c);
     for (let i = 0; i < c.requests; i++) {
       const id = 1e7 + this.n++;
@@ -74,8 +78,8 @@ describe("attack 1: one visitor cannot roll back a healthy canary", () => {
     for (let i = 0; i < 20; i++) t.add("green", { visitor: 5000 + i, network: 666, requests: 3, errors: 3 });
     expect(t.judgedPerRequest().healthy).toBe(false);
     const j = t.judge();
-    // The quorum is met (21 failing visitors on 2 networks), but the heaviest network is left out.
-    expect(j.figures.quorum).toMatchObject({ met: true, failingNetworks: 2 });
+    // 21 failing visitors on 2 networks, but without the heaviest failing network: 1 on 1.
+    expect(j.figures.quorum).toMatchObject({ met: false, failingNetworks: 2 });
     expect(j.healthy).toBe(true);
   });
 
@@ -127,11 +131,13 @@ describe("the quorum gates every rule", () => {
     expect(t.judge().healthy).toBe(true);
     const many = new Traffic(rulesOf({ minRequests: 5, latency: { maxMs: 100 } }));
     many.counts[OFFSET.green + 5 + 20] = 30;
-    many.add("green", { visitor: 1, network: 1, requests: 30, errors: 0 }).crowd("blue", 100, 1, 0, 1000);
+    many
+      .add("green", { visitor: 1, network: 1, requests: 30, errors: 0, maxLatency: 20 })
+      .crowd("blue", 100, 1, 0, 1000);
     const j = many.judge();
     expect(j.healthy).toBe(true);
     expect(j.verdicts.find((v) => v.rule === "latency")!.detail).toMatch(
-      /not judged: the canary was seen by 1 visitors/,
+      /0\.0 % of canary visitors had an answer over 100 ms .*heaviest network left out/,
     );
   });
 
@@ -210,5 +216,76 @@ describe("the verdict's schema fields", () => {
     const r = parseRollout(JSON.stringify({ rollback: bad }));
     expect(r.ok).toBe(false);
     expect(!r.ok && r.summary).toMatch(message);
+  });
+});
+
+describe("second reading (issue 9): the quorum, not the leave-out, stops these", () => {
+  it("one dual-stack client (an IPv4 /24 and an IPv6 /48) failing 100 cookie-less POSTs among 60 users", () => {
+    const t = new Traffic().crowd("green", 60, 1).crowd("blue", 300, 1, 0, 1000);
+    for (let i = 0; i < 100; i++) t.add("green", { visitor: 5000 + i, network: i % 2 ? 4 : 6, requests: 1, errors: 1 });
+    const j = t.judge();
+    expect(j.healthy).toBe(true);
+    expect(j.figures.quorum).toMatchObject({ met: false, afterLeaveOut: { failingNetworks: 1 } });
+  });
+
+  it("four failing visitors on four networks, each under the caps: the quorum alone holds", () => {
+    const t = new Traffic().crowd("green", 25, 1).crowd("blue", 200, 1, 0, 1000);
+    for (let i = 0; i < 4; i++) t.add("green", { visitor: 700 + i, network: 700 + i, requests: 1, errors: 1 });
+    expect(t.judge().healthy).toBe(true);
+    // With the quorum disabled the same traffic is rolled back: the test can fail.
+    expect(t.judge({ ...t.rules, minVisitors: 1 }).healthy).toBe(false);
+  });
+
+  it("unattributed failures (an isolate's overflow) never make up the quorum", () => {
+    const t = new Traffic().crowd("green", 25, 1).crowd("blue", 200, 1, 0, 1000);
+    for (let i = 0; i < 4; i++) t.add("green", { visitor: 700 + i, network: 700 + i, requests: 1, errors: 1 });
+    t.ledger.addArrays(0, "green", { v: [], n: [], r: [], e: [], ur: 500, ue: 500 });
+    t.counts[OFFSET.green] += 500;
+    t.counts[OFFSET.green + 1] += 500;
+    const j = t.judge();
+    expect(j.figures.quorum).toMatchObject({ failingVisitors: 4, failingNetworks: 4 });
+    expect(j.healthy).toBe(true);
+  });
+
+  it("one network failing on stable does not make a real canary failure a shared cause", () => {
+    const t = new Traffic().crowd("blue", 200, 1, 0, 1000);
+    for (let i = 0; i < 40; i++) t.add("green", { visitor: i, network: i, requests: 1, errors: i < 8 ? 1 : 0 });
+    for (let i = 0; i < 60; i++) t.add("blue", { visitor: 9000 + i, network: 9999, requests: 5, errors: 5 });
+    const j = t.judge();
+    expect(j.figures.tripped).toContain("error-rate");
+  });
+
+  it("an audience on few networks is told it cannot be judged with these settings", () => {
+    const rules = rulesOf({ minRequests: 100, minNetworks: 1 });
+    const t = new Traffic(rules).crowd("blue", 200, 1, 0, 1000);
+    for (let i = 0; i < 200; i++) t.add("green", { visitor: i, network: 1, requests: 1, errors: 0 });
+    expect(t.judge().verdicts.find((v) => v.rule === "min-requests")!.detail).toMatch(
+      /cannot be judged with these settings and this audience .*raise rollback.perNetworkCap/,
+    );
+  });
+});
+
+describe("latency is judged per visitor", () => {
+  const rules = rulesOf({ minRequests: 20, latency: { maxMs: 1000 } });
+  it("three 9 s answers from one visitor among 100 fast users do not roll back (raw p99 is over)", () => {
+    const t = new Traffic(rules).crowd("green", 100, 1).crowd("blue", 300, 1, 0, 1000);
+    t.add("green", { visitor: 666, network: 666, requests: 3, errors: 0, maxLatency: 21 });
+    t.counts[OFFSET.green + 5 + 21] += 2; // all three at 9 s
+    t.counts[OFFSET.green + 5] -= 2;
+    const j = t.judge();
+    expect(j.figures.latency).toMatchObject({ canaryMs: 10000 });
+    expect(j.healthy).toBe(true);
+  });
+
+  it("a real regression for 10 % of visitors is not hidden by 5,000 fast requests from one client", () => {
+    const t = new Traffic(rules).crowd("blue", 300, 1, 0, 1000);
+    for (let i = 0; i < 100; i++)
+      t.add("green", { visitor: i, network: i, requests: 1, errors: 0, maxLatency: i < 10 ? 21 : 0 });
+    t.add("green", { visitor: 999, network: 999, requests: 5000, errors: 0 });
+    const j = t.judge();
+    expect(j.figures.latency).toMatchObject({ canaryMs: 5 }); // the raw p99 is hidden
+    expect(j.figures.tripped).toContain("latency");
+    // Slow answers from too few visitors: held by the quorum.
+    expect(t.judge({ ...rules, minVisitors: 20 }).healthy).toBe(true);
   });
 });
