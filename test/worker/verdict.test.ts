@@ -69,3 +69,33 @@ it('rollback.mode "observe": the controller records that it would roll back, onc
   // Still routed to the canary.
   expect((await get("/healthy", fromCrowd())).headers.get("x-origin")).toBe("green");
 });
+
+/** One returning visitor (its own cookie) on its own /24: request options. */
+async function visitor(ip: string, method = "POST"): Promise<RequestInit> {
+  const first = await get("/healthy", { headers: { "cf-connecting-ip": ip } });
+  await first.arrayBuffer();
+  return { method, headers: { cookie: `edgeshift_vid=${visitorCookieOf(first)}`, "cf-connecting-ip": ip } };
+}
+
+it("failures from 4 visitors on 4 networks, each under the caps: only the quorum holds, and it does", async () => {
+  // 4 failing visitors, 2 errors each, among ~40 healthy: 6/40 weighted (heaviest left out) > 5 %.
+  // With minVisitors 3 (3 besides the heaviest network) the same traffic is rolled back: the test can fail.
+  for (const [release, minVisitors, expected] of [
+    ["quorum-holds", 5, "running"],
+    ["quorum-lowered", 3, "rolled-back"],
+  ] as const) {
+    await useRollout({ percent: 100, canary: "green", release, rollback: { ...rollback, minVisitors } });
+    for (let i = 0; i < 36; i++) await (await get("/healthy", fromCrowd())).arrayBuffer();
+    const failing = await Promise.all([0, 1, 2, 3].map((i) => visitor(`203.0.${110 + i}.9`)));
+    await untilCounted(8, async () => {
+      for (const f of failing) await (await get("/status/503", f)).arrayBuffer();
+    });
+    await controllerStub(env).settle();
+    const s = await controllerStub(env).status();
+    expect(s.state).toBe(expected);
+    if (expected === "running")
+      expect(s.health.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(
+        /failures from 4 visitors on 4 networks .*3 on 3 without the heaviest failing network/,
+      );
+  }
+});
