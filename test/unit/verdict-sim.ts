@@ -28,6 +28,11 @@ export interface Scenario {
     errors: number;
   };
   rules?: Partial<RollbackRules> | Record<string, unknown>;
+  /**
+   * The sample starts over this many times, evenly over the horizon (a plan's steps, percent changes,
+   * restarts): each segment is a fresh ledger and fresh counts, as the controller's step span is.
+   */
+  segments?: number;
 }
 
 export interface RunResult {
@@ -47,8 +52,10 @@ export function runOnce(s: Scenario, seed: number): RunResult {
   const rnd = prng(seed);
   const rules = rulesOf(s.rules);
   // A plan step's (or an attempt's) cumulative span: the always-valid guarantee is over a growing sample.
-  const ledger = new VisitorLedger({ perVisitorCap: rules.perVisitorCap, perNetworkCap: rules.perNetworkCap });
-  const counts = emptyVector();
+  const fresh = () => new VisitorLedger({ perVisitorCap: rules.perVisitorCap, perNetworkCap: rules.perNetworkCap });
+  let ledger = fresh();
+  let counts = emptyVector();
+  const segment = Math.ceil(s.visitors / (s.segments ?? 1));
   const share = s.canaryShare ?? 0.5;
   const batch = s.batch ?? 10;
   const networks = s.networks ?? 5000;
@@ -83,6 +90,7 @@ export function runOnce(s: Scenario, seed: number): RunResult {
       if (!j.healthy) return { trippedAt: v, tripped: (j.figures.tripped as string[]) ?? [] };
       if (s.attacker) attack();
     }
+    if (v % segment === 0) ((ledger = fresh()), (counts = emptyVector()));
   }
   return { trippedAt: null, tripped: [] };
 }

@@ -146,3 +146,61 @@ describe("detection: stable fails 1 % of requests", () => {
     SLOW,
   );
 });
+
+describe("small canary shares (the first steps of a plan)", () => {
+  // 10,000 visitors: at 5 % that is ~500 on the canary, a plan's first step on a modest site.
+  const SMALL = 10_000;
+  it(
+    "equal builds at 5 % and 10 % canary share, 1 % and 2 % base error: false positives",
+    () => {
+      for (const canaryShare of [0.05, 0.1])
+        for (const p of [0.01, 0.02]) {
+          const s = run(
+            `small share ${canaryShare * 100} %, equal ${p * 100} %, whole judge, defaults`,
+            { pStable: p, pCanary: p, canaryShare, visitors: SMALL, batch: 50 },
+            300,
+          );
+          expect(s.tripRate).toBeLessThanOrEqual(2 * ALPHA);
+        }
+    },
+    SLOW,
+  );
+
+  it(
+    "a canary failing 5× as often at 5 % and 10 % share: detection",
+    () => {
+      for (const canaryShare of [0.05, 0.1])
+        for (const p of [0.01, 0.02]) {
+          const s = run(
+            `small share ${canaryShare * 100} %, canary 5× of ${p * 100} %, whole judge`,
+            { pStable: p, pCanary: 5 * p, canaryShare, visitors: SMALL, batch: 50 },
+            300,
+          );
+          expect(s.tripRate).toBeGreaterThanOrEqual(0.9);
+        }
+    },
+    SLOW,
+  );
+});
+
+describe("α holds per sample segment", () => {
+  it(
+    "a 10-step plan (the sample starts over at every step) can spend up to about 10 α",
+    () => {
+      // 2,000 visitors per step, equal builds: measured, and bounded by the union bound 10 α.
+      const one = run(
+        "equal 1 %, whole judge, 1 segment of 2,000",
+        { pStable: 0.01, pCanary: 0.01, visitors: 2000 },
+        300,
+      );
+      const ten = run(
+        "equal 1 %, whole judge, 10 segments of 2,000 (a 10-step plan)",
+        { pStable: 0.01, pCanary: 0.01, visitors: 20_000, segments: 10 },
+        300,
+      );
+      expect(ten.tripRate).toBeGreaterThanOrEqual(one.tripRate);
+      expect(ten.tripRate).toBeLessThanOrEqual(10 * ALPHA);
+    },
+    SLOW,
+  );
+});
