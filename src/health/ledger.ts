@@ -225,6 +225,7 @@ class Arm {
   figures(): ArmFigures {
     // The pseudo-network (outcomes an isolate could not attribute) is nobody: it never counts as seen.
     const pseudo = this.networks.has(UNATTRIBUTED_NETWORK) ? 1 : 0;
+    const arm = this;
     return {
       visitors: this.visitors.size - (this.visitors.has(-1) ? 1 : 0),
       networks: this.networks.size - pseudo,
@@ -235,7 +236,11 @@ class Arm {
       sampleVisitors: clean(this.sampleVisitors),
       sampleFailing: clean(this.sampleFailing),
       untracked: this.untracked,
-      slow: this.slowTable(),
+      // A getter: only the latency rule reads it (never the sequential sample's ledgers), and only
+      // when it is on and the canary has minRequests.
+      get slow() {
+        return arm.slowTable();
+      },
       worst: this.worst(),
     };
   }

@@ -179,4 +179,16 @@ describe("VisitorLedger", () => {
     expect(l.figures("green")).toMatchObject({ untracked: 3, failingVisitors: 1 });
     expect(l.figures("green", 20)).toMatchObject({ untracked: 0, visitors: 0 }); // was 3 for ever
   });
+
+  it("a visitor's slowest answer leaves with its bucket (per-visitor latency)", () => {
+    const l = new VisitorLedger(limits, { bucketSeconds: 1, buckets: 10 });
+    l.add(0, "green", { visitor: 1, network: 1, requests: 1, errors: 0, maxLatency: 20 });
+    l.add(5, "green", { visitor: 1, network: 1, requests: 1, errors: 0, maxLatency: 2 });
+    l.add(5, "green", { visitor: 2, network: 2, requests: 1, errors: 0 }); // older isolate: no m
+    expect(l.figures("green", 5).slow).toMatchObject({ visitors: expect.arrayContaining([1]) });
+    expect(l.figures("green", 5).slow!.visitors[10]).toBe(1);
+    const later = l.figures("green", 12).slow!;
+    expect([later.visitors[10], later.visitors[1], later.networks[1]]).toEqual([0, 1, 1]);
+    expect(new VisitorLedger(limits).figures("green").slow).toBeNull();
+  });
 });

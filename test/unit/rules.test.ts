@@ -184,3 +184,13 @@ describe("the rollback reason", () => {
     expect(evaluateHealth(rules(), input(slot(100, 0), slot(1000, 0))).reason).toBeNull();
   });
 });
+
+describe("ledger saturation", () => {
+  it("the quorum line says how many requests the full ledger could not attribute", () => {
+    const i = input(slot(100, 0), slot(1000, 0));
+    i.people!.canary = { ...i.people!.canary, untracked: 42 };
+    const h = evaluateHealth(rules(), i);
+    expect(h.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(/ledger full: 42 canary and 0 stable requests/);
+    expect(h.figures.untracked).toEqual({ canary: 42, stable: 0 });
+  });
+});
