@@ -46,14 +46,18 @@ let crowdId = 1;
  * Tests about the quorum pass `contributors` themselves.
  */
 export function crowdOf(c: SlotCounters): Contributors {
-  const out: Contributors = { v: [], n: [], r: [], e: [] };
+  const out: Contributors = { v: [], n: [], r: [], e: [], m: [] };
   const errors = c.errors5xx + c.errorsNetwork + c.errorsTimeout;
+  // Each visitor's slowest (only) answer, taken from the latency histogram in order.
+  const buckets: number[] = [];
+  c.latency.forEach((n, b) => buckets.push(...new Array<number>(n).fill(b)));
   for (let i = 0; i < c.requests; i++) {
     const id = crowdId++;
     out.v.push(id);
     out.n.push(id);
     out.r.push(1);
     out.e.push(i < errors ? 1 : 0);
+    out.m!.push(buckets[i] ?? -1);
   }
   return out;
 }

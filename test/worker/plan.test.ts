@@ -174,13 +174,14 @@ describe("a plan driven by alarms", () => {
     expect((await c.status()).state).toBe("running");
     // The sliding window (60 s) forgets those 15 requests once the clock has moved past it…
     await clockAhead(c, 61);
-    await c.report(report(fp, counters(10, 2), counters(100)));
+    await c.report(report(fp, counters(10, 3), counters(100)));
     await c.settle();
-    // …but the step has 25 canary requests with 5 errors from 5 visitors (the quorum), 4 of 24
-    // with the heaviest network left out (16.7 %): rolled back, the plan ends.
+    // …but the step has 25 canary requests with 6 errors from 6 visitors: the quorum (5 on 2
+    // besides the heaviest failing network), and 5 of 24 with the heaviest network left out
+    // (20.8 %): rolled back, the plan ends.
     const kv = await kvDoc();
-    expect(kv).toMatchObject({ percent: 0, rolledBack: { figures: { canary: { requests: 25, errors: 5 } } } });
-    expect(kv.rolledBack.reason).toMatch(/16\.7 %/);
+    expect(kv).toMatchObject({ percent: 0, rolledBack: { figures: { canary: { requests: 25, errors: 6 } } } });
+    expect(kv.rolledBack.reason).toMatch(/20\.8 %/);
     // The step's totals tripped, not the window's (which holds 10 requests, under minRequests).
     expect(kv.rolledBack.figures.windowSeconds).toBeGreaterThan(60);
     expect(await c.status()).toMatchObject({ state: "rolled-back", plan: null });
