@@ -260,6 +260,9 @@ class Arm {
       worstOf: new Array(SLOW_THRESHOLDS).fill(0),
       worstVisitors: new Array(SLOW_THRESHOLDS).fill(0),
     };
+    // Ties go to the larger share, then the lower id (as for errors): the worst network is a function
+    // of the figures alone, never of the order reports arrived in or how an aggregator merged them.
+    const worstId = new Array<number>(SLOW_THRESHOLDS).fill(Infinity);
     for (const n of this.networks.values()) {
       if (!n.mh) continue;
       const { sv } = this.networkShare(n);
@@ -271,7 +274,9 @@ class Arm {
         if (c === 0) continue;
         const s = c * scale;
         t.sample[k] += s;
-        if (s > t.worstSample[k]) ((t.worstSample[k] = s), (t.worstOf[k] = sv));
+        const ws = t.worstSample[k];
+        if (s > ws || (s === ws && (sv > t.worstOf[k] || (sv === t.worstOf[k] && n.id < worstId[k]))))
+          ((t.worstSample[k] = s), (t.worstOf[k] = sv), (worstId[k] = n.id));
         if (!real) continue;
         t.visitors[k] += c;
         t.networks[k]++;

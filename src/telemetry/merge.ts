@@ -12,7 +12,7 @@
 // |                                        | of first appearance: the same visitor from two isolates is  |
 // |                                        | one visitor at the root, as if they had reported directly   |
 // | ur / ue (unattributed)                 | summed: one pseudo-visitor at the root either way           |
-// | dropped, mirrorsSkipped                | summed; `reports` counts the isolates' reports it stands for|
+// | dropped, mirrorsSkipped, diverted      | summed; `reports` counts the isolates' reports it stands for|
 //
 // Bounds (decided here, never a silent change of the verdict's meaning):
 // | concern                                | behaviour                                                   |
@@ -74,12 +74,13 @@ export interface Merge {
   reports: number;
   dropped: number;
   mirrorsSkipped: number;
+  diverted: number;
   /** When the first report merged in arrived (epoch ms; the caller's clock). */
   since: number;
 }
 
 export function newMerge(now: number): Merge {
-  return { batches: new Map(), reports: 0, dropped: 0, mirrorsSkipped: 0, since: now };
+  return { batches: new Map(), reports: 0, dropped: 0, mirrorsSkipped: 0, diverted: 0, since: now };
 }
 
 /** Whether `r` can be merged into `m` without passing a bound (then the caller starts another Merge). */
@@ -115,6 +116,7 @@ export function mergeReport(m: Merge, r: Report): void {
   m.reports += Math.max(1, count(r?.reports));
   m.dropped += count(r?.dropped);
   m.mirrorsSkipped += count(r?.mirrorsSkipped);
+  m.diverted += count(r?.diverted);
   for (const b of listOf(r)) mergeBatch(m, b);
 }
 
@@ -126,6 +128,7 @@ export function toReport(m: Merge, isolate: string, sentAt: number): Report {
     batches: [...m.batches.values()].map((x) => x.b),
     dropped: m.dropped,
     ...(m.mirrorsSkipped ? { mirrorsSkipped: m.mirrorsSkipped } : {}),
+    ...(m.diverted ? { diverted: m.diverted } : {}),
     reports: m.reports,
   };
 }
@@ -201,6 +204,8 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
   const to: Contributors = idx.c;
   (mb.b.contributors ??= {})[slot] = to;
   const len = pairsOf(c);
+  // `m` (slowest answer's latency bucket) merges by max; -1 where a source did not send one.
+  if (Array.isArray(c.m) && !to.m) to.m = new Array<number>(to.v.length).fill(-1);
   for (let i = 0; i < len; i++) {
     const r = count(c.r[i]);
     // The ledger ignores a tuple without requests; keeping it out keeps the pair bound for real ones.
@@ -210,9 +215,12 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
     const n = Number(c.n[i]);
     if (!Number.isFinite(v) || !Number.isFinite(n)) continue;
     const at = indexOf(idx, v, n);
+    const slowest =
+      Array.isArray(c.m) && Number.isFinite(Number(c.m[i])) ? Math.max(-1, Math.floor(Number(c.m[i]))) : -1;
     if (at !== undefined) {
       to.r[at] += r;
       to.e[at] += e;
+      if (to.m && slowest > to.m[at]) to.m[at] = slowest;
     } else {
       if (!idx.byVisitor.has(v)) idx.byVisitor.set(v, to.v.length);
       else (idx.moved ??= new Map()).set(`${v}/${n}`, to.v.length);
@@ -220,6 +228,7 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
       to.n.push(n);
       to.r.push(r);
       to.e.push(e);
+      to.m?.push(slowest);
     }
   }
   const ur = count(c.ur);

@@ -60,7 +60,7 @@ function randomReport(rand: () => number, i: number, shape: Shape = "fixed"): Re
     const b: ReportBatch = { fingerprint: fp, canary: "green", from: 100 + int(3), to: 103 + int(3), slots: {} };
     for (const slot of SLOTS) {
       if (rand() < 0.2) continue;
-      const c: Contributors = { v: [], n: [], r: [], e: [] };
+      const c: Contributors = { v: [], n: [], r: [], e: [], ...(rand() < 0.8 ? { m: [] } : {}) };
       const latency = new Array(LATENCY_BUCKETS).fill(0);
       let requests = 0;
       let errors = 0;
@@ -77,6 +77,7 @@ function randomReport(rand: () => number, i: number, shape: Shape = "fixed"): Re
         c.n.push(shape === "moving" ? int(3) : shape === "full" ? v % 3 : v % 12);
         c.r.push(r);
         c.e.push(e);
+        c.m?.push(int(LATENCY_BUCKETS + 1) - 1);
         requests += r;
         errors += e;
         latency[int(LATENCY_BUCKETS)] += r;
@@ -121,6 +122,24 @@ describe("merge", () => {
     ]);
     expect(merged.batches[0].contributors!.green).toEqual({ v: [7, 8], n: [70, 80], r: [5, 2], e: [1, 0] });
     expect(merged).toMatchObject({ reports: 2, dropped: 3, mirrorsSkipped: 4 });
+  });
+
+  it("a visitor's slowest answer (m) merges by max, -1 where an isolate sent none; diverted requests add up", () => {
+    const batch = (m?: number[]): ReportBatch => ({
+      fingerprint: CURRENT,
+      canary: "green",
+      from: 10,
+      to: 11,
+      slots: {},
+      contributors: { green: { v: [7, 8], n: [70, 80], r: [1, 1], e: [0, 0], ...(m ? { m } : {}) } },
+    });
+    const [merged] = mergeAll([
+      { isolate: "a", sentAt: 0, batches: [batch()], dropped: 0, diverted: 2 },
+      { isolate: "b", sentAt: 0, batches: [batch([3, -1])], dropped: 0 },
+      { isolate: "c", sentAt: 0, batches: [batch([1, 5])], dropped: 0, diverted: 1 },
+    ]);
+    expect(merged.batches[0].contributors!.green!.m).toEqual([3, 5]);
+    expect(merged.diverted).toBe(3);
   });
 
   it("a merged report of merged reports counts every isolate's report once", () => {
