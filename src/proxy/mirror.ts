@@ -60,6 +60,9 @@ export function maybeMirror(
   ctx: ExecutionContext,
   recorder: MirrorSink,
 ): Response {
+  // Once the body is teed, stableResponse's own body is locked: a fault after that must hand back
+  // the user's branch, never the locked original.
+  let userResponse = stableResponse;
   try {
     const doc = routed.doc;
     if (stableResponse.status === 101 || !shouldMirror(doc, req.method, isWebSocketUpgrade(req.headers), Math.random()))
@@ -75,7 +78,6 @@ export function maybeMirror(
     }
     const opts = compareOptionsOf(doc);
     const head = req.method === "HEAD";
-    let userResponse = stableResponse;
     let stableBody: Promise<BodyDigest>;
     if (head || !opts.compareBody) stableBody = Promise.resolve({ kind: "skipped" });
     else if (declaredTooLarge(stableResponse.headers, opts.maxBodyBytes))
@@ -109,7 +111,7 @@ export function maybeMirror(
     );
     return userResponse;
   } catch {
-    return stableResponse;
+    return userResponse;
   }
 }
 

@@ -12,11 +12,16 @@
 // |                                             | `x-edgeshift-error` says which                    |
 // | an exception of edgeshift's own before the  | logged; plain pass-through to stable (blue if no  |
 // | upstream fetch started                      | config) — never a 5xx of ours                     |
+// | telemetry throws once the origin answered   | the origin's answer is delivered as if nothing    |
+// | (record, new-visitor count, flush, mirror,  | happened (a debug header left out); the fault is  |
+// | explain header)                             | counted (`telemetryFaults`) and logged at most    |
+// |                                             | once a minute per isolate — a bug in counting     |
+// |                                             | must never become an outage of every request      |
 // | an exception of edgeshift's own once the    | logged; 502 plain text, `x-edgeshift-error:       |
-// | upstream fetch started                      | internal-after-send`; never sent again (a POST    |
-// |                                             | must not be processed twice, and its body is gone)|
-// |                                             | — nor the origin's answer passed on: it may be    |
-// |                                             | half-rewritten or half-teed to a mirror by then   |
+// | upstream fetch started, in what builds the  | internal-after-send`; never sent again (a POST    |
+// | response itself (header fix, cookie, the    | must not be processed twice, and its body is gone)|
+// | re-wrap)                                    | — nor the origin's answer passed on: it may be    |
+// |                                             | half-rewritten by then                            |
 // | x-edgeshift-explain from an address that     | 429 + Retry-After before anything is sent         |
 // | sent too many wrong tokens                  | (src/worker/credentials.ts)                       |
 //
@@ -88,6 +93,45 @@ function originsOf(env: Env): Record<Slot, string> {
     basesFor = key;
   }
   return bases;
+}
+
+/** Per-isolate count of telemetry faults swallowed on the request path (for debugging and tests). */
+export const telemetryFaults = { count: 0, lastLoggedAt: 0, unlogged: 0 };
+const FAULT_LOG_INTERVAL_MS = 60_000;
+
+/** Counts a telemetry fault; logs the first and then at most one a minute, with how many were not logged. */
+function telemetryFailed(where: string, e: unknown): void {
+  telemetryFaults.count++;
+  const now = Date.now();
+  if (telemetryFaults.lastLoggedAt !== 0 && now - telemetryFaults.lastLoggedAt < FAULT_LOG_INTERVAL_MS) {
+    telemetryFaults.unlogged++;
+    return;
+  }
+  try {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        event: "telemetry-fault",
+        where,
+        message: (e as Error)?.message ?? String(e),
+        stack: (e as Error)?.stack,
+        notLoggedSince: telemetryFaults.unlogged,
+        total: telemetryFaults.count,
+      }),
+    );
+  } catch {
+    // Even the log line must not reach the request.
+  }
+  telemetryFaults.lastLoggedAt = now;
+  telemetryFaults.unlogged = 0;
+}
+
+function recordSafely(routed: Routed, o: ReturnType<typeof outcome>, visitor: number, network: number): void {
+  try {
+    recorder.record(routed, o, visitor, network);
+  } catch (e) {
+    telemetryFailed("record", e);
+  }
 }
 
 /** Whether the request has been handed to an origin: from then on an error must not send it again. */
@@ -199,15 +243,15 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   let failover: string | null = null;
 
   if (d.role === "canary" && failed(result) && canFailover(method, body)) {
-    recorder.record(routed, outcome(d.slot, "canary", result, true), visitor, network);
+    recordSafely(routed, outcome(d.slot, "canary", result, true), visitor, network);
     await result.response?.body?.cancel().catch(() => {});
     failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
     answered = routing.stable;
     setCohortHeaders(up, { slot: answered, role: "stable" });
     result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
-    recorder.record(routed, outcome(answered, "stable", result, false), visitor, network);
+    recordSafely(routed, outcome(answered, "stable", result, false), visitor, network);
   } else if (!diverted) {
-    recorder.record(routed, outcome(d.slot, d.role, result, false), visitor, network);
+    recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network);
   }
 
   let response: Response;
@@ -222,15 +266,21 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       routing.doc.shadowPercent > 0 &&
       (method === "GET" || method === "HEAD")
     ) {
-      response = maybeMirror(request, response, routed, env, ctx, recorder);
+      // maybeMirror keeps its own faults (src/proxy/mirror.ts); this is for a throw it did not foresee.
+      try {
+        response = maybeMirror(request, response, routed, env, ctx, recorder);
+      } catch (e) {
+        telemetryFailed("mirror", e);
+      }
     }
   }
 
   const setCookie =
     sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, url.startsWith("https:"));
-  if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, assigned);
-  const explain = wantsExplain
-    ? explainValue({
+  let explain: string | null = null;
+  try {
+    if (wantsExplain === true)
+      explain = explainValue({
         decision: d,
         threshold: routing.threshold,
         release: routing.doc.release,
@@ -238,11 +288,13 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
         failover,
         diverted,
         answeredBy: answered,
-      })
-    : null;
-
-  noteLocation((request.cf as { colo?: unknown } | undefined)?.colo);
-  recorder.maybeFlush(ctx, env);
+      });
+    if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, assigned);
+    noteLocation((request.cf as { colo?: unknown } | undefined)?.colo);
+    recorder.maybeFlush(ctx, env);
+  } catch (e) {
+    telemetryFailed("after-answer", e);
+  }
 
   // A 101 carries the WebSocket itself; it goes back untouched.
   const fix = result.response !== null && response.status !== 101 && originHeadersNeedFix(response.headers, origins);
