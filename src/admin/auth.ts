@@ -7,7 +7,8 @@
 // | no ADMIN_TOKEN / ADMIN_TOKENS                    | 503 {error} saying how to set one                         |
 // | a token too short, ADMIN_TOKENS malformed        | 503 {error} naming the entry and the fix (also logged)    |
 // | no Authorization: Bearer                         | 401 + WWW-Authenticate (not counted as a guess)           |
-// | this address failed too often (credentials.ts)   | 429 {error} + Retry-After, the token not even compared    |
+// | this address failed too often (credentials.ts)   | 429 {error} + Retry-After, the token not even compared;   |
+// |                                                  | explain-header failures are counted apart and never count |
 // | the token matches none                           | 401 + WWW-Authenticate; the failure counted               |
 // | it matches                                       | on to the route, actorOf(c) = the token's name            |
 import type { Context, MiddlewareHandler } from "hono";
@@ -24,7 +25,7 @@ export const requireAdmin: MiddlewareHandler<AdminEnv> = async (c, next) => {
     if (creds.kind !== "ok") return unavailable(c, creds);
     return unauthorized(c, "missing credentials: send `Authorization: Bearer <ADMIN_TOKEN>`");
   }
-  const r = await authenticate(m[1], c.env, c.req.header("cf-connecting-ip") ?? null);
+  const r = await authenticate(m[1], c.env, c.req.header("cf-connecting-ip") ?? null, "admin");
   if (r.kind === "throttled") {
     c.header("retry-after", String(r.retryAfterS));
     return c.json(

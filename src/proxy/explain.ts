@@ -5,7 +5,8 @@
 // |------------------------------------------------|-------------------------------------------------------|
 // | no token configured, or one too short          | ignored (a too-short one is logged once per isolate)  |
 // | wrong token                                    | ignored; the failure counted per client address       |
-// | too many wrong tokens from this address        | 429 + Retry-After, nothing forwarded, nothing compared|
+// | too many wrong tokens from this address        | ignored, nothing compared; the request served as ever |
+// |                                                | (counted apart from the admin API's failures)         |
 // | a right token                                  | the header on the response                            |
 // The request header is never forwarded (headers.ts drops every x-edgeshift-* field).
 import type { Decision } from "../routing/decide";
@@ -23,22 +24,6 @@ export interface ExplainFacts {
   answeredBy: string;
   /** A canary-bound request sent to stable for want of a fresh verdict (the gate, src/worker/handler.ts). */
   diverted?: boolean;
-}
-
-/** The answer to a throttled explain request: nothing was forwarded. */
-export function explainThrottled(retryAfterS: number): Response {
-  return new Response(
-    `edgeshift: too many refused ${EXPLAIN_HEADER} tokens from this address; try again in ${retryAfterS} s.\n`,
-    {
-      status: 429,
-      headers: {
-        "content-type": "text/plain; charset=utf-8",
-        "cache-control": "no-store",
-        "retry-after": String(retryAfterS),
-        "x-edgeshift-error": "explain-throttled",
-      },
-    },
-  );
 }
 
 export function explainValue(f: ExplainFacts): string {

@@ -13,18 +13,24 @@
 // | neither secret set                                    | disabled (admin API 503; explain ignored)        |
 // | a token shorter than MIN_TOKEN_CHARS, a malformed     | misconfigured, naming the entry and the fix, and  |
 // | ADMIN_TOKENS, a reserved/duplicate name or token      | logged once per isolate (admin 503; explain off) |
-// | the client's address failed FAILURES_ALLOWED times    | throttled: no compare at all (429 + Retry-After) |
-// | within FAILURE_WINDOW_S                               |                                                  |
+// | the client's address failed FAILURES_ALLOWED times    | throttled: no compare at all (admin: 429 +       |
+// | within FAILURE_WINDOW_S (or its IPv6 /48              | Retry-After; explain: served without the answer) |
+// | FAILURES_ALLOWED_PER_48 times), for this purpose      |                                                  |
 // | the token matches none (compared with every one,      | refused; the failure is counted                  |
 // | each in constant time)                                |                                                  |
 // | it matches one                                        | ok, with that token's name as the actor          |
 //
-// Counting failures: per client address (an IPv6 address by its /64, what one client controls), in
-// the Rate Limiting binding AUTH_LIMITER when it is bound (wrangler.toml; counted per Cloudflare
-// location, shared by the isolates there, approximate by design) and always in this isolate's own
-// bounded FailureLimiter (the fallback when the binding is absent, and what refuses without a call
-// once an isolate knows). A client spreading guesses over many addresses is not stopped by this:
-// what stops guessing is a token of 32+ random characters (`openssl rand -hex 32`).
+// Counting failures: per purpose, admin API and explain header apart (a colleague behind the same
+// NAT with a stale explain token must not lock the operator out of the admin API, nor an admin
+// script's typo cost anyone their explain answers), and per client address (an IPv6 address by its
+// /64, what one client controls), in the Rate Limiting binding AUTH_LIMITER when it is bound
+// (wrangler.toml; counted per Cloudflare location, shared by the isolates there, approximate by
+// design) and always in this isolate's own bounded FailureLimiter (the fallback when the binding is
+// absent, and what refuses without a call once an isolate knows). IPv6 also counts per /48 in this
+// isolate (FAILURES_ALLOWED_PER_48): a /48 holds 65,536 /64s, which would otherwise be 65,536 × 10
+// guesses a minute and a flood of fresh keys that evicts other addresses' counts from the bounded
+// map. A client spreading guesses over many networks is not stopped by this: what stops guessing is
+// a token of 32+ random characters (`openssl rand -hex 32`).
 import { sameSecret } from "../lib/secret";
 import { FailureLimiter } from "../lib/failure-limiter";
 import { parseIp } from "../lib/cidr";
@@ -34,6 +40,10 @@ export const MIN_TOKEN_CHARS = 32;
 export const FAILURES_ALLOWED = 10;
 /** Seconds; the Rate Limiting binding accepts 10 or 60 (wrangler.toml `simple.period`). */
 export const FAILURE_WINDOW_S = 60;
+/** An IPv6 /48's allowance in the same window: ten clients' worth, e.g. a site's several /64s. */
+export const FAILURES_ALLOWED_PER_48 = 100;
+/** What a token is checked for: each has its own failure counts. */
+export type AuthPurpose = "admin" | "explain";
 /** The actor of ADMIN_TOKEN's holder. */
 export const ADMIN_ACTOR = "admin";
 /** Actors the controller writes for itself: a token named so would blur the audit trail. */
@@ -179,19 +189,38 @@ export function clientKeyOf(ip: string | null): string {
   return "v6:" + a.w[0].toString(16) + ":" + a.w[1].toString(16);
 }
 
-const isolateFailures = new FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW_S * 1000);
+/** The coarser key of an IPv6 address, its /48 (a site); null for IPv4 and non-addresses. */
+export function siteKeyOf(ip: string | null): string | null {
+  const a = parseIp(ip);
+  if (a === null || a.v === 4) return null;
+  return "v6/48:" + a.w[0].toString(16) + ":" + (a.w[1] >>> 16).toString(16);
+}
 
-/** Checks a client's token; counts and throttles failures (module head). */
-export async function authenticate(given: string, env: CredentialEnv, clientIp: string | null): Promise<AuthResult> {
+const isolateFailures = new FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW_S * 1000);
+const siteFailures = new FailureLimiter(FAILURES_ALLOWED_PER_48, FAILURE_WINDOW_S * 1000);
+
+/** Checks a client's token for `purpose`; counts and throttles failures (module head). */
+export async function authenticate(
+  given: string,
+  env: CredentialEnv,
+  clientIp: string | null,
+  purpose: AuthPurpose,
+): Promise<AuthResult> {
   const creds = credentialsOf(env);
   if (creds.kind !== "ok") return creds;
-  const key = clientKeyOf(clientIp);
+  const key = purpose + ":" + clientKeyOf(clientIp);
+  const site = siteKeyOf(clientIp);
+  const siteKey = site === null ? null : purpose + ":" + site;
   const now = Date.now();
-  const wait = isolateFailures.retryAfterMs(key, now);
+  const wait = Math.max(
+    isolateFailures.retryAfterMs(key, now),
+    siteKey === null ? 0 : siteFailures.retryAfterMs(siteKey, now),
+  );
   if (wait > 0) return { kind: "throttled", retryAfterS: Math.ceil(wait / 1000) };
   const actor = await holderOf(given, creds.list);
   if (actor !== null) return { kind: "ok", actor };
   isolateFailures.fail(key, now);
+  if (siteKey !== null) siteFailures.fail(siteKey, now);
   if (env.AUTH_LIMITER) {
     try {
       const { success } = await env.AUTH_LIMITER.limit({ key });
@@ -207,17 +236,19 @@ export async function authenticate(given: string, env: CredentialEnv, clientIp: 
 }
 
 /**
- * Whether the request asked for an explanation with a right token: true, false, or the seconds to
- * wait when its address is throttled. Costs nothing on requests without the header.
+ * Whether the request asked for an explanation with a right token. A throttled address gets false,
+ * like a wrong token: a debug header never refuses the page it rides on. Costs nothing on requests
+ * without the header.
  */
-export async function explainRequested(headers: Headers, env: CredentialEnv): Promise<boolean | number> {
+export async function explainRequested(headers: Headers, env: CredentialEnv): Promise<boolean> {
   const given = headers.get(EXPLAIN_HEADER);
   if (given === null) return false;
-  const r = await authenticate(given, env, headers.get("cf-connecting-ip"));
-  return r.kind === "ok" ? true : r.kind === "throttled" ? r.retryAfterS : false;
+  const r = await authenticate(given, env, headers.get("cf-connecting-ip"), "explain");
+  return r.kind === "ok";
 }
 
 /** Forgets this isolate's failure counts (tests start from a clean slate). */
 export function resetAuthFailures(): void {
   isolateFailures.clear();
+  siteFailures.clear();
 }

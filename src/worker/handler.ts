@@ -22,8 +22,9 @@
 // | response itself (header fix, cookie, the    | must not be processed twice, and its body is gone)|
 // | re-wrap)                                    | — nor the origin's answer passed on: it may be    |
 // |                                             | half-rewritten by then                            |
-// | x-edgeshift-explain from an address that     | 429 + Retry-After before anything is sent         |
-// | sent too many wrong tokens                  | (src/worker/credentials.ts)                       |
+// | x-edgeshift-explain from an address that     | the request served normally without the explain   |
+// | sent too many wrong tokens                  | answer (src/worker/credentials.ts): a debug header|
+// |                                             | never costs a user their page                     |
 //
 // The gate (issue 10: no request to a canary the fleet has abandoned). Before a request goes to the
 // canary, the isolate's copy of the controller's verdict must be younger than VERDICT_MAX_AGE_MS
@@ -64,7 +65,7 @@ import { networkOf, visitorOf } from "../telemetry/contributor";
 import { maybeMirror } from "../proxy/mirror";
 import { originBase, pathAndQuery, setCohortHeaders, upstreamHeaders } from "../proxy/headers";
 import { canFailover, failed, fetchOrigin, originErrorResponse, timeoutOf, type FetchResult } from "../proxy/forward";
-import { EXPLAIN_HEADER, explainThrottled, explainValue } from "../proxy/explain";
+import { EXPLAIN_HEADER, explainValue } from "../proxy/explain";
 import { explainRequested } from "./credentials";
 import { fixOriginHeaders, originHeadersNeedFix } from "../proxy/response-headers";
 
@@ -218,10 +219,9 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       recorder.recordDiverted();
     }
   }
-  // Before anything is sent: an address throttled for wrong tokens gets 429, the origin nothing.
-  // The header check first: requests without it pay no await and no hashing.
+  // The header check first: requests without it pay no await and no hashing. A throttled address
+  // is served without the answer (credentials.ts): the debug header never refuses a page.
   const wantsExplain = headers.has(EXPLAIN_HEADER) ? await explainRequested(headers, env) : false;
-  if (typeof wantsExplain === "number") return explainThrottled(wantsExplain);
 
   const origins = originsOf(env);
   const url = request.url;
@@ -279,7 +279,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     sticky.newVisitorValue === null ? null : visitorSetCookie(sticky.newVisitorValue, url.startsWith("https:"));
   let explain: string | null = null;
   try {
-    if (wantsExplain === true)
+    if (wantsExplain)
       explain = explainValue({
         decision: d,
         threshold: routing.threshold,

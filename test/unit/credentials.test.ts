@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   authenticate,
   clientKeyOf,
+  siteKeyOf,
+  FAILURES_ALLOWED_PER_48,
   FAILURES_ALLOWED,
   holderOf,
   parseCredentials,
@@ -82,6 +84,17 @@ describe("clientKeyOf", () => {
   });
 });
 
+describe("siteKeyOf", () => {
+  it("an IPv6 address by its /48; none for IPv4 or a non-address", () => {
+    expect(siteKeyOf("2001:db8:1:2::1")).toBe(siteKeyOf("2001:db8:1:ffff::9"));
+    expect(siteKeyOf("2001:db8:1::1")).not.toBe(siteKeyOf("2001:db8:2::1"));
+    expect(siteKeyOf("2001:db8:1::1")).not.toBe(clientKeyOf("2001:db8:1::1"));
+    expect(siteKeyOf("198.51.100.7")).toBeNull();
+    expect(siteKeyOf("::ffff:198.51.100.7")).toBeNull();
+    expect(siteKeyOf(null)).toBeNull();
+  });
+});
+
 describe("authenticate (this isolate's brake, no binding)", () => {
   afterEach(() => {
     resetAuthFailures();
@@ -92,19 +105,46 @@ describe("authenticate (this isolate's brake, no binding)", () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const env = { ADMIN_TOKEN: A };
     for (let i = 0; i < FAILURES_ALLOWED; i++)
-      expect(await authenticate("guess" + i, env, "203.0.113.9")).toEqual({ kind: "refused" });
+      expect(await authenticate("guess" + i, env, "203.0.113.9", "admin")).toEqual({ kind: "refused" });
     // The right token too: nothing is compared for a throttled address.
-    expect(await authenticate(A, env, "203.0.113.9")).toEqual({ kind: "throttled", retryAfterS: 60 });
-    expect(await authenticate(A, env, "203.0.113.10")).toEqual({ kind: "ok", actor: "admin" });
+    expect(await authenticate(A, env, "203.0.113.9", "admin")).toEqual({ kind: "throttled", retryAfterS: 60 });
+    expect(await authenticate(A, env, "203.0.113.10", "admin")).toEqual({ kind: "ok", actor: "admin" });
     vi.setSystemTime(1_000_000 + 60_000);
-    expect(await authenticate(A, env, "203.0.113.9")).toEqual({ kind: "ok", actor: "admin" });
+    expect(await authenticate(A, env, "203.0.113.9", "admin")).toEqual({ kind: "ok", actor: "admin" });
+  });
+
+  it("admin and explain failures are counted apart: neither locks the other out", async () => {
+    // Until issue 9's review one counter served both: a stale explain token behind the operator's
+    // NAT got the operator 429s from the admin API.
+    vi.useFakeTimers({ now: 1_000_000 });
+    const env = { ADMIN_TOKEN: A };
+    for (let i = 0; i < FAILURES_ALLOWED + 3; i++) await authenticate("stale" + i, env, "203.0.113.20", "explain");
+    expect((await authenticate(A, env, "203.0.113.20", "explain")).kind).toBe("throttled");
+    expect(await authenticate(A, env, "203.0.113.20", "admin")).toEqual({ kind: "ok", actor: "admin" });
+    for (let i = 0; i < FAILURES_ALLOWED; i++) await authenticate("typo" + i, env, "203.0.113.21", "admin");
+    expect((await authenticate(A, env, "203.0.113.21", "admin")).kind).toBe("throttled");
+    expect(await authenticate(A, env, "203.0.113.21", "explain")).toEqual({ kind: "ok", actor: "admin" });
+  });
+
+  it(`an IPv6 /48 is throttled after ${FAILURES_ALLOWED_PER_48} failures however many /64s it spreads them over`, async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const env = { ADMIN_TOKEN: A };
+    // Each guess from a fresh /64 of 2001:db8:7::/48: no /64 ever reaches its own limit.
+    for (let i = 0; i < FAILURES_ALLOWED_PER_48; i++)
+      expect(await authenticate("g" + i, env, `2001:db8:7:${i.toString(16)}::1`, "admin")).toEqual({ kind: "refused" });
+    expect(await authenticate(A, env, "2001:db8:7:ffff::1", "admin")).toEqual({ kind: "throttled", retryAfterS: 60 });
+    // Another /48, and the other purpose, are unaffected; the window's end lets the /48 in again.
+    expect(await authenticate(A, env, "2001:db8:8::1", "admin")).toEqual({ kind: "ok", actor: "admin" });
+    expect(await authenticate(A, env, "2001:db8:7:ffff::1", "explain")).toEqual({ kind: "ok", actor: "admin" });
+    vi.setSystemTime(1_000_000 + 60_000);
+    expect(await authenticate(A, env, "2001:db8:7:ffff::1", "admin")).toEqual({ kind: "ok", actor: "admin" });
   });
 
   it("a misconfiguration is reported before anything is compared or counted", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       for (let i = 0; i < FAILURES_ALLOWED + 2; i++)
-        expect((await authenticate("x", { ADMIN_TOKEN: "short" }, "203.0.113.11")).kind).toBe("misconfigured");
+        expect((await authenticate("x", { ADMIN_TOKEN: "short" }, "203.0.113.11", "admin")).kind).toBe("misconfigured");
     } finally {
       errors.mockRestore();
     }

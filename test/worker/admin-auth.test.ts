@@ -131,11 +131,14 @@ describe("guessing is throttled per client address", () => {
     await r.arrayBuffer();
   });
 
-  it("wrong explain tokens count too: then 429 before anything reaches the origin", async () => {
+  it("wrong explain tokens never refuse a page nor lock the admin API: the throttled address is served without the answer", async () => {
+    // Until issue 9's review this pinned a 429 for the page and one counter shared with the admin
+    // API. Changed on purpose: a debug header never costs a user the page, nor a stale explain
+    // token behind the operator's NAT the operator's admin access.
     await useRollout({ percent: 0 });
     const ip = "198.51.100.221";
     const path = `/explain-guess-${crypto.randomUUID()}`;
-    for (let i = 0; i < FAILURES_ALLOWED; i++) {
+    for (let i = 0; i < FAILURES_ALLOWED + 2; i++) {
       const g = await SELF.fetch("https://app.example" + path, {
         headers: { "x-edgeshift-explain": "guess-" + i, "cf-connecting-ip": ip },
       });
@@ -143,18 +146,19 @@ describe("guessing is throttled per client address", () => {
       expect(g.headers.get("x-edgeshift-explain")).toBeNull();
       await g.arrayBuffer();
     }
+    // Throttled for explain: even the right token is not compared, and the page is served as ever.
     const r = await SELF.fetch("https://app.example" + path + "?last", {
       headers: { "x-edgeshift-explain": TOKEN, "cf-connecting-ip": ip },
     });
-    expect(r.status).toBe(429);
-    expect(r.headers.get("x-edgeshift-error")).toBe("explain-throttled");
-    expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-edgeshift-explain")).toBeNull();
+    expect(r.headers.get("x-edgeshift-error")).toBeNull();
     await r.arrayBuffer();
     const seen = (await (await fetch(inject("blueUrl") + "/__origin/requests")).json()) as { url: string }[];
-    expect(seen.filter((s) => s.url === path + "?last")).toEqual([]);
-    // The same address without the header is proxied as ever.
-    const plain = await SELF.fetch("https://app.example" + path, { headers: { "cf-connecting-ip": ip } });
-    expect(plain.status).toBe(200);
-    await plain.arrayBuffer();
+    expect(seen.filter((s) => s.url === path + "?last").length).toBe(1);
+    // The admin API from the same address is not throttled by them.
+    const admin = await status(TOKEN, ip);
+    expect(admin.status).toBe(200);
+    await admin.arrayBuffer();
   });
 });
