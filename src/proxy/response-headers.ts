@@ -7,7 +7,8 @@
 // | any `x-edgeshift-*` field                          | dropped                                  | an app must not spoof an explain answer or an edgeshift error       |
 // | `Set-Cookie` for an `edgeshift_*` cookie           | that Set-Cookie dropped, the others kept | an app must not pin a visitor's id (hence cohort) or plant an override |
 // | `Location` / `Content-Location` at BLUE_ORIGIN or  | the same path and query on the scheme    | the origins' own addresses are internal, and a redirect to one      |
-// | GREEN_ORIGIN (absolute or scheme-relative)         | and host the client used                 | would take the client around edgeshift                              |
+// | GREEN_ORIGIN (absolute or scheme-relative; any     | and host the client used                 | would take the client around edgeshift                              |
+// | scheme, host case, trailing dot, default port)     |                                          |                                                                     |
 // | a 101 (WebSocket)                                  | untouched (the caller does not call this)| the response carries the socket itself                              |
 // Other URLs (Link, Refresh, bodies) are the app's business: an app that writes its internal
 // address into them needs its own fix (X-Forwarded-Host says what the client used).
@@ -63,26 +64,86 @@ function isOwnSetCookie(value: string): boolean {
 }
 
 /**
- * The path, query and fragment of `url` if it points at one of the origin bases (scheme and host
- * compared case-insensitively; a scheme-relative `//host/…` counts), else null.
+ * The path, query and fragment of `url` if it points at one of the origin bases, else null. The
+ * host and port are compared, not the text: a TLS-terminating origin writes `http://` for an
+ * `https://` base, some frameworks write the default port (`:443`, `:80`), an upper-case host or a
+ * fully qualified `host.`; each still names the internal address. So the scheme is ignored (a
+ * scheme-relative `//host/…` counts), the host is compared case-insensitively without a trailing
+ * dot, and no port, 80 and 443 are one "default" port (which of them the scheme implies is what
+ * the scheme says, and the scheme is not trusted here). A base's path must prefix the URL's.
  */
 export function publicPathOf(url: string, bases: OriginBases): string | null {
   return restAfterBase(url, bases.blue) ?? restAfterBase(url, bases.green);
 }
 
+interface UrlParts {
+  host: string;
+  /** -1 for no port, 80 or 443 (see publicPathOf). */
+  port: number;
+  /** Path, query and fragment as written. */
+  rest: string;
+}
+
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Host, port and the rest of an absolute or scheme-relative http(s) URL, or null. */
+function partsOf(url: string): UrlParts | null {
+  let i: number;
+  if (url.startsWith("//")) i = 2;
+  else {
+    const m = SCHEME.exec(url);
+    if (m === null) return null;
+    const scheme = m[0].slice(0, -3).toLowerCase();
+    if (scheme !== "http" && scheme !== "https") return null;
+    i = m[0].length;
+  }
+  let end = i;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 47 || c === 63 || c === 35) break; // / ? #
+    end++;
+  }
+  // Userinfo (`user@`) names no host.
+  const at = url.lastIndexOf("@", end - 1);
+  const authority = url.slice(at >= i ? at + 1 : i, end);
+  let host: string;
+  let portText = "";
+  if (authority.startsWith("[")) {
+    const close = authority.indexOf("]");
+    if (close < 0) return null;
+    host = authority.slice(0, close + 1);
+    const after = authority.slice(close + 1);
+    if (after !== "") {
+      if (!after.startsWith(":")) return null;
+      portText = after.slice(1);
+    }
+  } else {
+    const colon = authority.lastIndexOf(":");
+    host = colon < 0 ? authority : authority.slice(0, colon);
+    if (colon >= 0) portText = authority.slice(colon + 1);
+  }
+  host = host.toLowerCase();
+  if (host.endsWith(".")) host = host.slice(0, -1);
+  if (host === "") return null;
+  let port = -1;
+  if (portText !== "") {
+    if (!/^[0-9]{1,5}$/.test(portText)) return null;
+    port = Number(portText);
+    if (port === 80 || port === 443) port = -1;
+  }
+  return { host, port, rest: url.slice(end) };
+}
+
 function restAfterBase(url: string, base: string): string | null {
   if (base === "") return null;
-  let b = base;
-  if (url.startsWith("//")) {
-    const s = base.indexOf("://");
-    if (s < 0) return null;
-    b = base.slice(s + 1);
-  }
-  if (url.length < b.length || url.slice(0, b.length).toLowerCase() !== b.toLowerCase()) return null;
-  const rest = url.slice(b.length);
+  const b = partsOf(base);
+  const u = b === null ? null : partsOf(url);
+  if (b === null || u === null || u.host !== b.host || u.port !== b.port) return null;
+  if (!u.rest.startsWith(b.rest)) return null;
+  const rest = u.rest.slice(b.rest.length);
   if (rest === "") return "/";
   const c = rest.charCodeAt(0);
-  // "/", "?" or "#" must follow, or "http://origin:8101" would match "http://origin:81010".
+  // "/", "?" or "#" must follow a base path, or ".../app" would match ".../apple".
   if (c === 47) return rest;
   return c === 63 || c === 35 ? "/" + rest : null;
 }

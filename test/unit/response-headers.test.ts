@@ -24,6 +24,35 @@ describe("publicPathOf", () => {
       expect(publicPathOf(u, bases), u).toBeNull();
     expect(publicPathOf("/x", { blue: "", green: "" })).toBeNull();
   });
+  it("compares host and port, not text: the other scheme, a default port, case, a trailing dot, userinfo", () => {
+    // Each of these leaked the internal address before issue 9's review (exact text compare).
+    const tls = { blue: "https://blue.internal", green: "http://10.0.0.5:8101" };
+    for (const [u, want] of [
+      ["http://blue.internal/login?next=1", "/login?next=1"], // a TLS-terminating origin
+      ["https://blue.internal:443/a", "/a"],
+      ["http://blue.internal:80/a", "/a"],
+      ["HTTPS://BLUE.Internal/a", "/a"],
+      ["https://blue.internal./a", "/a"],
+      ["https://blue.internal.:443", "/"],
+      ["//BLUE.internal./s#f", "/s#f"],
+      ["https://user:pw@blue.internal/a", "/a"],
+      ["https://10.0.0.5:8101/x", "/x"],
+      ["http://10.0.0.5.:8101?q", "/?q"],
+    ])
+      expect(publicPathOf(u, tls), u).toBe(want);
+    expect(publicPathOf("https://[2001:db8::1]:443/v6", { blue: "http://[2001:DB8::1]", green: "" })).toBe("/v6");
+    for (const u of [
+      "https://blue.internal:8443/a", // another port is another service
+      "http://10.0.0.5/x",
+      "http://10.0.0.5:81010/x",
+      "https://blue.internal.evil/a",
+      "https://blue.internal@evil.example/a",
+      "ftp://blue.internal/a",
+      "https://blue.internal:x/a",
+      "https://[2001:db8::2]/a",
+    ])
+      expect(publicPathOf(u, tls), u).toBeNull();
+  });
 });
 
 describe("fixOriginHeaders", () => {
