@@ -16,6 +16,8 @@
 // |                                    | log and the webhook; logged, status().saveError says so; the  |
 // |                                    | next change rewrites every row; KV's copy is what a restart   |
 // |                                    | falls back on (a rolledBack document keeps all on stable)     |
+// | a stored document field unreadable | that field falls back (state.ts repairParts), the others kept |
+// | at start-up                        | (attempt, rollback); logged, status().stateRepaired says so   |
 // | judgement fails, rollback.mode     | event "would-roll-back" (and its webhook) once per attempt,   |
 // | "observe"                          | nothing changed; after a restart it may be recorded once more |
 import { DurableObject } from "cloudflare:workers";
@@ -36,6 +38,7 @@ import {
   afterReport,
   DOCUMENT_FIELDS,
   initialState,
+  repairParts,
   NO_REPORTS,
   viewOf,
   windowSecondsOf,
@@ -65,6 +68,8 @@ export class RolloutController extends DurableObject<Env> {
   private state: ControllerState;
   /** The last failed save of the state, until one succeeds (memory only: it could not be saved). */
   private saveError: { at: string; message: string } | null = null;
+  /** Document fields found unreadable at start-up and replaced by fallbacks (memory only). */
+  private stateRepaired: { at: string; fields: string[] } | null = null;
   private reports: ReportCounters;
   private readonly windows: ControllerWindows;
   private readonly plan: PlanRunner;
@@ -75,7 +80,21 @@ export class RolloutController extends DurableObject<Env> {
     super(ctx, env);
     this.store = new ControllerStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     // Counters and state stored before a field existed get it at its initial value.
-    this.state = { ...initialState(), ...(this.store.getParts<ControllerState>("controller", DOCUMENT_FIELDS) ?? {}) };
+    const corrupt: string[] = [];
+    const stored = this.store.getParts<ControllerState>("controller", DOCUMENT_FIELDS, corrupt);
+    this.state = repairParts({ ...initialState(), ...(stored ?? {}) }, corrupt);
+    if (corrupt.length > 0) {
+      // The next save rewrites every row (rewriteAll starts true), so the bad rows do not outlive this.
+      this.stateRepaired = { at: new Date(this.clock()).toISOString(), fields: corrupt };
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "controller-state-part-corrupt",
+          fields: corrupt,
+          message: `stored controller field(s) ${corrupt.join(", ")} were unreadable; the other fields were kept and these fell back (src/controller/state.ts repairParts). Check the rollout with \`edgeshift status\``,
+        }),
+      );
+    }
     this.reports = { ...NO_REPORTS, ...(this.store.get<Partial<ReportCounters>>("reports") ?? {}) };
     this.context = {
       now: () => this.clock(),
@@ -172,6 +191,7 @@ export class RolloutController extends DurableObject<Env> {
       reports: this.reports,
       plan: this.plan.status(),
       saveError: this.saveError,
+      stateRepaired: this.stateRepaired,
     });
   }
 

@@ -16,6 +16,8 @@ export interface SnapshotInput {
   plan: PlanStatus | null;
   /** The controller's last failed save of its state, null when the last save succeeded. */
   saveError?: { at: string; message: string } | null;
+  /** Document fields found unreadable at start-up and replaced by fallbacks. */
+  stateRepaired?: { at: string; fields: string[] } | null;
 }
 
 export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
@@ -44,6 +46,7 @@ export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
     events: input.events,
     reports: input.reports,
     saveError: input.saveError ?? null,
+    ...(input.stateRepaired ? { stateRepaired: input.stateRepaired } : {}),
   };
 }
 

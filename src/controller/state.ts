@@ -2,6 +2,7 @@
 // rules for attempts and supersession. Documented in docs/storage-schema.md ("Durable Object").
 import { NO_DOCUMENT } from "../model/fingerprint";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
+import { parseRollout } from "../model/parse";
 import type { ControllerView, Report } from "../model/protocol";
 
 /** Fingerprints kept as superseded (newest first): far more than isolates could hold stale. */
@@ -56,6 +57,35 @@ export const DOCUMENT_FIELDS = [
   "viewDoc",
   "pendingKvText",
 ] as const satisfies readonly (keyof ControllerState)[];
+
+/**
+ * The state with fallbacks for document fields whose stored rows were unreadable
+ * (ControllerStore.getParts), the other fields as stored:
+ * | corrupt              | falls back to                                                       |
+ * |----------------------|---------------------------------------------------------------------|
+ * | doc                  | the parsed `text` when that is intact and valid, else ALL_STABLE    |
+ * |                      | (everyone on stable until the next version arrives)                 |
+ * | text                 | `doc` written out (keeps its fields for the controller's next patch)|
+ * |                      | or null when doc is lost too                                        |
+ * | viewDoc              | none: isolates follow KV's copy (viewFingerprint cleared with it)   |
+ * | pendingKvText        | none: the owed KV write is lost, KV's copy stands                   |
+ */
+export function repairParts(s: ControllerState, corrupt: readonly string[]): ControllerState {
+  if (corrupt.length === 0) return s;
+  const out = { ...s };
+  const lost = (f: string) => corrupt.includes(f);
+  if (lost("doc")) {
+    const parsed = lost("text") ? null : parseRollout(s.text);
+    out.doc = parsed !== null && parsed.ok ? parsed.doc : ALL_STABLE;
+  }
+  if (lost("text")) out.text = lost("doc") ? null : JSON.stringify(out.doc);
+  if (lost("viewDoc")) {
+    out.viewDoc = null;
+    out.viewFingerprint = null;
+  }
+  if (lost("pendingKvText")) out.pendingKvText = null;
+  return out;
+}
 
 export interface ReportCounters {
   /** Isolates' reports counted, whether they came directly or merged by an aggregator. */

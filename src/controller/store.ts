@@ -57,8 +57,13 @@ export class ControllerStore {
     });
   }
 
-  /** What putParts wrote (a main row written before the split, holding every field, reads the same). */
-  getParts<T>(k: string, apart: readonly string[]): T | null {
+  /**
+   * What putParts wrote (a main row written before the split, holding every field, reads the same).
+   * An unreadable part row costs that field only: it is left out and its name pushed to `corrupt`,
+   * the caller decides its fallback. Dropping the whole value for one bad row would reset every
+   * other field (the attempt, the rollback) to its initial value.
+   */
+  getParts<T>(k: string, apart: readonly string[], corrupt?: string[]): T | null {
     const main = this.get<Record<string, unknown>>(k);
     if (!main) return null;
     for (const f of apart) {
@@ -67,7 +72,9 @@ export class ControllerStore {
       try {
         main[f] = JSON.parse(rows[0].v);
       } catch {
-        return null;
+        // The part row is newer than any copy a pre-split main row holds: that copy is stale.
+        delete main[f];
+        corrupt?.push(f);
       }
     }
     return main as T;

@@ -125,6 +125,8 @@ export interface StatusSnapshot {
    * reached KV, the event log and the webhook, but a restart falls back on KV's copy.
    */
   saveError: { at: string; message: string } | null;
+  /** Stored document fields that were unreadable at the controller's start and fell back (absent: none). */
+  stateRepaired?: { at: string; fields: string[] };
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort";

@@ -7,6 +7,7 @@ import {
   knows,
   MAX_SUPERSEDES,
   NO_REPORTS,
+  repairParts,
   startAttempt,
   viewOf,
   windowSecondsOf,
@@ -87,5 +88,33 @@ describe("report counters", () => {
   it("the window is rollback.windowSeconds, 60 with rollback off", () => {
     expect(windowSecondsOf(rolloutSchema.parse({ rollback: { windowSeconds: 120 } }))).toBe(120);
     expect(windowSecondsOf(rolloutSchema.parse({ rollback: false }))).toBe(60);
+  });
+});
+
+describe("repairParts (unreadable document rows at start-up)", () => {
+  const doc = rolloutSchema.parse({ percent: 30, release: "v2" });
+  const text = JSON.stringify({ percent: 30, release: "v2" });
+  const s = { ...initialState(), attempt: 4, text, doc, viewDoc: doc, viewFingerprint: "fp", pendingKvText: text };
+
+  it("a lost doc is rebuilt from the text; the other fields kept", () => {
+    const r = repairParts({ ...s, doc: ALL_STABLE }, ["doc"]);
+    expect(r.doc.percent).toBe(30);
+    expect(r.doc.release).toBe("v2");
+    expect(r.attempt).toBe(4);
+    expect(r.viewDoc).toBe(doc);
+  });
+  it("a lost text is the doc written out; both lost: all on stable, no text", () => {
+    expect(JSON.parse(repairParts({ ...s, text: null }, ["text"]).text!).percent).toBe(30);
+    const both = repairParts({ ...s, text: null, doc: ALL_STABLE }, ["text", "doc"]);
+    expect(both.doc).toBe(ALL_STABLE);
+    expect(both.text).toBeNull();
+    expect(both.attempt).toBe(4);
+  });
+  it("a lost view or pending write: none (KV's copy stands)", () => {
+    const r = repairParts(s, ["viewDoc", "pendingKvText"]);
+    expect(r.viewDoc).toBeNull();
+    expect(r.viewFingerprint).toBeNull();
+    expect(r.pendingKvText).toBeNull();
+    expect(repairParts(s, [])).toBe(s);
   });
 });

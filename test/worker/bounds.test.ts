@@ -69,6 +69,40 @@ describe("the largest valid document", () => {
     expect((await again.history(5)).map((e) => e.kind)).toEqual(["rollback", "attempt"]);
   });
 
+  it("an unreadable document row costs that field only: the rollback and attempt survive a restart, and status says so", async () => {
+    // Before issue 9's review one corrupt part row made getParts return null: the whole state
+    // reset to attempt 0, the rollback forgotten.
+    const c = (current = freshController());
+    const { fp } = await putDoc({ percent: 20, release: "v1", rollback: { minRequests: 20 } });
+    await c.report(report(fp, counters(5), counters(50)));
+    expect((await c.report(failing(fp))).doc?.rolledBack).toBeDefined();
+    await c.settle();
+    const before = await c.status();
+    await inObject(c, (_, s) => {
+      s.storage.sql.exec(`UPDATE kv_state SET v = '{"percent": 2' WHERE k IN ('controller.doc', 'controller.viewDoc')`);
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      await abortAllDurableObjects();
+      const again = (current = controllerById(c.id));
+      const s = await again.status();
+      expect(s.state).toBe("rolled-back");
+      expect(s.release).toBe("v1");
+      expect(s.config.fingerprint).toBe(before.config.fingerprint);
+      expect(s.rolledBack?.reason).toBe(before.rolledBack?.reason);
+      // The view's document is gone: isolates follow KV's copy (which holds the rollback); its
+      // revision never goes back (a reset to 0 would make isolates ignore the controller).
+      const view = await again.view();
+      expect(view.doc).toBeNull();
+      expect(view.revision).toBe(1);
+      expect(s.stateRepaired?.fields.sort()).toEqual(["doc", "viewDoc"]);
+      expect((await kvDoc()).rolledBack).toBeDefined();
+      expect((await again.history(5)).map((e) => e.kind)).toEqual(["rollback", "attempt"]);
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it("reads a state saved before the split (one row holding every field)", async () => {
     const c = (current = freshController());
     const { fp } = await putDoc({ percent: 20, release: "v1", rollback: { minRequests: 20 } });
