@@ -61,13 +61,7 @@ export function nestingDepth(text: string, max: number): number {
 
 /** Problems a text has before it may be parsed at all (depth; size only when far too large: the parsed value names the field). */
 export function textProblems(text: string): LimitProblem[] {
-  if (text.length > MAX_TEXT_TO_EXPLAIN)
-    return [
-      {
-        path: "",
-        message: `the text is ${kib(utf8Bytes(text))}; a document may be at most ${kib(MAX_DOCUMENT_BYTES)} as compact JSON (${kib(MAX_TEXT_BYTES)} with whitespace): shorten its lists, e.g. target a group header ("x-beta: 1") set by your app instead of listing every user id`,
-      },
-    ];
+  if (text.length > MAX_TEXT_TO_EXPLAIN) return [oversizedText(kib(utf8Bytes(text)))];
   const depth = nestingDepth(text, MAX_DEPTH);
   if (depth <= MAX_DEPTH) return [];
   return [
@@ -134,6 +128,17 @@ function largestPart(root: Record<string, unknown>): { path: string; size: numbe
     size = best;
   }
   return { path: path.join("."), size, entries: Array.isArray(node) ? node.length : null };
+}
+
+/**
+ * The problem of a text too large to parse, `size` as a person reads it ("5.0 MiB", "over 256 KiB"
+ * when the read stopped at the limit).
+ */
+export function oversizedText(size: string): LimitProblem {
+  return {
+    path: "",
+    message: `the text is ${size}; a document may be at most ${kib(MAX_DOCUMENT_BYTES)} as compact JSON (${kib(MAX_TEXT_BYTES)} with whitespace): shorten its lists, e.g. target a group header ("x-beta: 1") set by your app instead of listing every user id`,
+  };
 }
 
 function kib(bytes: number): string {

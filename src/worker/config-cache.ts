@@ -11,7 +11,16 @@
 // | key missing                       | valid: everyone on stable (percent 0), fingerprint "none"       |
 // | document invalid                  | keep the last good copy (none → all stable); log ONE structured |
 // |                                   | JSON error per bad version (by fingerprint); state.lastError    |
+// | document over MAX_TEXT_BYTES      | read as a stream and cancelled past 256 KiB: invalid without    |
+// | (256 KiB; KV takes 25 MiB)        | parsing, named by the fingerprint of what was read; the         |
+// |                                   | controller's status names the field that makes it large         |
 // | CONFIG_TTL_SECONDS unset/invalid  | 3 s                                                             |
+// Why a stream: a whole-value get(…, "text") transfers, decodes and (to fingerprint it) hashes
+// every byte, so a 25 MiB bad version cost each isolate 25 MiB of download, ~50 MB of string and a
+// full hash every TTL until someone fixed it. The stream is pulled chunk by chunk (KV hands the
+// value over as a body, like a fetch); cancelling it stops the transfer, so an oversized version
+// costs at most 256 KiB plus one chunk per refresh. KV metadata could name a version without
+// reading it, but an operator's `wrangler kv key put` writes none, so it cannot be relied on.
 // KV is eventually consistent (up to ~60 s between locations); the TTL only bounds how stale this
 // isolate's copy is relative to what its location's KV serves.
 import type { Env } from "../env";
@@ -20,6 +29,8 @@ import { parseRollout, type ConfigProblem } from "../model/parse";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
 import { withTimeout } from "../lib/timeout";
 import { NO_DOCUMENT, fingerprintOf } from "../model/fingerprint";
+import { MAX_TEXT_BYTES, oversizedText } from "../model/limits";
+import { readTextUpTo, type BoundedText } from "../lib/bounded-read";
 
 export const DEFAULT_TTL_SECONDS = 3;
 export const COLD_READ_TIMEOUT_MS = 1500;
@@ -118,8 +129,11 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
   const started = Date.now();
   let text: string | null;
   try {
-    const read = env.ROLLOUT_CONFIG.get(ROLLOUT_KEY);
-    text = timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs, `KV read of "${ROLLOUT_KEY}"`);
+    const read = readBounded(env);
+    const got =
+      timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs, `KV read of "${ROLLOUT_KEY}"`);
+    if (got !== null && !got.whole) return oversized(env, got.text);
+    text = got === null ? null : got.text;
   } catch (e) {
     lastReadError = { at: new Date().toISOString(), message: (e as Error)?.message ?? String(e) };
     console.error(
@@ -135,9 +149,7 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
     staleAt = started + ttlOf(env);
     return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
   }
-  lastReadError = null;
-  fetchedAt = Date.now();
-  staleAt = fetchedAt + ttlOf(env);
+  readDone(env);
   if (current !== null && text !== null && current.fingerprint !== NO_DOCUMENT && lastText === text) {
     // Unchanged (or reverted to the same good text after a bad version): no re-parse.
     lastError = null;
@@ -154,23 +166,48 @@ async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConf
     current = { doc: r.doc, fingerprint: r.fingerprint };
     return current;
   }
-  lastError = {
-    at: new Date(fetchedAt).toISOString(),
-    fingerprint: r.fingerprint,
-    summary: r.summary,
-    problems: r.problems,
-  };
-  if (!loggedBad.has(r.fingerprint)) {
+  return rejected(r.fingerprint, r.problems, r.summary);
+}
+
+/** The value as text, at most MAX_TEXT_BYTES of it (module head: why a stream); null if missing. */
+async function readBounded(env: Env): Promise<BoundedText | null> {
+  const body = await env.ROLLOUT_CONFIG.get(ROLLOUT_KEY, { type: "stream" });
+  return body === null ? null : readTextUpTo(body, MAX_TEXT_BYTES);
+}
+
+function readDone(env: Env): void {
+  lastReadError = null;
+  fetchedAt = Date.now();
+  staleAt = fetchedAt + ttlOf(env);
+}
+
+/**
+ * A value past the text limit: invalid unread. Its version is named by the fingerprint of the part
+ * read (two such versions alike in their first 256 KiB share it: one log line for both, harmless).
+ */
+function oversized(env: Env, head: string): CachedConfig {
+  readDone(env);
+  const fingerprint = fingerprintOf(head);
+  if (lastError !== null && lastError.fingerprint === fingerprint)
+    return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
+  const problem = oversizedText(`over ${MAX_TEXT_BYTES / 1024} KiB (the read stopped there)`);
+  const message = problem.message + "; the controller's status (`edgeshift status`) names the field";
+  return rejected(fingerprint, [{ path: "", message }], message);
+}
+
+function rejected(fingerprint: string, problems: ConfigProblem[], summary: string): CachedConfig {
+  lastError = { at: new Date(fetchedAt ?? Date.now()).toISOString(), fingerprint, summary, problems };
+  if (!loggedBad.has(fingerprint)) {
     if (loggedBad.size >= 64) loggedBad.clear();
-    loggedBad.add(r.fingerprint);
+    loggedBad.add(fingerprint);
     console.error(
       JSON.stringify({
         level: "error",
         event: "config-invalid",
         key: ROLLOUT_KEY,
-        fingerprint: r.fingerprint,
-        problems: r.problems,
-        summary: r.summary,
+        fingerprint,
+        problems,
+        summary,
         keeping: current?.fingerprint ?? "all-stable",
         fix: `correct the fields above and write the document again: wrangler kv key put --binding ROLLOUT_CONFIG ${ROLLOUT_KEY} '<json>'`,
       }),

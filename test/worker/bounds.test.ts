@@ -215,10 +215,13 @@ describe("through the proxy and the controller", () => {
       const text = JSON.stringify({ ...good, percent: 0, rules: [{ header: { name: "x-user-id", values } }] });
       expect(text.length).toBeGreaterThan(1_200_000);
       const { isolate, controller } = await replaceWith(text);
-      for (const summary of [isolate.lastError!.summary, controller.configError!.summary]) {
-        expect(summary).toMatch(/rules\.0\.header\.values holds 1\.\d MiB of it \(75000 entries\).*/);
-        expect(summary).toMatch(/at most 64 KiB/);
-      }
+      // The controller names the field; an isolate stops reading at the 256 KiB text limit (it used
+      // to read and parse the whole text every TTL) and points at the controller's status.
+      expect(controller.configError!.summary).toMatch(
+        /rules\.0\.header\.values holds 1\.\d MiB of it \(75000 entries\).*/,
+      );
+      expect(controller.configError!.summary).toMatch(/at most 64 KiB/);
+      expect(isolate.lastError!.summary).toMatch(/over 256 KiB.*at most 64 KiB.*status/);
       expect(isolate.doc.release).toBe(good.release);
       expect(controller).toMatchObject({ release: good.release, percent: 100, state: "running", saveError: null });
       expect(await origin()).toBe("green");
@@ -247,6 +250,32 @@ describe("through the proxy and the controller", () => {
       expect(s.saveError).toBeNull();
       expect(s.events.map((e) => e.kind)).toContain("rollback");
     } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it("a 25 MiB value: each isolate refresh reads 256 KiB of it, once logged; the last good routes", async () => {
+    const errors = quiet();
+    const reads = vi.spyOn(env.ROLLOUT_CONFIG, "get");
+    try {
+      const text = JSON.stringify({ ...good, percent: 0, pad: "x".repeat(25 * 1024 * 1024 - 200) });
+      const { isolate } = await replaceWith(text);
+      expect(isolate.lastError!.summary).toMatch(/over 256 KiB \(the read stopped there\)/);
+      expect(isolate.doc.release).toBe(good.release);
+      const badFp = isolate.lastError!.fingerprint;
+      // The isolate reads a stream (cancelled past the limit), not the whole value.
+      const calls = reads.mock.calls as unknown as [string, unknown?][];
+      expect(calls.some((c) => c[0] === "rollout" && JSON.stringify(c[1]) === '{"type":"stream"}')).toBe(true);
+      // Refreshed again: the same bad version, not logged again, the last good still routes.
+      const logged = errors.mock.calls.filter((c) => String(c[0]).includes(badFp)).length;
+      expireConfigCache();
+      await echo("/again");
+      await vi.waitFor(() => expect(getConfigState().fetchedAt).toBeGreaterThan(isolate.fetchedAt!));
+      expect(getConfigState().lastError!.fingerprint).toBe(badFp);
+      expect(errors.mock.calls.filter((c) => String(c[0]).includes(badFp)).length).toBe(logged);
+      expect(await origin()).toBe("green");
+    } finally {
+      reads.mockRestore();
       errors.mockRestore();
     }
   });
