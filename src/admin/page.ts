@@ -158,6 +158,11 @@ function render(s) {
     banners.push('<div class="banner" id="saveerror"><h3>The controller cannot save its state (since ' + esc(time(s.saveError.at)) + ")</h3>" + esc(s.saveError.message) +
       '<div class="dim">Its decisions still reach KV, the event log and the webhook; after a restart it falls back on the KV document.</div></div>');
   }
+  if (s.stateRepaired) {
+    banners.push('<div class="banner warn" id="staterepaired"><h3>Stored controller state was partly unreadable (at ' + esc(time(s.stateRepaired.at)) + ")</h3>" +
+      "<div>Fell back for: <code>" + esc(s.stateRepaired.fields.join(", ")) + "</code>; every other field was kept.</div>" +
+      '<div class="dim">Isolates follow the KV document for what was lost; check the rollout and write it again if it looks wrong.</div></div>');
+  }
   $("banners").innerHTML = banners.join("");
 
   const pl = s.plan;
