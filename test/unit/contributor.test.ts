@@ -47,7 +47,8 @@ describe("Recorder attribution", () => {
     rec.record(routed, ok); // an older caller: counted, not attributed
     const [b] = rec.pending();
     expect(b.slots.green).toMatchObject({ requests: 4, errors5xx: 2 });
-    expect(b.contributors).toEqual({ green: { v: [7, 8], n: [70, 80], r: [2, 1], e: [1, 1] } });
+    // m: each visitor's slowest answer, as a latency bucket (5 ms is bucket 0).
+    expect(b.contributors).toEqual({ green: { v: [7, 8], n: [70, 80], r: [2, 1], e: [1, 1], m: [0, 0] } });
   });
 
   it(`beyond ${MAX_CONTRIBUTORS} visitors, outcomes go to the unattributed counts, never lost`, () => {
