@@ -18,6 +18,14 @@
 // |                                      | (the isolate counts it dropped or keeps it: never twice)     |
 // | view held                            | answered at once with it and `ageMs` = time since the root   |
 // |                                      | call that produced it started; never waits on the root       |
+// | view held, watch open with its        | `ageMs` = the push bound (max recent root round trip) once   |
+// | revision for ≥ the push bound         | the watch has been open that long (see "The watch" below)    |
+// | isolate calls within WATCH_WHILE_     | exactly one watch open to the root, re-opened when it        |
+// | ACTIVE_MS                             | returns; none once isolates have been quiet that long        |
+// | watch fails, or answers early without | re-opened after a jittered backoff (WATCH_RETRY_MS × 2^n,    |
+// | a change (root refused to hold it)    | ≤ ×32); meanwhile ageMs is the true age                      |
+// | watch unanswered past maxWait +       | presumed dead: no longer counts as open, a new one is opened;|
+// | WATCH_DEAD_MARGIN_MS                  | a late answer is still adopted if newer                      |
 // | view() with a held view older than   | waits for one shared root call (the aggregator was idle);    |
 // | VIEW_WAIT_AFTER_MS, root healthy     | if it fails, the old view with its true ageMs               |
 // | root answers a newer revision        | held at once: the next answer to any isolate carries it      |
@@ -34,6 +42,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { controllerStub } from "../controller/rpc";
+import type { WatchAnswer } from "../controller/watchers";
 import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
 import { fits, mergeReport, newMerge, toReport, type Merge } from "../telemetry/merge";
@@ -53,6 +62,30 @@ export const PART_SPAN_MS = 10_000;
  * verdict: a quiet isolate asking before a canary-bound request wants the root's word of now.
  */
 export const VIEW_WAIT_AFTER_MS = FORWARD_EVERY_MS + FORWARD_JITTER_MS;
+// The watch (issue 10). An aggregator with isolate traffic keeps one `watch(revision, maxWait)` open
+// at the root, which answers when its revision changes. Let P be the push bound: the longest of the
+// last RTT_SAMPLES root round trips (each leg of a call takes at most P, the answer leg carrying
+// the push included). A watch sent at O with the held revision reaches the root at R ≤ O + P. A
+// change before R is answered at once and arrives by O + P; a change at D after R arrives by D + P.
+// So once the watch has been open P without an answer, the held view contains every change made
+// before now − P: `ageMs` = P (never more than the true age). Before that, and whenever no watch is
+// open (root failing, quiet aggregator, a watch presumed dead), `ageMs` is the true age as before.
+// The assumption is that a push is not slower than the slowest recent round trip; a watch that
+// dies silently stops counting at maxWait + WATCH_DEAD_MARGIN_MS, so it can mislead for at most
+// that long only if the root also stopped answering every other call.
+
+/** How long the root may hold a watch (the root clamps to its own MAX_WATCH_WAIT_MS, 25 s). */
+export const WATCH_MAX_WAIT_MS = 20_000;
+/** A watch unanswered after maxWait plus this is presumed dead and replaced. */
+export const WATCH_DEAD_MARGIN_MS = 5_000;
+/** A watch is kept open while an isolate called within this. */
+export const WATCH_WHILE_ACTIVE_MS = 30_000;
+/** Backoff base after a failed watch: × 2^failures up to ×32, jittered to 50–100 %. */
+export const WATCH_RETRY_MS = 250;
+const WATCH_MAX_BACKOFF_EXP = 5;
+/** Root round trips remembered for the push bound. */
+export const RTT_SAMPLES = 8;
+
 /** A report that waited this long for a cold aggregator's first view is refused, not merged (isolates give up after 2 s). */
 export const COLD_MERGE_WITHIN_MS = FLUSH_TIMEOUT_MS / 2;
 
@@ -64,8 +97,22 @@ export class ReportAggregator extends DurableObject<Env> {
   rootName = CONTROLLER_NAME;
   failNextRootCalls = 0;
   waitAfterMs = VIEW_WAIT_AFTER_MS;
+  /** Watch seams: 0 turns watching off; watches made to fail, or to hang without an answer (a dead connection). */
+  watchMaxWaitMs = WATCH_MAX_WAIT_MS;
+  watchDeadMarginMs = WATCH_DEAD_MARGIN_MS;
+  failNextWatches = 0;
+  stallNextWatches = 0;
   /** Lifetime counters (tests, debugging). */
-  readonly stats = { reports: 0, forwards: 0, viewCalls: 0, failures: 0, partsDropped: 0 };
+  readonly stats = {
+    reports: 0,
+    forwards: 0,
+    viewCalls: 0,
+    failures: 0,
+    partsDropped: 0,
+    watches: 0,
+    watchFailures: 0,
+    watchesDead: 0,
+  };
 
   /** Merged reports not yet accepted by the root, oldest first; new reports merge into the last. */
   private parts: Merge[] = [];
@@ -80,6 +127,17 @@ export class ReportAggregator extends DurableObject<Env> {
   private delayMs = 0;
   private failures = 0;
   private readonly label: string;
+  /** Last isolate call (report or view): watches stop WATCH_WHILE_ACTIVE_MS after it. */
+  private lastIsolateAt = -Infinity;
+  /** The open watch: when it was sent and with which revision; null when none is open. */
+  private watchOpenedAt: number | null = null;
+  private watchKnown = -1;
+  /** Bumped when a watch closes: a late answer of an abandoned watch is adopted but closes nothing. */
+  private watchGen = 0;
+  private watchFails = 0;
+  private watchTimer: ReturnType<typeof setTimeout> | null = null;
+  private watchdog: ReturnType<typeof setTimeout> | null = null;
+  private rtts: number[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -100,14 +158,18 @@ export class ReportAggregator extends DurableObject<Env> {
     this.stats.reports++;
     this.merge(r);
     this.schedule();
+    this.keepWatching();
     return this.answer();
   }
 
   async view(): Promise<ControllerView> {
     if (!this.held) await this.cold();
-    else if (this.failures === 0 && this.clock() - this.heldStartedAt > this.waitAfterMs) await this.refreshNow();
-    this.viewWanted = true;
+    else if (this.failures === 0 && !this.watchCurrent() && this.clock() - this.heldStartedAt > this.waitAfterMs)
+      await this.refreshNow();
+    // A current watch already keeps the view fresh: asking the root again would be the polling it replaces.
+    if (!this.watchCurrent()) this.viewWanted = true;
     this.schedule();
+    this.keepWatching();
     return this.answer();
   }
 
@@ -118,7 +180,124 @@ export class ReportAggregator extends DurableObject<Env> {
 
   private answer(): ControllerView {
     const held = this.held!;
-    return { ...held, ageMs: Math.max(0, this.clock() - this.heldStartedAt) };
+    const age = Math.max(0, this.clock() - this.heldStartedAt);
+    return { ...held, ageMs: this.watchCurrent() ? Math.min(age, this.pushBoundMs()) : age };
+  }
+
+  /** The push bound P: the longest recent root round trip; Infinity before any was measured. */
+  private pushBoundMs(): number {
+    return this.rtts.length === 0 ? Infinity : Math.max(...this.rtts);
+  }
+
+  private noteRtt(ms: number): void {
+    this.rtts.push(Math.max(0, ms));
+    if (this.rtts.length > RTT_SAMPLES) this.rtts.shift();
+  }
+
+  /** A watch with the held revision has been open at least P and is not presumed dead. */
+  private watchCurrent(): boolean {
+    if (this.watchOpenedAt === null || this.held === null || this.watchKnown !== this.held.revision) return false;
+    const open = this.clock() - this.watchOpenedAt;
+    return open >= this.pushBoundMs() && open <= this.watchMaxWaitMs + this.watchDeadMarginMs;
+  }
+
+  /** Takes a root view current as of `currentAt` (local ms) if it is not older than the one held. */
+  private adopt(view: ControllerView, currentAt: number): void {
+    if (this.held && view.revision < this.held.revision) return;
+    if (this.held && view.revision === this.held.revision && currentAt <= this.heldStartedAt) return;
+    // The root answered itself: its own ageMs (0 or absent) is replaced by ours on each answer.
+    const { ageMs: _, ...fresh } = view;
+    this.held = fresh;
+    this.heldStartedAt = currentAt;
+  }
+
+  /** On each isolate call: note the traffic, and open the one watch if none is open or pending a retry. */
+  private keepWatching(): void {
+    this.lastIsolateAt = this.clock();
+    if (this.watchOpenedAt === null && this.watchTimer === null && this.held !== null && this.watchMaxWaitMs > 0)
+      this.openWatch();
+  }
+
+  private openWatch(): void {
+    const gen = ++this.watchGen;
+    const opened = this.clock();
+    const known = this.held!.revision;
+    this.watchOpenedAt = opened;
+    this.watchKnown = known;
+    this.stats.watches++;
+    this.watchdog = setTimeout(() => {
+      if (gen !== this.watchGen) return;
+      this.stats.watchesDead++;
+      console.error(
+        JSON.stringify({
+          event: "aggregator-watch-dead",
+          aggregator: this.label,
+          openMs: this.clock() - opened,
+          why: `no answer within maxWait ${this.watchMaxWaitMs} ms + ${this.watchDeadMarginMs} ms; its view no longer counts as current`,
+        }),
+      );
+      this.watchClosed(false);
+    }, this.watchMaxWaitMs + this.watchDeadMarginMs);
+    const call = async (): Promise<WatchAnswer> => {
+      if (this.failNextWatches > 0) {
+        this.failNextWatches--;
+        throw new Error("root controller watch failed (test seam)");
+      }
+      if (this.stallNextWatches > 0) {
+        this.stallNextWatches--;
+        return new Promise<WatchAnswer>(() => {});
+      }
+      return controllerStub(this.env, this.rootName).watch(known, this.watchMaxWaitMs);
+    };
+    call().then(
+      (a) => {
+        const now = this.clock();
+        const heldMs = Math.max(0, Math.min(Number(a.heldMs) || 0, now - opened));
+        this.noteRtt(now - opened - heldMs);
+        // The root answered after holding heldMs from when it got the call, which was after `opened`.
+        this.adopt(a.view, opened + heldMs);
+        if (gen !== this.watchGen) return;
+        // An early answer without a newer revision (a root over its bound, or one holding another
+        // revision than ours that we did not adopt) must not turn into a tight loop.
+        const useful =
+          a.view.revision === this.held?.revision && (a.view.revision !== known || heldMs >= this.watchMaxWaitMs / 2);
+        this.watchClosed(useful);
+      },
+      (e) => {
+        if (gen !== this.watchGen) return;
+        console.error(
+          JSON.stringify({
+            event: "aggregator-watch-failed",
+            aggregator: this.label,
+            message: (e as Error)?.message ?? String(e),
+            keeping: "the view it holds, with its true age",
+          }),
+        );
+        this.watchClosed(false);
+      },
+    );
+  }
+
+  /** The open watch ended: re-open at once after a useful answer, after a jittered backoff otherwise; none when quiet. */
+  private watchClosed(useful: boolean): void {
+    this.watchGen++;
+    this.watchOpenedAt = null;
+    if (this.watchdog !== null) (clearTimeout(this.watchdog), (this.watchdog = null));
+    if (useful) this.watchFails = 0;
+    else (this.watchFails++, this.stats.watchFailures++);
+    if (this.clock() - this.lastIsolateAt > WATCH_WHILE_ACTIVE_MS) return;
+    if (useful) return this.openWatch();
+    const delay =
+      WATCH_RETRY_MS * 2 ** Math.min(this.watchFails - 1, WATCH_MAX_BACKOFF_EXP) * (0.5 + Math.random() / 2);
+    this.watchTimer = setTimeout(() => {
+      this.watchTimer = null;
+      if (
+        this.watchOpenedAt === null &&
+        this.held !== null &&
+        this.clock() - this.lastIsolateAt <= WATCH_WHILE_ACTIVE_MS
+      )
+        this.openWatch();
+    }, delay);
   }
 
   /** The first view: one root call shared by every caller; within a failure's backoff, fail at once. */
@@ -171,7 +350,7 @@ export class ReportAggregator extends DurableObject<Env> {
 
   private due(): boolean {
     if (this.parts.length > 0) return true;
-    return this.viewWanted && this.clock() - this.heldStartedAt >= this.everyMs;
+    return this.viewWanted && !this.watchCurrent() && this.clock() - this.heldStartedAt >= this.everyMs;
   }
 
   /** Arms the one timer for the next forward, if there is anything to send. */
@@ -203,12 +382,8 @@ export class ReportAggregator extends DurableObject<Env> {
         const view = part ? await root.report(toReport(part, this.label, started)) : await root.view();
         if (part) this.stats.forwards++;
         else this.stats.viewCalls++;
-        if (!this.held || view.revision >= this.held.revision) {
-          // The root answered itself: its own ageMs (0 or absent) is replaced by ours on each answer.
-          const { ageMs: _, ...fresh } = view;
-          this.held = fresh;
-          this.heldStartedAt = started;
-        }
+        this.noteRtt(this.clock() - started);
+        this.adopt(view, started);
         this.failures = 0;
       } catch (e) {
         this.failures++;

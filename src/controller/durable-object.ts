@@ -48,6 +48,7 @@ import {
 import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
 import { ControllerWindows } from "./windows";
+import { Watchers, type WatchAnswer } from "./watchers";
 import { WriteBehind } from "./write-behind";
 
 const MAX_BATCHES_PER_REPORT = 16;
@@ -75,6 +76,11 @@ export class RolloutController extends DurableObject<Env> {
   private readonly plan: PlanRunner;
   /** The attempt a "would-roll-back" was recorded for (observe mode): once per attempt. */
   private observedAttempt: number | null = null;
+  /** Aggregators' held watches (./watchers.ts); the wall clock, not the seam: heldMs is a duration the caller trusts. */
+  private readonly watchers = new Watchers(
+    () => Date.now(),
+    () => viewOf(this.state),
+  );
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,6 +108,7 @@ export class RolloutController extends DurableObject<Env> {
       update: (change) => {
         this.state = { ...this.state, ...change };
         this.saveState(Object.keys(change));
+        this.watchers.changed();
       },
       recordEvent: (ev) => this.events.record(ev),
       background: (work) => ctx.waitUntil(work),
@@ -176,6 +183,15 @@ export class RolloutController extends DurableObject<Env> {
   async view(): Promise<ControllerView> {
     await this.kv.ensureAttempt();
     return viewOf(this.state);
+  }
+
+  /**
+   * An aggregator's watch: the view at once if the revision is not `knownRevision`, else when it
+   * changes or after `maxWaitMs` (./watchers.ts). Only awaits: reports and operator calls run meanwhile.
+   */
+  async watch(knownRevision: number, maxWaitMs: number): Promise<WatchAnswer> {
+    await this.kv.ensureAttempt();
+    return this.watchers.watch(knownRevision, maxWaitMs);
   }
 
   async status(): Promise<StatusSnapshot> {

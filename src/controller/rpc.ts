@@ -5,11 +5,14 @@ import type { Env } from "../env";
 import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { WatchAnswer } from "./watchers";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 
 export interface ControllerRpc {
   report(r: Report): Promise<ControllerView>;
   view(): Promise<ControllerView>;
+  /** Held until the revision is not `knownRevision` or `maxWaitMs` passed (aggregators; ./watchers.ts). */
+  watch(knownRevision: number, maxWaitMs: number): Promise<WatchAnswer>;
   status(): Promise<StatusSnapshot>;
   history(limit?: number): Promise<RolloutEvent[]>;
   action(kind: ActionKind, req?: ActionRequest): Promise<StatusSnapshot>;

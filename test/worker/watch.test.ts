@@ -1,0 +1,146 @@
+// The root's watch and the aggregator's push (issue 10): an aggregator with isolate traffic keeps one
+// watch open at the root, so a change there reaches it at once without polling, isolates get a small
+// honest ageMs (the push bound) instead of the view's true age, and a failed or silently dead watch
+// is re-opened. Real controllers and aggregators in workerd.
+import { env, runInDurableObject } from "cloudflare:test";
+import { expect, it, vi } from "vitest";
+import type { ReportAggregator } from "../../src/aggregator/durable-object";
+import { aggregatorStub } from "../../src/aggregator/rpc";
+import { controllerStub } from "../../src/controller/rpc";
+import { counters, putDoc, report } from "./controller-helpers";
+
+let n = 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const doc = { percent: 30, release: "w1", rollback: { minRequests: 20, windowSeconds: 60 } };
+
+function seam<T>(name: string, fn: (o: ReportAggregator) => T): Promise<T> {
+  const stub = env.AGGREGATOR!.get(env.AGGREGATOR!.idFromName(name)) as unknown as DurableObjectStub<ReportAggregator>;
+  return runInDurableObject(stub, (o: ReportAggregator) => fn(o));
+}
+
+/** A fresh root and aggregator; a slow forward interval, so any root call in a test's window is a watch's doing or a failure. */
+async function tier(o: Partial<ReportAggregator> = {}) {
+  const rootName = `watch-root-${Date.now()}-${n++}`;
+  const name = `watch:${n++}`;
+  await seam(name, (a) => {
+    a.rootName = rootName;
+    a.everyMs = 5000;
+    a.jitterMs = 0;
+    Object.assign(a, o);
+  });
+  return { root: controllerStub(env, rootName), agg: aggregatorStub(env, name), name };
+}
+
+it("the root answers a watch at once for another revision, holds it until a change, and a change answers every watcher", async () => {
+  await putDoc(doc);
+  const root = controllerStub(env, `watch-root-${Date.now()}-${n++}`);
+  const rev = (await root.view()).revision;
+  expect((await root.watch(rev - 1, 20_000)).view.revision).toBe(rev);
+  // Nothing changes: answered after maxWait with heldMs ≈ maxWait.
+  const t0 = Date.now();
+  const quiet = await root.watch(rev, 200);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+  expect(quiet.heldMs).toBeGreaterThanOrEqual(190);
+  // Three held watches; reports and operator calls are not delayed by them; an abort answers all three.
+  const held = [root.watch(rev, 20_000), root.watch(rev, 20_000), root.watch(rev, 20_000)];
+  await sleep(50);
+  const t1 = Date.now();
+  expect((await root.status()).state).not.toBe("rolled-back");
+  expect(Date.now() - t1).toBeLessThan(1000);
+  await root.action("abort", { actor: "test", reason: "bad build" });
+  const answers = await Promise.all(held);
+  expect(Date.now() - t1).toBeLessThan(2000);
+  for (const a of answers) {
+    expect(a.view.revision).toBeGreaterThan(rev);
+    expect(a.view.doc?.rolledBack?.reason).toBe("bad build");
+  }
+});
+
+it("a root revision change reaches a watching aggregator at once, without it calling the root's view or report", async () => {
+  await putDoc({ ...doc, percent: 50, rollback: { minRequests: 10, relative: false } });
+  const { root, agg, name } = await tier();
+  expect((await agg.view()).revision).toBe(0);
+  await vi.waitFor(async () => {
+    if ((await seam(name, (o) => o.stats.watches)) < 1) throw new Error("no watch yet");
+  });
+  await sleep(100);
+  const before = await seam(name, (o) => ({ ...o.stats }));
+  // While the watch is open the held view is current: ageMs is the push bound (local: a few ms), not its age.
+  const current = await agg.view();
+  expect(current.ageMs).toBeLessThan(50);
+
+  await root.action("abort", { actor: "test", reason: "bad build" });
+  const decided = (await root.view()).revision;
+  const t0 = Date.now();
+  await vi.waitFor(
+    async () => {
+      const held = await seam(name, (o) => (o as unknown as { held: { revision: number } }).held.revision);
+      if (held < decided) throw new Error("not pushed yet");
+    },
+    { timeout: 1000, interval: 5 },
+  );
+  expect(Date.now() - t0).toBeLessThan(500);
+  const after = await seam(name, (o) => ({ ...o.stats }));
+  // The watch, not a poll: no view or report call to the root in between (the next watch is open).
+  expect(after.viewCalls).toBe(before.viewCalls);
+  expect(after.forwards).toBe(before.forwards);
+  expect(after.watches).toBe(before.watches + 1);
+  const seen = await agg.report(report((await putDoc(doc)).fp, counters(1), counters(1)));
+  expect(seen.doc?.rolledBack?.reason).toBe("bad build");
+});
+
+it("isolates get a small ageMs while the watch is open and the true, growing age once the root fails", async () => {
+  await putDoc(doc);
+  const { agg, name } = await tier({ watchMaxWaitMs: 300, watchDeadMarginMs: 200 });
+  await agg.view();
+  await sleep(150);
+  expect((await agg.view()).ageMs).toBeLessThan(50);
+  // Every further watch fails (the root overloaded or gone); the one open answers after ≤ 300 ms.
+  await seam(name, (o) => void ((o.failNextWatches = 1000), (o.failNextRootCalls = 1000)));
+  await sleep(400);
+  const a = (await agg.view()).ageMs!;
+  await sleep(300);
+  const b = (await agg.view()).ageMs!;
+  // The true age since the root's last answer (the open watch's, at ≤ 300 ms), then growing with time.
+  expect(a).toBeGreaterThanOrEqual(100);
+  expect(b).toBeGreaterThanOrEqual(a + 250);
+  const stats = await seam(name, (o) => ({ ...o.stats }));
+  expect(stats.watchFailures).toBeGreaterThanOrEqual(1);
+  // Backoff, not a tight loop: a handful of attempts in 700 ms.
+  expect(stats.watches).toBeLessThan(8);
+  // The root back: a watch is re-opened and the age is small again.
+  await seam(name, (o) => void ((o.failNextWatches = 0), (o.failNextRootCalls = 0)));
+  await vi.waitFor(
+    async () => {
+      if ((await agg.view()).ageMs! >= 50) throw new Error("not watching again yet");
+    },
+    { timeout: 5000, interval: 50 },
+  );
+});
+
+it("a watch that hangs without an answer stops counting as open after maxWait + margin and is replaced", async () => {
+  await putDoc(doc);
+  const { root, agg, name } = await tier({ watchMaxWaitMs: 300, watchDeadMarginMs: 200, stallNextWatches: 1 });
+  await agg.view();
+  await sleep(100);
+  // The stalled watch still counts as open for now (the bound covers it) …
+  expect((await agg.view()).ageMs).toBeLessThan(50);
+  await sleep(500);
+  // … and past 300 + 200 ms it is presumed dead: the true age again, and a new one opened after a backoff.
+  expect(await seam(name, (o) => o.stats.watchesDead)).toBe(1);
+  expect((await agg.view()).ageMs).toBeGreaterThanOrEqual(500);
+  await vi.waitFor(
+    async () => {
+      if ((await seam(name, (o) => o.stats.watches)) < 2) throw new Error("not re-opened yet");
+    },
+    { timeout: 2000, interval: 20 },
+  );
+  // The new watch carries a change at once.
+  await root.action("abort", { actor: "test", reason: "after a dead watch" });
+  await vi.waitFor(
+    async () => {
+      if ((await agg.view()).doc?.rolledBack?.reason !== "after a dead watch") throw new Error("not pushed");
+    },
+    { timeout: 1000, interval: 10 },
+  );
+});
