@@ -1,8 +1,10 @@
 // Many isolates locally: N edgeshift Workers in one Miniflare (one workerd), each loading the real
 // bundle (`wrangler deploy --dry-run --outdir`, lib/worker-bundle.ts) and so each with its own module
 // state — its own config cache and recorder, as an isolate at the edge has. All are bound to ONE
-// controller Durable Object (hosted by a further copy of the bundle, reached by `scriptName`) and
-// ONE KV namespace, in front of real origin servers. For the fleet test (test/e2e/fleet.test.ts) and
+// controller Durable Object and to the aggregation tier's objects (both hosted by a further copy of
+// the bundle, reached by `scriptName`, as wrangler.toml binds them) and ONE KV namespace, in front
+// of real origin servers. Without the AGGREGATOR binding an isolate would silently report straight
+// to the root: `tier: false` does that on purpose. For the fleet test (test/e2e/fleet.test.ts) and
 // benchmarks; keep additions backwards compatible (other scripts build on it).
 import { Miniflare, type WorkerOptions } from "miniflare";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,6 +18,15 @@ export const FLEET_ADMIN_TOKEN = "fleet-admin-token-0123456789abcdef";
 /** The Worker that hosts the controller object (and serves nothing else). */
 export const CONTROLLER_HOST = "controller";
 const KV_ID = "fleet-rollout";
+/** Aggregators per location unless AGGREGATOR_SHARDS says otherwise (src/aggregator/rpc.ts DEFAULT_SHARDS; not imported: Workers types). */
+const DEFAULT_SHARDS = 2;
+/** An aggregator's lifetime counters (src/aggregator/rpc.ts AggregatorStats). */
+export type AggregatorStats = Record<
+  "reports" | "forwards" | "viewCalls" | "failures" | "partsDropped" | "watches" | "watchFailures" | "watchesDead",
+  number
+>;
+/** The `cf.colo` Miniflare gives every request when real cf data is off: the one location of the fleet. */
+export const FLEET_COLO = "DFW";
 
 export interface FleetOptions {
   isolates: number;
@@ -23,6 +34,8 @@ export interface FleetOptions {
   bundle?: Bundle;
   /** Extra bindings for every isolate (CONFIG_TTL_SECONDS is "3" unless given). */
   bindings?: Record<string, string>;
+  /** Isolates report through ReportAggregator objects (the deployed shape); default true. */
+  tier?: boolean;
 }
 
 export interface Fleet {
@@ -35,6 +48,8 @@ export interface Fleet {
   fetch(i: number, pathname: string, init?: RequestInit): Promise<Response>;
   /** Writes the `rollout` document into the one KV namespace (what `wrangler kv key put` does). */
   putRollout(doc: unknown): Promise<void>;
+  /** Each aggregator's lifetime counters, by instance name (none without the tier). */
+  aggregatorStats(): Promise<Record<string, AggregatorStats>>;
   /** The controller's event history through isolate `via`'s admin API, newest first. */
   history(via?: number): Promise<{ id: number; at: string; kind: string; reason: string }[]>;
   stop(): Promise<void>;
@@ -68,7 +83,10 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
         name: CONTROLLER_HOST,
         ...code,
         bindings,
-        durableObjects: { CONTROLLER: { className: "RolloutController", useSQLite: true } },
+        durableObjects: {
+          CONTROLLER: { className: "RolloutController", useSQLite: true },
+          AGGREGATOR: { className: "ReportAggregator", useSQLite: true },
+        },
         routes: ["controller.fleet.test/*"],
       },
     ];
@@ -77,7 +95,10 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
         name: isolateName(i),
         ...code,
         bindings,
-        durableObjects: { CONTROLLER: { className: "RolloutController", scriptName: CONTROLLER_HOST } },
+        durableObjects: {
+          CONTROLLER: { className: "RolloutController", scriptName: CONTROLLER_HOST },
+          ...(o.tier === false ? {} : { AGGREGATOR: { className: "ReportAggregator", scriptName: CONTROLLER_HOST } }),
+        },
         routes: [`${hostOf(i)}/*`],
       });
     mf = new Miniflare({
@@ -104,6 +125,18 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     fetch: fetchOne,
     async putRollout(doc) {
       await (await ready.getKVNamespace("ROLLOUT_CONFIG", CONTROLLER_HOST)).put("rollout", JSON.stringify(doc));
+    },
+    async aggregatorStats() {
+      const out: Record<string, AggregatorStats> = {};
+      if (o.tier === false) return out;
+      const ns = await ready.getDurableObjectNamespace("AGGREGATOR", CONTROLLER_HOST);
+      const shards = Number(o.bindings?.AGGREGATOR_SHARDS ?? DEFAULT_SHARDS);
+      for (let s = 0; s < shards; s++) {
+        const name = `${FLEET_COLO}:${s}`;
+        const stub = ns.get(ns.idFromName(name)) as unknown as { counters(): Promise<AggregatorStats> };
+        out[name] = await stub.counters();
+      }
+      return out;
     },
     async history(via = 0) {
       const r = await fetchOne(via, "/__edgeshift/api/history?limit=50", {

@@ -42,6 +42,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { controllerStub } from "../controller/rpc";
+import type { AggregatorStats } from "./rpc";
 import type { WatchAnswer } from "../controller/watchers";
 import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
@@ -103,7 +104,7 @@ export class ReportAggregator extends DurableObject<Env> {
   failNextWatches = 0;
   stallNextWatches = 0;
   /** Lifetime counters (tests, debugging). */
-  readonly stats = {
+  readonly stats: AggregatorStats = {
     reports: 0,
     forwards: 0,
     viewCalls: 0,
@@ -171,6 +172,10 @@ export class ReportAggregator extends DurableObject<Env> {
     this.schedule();
     this.keepWatching();
     return this.answer();
+  }
+
+  async counters(): Promise<AggregatorStats> {
+    return { ...this.stats };
   }
 
   /** Test and debugging aid: counts held, not yet accepted by the root. */

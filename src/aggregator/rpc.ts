@@ -12,6 +12,19 @@ export interface AggregatorRpc {
   view(): Promise<ControllerView>;
   /** Counts held, not yet accepted by the root (tests, debugging). */
   pending(): Promise<{ parts: number; reports: number }>;
+  /** Lifetime counters: isolates' reports, root calls by kind, watches (tests, benchmarks, debugging). */
+  counters(): Promise<AggregatorStats>;
+}
+
+export interface AggregatorStats {
+  reports: number;
+  forwards: number;
+  viewCalls: number;
+  failures: number;
+  partsDropped: number;
+  watches: number;
+  watchFailures: number;
+  watchesDead: number;
 }
 
 /**

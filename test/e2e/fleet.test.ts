@@ -1,5 +1,7 @@
 // The fleet (issue 10): 40 isolates — the real bundle loaded as 40 Workers in one workerd
-// (scripts/lib/fleet.ts), one controller object, one KV namespace, real origins. 4 busy isolates
+// (scripts/lib/fleet.ts), one controller object behind the aggregation tier (isolates report to and
+// ask views of ReportAggregator objects, which watch the root: src/aggregator), one KV namespace,
+// real origins. 4 busy isolates
 // carry a crowd's traffic; 36 quiet ones served one request each and nothing since. The canary
 // fails, the controller rolls back; from one second after that decision no isolate, busy or quiet,
 // may send anything to the canary: a canary visitor's POST to every quiet isolate (some right after
@@ -23,6 +25,8 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
+/** Busy requests sent so far. */
+let busySent = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The crowd on the busy isolates: every request a new visitor on its own network, GETs and POSTs. */
@@ -33,6 +37,7 @@ function busyTraffic(perSecond: number) {
   const done = (async () => {
     while (running) {
       const i = n++;
+      busySent++;
       const p = (async () => {
         const post = i % 5 === 0;
         const r = await fleet
@@ -88,6 +93,8 @@ it("no isolate, busy or quiet, sends a canary-bound request once a second has pa
     expect(on, `quiet isolate ${i} serves the canary visitor from the canary before the incident`).toBe("green");
   }
 
+  const greenBefore = fleet.green.hits;
+  const sentBefore = busySent;
   const stop = busyTraffic(60);
   try {
     await sleep(2000);
@@ -96,6 +103,8 @@ it("no isolate, busy or quiet, sends a canary-bound request once a second has pa
     const hits: [number, number][] = [];
     const sampler = setInterval(() => hits.push([Date.now(), fleet.green.hits]), 5);
     const hitsAt = (t: number) => hits.filter(([at]) => at <= t).at(-1)?.[1] ?? 0;
+    const greenAtFailure = fleet.green.hits;
+    const sentToFailure = busySent - sentBefore;
     fleet.green.setMode({ errorRate: 1, failStatus: 500 });
     const failingFrom = Date.now();
     let decidedAt = 0;
@@ -117,12 +126,31 @@ it("no isolate, busy or quiet, sends a canary-bound request once a second has pa
     );
     await sleep(500); // the busy crowd keeps going meanwhile
     clearInterval(sampler);
+    const tier = await fleet.aggregatorStats();
     const afterDecision = fleet.green.hits - hitsAt(decidedAt + 1000);
     console.log(
       `fleet: ${ISOLATES} isolates (${BUSY} busy); rollback ${decidedAt - failingFrom} ms after the canary began failing; ` +
         `canary origin requests from decision + 1 s: ${afterDecision}; quiet isolates' canary POSTs on stable: ` +
-        `${early.filter((o) => o === "blue").length}/${early.length} right after, ${late.filter((o) => o === "blue").length}/${late.length} at + 1 s`,
+        `${early.filter((o) => o === "blue").length}/${early.length} right after, ${late.filter((o) => o === "blue").length}/${late.length} at + 1 s; ` +
+        `canary origin requests in the 2 s before the failure: ${greenAtFailure - greenBefore} of ${sentToFailure} busy; aggregators: ${JSON.stringify(tier)}`,
     );
+    // The canary kept its share until it failed (50 % of new visitors): the busy isolates' verdicts
+    // stayed fresh through the tier's watch, so their canary-bound requests were not diverted to
+    // stable. Without the watch (views ~1–1.5 s old) 10–17 % got there.
+    expect(
+      (greenAtFailure - greenBefore) / sentToFailure,
+      `canary origin requests in the 2 s before the failure, per busy request (${greenAtFailure - greenBefore} of ${sentToFailure})`,
+    ).toBeGreaterThan(0.35);
+    // The tier carried the isolates' reports (not straight to the root), and held watches.
+    const viaTier = Object.values(tier);
+    expect(
+      viaTier.reduce((s, a) => s + a.reports, 0),
+      "isolates' reports through the aggregators",
+    ).toBeGreaterThan(0);
+    expect(
+      viaTier.reduce((s, a) => s + a.watches, 0),
+      "watches the aggregators opened at the root",
+    ).toBeGreaterThan(0);
 
     // One assertion, so a failure shows all three figures.
     const notStable = (outcomes: string[]) => outcomes.filter((o) => o !== "blue").length;
