@@ -46,6 +46,7 @@ export class Watchers {
   constructor(
     private readonly now: () => number,
     private readonly current: () => ControllerView,
+    private readonly limit = MAX_WATCHERS,
   ) {}
 
   get size(): number {
@@ -56,7 +57,7 @@ export class Watchers {
   watch(known: number, maxWaitMs: number): Promise<WatchAnswer> {
     const view = this.current();
     const wait = Math.max(0, Math.min(MAX_WATCH_WAIT_MS, Math.floor(Number(maxWaitMs)) || 0));
-    if (view.revision !== Number(known) || wait === 0 || this.held.size >= MAX_WATCHERS)
+    if (view.revision !== Number(known) || wait === 0 || this.held.size >= this.limit)
       return Promise.resolve({ view, heldMs: 0 });
     return new Promise((resolve) => {
       const w: Held = {
