@@ -24,7 +24,7 @@
 // | shadow: compared mirrors ≥ minRequests, mismatch share > maxShadowMismatchRate | trip                |
 // | shadow: mirrors ≥ minRequests, error rate judged like the canary's (vs stable) | trip                |
 // | sequential: canary's failing-visitor share worse than stable's at `confidence`, by ≥ minDelta, |
-// | both arms ≥ MIN_SAMPLE visitors, quorum met in the sample                           | trip       |
+// | both arms ≥ MIN_SAMPLE visitors, quorum met and ≥ minRequests weighted in the sample | trip       |
 // Error rates are the visitor-weighted ones (src/health/ledger.ts): one visitor weighs at most
 // perVisitorCap requests, one network perNetworkCap; with minNetworks ≥ 2 the canary's heaviest
 // network is left out of its rate and of its sample (no one network decides), and stable's heaviest
@@ -359,13 +359,17 @@ function sequentialVerdict(
       trip: false,
       verdict: { rule: "sequential", ok: true, detail: `${shares}: not compared before 20 visitors on each side` },
     };
-  const trip = r.worse && quorum;
+  // minRequests means "no judgement before": the sequential test honours it too (the sample's weighted requests).
+  const enough = judgedRequests(rules, c) >= rules.minRequests;
+  const trip = r.worse && quorum && enough;
   const strength = `evidence ${Math.exp(Math.min(50, r.logLambda)).toPrecision(3)} ${r.logLambda >= r.threshold ? "≥" : "<"} ${Math.round(1 / (1 - rules.confidence))} needed at ${pct(rules.confidence)} confidence`;
   const detail = !r.worse
     ? `${shares}: ${r.difference < floor ? `not ${pct(floor)} worse` : "not significantly worse"} (${strength})`
-    : quorum
-      ? `${shares}: canary worse (${strength}, difference ≥ ${pct(floor)})`
-      : `${shares}: worse, but failures from too few visitors or networks to act`;
+    : !quorum
+      ? `${shares}: worse, but failures from too few visitors or networks to act`
+      : !enough
+        ? `${shares}: worse, but ${round1(judgedRequests(rules, c))} of ${rules.minRequests} canary requests: not judged yet`
+        : `${shares}: canary worse (${strength}, difference ≥ ${pct(floor)})`;
   return { trip, verdict: { rule: "sequential", ok: !trip, detail } };
 }
 

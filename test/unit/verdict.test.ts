@@ -192,6 +192,23 @@ describe("the sequential test (mSPRT, Johari et al. 2017)", () => {
       /canary 29\.6 % of 199 visitors failed vs stable 5\.0 % of 200: canary worse \(evidence .* ≥ 100 needed at 99\.0 % confidence/,
     );
   });
+  it("waits for minRequests like every rule: strong evidence on fewer weighted canary requests is not judged yet", () => {
+    // 45 canary visitors, 1 request each, 20 of them failing (44 %) vs stable 2 %: the test alone would trip.
+    const t = new Traffic(rulesOf({ minRequests: 60 }));
+    for (let i = 0; i < 45; i++) t.add("green", { visitor: i, network: i, requests: 1, errors: i < 20 ? 1 : 0 });
+    for (let i = 0; i < 200; i++)
+      t.add("blue", { visitor: 1000 + i, network: 1000 + i, requests: 1, errors: i % 50 === 0 ? 1 : 0 });
+    const j = t.judge();
+    expect(j.healthy).toBe(true);
+    expect(j.verdicts.find((v) => v.rule === "sequential")?.detail).toMatch(
+      /worse, but .* of 60 canary requests: not judged yet/,
+    );
+    const enough = new Traffic(rulesOf({ minRequests: 20 }));
+    for (let i = 0; i < 45; i++) enough.add("green", { visitor: i, network: i, requests: 1, errors: i < 20 ? 1 : 0 });
+    for (let i = 0; i < 200; i++)
+      enough.add("blue", { visitor: 1000 + i, network: 1000 + i, requests: 1, errors: i % 50 === 0 ? 1 : 0 });
+    expect(enough.judge().figures.tripped).toContain("sequential");
+  });
 });
 
 describe("the verdict's schema fields", () => {
