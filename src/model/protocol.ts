@@ -90,13 +90,15 @@ export const MAX_CONTRIBUTORS = 2000;
 export interface Report {
   /**
    * Random id of the reporting isolate (or "agg:<location>:<shard>" for an aggregator's merged
-   * report), for debugging only: the controller does not read it. There is nothing to de-duplicate,
-   * as neither an isolate nor an aggregator ever re-sends a report it got an answer to.
+   * report), for debugging only: the controller does not read it. There is nothing to de-duplicate:
+   * an isolate re-sends counts only when the call was rejected before the object ran (overloaded,
+   * network), merged into its next report; a report that may have been counted (no answer, or the
+   * object's own error) is never re-sent, only counted in `dropped`. An aggregator never re-sends.
    */
   isolate: string;
   sentAt: number;
   batches: ReportBatch[];
-  /** Reports this isolate had to drop (controller slow or failing) since its last success. */
+  /** Reports (or carried batches) whose counts this isolate had to give up since its last success. */
   dropped: number;
   /** Shadow mirrors sampled but not sent (too many in flight) since its last success. */
   mirrorsSkipped?: number;

@@ -1,17 +1,27 @@
 // Isolate-side outcome counters, flushed in batches to the controller off the request path, and
 // the latest ControllerView the controller answered with (how a rollback reaches this isolate
-// before KV does). Pure apart from the injected `send`/`fetchView` and clock.
+// before KV does). Pure apart from the injected `send`/`fetchView`, clock and random source.
 //
-// Fail-safe and bounds (decided here):
+// Fail-safe and bounds (decided here; the pace itself is ./cadence.ts):
 // | concern                         | behaviour                                                        |
 // |---------------------------------|------------------------------------------------------------------|
 // | memory                          | ≤ MAX_BATCHES document versions × fixed arrays; a new version    |
 // |                                 | beyond that drops the oldest batch (counted in `dropped`)        |
-// | flush cadence                   | every FLUSH_EVERY_MS when there is data; after ≥ ERROR_BURST     |
-// |                                 | canary errors, as soon as MIN_GAP_MS has passed since the last   |
+// | flush cadence                   | ./cadence.ts: 2–2.5 s with canary traffic possible, 30–37.5 s    |
+// |                                 | when none is (percent 0, no rules, no shadow, or rolled back,    |
+// |                                 | and no canary request in the batch); jitter on every interval;   |
+// |                                 | early after ERROR_BURST canary errors only with a burst token    |
 // | concurrency                     | one flush in flight; data recorded meanwhile waits for the next  |
-// | controller slow / failing       | the flush gives up after FLUSH_TIMEOUT_MS; that report is        |
-// |                                 | dropped and counted, the next one carries `dropped`              |
+// | answer after `timeoutMs` (late) | used: its view is adopted, its counts were delivered; the next   |
+// |                                 | report backs off one level                                       |
+// | no answer within ABANDON_MS     | abandoned: counts not re-sent (they may have been counted, and   |
+// |                                 | the controller does not de-duplicate); `dropped` +1; backoff     |
+// | call rejected, object never ran | (overloaded, network) the batch's counts are merged into the     |
+// |                                 | next one (./carry.ts); a batch older than CARRY_MAX_MS, or one   |
+// |                                 | beyond MAX_BATCHES versions, is dropped and counted in `dropped` |
+// |                                 | backoff: +2 levels for "overloaded", +1 otherwise                |
+// | call rejected by the object's   | (`remote`) it ran and may have counted: not re-sent, `dropped`   |
+// | own code                        | +1, backoff +1                                                   |
 // | cold isolate                    | first request starts a background `view()` so a rollback already |
 // |                                 | in force applies at once, whatever the cached KV copy says       |
 // | answers out of order            | a view is adopted only if its revision ≥ the one held; every     |
@@ -45,6 +55,8 @@ import {
 } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
 import { GATE_WAIT_MS, mustRefresh, refreshDue, stampOf } from "./freshness";
+import { ACTIVE_EVERY_MS, BURST_GAP_MS, Cadence, isOverloaded, ranRemotely, type ReportOutcome } from "./cadence";
+import { carryBatches } from "./carry";
 
 export interface Outcome {
   slot: Slot;
@@ -77,10 +89,20 @@ export interface BackgroundWork {
   waitUntil(p: Promise<unknown>): void;
 }
 
-export const FLUSH_EVERY_MS = 2000;
-export const MIN_GAP_MS = 250;
-export const ERROR_BURST = 3;
+export { ERROR_BURST, QUIET_EVERY_MS } from "./cadence";
+/** The regular interval with canary traffic possible (before jitter and backoff). */
+export const FLUSH_EVERY_MS = ACTIVE_EVERY_MS;
+/** The shortest gap between two reports (an early one in an incident, before jitter). */
+export const MIN_GAP_MS = BURST_GAP_MS;
+/** An answer later than this is late: used, but the next report backs off. */
 export const FLUSH_TIMEOUT_MS = 2000;
+/**
+ * No answer by then: the report is abandoned. Workers keep `waitUntil` work about 30 s after the
+ * response; a call still pending then may be cancelled with it.
+ */
+export const ABANDON_MS = 30_000;
+/** A failed batch is carried into later reports for at most this long (then dropped, counted). */
+export const CARRY_MAX_MS = 120_000;
 /** Document versions an isolate can see within one flush interval: current, previous, the controller's. */
 export const MAX_BATCHES = 4;
 /** At most one `canary-diverted` log line per isolate this often, however many requests are diverted. */
@@ -98,6 +120,10 @@ export interface RecorderDeps<T> {
   gateWaitMs?: number;
   /** Where the `canary-diverted` warning goes; default console.warn. */
   warn?(line: string): void;
+  /** Default ABANDON_MS. */
+  abandonMs?: number;
+  /** Uniform in [0, 1): the jitter's source (default Math.random). */
+  random?: () => number;
 }
 
 export class Recorder<T> {
@@ -114,7 +140,18 @@ export class Recorder<T> {
   /** Shadow mirrors sampled but not sent (in-flight limit) since the last successful flush. */
   mirrorsSkipped = 0;
   /** Lifetime counters, for tests and debugging. */
-  readonly stats = { flushes: 0, failures: 0, batchesDropped: 0, viewFetches: 0, gateWaits: 0, diverted: 0 };
+  readonly stats = {
+    flushes: 0,
+    failures: 0,
+    batchesDropped: 0,
+    viewFetches: 0,
+    gateWaits: 0,
+    diverted: 0,
+    late: 0,
+    abandoned: 0,
+    carried: 0,
+    overloaded: 0,
+  };
 
   private batches = new Map<string, ReportBatch>();
   /**
@@ -122,6 +159,9 @@ export class Recorder<T> {
    * network → how many ids it has listed.
    */
   private listed = new Map<string, Partial<Record<Slot, Listed>>>();
+  /** Per batch: its document sends nothing to the canary (percent 0, no rules, no shadow, or rolled back). */
+  private quietDoc = new Map<string, boolean>();
+  private readonly cadence: Cadence;
   private inFlight = false;
   private lastFlushAt: number | null = null;
   private errorsSinceFlush = 0;
@@ -134,6 +174,7 @@ export class Recorder<T> {
   /** Public so a test can slow the transport down (a controller far away); never replaced otherwise. */
   constructor(readonly deps: RecorderDeps<T>) {
     this.isolate = deps.isolateId ?? randomId();
+    this.cadence = new Cadence(deps.random);
   }
 
   /**
@@ -225,49 +266,125 @@ export class Recorder<T> {
   flushDue(now: number): boolean {
     if (this.inFlight || (this.batches.size === 0 && this.diverted === 0)) return false;
     const since = now - (this.lastFlushAt ?? now);
-    return since >= FLUSH_EVERY_MS || (this.errorsSinceFlush >= ERROR_BURST && since >= MIN_GAP_MS);
+    return this.cadence.due(now, since, this.quiet(), this.errorsSinceFlush);
+  }
+
+  /** The backoff level (0: normal pace), for tests and the benchmark. */
+  get backoffLevel(): number {
+    return this.cadence.level;
+  }
+
+  /** Nothing gathered could reach the canary: the long interval applies. */
+  private quiet(): boolean {
+    // Diverted requests were canary-bound: the gate needs them seen at the usual pace.
+    if (this.diverted > 0) return false;
+    for (const b of this.batches.values()) {
+      if (!this.quietDoc.get(b.fingerprint) || b.shadow || b.slots[b.canary]?.requests) return false;
+    }
+    return true;
   }
 
   /** Sends what has been gathered. Resolves (never rejects) when the answer arrived or was given up. */
   async flush(target: T): Promise<void> {
     // Diverted requests alone are worth a report: an isolate that only diverts must still be seen.
     if (this.inFlight || (this.batches.size === 0 && this.diverted === 0)) return;
+    const startedAt = this.deps.now();
+    this.cadence.started(startedAt, startedAt - (this.lastFlushAt ?? startedAt) < this.cadence.gapMs(this.quiet()));
     this.inFlight = true;
     const batches = [...this.batches.values()];
+    const quiet = this.quietDoc;
     this.batches = new Map();
     this.listed = new Map();
+    this.quietDoc = new Map();
     this.errorsSinceFlush = 0;
-    this.lastFlushAt = this.deps.now();
+    this.lastFlushAt = startedAt;
     const skipped = this.mirrorsSkipped;
     const diverted = this.diverted;
-    const startedAt = this.lastFlushAt;
+    const dropped = this.dropped;
     const report: Report = {
       isolate: this.isolate,
-      sentAt: this.lastFlushAt,
+      sentAt: startedAt,
       batches,
-      dropped: this.dropped,
+      dropped,
       ...(skipped ? { mirrorsSkipped: skipped } : {}),
       ...(diverted ? { diverted } : {}),
     };
+    let outcome: ReportOutcome = "ok";
+    let answered = false;
     try {
-      const view = await withTimeout(
-        this.deps.send(target, report),
-        this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS,
-        "the controller",
+      // A transport that throws at once (no stub) rejects like one that fails later: the object never ran.
+      const call = new Promise<ControllerView>((ok) => ok(this.deps.send(target, report))).finally(
+        () => (answered = true),
       );
+      const view = await withTimeout(call, this.deps.abandonMs ?? ABANDON_MS, "the controller");
+      if (this.deps.now() - startedAt > (this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS)) {
+        outcome = "late";
+        this.stats.late++;
+      }
+      // Stamped with this call's start (minus the view's age), however late it came: never fresher.
       this.adopt(view, startedAt);
-      this.dropped = 0;
-      // Mirrors skipped (requests diverted) while this flush was in flight go with the next one.
+      // What was dropped, skipped or diverted while this flush was in flight goes with the next one.
+      this.dropped -= dropped;
       this.mirrorsSkipped -= skipped;
       this.diverted -= diverted;
       this.stats.flushes++;
-    } catch {
-      this.dropped++;
+    } catch (e) {
       this.stats.failures++;
+      if (!answered || ranRemotely(e)) {
+        // It may have been counted: like its batches, its skipped and diverted counts are not re-sent.
+        outcome = answered ? "failed" : "abandoned";
+        if (!answered) this.stats.abandoned++;
+        this.dropped++;
+        this.mirrorsSkipped -= skipped;
+        this.diverted -= diverted;
+      } else {
+        // Never ran: batches, skipped and diverted counts all go with the next report.
+        outcome = isOverloaded(e) ? "overloaded" : "failed";
+        if (outcome === "overloaded") this.stats.overloaded++;
+        this.carry(batches, quiet, startedAt);
+      }
     } finally {
       this.inFlight = false;
       this.lastFlushAt = this.deps.now();
+      this.cadence.ended(outcome);
     }
+  }
+
+  /** A rejected report's batches, back in front of what was gathered since (bounded, see the table). */
+  private carry(sent: ReportBatch[], quiet: Map<string, boolean>, now: number): void {
+    const kept: ReportBatch[] = [];
+    for (const b of sent) {
+      if (now - b.from * 1000 > CARRY_MAX_MS) this.dropBatch();
+      else kept.push(b);
+    }
+    const merged = carryBatches(kept, [...this.batches.values()]);
+    while (merged.length > MAX_BATCHES) {
+      merged.shift();
+      this.dropBatch();
+    }
+    for (const [fp, q] of quiet) if (!this.quietDoc.has(fp)) this.quietDoc.set(fp, q);
+    this.batches = new Map(merged.map((b) => [b.fingerprint, b]));
+    // Outcomes recorded from now on land in the merged batches, under the same bounds as before.
+    this.listed = new Map();
+    for (const b of merged) {
+      const byBatch: Partial<Record<Slot, Listed>> = {};
+      for (const [slot, c] of Object.entries(b.contributors ?? {}) as [Slot, Contributors][]) {
+        const listed: Listed = { index: new Map(), perNetwork: new Map() };
+        for (let k = 0; k < c.v.length; k++) {
+          if (listed.index.has(c.v[k])) continue;
+          listed.index.set(c.v[k], k);
+          if (c.v[k] >= 0) listed.perNetwork.set(c.n[k], (listed.perNetwork.get(c.n[k]) ?? 0) + 1);
+        }
+        byBatch[slot] = listed;
+      }
+      this.listed.set(b.fingerprint, byBatch);
+    }
+    this.stats.carried++;
+  }
+
+  private dropBatch(): void {
+    this.stats.batchesDropped++;
+    this.dropped++;
   }
 
   /** Asks the controller for its view; joins the call already in flight if there is one. Never rejects. */
@@ -387,11 +504,12 @@ export class Recorder<T> {
         const oldest = this.batches.keys().next().value!;
         this.batches.delete(oldest);
         this.listed.delete(oldest);
-        this.stats.batchesDropped++;
-        this.dropped++;
+        this.quietDoc.delete(oldest);
+        this.dropBatch();
       }
       b = { fingerprint: r.fingerprint, release: r.doc.release, canary: r.doc.canary, from: sec, to: sec, slots: {} };
       this.batches.set(r.fingerprint, b);
+      this.quietDoc.set(r.fingerprint, quietDocument(r.doc));
     }
     b.to = sec;
     return b;
@@ -401,6 +519,11 @@ export class Recorder<T> {
 interface Listed {
   index: Map<number, number>;
   perNetwork: Map<number, number>;
+}
+
+/** Nothing under this document reaches the canary but a signed override (src/routing/decide.ts). */
+function quietDocument(doc: Rollout): boolean {
+  return doc.rolledBack !== undefined || (doc.percent === 0 && doc.rules.length === 0 && doc.shadowPercent === 0);
 }
 
 export function emptySlot(): SlotCounters {

@@ -65,6 +65,8 @@ function harness(opts: { gateWaitMs?: number } = {}) {
     timeoutMs: 2000,
     gateWaitMs: opts.gateWaitMs ?? 40,
     warn: (l) => warnings.push(l),
+    // The report cadence's jitter drawn at its low end: intervals are exactly 2 s (telemetry/cadence.ts).
+    random: () => 0,
   });
   const waits: Promise<unknown>[] = [];
   const ctx: BackgroundWork = { waitUntil: (p) => void waits.push(p) };

@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { latencyBucketOf } from "../../src/health/histogram";
+import { VERDICT_MAX_AGE_MS } from "../../src/telemetry/freshness";
 import {
   Recorder,
   type BackgroundWork,
   FLUSH_EVERY_MS,
   MIN_GAP_MS,
   MAX_BATCHES,
+  CARRY_MAX_MS,
+  QUIET_EVERY_MS,
   type Outcome,
   type Routed,
 } from "../../src/telemetry/recorder";
@@ -27,7 +30,7 @@ const ok = (role: "canary" | "stable" = "canary"): Outcome => ({
 const fail = (over: Partial<Outcome> = {}): Outcome => ({ ...ok("canary"), status: 500, ...over });
 const view = (revision: number): ControllerView => ({ revision, doc, fingerprint: "x" + revision, supersedes: [] });
 
-function harness(answer: (r: Report) => Promise<ControllerView> = async () => view(1)) {
+function harness(answer: (r: Report) => Promise<ControllerView> = async () => view(1), random = () => 0) {
   let now = 1_000_000;
   const sent: Report[] = [];
   const waits: Promise<unknown>[] = [];
@@ -40,6 +43,8 @@ function harness(answer: (r: Report) => Promise<ControllerView> = async () => vi
     fetchView: async () => view(0),
     isolateId: "iso",
     timeoutMs: 300,
+    abandonMs: 200,
+    random,
   });
   const ctx: BackgroundWork = { waitUntil: (p: Promise<unknown>) => void waits.push(p) };
   return {
@@ -135,7 +140,7 @@ describe("Recorder flush policy", () => {
     expect(h.rec.pending()).toEqual([]);
   });
 
-  it("flushes sooner when canary errors pile up, but not more often than every 250 ms", async () => {
+  it("flushes sooner when canary errors pile up, but not more often than every 500 ms", async () => {
     const h = harness();
     h.rec.record(routed(), ok());
     h.rec.maybeFlush(h.ctx, env); // starts the interval
@@ -150,26 +155,85 @@ describe("Recorder flush policy", () => {
     expect(h.sent).toHaveLength(1);
   });
 
-  it("keeps one flush in flight; a slow controller is given up after the timeout and counted", async () => {
+  it("at percent 0 with no rules and no shadow reports every 30 s; a canary request (override) restores the 2 s pace", async () => {
+    const quietDoc = rolloutSchema.parse({ percent: 0, release: "v2" });
+    const q = (): Routed => ({ fingerprint: "fp-q", doc: quietDoc });
+    const h = harness(
+      async () => view(1),
+      () => 0.5,
+    );
+    for (let t = 0; t < 10 * 60_000; t += 100) {
+      h.rec.record(q(), ok("stable"));
+      await h.requestAfter(100);
+    }
+    expect(h.sent.length).toBeGreaterThanOrEqual(14);
+    expect(h.sent.length).toBeLessThanOrEqual((10 * 60_000) / QUIET_EVERY_MS);
+    const before = h.sent.length;
+    for (let t = 0; t < 10_000; t += 100) {
+      h.rec.record(q(), ok(t % 1000 ? "stable" : "canary"));
+      await h.requestAfter(100);
+    }
+    expect(h.sent.length - before).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a late answer is used: its view adopted, its counts not re-sent, nothing dropped; the next report backs off", async () => {
     let release!: (v: ControllerView) => void;
-    const h = harness(() => new Promise((r) => (release = r)));
+    let slow = true;
+    const h = harness(() => (slow ? new Promise((r) => (release = r)) : Promise.resolve(view(10))));
     h.rec.record(routed(), ok());
     h.tick(FLUSH_EVERY_MS);
+    const callStart = h.tick(0);
     const first = h.rec.flush(env);
-    h.rec.record(routed(), ok());
+    h.rec.record(routed("fp-b"), ok());
     h.tick(FLUSH_EVERY_MS);
     expect(h.rec.flushDue(Date.now())).toBe(false); // in flight
     await h.rec.flush(env); // no-op while in flight
     expect(h.sent).toHaveLength(1);
-    // The recorder's own timeout (300 ms in this harness) gives up on the slow answer.
-    await first.then(() => undefined);
-    expect(h.rec.dropped).toBe(1);
-    expect(h.rec.stats.failures).toBe(1);
-    release(view(9)); // the late answer must not matter
-    // The next report tells the controller how many were dropped, then the count resets.
-    h.tick(FLUSH_EVERY_MS);
+    h.tick(500); // past the harness's 300 ms: late
+    // The answering tier says the view was already 700 ms old when it answered.
+    release({ ...view(9), ageMs: 700 });
+    await first;
+    expect(h.rec.view.revision).toBe(9);
+    // Stamped from the call's start minus the view's age, never from when the late answer came.
+    expect(h.rec.verdictAt).toBe(callStart - 700);
+    expect(h.rec.dropped).toBe(0);
+    expect(h.rec.stats).toMatchObject({ late: 1, failures: 0, flushes: 1 });
+    expect(h.rec.backoffLevel).toBe(1);
+    slow = false;
+    h.tick(FLUSH_EVERY_MS * 2);
     await h.rec.flush(env);
-    expect(h.sent[1].dropped).toBe(1);
+    // Only what was gathered meanwhile: the first batch was delivered by the late answer.
+    expect(h.sent[1].batches.map((b) => b.fingerprint)).toEqual(["fp-b"]);
+    expect(h.sent[1].dropped).toBe(0);
+    expect(h.rec.backoffLevel).toBe(0);
+  });
+
+  it("the report backoff never holds back the gate's view calls: a backed-off isolate still gets a fresh verdict", async () => {
+    const h = harness(async () => {
+      throw Object.assign(new Error("Durable Object is overloaded"), { overloaded: true });
+    });
+    for (let i = 0; i < 3; i++) {
+      h.rec.record(routed(), ok());
+      h.tick(40_000);
+      await h.rec.flush(env);
+    }
+    expect(h.rec.backoffLevel).toBeGreaterThanOrEqual(4);
+    expect(h.rec.flushDue(h.tick(0))).toBe(false);
+    h.tick(VERDICT_MAX_AGE_MS * 2);
+    expect(h.rec.verdictFresh()).toBe(false);
+    expect(await h.rec.freshVerdict(h.ctx, env)).toBe(true);
+    expect(h.rec.verdictFresh()).toBe(true);
+  });
+
+  it("no answer at all: abandoned after abandonMs, counted in dropped, its counts not re-sent", async () => {
+    const h = harness(() => new Promise(() => undefined));
+    h.rec.record(routed(), ok());
+    h.tick(FLUSH_EVERY_MS);
+    await h.rec.flush(env); // the harness abandons after 200 ms of real time
+    expect(h.rec.stats.abandoned).toBe(1);
+    expect(h.rec.dropped).toBe(1);
+    expect(h.rec.pending()).toEqual([]);
+    expect(h.rec.backoffLevel).toBe(1);
   });
 
   it("skipped shadow mirrors go with the next report; kept while the controller fails, cleared once sent", async () => {
@@ -198,14 +262,77 @@ describe("Recorder flush policy", () => {
     expect(h.sent[2].mirrorsSkipped).toBeUndefined();
   });
 
-  it("drops and counts a report the controller fails on, and never throws", async () => {
+  it("keeps a rejected report's counts for the next one (merged exactly, visitors included); never throws", async () => {
+    let fails = 1;
     const h = harness(async () => {
-      throw new Error("DO overloaded");
+      if (fails-- > 0) throw Object.assign(new Error("Durable Object is overloaded"), { overloaded: true });
+      return view(1);
+    });
+    h.rec.record(routed(), { ...ok(), latencyMs: 300 }, 7, 1);
+    h.rec.record(routed(), fail(), 8, 1);
+    h.rec.recordDiverted();
+    await h.requestAfter(FLUSH_EVERY_MS);
+    expect(h.sent).toHaveLength(1);
+    expect(h.rec.dropped).toBe(0);
+    expect(h.rec.diverted).toBe(1);
+    expect(h.rec.stats).toMatchObject({ carried: 1, overloaded: 1 });
+    h.rec.record(routed(), ok(), 7, 1);
+    h.rec.record(routed("fp-b"), ok("stable"), 9, 2);
+    // Overloaded: two backoff levels (4–8 s with this draw), never at once.
+    expect(h.rec.backoffLevel).toBe(2);
+    await h.requestAfter(FLUSH_EVERY_MS);
+    expect(h.sent).toHaveLength(1);
+    await h.requestAfter(4000 - FLUSH_EVERY_MS);
+    expect(h.sent).toHaveLength(2);
+    const [a, b] = h.sent[1].batches;
+    expect(a.fingerprint).toBe("fp-a");
+    expect(a.slots.green).toMatchObject({ requests: 3, errors5xx: 1 });
+    expect(a.slots.green!.latency.reduce((s, x) => s + x, 0)).toBe(3);
+    // Visitor 7's slowest answer is the max of both parts' (the carried one was slower).
+    expect(a.contributors!.green).toEqual({
+      v: [7, 8],
+      n: [1, 1],
+      r: [2, 1],
+      e: [0, 1],
+      m: [latencyBucketOf(300), latencyBucketOf(12)],
+    });
+    expect(b.fingerprint).toBe("fp-b");
+    expect(h.sent[1].dropped).toBe(0);
+    // The diverted request travels with the counts it was carried with, once.
+    expect(h.sent[1].diverted).toBe(1);
+    expect(h.rec.diverted).toBe(0);
+    expect(h.rec.pending()).toEqual([]);
+  });
+
+  it("does not re-send what the object's own code rejected (it may have counted it): dropped instead", async () => {
+    const h = harness(async () => {
+      throw Object.assign(new Error("boom"), { remote: true });
     });
     h.rec.record(routed(), ok());
+    h.rec.recordDiverted();
     await h.requestAfter(FLUSH_EVERY_MS);
     expect(h.rec.dropped).toBe(1);
     expect(h.rec.pending()).toEqual([]);
+    // It may have been counted: its diverted requests are not re-sent either.
+    expect(h.rec.diverted).toBe(0);
+  });
+
+  it("carries a failed batch at most CARRY_MAX_MS, then drops it and counts it", async () => {
+    const h = harness(async () => {
+      throw new Error("network connection lost");
+    });
+    h.rec.record(routed(), ok());
+    let sends = 0;
+    for (let t = 0; t <= CARRY_MAX_MS + 70_000; t += 1000) {
+      await h.requestAfter(1000);
+      if (h.sent.length > sends) sends = h.sent.length;
+    }
+    expect(h.sent[0].batches).toHaveLength(1);
+    expect(h.rec.pending()).toEqual([]);
+    expect(h.rec.dropped).toBe(1);
+    expect(h.rec.stats.batchesDropped).toBe(1);
+    // Backing off: far fewer than one attempt every 2 s.
+    expect(sends).toBeLessThan(10);
   });
 
   it("adopts a view only if its revision is at least the one held", () => {

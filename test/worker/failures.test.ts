@@ -73,7 +73,7 @@ describe("KV fails", () => {
 });
 
 describe("the controller fails", () => {
-  it("reports that throw are dropped and counted; every request is still answered", async () => {
+  it("reports that fail are kept for the next one (nothing lost, nothing dropped); every request is still answered", async () => {
     await useRollout({ percent: 50, stickyBy: "header:x-user-id" });
     const boom = () => {
       throw new Error("Durable Object unavailable (injected)");
@@ -95,13 +95,23 @@ describe("the controller fails", () => {
       } as unknown as Env["AGGREGATOR"],
     };
     const failuresBefore = recorder.stats.failures;
+    const carriedBefore = recorder.stats.carried;
+    const divertedBefore = recorder.diverted;
     for (let i = 0; i < 20; i++) expect((await call(broken, `/item/${i}`)).status).toBe(200);
     await recorder.flush(broken);
     expect(recorder.stats.failures).toBeGreaterThan(failuresBefore);
-    expect(recorder.dropped).toBeGreaterThan(0);
-    // The next good flush carries the count to the controller and resets it.
+    // The object never ran: the counts wait for the next report instead of being dropped.
+    expect(recorder.stats.carried).toBeGreaterThan(carriedBefore);
+    const held = recorder
+      .pending()
+      .reduce((n, b) => n + (b.slots.blue?.requests ?? 0) + (b.slots.green?.requests ?? 0), 0);
+    // The canary gate sends canary-bound requests to stable while no verdict can be had: those are
+    // counted in `diverted` (never in a slot), and carried with the rest.
+    expect(held + recorder.diverted - divertedBefore).toBeGreaterThanOrEqual(20);
     await call(env as Env);
     await recorder.flush(env as Env);
+    expect(recorder.pending()).toEqual([]);
     expect(recorder.dropped).toBe(0);
+    expect(recorder.diverted).toBe(0);
   });
 });

@@ -18,7 +18,8 @@ const text = JSON.stringify({ percent: 30, release: "bad-build", rollback: { min
 
 function isolate() {
   let now = Date.now();
-  const rec = new Recorder({ ...toController, now: () => now });
+  // A fixed jitter draw: the interval is exactly FLUSH_EVERY_MS (the pace itself is test/unit/cadence.test.ts).
+  const rec = new Recorder({ ...toController, now: () => now, random: () => 0 });
   return { rec, tick: (ms: number) => (now += ms) };
 }
 
