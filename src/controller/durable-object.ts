@@ -8,7 +8,11 @@
 // Fail-safe defaults (KV's own are in ./kv-sync.ts, the webhook's in ./webhook.ts):
 // | situation                          | behaviour                                                     |
 // |------------------------------------|---------------------------------------------------------------|
-// | report under an unknown version    | KV re-read; still unknown → counted for stable only           |
+// | report under an unknown version    | answered at once; KV re-read in the background, then counted; |
+// |                                    | still unknown → counted for stable only                       |
+// | status while KV (or a report's KV  | waits ≤ STATUS_WAIT_MS, then answers from memory: reports     |
+// | read) is slow                      | never hold an operator's status; document()/actions read KV   |
+// |                                    | themselves (their base must be current), so wait for KV only  |
 // | report under a superseded version  | counted for stable only; never re-opens the canary            |
 // | report with more than 16 batches   | the first 16 counted (an isolate holds a handful at most)     |
 // | an alarm concern fails             | logged; the other concerns still run, the alarm is re-armed   |
@@ -52,6 +56,8 @@ import { Watchers, type WatchAnswer } from "./watchers";
 import { WriteBehind } from "./write-behind";
 
 const MAX_BATCHES_PER_REPORT = 16;
+/** How long status() waits for KV (and reports counted after a KV read) before answering from memory. */
+const STATUS_WAIT_MS = 500;
 const EVENTS_IN_STATUS = 20;
 
 export class RolloutController extends DurableObject<Env> {
@@ -153,8 +159,26 @@ export class RolloutController extends DurableObject<Env> {
   async report(r: Report): Promise<ControllerView> {
     await this.kv.ensureAttempt();
     const batches = Array.isArray(r?.batches) ? r.batches.slice(0, MAX_BATCHES_PER_REPORT) : [];
-    await this.kv.learn(batches.map((b) => String(b?.fingerprint)));
+    const fingerprints = batches.map((b) => String(b?.fingerprint));
+    if (this.kv.knowsAll(fingerprints)) await this.count(r, batches);
+    else {
+      // A version not known yet: KV is re-read in the background and the report counted after it,
+      // so no report waits on KV (reports queued inside the object are what "overloaded" counts).
+      const counted = this.kv
+        .learn(fingerprints)
+        .then(() => this.count(r, batches))
+        .catch((e: unknown) => console.error(`controller: counting a report failed: ${(e as Error).message}`))
+        .finally(() => this.counting.delete(counted));
+      this.counting.add(counted);
+      this.context.background(counted);
+    }
+    return viewOf(this.state);
+  }
 
+  /** Reports waiting for a KV re-read before they are counted. */
+  private readonly counting = new Set<Promise<void>>();
+
+  private async count(r: Report, batches: Report["batches"]): Promise<void> {
     const now = this.clock();
     const { fingerprints, doc } = this.state;
     const stable = otherSlot(doc.canary);
@@ -172,7 +196,6 @@ export class RolloutController extends DurableObject<Env> {
     const health = this.windowHealth();
     if (!health.healthy && !this.state.rolledBack) this.rollback(health);
     await this.plan.afterReport(batches, health);
-    return viewOf(this.state);
   }
 
   /** Liveness, for smoke tests and the bench baseline (a no-op RPC to the same object). */
@@ -195,8 +218,9 @@ export class RolloutController extends DurableObject<Env> {
   }
 
   async status(): Promise<StatusSnapshot> {
-    // Operators ask rarely and want what KV says now: always re-read.
-    await this.kv.refresh(true);
+    // Operators ask rarely and want what KV says now (and reports waiting on a KV read counted):
+    // always re-read, but a slow KV read, whoever started it, never holds the answer past STATUS_WAIT_MS.
+    await bounded(Promise.all([this.kv.refresh(true), ...this.counting]), STATUS_WAIT_MS);
     const now = this.clock();
     return buildSnapshot({
       now,
@@ -223,6 +247,7 @@ export class RolloutController extends DurableObject<Env> {
 
   /** Writes what the write-behind holds and waits for KV work under way. For tests, the CLI and benchmarks. */
   async settle(): Promise<void> {
+    await Promise.all(this.counting);
     this.writeBehind.flush();
     await this.kv.settle();
   }
@@ -340,6 +365,13 @@ export class RolloutController extends DurableObject<Env> {
       { kind: "abort", actor, reason, data: { release: doc.release ?? null, percent: doc.percent, ...note } },
     );
   }
+}
+
+/** Waits for `p` at most `ms` (never rejects): what it could not wait for finishes in the background. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((ok) => (timer = setTimeout(ok, ms)))]);
+  if (timer !== undefined) clearTimeout(timer);
 }
 
 function secondsOf(epochMs: number): number {

@@ -66,6 +66,8 @@ export class KvSync {
   private owedFor = { by: "controller", why: "a change of the controller" };
   /** Test seam: awaited under the lock between a KV write's check and its put (stands for a slow KV). */
   beforePut: (() => Promise<void>) | null = null;
+  /** Test seam: awaited under the lock before a KV read (stands for a slow KV read). */
+  beforeRead: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly kv: KVNamespace,
@@ -98,6 +100,11 @@ export class KvSync {
     for (const f of unknown) remember(this.triedUnknown, f, REMEMBERED_UNKNOWN);
     await this.refresh(fresh);
     this.unseen.note(unknown, this.known, this.context.now());
+  }
+
+  /** Whether every fingerprint is a version the controller knows (no KV read needed to count them). */
+  knowsAll(fingerprints: string[]): boolean {
+    return fingerprints.every((f) => knows(this.context.state(), f));
   }
 
   /** Re-reads KV (at most once a second unless forced; one read at a time). */
@@ -247,6 +254,7 @@ export class KvSync {
   /** Under the lock. False when KV could not be read. */
   private async readAndAdopt(): Promise<boolean> {
     try {
+      if (this.beforeRead) await this.beforeRead();
       const got = await withTimeout(this.kv.getWithMetadata(ROLLOUT_KEY), KV_TIMEOUT_MS, "KV read");
       this.adopt(got.value, got.metadata);
       return true;

@@ -308,3 +308,35 @@ describe("KV metadata", () => {
     });
   });
 });
+
+describe("operator calls are never queued behind reports", () => {
+  it("a report under a version KV has to be read for answers at once, and status answers while that read is held", async () => {
+    const { c } = await started();
+    // An operator's raw put the controller has not read yet; an isolate already reports under it.
+    const raw = await putDoc({ ...base, percent: 30, release: "v3" });
+    await runInDurableObject(stub(c), (o) => {
+      const i = inner(o);
+      i.kv.beforeRead = () =>
+        new Promise<void>((resolve) => {
+          i.release = resolve;
+          i.kv.beforeRead = null;
+        });
+    });
+    let released = false;
+    // Before the change the report awaited the KV read inline: this await never returned while held.
+    const view = await c.report(report(raw.fp, counters(10), counters(10)));
+    expect(released).toBe(false);
+    expect(view.fingerprint).not.toBe(raw.fp);
+    // status() re-reads KV, but a held read (whoever started it) does not hold the operator's answer.
+    const s = await c.status();
+    expect(released).toBe(false);
+    expect(s.release).toBe("v2");
+    await runInDurableObject(stub(c), (o) => inner(o).release!());
+    released = true;
+    await c.settle();
+    // Once KV answered, the report was counted under the version it named (a new attempt).
+    const after = await c.status();
+    expect(after).toMatchObject({ release: "v3", percent: 30 });
+    expect(after.window.canary.requests).toBe(10);
+  });
+});
