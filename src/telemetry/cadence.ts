@@ -14,12 +14,15 @@
 // | report (an incident)                        | one, if a burst token is left (BURST_TOKENS, one     |
 // |                                             | back every BURST_REFILL_MS) and not backing off      |
 // | the last report failed, was late, or was    | backoff: BACKOFF_BASE_MS·2^(level-1)·(1 + u), ≤      |
-// | abandoned                                   | BACKOFF_MAX_MS·2, level +1 (+2 for "overloaded",     |
-// |                                             | which Cloudflare says must not be retried at once:   |
-// |                                             | developers.cloudflare.com/durable-objects/           |
-// |                                             | best-practices/error-handling); no early reports     |
-// | a report succeeds on time                   | level −1 (not 0: a recovered tier is not hit by      |
-// |                                             | every isolate's full rate at the same instant)       |
+// | abandoned                                   | BACKOFF_MAX_MS·2; level +1, and at least 2 (4–8 s)   |
+// |                                             | after "overloaded", which Cloudflare says must not   |
+// |                                             | be retried at once (developers.cloudflare.com/       |
+// |                                             | durable-objects/best-practices/error-handling);      |
+// |                                             | no early reports while backing off                   |
+// | a report succeeds on time                   | level halved (not 0: a recovered tier is not hit by  |
+// |                                             | every isolate's full rate at the same instant; not   |
+// |                                             | −1: from the cap that took minutes, and an isolate   |
+// |                                             | that backs off learns of a rollback late)            |
 // Worst case per isolate (gaps run from the end of the last report, so RTT only lowers these):
 // 3 calls in any one second (a regular report, then two early ones BURST_GAP_MS apart), and over
 // time ≤ 1/ACTIVE_EVERY_MS + 0.75/BURST_REFILL_MS = 0.65 calls/s through an incident (was 4/s, a
@@ -74,8 +77,8 @@ export class Cadence {
 
   /** The report's outcome: sets the pace of the next one and draws its jitter. */
   ended(outcome: ReportOutcome): void {
-    if (outcome === "ok") this.level = Math.max(0, this.level - 1);
-    else this.level = Math.min(MAX_LEVEL, this.level + (outcome === "overloaded" ? 2 : 1));
+    if (outcome === "ok") this.level = Math.floor(this.level / 2);
+    else this.level = Math.min(MAX_LEVEL, Math.max(this.level + 1, outcome === "overloaded" ? 2 : 1));
     this.u = this.draw();
   }
 

@@ -19,7 +19,7 @@
 // | call rejected, object never ran | (overloaded, network) the batch's counts are merged into the     |
 // |                                 | next one (./carry.ts); a batch older than CARRY_MAX_MS, or one   |
 // |                                 | beyond MAX_BATCHES versions, is dropped and counted in `dropped` |
-// |                                 | backoff: +2 levels for "overloaded", +1 otherwise                |
+// |                                 | backoff (./cadence.ts): ≥ 4–8 s after "overloaded", then doubling|
 // | call rejected by the object's   | (`remote`) it ran and may have counted: not re-sent, `dropped`   |
 // | own code                        | +1, backoff +1                                                   |
 // | cold isolate                    | first request starts a background `view()` so a rollback already |

@@ -57,19 +57,25 @@ describe("Cadence", () => {
     expect(starts[1] - starts[0]).toBe(BURST_GAP_MS);
   });
 
-  it("backs off exponentially on failure, more on overloaded, with no early reports, and recovers a level per success", () => {
+  it("backs off exponentially on failure, at once to 4–8 s on overloaded, with no early reports; success halves the level", () => {
     const c = new Cadence(() => 0);
     c.ended("failed");
     expect(c.gapMs(false)).toBe(2000);
-    c.ended("overloaded");
-    expect(c.level).toBe(3);
-    expect(c.gapMs(false)).toBe(8000);
-    expect(c.due(0, BURST_GAP_MS * 4, false, 100)).toBe(false);
+    c.ended("failed");
+    expect(c.gapMs(false)).toBe(4000);
+    const o = new Cadence(() => 0);
+    o.ended("overloaded");
+    expect(o.level).toBe(2);
+    expect(o.gapMs(false)).toBe(4000);
+    expect(o.due(0, BURST_GAP_MS * 4, false, 100)).toBe(false);
     for (let i = 0; i < 10; i++) c.ended("overloaded");
     expect(c.gapMs(false)).toBe(BACKOFF_MAX_MS);
     expect(new Cadence(() => 0.999).gapMs(false)).toBeLessThan(ACTIVE_EVERY_MS * (1 + JITTER));
     c.ended("ok");
-    expect(c.gapMs(false)).toBe(BACKOFF_MAX_MS / 2);
+    expect(c.gapMs(false)).toBe(4000);
+    c.ended("ok");
+    c.ended("ok");
+    expect(c.level).toBe(0);
   });
 
   it("recognises Cloudflare's overloaded error by its property", () => {
