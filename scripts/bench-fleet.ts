@@ -1,28 +1,59 @@
 // Fleet benchmark (issue 10): many isolates, each a real `Recorder` (real cadence, backoff, carry,
 // late answers) routing by the real `effectiveRollout`, reporting through a throttle that imitates
 // the documented per-object limit (~1,000 requests/s; beyond ~1 s of queue the call fails with the
-// overloaded error) with a round-trip time of 20–80 ms. The canary fails from the start; the root
-// decides to roll back DECIDE_AFTER_MS after the last isolate started (modelled judge). Printed:
+// overloaded error) with a round-trip time of 20–80 ms. The canary fails from the start. Printed:
 //   root reports/s (served, mean over the incident and the peak second), overload rejections,
-//   abandoned reports (no answer within the recorder's 30 s) and counts given up, time for each
-//   isolate to learn the rollback (p50/p99, busy and quiet, from the decision), canary-bound
-//   requests ≥ 1 s after the decision, and reports per isolate per minute at percent 0.
-// What is modelled (Node, virtual time, so 20,000 isolates run on 2 cores): the root controller
-// (decision at a fixed time, answers at once), the traffic, the throttle and the RTT. What is real:
-// every isolate's Recorder and routing. The target is pluggable (`Target`): an aggregator tier
-// plugs in by giving isolate i its aggregator instead of the root.
-// Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--seed 1]
-//   default (npm run bench): 100 and 1,000 isolates; --full (npm run bench:fleet): 100 to 20,000.
+//   late and abandoned reports, counts given up, time for each isolate to learn the rollback
+//   (p50/p99, busy and quiet, from the decision), canary-bound requests ≥ 1 s after the decision,
+//   and reports per isolate per minute at percent 0.
+// Two lenses, one fleet code (scripts/lib/fleet-sim.ts):
+// - model (Node, virtual time, so 20,000 isolates run on 2 cores): the root is modelled (it decides
+//   DECIDE_AFTER_MS after the last isolate started and answers at once);
+// - real (Miniflare, real time): the edgeshift bundle wrangler deploys, its real RolloutController
+//   (real judge, SQLite, KV), driven by a benchmark Worker holding the isolates
+//   (scripts/lib/fleet-worker.ts). Its CPU cost caps the sizes that fit on this machine.
+// In both, traffic, throttle and RTT are modelled. The target is pluggable (`Target`): an
+// aggregator tier plugs in by giving isolate i its aggregator instead of the root.
+// Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--real 100,1000] [--seed 1]
+//   default (npm run bench): model 100 and 1,000 isolates, real 100 (about 3 minutes);
+//   --full (npm run bench:fleet): model 100 to 20,000, real 100 and 1,000. `--sizes 0` / `--real 0`
+//   skip a part.
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { parseRollout } from "../src/model/parse";
 import type { ControllerView, Report } from "../src/model/protocol";
 import { numberFlag } from "./lib/args";
-import { Fleet, percentile, seeded, Throttle, throttled, VirtualClock, type Target } from "./lib/fleet-sim";
+import {
+  Fleet,
+  percentile,
+  seeded,
+  Throttle,
+  throttled,
+  VirtualClock,
+  type FleetResults,
+  type Target,
+} from "./lib/fleet-sim";
+import { buildEdgeshift, COMPATIBILITY_DATE } from "./lib/worker-bundle";
 
 const FULL = process.argv.includes("--full");
 const sizesArg = process.argv.indexOf("--sizes");
 const SIZES =
-  sizesArg >= 0 ? process.argv[sizesArg + 1].split(",").map(Number) : FULL ? [100, 1000, 5000, 20_000] : [100, 1000];
+  sizesArg >= 0
+    ? process.argv[sizesArg + 1].split(",").map(Number).filter(Boolean)
+    : FULL
+      ? [100, 1000, 5000, 20_000]
+      : [100, 1000];
 const SEED = numberFlag("seed", 1);
+/** Real objects (Miniflare, real time): these fleet sizes; --real 0 skips them. */
+const REAL_SIZES = process.argv.includes("--real")
+  ? process.argv[process.argv.indexOf("--real") + 1].split(",").map(Number).filter(Boolean)
+  : FULL
+    ? [100, 1000]
+    : [100];
+const REAL_SECONDS = 40;
 const RAMP_MS = 5000;
 const DECIDE_AFTER_MS = 5000;
 const AFTER_DECISION_MS = 40_000;
@@ -106,12 +137,6 @@ async function rollbackRun(isolates: number, busyShare: number, mix: string): Pr
   const r = fleet.results();
   const from = Math.floor((RAMP_MS + DECIDE_AFTER_MS) / 1000);
   const secs = [...throttle.perSecondServed].filter(([s]) => s >= from - 5).map(([, n]) => n);
-  const fmt = (xs: number[], never: number, n: number) =>
-    n === 0
-      ? "–"
-      : `${s(percentile(xs, 50))} / ${s(percentile(xs, 99), never > n / 100)}${never ? ` (${never} never)` : ""}`;
-  const busyN = r.learnBusy.length + r.neverBusy;
-  const quietN = r.learnQuiet.length + r.neverQuiet;
   return {
     isolates,
     mix,
@@ -121,10 +146,10 @@ async function rollbackRun(isolates: number, busyShare: number, mix: string): Pr
     abandoned: r.abandoned,
     late: r.late,
     dropped: r.droppedCounts,
-    busy: fmt(r.learnBusy, r.neverBusy, busyN),
-    quiet: fmt(r.learnQuiet, r.neverQuiet, quietN),
+    busy: learnOf(r.learnBusy, r.neverBusy),
+    quiet: learnOf(r.learnQuiet, r.neverQuiet),
     canaryAfter: fleet.canaryAfter,
-    decisionS: root.decisionAt === null ? "none" : ((root.decisionAt - RAMP_MS) / 1000).toFixed(1),
+    decisionS: root.decisionAt === null ? "none" : (root.decisionAt / 1000).toFixed(1),
   };
 }
 
@@ -154,6 +179,113 @@ function s(ms: number | null, over = false): string {
   return (over ? ">" : "") + (ms / 1000).toFixed(1) + " s";
 }
 
+/**
+ * The same fleet in real time against real objects: the edgeshift bundle wrangler deploys (its
+ * RolloutController, SQLite storage, KV) in Miniflare, and a benchmark Worker
+ * (scripts/lib/fleet-worker.ts) holding the simulated isolates, bound to that controller by
+ * scriptName. The judge is the real one; the throttle and RTT are those of the model.
+ */
+async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<number, number> }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "edgeshift-fleet-"));
+  const rows: Row[] = [];
+  const idle = new Map<number, number>();
+  try {
+    const bundle = await buildEdgeshift(path.join(dir, "edgeshift"));
+    const fleetJs = path.join(dir, "fleet.js");
+    await build({
+      entryPoints: [path.join(import.meta.dirname, "lib", "fleet-worker.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      external: ["cloudflare:*", "node:*"],
+      outfile: fleetJs,
+      logLevel: "error",
+    });
+    const mf = new Miniflare({
+      workers: [
+        {
+          name: "fleet",
+          modules: true,
+          scriptPath: fleetJs,
+          modulesRoot: dir,
+          compatibilityDate: COMPATIBILITY_DATE,
+          kvNamespaces: ["ROLLOUT_CONFIG"],
+          durableObjects: { CONTROLLER: { className: "RolloutController", scriptName: "edgeshift" } },
+        },
+        {
+          name: "edgeshift",
+          modules: [{ type: "ESModule", path: bundle.file }],
+          modulesRoot: path.dirname(bundle.file),
+          compatibilityDate: COMPATIBILITY_DATE,
+          bindings: { BLUE_ORIGIN: "http://127.0.0.1:9", GREEN_ORIGIN: "http://127.0.0.1:9" },
+          kvNamespaces: ["ROLLOUT_CONFIG"],
+          durableObjects: { CONTROLLER: { className: "RolloutController", useSQLite: true } },
+        },
+      ],
+      durableObjectsPersist: false,
+      kvPersist: false,
+    });
+    try {
+      const kv = await mf.getKVNamespace("ROLLOUT_CONFIG");
+      let run = 0;
+      const fleet = async (n: number, busy: number, doc: unknown, seconds: number, countFrom = 0) => {
+        await kv.put("rollout", JSON.stringify(doc));
+        const r = await mf.dispatchFetch(
+          `http://fleet/run?n=${n}&busy=${busy}&seconds=${seconds}&countFrom=${countFrom}&name=fleet-${run++}`,
+        );
+        if (!r.ok) throw new Error(`bench-fleet: the fleet Worker answered ${r.status}: ${await r.text()}`);
+        return (await r.json()) as {
+          results: FleetResults;
+          canaryAfter: number;
+          decisionAt: number | null;
+          rejected: number;
+          peak: number;
+          mean: number;
+          countedReports: number;
+        };
+      };
+      for (const n of sizes) {
+        for (const [busy, mix] of [
+          [1, "all busy"],
+          [0.1, "10 % busy"],
+        ] as const) {
+          const t0 = performance.now();
+          const o = await fleet(n, busy, { ...base, rollback: { minRequests: 50 } }, REAL_SECONDS);
+          rows.push({
+            isolates: n,
+            mix: mix + " (real)",
+            rootMean: Math.round(o.mean),
+            rootPeak: o.peak,
+            rejected: o.rejected,
+            abandoned: o.results.abandoned,
+            late: o.results.late,
+            dropped: o.results.droppedCounts,
+            busy: learnOf(o.results.learnBusy, o.results.neverBusy),
+            quiet: learnOf(o.results.learnQuiet, o.results.neverQuiet),
+            canaryAfter: o.canaryAfter,
+            decisionS: o.decisionAt === null ? "none" : (o.decisionAt / 1000).toFixed(1),
+          });
+          console.error(`  real ${n} isolates, ${mix}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        }
+        const o = await fleet(n, 1, { ...base, percent: 0 }, 95, 35);
+        idle.set(n, o.countedReports / n / 1);
+      }
+    } finally {
+      await mf.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { rows, idle };
+}
+
+function learnOf(xs: number[], never: number): string {
+  const n = xs.length + never;
+  if (n === 0) return "–";
+  return `${s(percentile(xs, 50))} / ${s(percentile(xs, 99), never > n / 100)}${never ? ` (${never} never)` : ""}`;
+}
+
 const rows: Row[] = [];
 const idle = new Map<number, number>();
 for (const n of SIZES) {
@@ -163,22 +295,31 @@ for (const n of SIZES) {
   idle.set(n, await percent0Run(n));
   console.error(`  ${n} isolates: ${((performance.now() - t0) / 1000).toFixed(1)} s of CPU time`);
 }
+if (REAL_SIZES.length) {
+  const real = await realRuns(REAL_SIZES);
+  rows.push(...real.rows);
+  for (const [n, v] of real.idle) idle.set(-n, v);
+}
 
 console.log(
   `Fleet model: real Recorder per isolate, modelled root (1,000 calls/s, ~1 s queue, then "overloaded"), RTT ${RTT[0]}–${RTT[1]} ms, ` +
     `busy = 10 requests/s, quiet = one request per ~15 s, canary 10 % failing, decision ${DECIDE_AFTER_MS / 1000} s after ramp-up`,
 );
 console.log(
-  "| isolates | mix       | root reports/s (mean / peak) | overloaded | late (used) / abandoned | counts dropped | learn busy p50 / p99 | learn quiet p50 / p99 | canary-bound ≥ 1 s after | reports/isolate/min at 0 % |",
+  "| isolates | mix       | root reports/s (mean / peak) | overloaded | late (used) / abandoned | counts dropped | learn busy p50 / p99 | learn quiet p50 / p99 | canary-bound ≥ 1 s after | reports/isolate/min at 0 % | decision |",
 );
 console.log(
-  "|---------:|-----------|------------------------------|-----------:|------------------------:|---------------:|----------------------|-----------------------|-------------------------:|---------------------------:|",
+  "|---------:|-----------|------------------------------|-----------:|------------------------:|---------------:|----------------------|-----------------------|-------------------------:|---------------------------:|---------:|",
 );
 for (const r of rows) {
   console.log(
-    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${idle.get(r.isolates)!.toFixed(2).padStart(26)} |`,
+    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
   );
 }
+console.log(
+  "decision: seconds after the first isolate started; isolates start over 5 s (modelled rows: fixed; real rows: the real judge). Real rows: the edgeshift bundle's controller in Miniflare, real time, " +
+    `${REAL_SECONDS} s per run; canary-bound counted from the first isolate that learned (≤ one RTT after the decision).`,
+);
 console.log(
   "abandoned: no answer within the recorder's 30 s (cannot happen in this model: the throttle answers or refuses within ~1 s); late: answered after 2 s, view and counts used.",
 );

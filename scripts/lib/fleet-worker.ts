@@ -1,0 +1,73 @@
+// The fleet benchmark's Worker (bundled by scripts/bench-fleet.ts, run in Miniflare next to the
+// real edgeshift bundle): K simulated isolates, each its own Recorder (./fleet-sim.ts), reporting in
+// real time to the real RolloutController of that bundle through the throttle and RTT of
+// ./fleet-sim.ts. GET /run?n=&busy=&seconds=&name= runs one fleet against the controller named
+// `name` and answers its results as JSON.
+import { Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
+import { parseRollout } from "../../src/model/parse";
+import type { ControllerView, Report } from "../../src/model/protocol";
+import type { RolloutEvent } from "../../src/model/status";
+
+interface Rpc {
+  report(r: Report): Promise<ControllerView>;
+  view(): Promise<ControllerView>;
+  history(limit?: number): Promise<RolloutEvent[]>;
+}
+
+/** The two bindings used, typed here: scripts are checked without the Workers types. */
+interface Env {
+  CONTROLLER: { idFromName(name: string): unknown; get(id: unknown): unknown };
+  ROLLOUT_CONFIG: { get(key: string): Promise<string | null> };
+}
+
+const STEP_MS = 200;
+
+export default {
+  async fetch(req: Request, env: Env): Promise<Response> {
+    const u = new URL(req.url);
+    const n = Number(u.searchParams.get("n"));
+    const busy = Number(u.searchParams.get("busy"));
+    const seconds = Number(u.searchParams.get("seconds"));
+    const countFrom = Number(u.searchParams.get("countFrom") ?? "0") * 1000;
+    const parsed = parseRollout((await env.ROLLOUT_CONFIG.get("rollout")) ?? "");
+    if (!parsed.ok) return new Response("no rollout document in KV", { status: 500 });
+    const stub = env.CONTROLLER.get(env.CONTROLLER.idFromName(u.searchParams.get("name")!)) as Rpc;
+    const t0 = Date.now();
+    const clock: Clock = { now: () => Date.now() - t0, sleep: (ms) => new Promise((ok) => setTimeout(ok, ms)) };
+    const throttle = new Throttle(clock);
+    let counted = 0;
+    const root: Target = {
+      report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
+      view: () => stub.view(),
+    };
+    const target = throttled(root, throttle, clock, seeded(17), [20, 80]);
+    const fleet = new Fleet(
+      { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 },
+      { doc: parsed.doc, fingerprint: parsed.fingerprint },
+      () => target,
+      clock,
+    );
+    while (clock.now() < seconds * 1000) {
+      const start = clock.now();
+      fleet.step(STEP_MS);
+      if (fleet.decisionAt === null) {
+        for (const iso of fleet.isolates) if (iso.learnedAt !== null) fleet.decisionAt = iso.learnedAt;
+      }
+      await clock.sleep(Math.max(1, STEP_MS - (clock.now() - start)));
+    }
+    const rollback = (await stub.history(50)).find((e) => e.kind === "rollback");
+    // The decision as the controller dated it (same machine clock); learning is measured from it.
+    if (rollback) fleet.decisionAt = Date.parse(rollback.at) - t0;
+    else fleet.decisionAt = null;
+    const perSecond = [...throttle.perSecondServed.values()];
+    return Response.json({
+      results: fleet.results(),
+      canaryAfter: fleet.canaryAfter,
+      decisionAt: fleet.decisionAt,
+      rejected: throttle.rejected,
+      peak: Math.max(0, ...perSecond),
+      mean: perSecond.reduce((a, b) => a + b, 0) / Math.max(1, perSecond.length),
+      countedReports: counted,
+    });
+  },
+};
