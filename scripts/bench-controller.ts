@@ -8,13 +8,13 @@
 // Runs the real Durable Object class in workerd (Miniflare), SQLite storage, real KV, in-process:
 // no network and no per-object request limit, so these are ratios, not a production capacity.
 // Usage: tsx scripts/bench-controller.ts [--reports 20000] [--concurrency 8]
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { numberFlag } from "./lib/args";
 import { ROOT } from "./lib/dev-stack";
+import { bundleEntry } from "./lib/worker-bundle";
 
 const N = numberFlag("reports", 20000);
 const C = numberFlag("concurrency", 8);
@@ -64,16 +64,7 @@ async function main() {
   try {
     writeFileSync(path.join(dir, "entry.js"), entry);
     const out = path.join(dir, "worker.js");
-    await build({
-      entryPoints: [path.join(dir, "entry.js")],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      external: ["cloudflare:*", "node:*"],
-      outfile: out,
-      logLevel: "error",
-    });
+    await bundleEntry(path.join(dir, "entry.js"), out);
     const mf = new Miniflare({
       modules: true,
       scriptPath: out,

@@ -18,7 +18,6 @@
 //   default (npm run bench): model 100 and 1,000 isolates, real 100 (about 3 minutes);
 //   --full (npm run bench:fleet): model 100 to 20,000, real 100 and 1,000. `--sizes 0` / `--real 0`
 //   skip a part.
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -36,7 +35,7 @@ import {
   type FleetResults,
   type Target,
 } from "./lib/fleet-sim";
-import { buildEdgeshift, COMPATIBILITY_DATE } from "./lib/worker-bundle";
+import { buildEdgeshift, bundleEntry, COMPATIBILITY_DATE } from "./lib/worker-bundle";
 
 const FULL = process.argv.includes("--full");
 const sizesArg = process.argv.indexOf("--sizes");
@@ -192,16 +191,7 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
   try {
     const bundle = await buildEdgeshift(path.join(dir, "edgeshift"));
     const fleetJs = path.join(dir, "fleet.js");
-    await build({
-      entryPoints: [path.join(import.meta.dirname, "lib", "fleet-worker.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      external: ["cloudflare:*", "node:*"],
-      outfile: fleetJs,
-      logLevel: "error",
-    });
+    await bundleEntry(path.join(import.meta.dirname, "lib", "fleet-worker.ts"), fleetJs);
     const mf = new Miniflare({
       workers: [
         {

@@ -1,6 +1,7 @@
 // The Worker as it is deployed (`wrangler deploy --dry-run --outdir`, so wrangler.toml's build
 // settings apply), the bare pass-through Worker the benchmarks measure it against, built the same
 // way, and the Miniflare options that load each with the bindings wrangler.toml declares.
+import { build } from "esbuild";
 import type { Miniflare, MiniflareOptions } from "miniflare";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -59,6 +60,23 @@ export function bundleAt(file: string): Bundle {
 export async function buildEdgeshift(outdir: string): Promise<Bundle> {
   await runWrangler(["deploy", "--dry-run", "--outdir", outdir]);
   return bundleAt(path.join(outdir, "index.js"));
+}
+
+/**
+ * A benchmark's own Worker: `entry` (TypeScript or JavaScript, importing src/ modules as it likes)
+ * bundled by esbuild into one ES module at `outfile`, the runtime's `cloudflare:*` modules left as imports.
+ */
+export async function bundleEntry(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    external: ["cloudflare:*", "node:*"],
+    outfile,
+    logLevel: "error",
+  });
 }
 
 /**
