@@ -233,6 +233,8 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
           peak: number;
           mean: number;
           countedReports: number;
+          meanStepMs: number;
+          worstStepMs: number;
         };
       };
       for (const n of sizes) {
@@ -256,7 +258,9 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
             canaryAfter: o.canaryAfter,
             decisionS: o.decisionAt === null ? "none" : (o.decisionAt / 1000).toFixed(1),
           });
-          console.error(`  real ${n} isolates, ${mix}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+          console.error(
+            `  real ${n} isolates, ${mix}: ${((performance.now() - t0) / 1000).toFixed(0)} s; the fleet stepped every ${o.meanStepMs.toFixed(0)} ms (worst ${o.worstStepMs} ms, aim ${STEP_MS})`,
+          );
         }
         const o = await fleet(n, 1, { ...base, percent: 0 }, 95, 35);
         idle.set(n, o.countedReports / n / 1);

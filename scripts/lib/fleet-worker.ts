@@ -47,9 +47,16 @@ export default {
       () => target,
       clock,
     );
+    let last = clock.now();
+    let steps = 0;
+    let worstStepMs = 0;
     while (clock.now() < seconds * 1000) {
       const start = clock.now();
-      fleet.step(STEP_MS);
+      // The time since the last step, not STEP_MS: a fleet too big for the CPU keeps its request rate.
+      fleet.step(Math.max(1, start - last));
+      worstStepMs = Math.max(worstStepMs, start - last);
+      last = start;
+      steps++;
       if (fleet.decisionAt === null) {
         for (const iso of fleet.isolates) if (iso.learnedAt !== null) fleet.decisionAt = iso.learnedAt;
       }
@@ -68,6 +75,8 @@ export default {
       peak: Math.max(0, ...perSecond),
       mean: perSecond.reduce((a, b) => a + b, 0) / Math.max(1, perSecond.length),
       countedReports: counted,
+      meanStepMs: (seconds * 1000) / Math.max(1, steps),
+      worstStepMs,
     });
   },
 };
