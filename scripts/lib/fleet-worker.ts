@@ -1,8 +1,8 @@
 // The fleet benchmark's Worker (bundled by scripts/bench-fleet.ts, run in Miniflare next to the
 // real edgeshift bundle): K simulated isolates, each its own Recorder (./fleet-sim.ts), reporting in
 // real time to the real RolloutController of that bundle through the throttle and RTT of
-// ./fleet-sim.ts. GET /run?n=&busy=&seconds=&name= runs one fleet against the controller named
-// `name` and answers its results as JSON.
+// ./fleet-sim.ts. GET /run?n=&busy=&seconds=&name=&part=&t0= runs one fleet (or one part of it)
+// against the controller named `name` and answers its results as JSON.
 import { Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
 import { parseRollout } from "../../src/model/parse";
 import type { ControllerView, Report } from "../../src/model/protocol";
@@ -21,6 +21,11 @@ interface Env {
 }
 
 const STEP_MS = 200;
+/**
+ * One throttle per controller, shared by the parts of a fleet: workerd allows 10,000 active timers
+ * per request, so a large fleet runs as several concurrent requests (parts) to this one isolate.
+ */
+const throttles = new Map<string, Throttle>();
 
 export default {
   async fetch(req: Request, env: Env): Promise<Response> {
@@ -31,10 +36,15 @@ export default {
     const countFrom = Number(u.searchParams.get("countFrom") ?? "0") * 1000;
     const parsed = parseRollout((await env.ROLLOUT_CONFIG.get("rollout")) ?? "");
     if (!parsed.ok) return new Response("no rollout document in KV", { status: 500 });
-    const stub = env.CONTROLLER.get(env.CONTROLLER.idFromName(u.searchParams.get("name")!)) as Rpc;
-    const t0 = Date.now();
+    const name = u.searchParams.get("name")!;
+    const part = Number(u.searchParams.get("part") ?? "0");
+    const stub = env.CONTROLLER.get(env.CONTROLLER.idFromName(name)) as Rpc;
+    // Every part counts time from the same instant (the machine's clock, given by the driver).
+    const t0 = Number(u.searchParams.get("t0") ?? Date.now());
     const clock: Clock = { now: () => Date.now() - t0, sleep: (ms) => new Promise((ok) => setTimeout(ok, ms)) };
-    const throttle = new Throttle(clock);
+    if (clock.now() < 0) await clock.sleep(-clock.now());
+    const throttle = throttles.get(name) ?? new Throttle(clock);
+    throttles.set(name, throttle);
     let counted = 0;
     const root: Target = {
       report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
@@ -42,7 +52,7 @@ export default {
     };
     const target = throttled(root, throttle, clock, seeded(17), [20, 80]);
     const fleet = new Fleet(
-      { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 },
+      { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 + part },
       { doc: parsed.doc, fingerprint: parsed.fingerprint },
       () => target,
       clock,
