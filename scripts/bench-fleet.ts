@@ -15,10 +15,19 @@
 //   It keeps up to 20,000 isolates on 2 cores (it prints how often it managed to step them).
 // In both, traffic, throttle and RTT are modelled. The target is pluggable (`Target`): an
 // aggregator tier plugs in by giving isolate i its aggregator instead of the root.
-// Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--real 100,1000] [--seed 1]
-//   default (npm run bench): model 100 and 1,000 isolates, real 100 (about 3 minutes);
-//   --full (npm run bench:fleet, ~25 min): model and real, 100 to 20,000. `--sizes 0` / `--real 0`
-//   skip a part.
+// - tier (Miniflare, real time): the same, but isolates report to the bundle's real aggregation tier
+//   (ReportAggregator objects bound by scriptName, each behind its own modelled throttle and RTT,
+//   PER_LOCATION isolates per location, TIER_SHARDS aggregators per location), which merges, forwards
+//   to the real root and keeps the root's watch; the aggregator→root calls are real and unthrottled
+//   (one process: no modelled RTT there). Root load is then counted from the aggregators' counters.
+// Not modelled in any lens: the canary gate's per-request view calls (isolates here fetch a view
+// only when cold, as before the gate); the tier's answers to reports carry the views.
+// Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--real 100,1000] [--tier 1000,5000]
+//   [--per-location 500] [--no-idle] [--seed 1]
+//   default (npm run bench): model 100 and 1,000 isolates, real 100, tier 100 (rollback rows only;
+//   about 4 minutes); --full (npm run bench:fleet): model and real 100 to 20,000, tier 1,000 to
+//   20,000. `--sizes 0` / `--real 0` / `--tier 0` skip a part; --no-idle skips the real lenses'
+//   95 s percent-0 runs.
 import { Miniflare } from "miniflare";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -53,7 +62,31 @@ const REAL_SIZES = process.argv.includes("--real")
   : FULL
     ? [100, 1000, 5000, 20_000]
     : [100];
+/**
+ * Real objects through the aggregation tier (--tier 1000,5000; --full: 1,000 to 20,000): isolates
+ * report to real ReportAggregator objects (PER_LOCATION isolates per location, TIER_SHARDS per
+ * location), which forward to the real root and keep its watch.
+ */
+const TIER_ARG = process.argv.includes("--tier");
+const TIER_SIZES = TIER_ARG
+  ? process.argv[process.argv.indexOf("--tier") + 1].split(",").map(Number).filter(Boolean)
+  : FULL
+    ? [1000, 5000, 20_000]
+    : [100];
+/** Modelled: how many isolates share a location (and its TIER_SHARDS aggregators). */
+const PER_LOCATION = numberFlag("per-location", 500);
+const TIER_SHARDS = 2;
+/** --no-idle: skip the real lenses' 95 s percent-0 runs (the model's row still has the figure). */
+const SKIP_IDLE = process.argv.includes("--no-idle");
 const REAL_SECONDS = 40;
+
+interface RootCalls {
+  forwards: number;
+  viewCalls: number;
+  watches: number;
+  failures: number;
+  seconds: number;
+}
 /** Isolates per request to the fleet Worker (each holds a few timers per call in flight). */
 const PART = 2500;
 const RAMP_MS = 5000;
@@ -187,7 +220,7 @@ function s(ms: number | null, over = false): string {
  * (scripts/lib/fleet-worker.ts) holding the simulated isolates, bound to that controller by
  * scriptName. The judge is the real one; the throttle and RTT are those of the model.
  */
-async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<number, number> }> {
+async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; idle: Map<number, number> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "edgeshift-fleet-"));
   const rows: Row[] = [];
   const idle = new Map<number, number>();
@@ -195,32 +228,46 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
     const bundle = await buildEdgeshift(path.join(dir, "edgeshift"));
     const fleetJs = path.join(dir, "fleet.js");
     await bundleEntry(path.join(import.meta.dirname, "lib", "fleet-worker.ts"), fleetJs);
-    const mf = new Miniflare({
-      workers: [
-        {
-          name: "fleet",
-          modules: true,
-          scriptPath: fleetJs,
-          modulesRoot: dir,
-          compatibilityDate: COMPATIBILITY_DATE,
-          kvNamespaces: ["ROLLOUT_CONFIG"],
-          durableObjects: { CONTROLLER: { className: "RolloutController", scriptName: "edgeshift" } },
-        },
-        {
-          name: "edgeshift",
-          modules: [{ type: "ESModule", path: bundle.file }],
-          modulesRoot: path.dirname(bundle.file),
-          compatibilityDate: COMPATIBILITY_DATE,
-          bindings: { BLUE_ORIGIN: "http://127.0.0.1:9", GREEN_ORIGIN: "http://127.0.0.1:9" },
-          kvNamespaces: ["ROLLOUT_CONFIG"],
-          durableObjects: { CONTROLLER: { className: "RolloutController", useSQLite: true } },
-        },
-      ],
-      durableObjectsPersist: false,
-      kvPersist: false,
-    });
+    const start = () =>
+      new Miniflare({
+        workers: [
+          {
+            name: "fleet",
+            modules: true,
+            scriptPath: fleetJs,
+            modulesRoot: dir,
+            compatibilityDate: COMPATIBILITY_DATE,
+            kvNamespaces: ["ROLLOUT_CONFIG"],
+            durableObjects: {
+              CONTROLLER: { className: "RolloutController", scriptName: "edgeshift" },
+              ...(tier ? { AGGREGATOR: { className: "ReportAggregator", scriptName: "edgeshift" } } : {}),
+            },
+          },
+          {
+            name: "edgeshift",
+            modules: [{ type: "ESModule", path: bundle.file }],
+            modulesRoot: path.dirname(bundle.file),
+            compatibilityDate: COMPATIBILITY_DATE,
+            bindings: {
+              BLUE_ORIGIN: "http://127.0.0.1:9",
+              GREEN_ORIGIN: "http://127.0.0.1:9",
+              AGGREGATOR_SHARDS: String(TIER_SHARDS),
+            },
+            kvNamespaces: ["ROLLOUT_CONFIG"],
+            durableObjects: {
+              CONTROLLER: { className: "RolloutController", useSQLite: true },
+              ...(tier ? { AGGREGATOR: { className: "ReportAggregator", useSQLite: true } } : {}),
+            },
+          },
+        ],
+        durableObjectsPersist: false,
+        kvPersist: false,
+      });
+    // The tier's aggregators always forward to the root named "rollout": one Miniflare per run, so
+    // every run starts with a fresh root and fresh aggregators. Straight to the root, one for all
+    // runs (each run its own controller name).
+    let mf = start();
     try {
-      const kv = await mf.getKVNamespace("ROLLOUT_CONFIG");
       let run = 0;
       type Part = {
         results: FleetResults;
@@ -232,22 +279,46 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
         countedReports: number;
         meanStepMs: number;
         worstStepMs: number;
+        rootCalls?: RootCalls | null;
       };
       /** One fleet as parts of ≤ PART isolates (workerd's 10,000 timers per request), sharing one throttle. */
       const fleet = async (n: number, busy: number, doc: unknown, seconds: number, countFrom = 0): Promise<Part> => {
-        await kv.put("rollout", JSON.stringify(doc));
-        const name = `fleet-${run++}`;
+        if (tier && run > 0) {
+          await mf.dispose();
+          mf = start();
+        }
+        await (await mf.getKVNamespace("ROLLOUT_CONFIG")).put("rollout", JSON.stringify(doc));
+        const name = tier ? "rollout" : `fleet-${run}`;
+        run++;
         const parts = Math.ceil(n / PART);
         const t0 = Date.now() + 1000;
+        const tierArgs = tier ? `&tier=1&perLocation=${PER_LOCATION}&shards=${TIER_SHARDS}` : "";
         const all = await Promise.all(
           Array.from({ length: parts }, async (_, part) => {
             const r = await mf.dispatchFetch(
-              `http://fleet/run?n=${Math.ceil(n / parts)}&busy=${busy}&seconds=${seconds}&countFrom=${countFrom}&name=${name}&part=${part}&t0=${t0}`,
+              `http://fleet/run?n=${Math.ceil(n / parts)}&busy=${busy}&seconds=${seconds}&countFrom=${countFrom}&name=${name}&part=${part}&t0=${t0}${tierArgs}`,
             );
             if (!r.ok) throw new Error(`bench-fleet: the fleet Worker answered ${r.status}: ${await r.text()}`);
             return (await r.json()) as Part;
           }),
         );
+        let rootCalls: RootCalls | null = null;
+        if (tier) {
+          rootCalls = { forwards: 0, viewCalls: 0, watches: 0, failures: 0, seconds };
+          const ns = await mf.getDurableObjectNamespace("AGGREGATOR", "edgeshift");
+          for (let l = 0; l < Math.ceil(n / PER_LOCATION); l++) {
+            for (let sh = 0; sh < TIER_SHARDS; sh++) {
+              const stub = ns.get(ns.idFromName(`loc-${l}:${sh}`)) as unknown as {
+                counters(): Promise<{ forwards: number; viewCalls: number; watches: number; failures: number }>;
+              };
+              const c = await stub.counters();
+              rootCalls.forwards += c.forwards;
+              rootCalls.viewCalls += c.viewCalls;
+              rootCalls.watches += c.watches;
+              rootCalls.failures += c.failures;
+            }
+          }
+        }
         const sum = (f: (p: Part) => number) => all.reduce((a, p) => a + f(p), 0);
         const max = (f: (p: Part) => number) => Math.max(...all.map(f));
         const rs = all.map((p) => p.results);
@@ -273,6 +344,7 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
           countedReports: sum((p) => p.countedReports),
           meanStepMs: max((p) => p.meanStepMs),
           worstStepMs: max((p) => p.worstStepMs),
+          rootCalls,
         };
       };
       for (const n of sizes) {
@@ -282,10 +354,13 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
         ] as const) {
           const t0 = performance.now();
           const o = await fleet(n, busy, { ...base, rollback: { minRequests: 50 } }, REAL_SECONDS);
+          const rc = o.rootCalls;
           rows.push({
             isolates: n,
-            mix: mix + " (real)",
-            rootMean: Math.round(o.mean),
+            mix: mix + (tier ? " (tier)" : " (real)"),
+            // With the tier: the root's calls (forwards, view calls, watches) per second over the
+            // run, and the busiest aggregator's peak second of isolates' calls.
+            rootMean: rc ? Math.round((rc.forwards + rc.viewCalls + rc.watches) / rc.seconds) : Math.round(o.mean),
             rootPeak: o.peak,
             rejected: o.rejected,
             abandoned: o.results.abandoned,
@@ -297,9 +372,14 @@ async function realRuns(sizes: number[]): Promise<{ rows: Row[]; idle: Map<numbe
             decisionS: o.decisionAt === null ? "none" : (o.decisionAt / 1000).toFixed(1),
           });
           console.error(
-            `  real ${n} isolates, ${mix}: ${((performance.now() - t0) / 1000).toFixed(0)} s; the fleet stepped every ${o.meanStepMs.toFixed(0)} ms (worst ${o.worstStepMs} ms, aim ${STEP_MS})`,
+            `  real${tier ? " tier" : ""} ${n} isolates, ${mix}: ${((performance.now() - t0) / 1000).toFixed(0)} s; the fleet stepped every ${o.meanStepMs.toFixed(0)} ms (worst ${o.worstStepMs} ms, aim ${STEP_MS})` +
+              (rc
+                ? `; root: ${rc.forwards} forwards, ${rc.viewCalls} view calls, ${rc.watches} watches, ${rc.failures} failures in ${rc.seconds} s; busiest aggregator ${Math.round(o.mean)} calls/s mean, ${o.peak} peak`
+                : ""),
           );
         }
+        // The default run (npm run bench) keeps the tier to its small rollback rows.
+        if (SKIP_IDLE || (tier && !FULL && !TIER_ARG)) continue;
         const o = await fleet(n, 1, { ...base, percent: 0 }, 95, 35);
         idle.set(n, o.countedReports / n / 1);
       }
@@ -328,9 +408,14 @@ for (const n of SIZES) {
   console.error(`  ${n} isolates: ${((performance.now() - t0) / 1000).toFixed(1)} s of CPU time`);
 }
 if (REAL_SIZES.length) {
-  const real = await realRuns(REAL_SIZES);
+  const real = await realRuns(REAL_SIZES, false);
   rows.push(...real.rows);
   for (const [n, v] of real.idle) idle.set(-n, v);
+}
+if (TIER_SIZES.length) {
+  const real = await realRuns(TIER_SIZES, true);
+  rows.push(...real.rows);
+  for (const [n, v] of real.idle) idle.set(-n - 0.5, v);
 }
 
 console.log(
@@ -345,12 +430,17 @@ console.log(
 );
 for (const r of rows) {
   console.log(
-    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
+    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.mix.endsWith("(tier)") ? -r.isolates - 0.5 : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
   );
 }
 console.log(
   "decision: seconds after the first isolate started; isolates start over 5 s (modelled rows: fixed; real rows: the real judge). Real rows: the edgeshift bundle's controller in Miniflare, real time, " +
     `${REAL_SECONDS} s per run; canary-bound counted from the first isolate that learned (≤ one RTT after the decision).`,
+);
+console.log(
+  "(tier) rows: isolates → real ReportAggregator objects (each behind the modelled throttle and RTT; " +
+    `${PER_LOCATION} isolates per location, ${TIER_SHARDS} aggregators per location) → the real root, with the watch. ` +
+    "Their 'root reports/s' is the root's calls/s (forwards, view calls, watches) over the run / the busiest aggregator's peak second of isolates' calls; 'overloaded' is at the aggregators.",
 );
 console.log(
   "abandoned: no answer within the recorder's 30 s (cannot happen in this model: the throttle answers or refuses within ~1 s); late: answered after 2 s, view and counts used.",

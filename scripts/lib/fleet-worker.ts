@@ -2,7 +2,12 @@
 // real edgeshift bundle): K simulated isolates, each its own Recorder (./fleet-sim.ts), reporting in
 // real time to the real RolloutController of that bundle through the throttle and RTT of
 // ./fleet-sim.ts. GET /run?n=&busy=&seconds=&name=&part=&t0= runs one fleet (or one part of it)
-// against the controller named `name` and answers its results as JSON.
+// against the controller named `name` and answers its results as JSON. With &tier=1&perLocation=&
+// shards= the isolates report to the real aggregation tier instead (ReportAggregator objects of the
+// edgeshift bundle, bound here by scriptName, which forward to the root "rollout" and keep its
+// watch): isolate g (fleet-wide index) is in location g / perLocation, on shard g % shards; each
+// aggregator behind its own throttle (the per-object limit) and the same RTT. The aggregators'
+// calls to the root are real calls between objects in one process (no modelled RTT or throttle).
 import { Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
 import { parseRollout } from "../../src/model/parse";
 import type { ControllerView, Report } from "../../src/model/protocol";
@@ -17,6 +22,7 @@ interface Rpc {
 /** The two bindings used, typed here: scripts are checked without the Workers types. */
 interface Env {
   CONTROLLER: { idFromName(name: string): unknown; get(id: unknown): unknown };
+  AGGREGATOR?: { idFromName(name: string): unknown; get(id: unknown): unknown };
   ROLLOUT_CONFIG: { get(key: string): Promise<string | null> };
 }
 
@@ -50,11 +56,34 @@ export default {
       report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
       view: () => stub.view(),
     };
-    const target = throttled(root, throttle, clock, seeded(17), [20, 80]);
+    const rtt = seeded(17 + part);
+    const target = throttled(root, throttle, clock, rtt, [20, 80]);
+    const tier = u.searchParams.get("tier") === "1";
+    const perLocation = Number(u.searchParams.get("perLocation") ?? "500");
+    const shards = Number(u.searchParams.get("shards") ?? "2");
+    /** Per aggregator: its throttle (shared by the parts, as the root's is) and its target. */
+    const aggregators = new Map<string, Target>();
+    const viaTier = (i: number): Target => {
+      const g = part * n + i;
+      const agg = `loc-${Math.floor(g / perLocation)}:${g % shards}`;
+      let t = aggregators.get(agg);
+      if (!t) {
+        const stub = env.AGGREGATOR!.get(env.AGGREGATOR!.idFromName(agg)) as Rpc;
+        const key = `${name}/${agg}`;
+        const th = throttles.get(key) ?? new Throttle(clock);
+        throttles.set(key, th);
+        const counting: Target = {
+          report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
+          view: () => stub.view(),
+        };
+        aggregators.set(agg, (t = throttled(counting, th, clock, rtt, [20, 80])));
+      }
+      return t;
+    };
     const fleet = new Fleet(
       { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 + part },
       { doc: parsed.doc, fingerprint: parsed.fingerprint },
-      () => target,
+      (i) => (tier ? viaTier(i) : target),
       clock,
     );
     let last = clock.now();
@@ -76,12 +105,23 @@ export default {
     // The decision as the controller dated it (same machine clock); learning is measured from it.
     if (rollback) fleet.decisionAt = Date.parse(rollback.at) - t0;
     else fleet.decisionAt = null;
-    const perSecond = [...throttle.perSecondServed.values()];
+    // With the tier: the busiest aggregator's admission (its throttle), and rejections at any of them.
+    let rejected = throttle.rejected;
+    let busiest = throttle;
+    if (tier) {
+      rejected = 0;
+      for (const [key, th] of throttles) {
+        if (!key.startsWith(`${name}/`)) continue;
+        rejected += th.rejected;
+        if (th.served > busiest.served || busiest === throttle) busiest = th;
+      }
+    }
+    const perSecond = [...busiest.perSecondServed.values()];
     return Response.json({
       results: fleet.results(),
       canaryAfter: fleet.canaryAfter,
       decisionAt: fleet.decisionAt,
-      rejected: throttle.rejected,
+      rejected,
       peak: Math.max(0, ...perSecond),
       mean: perSecond.reduce((a, b) => a + b, 0) / Math.max(1, perSecond.length),
       countedReports: counted,
