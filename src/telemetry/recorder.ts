@@ -357,7 +357,8 @@ export class Recorder<T> {
       if (now - b.from * 1000 > CARRY_MAX_MS) this.dropBatch();
       else kept.push(b);
     }
-    const merged = carryBatches(kept, [...this.batches.values()]);
+    const { batches: merged, lost } = carryBatches(kept, [...this.batches.values()]);
+    for (let k = 0; k < lost; k++) this.dropBatch();
     while (merged.length > MAX_BATCHES) {
       merged.shift();
       this.dropBatch();
