@@ -29,6 +29,12 @@
 // | view() with a held view older than   | waits for one shared root call (the aggregator was idle);    |
 // | VIEW_WAIT_AFTER_MS, root healthy     | if it fails, the old view with its true ageMs               |
 // | root answers a newer revision        | held at once: the next answer to any isolate carries it      |
+// |                                      | and every held isolate watch is answered with it             |
+// | isolate watch(known, maxWait, bound) | held only while the root watch is current, the revision is   |
+// |                                      | `known` and the push bound ≤ `bound`; answered at once       |
+// |                                      | otherwise, and the moment any of these stops holding (root   |
+// |                                      | watch closed or presumed dead, bound grew); ≤ maxWait (≤ 10s)|
+// | more than MAX_ISOLATE_WATCHES held   | the new one answered at once (the isolate backs off, polls)  |
 // | root slow or failing                 | merged counts kept (≤ MAX_PARTS parts of ≤ PART_SPAN_MS);     |
 // |                                      | the interval doubles per failure up to ×8 (an overloaded     |
 // |                                      | object must not be retried fast); answers carry the old view |
@@ -86,6 +92,22 @@ export const WATCH_RETRY_MS = 250;
 const WATCH_MAX_BACKOFF_EXP = 5;
 /** Root round trips remembered for the push bound. */
 export const RTT_SAMPLES = 8;
+/**
+ * Isolate watches held at once. A held watch is a pending promise and a timer; what bounds the
+ * number is the per-object request rate: each is re-opened about every maxWait (10 s), so 4,000
+ * cost ~400 calls/s, under half of the ~1,000/s soft limit. Beyond it watches are answered at once.
+ */
+export const MAX_ISOLATE_WATCHES = 4000;
+/** Longest hold of an isolate's watch (the isolate asks 10 s; its waitUntil ends 30 s after its response). */
+export const MAX_ISOLATE_WATCH_WAIT_MS = 15_000;
+
+interface IsolateWatch {
+  known: number;
+  bound: number;
+  since: number;
+  resolve: (a: WatchAnswer) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 /** A report that waited this long for a cold aggregator's first view is refused, not merged (isolates give up after 2 s). */
 export const COLD_MERGE_WITHIN_MS = FLUSH_TIMEOUT_MS / 2;
@@ -113,7 +135,13 @@ export class ReportAggregator extends DurableObject<Env> {
     watches: 0,
     watchFailures: 0,
     watchesDead: 0,
+    isolateViews: 0,
+    isolateWatches: 0,
+    isolateWatchesHeld: 0,
   };
+  /** Test seam: bound on held isolate watches. */
+  maxIsolateWatches = MAX_ISOLATE_WATCHES;
+  private readonly isolateWatches = new Set<IsolateWatch>();
 
   /** Merged reports not yet accepted by the root, oldest first; new reports merge into the last. */
   private parts: Merge[] = [];
@@ -164,6 +192,7 @@ export class ReportAggregator extends DurableObject<Env> {
   }
 
   async view(): Promise<ControllerView> {
+    this.stats.isolateViews++;
     if (!this.held) await this.cold();
     else if (this.failures === 0 && !this.watchCurrent() && this.clock() - this.heldStartedAt > this.waitAfterMs)
       await this.refreshNow();
@@ -172,6 +201,53 @@ export class ReportAggregator extends DurableObject<Env> {
     this.schedule();
     this.keepWatching();
     return this.answer();
+  }
+
+  /**
+   * An isolate's watch: answered when the held revision is no longer `known`, when this object can
+   * no longer vouch for its view within `boundMs` (its root watch closed, or its push bound grew),
+   * or after `maxWaitMs`; at once when any of that is already so, or over the bound on held watches.
+   */
+  async watch(known: number, maxWaitMs: number, boundMs: number): Promise<WatchAnswer> {
+    this.stats.isolateWatches++;
+    if (!this.held) await this.cold();
+    this.keepWatching();
+    const wait = Math.max(0, Math.min(MAX_ISOLATE_WATCH_WAIT_MS, Math.floor(Number(maxWaitMs)) || 0));
+    const bound = Number(boundMs);
+    if (
+      this.held!.revision !== Number(known) ||
+      wait === 0 ||
+      !this.watchCurrent() ||
+      !(this.pushBoundMs() <= bound) ||
+      this.isolateWatches.size >= this.maxIsolateWatches
+    )
+      return { view: this.answer(), heldMs: 0 };
+    this.stats.isolateWatchesHeld++;
+    return new Promise((resolve) => {
+      const w: IsolateWatch = {
+        known: this.held!.revision,
+        bound,
+        since: this.clock(),
+        resolve,
+        timer: setTimeout(() => this.answerWatch(w), wait),
+      };
+      this.isolateWatches.add(w);
+    });
+  }
+
+  private answerWatch(w: IsolateWatch): void {
+    if (!this.isolateWatches.delete(w)) return;
+    clearTimeout(w.timer);
+    w.resolve({ view: this.answer(), heldMs: Math.max(0, this.clock() - w.since) });
+  }
+
+  /** Answers the isolate watches this object can no longer vouch for (all, when `all`). */
+  private releaseWatches(all: boolean): void {
+    if (this.isolateWatches.size === 0) return;
+    const current = this.watchCurrent();
+    const bound = this.pushBoundMs();
+    for (const w of this.isolateWatches)
+      if (all || !current || w.known !== this.held?.revision || !(bound <= w.bound)) this.answerWatch(w);
   }
 
   async counters(): Promise<AggregatorStats> {
@@ -186,7 +262,9 @@ export class ReportAggregator extends DurableObject<Env> {
   private answer(): ControllerView {
     const held = this.held!;
     const age = Math.max(0, this.clock() - this.heldStartedAt);
-    return { ...held, ageMs: this.watchCurrent() ? Math.min(age, this.pushBoundMs()) : age };
+    if (!this.watchCurrent()) return { ...held, ageMs: age };
+    const bound = this.pushBoundMs();
+    return { ...held, ageMs: Math.min(age, bound), boundMs: bound };
   }
 
   /** The push bound P: the longest recent root round trip; Infinity before any was measured. */
@@ -197,6 +275,8 @@ export class ReportAggregator extends DurableObject<Env> {
   private noteRtt(ms: number): void {
     this.rtts.push(Math.max(0, ms));
     if (this.rtts.length > RTT_SAMPLES) this.rtts.shift();
+    // A grown bound: isolates watching with a smaller one must not keep relying on it.
+    this.releaseWatches(false);
   }
 
   /** A watch with the held revision has been open at least P and is not presumed dead. */
@@ -211,9 +291,10 @@ export class ReportAggregator extends DurableObject<Env> {
     if (this.held && view.revision < this.held.revision) return;
     if (this.held && view.revision === this.held.revision && currentAt <= this.heldStartedAt) return;
     // The root answered itself: its own ageMs (0 or absent) is replaced by ours on each answer.
-    const { ageMs: _, ...fresh } = view;
+    const { ageMs: _, boundMs: __, ...fresh } = view;
     this.held = fresh;
     this.heldStartedAt = currentAt;
+    this.releaseWatches(false);
   }
 
   /** On each isolate call: note the traffic, and open the one watch if none is open or pending a retry. */
@@ -287,6 +368,8 @@ export class ReportAggregator extends DurableObject<Env> {
   private watchClosed(useful: boolean): void {
     this.watchGen++;
     this.watchOpenedAt = null;
+    // Not current until the next watch has been open P: isolates may no longer rely on this object.
+    this.releaseWatches(true);
     if (this.watchdog !== null) (clearTimeout(this.watchdog), (this.watchdog = null));
     if (useful) this.watchFails = 0;
     else (this.watchFails++, this.stats.watchFailures++);

@@ -4,12 +4,19 @@
 import type { Env } from "../env";
 import { murmur3 } from "../lib/hash";
 import type { ControllerView, Report } from "../model/protocol";
+import type { WatchAnswer } from "../controller/watchers";
 
 export interface AggregatorRpc {
   /** Merges an isolate's report; answers at once with the root's latest view (ageMs set). */
   report(r: Report): Promise<ControllerView>;
   /** The root's latest view as this aggregator holds it (ageMs set); asks the root for a newer one soon. */
   view(): Promise<ControllerView>;
+  /**
+   * An isolate's watch: answers when the held revision is no longer `known`, when this object can
+   * no longer vouch for its view within `boundMs`, or after `maxWaitMs` (≤ 15 s); at once when one
+   * of those already holds or too many watches are held. `heldMs`: how long it was held.
+   */
+  watch(known: number, maxWaitMs: number, boundMs: number): Promise<WatchAnswer>;
   /** Counts held, not yet accepted by the root (tests, debugging). */
   pending(): Promise<{ parts: number; reports: number }>;
   /** Lifetime counters: isolates' reports, root calls by kind, watches (tests, benchmarks, debugging). */
@@ -25,6 +32,10 @@ export interface AggregatorStats {
   watches: number;
   watchFailures: number;
   watchesDead: number;
+  /** Isolates' view() calls (the polling a watch replaces), their watch() calls, and those held. */
+  isolateViews: number;
+  isolateWatches: number;
+  isolateWatchesHeld: number;
 }
 
 /**

@@ -136,6 +136,12 @@ export interface ControllerView {
    * started. The isolate stamps the view `call start − ageMs` (src/telemetry/freshness.ts).
    */
   ageMs?: number;
+  /**
+   * Set by an aggregator whose own watch at the root is current: a change at the root reaches it
+   * within this many ms (its push bound). An isolate watching the aggregator adds it to its own
+   * round trip to know how current its view is (src/telemetry/freshness.ts `watchStamp`).
+   */
+  boundMs?: number;
 }
 
 export const EMPTY_VIEW: ControllerView = { revision: 0, doc: null, fingerprint: null, supersedes: [] };

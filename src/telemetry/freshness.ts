@@ -46,3 +46,62 @@ export function mustRefresh(verdictAt: number | null, now: number): boolean {
 export function refreshDue(verdictAt: number | null, now: number): boolean {
   return verdictAge(verdictAt, now) >= REFRESH_AFTER_MS;
 }
+
+// The isolate's watch (issue 10). While canary traffic flows, an isolate keeps one
+// `watch(revision, maxWait, bound)` call open at its aggregator, which answers when its view
+// changes, when its own root watch stops being current, or when its push bound grows past `bound`.
+// Let r be the longest of the isolate's recent aggregator round trips and B the aggregator's bound
+// the watch was opened with (`ControllerView.boundMs`). A change at the root at D reaches the
+// aggregator by D + B and, pushed on the held watch, the isolate by D + B + r; a watch sent at O
+// reaches the aggregator by O + r, and a change it already held then is answered at once. So once
+// the watch has been open r, the isolate's view contains every root change before now − (r + B):
+// that is its stamp, with no view call. The guarantee composes because the aggregator answers (ends)
+// the watch the moment its own claim lapses, and that answer is at most one leg behind.
+// A watch lives inside one request's waitUntil (Workers cancel such work about 30 s after the
+// response: developers.cloudflare.com/workers/platform/limits/, "cancellation will be delayed until
+// the promise has completed or until an additional 30 seconds have elapsed"), so it is held at most
+// ISOLATE_WATCH_MAX_WAIT_MS and re-opened by a later canary-bound request. A watch unanswered past
+// maxWait + ISOLATE_WATCH_DEAD_MARGIN_MS (cancelled with its request, or a lost connection) no
+// longer vouches for anything; without a vouching watch the stamp is the last answer's, and
+// `keepFresh` polls as before: correctness never depends on the watch.
+
+/** How long an aggregator may hold an isolate's watch: well inside waitUntil's 30 s. */
+export const ISOLATE_WATCH_MAX_WAIT_MS = 10_000;
+/** A watch unanswered after maxWait plus this is presumed dead (never vouches again). */
+export const ISOLATE_WATCH_DEAD_MARGIN_MS = 2_000;
+/** After a watch answered early without a change, or failed: wait this × 2^n (≤ ×16) before another. */
+export const ISOLATE_WATCH_RETRY_MS = 1_000;
+/** An answer held at least this long (or bringing a change) shows the aggregator holds watches. */
+export const USEFUL_HOLD_MS = 1_000;
+/** Aggregator round trips remembered for r. */
+export const ISOLATE_RTT_SAMPLES = 8;
+
+/**
+ * The stamp an open watch vouches for at `now`, or null when it vouches for nothing: not open,
+ * open less than `rttBoundMs` (it may not have reached the aggregator yet), presumed dead, or no
+ * finite bounds known.
+ */
+export function watchStamp(
+  openedAt: number | null,
+  now: number,
+  rttBoundMs: number,
+  aggregatorBoundMs: number,
+  maxWaitMs = ISOLATE_WATCH_MAX_WAIT_MS,
+  deadMarginMs = ISOLATE_WATCH_DEAD_MARGIN_MS,
+): number | null {
+  if (openedAt === null || !Number.isFinite(rttBoundMs) || !Number.isFinite(aggregatorBoundMs)) return null;
+  if (rttBoundMs < 0 || aggregatorBoundMs < 0) return null;
+  const open = now - openedAt;
+  if (open < rttBoundMs || open > maxWaitMs + deadMarginMs) return null;
+  return now - rttBoundMs - aggregatorBoundMs;
+}
+
+/** Whether a watch answer showed the aggregator holding watches (else back off before the next). */
+export function usefulWatch(known: number, answered: number, heldMs: number): boolean {
+  return answered !== known || heldMs >= USEFUL_HOLD_MS;
+}
+
+/** When another watch may be opened after `fails` consecutive useless answers or failures. */
+export function watchRetryAt(now: number, fails: number): number {
+  return fails <= 0 ? now : now + ISOLATE_WATCH_RETRY_MS * 2 ** Math.min(fails - 1, 4);
+}

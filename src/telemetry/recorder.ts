@@ -32,6 +32,13 @@
 // |                                 | refresh; a late answer is still adopted after the wait gave up   |
 // | canary traffic, verdict at least| background refresh (`keepFresh`): busy isolates never wait       |
 // | REFRESH_AFTER_MS old            |                                                                  |
+// | canary traffic, transport can   | one watch held at the aggregator in that request's waitUntil     |
+// | watch (aggregator)              | (`keepWatch`); while it vouches (freshness.ts `watchStamp`) the  |
+// |                                 | stamp is now − (r + B) and `keepFresh` does not poll             |
+// | watch answered early unchanged, | no watch for ISOLATE_WATCH_RETRY_MS × 2^n (≤ ×16); polling as    |
+// | or failed                       | before meanwhile                                                 |
+// | watch unanswered past maxWait + | presumed dead: vouches for nothing; the next canary request opens|
+// | margin (request cancelled)      | another; a late answer is still adopted by its own stamp         |
 // | requests diverted to stable     | counted in `diverted` (sent with the next report, never as a     |
 // | (no fresh verdict in time)      | stable outcome); one warning log line per DIVERTED_LOG_EVERY_MS  |
 // | many visitors in one batch      | ≤ MAX_CONTRIBUTORS listed per slot and batch; further visitors'  |
@@ -54,7 +61,18 @@ import {
   type SlotCounters,
 } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
-import { GATE_WAIT_MS, mustRefresh, refreshDue, stampOf } from "./freshness";
+import {
+  GATE_WAIT_MS,
+  ISOLATE_RTT_SAMPLES,
+  ISOLATE_WATCH_DEAD_MARGIN_MS,
+  ISOLATE_WATCH_MAX_WAIT_MS,
+  mustRefresh,
+  refreshDue,
+  stampOf,
+  usefulWatch,
+  watchRetryAt,
+  watchStamp,
+} from "./freshness";
 import { ACTIVE_EVERY_MS, BURST_GAP_MS, Cadence, isOverloaded, ranRemotely, type ReportOutcome } from "./cadence";
 import { carryBatches } from "./carry";
 
@@ -112,6 +130,11 @@ export const DIVERTED_LOG_EVERY_MS = 60_000;
 export interface RecorderDeps<T> {
   send(target: T, report: Report): Promise<ControllerView>;
   fetchView(target: T): Promise<ControllerView>;
+  /**
+   * Optional: hold a call until the view's revision is no longer `known` (or the answering object
+   * can no longer vouch for `boundMs`), at most `maxWaitMs`. Absent: no watch, polling only.
+   */
+  watchView?(target: T, known: number, maxWaitMs: number, boundMs: number): Promise<WatchReply> | null;
   now(): number;
   isolateId?: string;
   /** Default FLUSH_TIMEOUT_MS. */
@@ -124,6 +147,12 @@ export interface RecorderDeps<T> {
   abandonMs?: number;
   /** Uniform in [0, 1): the jitter's source (default Math.random). */
   random?: () => number;
+}
+
+/** A watch's answer: the view, and how long the answering object held the call (its clock). */
+export interface WatchReply {
+  view: ControllerView;
+  heldMs: number;
 }
 
 export class Recorder<T> {
@@ -151,6 +180,9 @@ export class Recorder<T> {
     abandoned: 0,
     carried: 0,
     overloaded: 0,
+    watches: 0,
+    watchesUseful: 0,
+    watchFailures: 0,
   };
 
   private batches = new Map<string, ReportBatch>();
@@ -169,6 +201,20 @@ export class Recorder<T> {
   /** The one view call in flight (coalescing): cold start, gate and background refresh share it. */
   private viewCall: Promise<void> | null = null;
   private divertedLoggedAt: number | null = null;
+  /** The open watch (freshness.ts): when it was sent, with which revision and aggregator bound. */
+  private watchOpenedAt: number | null = null;
+  private watchKnown = -1;
+  private watchBound = Infinity;
+  /** Bumped per watch: an answer of a watch presumed dead closes nothing newer. */
+  private watchGen = 0;
+  private watchFails = 0;
+  /** Watches up to this generation were dropped (`dropWatch`): their answers never arrive. */
+  private droppedUpTo = 0;
+  private watchNotBefore = -Infinity;
+  /** The aggregator's push bound from the last answer that carried one (Infinity: none yet). */
+  private aggregatorBound = Infinity;
+  /** Recent aggregator round trips, ms (view calls and watches, less the time held). */
+  private rtts: number[] = [];
   private readonly isolate: string;
 
   /** Public so a test can slow the transport down (a controller far away); never replaced otherwise. */
@@ -397,10 +443,13 @@ export class Recorder<T> {
     try {
       this.stats.viewFetches++;
       const startedAt = this.deps.now();
-      this.adopt(
-        await withTimeout(this.deps.fetchView(target), this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS, "the controller"),
-        startedAt,
+      const view = await withTimeout(
+        this.deps.fetchView(target),
+        this.deps.timeoutMs ?? FLUSH_TIMEOUT_MS,
+        "the controller",
       );
+      this.noteRtt(this.deps.now() - startedAt);
+      this.adopt(view, startedAt);
     } catch {
       // Without the controller's word the cached KV copy routes, as before; the gate diverts.
     }
@@ -413,7 +462,7 @@ export class Recorder<T> {
    * caller sends the request to stable and calls `recordDiverted`). Never rejects.
    */
   async freshVerdict(ctx: BackgroundWork, target: T): Promise<boolean> {
-    if (!mustRefresh(this.verdictAt, this.deps.now())) return true;
+    if (!mustRefresh(this.stamp(), this.deps.now())) return true;
     this.stats.gateWaits++;
     try {
       const call = this.refreshView(target);
@@ -422,22 +471,106 @@ export class Recorder<T> {
     } catch {
       // The wait is over; the call goes on in ctx and its answer serves later requests.
     }
-    return !mustRefresh(this.verdictAt, this.deps.now());
+    return !mustRefresh(this.stamp(), this.deps.now());
   }
 
   /** Whether a canary-bound request may go now (synchronous: the busy isolate's path has no await). */
   verdictFresh(): boolean {
-    return !mustRefresh(this.verdictAt, this.deps.now());
+    return !mustRefresh(this.stamp(), this.deps.now());
   }
 
-  /** Canary traffic flows: refresh in the background before the verdict expires. Never waits. */
+  /**
+   * Canary traffic flows: keep the one watch open (when the transport can watch), and refresh in
+   * the background before the verdict expires unless the watch vouches for it. Never waits.
+   */
   keepFresh(ctx: BackgroundWork, target: T): void {
     try {
-      if (this.viewCall === null && refreshDue(this.verdictAt, this.deps.now()))
-        ctx.waitUntil(this.refreshView(target));
+      this.keepWatch(ctx, target);
+      if (this.viewCall === null && refreshDue(this.stamp(), this.deps.now())) ctx.waitUntil(this.refreshView(target));
     } catch {
       // A broken ctx or clock must not reach the user.
     }
+  }
+
+  /**
+   * The time up to which `view` is known current: the last answer's stamp, or what an open watch
+   * vouches for, whichever is later (src/telemetry/freshness.ts).
+   */
+  stamp(now = this.deps.now()): number | null {
+    if (this.watchOpenedAt === null || this.watchKnown !== this.view.revision) return this.verdictAt;
+    const w = watchStamp(this.watchOpenedAt, now, this.rttBound(), this.watchBound);
+    return w === null || (this.verdictAt !== null && this.verdictAt >= w) ? this.verdictAt : w;
+  }
+
+  /** Whether a watch is open and not presumed dead (tests). */
+  get watching(): boolean {
+    return (
+      this.watchOpenedAt !== null &&
+      this.deps.now() - this.watchOpenedAt <= ISOLATE_WATCH_MAX_WAIT_MS + ISOLATE_WATCH_DEAD_MARGIN_MS
+    );
+  }
+
+  /**
+   * Forgets the open watch and whatever it would answer, as when the request keeping it is
+   * cancelled (tests: an isolate whose verdict is aged must not be kept fresh by a watch).
+   */
+  dropWatch(): void {
+    this.droppedUpTo = ++this.watchGen;
+    this.watchOpenedAt = null;
+  }
+
+  private rttBound(): number {
+    let m = -Infinity;
+    for (const r of this.rtts) if (r > m) m = r;
+    return this.rtts.length === 0 ? Infinity : m;
+  }
+
+  private noteRtt(ms: number): void {
+    this.rtts.push(Math.max(0, ms));
+    if (this.rtts.length > ISOLATE_RTT_SAMPLES) this.rtts.shift();
+  }
+
+  /** Opens the one watch if none is open, none failed lately, and both bounds are known. */
+  private keepWatch(ctx: BackgroundWork, target: T): void {
+    const watchView = this.deps.watchView;
+    if (!watchView || this.watching) return;
+    const now = this.deps.now();
+    if (now < this.watchNotBefore || !Number.isFinite(this.aggregatorBound) || this.rtts.length === 0) return;
+    const gen = ++this.watchGen;
+    const known = this.view.revision;
+    const bound = this.aggregatorBound;
+    this.watchOpenedAt = now;
+    this.watchKnown = known;
+    this.watchBound = bound;
+    this.stats.watches++;
+    const done = (useful: boolean) => {
+      if (gen !== this.watchGen) return;
+      this.watchOpenedAt = null;
+      this.watchFails = useful ? 0 : this.watchFails + 1;
+      this.watchNotBefore = watchRetryAt(this.deps.now(), this.watchFails);
+    };
+    const call = new Promise<WatchReply | null>((ok) =>
+      ok(watchView(target, known, ISOLATE_WATCH_MAX_WAIT_MS, bound)),
+    ).then(
+      (a) => {
+        if (gen <= this.droppedUpTo) return;
+        if (!a || !a.view) throw new Error("no watch answer");
+        const end = this.deps.now();
+        const heldMs = Math.max(0, Math.min(Number(a.heldMs) || 0, end - now));
+        this.noteRtt(end - now - heldMs);
+        // The aggregator answered at least heldMs after the call was sent: that (less the view's
+        // age) is the answer's stamp, as for any other answer.
+        this.adopt(a.view, now + heldMs);
+        const useful = usefulWatch(known, a.view.revision, heldMs);
+        if (useful) this.stats.watchesUseful++;
+        done(useful);
+      },
+      () => {
+        this.stats.watchFailures++;
+        done(false);
+      },
+    );
+    ctx.waitUntil(call.catch(() => done(false)));
   }
 
   /** A canary-bound request went to stable for want of a fresh verdict (not an outcome of either slot). */
@@ -470,6 +603,9 @@ export class Recorder<T> {
   adopt(view: ControllerView | null | undefined, callStartedAt?: number): void {
     if (!view || typeof view.revision !== "number") return;
     if (view.revision >= this.view.revision) this.view = view;
+    // The last bound an aggregator sent: a watch opened with it is held only while the aggregator
+    // can vouch within it (it checks), so a stale bound costs an early answer, never a false stamp.
+    if (typeof view.boundMs === "number" && view.boundMs >= 0) this.aggregatorBound = view.boundMs;
     if (callStartedAt !== undefined) {
       const stamp = stampOf(callStartedAt, view.ageMs);
       if (this.verdictAt === null || stamp > this.verdictAt) this.verdictAt = stamp;

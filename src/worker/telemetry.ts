@@ -28,11 +28,15 @@ export function aggregatorNameOf(env: Env): string {
 }
 
 /** How an isolate reaches the controller. */
-export const toController: Pick<RecorderDeps<Env>, "send" | "fetchView"> = {
+export const toController: Pick<RecorderDeps<Env>, "send" | "fetchView" | "watchView"> = {
   send: (env, report) =>
     viaAggregator(env) ? aggregatorStub(env, aggregatorNameOf(env)).report(report) : controllerStub(env).report(report),
   fetchView: (env) =>
     viaAggregator(env) ? aggregatorStub(env, aggregatorNameOf(env)).view() : controllerStub(env).view(),
+  // Only through an aggregator: its answers carry the bound a watch relies on (boundMs); straight
+  // to the root an isolate polls, as the root's watch slots are for aggregators.
+  watchView: (env, known, maxWaitMs, boundMs) =>
+    viaAggregator(env) ? aggregatorStub(env, aggregatorNameOf(env)).watch(known, maxWaitMs, boundMs) : null,
 };
 
 /** One per isolate (module state lives as long as the isolate). */

@@ -4,24 +4,31 @@
 import { describe, expect, it } from "vitest";
 import {
   GATE_WAIT_MS,
+  ISOLATE_WATCH_DEAD_MARGIN_MS,
+  ISOLATE_WATCH_MAX_WAIT_MS,
+  ISOLATE_WATCH_RETRY_MS,
   REFRESH_AFTER_MS,
+  usefulWatch,
+  watchRetryAt,
+  watchStamp,
   VERDICT_MAX_AGE_MS,
   mustRefresh,
   refreshDue,
   stampOf,
   verdictAge,
 } from "../../src/telemetry/freshness";
-import { Recorder, type BackgroundWork, type Outcome } from "../../src/telemetry/recorder";
+import { Recorder, type BackgroundWork, type Outcome, type WatchReply } from "../../src/telemetry/recorder";
 import { rolloutSchema } from "../../src/model/rollout";
 import type { ControllerView, Report } from "../../src/model/protocol";
 
 const doc = rolloutSchema.parse({ percent: 50, release: "v2" });
-const view = (revision: number, ageMs?: number): ControllerView => ({
+const view = (revision: number, ageMs?: number, boundMs?: number): ControllerView => ({
   revision,
   doc,
   fingerprint: "x" + revision,
   supersedes: [],
   ...(ageMs === undefined ? {} : { ageMs }),
+  ...(boundMs === undefined ? {} : { boundMs }),
 });
 
 describe("freshness policy", () => {
@@ -189,5 +196,169 @@ describe("the recorder's gate", () => {
     await h.rec.flush({});
     expect(h.sent).toHaveLength(1);
     expect(h.sent[0]).toMatchObject({ diverted: 1, batches: [] });
+  });
+});
+
+describe("the isolate's watch: policy", () => {
+  it("vouches for now − (r + B) once open r, not before, not past maxWait + margin, not without bounds", () => {
+    const O = 10_000;
+    expect(watchStamp(null, O + 100, 20, 30)).toBeNull();
+    expect(watchStamp(O, O + 19, 20, 30)).toBeNull();
+    expect(watchStamp(O, O + 20, 20, 30)).toBe(O + 20 - 50);
+    expect(watchStamp(O, O + 5000, 20, 30)).toBe(O + 5000 - 50);
+    const end = O + ISOLATE_WATCH_MAX_WAIT_MS + ISOLATE_WATCH_DEAD_MARGIN_MS;
+    expect(watchStamp(O, end, 20, 30)).toBe(end - 50);
+    expect(watchStamp(O, end + 1, 20, 30)).toBeNull();
+    expect(watchStamp(O, O + 100, Infinity, 30)).toBeNull();
+    expect(watchStamp(O, O + 100, 20, Infinity)).toBeNull();
+    expect(watchStamp(O, O + 100, 20, Number.NaN)).toBeNull();
+  });
+
+  it("an answer is useful with a change or a real hold; retries back off ×2 up to ×16", () => {
+    expect(usefulWatch(3, 4, 0)).toBe(true);
+    expect(usefulWatch(3, 3, 999)).toBe(false);
+    expect(usefulWatch(3, 3, 1000)).toBe(true);
+    expect(watchRetryAt(100, 0)).toBe(100);
+    expect(watchRetryAt(100, 1)).toBe(100 + ISOLATE_WATCH_RETRY_MS);
+    expect(watchRetryAt(100, 3)).toBe(100 + 4 * ISOLATE_WATCH_RETRY_MS);
+    expect(watchRetryAt(100, 9)).toBe(100 + 16 * ISOLATE_WATCH_RETRY_MS);
+  });
+});
+
+/** A recorder with a watching transport: view calls and watches answer when the test says so. */
+function watchHarness() {
+  let now = 1_000_000;
+  const views: { resolve(v: ControllerView): void }[] = [];
+  const watches: {
+    known: number;
+    maxWaitMs: number;
+    boundMs: number;
+    resolve(a: WatchReply): void;
+    reject(e: Error): void;
+  }[] = [];
+  const rec = new Recorder({
+    now: () => now,
+    send: async () => view(1),
+    fetchView: () => new Promise<ControllerView>((resolve) => views.push({ resolve })),
+    watchView: (_t, known, maxWaitMs, boundMs) =>
+      new Promise<WatchReply>((resolve, reject) => watches.push({ known, maxWaitMs, boundMs, resolve, reject })),
+    isolateId: "iso",
+    random: () => 0,
+  });
+  const waits: Promise<unknown>[] = [];
+  const ctx: BackgroundWork = { waitUntil: (p) => void waits.push(p) };
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  return { rec, views, watches, ctx, waits, settle, tick: (ms: number) => (now += ms), now: () => now };
+}
+
+/** Canary traffic for `ms`, one request every `every` ms: what the handler does per canary-bound request. */
+async function traffic(h: ReturnType<typeof watchHarness>, ms: number, every = 10) {
+  for (let t = 0; t < ms; t += every) {
+    h.tick(every);
+    expect(h.rec.verdictFresh(), `verdict fresh at +${t} ms`).toBe(true);
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+  }
+}
+
+describe("the isolate's watch: recorder", () => {
+  /** The first view call answered by an aggregator that vouches (bound 30 ms), after a 20 ms round trip. */
+  async function primed() {
+    const h = watchHarness();
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    const started = h.now();
+    h.tick(20);
+    h.views[0].resolve(view(5, 10, 30));
+    await h.settle();
+    expect(h.rec.verdictAt).toBe(started - 10);
+    return h;
+  }
+
+  it("busy canary traffic with a held watch makes no view calls, and a pushed change is adopted at once", async () => {
+    const h = await primed();
+    await traffic(h, 10_000 - 100);
+    // One watch, with the isolate's revision, maxWait well inside waitUntil, and the aggregator's bound.
+    expect(h.watches).toHaveLength(1);
+    expect(h.watches[0]).toMatchObject({ known: 5, maxWaitMs: ISOLATE_WATCH_MAX_WAIT_MS, boundMs: 30 });
+    expect(h.views).toHaveLength(1); // only the priming call: polling would have made ~40
+    // While open, the stamp is now − (r + B).
+    expect(h.rec.stamp()).toBe(h.now() - 20 - 30);
+    // The aggregator pushes a rollback: adopted, stamped at open + held − age.
+    const opened = h.now() - (10_000 - 100) + 10;
+    h.tick(5);
+    const held = h.now() - opened - 2;
+    h.watches[0].resolve({ view: view(6, 1, 30), heldMs: held });
+    await h.settle();
+    expect(h.rec.view.revision).toBe(6);
+    expect(h.rec.verdictAt).toBe(opened + held - 1);
+    expect(h.rec.stats.watchesUseful).toBe(1);
+    // The next canary request opens the next watch, with the new revision.
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(2);
+    expect(h.watches[1].known).toBe(6);
+  });
+
+  it("before the watch has been open r it vouches for nothing; a stamp never claims fresher than the last answer when that is newer", async () => {
+    const h = await primed();
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(1);
+    h.tick(10);
+    expect(h.rec.stamp()).toBe(h.rec.verdictAt);
+    h.tick(10);
+    expect(h.rec.stamp()).toBe(h.now() - 50);
+  });
+
+  it("a failed watch falls back to polling, and no watch is opened again before the backoff", async () => {
+    const h = await primed();
+    h.rec.keepFresh(h.ctx, {});
+    h.watches[0].reject(new Error("aggregator overloaded"));
+    await h.settle();
+    expect(h.rec.watching).toBe(false);
+    expect(h.rec.stats.watchFailures).toBe(1);
+    // The verdict ages as without a watch: a background view call at half the bound.
+    h.tick(REFRESH_AFTER_MS);
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    expect(h.views).toHaveLength(2);
+    expect(h.watches).toHaveLength(1);
+    h.views[1].resolve(view(5, 0, 30));
+    await h.settle();
+    h.tick(ISOLATE_WATCH_RETRY_MS);
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(2);
+  });
+
+  it("a dead watch (never answered: its request was cancelled) stops vouching at maxWait + margin; polling resumes and a new watch opens", async () => {
+    const h = await primed();
+    h.rec.keepFresh(h.ctx, {});
+    h.tick(ISOLATE_WATCH_MAX_WAIT_MS + ISOLATE_WATCH_DEAD_MARGIN_MS);
+    expect(h.rec.stamp()).toBe(h.now() - 50);
+    h.tick(1);
+    // The last real answer is ~12 s old: stale; the gate must ask.
+    expect(h.rec.verdictFresh()).toBe(false);
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    expect(h.views).toHaveLength(2);
+    expect(h.watches).toHaveLength(2);
+  });
+
+  it("no bound ever received (no aggregator vouched) opens no watch; an early unchanged answer backs off", async () => {
+    const h = watchHarness();
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    h.tick(20);
+    h.views[0].resolve(view(5, 10));
+    await h.settle();
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(0);
+    h.rec.adopt(view(5, 0, 30), h.now());
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(1);
+    h.watches[0].resolve({ view: view(5, 0, 30), heldMs: 0 });
+    await h.settle();
+    h.tick(ISOLATE_WATCH_RETRY_MS - 1);
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(1);
   });
 });

@@ -19,6 +19,8 @@ const seenBy = async (origin: "blueUrl" | "greenUrl", url: string) =>
 
 /** As if this isolate had heard nothing from the controller for longer than the bound. */
 function ageVerdict() {
+  // An open watch at the aggregator would keep vouching for the verdict: it is cut, as a cancelled one.
+  recorder.dropWatch();
   recorder.verdictAt = (recorder.verdictAt ?? Date.now()) - VERDICT_MAX_AGE_MS - 1;
 }
 

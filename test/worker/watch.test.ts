@@ -8,6 +8,8 @@ import type { ReportAggregator } from "../../src/aggregator/durable-object";
 import { aggregatorStub } from "../../src/aggregator/rpc";
 import { controllerStub } from "../../src/controller/rpc";
 import { counters, putDoc, report } from "./controller-helpers";
+import { Recorder, type BackgroundWork } from "../../src/telemetry/recorder";
+import { REFRESH_AFTER_MS } from "../../src/telemetry/freshness";
 
 let n = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -143,4 +145,118 @@ it("a watch that hangs without an answer stops counting as open after maxWait + 
     },
     { timeout: 1000, interval: 10 },
   );
+});
+
+/**
+ * An isolate's recorder whose line goes to this aggregator (real RPC; the Worker's own transport,
+ * src/worker/telemetry.ts, picks the aggregator by colo and shard, which a test cannot choose).
+ */
+function isolateOf(name: string) {
+  const agg = aggregatorStub(env, name);
+  const rec = new Recorder<null>({
+    send: (_t, r) => agg.report(r),
+    fetchView: () => agg.view(),
+    watchView: (_t, known, maxWaitMs, boundMs) => agg.watch(known, maxWaitMs, boundMs),
+    now: () => Date.now(),
+    isolateId: "watching-isolate",
+  });
+  const ctx: BackgroundWork = { waitUntil: (p) => void p.catch(() => {}) };
+  return { rec, ctx };
+}
+
+/** What the handler does per canary-bound request, every `everyMs` for `ms`; fails if a request would have had to wait. */
+async function canaryTraffic(rec: Recorder<null>, ctx: BackgroundWork, ms: number, everyMs = 20) {
+  let stale = 0;
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (rec.verdictFresh()) rec.keepFresh(ctx, null);
+    else (stale++, await rec.freshVerdict(ctx, null));
+    await sleep(everyMs);
+  }
+  return stale;
+}
+
+it("an isolate with canary traffic holds one watch at its aggregator: no view polling, and a root change reaches it pushed", async () => {
+  await putDoc(doc);
+  const { root, agg, name } = await tier();
+  await agg.view();
+  await vi.waitFor(async () => {
+    if ((await seam(name, (o) => o.stats.watches)) < 1) throw new Error("no root watch yet");
+  });
+  await sleep(100);
+  const { rec, ctx } = isolateOf(name);
+  await rec.freshVerdict(ctx, null);
+  const before = await agg.counters();
+  // 2 s of canary traffic: polling (a view every REFRESH_AFTER_MS) would make ~8 view calls.
+  expect(await canaryTraffic(rec, ctx, 2000)).toBe(0);
+  const mid = await agg.counters();
+  expect(mid.isolateViews - before.isolateViews).toBeLessThanOrEqual(1);
+  expect(mid.isolateWatchesHeld - before.isolateWatchesHeld).toBe(1);
+  expect(rec.watching).toBe(true);
+  expect(Date.now() - rec.stamp()!).toBeLessThan(REFRESH_AFTER_MS);
+
+  await root.action("abort", { actor: "test", reason: "pushed to the isolate" });
+  const decided = (await root.view()).revision;
+  const t0 = Date.now();
+  const traffic = canaryTraffic(rec, ctx, 1000);
+  await vi.waitFor(
+    () => {
+      if (rec.view.revision < decided) throw new Error("not pushed yet");
+    },
+    { timeout: 1000, interval: 5 },
+  );
+  expect(Date.now() - t0).toBeLessThan(500);
+  await traffic;
+  const after = await agg.counters();
+  // Root → aggregator by its watch, aggregator → isolate by the isolate's: no view call on either hop.
+  expect(after.isolateViews).toBe(mid.isolateViews);
+  expect(after.viewCalls).toBe(mid.viewCalls);
+  expect(rec.view.doc?.rolledBack?.reason).toBe("pushed to the isolate");
+  // The next watch holds the new revision.
+  expect(after.isolateWatchesHeld).toBeGreaterThanOrEqual(mid.isolateWatchesHeld + 1);
+});
+
+it("watches the aggregator will not hold (over its bound) are answered at once; the isolate backs off and polls, its verdict still fresh", async () => {
+  await putDoc(doc);
+  const { agg, name } = await tier({ maxIsolateWatches: 0 });
+  await agg.view();
+  await sleep(150);
+  const { rec, ctx } = isolateOf(name);
+  await rec.freshVerdict(ctx, null);
+  const before = await agg.counters();
+  expect(await canaryTraffic(rec, ctx, 2000)).toBe(0);
+  const after = await agg.counters();
+  expect(after.isolateWatchesHeld).toBe(before.isolateWatchesHeld);
+  // Backoff: one or two attempts in 2 s, not one per request.
+  expect(after.isolateWatches - before.isolateWatches).toBeGreaterThanOrEqual(1);
+  expect(after.isolateWatches - before.isolateWatches).toBeLessThanOrEqual(3);
+  // Polling, as without a watch.
+  expect(after.isolateViews - before.isolateViews).toBeGreaterThanOrEqual(5);
+});
+
+it("when the aggregator's root watch fails, the isolate's held watch is answered at once and the isolate polls", async () => {
+  await putDoc(doc);
+  // The root holds the aggregator's watch 1.5 s: every re-open after that fails (as below).
+  const { agg, name } = await tier({ watchMaxWaitMs: 1500 });
+  await agg.view();
+  await sleep(150);
+  const { rec, ctx } = isolateOf(name);
+  await rec.freshVerdict(ctx, null);
+  await canaryTraffic(rec, ctx, 200);
+  expect(rec.watching).toBe(true);
+  // The root stops answering watches: the aggregator can no longer vouch, so it releases the isolate's.
+  await seam(name, (o) => void (o.failNextWatches = 1000));
+  await vi.waitFor(
+    () => {
+      if (rec.watching) throw new Error("isolate watch still open");
+    },
+    { timeout: 2500, interval: 10 },
+  );
+  const before = await agg.counters();
+  // (Verdicts may go stale meanwhile: without its watch this aggregator's views age up to its
+  // 5 s test interval; the gate then waits, as it would without any watch.)
+  await canaryTraffic(rec, ctx, 1500);
+  const after = await agg.counters();
+  expect(after.isolateViews - before.isolateViews).toBeGreaterThanOrEqual(3);
+  expect(rec.watching).toBe(false);
+  await seam(name, (o) => void (o.failNextWatches = 0));
 });
