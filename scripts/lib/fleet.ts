@@ -22,7 +22,17 @@ const KV_ID = "fleet-rollout";
 const DEFAULT_SHARDS = 2;
 /** An aggregator's lifetime counters (src/aggregator/rpc.ts AggregatorStats). */
 export type AggregatorStats = Record<
-  "reports" | "forwards" | "viewCalls" | "failures" | "partsDropped" | "watches" | "watchFailures" | "watchesDead",
+  | "reports"
+  | "forwards"
+  | "viewCalls"
+  | "failures"
+  | "partsDropped"
+  | "watches"
+  | "watchFailures"
+  | "watchesDead"
+  | "isolateViews"
+  | "isolateWatches"
+  | "isolateWatchesHeld",
   number
 >;
 /** The `cf.colo` Miniflare gives every request when real cf data is off: the one location of the fleet. */

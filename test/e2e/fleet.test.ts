@@ -93,11 +93,30 @@ it("no isolate, busy or quiet, sends a canary-bound request once a second has pa
     expect(on, `quiet isolate ${i} serves the canary visitor from the canary before the incident`).toBe("green");
   }
 
-  const greenBefore = fleet.green.hits;
-  const sentBefore = busySent;
   const stop = busyTraffic(60);
   try {
+    // 2 s to settle (each busy isolate's first view call and watch), then 2 s measured: the busy
+    // isolates' view calls at their aggregators (the quiet ones send nothing meanwhile).
     await sleep(2000);
+    const greenBefore = fleet.green.hits;
+    const sentBefore = busySent;
+    const viewsBefore = await fleet.aggregatorStats();
+    const measuredFrom = Date.now();
+    await sleep(2000);
+    const viewsAfter = await fleet.aggregatorStats();
+    const measuredS = (Date.now() - measuredFrom) / 1000;
+    const perAggregator = Object.entries(viewsAfter).map(([name, a]) => ({
+      name,
+      viewsPerS: (a.isolateViews - (viewsBefore[name]?.isolateViews ?? 0)) / measuredS,
+      watchesPerS: (a.isolateWatches - (viewsBefore[name]?.isolateWatches ?? 0)) / measuredS,
+    }));
+    const busyViewsPerS = perAggregator.reduce((s, a) => s + a.viewsPerS, 0);
+    console.log(
+      `fleet: busy isolates' view calls at their aggregators: ${busyViewsPerS.toFixed(1)}/s for ${BUSY} busy isolates ` +
+        `(polling would be ~${(BUSY * 1000) / 250}/s: one per 250 ms each); per aggregator: ${JSON.stringify(perAggregator)}`,
+    );
+    // Each busy isolate holds a watch at its aggregator instead of polling every 250 ms.
+    expect(busyViewsPerS, "busy isolates' view calls per second (polling: ~16)").toBeLessThan(BUSY);
     // The canary origin's count over time, so "from 1 s after the decision" holds even when this
     // process notices the decision late.
     const hits: [number, number][] = [];
