@@ -67,7 +67,10 @@ export function refreshDue(verdictAt: number | null, now: number): boolean {
 
 /** How long an aggregator may hold an isolate's watch: well inside waitUntil's 30 s. */
 export const ISOLATE_WATCH_MAX_WAIT_MS = 10_000;
-/** A watch unanswered after maxWait plus this is presumed dead (never vouches again). */
+/**
+ * A watch unanswered after maxWait plus this is presumed dead (never vouches again). From maxWait +
+ * VERDICT_MAX_AGE_MS on the isolate polls as well, so a dead watch never leaves a request waiting.
+ */
 export const ISOLATE_WATCH_DEAD_MARGIN_MS = 2_000;
 /** After a watch answered early without a change, or failed: wait this × 2^n (≤ ×16) before another. */
 export const ISOLATE_WATCH_RETRY_MS = 1_000;

@@ -66,6 +66,7 @@ import {
   ISOLATE_RTT_SAMPLES,
   ISOLATE_WATCH_DEAD_MARGIN_MS,
   ISOLATE_WATCH_MAX_WAIT_MS,
+  VERDICT_MAX_AGE_MS,
   mustRefresh,
   refreshDue,
   stampOf,
@@ -486,7 +487,13 @@ export class Recorder<T> {
   keepFresh(ctx: BackgroundWork, target: T): void {
     try {
       this.keepWatch(ctx, target);
-      if (this.viewCall === null && refreshDue(this.stamp(), this.deps.now())) ctx.waitUntil(this.refreshView(target));
+      const now = this.deps.now();
+      // A watch whose answer is overdue may be dead: poll before it stops vouching, so that no
+      // request has to wait for a view when it does.
+      const overdue =
+        this.watchOpenedAt !== null && now - this.watchOpenedAt > ISOLATE_WATCH_MAX_WAIT_MS + VERDICT_MAX_AGE_MS;
+      if (this.viewCall === null && (refreshDue(this.stamp(now), now) || (overdue && refreshDue(this.verdictAt, now))))
+        ctx.waitUntil(this.refreshView(target));
     } catch {
       // A broken ctx or clock must not reach the user.
     }

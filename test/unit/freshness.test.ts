@@ -329,18 +329,36 @@ describe("the isolate's watch: recorder", () => {
     expect(h.watches).toHaveLength(2);
   });
 
-  it("a dead watch (never answered: its request was cancelled) stops vouching at maxWait + margin; polling resumes and a new watch opens", async () => {
+  it("a dead watch (never answered: its request was cancelled): overdue, the isolate polls before it stops vouching, so no request waits; then a new watch opens", async () => {
     const h = await primed();
     h.rec.keepFresh(h.ctx, {});
-    h.tick(ISOLATE_WATCH_MAX_WAIT_MS + ISOLATE_WATCH_DEAD_MARGIN_MS);
-    expect(h.rec.stamp()).toBe(h.now() - 50);
+    // Answered by maxWait normally (one leg late at most): no poll then.
+    h.tick(ISOLATE_WATCH_MAX_WAIT_MS + VERDICT_MAX_AGE_MS);
+    h.rec.keepFresh(h.ctx, {});
+    await Promise.resolve();
+    expect(h.views).toHaveLength(1);
     h.tick(1);
-    // The last real answer is ~12 s old: stale; the gate must ask.
-    expect(h.rec.verdictFresh()).toBe(false);
     h.rec.keepFresh(h.ctx, {});
     await Promise.resolve();
     expect(h.views).toHaveLength(2);
+    h.tick(20);
+    h.views[1].resolve(view(5, 0, 30));
+    await h.settle();
+    // Past maxWait + margin the watch vouches for nothing, and the polled verdict serves meanwhile.
+    let answered = 2;
+    for (let t = 0; t < ISOLATE_WATCH_DEAD_MARGIN_MS; t += 50) {
+      h.tick(50);
+      expect(h.rec.verdictFresh(), `verdict fresh at +${t} ms`).toBe(true);
+      h.rec.keepFresh(h.ctx, {});
+      await Promise.resolve();
+      // The aggregator answers each poll at once.
+      while (answered < h.views.length) h.views[answered++].resolve(view(5, 0, 30));
+      await h.settle();
+    }
+    expect(h.views.length).toBeGreaterThan(2);
+    // A new watch was opened once the dead one stopped counting (and only then).
     expect(h.watches).toHaveLength(2);
+    expect(h.rec.watching).toBe(true);
   });
 
   it("no bound ever received (no aggregator vouched) opens no watch; an early unchanged answer backs off", async () => {
