@@ -4,8 +4,9 @@
 // overloaded error) with a round-trip time of 20–80 ms. The canary fails from the start. Printed:
 //   root reports/s (served, mean over the incident and the peak second), overload rejections,
 //   late and abandoned reports, counts given up, time for each isolate to learn the rollback
-//   (p50/p99, busy and quiet, from the decision), canary-bound requests ≥ 1 s after the decision,
-//   and reports per isolate per minute at percent 0.
+//   (p50/p99, busy and quiet, from the decision), canary-bound requests ≥ 1 s after the decision
+//   (before the gate), view calls/s, diverted requests, requests that reached the canary ≥ 1 s
+//   after the decision (after the gate), and reports per isolate per minute at percent 0.
 // Two lenses, one fleet code (scripts/lib/fleet-sim.ts):
 // - model (Node, virtual time, so 20,000 isolates run on 2 cores): the root is modelled (it decides
 //   DECIDE_AFTER_MS after the last isolate started and answers at once);
@@ -20,8 +21,9 @@
 //   PER_LOCATION isolates per location, TIER_SHARDS aggregators per location), which merges, forwards
 //   to the real root and keeps the root's watch; the aggregator→root calls are real and unthrottled
 //   (one process: no modelled RTT there). Root load is then counted from the aggregators' counters.
-// Not modelled in any lens: the canary gate's per-request view calls (isolates here fetch a view
-// only when cold, as before the gate); the tier's answers to reports carry the views.
+// The real and tier lenses model the canary gate as the handler runs it (the real recorder's
+// verdictFresh / keepFresh / freshVerdict / recordDiverted), its view calls through the same
+// throttle and RTT; the model lens does not (the gate's wait is a real-time timer).
 // Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--real 100,1000] [--tier 1000,5000]
 //   [--per-location 500] [--no-idle] [--seed 1]
 //   default (npm run bench): model 100 and 1,000 isolates, real 100, tier 100 (rollback rows only;
@@ -147,6 +149,11 @@ interface Row {
   busy: string;
   quiet: string;
   canaryAfter: number;
+  /** Real lenses (the gate modelled): view calls/s at the busiest object (mean / peak second) and at the root. */
+  views: string;
+  rootViews: string;
+  diverted: string;
+  reachedAfter: number;
   decisionS: string;
 }
 
@@ -184,6 +191,10 @@ async function rollbackRun(isolates: number, busyShare: number, mix: string): Pr
     busy: learnOf(r.learnBusy, r.neverBusy),
     quiet: learnOf(r.learnQuiet, r.neverQuiet),
     canaryAfter: fleet.canaryAfter,
+    views: "–",
+    rootViews: "–",
+    diverted: "–",
+    reachedAfter: r.reachedAfter,
     decisionS: root.decisionAt === null ? "none" : (root.decisionAt / 1000).toFixed(1),
   };
 }
@@ -277,6 +288,7 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
         peak: number;
         mean: number;
         countedReports: number;
+        views: { mean: number; peak: number };
         meanStepMs: number;
         worstStepMs: number;
         rootCalls?: RootCalls | null;
@@ -329,6 +341,10 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
             neverBusy: sum((p) => p.results.neverBusy),
             neverQuiet: sum((p) => p.results.neverQuiet),
             canaryAfter: sum((p) => p.results.canaryAfter),
+            reachedAfter: sum((p) => p.results.reachedAfter),
+            diverted: sum((p) => p.results.diverted),
+            gateWaits: sum((p) => p.results.gateWaits),
+            viewFetches: sum((p) => p.results.viewFetches),
             abandoned: sum((p) => p.results.abandoned),
             droppedCounts: sum((p) => p.results.droppedCounts),
             late: sum((p) => p.results.late),
@@ -342,6 +358,8 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
           peak: max((p) => p.peak),
           mean: max((p) => p.mean),
           countedReports: sum((p) => p.countedReports),
+          // The view counts are shared by the parts, as the throttles are: the last part saw them all.
+          views: all.reduce((a, p) => (p.views.mean > a.mean ? p.views : a), { mean: 0, peak: 0 }),
           meanStepMs: max((p) => p.meanStepMs),
           worstStepMs: max((p) => p.worstStepMs),
           rootCalls,
@@ -369,13 +387,19 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
             busy: learnOf(o.results.learnBusy, o.results.neverBusy),
             quiet: learnOf(o.results.learnQuiet, o.results.neverQuiet),
             canaryAfter: o.canaryAfter,
+            views: `${Math.round(o.views.mean)} / ${o.views.peak}`,
+            // Straight to the root, the busiest object is the root.
+            rootViews: rc ? String(Math.round(rc.viewCalls / rc.seconds)) : String(Math.round(o.views.mean)),
+            diverted: String(o.results.diverted),
+            reachedAfter: o.results.reachedAfter,
             decisionS: o.decisionAt === null ? "none" : (o.decisionAt / 1000).toFixed(1),
           });
           console.error(
             `  real${tier ? " tier" : ""} ${n} isolates, ${mix}: ${((performance.now() - t0) / 1000).toFixed(0)} s; the fleet stepped every ${o.meanStepMs.toFixed(0)} ms (worst ${o.worstStepMs} ms, aim ${STEP_MS})` +
               (rc
                 ? `; root: ${rc.forwards} forwards, ${rc.viewCalls} view calls, ${rc.watches} watches, ${rc.failures} failures in ${rc.seconds} s; busiest aggregator ${Math.round(o.mean)} calls/s mean, ${o.peak} peak`
-                : ""),
+                : "") +
+              `; gate: ${o.results.gateWaits} waits, ${o.results.diverted} diverted, ${o.results.viewFetches} view calls`,
           );
         }
         // The default run (npm run bench) keeps the tier to its small rollback rows.
@@ -423,14 +447,14 @@ console.log(
     `busy = 10 requests/s, quiet = one request per ~15 s, canary 10 % failing, decision ${DECIDE_AFTER_MS / 1000} s after ramp-up`,
 );
 console.log(
-  "| isolates | mix       | root reports/s (mean / peak) | overloaded | late (used) / abandoned | counts dropped | learn busy p50 / p99 | learn quiet p50 / p99 | canary-bound ≥ 1 s after | reports/isolate/min at 0 % | decision |",
+  "| isolates | mix       | root reports/s (mean / peak) | overloaded | late (used) / abandoned | counts dropped | learn busy p50 / p99 | learn quiet p50 / p99 | canary-bound ≥ 1 s after | view calls/s busiest (mean / peak) | view calls/s root | diverted | reached canary ≥ 1 s after | reports/isolate/min at 0 % | decision |",
 );
 console.log(
-  "|---------:|-----------|------------------------------|-----------:|------------------------:|---------------:|----------------------|-----------------------|-------------------------:|---------------------------:|---------:|",
+  "|---------:|-----------|------------------------------|-----------:|------------------------:|---------------:|----------------------|-----------------------|-------------------------:|-----------------------------------:|------------------:|---------:|---------------------------:|---------------------------:|---------:|",
 );
 for (const r of rows) {
   console.log(
-    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.mix.endsWith("(tier)") ? -r.isolates - 0.5 : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
+    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${r.views.padStart(34)} | ${r.rootViews.padStart(17)} | ${r.diverted.padStart(8)} | ${String(r.reachedAfter).padStart(26)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.mix.endsWith("(tier)") ? -r.isolates - 0.5 : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
   );
 }
 console.log(
@@ -441,6 +465,10 @@ console.log(
   "(tier) rows: isolates → real ReportAggregator objects (each behind the modelled throttle and RTT; " +
     `${PER_LOCATION} isolates per location, ${TIER_SHARDS} aggregators per location) → the real root, with the watch. ` +
     "Their 'root reports/s' is the root's calls/s (forwards, view calls, watches) over the run / the busiest aggregator's peak second of isolates' calls; 'overloaded' is at the aggregators.",
+);
+console.log(
+  "Real and (tier) rows model the canary gate (src/worker/handler.ts) with the real recorder's methods: a canary-bound request goes only with a verdict < 500 ms old (refreshed in the background from 250 ms), else waits ≤ 250 ms for a view call (through the same throttle and RTT) and decides again, else goes to stable (diverted). " +
+    "'canary-bound ≥ 1 s after': decided canary under the isolate's view, before the gate; 'reached canary': sent to it after the gate (the goal: 0). View calls/s: at the busiest object isolates call (the root, or the busiest aggregator), and at the root (with the tier: the aggregators' view calls to it). Model rows: no gate (its wait is a real-time timer), so every canary-bound request reaches the canary.",
 );
 console.log(
   "abandoned: no answer within the recorder's 30 s (cannot happen in this model: the throttle answers or refuses within ~1 s); late: answered after 2 s, view and counts used.",

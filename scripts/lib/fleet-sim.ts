@@ -5,7 +5,7 @@
 // ~QUIET_EVERY_MS), the failing canary (every canary answer is a 500), the round-trip time, and the
 // per-object limit (`Throttle`). The controller behind it is pluggable (`Target`): the modelled
 // root below, or a real Durable Object.
-import { Recorder } from "../../src/telemetry/recorder";
+import { Recorder, type BackgroundWork } from "../../src/telemetry/recorder";
 import { effectiveRollout } from "../../src/routing/effective";
 import type { ControllerView, Report } from "../../src/model/protocol";
 import type { Rollout } from "../../src/model/rollout";
@@ -106,6 +106,12 @@ export interface FleetOptions {
   /** Isolates start over this long (a deploy reaching the fleet), ms. */
   rampMs: number;
   seed: number;
+  /**
+   * Canary-bound requests pass the handler's gate (src/worker/handler.ts) through the real recorder
+   * methods. Real-time lenses only: the gate's wait is a real timer (src/lib/timeout.ts), which the
+   * virtual clock of the model does not drive.
+   */
+  gate?: boolean;
 }
 
 interface Isolate {
@@ -126,6 +132,14 @@ export interface FleetResults {
   neverBusy: number;
   neverQuiet: number;
   canaryAfter: number;
+  /** Requests actually sent to the canary (after the gate) ≥ 1 s after the decision. */
+  reachedAfter: number;
+  /** Canary-bound requests the gate sent to stable for want of a fresh verdict. */
+  diverted: number;
+  /** Canary-bound requests that waited at the gate for a view call. */
+  gateWaits: number;
+  /** View calls the recorders made (cold start, the gate's, keepFresh's). */
+  viewFetches: number;
   abandoned: number;
   droppedCounts: number;
   late: number;
@@ -138,8 +152,11 @@ export class Fleet {
   readonly isolates: Isolate[] = [];
   /** When the controller decided (set by the caller once known), ms of the clock. */
   decisionAt: number | null = null;
-  canaryAfter = 0;
+  /** Canary-bound requests (as decided before the gate) and those sent to the canary, per ms of the clock. */
+  private readonly bound = new Map<number, number>();
+  private readonly reached = new Map<number, number>();
   private readonly random: () => number;
+  private readonly gate: boolean;
   private next = 0;
 
   constructor(
@@ -149,6 +166,7 @@ export class Fleet {
     private readonly clock: Clock,
   ) {
     this.random = seeded(opts.seed);
+    this.gate = opts.gate ?? false;
     for (let i = 0; i < opts.isolates; i++) {
       const t = target(i);
       const iso: Isolate = {
@@ -175,6 +193,8 @@ export class Fleet {
         // throttle answers every call within ~1 s anyway. Late answers (> 2 s virtual) are counted.
         abandonMs: 1e9,
         random: seeded(opts.seed * 7919 + i),
+        // One `canary-diverted` line per isolate a minute would flood the benchmark's output.
+        warn: () => undefined,
       });
       this.isolates.push(iso);
     }
@@ -200,25 +220,75 @@ export class Fleet {
       const { doc, fingerprint } = iso.eff;
       for (let k = 0; k < n; k++) {
         const visitor = (this.next = (this.next + 1) % 1_000_000_000);
-        const canary = doc.rolledBack === undefined && this.random() * 100 < doc.percent;
-        if (canary && this.decisionAt !== null && now >= this.decisionAt + 1000) this.canaryAfter++;
-        const slot = canary ? doc.canary : doc.canary === "green" ? "blue" : "green";
-        iso.rec.record(
-          { fingerprint, doc },
-          {
-            slot,
-            role: canary ? "canary" : "stable",
-            status: canary ? 500 : 200,
-            error: null,
-            latencyMs: 20,
-            failedOver: false,
-          },
-          visitor,
-          visitor,
-        );
+        // The visitor's bucket: the same draw decides again under a fresh view, as the handler's
+        // second decide() hashes the same sticky key.
+        const bucket = this.random() * 100;
+        const canary = doc.rolledBack === undefined && bucket < doc.percent;
+        if (canary) bump(this.bound, now);
+        if (canary && this.gate) {
+          // The handler's gate, in its order: a fresh verdict goes (and refreshes in the background
+          // once half its age is used); a stale one waits for a view call, then decides again or diverts.
+          if (iso.rec.verdictFresh()) iso.rec.keepFresh(ctx, null);
+          else {
+            void this.gated(iso, bucket, visitor, ctx);
+            continue;
+          }
+        }
+        this.send(iso, { doc, fingerprint }, canary, visitor, now);
       }
       iso.rec.maybeFlush(ctx, null);
     }
+  }
+
+  private async gated(iso: Isolate, bucket: number, visitor: number, ctx: BackgroundWork): Promise<void> {
+    if (await iso.rec.freshVerdict(ctx, null)) {
+      const fresh = effectiveRollout(this.kv, iso.rec.view);
+      const canary = fresh.doc.rolledBack === undefined && bucket < fresh.doc.percent;
+      this.send(iso, fresh, canary, visitor, this.clock.now());
+    } else iso.rec.recordDiverted();
+    iso.rec.maybeFlush(ctx, null);
+  }
+
+  private send(
+    iso: Isolate,
+    eff: { doc: Rollout; fingerprint: string },
+    canary: boolean,
+    visitor: number,
+    now: number,
+  ) {
+    const { doc, fingerprint } = eff;
+    if (canary) bump(this.reached, now);
+    const slot = canary ? doc.canary : doc.canary === "green" ? "blue" : "green";
+    iso.rec.record(
+      { fingerprint, doc },
+      {
+        slot,
+        role: canary ? "canary" : "stable",
+        status: canary ? 500 : 200,
+        error: null,
+        latencyMs: 20,
+        failedOver: false,
+      },
+      visitor,
+      visitor,
+    );
+  }
+
+  /** Canary-bound requests (before the gate) ≥ 1 s after the decision. */
+  get canaryAfter(): number {
+    return this.after(this.bound);
+  }
+
+  /** Requests that reached the canary ≥ 1 s after the decision. */
+  get reachedAfter(): number {
+    return this.after(this.reached);
+  }
+
+  private after(m: Map<number, number>): number {
+    if (this.decisionAt === null) return 0;
+    let c = 0;
+    for (const [t, k] of m) if (t >= this.decisionAt + 1000) c += k;
+    return c;
   }
 
   results(): FleetResults {
@@ -228,6 +298,10 @@ export class Fleet {
       neverBusy: 0,
       neverQuiet: 0,
       canaryAfter: this.canaryAfter,
+      reachedAfter: this.reachedAfter,
+      diverted: 0,
+      gateWaits: 0,
+      viewFetches: 0,
       abandoned: 0,
       droppedCounts: 0,
       late: 0,
@@ -237,6 +311,9 @@ export class Fleet {
     for (const iso of this.isolates) {
       const s = iso.rec.stats;
       r.abandoned += s.abandoned;
+      r.diverted += s.diverted;
+      r.gateWaits += s.gateWaits;
+      r.viewFetches += s.viewFetches;
       r.droppedCounts += iso.rec.dropped;
       r.late += s.late;
       r.overloadedAnswers += s.overloaded;
@@ -249,6 +326,11 @@ export class Fleet {
     }
     return r;
   }
+}
+
+function bump(m: Map<number, number>, t: number): void {
+  t = Math.floor(t);
+  m.set(t, (m.get(t) ?? 0) + 1);
 }
 
 /** A clock whose time moves only between events: the model runs as fast as the CPU allows. */

@@ -8,6 +8,8 @@
 // watch): isolate g (fleet-wide index) is in location g / perLocation, on shard g % shards; each
 // aggregator behind its own throttle (the per-object limit) and the same RTT. The aggregators'
 // calls to the root are real calls between objects in one process (no modelled RTT or throttle).
+// Canary-bound requests pass the handler's gate (the real recorder's verdictFresh, keepFresh,
+// freshVerdict, recordDiverted); its view calls go through the same throttle and RTT.
 import { Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
 import { parseRollout } from "../../src/model/parse";
 import type { ControllerView, Report } from "../../src/model/protocol";
@@ -32,6 +34,15 @@ const STEP_MS = 200;
  * per request, so a large fleet runs as several concurrent requests (parts) to this one isolate.
  */
 const throttles = new Map<string, Throttle>();
+/** View calls served per object (same keys as `throttles`), per whole second of the clock. */
+const viewCalls = new Map<string, Map<number, number>>();
+
+function countView(key: string, now: number): void {
+  let m = viewCalls.get(key);
+  if (!m) viewCalls.set(key, (m = new Map()));
+  const sec = Math.floor(now / 1000);
+  m.set(sec, (m.get(sec) ?? 0) + 1);
+}
 
 export default {
   async fetch(req: Request, env: Env): Promise<Response> {
@@ -54,7 +65,7 @@ export default {
     let counted = 0;
     const root: Target = {
       report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
-      view: () => stub.view(),
+      view: () => (countView(name, clock.now()), stub.view()),
     };
     const rtt = seeded(17 + part);
     const target = throttled(root, throttle, clock, rtt, [20, 80]);
@@ -74,14 +85,14 @@ export default {
         throttles.set(key, th);
         const counting: Target = {
           report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
-          view: () => stub.view(),
+          view: () => (countView(key, clock.now()), stub.view()),
         };
         aggregators.set(agg, (t = throttled(counting, th, clock, rtt, [20, 80])));
       }
       return t;
     };
     const fleet = new Fleet(
-      { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 + part },
+      { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 + part, gate: true },
       { doc: parsed.doc, fingerprint: parsed.fingerprint },
       (i) => (tier ? viaTier(i) : target),
       clock,
@@ -117,6 +128,14 @@ export default {
       }
     }
     const perSecond = [...busiest.perSecondServed.values()];
+    // The object (the root, or with the tier the aggregator) that served the most view calls.
+    let views = { mean: 0, peak: 0 };
+    for (const [key, m] of viewCalls) {
+      if (tier ? !key.startsWith(`${name}/`) : key !== name) continue;
+      const secs = [...m.values()];
+      const total = secs.reduce((a, b) => a + b, 0);
+      if (total / seconds > views.mean) views = { mean: total / seconds, peak: Math.max(...secs) };
+    }
     return Response.json({
       results: fleet.results(),
       canaryAfter: fleet.canaryAfter,
@@ -125,6 +144,7 @@ export default {
       peak: Math.max(0, ...perSecond),
       mean: perSecond.reduce((a, b) => a + b, 0) / Math.max(1, perSecond.length),
       countedReports: counted,
+      views,
       meanStepMs: (seconds * 1000) / Math.max(1, steps),
       worstStepMs,
     });
