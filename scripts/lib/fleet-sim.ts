@@ -112,6 +112,8 @@ export interface FleetOptions {
    * virtual clock of the model does not drive.
    */
   gate?: boolean;
+  /** Default true (every canary answer a 500); false: a healthy canary, no rollback, canary traffic throughout. */
+  canaryFails?: boolean;
 }
 
 interface Isolate {
@@ -157,6 +159,7 @@ export class Fleet {
   private readonly reached = new Map<number, number>();
   private readonly random: () => number;
   private readonly gate: boolean;
+  private readonly canaryFails: boolean;
   private next = 0;
 
   constructor(
@@ -167,6 +170,7 @@ export class Fleet {
   ) {
     this.random = seeded(opts.seed);
     this.gate = opts.gate ?? false;
+    this.canaryFails = opts.canaryFails ?? true;
     for (let i = 0; i < opts.isolates; i++) {
       const t = target(i);
       const iso: Isolate = {
@@ -264,7 +268,7 @@ export class Fleet {
       {
         slot,
         role: canary ? "canary" : "stable",
-        status: canary ? 500 : 200,
+        status: canary && this.canaryFails ? 500 : 200,
         error: null,
         latencyMs: 20,
         failedOver: false,

@@ -92,7 +92,14 @@ export default {
       return t;
     };
     const fleet = new Fleet(
-      { isolates: n, busyShare: busy, rampMs: 5000, seed: 1 + part, gate: true },
+      {
+        isolates: n,
+        busyShare: busy,
+        rampMs: 5000,
+        seed: 1 + part,
+        gate: true,
+        canaryFails: u.searchParams.get("healthy") !== "1",
+      },
       { doc: parsed.doc, fingerprint: parsed.fingerprint },
       (i) => (tier ? viaTier(i) : target),
       clock,
