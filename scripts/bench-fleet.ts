@@ -388,7 +388,16 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
           ...(HEALTHY ? ([[1, "all busy, canary healthy", true]] as const) : []),
         ] as const) {
           const t0 = performance.now();
-          const o = await fleet(n, busy, { ...base, rollback: { minRequests: 50 } }, REAL_SECONDS, 0, healthy);
+          let o: Part;
+          try {
+            o = await fleet(n, busy, { ...base, rollback: { minRequests: 50 } }, REAL_SECONDS, 0, healthy);
+          } catch (e) {
+            // One run past what the machine holds (workerd's timer limit) must not lose the others' rows.
+            console.error(
+              `  real${tier ? " tier" : ""} ${n} isolates, ${mix}: failed: ${(e as Error).message.slice(0, 300)}`,
+            );
+            continue;
+          }
           const rc = o.rootCalls;
           rows.push({
             isolates: n,
