@@ -230,8 +230,9 @@ it("hidden failure: one address flooding the canary with cheap successes (with i
   );
   // The padding outweighed the crowd's canary requests many times over: pooled per request, the
   // canary's error rate was under 2 % (the old judge said "healthy, running").
+  // (How many padding requests reach the canary varies: on a loaded machine the gate diverts some to
+  // stable. What matters is the ratio to the crowd's canary requests.)
   expect(padding).toBeGreaterThan(5 * crowdCanary);
-  expect(padding).toBeGreaterThan(250);
   expect(doc).toMatchObject({ percent: 0, release: "adv-hide" });
   expect(doc.rolledBack.reason).toMatch(/canary/);
   expect(Date.now() - started).toBeLessThan(90_000);
