@@ -6,6 +6,7 @@ import { addBatches, slidingLedger, VisitorLedger, limitsOf } from "../../src/he
 import { reportVectors } from "../../src/health/window";
 import { LATENCY_BUCKETS, type Contributors, type Report, type ReportBatch } from "../../src/model/protocol";
 import { rollbackSchema, SLOTS, type Slot } from "../../src/model/rollout";
+import { prng } from "./stats";
 import { fits, MAX_MERGED_CONTRIBUTORS, mergeAll, mergeReport, newMerge, toReport } from "../../src/telemetry/merge";
 
 const CURRENT = "fp-current";
@@ -30,18 +31,6 @@ function rootJudges(reports: readonly Report[], canary: Slot = "green"): { j: Ju
   return {
     j: judgeHealth(h, canary, rules, rules.windowSeconds, peopleOf(window, canary, sec), peopleOf(attempt, canary)),
     health: h,
-  };
-}
-
-/** Small deterministic PRNG (mulberry32): a failing seed can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
