@@ -25,7 +25,7 @@
 // verdictFresh / keepFresh / freshVerdict / recordDiverted), its view calls through the same
 // throttle and RTT; the model lens does not (the gate's wait is a real-time timer).
 // Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--real 100,1000] [--tier 1000,5000]
-//   [--per-location 500] [--no-idle] [--healthy] [--seed 1]
+//   [--per-location 500] [--no-idle] [--healthy] [--poll] [--seed 1]
 //   default (npm run bench): model 100 and 1,000 isolates, real 100, tier 100 (rollback rows only;
 //   about 4 minutes); --full (npm run bench:fleet): model and real 100 to 20,000, tier 1,000 to
 //   20,000. `--sizes 0` / `--real 0` / `--tier 0` skip a part; --no-idle skips the real lenses'
@@ -100,6 +100,11 @@ const PART = 1000;
  * seconds, which ends it).
  */
 const HEALTHY = process.argv.includes("--healthy");
+/**
+ * --poll: through the tier, isolates do not hold a watch at their aggregator and keep their verdict
+ * fresh by view calls only (the tier as it was before the isolate watch, for comparison).
+ */
+const POLL = process.argv.includes("--poll");
 const RAMP_MS = 5000;
 const DECIDE_AFTER_MS = 5000;
 const AFTER_DECISION_MS = 40_000;
@@ -300,6 +305,8 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
         views: { mean: number; peak: number };
         meanStepMs: number;
         worstStepMs: number;
+        /** Calls served by the objects isolates call (the root, or every aggregator): shared, as the throttles are. */
+        served: number;
         rootCalls?: RootCalls | null;
       };
       /** One fleet as parts of ≤ PART isolates (workerd's 10,000 timers per request), sharing one throttle. */
@@ -320,7 +327,9 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
         run++;
         const parts = Math.ceil(n / PART);
         const t0 = Date.now() + 1000;
-        const tierArgs = tier ? `&tier=1&perLocation=${PER_LOCATION}&shards=${TIER_SHARDS}` : "";
+        const tierArgs = tier
+          ? `&tier=1&perLocation=${PER_LOCATION}&shards=${TIER_SHARDS}${POLL ? "&poll=1" : ""}`
+          : "";
         const all = await Promise.all(
           Array.from({ length: parts }, async (_, part) => {
             const r = await mf.dispatchFetch(
@@ -361,6 +370,8 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
             diverted: sum((p) => p.results.diverted),
             gateWaits: sum((p) => p.results.gateWaits),
             viewFetches: sum((p) => p.results.viewFetches),
+            watches: sum((p) => p.results.watches),
+            watchesUseful: sum((p) => p.results.watchesUseful),
             abandoned: sum((p) => p.results.abandoned),
             droppedCounts: sum((p) => p.results.droppedCounts),
             late: sum((p) => p.results.late),
@@ -377,6 +388,7 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
           // The view counts are shared by the parts, as the throttles are: the last part saw them all.
           views: all.reduce((a, p) => (p.views.mean > a.mean ? p.views : a), { mean: 0, peak: 0 }),
           meanStepMs: max((p) => p.meanStepMs),
+          served: max((p) => p.served),
           worstStepMs: max((p) => p.worstStepMs),
           rootCalls,
         };
@@ -401,7 +413,7 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
           const rc = o.rootCalls;
           rows.push({
             isolates: n,
-            mix: mix + (tier ? " (tier)" : " (real)"),
+            mix: mix + (tier ? (POLL ? " (tier, polling)" : " (tier)") : " (real)"),
             // With the tier: the root's calls (forwards, view calls, watches) per second over the
             // run, and the busiest aggregator's peak second of isolates' calls.
             rootMean: rc ? Math.round((rc.forwards + rc.viewCalls + rc.watches) / rc.seconds) : Math.round(o.mean),
@@ -425,13 +437,20 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
               (rc
                 ? `; root: ${rc.forwards} forwards, ${rc.viewCalls} view calls, ${rc.watches} watches, ${rc.failures} failures in ${rc.seconds} s; busiest aggregator ${Math.round(o.mean)} calls/s mean, ${o.peak} peak`
                 : "") +
-              `; gate: ${o.results.gateWaits} waits, ${o.results.diverted} diverted, ${o.results.viewFetches} view calls`,
+              `; gate: ${o.results.gateWaits} waits, ${o.results.diverted} diverted, ${o.results.viewFetches} view calls` +
+              (tier
+                ? `; isolate watches: ${o.results.watches} opened, ${o.results.watchesUseful} held or changed`
+                : "") +
+              `; ${billing(n, o.served + (rc ? rc.forwards + rc.viewCalls + rc.watches : 0), REAL_SECONDS, tier ? Math.ceil(n / PER_LOCATION) * TIER_SHARDS + 1 : 1)}`,
           );
         }
         // The default run (npm run bench) keeps the tier to its small rollback rows.
         if (SKIP_IDLE || (tier && !FULL && !TIER_ARG)) continue;
         const o = await fleet(n, 1, { ...base, percent: 0 }, 95, 35);
         idle.set(n, o.countedReports / n / 1);
+        console.error(
+          `  real${tier ? " tier" : ""} ${n} isolates at percent 0 (reports counted 35–95 s): ${billing(n, o.countedReports, 60, tier ? Math.ceil(n / PER_LOCATION) * TIER_SHARDS + 1 : 1)}`,
+        );
       }
     } finally {
       await mf.dispose();
@@ -440,6 +459,23 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
     rmSync(dir, { recursive: true, force: true });
   }
   return { rows, idle };
+}
+
+/**
+ * What a run's Durable Object traffic would cost per day, at Cloudflare's published Workers Paid
+ * prices (developers.cloudflare.com/durable-objects/platform/pricing/: $0.15 per million requests,
+ * every RPC call one request; duration $12.50 per million GB-s at 128 MB while an object is active;
+ * the monthly included amounts left out). Every object is counted active all day (isolates hold
+ * watches), an upper bound on duration.
+ */
+function billing(isolates: number, calls: number, seconds: number, objects: number): string {
+  const perSecond = calls / seconds;
+  const requests = (perSecond * 86_400 * 0.15) / 1e6;
+  const duration = (objects * 86_400 * 0.128 * 12.5) / 1e6;
+  return (
+    `billed: ${Math.round(perSecond)} DO requests/s (${((perSecond * 60) / isolates).toFixed(1)} per isolate per min), ` +
+    `$${requests.toFixed(2)}/day requests + $${duration.toFixed(2)}/day duration (${objects} objects active)`
+  );
 }
 
 function learnOf(xs: number[], never: number): string {
@@ -480,16 +516,17 @@ console.log(
 );
 for (const r of rows) {
   console.log(
-    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${r.views.padStart(34)} | ${r.rootViews.padStart(17)} | ${r.diverted.padStart(8)} | ${String(r.reachedAfter).padStart(26)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.mix.endsWith("(tier)") ? -r.isolates - 0.5 : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
+    `| ${String(r.isolates).padStart(8)} | ${r.mix.padEnd(9)} | ${`${r.rootMean} / ${r.rootPeak}`.padEnd(28)} | ${String(r.rejected).padStart(10)} | ${`${r.late} / ${r.abandoned}`.padStart(23)} | ${String(r.dropped).padStart(14)} | ${r.busy.padEnd(20)} | ${r.quiet.padEnd(21)} | ${String(r.canaryAfter).padStart(24)} | ${r.views.padStart(34)} | ${r.rootViews.padStart(17)} | ${r.diverted.padStart(8)} | ${String(r.reachedAfter).padStart(26)} | ${(idle.get(r.mix.endsWith("(real)") ? -r.isolates : r.mix.includes("(tier") ? -r.isolates - 0.5 : r.isolates) ?? NaN).toFixed(2).padStart(26)} | ${r.decisionS.padStart(8)} |`,
   );
 }
 console.log(
-  "decision: seconds after the first isolate started; isolates start over 5 s (modelled rows: fixed; real rows: the real judge). Real rows: the edgeshift bundle's controller in Miniflare, real time, " +
+  "learn: from the decision to the isolate's view holding the rollback, or from the isolate's start for one that started after the decision. decision: seconds after the first isolate started; isolates start over 5 s (modelled rows: fixed; real rows: the real judge). Real rows: the edgeshift bundle's controller in Miniflare, real time, " +
     `${REAL_SECONDS} s per run; canary-bound and reached-canary counted from the decision as the controller dated it (same machine clock).`,
 );
 console.log(
   "(tier) rows: isolates → real ReportAggregator objects (each behind the modelled throttle and RTT; " +
     `${PER_LOCATION} isolates per location, ${TIER_SHARDS} aggregators per location) → the real root, with the watch. ` +
+    "Each isolate holds its watch at its aggregator (the aggregator's real watch(), one admission per watch through the throttle), as the handler does; '(tier, polling)' rows (--poll): without it, view calls only. " +
     "Their 'root reports/s' is the root's calls/s (forwards, view calls, watches) over the run / the busiest aggregator's peak second of isolates' calls; 'overloaded' is at the aggregators.",
 );
 console.log(

@@ -9,6 +9,7 @@ import { Recorder, type BackgroundWork } from "../../src/telemetry/recorder";
 import { effectiveRollout } from "../../src/routing/effective";
 import type { ControllerView, Report } from "../../src/model/protocol";
 import type { Rollout } from "../../src/model/rollout";
+import type { WatchAnswer } from "../../src/controller/watchers";
 
 export interface Clock {
   now(): number;
@@ -19,6 +20,8 @@ export interface Clock {
 export interface Target {
   report(r: Report): Promise<ControllerView>;
   view(): Promise<ControllerView>;
+  /** An aggregator's isolate watch (src/aggregator/rpc.ts); absent: the isolates poll. */
+  watch?(known: number, maxWaitMs: number, boundMs: number): Promise<WatchAnswer>;
 }
 
 /** mulberry32: a seeded uniform [0, 1) source, so runs are comparable. */
@@ -93,7 +96,11 @@ export function throttled(
       await clock.sleep(half);
     }
   };
-  return { report: (r) => trip(() => target.report(r)), view: () => trip(() => target.view()) };
+  const out: Target = { report: (r) => trip(() => target.report(r)), view: () => trip(() => target.view()) };
+  // A held watch takes one admission, like any call; the holding itself costs the object nothing.
+  const watch = target.watch?.bind(target);
+  if (watch) out.watch = (known, maxWaitMs, boundMs) => trip(() => watch(known, maxWaitMs, boundMs));
+  return out;
 }
 
 export const BUSY_RPS = 10;
@@ -142,6 +149,9 @@ export interface FleetResults {
   gateWaits: number;
   /** View calls the recorders made (cold start, the gate's, keepFresh's). */
   viewFetches: number;
+  /** Watches the recorders opened, and those the aggregator held (answered late or with a change). */
+  watches: number;
+  watchesUseful: number;
   abandoned: number;
   droppedCounts: number;
   late: number;
@@ -188,9 +198,14 @@ export class Fleet {
         if (iso.learnedAt === null && v.doc?.rolledBack) iso.learnedAt = this.clock.now();
         return v;
       };
+      const watch = t.watch?.bind(t);
       iso.rec = new Recorder<null>({
         send: (_t, r) => (iso.reports++, t.report(r).then(learn)),
         fetchView: () => t.view().then(learn),
+        // As src/worker/telemetry.ts: an isolate in front of an aggregator holds a watch there.
+        watchView: watch
+          ? (_t, known, maxWaitMs, boundMs) => watch(known, maxWaitMs, boundMs).then((a) => (learn(a.view), a))
+          : undefined,
         now: () => this.clock.now(),
         isolateId: `iso-${i}`,
         // The recorder's abandon timer runs on real time; the model's clock is virtual, and its
@@ -306,6 +321,8 @@ export class Fleet {
       diverted: 0,
       gateWaits: 0,
       viewFetches: 0,
+      watches: 0,
+      watchesUseful: 0,
       abandoned: 0,
       droppedCounts: 0,
       late: 0,
@@ -318,6 +335,8 @@ export class Fleet {
       r.diverted += s.diverted;
       r.gateWaits += s.gateWaits;
       r.viewFetches += s.viewFetches;
+      r.watches += s.watches;
+      r.watchesUseful += s.watchesUseful;
       r.droppedCounts += iso.rec.dropped;
       r.late += s.late;
       r.overloadedAnswers += s.overloaded;
@@ -326,7 +345,12 @@ export class Fleet {
       if (iso.learnedAt === null) {
         if (iso.busy) r.neverBusy++;
         else r.neverQuiet++;
-      } else (iso.busy ? r.learnBusy : r.learnQuiet).push(Math.max(0, iso.learnedAt - this.decisionAt));
+      } else {
+        // From the decision, or from the isolate's start when it started later (the ramp): an
+        // isolate that did not exist yet cannot learn before it runs.
+        const from = Math.max(this.decisionAt, iso.startAt);
+        (iso.busy ? r.learnBusy : r.learnQuiet).push(Math.max(0, iso.learnedAt - from));
+      }
     }
     return r;
   }

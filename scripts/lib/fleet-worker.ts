@@ -9,15 +9,19 @@
 // aggregator behind its own throttle (the per-object limit) and the same RTT. The aggregators'
 // calls to the root are real calls between objects in one process (no modelled RTT or throttle).
 // Canary-bound requests pass the handler's gate (the real recorder's verdictFresh, keepFresh,
-// freshVerdict, recordDiverted); its view calls go through the same throttle and RTT.
+// freshVerdict, recordDiverted); its view calls go through the same throttle and RTT. Through the
+// tier each isolate holds its watch at its aggregator, as src/worker/telemetry.ts does (the
+// aggregator's real watch(), through the same throttle and RTT); &poll=1 leaves it out.
 import { Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
 import { parseRollout } from "../../src/model/parse";
 import type { ControllerView, Report } from "../../src/model/protocol";
 import type { RolloutEvent } from "../../src/model/status";
+import type { WatchAnswer } from "../../src/controller/watchers";
 
 interface Rpc {
   report(r: Report): Promise<ControllerView>;
   view(): Promise<ControllerView>;
+  watch(known: number, maxWaitMs: number, boundMs: number): Promise<WatchAnswer>;
   history(limit?: number): Promise<RolloutEvent[]>;
 }
 
@@ -72,6 +76,8 @@ export default {
     const tier = u.searchParams.get("tier") === "1";
     const perLocation = Number(u.searchParams.get("perLocation") ?? "500");
     const shards = Number(u.searchParams.get("shards") ?? "2");
+    // &poll=1: isolates do not hold a watch at their aggregator (the tier before the isolate watch).
+    const poll = u.searchParams.get("poll") === "1";
     /** Per aggregator: its throttle (shared by the parts, as the root's is) and its target. */
     const aggregators = new Map<string, Target>();
     const viaTier = (i: number): Target => {
@@ -87,6 +93,7 @@ export default {
           report: (r) => (clock.now() >= countFrom && counted++, stub.report(r)),
           view: () => (countView(key, clock.now()), stub.view()),
         };
+        if (!poll) counting.watch = (known, maxWaitMs, boundMs) => stub.watch(known, maxWaitMs, boundMs);
         aggregators.set(agg, (t = throttled(counting, th, clock, rtt, [20, 80])));
       }
       return t;
@@ -126,11 +133,15 @@ export default {
     // With the tier: the busiest aggregator's admission (its throttle), and rejections at any of them.
     let rejected = throttle.rejected;
     let busiest = throttle;
+    // Calls the isolates' objects served (each a billed Durable Object request): the root's, or all aggregators'.
+    let served = throttle.served;
     if (tier) {
       rejected = 0;
+      served = 0;
       for (const [key, th] of throttles) {
         if (!key.startsWith(`${name}/`)) continue;
         rejected += th.rejected;
+        served += th.served;
         if (th.served > busiest.served || busiest === throttle) busiest = th;
       }
     }
@@ -151,6 +162,7 @@ export default {
       peak: Math.max(0, ...perSecond),
       mean: perSecond.reduce((a, b) => a + b, 0) / Math.max(1, perSecond.length),
       countedReports: counted,
+      served,
       views,
       meanStepMs: (seconds * 1000) / Math.max(1, steps),
       worstStepMs,

@@ -33,7 +33,8 @@
 // | isolate watch(known, maxWait, bound) | held only while the root watch is current, the revision is   |
 // |                                      | `known` and the push bound ≤ `bound`; answered at once       |
 // |                                      | otherwise, and the moment any of these stops holding (root   |
-// |                                      | watch closed or presumed dead, bound grew); ≤ maxWait (≤ 10s)|
+// |                                      | watch closed or presumed dead, push bound past the bound told|
+// |                                      | with headroom, TOLD_BOUND_HEADROOM); ≤ maxWait (≤ 15 s)      |
 // | more than MAX_ISOLATE_WATCHES held   | the new one answered at once (the isolate backs off, polls)  |
 // | root slow or failing                 | merged counts kept (≤ MAX_PARTS parts of ≤ PART_SPAN_MS);     |
 // |                                      | the interval doubles per failure up to ×8 (an overloaded     |
@@ -54,6 +55,7 @@ import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
 import { fits, mergeReport, newMerge, toReport, type Merge } from "../telemetry/merge";
 import { FLUSH_TIMEOUT_MS } from "../telemetry/recorder";
+import { toldBound } from "../telemetry/freshness";
 
 /** Forward interval: FORWARD_EVERY_MS plus up to FORWARD_JITTER_MS (mean 1.25 s), so aggregators do not beat in step. */
 export const FORWARD_EVERY_MS = 1000;
@@ -167,6 +169,8 @@ export class ReportAggregator extends DurableObject<Env> {
   private watchTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private rtts: number[] = [];
+  /** The bound last told to isolates (TOLD_BOUND_HEADROOM). */
+  private toldBound = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -263,13 +267,19 @@ export class ReportAggregator extends DurableObject<Env> {
     const held = this.held!;
     const age = Math.max(0, this.clock() - this.heldStartedAt);
     if (!this.watchCurrent()) return { ...held, ageMs: age };
-    const bound = this.pushBoundMs();
-    return { ...held, ageMs: Math.min(age, bound), boundMs: bound };
+    return { ...held, ageMs: Math.min(age, this.pushBoundMs()), boundMs: this.toldBoundMs() };
   }
 
   /** The push bound P: the longest recent root round trip; Infinity before any was measured. */
   private pushBoundMs(): number {
     return this.rtts.length === 0 ? Infinity : Math.max(...this.rtts);
+  }
+
+  /** The push bound as told to isolates (src/telemetry/freshness.ts `toldBound`). */
+  private toldBoundMs(): number {
+    const p = this.pushBoundMs();
+    if (!Number.isFinite(p)) return p;
+    return (this.toldBound = toldBound(this.toldBound, p));
   }
 
   private noteRtt(ms: number): void {

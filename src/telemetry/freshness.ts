@@ -72,6 +72,34 @@ export const ISOLATE_WATCH_MAX_WAIT_MS = 10_000;
  * VERDICT_MAX_AGE_MS on the isolate polls as well, so a dead watch never leaves a request waiting.
  */
 export const ISOLATE_WATCH_DEAD_MARGIN_MS = 2_000;
+/**
+ * An open watch vouches only while the aggregator answered this isolate (any call) within this
+ * long: a watch that hangs, neither answered nor failed, never vouches for more than this past the
+ * last sign of life, however often canary traffic renews it. Busy isolates hear an answer every few
+ * seconds (reports, and every watch's own answer by maxWait); the isolate polls before it lapses.
+ */
+export const ISOLATE_WATCH_EVIDENCE_MS = ISOLATE_WATCH_MAX_WAIT_MS + ISOLATE_WATCH_DEAD_MARGIN_MS;
+/**
+ * Canary traffic renews a watch open this long: the successor is sent from that (younger) request,
+ * so maxWait never ends a watch with no other vouching, whenever a canary-bound request comes at
+ * least every ISOLATE_WATCH_MAX_WAIT_MS − this (3 s). Until the successor vouches, the old one's
+ * last stamp holds (banked in the verdict's stamp).
+ */
+export const ISOLATE_WATCH_RENEW_AFTER_MS = 7_000;
+/**
+ * A watch answered with a change or after being held (the aggregator's own root watch cycled, or
+ * its bound grew) is re-opened at once inside the same request's waitUntil, if canary traffic came
+ * since it opened and that request is at most this old: the new watch ends (maxWait 10 s) by
+ * 25 s, inside the 30 s the runtime keeps waitUntil work after the response. Older, the next
+ * canary-bound request opens one (a renewal keeps the chain young while traffic flows).
+ */
+export const ISOLATE_WATCH_CHAIN_MS = 15_000;
+/**
+ * A watch re-opened in the chain and answered at once without a change: the aggregator was most
+ * likely re-opening its own root watch, which takes up to its bound. One retry in the chain after
+ * that bound plus this, instead of waiting for the next canary-bound request to find no watch.
+ */
+export const ISOLATE_WATCH_QUICK_RETRY_MS = 50;
 /** After a watch answered early without a change, or failed: wait this × 2^n (≤ ×16) before another. */
 export const ISOLATE_WATCH_RETRY_MS = 1_000;
 /** An answer held at least this long (or bringing a change) shows the aggregator holds watches. */
@@ -107,4 +135,29 @@ export function usefulWatch(known: number, answered: number, heldMs: number): bo
 /** When another watch may be opened after `fails` consecutive useless answers or failures. */
 export function watchRetryAt(now: number, fails: number): number {
   return fails <= 0 ? now : now + ISOLATE_WATCH_RETRY_MS * 2 ** Math.min(fails - 1, 4);
+}
+
+/**
+ * The bound isolates are told (`boundMs`) is the push bound with headroom: their watches are held
+ * while the push bound stays within what they were told, so a root round trip slower than the last
+ * (jitter; 21 → 36 ms on a loaded machine in the fleet benchmark) does not answer every held watch
+ * at once, each answer costing the isolate a re-open. It is raised only when the push bound passes
+ * it, and lowered when it falls under half of it (a lower bound needs no release). No headroom past
+ * TOLD_BOUND_CAP_MS: an isolate's watch stamps its verdict r + told old, and past the gate's
+ * refresh age (250 ms, src/telemetry/freshness.ts) the isolate polls as if it had no watch; so an
+ * aggregator far from the root (~200 ms across an ocean) tells its bare push bound.
+ */
+export const TOLD_BOUND_HEADROOM = 2;
+export const TOLD_BOUND_FLOOR_MS = 25;
+export const TOLD_BOUND_CAP_MS = 150;
+
+/**
+ * The bound an aggregator tells isolates, given the one it told last and its push bound `p` (its
+ * longest recent root round trip): raised only when p passes it, lowered when p falls under half of
+ * it; p with TOLD_BOUND_HEADROOM, at least TOLD_BOUND_FLOOR_MS, no headroom past TOLD_BOUND_CAP_MS,
+ * never below p.
+ */
+export function toldBound(told: number, p: number): number {
+  if (p <= told && p * TOLD_BOUND_HEADROOM * 2 >= told) return told;
+  return Math.max(p, Math.min(TOLD_BOUND_CAP_MS, Math.max(TOLD_BOUND_FLOOR_MS, Math.ceil(p * TOLD_BOUND_HEADROOM))));
 }

@@ -34,11 +34,21 @@
 // | REFRESH_AFTER_MS old            |                                                                  |
 // | canary traffic, transport can   | one watch held at the aggregator in that request's waitUntil     |
 // | watch (aggregator)              | (`keepWatch`); while it vouches (freshness.ts `watchStamp`) the  |
-// |                                 | stamp is now − (r + B) and `keepFresh` does not poll             |
+// |                                 | stamp is now − (r + B) and `keepFresh` does not poll; a request  |
+// |                                 | that waited at the gate opens it only once its answer came       |
+// | watch open RENEW_AFTER (7 s)    | the next canary request sends its successor (the old one's stamp |
+// | and canary traffic              | banked), so maxWait never leaves a gap                           |
+// | watch answered held or changed, | re-opened at once in the same waitUntil while canary traffic came|
+// | canary traffic in the last 7 s  | in the last 7 s and that request is ≤ ISOLATE_WATCH_CHAIN_MS old |
+// |                                 | (its waitUntil outlives the next watch); if that one is answered |
+// |                                 | at once unchanged (the aggregator re-opening its root watch), one|
+// |                                 | retry after the aggregator's bound                               |
 // | watch answered early unchanged, | no watch for ISOLATE_WATCH_RETRY_MS × 2^n (≤ ×16); polling as    |
 // | or failed                       | before meanwhile                                                 |
 // | watch unanswered past maxWait + | presumed dead: vouches for nothing; the next canary request opens|
 // | margin (request cancelled)      | another; a late answer is still adopted by its own stamp         |
+// | no answer from the aggregator   | no watch vouches (a watch that hangs, renewed or not, misleads   |
+// | for ISOLATE_WATCH_EVIDENCE_MS   | for no longer); the isolate polls before that, as without one    |
 // | requests diverted to stable     | counted in `diverted` (sent with the next report, never as a     |
 // | (no fresh verdict in time)      | stable outcome); one warning log line per DIVERTED_LOG_EVERY_MS  |
 // | many visitors in one batch      | ≤ MAX_CONTRIBUTORS listed per slot and batch; further visitors'  |
@@ -65,7 +75,11 @@ import {
   GATE_WAIT_MS,
   ISOLATE_RTT_SAMPLES,
   ISOLATE_WATCH_DEAD_MARGIN_MS,
+  ISOLATE_WATCH_CHAIN_MS,
+  ISOLATE_WATCH_EVIDENCE_MS,
   ISOLATE_WATCH_MAX_WAIT_MS,
+  ISOLATE_WATCH_QUICK_RETRY_MS,
+  ISOLATE_WATCH_RENEW_AFTER_MS,
   VERDICT_MAX_AGE_MS,
   mustRefresh,
   refreshDue,
@@ -212,6 +226,10 @@ export class Recorder<T> {
   /** Watches up to this generation were dropped (`dropWatch`): their answers never arrive. */
   private droppedUpTo = 0;
   private watchNotBefore = -Infinity;
+  /** Last canary-bound request (the gate's two paths): whether an answered watch is re-opened. */
+  private lastCanaryAt = -Infinity;
+  /** When the transport last answered anything (a watch vouches only shortly after, freshness.ts). */
+  private answeredAt = -Infinity;
   /** The aggregator's push bound from the last answer that carried one (Infinity: none yet). */
   private aggregatorBound = Infinity;
   /** Recent aggregator round trips, ms (view calls and watches, less the time held). */
@@ -466,13 +484,23 @@ export class Recorder<T> {
     if (!mustRefresh(this.stamp(), this.deps.now())) return true;
     this.stats.gateWaits++;
     try {
+      this.lastCanaryAt = this.deps.now();
       const call = this.refreshView(target);
       ctx.waitUntil(call);
       await withTimeout(call, this.deps.gateWaitMs ?? GATE_WAIT_MS, "the controller's view");
     } catch {
       // The wait is over; the call goes on in ctx and its answer serves later requests.
     }
-    return !mustRefresh(this.stamp(), this.deps.now());
+    if (mustRefresh(this.stamp(), this.deps.now())) return false;
+    // Passed on a fresh answer: this request's waitUntil can hold the watch that spares the next
+    // canary-bound requests this wait (not before: a watch vouches on the round trips seen so far,
+    // and a transport slow enough to make this request wait is no base for that).
+    try {
+      this.keepWatch(ctx, target);
+    } catch {
+      // A broken ctx must not reach the user; the next canary-bound request tries again.
+    }
+    return true;
   }
 
   /** Whether a canary-bound request may go now (synchronous: the busy isolate's path has no await). */
@@ -486,13 +514,14 @@ export class Recorder<T> {
    */
   keepFresh(ctx: BackgroundWork, target: T): void {
     try {
-      this.keepWatch(ctx, target);
       const now = this.deps.now();
-      // A watch whose answer is overdue may be dead: poll before it stops vouching, so that no
-      // request has to wait for a view when it does.
-      const overdue =
-        this.watchOpenedAt !== null && now - this.watchOpenedAt > ISOLATE_WATCH_MAX_WAIT_MS + VERDICT_MAX_AGE_MS;
-      if (this.viewCall === null && (refreshDue(this.stamp(now), now) || (overdue && refreshDue(this.verdictAt, now))))
+      this.lastCanaryAt = now;
+      this.keepWatch(ctx, target);
+      // The open watch vouches only shortly after the aggregator's last answer: poll before that
+      // lapses, so that no request has to wait for a view when it does (a watch that hangs).
+      const lapsing =
+        this.watchOpenedAt !== null && now - this.answeredAt >= ISOLATE_WATCH_EVIDENCE_MS - VERDICT_MAX_AGE_MS;
+      if (this.viewCall === null && (refreshDue(this.stamp(now), now) || (lapsing && refreshDue(this.verdictAt, now))))
         ctx.waitUntil(this.refreshView(target));
     } catch {
       // A broken ctx or clock must not reach the user.
@@ -505,6 +534,7 @@ export class Recorder<T> {
    */
   stamp(now = this.deps.now()): number | null {
     if (this.watchOpenedAt === null || this.watchKnown !== this.view.revision) return this.verdictAt;
+    if (now - this.answeredAt > ISOLATE_WATCH_EVIDENCE_MS) return this.verdictAt;
     const w = watchStamp(this.watchOpenedAt, now, this.rttBound(), this.watchBound);
     return w === null || (this.verdictAt !== null && this.verdictAt >= w) ? this.verdictAt : w;
   }
@@ -537,16 +567,32 @@ export class Recorder<T> {
     if (this.rtts.length > ISOLATE_RTT_SAMPLES) this.rtts.shift();
   }
 
-  /** Opens the one watch if none is open, none failed lately, and both bounds are known. */
+  /**
+   * Opens the one watch if none is open, none failed lately, and both bounds are known; renews one
+   * open ISOLATE_WATCH_RENEW_AFTER_MS from this (younger) request.
+   */
   private keepWatch(ctx: BackgroundWork, target: T): void {
-    const watchView = this.deps.watchView;
-    if (!watchView || this.watching) return;
+    if (!this.deps.watchView) return;
     const now = this.deps.now();
+    if (this.watching) {
+      if (now - this.watchOpenedAt! < ISOLATE_WATCH_RENEW_AFTER_MS) return;
+      // What the old watch vouches for now stays true; the successor vouches once open r.
+      this.bankStamp(now);
+    }
     if (now < this.watchNotBefore || !Number.isFinite(this.aggregatorBound) || this.rtts.length === 0) return;
+    this.openWatch(ctx, target, now, "new");
+  }
+
+  /**
+   * Sends a watch kept alive by `ctx`, whose request began the chain at `chainAt`: opened by a
+   * request, re-opened in the chain after a useful answer, or the chain's one quick retry (`done`).
+   */
+  private openWatch(ctx: BackgroundWork, target: T, chainAt: number, kind: "new" | "chained" | "retry"): void {
     const gen = ++this.watchGen;
+    const opened = this.deps.now();
     const known = this.view.revision;
     const bound = this.aggregatorBound;
-    this.watchOpenedAt = now;
+    this.watchOpenedAt = opened;
     this.watchKnown = known;
     this.watchBound = bound;
     this.stats.watches++;
@@ -554,20 +600,36 @@ export class Recorder<T> {
       if (gen !== this.watchGen) return;
       this.watchOpenedAt = null;
       this.watchFails = useful ? 0 : this.watchFails + 1;
-      this.watchNotBefore = watchRetryAt(this.deps.now(), this.watchFails);
+      const now = this.deps.now();
+      this.watchNotBefore = watchRetryAt(now, this.watchFails);
+      // Canary traffic lately, and the request holding it young enough: the next at once. (Not
+      // "since it opened": an aggregator releasing a watch just opened would leave an isolate with
+      // one canary request a second without a watch until its next request found the verdict old.)
+      if (now - this.lastCanaryAt >= ISOLATE_WATCH_RENEW_AFTER_MS || now - chainAt > ISOLATE_WATCH_CHAIN_MS) return;
+      if (useful) return this.openWatch(ctx, target, chainAt, "chained");
+      // Answered at once right after a useful answer: most likely the aggregator re-opening its
+      // own root watch (it holds none until that one is open its bound). One retry in the chain
+      // once that is over, so that an isolate with sparse canary traffic is not left without one.
+      if (kind !== "chained" || !Number.isFinite(this.aggregatorBound)) return;
+      const again = new Promise<void>((ok) => setTimeout(ok, this.aggregatorBound + ISOLATE_WATCH_QUICK_RETRY_MS)).then(
+        () => {
+          if (!this.watching && gen === this.watchGen) this.openWatch(ctx, target, chainAt, "retry");
+        },
+      );
+      ctx.waitUntil(again);
     };
     const call = new Promise<WatchReply | null>((ok) =>
-      ok(watchView(target, known, ISOLATE_WATCH_MAX_WAIT_MS, bound)),
+      ok(this.deps.watchView!(target, known, ISOLATE_WATCH_MAX_WAIT_MS, bound)),
     ).then(
       (a) => {
         if (gen <= this.droppedUpTo) return;
         if (!a || !a.view) throw new Error("no watch answer");
         const end = this.deps.now();
-        const heldMs = Math.max(0, Math.min(Number(a.heldMs) || 0, end - now));
-        this.noteRtt(end - now - heldMs);
+        const heldMs = Math.max(0, Math.min(Number(a.heldMs) || 0, end - opened));
+        this.noteRtt(end - opened - heldMs);
         // The aggregator answered at least heldMs after the call was sent: that (less the view's
         // age) is the answer's stamp, as for any other answer.
-        this.adopt(a.view, now + heldMs);
+        this.adopt(a.view, opened + heldMs);
         const useful = usefulWatch(known, a.view.revision, heldMs);
         if (useful) this.stats.watchesUseful++;
         done(useful);
@@ -578,6 +640,12 @@ export class Recorder<T> {
       },
     );
     ctx.waitUntil(call.catch(() => done(false)));
+  }
+
+  /** Keeps what the open watch vouches for at `now` as the verdict's stamp (before it is replaced). */
+  private bankStamp(now: number): void {
+    const s = this.stamp(now);
+    if (s !== null && (this.verdictAt === null || s > this.verdictAt)) this.verdictAt = s;
   }
 
   /** A canary-bound request went to stable for want of a fresh verdict (not an outcome of either slot). */
@@ -614,6 +682,7 @@ export class Recorder<T> {
     // can vouch within it (it checks), so a stale bound costs an early answer, never a false stamp.
     if (typeof view.boundMs === "number" && view.boundMs >= 0) this.aggregatorBound = view.boundMs;
     if (callStartedAt !== undefined) {
+      this.answeredAt = this.deps.now();
       const stamp = stampOf(callStartedAt, view.ageMs);
       if (this.verdictAt === null || stamp > this.verdictAt) this.verdictAt = stamp;
     }

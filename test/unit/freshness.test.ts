@@ -4,8 +4,11 @@
 import { describe, expect, it } from "vitest";
 import {
   GATE_WAIT_MS,
+  ISOLATE_WATCH_CHAIN_MS,
   ISOLATE_WATCH_DEAD_MARGIN_MS,
+  ISOLATE_WATCH_EVIDENCE_MS,
   ISOLATE_WATCH_MAX_WAIT_MS,
+  ISOLATE_WATCH_RENEW_AFTER_MS,
   ISOLATE_WATCH_RETRY_MS,
   REFRESH_AFTER_MS,
   usefulWatch,
@@ -15,6 +18,9 @@ import {
   mustRefresh,
   refreshDue,
   stampOf,
+  TOLD_BOUND_CAP_MS,
+  TOLD_BOUND_FLOOR_MS,
+  toldBound,
   verdictAge,
 } from "../../src/telemetry/freshness";
 import { Recorder, type BackgroundWork, type Outcome, type WatchReply } from "../../src/telemetry/recorder";
@@ -214,6 +220,26 @@ describe("the isolate's watch: policy", () => {
     expect(watchStamp(O, O + 100, 20, Number.NaN)).toBeNull();
   });
 
+  it("the bound an aggregator tells: headroom over its push bound, so jitter releases no watch; none past the cap; never below the push bound", () => {
+    // First measurement: twice the push bound, at least the floor.
+    expect(toldBound(0, 8)).toBe(TOLD_BOUND_FLOOR_MS);
+    expect(toldBound(0, 21)).toBe(42);
+    // Jitter within it keeps what was told (the fleet benchmark saw 21 → 36 ms on a loaded machine).
+    expect(toldBound(42, 36)).toBe(42);
+    expect(toldBound(42, 12)).toBe(42);
+    // Past it: raised, with headroom again.
+    expect(toldBound(42, 43)).toBe(86);
+    // Falls under half: lowered (a lower bound releases nothing).
+    expect(toldBound(86, 10)).toBe(TOLD_BOUND_FLOOR_MS);
+    // Far from the root: headroom only up to the cap, then the bare push bound (a watch stamps
+    // r + told, and past the gate's refresh age it would spare no poll).
+    expect(toldBound(0, 100)).toBe(TOLD_BOUND_CAP_MS);
+    expect(toldBound(0, 200)).toBe(200);
+    expect(toldBound(150, 160)).toBe(160);
+    for (let p = 0; p < 400; p += 7)
+      for (const t of [0, 25, 60, 150, 300]) expect(toldBound(t, p)).toBeGreaterThanOrEqual(p);
+  });
+
   it("an answer is useful with a change or a real hold; retries back off ×2 up to ×16", () => {
     expect(usefulWatch(3, 4, 0)).toBe(true);
     expect(usefulWatch(3, 3, 999)).toBe(false);
@@ -230,6 +256,7 @@ function watchHarness() {
   let now = 1_000_000;
   const views: { resolve(v: ControllerView): void }[] = [];
   const watches: {
+    at: number;
     known: number;
     maxWaitMs: number;
     boundMs: number;
@@ -241,7 +268,9 @@ function watchHarness() {
     send: async () => view(1),
     fetchView: () => new Promise<ControllerView>((resolve) => views.push({ resolve })),
     watchView: (_t, known, maxWaitMs, boundMs) =>
-      new Promise<WatchReply>((resolve, reject) => watches.push({ known, maxWaitMs, boundMs, resolve, reject })),
+      new Promise<WatchReply>((resolve, reject) =>
+        watches.push({ at: now, known, maxWaitMs, boundMs, resolve, reject }),
+      ),
     isolateId: "iso",
     random: () => 0,
   });
@@ -277,15 +306,16 @@ describe("the isolate's watch: recorder", () => {
 
   it("busy canary traffic with a held watch makes no view calls, and a pushed change is adopted at once", async () => {
     const h = await primed();
-    await traffic(h, 10_000 - 100);
+    const ran = ISOLATE_WATCH_RENEW_AFTER_MS - 100;
+    await traffic(h, ran);
     // One watch, with the isolate's revision, maxWait well inside waitUntil, and the aggregator's bound.
     expect(h.watches).toHaveLength(1);
     expect(h.watches[0]).toMatchObject({ known: 5, maxWaitMs: ISOLATE_WATCH_MAX_WAIT_MS, boundMs: 30 });
-    expect(h.views).toHaveLength(1); // only the priming call: polling would have made ~40
+    expect(h.views).toHaveLength(1); // only the priming call: polling would have made ~28
     // While open, the stamp is now − (r + B).
     expect(h.rec.stamp()).toBe(h.now() - 20 - 30);
     // The aggregator pushes a rollback: adopted, stamped at open + held − age.
-    const opened = h.now() - (10_000 - 100) + 10;
+    const opened = h.now() - ran + 10;
     h.tick(5);
     const held = h.now() - opened - 2;
     h.watches[0].resolve({ view: view(6, 1, 30), heldMs: held });
@@ -293,10 +323,9 @@ describe("the isolate's watch: recorder", () => {
     expect(h.rec.view.revision).toBe(6);
     expect(h.rec.verdictAt).toBe(opened + held - 1);
     expect(h.rec.stats.watchesUseful).toBe(1);
-    // The next canary request opens the next watch, with the new revision.
-    h.rec.keepFresh(h.ctx, {});
+    // Canary traffic came while it was open: the next watch, with the new revision, at once.
     expect(h.watches).toHaveLength(2);
-    expect(h.watches[1].known).toBe(6);
+    expect(h.watches[1]).toMatchObject({ at: h.now(), known: 6 });
   });
 
   it("before the watch has been open r it vouches for nothing; a stamp never claims fresher than the last answer when that is newer", async () => {
@@ -329,36 +358,137 @@ describe("the isolate's watch: recorder", () => {
     expect(h.watches).toHaveLength(2);
   });
 
-  it("a dead watch (never answered: its request was cancelled): overdue, the isolate polls before it stops vouching, so no request waits; then a new watch opens", async () => {
+  it("canary traffic renews the watch before its maxWait, so an isolate at one canary request a second never waits and never polls", async () => {
     const h = await primed();
     h.rec.keepFresh(h.ctx, {});
-    // Answered by maxWait normally (one leg late at most): no poll then.
-    h.tick(ISOLATE_WATCH_MAX_WAIT_MS + VERDICT_MAX_AGE_MS);
-    h.rec.keepFresh(h.ctx, {});
-    await Promise.resolve();
-    expect(h.views).toHaveLength(1);
-    h.tick(1);
-    h.rec.keepFresh(h.ctx, {});
-    await Promise.resolve();
-    expect(h.views).toHaveLength(2);
-    h.tick(20);
-    h.views[1].resolve(view(5, 0, 30));
-    await h.settle();
-    // Past maxWait + margin the watch vouches for nothing, and the polled verdict serves meanwhile.
-    let answered = 2;
-    for (let t = 0; t < ISOLATE_WATCH_DEAD_MARGIN_MS; t += 50) {
-      h.tick(50);
+    h.tick(20); // open r: it vouches
+    for (let t = 0; t < 60_000; t += 1000) {
+      h.tick(1000);
+      // The aggregator answers each watch unchanged at its maxWait, as it does when nothing happens.
+      for (const w of h.watches)
+        if (h.now() - w.at >= ISOLATE_WATCH_MAX_WAIT_MS)
+          w.resolve({ view: view(5, 0, 30), heldMs: ISOLATE_WATCH_MAX_WAIT_MS });
+      await h.settle();
       expect(h.rec.verdictFresh(), `verdict fresh at +${t} ms`).toBe(true);
       h.rec.keepFresh(h.ctx, {});
       await Promise.resolve();
-      // The aggregator answers each poll at once.
-      while (answered < h.views.length) h.views[answered++].resolve(view(5, 0, 30));
-      await h.settle();
     }
-    expect(h.views.length).toBeGreaterThan(2);
-    // A new watch was opened once the dead one stopped counting (and only then).
+    expect(h.views).toHaveLength(1);
+    expect(h.rec.stats.gateWaits).toBe(0);
+    // One successor every ISOLATE_WATCH_RENEW_AFTER_MS, sent by the request of that moment.
+    expect(h.watches.length).toBe(1 + Math.floor(60_000 / ISOLATE_WATCH_RENEW_AFTER_MS));
+    for (let k = 1; k < h.watches.length; k++) {
+      expect(h.watches[k].at - h.watches[k - 1].at).toBeGreaterThanOrEqual(ISOLATE_WATCH_RENEW_AFTER_MS);
+      expect(h.watches[k].at - h.watches[k - 1].at).toBeLessThan(ISOLATE_WATCH_RENEW_AFTER_MS + 1000);
+    }
+  });
+
+  it("a watch the aggregator answers early (its own root watch cycled) is re-opened at once while canary traffic came in the last 7 s and the request holding it is young", async () => {
+    const h = await primed();
+    h.rec.keepFresh(h.ctx, {});
+    const chainAt = h.now();
+    const answerOpen = async (heldMs: number) => {
+      h.watches.at(-1)!.resolve({ view: view(5, 0, 30), heldMs });
+      await h.settle();
+    };
+    // Traffic, then the aggregator releases the held watch: the successor goes from the same request.
+    h.tick(3000);
+    h.rec.keepFresh(h.ctx, {});
+    await answerOpen(3000);
     expect(h.watches).toHaveLength(2);
-    expect(h.rec.watching).toBe(true);
+    expect(h.watches[1].at).toBe(h.now());
+    expect(h.rec.verdictFresh()).toBe(true);
+    // Again at 6 s and 12 s of the chain (each watch open < 7 s, so no renewal by traffic).
+    for (const at of [6000, 12_000]) {
+      h.tick(chainAt + at - 1000 - h.now());
+      h.rec.keepFresh(h.ctx, {});
+      h.tick(1000);
+      await answerOpen(3000);
+    }
+    expect(h.watches).toHaveLength(4);
+    // At 16 s the request that began the chain is too old to hold another ≤ 10 s watch inside the
+    // 30 s its waitUntil lives: no re-open; the next canary request opens one of its own.
+    h.tick(chainAt + ISOLATE_WATCH_CHAIN_MS + 1000 - 1000 - h.now());
+    h.rec.keepFresh(h.ctx, {});
+    h.tick(1000);
+    await answerOpen(4000);
+    expect(h.watches).toHaveLength(4);
+    expect(h.rec.watching).toBe(false);
+    h.rec.keepFresh(h.ctx, {});
+    expect(h.watches).toHaveLength(5);
+    // Released 3 s after the last canary request: re-opened (a watch just opened, released before the
+    // next request, must not leave an isolate at one canary request a second without one) …
+    h.tick(3000);
+    await answerOpen(3000);
+    expect(h.watches).toHaveLength(6);
+    // … but not once no canary request came for ISOLATE_WATCH_RENEW_AFTER_MS: quiet, no chain.
+    h.tick(ISOLATE_WATCH_RENEW_AFTER_MS - 3000);
+    await answerOpen(ISOLATE_WATCH_RENEW_AFTER_MS - 3000);
+    expect(h.watches).toHaveLength(6);
+    expect(h.rec.watching).toBe(false);
+  });
+
+  it("a stale isolate's canary request that waited and got a fresh answer opens the watch, sparing the requests after it the wait; a diverted one does not", async () => {
+    const h = await primed();
+    h.tick(VERDICT_MAX_AGE_MS + 100);
+    expect(h.rec.verdictFresh()).toBe(false);
+    const waiting = h.rec.freshVerdict(h.ctx, {});
+    // Not while it waits: a watch vouches on past round trips, no base while the transport is slow.
+    expect(h.watches).toHaveLength(0);
+    h.tick(20);
+    h.views[1].resolve(view(5, 0, 30));
+    expect(await waiting).toBe(true);
+    expect(h.watches).toHaveLength(1);
+    h.tick(20);
+    // Open r: it vouches from now on, with no further view call.
+    for (let t = 0; t < 3000; t += 250) {
+      h.tick(250);
+      expect(h.rec.verdictFresh(), `verdict fresh at +${t} ms`).toBe(true);
+      h.rec.keepFresh(h.ctx, {});
+    }
+    expect(h.views).toHaveLength(2);
+
+    // A transport too slow for the wait: diverted, and no watch opened on its account.
+    const g = await primed();
+    g.tick(VERDICT_MAX_AGE_MS + 100);
+    expect(await g.rec.freshVerdict(g.ctx, {})).toBe(false);
+    expect(g.watches).toHaveLength(0);
+  });
+
+  it("a watch that hangs (neither answered nor failed) vouches no longer than ISOLATE_WATCH_EVIDENCE_MS after the aggregator's last answer, however often traffic renews it; polls answered in time keep the verdict fresh", async () => {
+    const h = await primed();
+    const lastAnswer = h.now();
+    // Nothing answers: watches and polls hang.
+    let firstStale: number | null = null;
+    for (let t = 0; t < 20_000; t += 50) {
+      h.tick(50);
+      if (!h.rec.verdictFresh()) {
+        firstStale ??= h.now();
+        continue; // the handler would wait, then divert
+      }
+      h.rec.keepFresh(h.ctx, {});
+      await Promise.resolve();
+    }
+    expect(h.watches.length).toBeGreaterThan(1); // renewed by traffic
+    expect(firstStale).not.toBeNull();
+    expect(firstStale! - lastAnswer).toBeGreaterThan(ISOLATE_WATCH_EVIDENCE_MS - 100);
+    expect(firstStale! - lastAnswer).toBeLessThanOrEqual(ISOLATE_WATCH_EVIDENCE_MS + 50);
+
+    // The same with an aggregator that answers view calls at once (the watches still hang): the
+    // isolate polls before the evidence lapses, and no request ever finds its verdict stale.
+    const g = await primed();
+    let answered = 1;
+    for (let t = 0; t < 40_000; t += 50) {
+      g.tick(50);
+      while (answered < g.views.length) g.views[answered++].resolve(view(5, 0, 30));
+      await g.settle();
+      expect(g.rec.verdictFresh(), `verdict fresh at +${t} ms`).toBe(true);
+      g.rec.keepFresh(g.ctx, {});
+      await Promise.resolve();
+    }
+    // About one poll per evidence period, not one per REFRESH_AFTER_MS (that would be 160).
+    expect(g.views.length - 1).toBeGreaterThanOrEqual(3);
+    expect(g.views.length - 1).toBeLessThanOrEqual(5);
   });
 
   it("no bound ever received (no aggregator vouched) opens no watch; an early unchanged answer backs off", async () => {

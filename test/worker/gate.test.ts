@@ -66,10 +66,14 @@ it("a stale verdict and a slow or unreachable controller: canary-bound requests 
   await useRollout({ percent: 100, canary: "green", release: "gate-b" });
   await warmOnCanary("/gate-b/warm");
   ageVerdict();
-  // The real controller, 2 s away.
+  // The real controller, 2 s away (its view calls, and the watch the waiting request opens).
   vi.spyOn(recorder.deps, "fetchView").mockImplementation(async (e: Env) => {
     await new Promise((r) => setTimeout(r, 2000));
     return toController.fetchView(e);
+  });
+  vi.spyOn(recorder.deps, "watchView").mockImplementation(async (e: Env, ...args) => {
+    await new Promise((r) => setTimeout(r, 2000));
+    return toController.watchView!(e, ...args)!;
   });
   const diverted = recorder.diverted;
   const t0 = Date.now();
@@ -84,7 +88,8 @@ it("a stale verdict and a slow or unreachable controller: canary-bound requests 
 
   // Unreachable: refused at once, diverted at once.
   vi.spyOn(recorder.deps, "fetchView").mockRejectedValue(new Error("unreachable"));
-  await new Promise((r) => setTimeout(r, 2100)); // let the slow call above finish
+  vi.spyOn(recorder.deps, "watchView").mockRejectedValue(new Error("unreachable"));
+  await new Promise((r) => setTimeout(r, 2100)); // let the slow calls above finish
   ageVerdict();
   expect((await echo("/gate-b/refused", { method: "POST", body: "x" })).j.origin).toBe("blue");
   expect(recorder.diverted).toBe(diverted + 2);

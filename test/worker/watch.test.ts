@@ -9,7 +9,7 @@ import { aggregatorStub } from "../../src/aggregator/rpc";
 import { controllerStub } from "../../src/controller/rpc";
 import { counters, putDoc, report } from "./controller-helpers";
 import { Recorder, type BackgroundWork } from "../../src/telemetry/recorder";
-import { REFRESH_AFTER_MS } from "../../src/telemetry/freshness";
+import { REFRESH_AFTER_MS, toldBound } from "../../src/telemetry/freshness";
 
 let n = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -184,12 +184,13 @@ it("an isolate with canary traffic holds one watch at its aggregator: no view po
   });
   await sleep(100);
   const { rec, ctx } = isolateOf(name);
-  await rec.freshVerdict(ctx, null);
   const before = await agg.counters();
+  // The cold isolate's first canary request waits for one view; passing on it opens the watch.
+  expect(await rec.freshVerdict(ctx, null)).toBe(true);
   // 2 s of canary traffic: polling (a view every REFRESH_AFTER_MS) would make ~8 view calls.
   expect(await canaryTraffic(rec, ctx, 2000)).toBe(0);
   const mid = await agg.counters();
-  expect(mid.isolateViews - before.isolateViews).toBeLessThanOrEqual(1);
+  expect(mid.isolateViews - before.isolateViews).toBeLessThanOrEqual(2);
   expect(mid.isolateWatchesHeld - before.isolateWatchesHeld).toBe(1);
   expect(rec.watching).toBe(true);
   expect(Date.now() - rec.stamp()!).toBeLessThan(REFRESH_AFTER_MS);
@@ -259,4 +260,36 @@ it("when the aggregator's root watch fails, the isolate's held watch is answered
   expect(after.isolateViews - before.isolateViews).toBeGreaterThanOrEqual(3);
   expect(rec.watching).toBe(false);
   await seam(name, (o) => void (o.failNextWatches = 0));
+});
+
+it("the bound told to isolates has headroom: a root round trip slower than before, within it, releases no held watch; past it, they are answered", async () => {
+  await putDoc(doc);
+  const { agg, name } = await tier();
+  await agg.view();
+  await vi.waitFor(
+    async () => {
+      if ((await agg.view()).boundMs === undefined) throw new Error("root watch not current yet");
+    },
+    { timeout: 2000, interval: 20 },
+  );
+  const push = await seam(name, (o) => Math.max(...(o as unknown as { rtts: number[] }).rtts));
+  const told = (await agg.view()).boundMs!;
+  expect(told).toBe(toldBound(0, push));
+  expect(told).toBeGreaterThanOrEqual(2 * push);
+  // An isolate holds a watch with that bound.
+  const view = await agg.view();
+  const held = agg.watch(view.revision, 5000, told);
+  let answered = false;
+  void held.then(() => (answered = true));
+  await sleep(50);
+  // A slower root round trip, still within what was told: the watch stays held.
+  await seam(name, (o) => (o as unknown as { noteRtt(ms: number): void }).noteRtt(told - 1));
+  await sleep(50);
+  expect(answered).toBe(false);
+  expect((await agg.view()).boundMs).toBe(told);
+  // Past it: answered at once, and isolates are told a larger bound.
+  await seam(name, (o) => (o as unknown as { noteRtt(ms: number): void }).noteRtt(told + 1));
+  const a = await held;
+  expect(a.view.boundMs).toBeGreaterThan(told);
+  expect(a.heldMs).toBeLessThan(1000);
 });
