@@ -39,7 +39,7 @@ import {
   type SlotCounters,
 } from "../model/protocol";
 import type { Slot } from "../model/rollout";
-import { emptyShadow, emptySlot } from "./recorder";
+import { emptyHistogram } from "../health/histogram";
 
 /** The root ledger's visitors per slot (src/health/ledger.ts MAX_VISITORS): more in one second is never useful. */
 export const MAX_MERGED_CONTRIBUTORS = 20_000;
@@ -251,4 +251,20 @@ function pairsOf(c: Contributors | undefined): number {
 function count(x: unknown): number {
   const n = Number(x);
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+/** Zeroed counters of one slot and of the shadow (the recorder and the merge start from these). */
+export function emptySlot(): SlotCounters {
+  return {
+    requests: 0,
+    errors5xx: 0,
+    errorsNetwork: 0,
+    errorsTimeout: 0,
+    failovers: 0,
+    latency: emptyHistogram(),
+  };
+}
+
+export function emptyShadow(): ShadowCounters {
+  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: emptyHistogram() };
 }

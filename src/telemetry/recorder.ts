@@ -31,7 +31,7 @@
 // | no visitor given (older caller) | counted as before, not attributed (the ledger never sees it)     |
 // Nothing here ever throws into, or waits on, the request (the gate's bounded wait is ./verdict.ts).
 import type { Rollout, Slot } from "../model/rollout";
-import { emptyHistogram, latencyBucketOf } from "../health/histogram";
+import { latencyBucketOf } from "../health/histogram";
 import {
   MAX_CONTRIBUTORS,
   MAX_CONTRIBUTORS_PER_NETWORK,
@@ -39,13 +39,12 @@ import {
   type ControllerView,
   type Report,
   type ReportBatch,
-  type ShadowCounters,
-  type SlotCounters,
 } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
 import { GATE_WAIT_MS } from "./freshness";
 import { ACTIVE_EVERY_MS, BURST_GAP_MS, Cadence, isOverloaded, ranRemotely, type ReportOutcome } from "./cadence";
 import { carryBatches } from "./carry";
+import { emptyShadow, emptySlot } from "./merge";
 import { VerdictKeeper, type BackgroundWork, type VerdictDeps } from "./verdict";
 
 export type { BackgroundWork, WatchReply } from "./verdict";
@@ -473,21 +472,6 @@ interface Listed {
 /** Nothing under this document reaches the canary but a signed override (src/routing/decide.ts). */
 function quietDocument(doc: Rollout): boolean {
   return doc.rolledBack !== undefined || (doc.percent === 0 && doc.rules.length === 0 && doc.shadowPercent === 0);
-}
-
-export function emptySlot(): SlotCounters {
-  return {
-    requests: 0,
-    errors5xx: 0,
-    errorsNetwork: 0,
-    errorsTimeout: 0,
-    failovers: 0,
-    latency: emptyHistogram(),
-  };
-}
-
-export function emptyShadow(): ShadowCounters {
-  return { mirrored: 0, mismatches: 0, notCompared: 0, errors: 0, latency: emptyHistogram() };
 }
 
 function randomId(): string {
