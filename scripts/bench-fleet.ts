@@ -25,7 +25,7 @@
 // verdictFresh / keepFresh / freshVerdict / recordDiverted), its view calls through the same
 // throttle and RTT; the model lens does not (the gate's wait is a real-time timer).
 // Usage: tsx scripts/bench-fleet.ts [--full] [--sizes 100,1000] [--real 100,1000] [--tier 1000,5000]
-//   [--per-location 500] [--no-idle] [--healthy] [--poll] [--seed 1]
+//   [--per-location 500] [--no-idle] [--healthy] [--poll] [--busy-rps 10] [--seed 1]
 //   default (npm run bench): model 100 and 1,000 isolates, real 100, tier 100 (rollback rows only;
 //   about 4 minutes); --full (npm run bench:fleet): model and real 100 to 20,000, tier 1,000 to
 //   20,000. `--sizes 0` / `--real 0` / `--tier 0` skip a part; --no-idle skips the real lenses'
@@ -38,6 +38,7 @@ import { parseRollout } from "../src/model/parse";
 import type { ControllerView, Report } from "../src/model/protocol";
 import { numberFlag } from "./lib/args";
 import {
+  BUSY_RPS,
   Fleet,
   percentile,
   seeded,
@@ -105,6 +106,13 @@ const HEALTHY = process.argv.includes("--healthy");
  * fresh by view calls only (the tier as it was before the isolate watch, for comparison).
  */
 const POLL = process.argv.includes("--poll");
+/**
+ * --busy-rps 2: requests/s of a busy isolate in the real lenses (default 10). A busy isolate reports
+ * and learns on the same cadence at any rate with canary traffic; what the rate changes is the CPU
+ * the benchmark needs: 20,000 isolates at 10/s are 200,000 simulated requests/s, more than 2 cores
+ * step in real time.
+ */
+const BUSY_RPS_ARG = numberFlag("busy-rps", BUSY_RPS);
 const RAMP_MS = 5000;
 const DECIDE_AFTER_MS = 5000;
 const AFTER_DECISION_MS = 40_000;
@@ -333,7 +341,7 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
         const all = await Promise.all(
           Array.from({ length: parts }, async (_, part) => {
             const r = await mf.dispatchFetch(
-              `http://fleet/run?n=${Math.ceil(n / parts)}&busy=${busy}&seconds=${seconds}&countFrom=${countFrom}&name=${name}&part=${part}&t0=${t0}${tierArgs}${healthy ? "&healthy=1" : ""}`,
+              `http://fleet/run?n=${Math.ceil(n / parts)}&busy=${busy}&seconds=${seconds}&countFrom=${countFrom}&name=${name}&part=${part}&t0=${t0}${tierArgs}${healthy ? "&healthy=1" : ""}&busyRps=${BUSY_RPS_ARG}`,
             );
             if (!r.ok) throw new Error(`bench-fleet: the fleet Worker answered ${r.status}: ${await r.text()}`);
             return (await r.json()) as Part;
@@ -413,7 +421,10 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
           const rc = o.rootCalls;
           rows.push({
             isolates: n,
-            mix: mix + (tier ? (POLL ? " (tier, polling)" : " (tier)") : " (real)"),
+            mix:
+              mix +
+              (BUSY_RPS_ARG !== BUSY_RPS ? ` at ${BUSY_RPS_ARG}/s` : "") +
+              (tier ? (POLL ? " (tier, polling)" : " (tier)") : " (real)"),
             // With the tier: the root's calls (forwards, view calls, watches) per second over the
             // run, and the busiest aggregator's peak second of isolates' calls.
             rootMean: rc ? Math.round((rc.forwards + rc.viewCalls + rc.watches) / rc.seconds) : Math.round(o.mean),

@@ -121,6 +121,8 @@ export interface FleetOptions {
   gate?: boolean;
   /** Default true (every canary answer a 500); false: a healthy canary, no rollback, canary traffic throughout. */
   canaryFails?: boolean;
+  /** Requests/s of a busy isolate (default BUSY_RPS). */
+  busyRps?: number;
 }
 
 interface Isolate {
@@ -170,6 +172,7 @@ export class Fleet {
   private readonly random: () => number;
   private readonly gate: boolean;
   private readonly canaryFails: boolean;
+  private readonly busyRps: number;
   private next = 0;
 
   constructor(
@@ -181,6 +184,7 @@ export class Fleet {
     this.random = seeded(opts.seed);
     this.gate = opts.gate ?? false;
     this.canaryFails = opts.canaryFails ?? true;
+    this.busyRps = opts.busyRps ?? BUSY_RPS;
     for (let i = 0; i < opts.isolates; i++) {
       const t = target(i);
       const iso: Isolate = {
@@ -226,7 +230,7 @@ export class Fleet {
     for (const iso of this.isolates) {
       if (now < iso.startAt) continue;
       let n = 0;
-      if (iso.busy) n = Math.floor((BUSY_RPS * dt) / 1000 + this.random());
+      if (iso.busy) n = Math.floor((this.busyRps * dt) / 1000 + this.random());
       else if (now >= iso.nextQuietAt) {
         n = 1;
         iso.nextQuietAt = now - Math.log(1 - this.random()) * QUIET_EVERY_MS;

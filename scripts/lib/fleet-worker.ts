@@ -12,7 +12,7 @@
 // freshVerdict, recordDiverted); its view calls go through the same throttle and RTT. Through the
 // tier each isolate holds its watch at its aggregator, as src/worker/telemetry.ts does (the
 // aggregator's real watch(), through the same throttle and RTT); &poll=1 leaves it out.
-import { Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
+import { BUSY_RPS, Fleet, seeded, Throttle, throttled, type Clock, type Target } from "./fleet-sim";
 import { parseRollout } from "../../src/model/parse";
 import type { ControllerView, Report } from "../../src/model/protocol";
 import type { RolloutEvent } from "../../src/model/status";
@@ -106,6 +106,7 @@ export default {
         seed: 1 + part,
         gate: true,
         canaryFails: u.searchParams.get("healthy") !== "1",
+        busyRps: Number(u.searchParams.get("busyRps") ?? BUSY_RPS),
       },
       { doc: parsed.doc, fingerprint: parsed.fingerprint },
       (i) => (tier ? viaTier(i) : target),
