@@ -24,26 +24,18 @@
 // | own code                        | +1, backoff +1                                                   |
 // | requests diverted to stable     | counted in `diverted` (sent with the next report, never as a     |
 // | (no fresh verdict in time)      | stable outcome); one warning log line per DIVERTED_LOG_EVERY_MS  |
-// | many visitors in one batch      | ≤ MAX_CONTRIBUTORS listed per slot and batch; further visitors'  |
-// |                                 | outcomes go to `ur`/`ue` (unattributed), still in the counters   |
-// | many ids from one network       | ≤ MAX_CONTRIBUTORS_PER_NETWORK listed; the rest share one entry  |
-// |                                 | of that network (id −2 − network), never other networks' room    |
+// | many visitors, or many ids from | bounded listing per slot and batch (./contributor-list.ts); the  |
+// | one network, in one batch       | rest unattributed or shared by their network, still counted      |
 // | no visitor given (older caller) | counted as before, not attributed (the ledger never sees it)     |
 // Nothing here ever throws into, or waits on, the request (the gate's bounded wait is ./verdict.ts).
 import type { Rollout, Slot } from "../model/rollout";
 import { latencyBucketOf } from "../health/histogram";
-import {
-  MAX_CONTRIBUTORS,
-  MAX_CONTRIBUTORS_PER_NETWORK,
-  type Contributors,
-  type ControllerView,
-  type Report,
-  type ReportBatch,
-} from "../model/protocol";
+import { type ControllerView, type Report, type ReportBatch } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
 import { GATE_WAIT_MS } from "./freshness";
 import { ACTIVE_EVERY_MS, BURST_GAP_MS, Cadence, isOverloaded, ranRemotely, type ReportOutcome } from "./cadence";
 import { carryBatches } from "./carry";
+import { ContributorList } from "./contributor-list";
 import { emptyShadow, emptySlot } from "./merge";
 import { VerdictKeeper, type BackgroundWork, type VerdictDeps } from "./verdict";
 
@@ -131,11 +123,8 @@ export class Recorder<T> {
   };
 
   private batches = new Map<string, ReportBatch>();
-  /**
-   * Per batch (fingerprint) and slot: visitor → its index in the batch's contributor arrays, and
-   * network → how many ids it has listed.
-   */
-  private listed = new Map<string, Partial<Record<Slot, Listed>>>();
+  /** Who each batch's outcomes count for (./contributor-list.ts). */
+  private readonly contributors = new ContributorList();
   /** Per batch: its document sends nothing to the canary (percent 0, no rules, no shadow, or rolled back). */
   private quietDoc = new Map<string, boolean>();
   private readonly cadence: Cadence;
@@ -210,37 +199,7 @@ export class Recorder<T> {
     const bucket = o.error !== "network" ? latencyBucketOf(o.latencyMs) : -1;
     if (bucket >= 0) c.latency[bucket]++;
     if (error && o.role === "canary") this.errorsSinceFlush++;
-    if (visitor !== undefined) this.attribute(b, o.slot, visitor, network ?? 0, error, bucket);
-  }
-
-  private attribute(b: ReportBatch, slot: Slot, visitor: number, network: number, error: boolean, bucket: number) {
-    const c: Contributors = ((b.contributors ??= {})[slot] ??= { v: [], n: [], r: [], e: [], m: [] });
-    const byBatch = this.listed.get(b.fingerprint) ?? {};
-    if (!this.listed.has(b.fingerprint)) this.listed.set(b.fingerprint, byBatch);
-    const listed = (byBatch[slot] ??= { index: new Map(), perNetwork: new Map() });
-    // A network's ids past its bound share one entry under its own network (protocol.ts).
-    let id = visitor;
-    let i = listed.index.get(id);
-    if (i === undefined && (listed.perNetwork.get(network) ?? 0) >= MAX_CONTRIBUTORS_PER_NETWORK) {
-      id = -2 - network;
-      i = listed.index.get(id);
-    }
-    if (i !== undefined) {
-      c.r[i]++;
-      if (error) c.e[i]++;
-      if (bucket > c.m![i]) c.m![i] = bucket;
-    } else if (listed.index.size < MAX_CONTRIBUTORS) {
-      listed.index.set(id, c.v.length);
-      if (id === visitor) listed.perNetwork.set(network, (listed.perNetwork.get(network) ?? 0) + 1);
-      c.v.push(id);
-      c.n.push(network);
-      c.r.push(1);
-      c.e.push(error ? 1 : 0);
-      c.m!.push(bucket);
-    } else {
-      c.ur = (c.ur ?? 0) + 1;
-      if (error) c.ue = (c.ue ?? 0) + 1;
-    }
+    if (visitor !== undefined) this.contributors.attribute(b, o.slot, visitor, network ?? 0, error, bucket);
   }
 
   /** A shadow mirror was sampled but not sent: the controller shows how much smaller the sample is. */
@@ -307,7 +266,7 @@ export class Recorder<T> {
     const batches = [...this.batches.values()];
     const quiet = this.quietDoc;
     this.batches = new Map();
-    this.listed = new Map();
+    this.contributors.clear();
     this.quietDoc = new Map();
     this.errorsSinceFlush = 0;
     this.lastFlushAt = startedAt;
@@ -379,20 +338,7 @@ export class Recorder<T> {
     for (const [fp, q] of quiet) if (!this.quietDoc.has(fp)) this.quietDoc.set(fp, q);
     this.batches = new Map(merged.map((b) => [b.fingerprint, b]));
     // Outcomes recorded from now on land in the merged batches, under the same bounds as before.
-    this.listed = new Map();
-    for (const b of merged) {
-      const byBatch: Partial<Record<Slot, Listed>> = {};
-      for (const [slot, c] of Object.entries(b.contributors ?? {}) as [Slot, Contributors][]) {
-        const listed: Listed = { index: new Map(), perNetwork: new Map() };
-        for (let k = 0; k < c.v.length; k++) {
-          if (listed.index.has(c.v[k])) continue;
-          listed.index.set(c.v[k], k);
-          if (c.v[k] >= 0) listed.perNetwork.set(c.n[k], (listed.perNetwork.get(c.n[k]) ?? 0) + 1);
-        }
-        byBatch[slot] = listed;
-      }
-      this.listed.set(b.fingerprint, byBatch);
-    }
+    this.contributors.rebuild(merged);
     this.stats.carried++;
   }
 
@@ -451,7 +397,7 @@ export class Recorder<T> {
         // Oldest first (Map keeps insertion order): it is the version least likely still in use.
         const oldest = this.batches.keys().next().value!;
         this.batches.delete(oldest);
-        this.listed.delete(oldest);
+        this.contributors.forget(oldest);
         this.quietDoc.delete(oldest);
         this.dropBatch();
       }
@@ -462,11 +408,6 @@ export class Recorder<T> {
     b.to = sec;
     return b;
   }
-}
-
-interface Listed {
-  index: Map<number, number>;
-  perNetwork: Map<number, number>;
 }
 
 /** Nothing under this document reaches the canary but a signed override (src/routing/decide.ts). */
