@@ -155,6 +155,16 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
       `          its decisions still reach KV, the event log and the webhook; a restart falls back on KV's copy`,
     );
   }
+  if (s.stateRepaired) {
+    out.push(
+      p(
+        `STORED CONTROLLER STATE WAS PARTLY UNREADABLE at ${s.stateRepaired.at}: fell back for ${s.stateRepaired.fields.join(", ")}`,
+        "yellow",
+        "bold",
+      ),
+    );
+    out.push(`          every other field was kept; the controller's log has the details`);
+  }
   out.push("");
   out.push(
     p(`last ${s.window.seconds}s     requests   req/s  errors   err%     p50     p95     p99  failovers`, "dim"),

@@ -128,6 +128,23 @@ describe("status view", () => {
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("diverted");
   });
 
+  it("a controller that cannot save, or that repaired unreadable stored state, says so", () => {
+    const text = renderStatus(
+      snapshot({
+        saveError: { at: "2026-11-25T08:00:00.000Z", message: "SQLITE_FULL" },
+        stateRepaired: { at: "2026-11-25T07:00:00.000Z", fields: ["attempt", "rollback"] },
+      }),
+      { color: false, width: 100 },
+    );
+    expect(text).toContain("CONTROLLER CANNOT SAVE ITS STATE since 2026-11-25T08:00:00.000Z: SQLITE_FULL");
+    expect(text).toContain(
+      "STORED CONTROLLER STATE WAS PARTLY UNREADABLE at 2026-11-25T07:00:00.000Z: fell back for attempt, rollback",
+    );
+    const plain = renderStatus(snapshot(), { color: false, width: 100 });
+    expect(plain).not.toContain("UNREADABLE");
+    expect(plain).not.toContain("CANNOT SAVE");
+  });
+
   it("a rollback and an invalid document are impossible to miss", () => {
     const text = renderStatus(
       snapshot({
