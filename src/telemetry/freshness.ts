@@ -88,8 +88,9 @@ export const ISOLATE_WATCH_EVIDENCE_MS = ISOLATE_WATCH_MAX_WAIT_MS + ISOLATE_WAT
 export const ISOLATE_WATCH_RENEW_AFTER_MS = 7_000;
 /**
  * A watch answered with a change or after being held (the aggregator's own root watch cycled, or
- * its bound grew) is re-opened at once inside the same request's waitUntil, if canary traffic came
- * since it opened and that request is at most this old: the new watch ends (maxWait 10 s) by
+ * its bound grew) is re-opened at once inside the same request's waitUntil, if a canary-bound
+ * request came in the last ISOLATE_WATCH_RENEW_AFTER_MS and the request holding it is at most this
+ * old: the new watch ends (maxWait 10 s) by
  * 25 s, inside the 30 s the runtime keeps waitUntil work after the response. Older, the next
  * canary-bound request opens one (a renewal keeps the chain young while traffic flows).
  */
@@ -100,6 +101,13 @@ export const ISOLATE_WATCH_CHAIN_MS = 15_000;
  * that bound plus this, instead of waiting for the next canary-bound request to find no watch.
  */
 export const ISOLATE_WATCH_QUICK_RETRY_MS = 50;
+/**
+ * Re-opens in the chain and quick retries wait a uniform draw up to this: the aggregator answers
+ * all its held watches at once when its root watch cycles (every ≤ 20 s), and ~800 isolates coming
+ * back in one millisecond would be a burst at its ~1,000 calls/s. An answer's stamp keeps the
+ * verdict fresh ~500 ms, so the spread costs no request a wait.
+ */
+export const ISOLATE_WATCH_REOPEN_SPREAD_MS = 200;
 /** After a watch answered early without a change, or failed: wait this × 2^n (≤ ×16) before another. */
 export const ISOLATE_WATCH_RETRY_MS = 1_000;
 /** An answer held at least this long (or bringing a change) shows the aggregator holds watches. */
@@ -129,7 +137,10 @@ export function watchStamp(
 
 /** Whether a watch answer showed the aggregator holding watches (else back off before the next). */
 export function usefulWatch(known: number, answered: number, heldMs: number): boolean {
-  return answered !== known || heldMs >= USEFUL_HOLD_MS;
+  // Newer only: an aggregator behind the isolate (a view from another aggregator, or one lagging)
+  // answers an older revision at once, which is not adopted; counting it useful would re-open the
+  // same watch against the same answer in a tight loop.
+  return answered > known || heldMs >= USEFUL_HOLD_MS;
 }
 
 /** When another watch may be opened after `fails` consecutive useless answers or failures. */
@@ -142,7 +153,9 @@ export function watchRetryAt(now: number, fails: number): number {
  * while the push bound stays within what they were told, so a root round trip slower than the last
  * (jitter; 21 → 36 ms on a loaded machine in the fleet benchmark) does not answer every held watch
  * at once, each answer costing the isolate a re-open. It is raised only when the push bound passes
- * it, and lowered when it falls under half of it (a lower bound needs no release). No headroom past
+ * it, and lowered once the push bound with headroom falls under half of it, i.e. the push bound
+ * under a quarter (a lower bound needs no release; the gap keeps it from moving with every round
+ * trip). No headroom past
  * TOLD_BOUND_CAP_MS: an isolate's watch stamps its verdict r + told old, and past the gate's
  * refresh age (250 ms, src/telemetry/freshness.ts) the isolate polls as if it had no watch; so an
  * aggregator far from the root (~200 ms across an ocean) tells its bare push bound.
@@ -153,8 +166,8 @@ export const TOLD_BOUND_CAP_MS = 150;
 
 /**
  * The bound an aggregator tells isolates, given the one it told last and its push bound `p` (its
- * longest recent root round trip): raised only when p passes it, lowered when p falls under half of
- * it; p with TOLD_BOUND_HEADROOM, at least TOLD_BOUND_FLOOR_MS, no headroom past TOLD_BOUND_CAP_MS,
+ * longest recent root round trip): raised only when p passes it, lowered when p × TOLD_BOUND_HEADROOM
+ * falls under half of it; p with TOLD_BOUND_HEADROOM, at least TOLD_BOUND_FLOOR_MS, no headroom past TOLD_BOUND_CAP_MS,
  * never below p.
  */
 export function toldBound(told: number, p: number): number {

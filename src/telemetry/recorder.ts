@@ -94,8 +94,6 @@ export interface RecorderDeps<T> extends VerdictDeps<T> {
   warn?(line: string): void;
   /** Default ABANDON_MS. */
   abandonMs?: number;
-  /** Uniform in [0, 1): the jitter's source (default Math.random). */
-  random?: () => number;
 }
 
 export class Recorder<T> {

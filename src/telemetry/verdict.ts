@@ -15,6 +15,7 @@ import {
   ISOLATE_WATCH_EVIDENCE_MS,
   ISOLATE_WATCH_MAX_WAIT_MS,
   ISOLATE_WATCH_QUICK_RETRY_MS,
+  ISOLATE_WATCH_REOPEN_SPREAD_MS,
   ISOLATE_WATCH_RENEW_AFTER_MS,
   VERDICT_MAX_AGE_MS,
   mustRefresh,
@@ -45,6 +46,8 @@ export interface VerdictDeps<T> {
    */
   watchView?(target: T, known: number, maxWaitMs: number, boundMs: number): Promise<WatchReply> | null;
   now(): number;
+  /** Uniform in [0, 1): the jitter's source (default Math.random). */
+  random?: () => number;
   /** A view call unanswered by then is given up (a report's answer is late); default FLUSH_TIMEOUT_MS. */
   timeoutMs?: number;
   /** How long a canary-bound request waits for a fresh verdict; default GATE_WAIT_MS. */
@@ -293,17 +296,21 @@ export class VerdictKeeper<T> {
       // "since it opened": an aggregator releasing a watch just opened would leave an isolate with
       // one canary request a second without a watch until its next request found the verdict old.)
       if (now - this.lastCanaryAt >= ISOLATE_WATCH_RENEW_AFTER_MS || now - chainAt > ISOLATE_WATCH_CHAIN_MS) return;
-      if (useful) return this.openWatch(ctx, target, chainAt, "chained");
+      // Jittered: an aggregator answers all its held watches at once when its root watch cycles,
+      // and its isolates must not all come back in the same millisecond (nor retry in step).
+      const spread = (this.deps.random ?? Math.random)() * ISOLATE_WATCH_REOPEN_SPREAD_MS;
+      const later = (ms: number, next: "chained" | "retry") =>
+        ctx.waitUntil(
+          new Promise<void>((ok) => setTimeout(ok, ms)).then(() => {
+            if (!this.watching && gen === this.watchGen) this.openWatch(ctx, target, chainAt, next);
+          }),
+        );
+      if (useful) return later(spread, "chained");
       // Answered at once right after a useful answer: most likely the aggregator re-opening its
       // own root watch (it holds none until that one is open its bound). One retry in the chain
       // once that is over, so that an isolate with sparse canary traffic is not left without one.
       if (kind !== "chained" || !Number.isFinite(this.aggregatorBound)) return;
-      const again = new Promise<void>((ok) => setTimeout(ok, this.aggregatorBound + ISOLATE_WATCH_QUICK_RETRY_MS)).then(
-        () => {
-          if (!this.watching && gen === this.watchGen) this.openWatch(ctx, target, chainAt, "retry");
-        },
-      );
-      ctx.waitUntil(again);
+      later(this.aggregatorBound + ISOLATE_WATCH_QUICK_RETRY_MS + spread, "retry");
     };
     const call = new Promise<WatchReply | null>((ok) =>
       ok(this.deps.watchView!(target, known, ISOLATE_WATCH_MAX_WAIT_MS, bound)),

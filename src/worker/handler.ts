@@ -186,6 +186,9 @@ export async function handleProxy(request: Request, env: Env, ctx: ExecutionCont
 }
 
 async function route(request: Request, env: Env, ctx: ExecutionContext, progress: Progress): Promise<Response> {
+  // Before any call to the controller's tier (the cold view, the gate's): they go to this location's
+  // aggregator, and a first call under "local" would reach another one than every later call.
+  noteLocation((request.cf as { colo?: unknown } | undefined)?.colo);
   const c = getConfig(env, ctx);
   const kv = c instanceof Promise ? await c : c;
   const eff = effectiveRollout(kv, recorder.view);
@@ -290,7 +293,6 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
         answeredBy: answered,
       });
     if (setCookie !== null && d.reason === "bucket") recorder.recordNewVisitor(routed, assigned);
-    noteLocation((request.cf as { colo?: unknown } | undefined)?.colo);
     recorder.maybeFlush(ctx, env);
   } catch (e) {
     telemetryFailed("after-answer", e);

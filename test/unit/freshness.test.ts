@@ -229,7 +229,10 @@ describe("the isolate's watch: policy", () => {
     expect(toldBound(42, 12)).toBe(42);
     // Past it: raised, with headroom again.
     expect(toldBound(42, 43)).toBe(86);
-    // Falls under half: lowered (a lower bound releases nothing).
+    // Lowered only once twice p falls under half of it (p under a quarter): no move with every trip.
+    expect(toldBound(86, 30)).toBe(86);
+    expect(toldBound(86, 22)).toBe(86);
+    expect(toldBound(86, 21)).toBe(42);
     expect(toldBound(86, 10)).toBe(TOLD_BOUND_FLOOR_MS);
     // Far from the root: headroom only up to the cap, then the bare push bound (a watch stamps
     // r + told, and past the gate's refresh age it would spare no poll).
@@ -244,6 +247,8 @@ describe("the isolate's watch: policy", () => {
     expect(usefulWatch(3, 4, 0)).toBe(true);
     expect(usefulWatch(3, 3, 999)).toBe(false);
     expect(usefulWatch(3, 3, 1000)).toBe(true);
+    // An older revision at once (an aggregator behind the isolate): not adopted, so not useful either.
+    expect(usefulWatch(3, 2, 0)).toBe(false);
     expect(watchRetryAt(100, 0)).toBe(100);
     expect(watchRetryAt(100, 1)).toBe(100 + ISOLATE_WATCH_RETRY_MS);
     expect(watchRetryAt(100, 3)).toBe(100 + 4 * ISOLATE_WATCH_RETRY_MS);
@@ -276,7 +281,10 @@ function watchHarness() {
   });
   const waits: Promise<unknown>[] = [];
   const ctx: BackgroundWork = { waitUntil: (p) => void waits.push(p) };
-  const settle = () => new Promise((r) => setTimeout(r, 0));
+  // Two turns: an answer handled in the first may schedule a re-open (a 0 ms timer with random 0) for the second.
+  const settle = async () => {
+    for (let k = 0; k < 2; k++) await new Promise((r) => setTimeout(r, 0));
+  };
   return { rec, views, watches, ctx, waits, settle, tick: (ms: number) => (now += ms), now: () => now };
 }
 
@@ -426,6 +434,47 @@ describe("the isolate's watch: recorder", () => {
     await answerOpen(ISOLATE_WATCH_RENEW_AFTER_MS - 3000);
     expect(h.watches).toHaveLength(6);
     expect(h.rec.watching).toBe(false);
+  });
+
+  it("an aggregator behind the isolate (an older revision, at once) does not make the watch chain spin", async () => {
+    const h = await primed();
+    h.rec.keepFresh(h.ctx, {});
+    for (let i = 0; i < 50 && i < h.watches.length; i++) {
+      h.tick(2);
+      h.rec.keepFresh(h.ctx, {});
+      h.watches[i].resolve({ view: view(4, 0, 30), heldMs: 0 });
+      await h.settle();
+    }
+    // One watch, then backoff (1 s): not one per round trip.
+    expect(h.watches).toHaveLength(1);
+    expect(h.rec.view.revision).toBe(5);
+  });
+
+  it("a chained watch answered at once unchanged (the aggregator re-opening its root watch) gets one retry after the aggregator's bound, not more", async () => {
+    const h = await primed();
+    h.rec.keepFresh(h.ctx, {});
+    h.tick(3000);
+    h.rec.keepFresh(h.ctx, {});
+    // Released after a hold: re-opened in the chain.
+    h.watches[0].resolve({ view: view(5, 0, 30), heldMs: 3000 });
+    await h.settle();
+    expect(h.watches).toHaveLength(2);
+    // That one is answered at once, unchanged: one retry after bound (30) + 50 ms (random 0).
+    h.watches[1].resolve({ view: view(5, 0, 30), heldMs: 0 });
+    await h.settle();
+    expect(h.watches).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(h.watches).toHaveLength(3);
+    // The retry answered at once too: no further retry; the backoff holds until a request after it.
+    h.watches[2].resolve({ view: view(5, 0, 30), heldMs: 0 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(h.watches).toHaveLength(3);
+    // A watch a request opened (not chained), answered at once: no quick retry.
+    const g = await primed();
+    g.rec.keepFresh(g.ctx, {});
+    g.watches[0].resolve({ view: view(5, 0, 30), heldMs: 0 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(g.watches).toHaveLength(1);
   });
 
   it("a stale isolate's canary request that waited and got a fresh answer opens the watch, sparing the requests after it the wait; a diverted one does not", async () => {

@@ -66,7 +66,8 @@ it("a stale verdict and a slow or unreachable controller: canary-bound requests 
   await useRollout({ percent: 100, canary: "green", release: "gate-b" });
   await warmOnCanary("/gate-b/warm");
   ageVerdict();
-  // The real controller, 2 s away (its view calls, and the watch the waiting request opens).
+  // The real controller, 2 s away: its view calls, and its watches should a waiting request ever
+  // open one (it does not: only after a fresh answer).
   vi.spyOn(recorder.deps, "fetchView").mockImplementation(async (e: Env) => {
     await new Promise((r) => setTimeout(r, 2000));
     return toController.fetchView(e);
