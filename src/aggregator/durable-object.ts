@@ -31,7 +31,10 @@
 // | root answers a newer revision        | held at once: the next answer to any isolate carries it      |
 // |                                      | and every held isolate watch is answered with it             |
 // | isolate watch(known, maxWait, bound) | held only while the root watch is current, the revision is   |
-// |                                      | `known` and the push bound ≤ `bound`; answered at once       |
+// |                                      | `known` and the push bound ≤ `bound` (2 × the push bound     |
+// |                                      | while a root watch re-opened after a useful answer is younger |
+// |                                      | than it: the bridge, so a root-watch cycle keeps isolates'   |
+// |                                      | watches told ≥ 2P); answered at once                         |
 // |                                      | otherwise, and the moment any of these stops holding (root   |
 // |                                      | watch closed or presumed dead, push bound past the bound told|
 // |                                      | with headroom, TOLD_BOUND_HEADROOM); ≤ maxWait (≤ 15 s)      |
@@ -169,6 +172,8 @@ export class ReportAggregator extends DurableObject<Env> {
   private watchTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private rtts: number[] = [];
+  /** The open root watch was re-opened at once after a useful answer (vouchBoundMs). */
+  private bridging = false;
   /** The bound last told to isolates (TOLD_BOUND_HEADROOM). */
   private toldBound = 0;
 
@@ -218,11 +223,12 @@ export class ReportAggregator extends DurableObject<Env> {
     this.keepWatching();
     const wait = Math.max(0, Math.min(MAX_ISOLATE_WATCH_WAIT_MS, Math.floor(Number(maxWaitMs)) || 0));
     const bound = Number(boundMs);
+    const vouch = this.vouchBoundMs();
     if (
       this.held!.revision !== Number(known) ||
       wait === 0 ||
-      !this.watchCurrent() ||
-      !(this.pushBoundMs() <= bound) ||
+      vouch === null ||
+      !(vouch <= bound) ||
       this.isolateWatches.size >= this.maxIsolateWatches
     )
       return { view: this.answer(), heldMs: 0 };
@@ -248,10 +254,9 @@ export class ReportAggregator extends DurableObject<Env> {
   /** Answers the isolate watches this object can no longer vouch for (all, when `all`). */
   private releaseWatches(all: boolean): void {
     if (this.isolateWatches.size === 0) return;
-    const current = this.watchCurrent();
-    const bound = this.pushBoundMs();
+    const vouch = all ? null : this.vouchBoundMs();
     for (const w of this.isolateWatches)
-      if (all || !current || w.known !== this.held?.revision || !(bound <= w.bound)) this.answerWatch(w);
+      if (vouch === null || w.known !== this.held?.revision || !(vouch <= w.bound)) this.answerWatch(w);
   }
 
   async counters(): Promise<AggregatorStats> {
@@ -289,6 +294,22 @@ export class ReportAggregator extends DurableObject<Env> {
     this.releaseWatches(false);
   }
 
+  /**
+   * Within how long of a root change this object's held view is known to contain it: P once the
+   * root watch has been open P; 2P while a watch re-opened at once after a useful answer is younger
+   * than P (the bridge: that answer was current as of ≥ its arrival − P, and a change after it is
+   * answered on the new watch by its arrival + P, or pushed within P after that); null when it
+   * cannot vouch (no watch, a revision not its own, presumed dead, or a re-open after a failure).
+   */
+  private vouchBoundMs(): number | null {
+    if (this.watchOpenedAt === null || this.held === null || this.watchKnown !== this.held.revision) return null;
+    const open = this.clock() - this.watchOpenedAt;
+    if (open > this.watchMaxWaitMs + this.watchDeadMarginMs) return null;
+    const p = this.pushBoundMs();
+    if (open >= p) return p;
+    return this.bridging ? 2 * p : null;
+  }
+
   /** A watch with the held revision has been open at least P and is not presumed dead. */
   private watchCurrent(): boolean {
     if (this.watchOpenedAt === null || this.held === null || this.watchKnown !== this.held.revision) return false;
@@ -314,7 +335,8 @@ export class ReportAggregator extends DurableObject<Env> {
       this.openWatch();
   }
 
-  private openWatch(): void {
+  private openWatch(bridge = false): void {
+    this.bridging = bridge;
     const gen = ++this.watchGen;
     const opened = this.clock();
     const known = this.held!.revision;
@@ -378,13 +400,18 @@ export class ReportAggregator extends DurableObject<Env> {
   private watchClosed(useful: boolean): void {
     this.watchGen++;
     this.watchOpenedAt = null;
-    // Not current until the next watch has been open P: isolates may no longer rely on this object.
-    this.releaseWatches(true);
     if (this.watchdog !== null) (clearTimeout(this.watchdog), (this.watchdog = null));
     if (useful) this.watchFails = 0;
     else (this.watchFails++, this.stats.watchFailures++);
+    if (useful && this.clock() - this.lastIsolateAt <= WATCH_WHILE_ACTIVE_MS) {
+      // Re-opened at once: isolates told a bound ≥ 2P keep their watches across it (the bridge,
+      // vouchBoundMs), so a root-watch cycle every ≤ 20 s does not send every isolate back at once.
+      this.openWatch(true);
+      return this.releaseWatches(false);
+    }
+    // Not current until the next watch has been open P: isolates may no longer rely on this object.
+    this.releaseWatches(true);
     if (this.clock() - this.lastIsolateAt > WATCH_WHILE_ACTIVE_MS) return;
-    if (useful) return this.openWatch();
     const delay =
       WATCH_RETRY_MS * 2 ** Math.min(this.watchFails - 1, WATCH_MAX_BACKOFF_EXP) * (0.5 + Math.random() / 2);
     this.watchTimer = setTimeout(() => {

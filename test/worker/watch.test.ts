@@ -293,3 +293,33 @@ it("the bound told to isolates has headroom: a root round trip slower than befor
   expect(a.view.boundMs).toBeGreaterThan(told);
   expect(a.heldMs).toBeLessThan(1000);
 });
+
+it("a root watch re-opened after a useful answer (its maxWait) keeps isolates' watches told ≥ 2× the push bound across it; smaller ones are answered", async () => {
+  await putDoc(doc);
+  // The root holds the aggregator's watch 300 ms: it cycles about three times a second.
+  const { agg, name } = await tier({ watchMaxWaitMs: 300 });
+  await agg.view();
+  await vi.waitFor(
+    async () => {
+      if ((await agg.view()).boundMs === undefined) throw new Error("root watch not current yet");
+    },
+    { timeout: 2000, interval: 20 },
+  );
+  // A push bound of 40 ms (one slow root round trip among the last 8).
+  await seam(name, (o) => void ((o as unknown as { rtts: number[] }).rtts = [40]));
+  await sleep(60); // the open root watch is current under that bound too
+  const rev = (await agg.view()).revision;
+  const before = (await agg.counters()).watches;
+  const answered = { wide: -1, narrow: -1 };
+  const t0 = Date.now();
+  // Told ≥ 2P: held across the bridge. Within [P, 2P): the bridge cannot vouch for it.
+  void agg.watch(rev, 1500, 1000).then(() => (answered.wide = Date.now() - t0));
+  void agg.watch(rev, 1500, 60).then(() => (answered.narrow = Date.now() - t0));
+  await sleep(1100);
+  const cycles = (await agg.counters()).watches - before;
+  expect(cycles).toBeGreaterThanOrEqual(2);
+  expect(answered.narrow).toBeGreaterThanOrEqual(0);
+  expect(answered.narrow).toBeLessThan(700);
+  expect(answered.wide).toBe(-1);
+  await vi.waitFor(() => expect(answered.wide).toBeGreaterThanOrEqual(1400), { timeout: 2000, interval: 50 });
+});
