@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   cookieValue,
   mintVisitor,
+  pooledRandom,
   stripOwnCookies,
   visitorIdOf,
   visitorSetCookie,
@@ -18,6 +19,24 @@ describe("visitor id", () => {
       seen.add(v.id);
     }
     expect(seen.size).toBe(1000);
+  });
+
+  it("draws ids from a pool of the CSPRNG's bytes: never the same bytes twice across refills, uniform, any size", () => {
+    const seen = new Set<string>();
+    const counts = new Array<number>(256).fill(0);
+    // 2,000 × 16 bytes: the 4,096-byte pool refills 7 times.
+    for (let i = 0; i < 2000; i++) {
+      const b = pooledRandom(new Uint8Array(16));
+      seen.add(Buffer.from(b).toString("hex"));
+      for (const x of b) counts[x]++;
+    }
+    expect(seen.size).toBe(2000);
+    // 32,000 bytes over 256 values: 125 each expected; a stuck or zeroed source would put thousands on one.
+    expect(Math.max(...counts)).toBeLessThan(200);
+    expect(Math.min(...counts)).toBeGreaterThan(60);
+    // Larger than the pool: straight from the CSPRNG.
+    const big = pooledRandom(new Uint8Array(10_000));
+    expect(new Set(big).size).toBeGreaterThan(200);
   });
 
   it("uses every input byte (two different random sources give different ids)", () => {
