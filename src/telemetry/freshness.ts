@@ -102,10 +102,8 @@ export const ISOLATE_WATCH_CHAIN_MS = 15_000;
  */
 export const ISOLATE_WATCH_QUICK_RETRY_MS = 50;
 /**
- * Re-opens in the chain and quick retries wait a uniform draw up to this: the aggregator answers
- * all its held watches at once when its root watch cycles (every ≤ 20 s), and ~800 isolates coming
- * back in one millisecond would be a burst at its ~1,000 calls/s. An answer's stamp keeps the
- * verdict fresh ~500 ms, so the spread costs no request a wait.
+ * Quick retries wait a uniform draw up to this on top: isolates answered together (an aggregator
+ * far from the root answers all its held watches when its root watch cycles) retry apart.
  */
 export const ISOLATE_WATCH_REOPEN_SPREAD_MS = 200;
 /** After a watch answered early without a change, or failed: wait this × 2^n (≤ ×16) before another. */

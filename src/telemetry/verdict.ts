@@ -296,21 +296,25 @@ export class VerdictKeeper<T> {
       // "since it opened": an aggregator releasing a watch just opened would leave an isolate with
       // one canary request a second without a watch until its next request found the verdict old.)
       if (now - this.lastCanaryAt >= ISOLATE_WATCH_RENEW_AFTER_MS || now - chainAt > ISOLATE_WATCH_CHAIN_MS) return;
-      // Jittered: an aggregator answers all its held watches at once when its root watch cycles,
-      // and its isolates must not all come back in the same millisecond (nor retry in step).
-      const spread = (this.deps.random ?? Math.random)() * ISOLATE_WATCH_REOPEN_SPREAD_MS;
-      const later = (ms: number, next: "chained" | "retry") =>
-        ctx.waitUntil(
-          new Promise<void>((ok) => setTimeout(ok, ms)).then(() => {
-            if (!this.watching && gen === this.watchGen) this.openWatch(ctx, target, chainAt, next);
-          }),
-        );
-      if (useful) return later(spread, "chained");
+      // At once, not jittered: until the next watch reaches the aggregator this isolate hears of no
+      // change, while the answer's stamp still lets canary-bound requests go for ~500 ms (the e2e
+      // fleet test caught 7 of 18 quiet isolates' POSTs reaching a just-rolled-back canary in such
+      // gaps). The aggregator's bridge keeps its isolates' watches across its root-watch cycle,
+      // so this is no burst there.
+      if (useful) return this.openWatch(ctx, target, chainAt, "chained");
       // Answered at once right after a useful answer: most likely the aggregator re-opening its
       // own root watch (it holds none until that one is open its bound). One retry in the chain
       // once that is over, so that an isolate with sparse canary traffic is not left without one.
       if (kind !== "chained" || !Number.isFinite(this.aggregatorBound)) return;
-      later(this.aggregatorBound + ISOLATE_WATCH_QUICK_RETRY_MS + spread, "retry");
+      // Jittered: isolates answered together (a far aggregator's root-watch cycle) retry apart.
+      const spread = (this.deps.random ?? Math.random)() * ISOLATE_WATCH_REOPEN_SPREAD_MS;
+      ctx.waitUntil(
+        new Promise<void>((ok) => setTimeout(ok, this.aggregatorBound + ISOLATE_WATCH_QUICK_RETRY_MS + spread)).then(
+          () => {
+            if (!this.watching && gen === this.watchGen) this.openWatch(ctx, target, chainAt, "retry");
+          },
+        ),
+      );
     };
     const call = new Promise<WatchReply | null>((ok) =>
       ok(this.deps.watchView!(target, known, ISOLATE_WATCH_MAX_WAIT_MS, bound)),
