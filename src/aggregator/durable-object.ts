@@ -59,6 +59,7 @@ import type { ControllerView, Report } from "../model/protocol";
 import { fits, mergeReport, newMerge, toReport, type Merge } from "../telemetry/merge";
 import { FLUSH_TIMEOUT_MS } from "../telemetry/recorder";
 import { toldBound } from "../telemetry/freshness";
+import { RecentMax } from "../lib/recent-max";
 
 /** Forward interval: FORWARD_EVERY_MS plus up to FORWARD_JITTER_MS (mean 1.25 s), so aggregators do not beat in step. */
 export const FORWARD_EVERY_MS = 1000;
@@ -171,7 +172,7 @@ export class ReportAggregator extends DurableObject<Env> {
   private watchFails = 0;
   private watchTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
-  private rtts: number[] = [];
+  private readonly rtts = new RecentMax(RTT_SAMPLES);
   /** The open root watch was re-opened at once after a useful answer (vouchBoundMs). */
   private bridging = false;
   /** The bound last told to isolates (TOLD_BOUND_HEADROOM). */
@@ -277,7 +278,7 @@ export class ReportAggregator extends DurableObject<Env> {
 
   /** The push bound P: the longest recent root round trip; Infinity before any was measured. */
   private pushBoundMs(): number {
-    return this.rtts.length === 0 ? Infinity : Math.max(...this.rtts);
+    return this.rtts.max();
   }
 
   /** The push bound as told to isolates (src/telemetry/freshness.ts `toldBound`). */
@@ -288,8 +289,7 @@ export class ReportAggregator extends DurableObject<Env> {
   }
 
   private noteRtt(ms: number): void {
-    this.rtts.push(Math.max(0, ms));
-    if (this.rtts.length > RTT_SAMPLES) this.rtts.shift();
+    this.rtts.add(ms);
     // A grown bound: isolates watching with a smaller one must not keep relying on it.
     this.releaseWatches(false);
   }
@@ -302,9 +302,8 @@ export class ReportAggregator extends DurableObject<Env> {
    * cannot vouch (no watch, a revision not its own, presumed dead, or a re-open after a failure).
    */
   private vouchBoundMs(): number | null {
-    if (this.watchOpenedAt === null || this.held === null || this.watchKnown !== this.held.revision) return null;
-    const open = this.clock() - this.watchOpenedAt;
-    if (open > this.watchMaxWaitMs + this.watchDeadMarginMs) return null;
+    const open = this.watchOpenFor();
+    if (open === null) return null;
     const p = this.pushBoundMs();
     if (open >= p) return p;
     return this.bridging ? 2 * p : null;
@@ -312,9 +311,15 @@ export class ReportAggregator extends DurableObject<Env> {
 
   /** A watch with the held revision has been open at least P and is not presumed dead. */
   private watchCurrent(): boolean {
-    if (this.watchOpenedAt === null || this.held === null || this.watchKnown !== this.held.revision) return false;
+    const open = this.watchOpenFor();
+    return open !== null && open >= this.pushBoundMs();
+  }
+
+  /** How long the root watch has been open, if it holds this object's revision and is not presumed dead. */
+  private watchOpenFor(): number | null {
+    if (this.watchOpenedAt === null || this.held === null || this.watchKnown !== this.held.revision) return null;
     const open = this.clock() - this.watchOpenedAt;
-    return open >= this.pushBoundMs() && open <= this.watchMaxWaitMs + this.watchDeadMarginMs;
+    return open <= this.watchMaxWaitMs + this.watchDeadMarginMs ? open : null;
   }
 
   /** Takes a root view current as of `currentAt` (local ms) if it is not older than the one held. */

@@ -7,6 +7,7 @@
 // Nothing here ever throws into the request; the gate's wait is bounded (GATE_WAIT_MS).
 import { EMPTY_VIEW, type ControllerView } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
+import { RecentMax } from "../lib/recent-max";
 import {
   GATE_WAIT_MS,
   ISOLATE_RTT_SAMPLES,
@@ -124,7 +125,7 @@ export class VerdictKeeper<T> {
   /** The aggregator's push bound from the last answer that carried one (Infinity: none yet). */
   private aggregatorBound = Infinity;
   /** Recent aggregator round trips, ms (view calls and watches, less the time held). */
-  private rtts: number[] = [];
+  private readonly rtts = new RecentMax(ISOLATE_RTT_SAMPLES);
 
   /**
    * `defaultTimeoutMs`: a view call's bound when `deps.timeoutMs` is absent (the recorder passes its
@@ -157,7 +158,7 @@ export class VerdictKeeper<T> {
         this.deps.timeoutMs ?? this.defaultTimeoutMs,
         "the controller",
       );
-      this.noteRtt(this.deps.now() - startedAt);
+      this.rtts.add(this.deps.now() - startedAt);
       this.adopt(view, startedAt);
     } catch {
       // Without the controller's word the cached KV copy routes, as before; the gate diverts.
@@ -225,7 +226,7 @@ export class VerdictKeeper<T> {
   stamp(now = this.deps.now()): number | null {
     if (this.watchOpenedAt === null || this.watchKnown !== this.view.revision) return this.verdictAt;
     if (now - this.answeredAt > ISOLATE_WATCH_EVIDENCE_MS) return this.verdictAt;
-    const w = watchStamp(this.watchOpenedAt, now, this.rttBound(), this.watchBound);
+    const w = watchStamp(this.watchOpenedAt, now, this.rtts.max(), this.watchBound);
     return w === null || (this.verdictAt !== null && this.verdictAt >= w) ? this.verdictAt : w;
   }
 
@@ -246,17 +247,6 @@ export class VerdictKeeper<T> {
     this.watchOpenedAt = null;
   }
 
-  private rttBound(): number {
-    let m = -Infinity;
-    for (const r of this.rtts) if (r > m) m = r;
-    return this.rtts.length === 0 ? Infinity : m;
-  }
-
-  private noteRtt(ms: number): void {
-    this.rtts.push(Math.max(0, ms));
-    if (this.rtts.length > ISOLATE_RTT_SAMPLES) this.rtts.shift();
-  }
-
   /**
    * Opens the one watch if none is open, none failed lately, and both bounds are known; renews one
    * open ISOLATE_WATCH_RENEW_AFTER_MS from this (younger) request.
@@ -269,7 +259,7 @@ export class VerdictKeeper<T> {
       // What the old watch vouches for now stays true; the successor vouches once open r.
       this.bankStamp(now);
     }
-    if (now < this.watchNotBefore || !Number.isFinite(this.aggregatorBound) || this.rtts.length === 0) return;
+    if (now < this.watchNotBefore || !Number.isFinite(this.aggregatorBound) || this.rtts.empty) return;
     this.openWatch(ctx, target, now, "new");
   }
 
@@ -324,7 +314,7 @@ export class VerdictKeeper<T> {
         if (!a || !a.view) throw new Error("no watch answer");
         const end = this.deps.now();
         const heldMs = Math.max(0, Math.min(Number(a.heldMs) || 0, end - opened));
-        this.noteRtt(end - opened - heldMs);
+        this.rtts.add(end - opened - heldMs);
         // The aggregator answered at least heldMs after the call was sent: that (less the view's
         // age) is the answer's stamp, as for any other answer.
         this.adopt(a.view, opened + heldMs);

@@ -4,7 +4,8 @@
 // is re-opened. Real controllers and aggregators in workerd.
 import { env, runInDurableObject } from "cloudflare:test";
 import { expect, it, vi } from "vitest";
-import type { ReportAggregator } from "../../src/aggregator/durable-object";
+import { RTT_SAMPLES, type ReportAggregator } from "../../src/aggregator/durable-object";
+import { RecentMax } from "../../src/lib/recent-max";
 import { aggregatorStub } from "../../src/aggregator/rpc";
 import { controllerStub } from "../../src/controller/rpc";
 import { counters, putDoc, report } from "./controller-helpers";
@@ -262,9 +263,8 @@ it("when the aggregator's root watch fails, the isolate's held watch is answered
   await seam(name, (o) => void (o.failNextWatches = 0));
 });
 
-it("the bound told to isolates has headroom: a root round trip slower than before, within it, releases no held watch; past it, they are answered", async () => {
-  await putDoc(doc);
-  const { agg, name } = await tier();
+/** Until the aggregator's root watch is current (its answers carry the bound told to isolates). */
+async function rootWatchCurrent(agg: ReturnType<typeof aggregatorStub>) {
   await agg.view();
   await vi.waitFor(
     async () => {
@@ -272,7 +272,13 @@ it("the bound told to isolates has headroom: a root round trip slower than befor
     },
     { timeout: 2000, interval: 20 },
   );
-  const push = await seam(name, (o) => Math.max(...(o as unknown as { rtts: number[] }).rtts));
+}
+
+it("the bound told to isolates has headroom: a root round trip slower than before, within it, releases no held watch; past it, they are answered", async () => {
+  await putDoc(doc);
+  const { agg, name } = await tier();
+  await rootWatchCurrent(agg);
+  const push = await seam(name, (o) => (o as unknown as { rtts: RecentMax }).rtts.max());
   const told = (await agg.view()).boundMs!;
   expect(told).toBe(toldBound(0, push));
   expect(told).toBeGreaterThanOrEqual(2 * push);
@@ -298,15 +304,13 @@ it("a root watch re-opened after a useful answer (its maxWait) keeps isolates' w
   await putDoc(doc);
   // The root holds the aggregator's watch 300 ms: it cycles about three times a second.
   const { agg, name } = await tier({ watchMaxWaitMs: 300 });
-  await agg.view();
-  await vi.waitFor(
-    async () => {
-      if ((await agg.view()).boundMs === undefined) throw new Error("root watch not current yet");
-    },
-    { timeout: 2000, interval: 20 },
-  );
+  await rootWatchCurrent(agg);
   // A push bound of 40 ms (one slow root round trip among the last 8).
-  await seam(name, (o) => void ((o as unknown as { rtts: number[] }).rtts = [40]));
+  await seam(name, (o) => {
+    const rtts = new RecentMax(RTT_SAMPLES);
+    rtts.add(40);
+    (o as unknown as { rtts: RecentMax }).rtts = rtts;
+  });
   await sleep(60); // the open root watch is current under that bound too
   const rev = (await agg.view()).revision;
   const before = (await agg.counters()).watches;
