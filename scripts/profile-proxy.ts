@@ -15,7 +15,7 @@ import WebSocket from "ws";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { numberFlag } from "./lib/args";
+import { choiceFlag, numberFlag } from "./lib/args";
 import { startOrigin } from "./lib/origin-server";
 import {
   BENCH_SECRETS,
@@ -28,12 +28,8 @@ import {
   visitorIdOf,
 } from "./lib/worker-bundle";
 
-const flag = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const VISITORS = flag("visitors", "new");
-const WORKER = flag("worker", "edgeshift");
+const VISITORS = choiceFlag("visitors", ["new", "returning"], "new");
+const WORKER = choiceFlag("worker", ["edgeshift", "bare"], "edgeshift");
 const SECONDS = numberFlag("seconds", 8);
 const TOP = numberFlag("top", 30);
 const INSPECTOR_PORT = 9339;
