@@ -48,6 +48,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
  * unpinned runs spread 1.16–1.32.
  */
 const PIN = process.env.BENCH_PIN === "1";
+/** /proc/<pid>/stat counts CPU time in clock ticks: USER_HZ, 100 on Linux. */
+const TICKS_PER_S = 100;
 
 // A second view of the same cost: the CPU time each workerd process spends per request, beside the
 // throughput ratio (Linux /proc only; "n/a" elsewhere). On shared cores it drifts too: read both.
@@ -104,7 +106,7 @@ try {
   await measure(bareUrl, null);
   await measure(edgeUrl, null);
 
-  const rows: [string, number, number, number, number][] = [];
+  const rows: [string, number, number, number, number, number, number][] = [];
   for (const [kind, cookie] of [
     ["new visitors", null],
     ["returning visitors", vid],
@@ -126,7 +128,8 @@ try {
       return x && x.requests ? x.ticks / x.requests : NaN;
     };
     // CPU ratio as edgeshift / bare: 1.08 means edgeshift's workerd spends 8 % more per request.
-    rows.push([kind, median(b), median(e), median(ratio), perReq(edgeUrl, cookie) / perReq(bareUrl, cookie)]);
+    const [eu, bu] = [perReq(edgeUrl, cookie), perReq(bareUrl, cookie)];
+    rows.push([kind, median(b), median(e), median(ratio), eu / bu, (eu * 1e6) / TICKS_PER_S, (bu * 1e6) / TICKS_PER_S]);
   }
   console.log(
     `workerd via Miniflare, ${CONCURRENCY} concurrent clients, ${SECONDS} s per measurement, ratio = median over ${ROUNDS} back-to-back pairs (order alternating); origin ${origin.url}`,
@@ -134,9 +137,9 @@ try {
   console.log(
     `${"".padEnd(20)}${"bare req/s".padEnd(14)}${"edgeshift req/s".padEnd(18)}${"ratio (goal ≥ 0.97)".padEnd(22)}workerd CPU per request, edgeshift / bare (goal ≤ 1.08)`,
   );
-  for (const [kind, b, e, q, c] of rows)
+  for (const [kind, b, e, q, c, eu, bu] of rows)
     console.log(
-      `${kind.padEnd(20)}${Math.round(b).toString().padEnd(14)}${Math.round(e).toString().padEnd(18)}${(q.toFixed(3) + " " + (q >= 0.97 ? "✓" : "✗")).padEnd(22)}${Number.isNaN(c) ? "n/a" : c.toFixed(3) + " " + (c <= 1.08 ? "✓" : "✗")}`,
+      `${kind.padEnd(20)}${Math.round(b).toString().padEnd(14)}${Math.round(e).toString().padEnd(18)}${(q.toFixed(3) + " " + (q >= 0.97 ? "✓" : "✗")).padEnd(22)}${Number.isNaN(c) ? "n/a" : `${c.toFixed(3)} ${c <= 1.08 ? "✓" : "✗"} (${Math.round(eu)} / ${Math.round(bu)} µs)`}`,
     );
   const rss1 = { bare: rssMiB(barePid), edge: rssMiB(edgePid) };
   console.log(

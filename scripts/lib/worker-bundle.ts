@@ -135,7 +135,11 @@ export function edgeshiftOptions(
     ...modulesOf(bundle),
     bindings: { BLUE_ORIGIN: originUrl, GREEN_ORIGIN: originUrl, CONFIG_TTL_SECONDS: "3", ...extra.bindings },
     kvNamespaces: ["ROLLOUT_CONFIG"],
-    durableObjects: { CONTROLLER: { className: "RolloutController", useSQLite: true } },
+    // As wrangler.toml declares them: isolates report to and watch through an aggregator.
+    durableObjects: {
+      CONTROLLER: { className: "RolloutController", useSQLite: true },
+      AGGREGATOR: { className: "ReportAggregator", useSQLite: true },
+    },
     kvPersist: extra.kvPersist ?? false,
     durableObjectsPersist: false,
   };
