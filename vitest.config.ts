@@ -24,6 +24,7 @@ export default defineConfig({
                 GREEN_ORIGIN: inject("greenUrl"),
                 ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
                 OVERRIDE_SECRET: "test-override-secret",
+                FLAGS_TOKEN: "test-flags-token-0123456789abcdef0123",
                 CONFIG_TTL_SECONDS: "3",
               },
             },

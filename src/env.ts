@@ -25,5 +25,10 @@ export interface Env {
   /** Rate Limiting binding counting failed admin / explain tokens per client address (wrangler.toml). */
   AUTH_LIMITER?: RateLimit;
   OVERRIDE_SECRET?: string;
+  /**
+   * At least 32 characters: lets an app server evaluate every flag over OFREP for any targeting key
+   * (src/admin/ofrep-api.ts), and nothing else. Admin tokens may do the same.
+   */
+  FLAGS_TOKEN?: string;
   WEBHOOK_URL?: string;
 }

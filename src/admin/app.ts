@@ -9,6 +9,7 @@
 // | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
 // | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {note?, reason?}     |
 // | GET|PUT /__edgeshift/api/rollout       | bearer | the document, written against its version (./document-api.ts) |
+// | POST /__edgeshift/ofrep/v1/evaluate/flags[/:key] | see ./ofrep-api.ts | OpenFeature remote evaluation (OFREP) |
 //
 // Fail-safe answers (never an exception, never a cached admin answer: `cache-control: no-store`):
 // | situation                    | answer                                                              |
@@ -33,6 +34,7 @@ import { documentApi } from "./document-api";
 import { noteField, reasonField } from "./fields";
 import { withTimeout } from "../lib/timeout";
 import { actorOf, requireAdmin, type AdminEnv } from "./auth";
+import { ofrepApi } from "./ofrep-api";
 
 const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies readonly ActionKind[];
 /** An operator waiting on a status should hear "controller unavailable", not hang with it. */
@@ -78,6 +80,10 @@ adminApp.get("/", (c) => {
   c.header("referrer-policy", "no-referrer");
   return c.html(statusPageHtml());
 });
+
+// OpenFeature's remote evaluation protocol: its own door (browsers unauthenticated, app servers by
+// FLAGS_TOKEN or an admin token), ./ofrep-api.ts.
+adminApp.route("/ofrep", ofrepApi);
 
 adminApp.use("/api/*", requireAdmin);
 

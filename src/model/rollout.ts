@@ -15,7 +15,7 @@ export const otherSlot = (s: Slot): Slot => (s === "blue" ? "green" : "blue");
 const upperCase = z.toUpperCase();
 
 /** Canary share is kept to 0.01 % resolution: that is what 10,000 buckets can express. */
-const percent = (what: string) =>
+export const percent = (what: string) =>
   z.pipe(
     z
       .number({ error: `${what} must be a number from 0 to 100` })
@@ -65,7 +65,7 @@ const ratio = (what: string, of: string, example: number) =>
  * and characters above 0xFF cannot be sent at all (headers are byte strings).
  */
 const LABEL = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-const label = (what: string, max: number, example: string, where: string) => {
+export const label = (what: string, max: number, example: string, where: string) => {
   const error = `${what} must be 1–${max} visible ASCII characters (letters, digits, punctuation; spaces only between them), e.g. "${example}": it ${where}, so line breaks, tabs and non-ASCII are not allowed`;
   return z.string({ error }).check(z.minLength(1, error), z.maxLength(max, error), z.regex(LABEL, error));
 };
@@ -83,7 +83,7 @@ export const LIST_LIMITS = {
 /** A header value longer than this is a token, not a group anyone targets (sticky keys over 1024 are ignored too). */
 export const MAX_HEADER_VALUE_CHARS = 1024;
 
-const list = <T extends z.core.SomeType>(element: T, what: string, max: number, example: string) =>
+export const list = <T extends z.core.SomeType>(element: T, what: string, max: number, example: string) =>
   z.array(element).check(z.maxLength(max, `${what} may hold at most ${max} entries: ${example}`));
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -252,35 +252,50 @@ const headerValue = z
     ),
   );
 
+/**
+ * What a targeting rule matches on (all given must match); shared by the rollout's rules and a
+ * flag's (src/model/flags.ts), so both match requests the same way (src/routing/targeting.ts).
+ */
+export const ruleConditions = {
+  header: z.optional(
+    z.strictObject({
+      name: headerName,
+      values: list(
+        headerValue,
+        "header.values",
+        LIST_LIMITS.headerValues,
+        'target a group your app sets ("x-beta: 1") rather than listing every user',
+      ).check(z.minLength(1)),
+    }),
+  ),
+  cidr: z.optional(
+    list(cidr, "cidr", LIST_LIMITS.cidr, "merge addresses into wider ranges such as 203.0.113.0/24").check(
+      z.minLength(1),
+    ),
+  ),
+  country: z.optional(countries.check(z.minLength(1))),
+  colo: z.optional(colos.check(z.minLength(1))),
+};
+
+/** A rule's name: it is sent in the explain header. */
+export const ruleName = z.optional(
+  label("a rule's name", 64, "beta-testers", "is sent in the x-edgeshift-explain header"),
+);
+
+/** A rule must say what it matches: one refinement for the rollout's rules and the flags'. */
+export const hasCondition = z.refine<{ header?: unknown; cidr?: unknown; country?: unknown; colo?: unknown }>(
+  (r) => r.header !== undefined || r.cidr !== undefined || r.country !== undefined || r.colo !== undefined,
+  { message: "a rule needs at least one of header, cidr, country, colo" },
+);
+
 /** Targeting: requests that match any rule go to `slot` before percentages are looked at. */
 export const ruleSchema = z
   .strictObject({
-    name: z.optional(label("a rule's name", 64, "beta-testers", "is sent in the x-edgeshift-explain header")),
+    name: ruleName,
     slot: z._default(z.enum(["canary", "stable"]), "canary"),
-    header: z.optional(
-      z.strictObject({
-        name: headerName,
-        values: list(
-          headerValue,
-          "header.values",
-          LIST_LIMITS.headerValues,
-          'target a group your app sets ("x-beta: 1") rather than listing every user',
-        ).check(z.minLength(1)),
-      }),
-    ),
-    cidr: z.optional(
-      list(cidr, "cidr", LIST_LIMITS.cidr, "merge addresses into wider ranges such as 203.0.113.0/24").check(
-        z.minLength(1),
-      ),
-    ),
-    country: z.optional(countries.check(z.minLength(1))),
-    colo: z.optional(colos.check(z.minLength(1))),
+    ...ruleConditions,
   })
-  .check(
-    z.refine((r) => r.header || r.cidr || r.country || r.colo, {
-      message: "a rule needs at least one of header, cidr, country, colo",
-    }),
-  );
+  .check(hasCondition);
 export type TargetingRule = z.output<typeof ruleSchema>;
 
 /** Written only by the controller when it rolls the canary back; shown by `wrangler kv key get`. */

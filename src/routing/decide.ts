@@ -6,7 +6,8 @@
 // | # | condition                                   | slot                 | reason        |
 // |---|---------------------------------------------|----------------------|---------------|
 // | 1 | document has `rolledBack`                   | stable, for everyone | "rolled-back" |
-// | 2 | a valid, unexpired signed override          | its target           | "override"    |
+// | 2 | a valid, unexpired signed override naming a | its target           | "override"    |
+// |   | target (a flags-only token routes as none)  |                      |               |
 // | 3 | the first matching targeting rule           | the rule's role      | "rule"        |
 // | 4 | `locations` set and the request is outside  | stable               | "location"    |
 // | 5 | bucket < threshold                          | canary, else stable  | "bucket"      |
@@ -70,7 +71,7 @@ export function decide(
 ): Decision {
   const bucket = bucketOf(key, c.seed);
   if (c.rolledBack) return { slot: c.stable, role: "stable", reason: "rolled-back", bucket, rule: null };
-  if (override !== null) {
+  if (override !== null && override.target !== undefined) {
     const t = override.target;
     const slot = t === "canary" ? c.canary : t === "stable" ? c.stable : t;
     return { slot, role: slot === c.canary ? "canary" : "stable", reason: "override", bucket, rule: null };

@@ -1,9 +1,10 @@
-// Tester override tokens: force a slot for whoever holds one. Unforgeable (HMAC-SHA-256 with the
+// Tester override tokens: force a slot, and/or flag variations, for whoever holds one. Unforgeable (HMAC-SHA-256 with the
 // OVERRIDE_SECRET Worker secret), short-lived, carried in a header or a cookie. WebCrypto only, so
 // the same code mints tokens in Node 20 (the CLI) and verifies them in the Worker.
 //
 // Format:  v1.<base64url(JSON claims)>.<base64url(HMAC-SHA-256(secret, "v1." + base64url(JSON)))>
-// Claims:  {"target":"canary"|"stable"|"blue"|"green","iat":<unix s>,"exp":<unix s>,"nbf"?:<unix s>,"sub"?:"alice"}
+// Claims:  {"target"?:"canary"|"stable"|"blue"|"green","flags"?:{"<flag>":"<variation>"},"iat":<unix s>,
+//           "exp":<unix s>,"nbf"?:<unix s>,"sub"?:"alice"}  (target, flags or both)
 // There is no algorithm field to confuse: the version prefix fixes the algorithm.
 //
 // A token is ignored (verifyOverride → null, never a throw, the request is routed as if it had
@@ -17,7 +18,8 @@
 // | MAC does not verify (crypto.subtle.verify, which   | unsigned, edited, other secret              |
 // | compares in constant time)                         |                                             |
 // | claims not a JSON object with exactly known fields | smuggled fields                             |
-// | target not one of the four                         |                                             |
+// | target not one of the four; neither target nor     |                                             |
+// | flags; flags not ≤ MAX_FLAG_OVERRIDES names        |                                             |
 // | now ≥ exp                                          | expired                                     |
 // | now < nbf − 60 s, or iat > now + 60 s              | not yet valid (60 s of clock skew allowed)  |
 // | exp − iat > MAX_LIFETIME_SECONDS (30 days)         | a leaked secret's tokens cannot live forever|
@@ -29,7 +31,10 @@ export const OVERRIDE_COOKIE = "edgeshift_override";
 
 export type OverrideTarget = "canary" | "stable" | "blue" | "green";
 export interface OverrideClaims {
-  target: OverrideTarget;
+  /** The slot forced; absent in a token that only sets flags. */
+  target?: OverrideTarget;
+  /** Flag key → variation served to the holder (src/flags/evaluate.ts); a name the flag lacks is ignored. */
+  flags?: Record<string, string>;
   /** Unix seconds. */
   exp: number;
   /** Who it was minted for (shown in explain headers and logs). */
@@ -41,15 +46,18 @@ export interface OverrideClaims {
 }
 
 export const TOKEN_VERSION = "v1";
-/** Longest token accepted: a maximal valid token is about 250 characters. */
-export const MAX_TOKEN_CHARS = 512;
+/** Longest token accepted: a maximal valid token (8 flags with 64-character names) is about 1,700 characters. */
+export const MAX_TOKEN_CHARS = 2048;
+/** Flags one token may set: a tester's handful, not a second flags document. */
+export const MAX_FLAG_OVERRIDES = 8;
+const FLAG_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Longest lifetime a token may have (exp − iat): 30 days. */
 export const MAX_LIFETIME_SECONDS = 30 * 86400;
 /** Tolerated clock difference between the minting machine and the edge. */
 export const CLOCK_SKEW_SECONDS = 60;
 export const MIN_SECRET_CHARS = 16;
 const TARGETS: readonly string[] = ["canary", "stable", "blue", "green"];
-const CLAIM_KEYS = new Set(["target", "exp", "iat", "nbf", "sub"]);
+const CLAIM_KEYS = new Set(["target", "flags", "exp", "iat", "nbf", "sub"]);
 const SUB_RE = /^[\x20-\x7e]{1,64}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 
@@ -106,8 +114,10 @@ function checkClaims(c: unknown, now: number): OverrideClaims | null {
   if (typeof c !== "object" || c === null || Array.isArray(c)) return null;
   const o = c as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!CLAIM_KEYS.has(k)) return null;
-  const { target, exp, iat, nbf, sub } = o;
-  if (typeof target !== "string" || !TARGETS.includes(target)) return null;
+  const { target, flags, exp, iat, nbf, sub } = o;
+  if (target !== undefined && (typeof target !== "string" || !TARGETS.includes(target))) return null;
+  if (flags !== undefined && flagsProblem(flags) !== null) return null;
+  if (target === undefined && flags === undefined) return null;
   if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) return null;
   if (nbf !== undefined && !Number.isSafeInteger(nbf)) return null;
   if (sub !== undefined && (typeof sub !== "string" || !SUB_RE.test(sub))) return null;
@@ -117,14 +127,30 @@ function checkClaims(c: unknown, now: number): OverrideClaims | null {
   if (i > now + CLOCK_SKEW_SECONDS) return null;
   if (nbf !== undefined && now < (nbf as number) - CLOCK_SKEW_SECONDS) return null;
   if (e <= i || e - i > MAX_LIFETIME_SECONDS) return null;
-  const out: OverrideClaims = { target: target as OverrideTarget, exp: e, iat: i };
+  const out: OverrideClaims = { exp: e, iat: i };
+  if (target !== undefined) out.target = target as OverrideTarget;
+  if (flags !== undefined) out.flags = { ...(flags as Record<string, string>) };
   if (nbf !== undefined) out.nbf = nbf as number;
   if (sub !== undefined) out.sub = sub as string;
   return out;
 }
 
+/** Why `flags` cannot be a token's flags claim, or null. */
+function flagsProblem(flags: unknown): string | null {
+  if (typeof flags !== "object" || flags === null || Array.isArray(flags))
+    return 'flags must be an object of flag → variation, e.g. {"new-checkout": "on"}';
+  const entries = Object.entries(flags);
+  if (entries.length === 0 || entries.length > MAX_FLAG_OVERRIDES)
+    return `a token sets 1–${MAX_FLAG_OVERRIDES} flags (got ${entries.length})`;
+  for (const [k, v] of entries)
+    if (!FLAG_NAME_RE.test(k) || typeof v !== "string" || !FLAG_NAME_RE.test(v))
+      return `flag ${JSON.stringify(k)} → ${JSON.stringify(v)}: flag and variation names are 1–64 letters, digits, ".", "_" or "-"`;
+  return null;
+}
+
 export interface MintRequest {
-  target: OverrideTarget;
+  target?: OverrideTarget;
+  flags?: Record<string, string>;
   /** Lifetime in seconds (≤ 30 days). Give this or `exp`. */
   ttlSeconds?: number;
   /** Expiry, unix seconds. */
@@ -147,8 +173,12 @@ export async function mintOverride(
       `OVERRIDE_SECRET must be at least ${MIN_SECRET_CHARS} characters (got ${secret ? secret.length : 0}); generate one with \`openssl rand -base64 32\` and set it with \`wrangler secret put OVERRIDE_SECRET\``,
     );
   }
-  if (!TARGETS.includes(claims.target))
+  if (claims.target === undefined && claims.flags === undefined)
+    throw new Error("a token needs a target (canary, stable, blue, green), flags (--flag key=variation), or both");
+  if (claims.target !== undefined && !TARGETS.includes(claims.target))
     throw new Error(`target must be one of ${TARGETS.join(", ")} (got ${JSON.stringify(claims.target)})`);
+  const flagProblem = claims.flags === undefined ? null : flagsProblem(claims.flags);
+  if (flagProblem !== null) throw new Error(flagProblem);
   const iat = Math.floor(nowSeconds);
   const exp = claims.exp ?? (claims.ttlSeconds !== undefined ? iat + Math.floor(claims.ttlSeconds) : NaN);
   if (!Number.isSafeInteger(exp)) throw new Error("give a lifetime (ttl, e.g. 8h) or an expiry (exp, unix seconds)");
@@ -163,7 +193,9 @@ export async function mintOverride(
     throw new Error(`sub must be 1–64 printable ASCII characters (got ${JSON.stringify(claims.sub)})`);
   if (claims.nbf !== undefined && !Number.isSafeInteger(claims.nbf))
     throw new Error(`nbf must be unix seconds (got ${claims.nbf})`);
-  const payload: OverrideClaims = { target: claims.target, iat, exp };
+  const payload: OverrideClaims = { iat, exp };
+  if (claims.target !== undefined) payload.target = claims.target;
+  if (claims.flags !== undefined) payload.flags = claims.flags;
   if (claims.nbf !== undefined) payload.nbf = claims.nbf;
   if (claims.sub !== undefined) payload.sub = claims.sub;
   const body = toBase64url(new TextEncoder().encode(JSON.stringify(payload)));

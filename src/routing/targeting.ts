@@ -28,38 +28,51 @@ export interface RequestFacts {
   colo: string | null;
 }
 
+/** What a rule matches on: the rollout's rules and a flag's share it (src/model/rollout.ts `ruleConditions`). */
+export interface RuleConditions {
+  name?: string;
+  header?: { name: string; values: string[] };
+  cidr?: string[];
+  country?: string[];
+  colo?: string[];
+}
+
 interface CompiledRule {
   index: number;
   name: string;
-  role: "canary" | "stable";
-  /** `slot`: index into CompiledTargeting.headerNames, so each header is read once per request. */
+  /** `slot`: index into CompiledRules.headerNames, so each header is read once per request. */
   header: { name: string; slot: number; values: Set<string> } | null;
   cidr: CidrSet | null;
   country: Set<string> | null;
   colo: Set<string> | null;
 }
 
-export interface CompiledTargeting {
+/** A list of rules prepared for matching; first match wins. */
+export interface CompiledRules {
   rules: CompiledRule[];
   /** Distinct header names the rules look at (rules often share one, e.g. x-employee). */
   headerNames: string[];
   /** Some rule has a cidr condition: the client IP is parsed (once) only then. */
   needsIp: boolean;
+}
+
+export interface CompiledTargeting extends CompiledRules {
+  /** Each rule's role, by index. */
+  roles: ("canary" | "stable")[];
   /** null: no per-location staging. */
   locations: { colos: Set<string>; countries: Set<string> } | null;
 }
 
-export function compileTargeting(doc: Rollout): CompiledTargeting {
+export function compileRules(list: readonly RuleConditions[]): CompiledRules {
   const headerNames: string[] = [];
   const headerSlot = (name: string) => {
     const n = name.toLowerCase();
     const i = headerNames.indexOf(n);
     return i >= 0 ? i : headerNames.push(n) - 1;
   };
-  const rules = doc.rules.map((r, index): CompiledRule => ({
+  const rules = list.map((r, index): CompiledRule => ({
     index,
     name: r.name ?? `#${index}`,
-    role: r.slot,
     header: r.header
       ? { name: r.header.name.toLowerCase(), slot: headerSlot(r.header.name), values: new Set(r.header.values) }
       : null,
@@ -67,11 +80,14 @@ export function compileTargeting(doc: Rollout): CompiledTargeting {
     country: r.country ? new Set(r.country.map((c) => c.toUpperCase())) : null,
     colo: r.colo ? new Set(r.colo.map((c) => c.toUpperCase())) : null,
   }));
+  return { rules, headerNames, needsIp: rules.some((r) => r.cidr !== null) };
+}
+
+export function compileTargeting(doc: Rollout): CompiledTargeting {
   const l = doc.locations;
   return {
-    rules,
-    headerNames,
-    needsIp: rules.some((r) => r.cidr !== null),
+    ...compileRules(doc.rules),
+    roles: doc.rules.map((r) => r.slot),
     locations: l
       ? {
           colos: new Set((l.colos ?? []).map((c) => c.toUpperCase())),
@@ -86,16 +102,22 @@ export function matchRule(
   t: CompiledTargeting,
   f: RequestFacts,
 ): { index: number; name: string; role: "canary" | "stable" } | null {
+  const r = firstMatch(t, f);
+  return r === null ? null : { index: r.index, name: r.name, role: t.roles[r.index] };
+}
+
+/** The first of `t`'s rules the request matches (its index and name), or null. */
+export function firstMatch(t: CompiledRules, f: RequestFacts): { index: number; name: string } | null {
   if (t.rules.length === 0) return null;
   let ip: IpAddress | null | undefined; // parsed lazily, at most once
-  let hv: (string | null | undefined)[] | undefined; // header values, read lazily, at most once each
+  let headerValues: (string | null | undefined)[] | undefined; // read lazily, at most once each
   const country = f.country === null ? null : f.country.toUpperCase();
   const colo = f.colo === null ? null : f.colo.toUpperCase();
   for (const r of t.rules) {
     if (r.header !== null) {
-      hv ??= new Array(t.headerNames.length);
-      let v = hv[r.header.slot];
-      if (v === undefined) v = hv[r.header.slot] = f.headers.get(r.header.name);
+      headerValues ??= new Array(t.headerNames.length);
+      let v = headerValues[r.header.slot];
+      if (v === undefined) v = headerValues[r.header.slot] = f.headers.get(r.header.name);
       if (v === null || !r.header.values.has(v)) continue;
     }
     if (r.country !== null && (country === null || !r.country.has(country))) continue;
@@ -104,7 +126,7 @@ export function matchRule(
       if (ip === undefined) ip = parseIp(f.ip);
       if (!r.cidr.has(ip)) continue;
     }
-    return { index: r.index, name: r.name, role: r.role };
+    return r;
   }
   return null;
 }

@@ -1,4 +1,6 @@
-// The isolate's cached copy of the `rollout` KV document. Module-global: one per isolate.
+// The isolate's cached copies of the KV documents (`rollout`, and `flags`: src/model/flags.ts).
+// Module-global: one per document per isolate. Both follow the table below; `flags` has no
+// controller (its fingerprint "none" means no flags, and a failed read keeps the last good flags).
 //
 // Fail-safe defaults (decided here):
 // | situation                         | behaviour                                                      |
@@ -24,9 +26,10 @@
 // KV is eventually consistent (up to ~60 s between locations); the TTL only bounds how stale this
 // isolate's copy is relative to what its location's KV serves.
 import type { Env } from "../env";
-import { ROLLOUT_KEY } from "../model/names";
-import { parseRollout, type ConfigProblem } from "../model/parse";
+import { FLAGS_KEY, ROLLOUT_KEY } from "../model/names";
+import { parseFlags, parseRollout, type ConfigProblem, type DocumentResult } from "../model/parse";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
+import { NO_FLAGS, type FlagsDocument } from "../model/flags";
 import { withTimeout } from "../lib/timeout";
 import { NO_DOCUMENT, fingerprintOf } from "../model/fingerprint";
 import { MAX_TEXT_BYTES, oversizedText } from "../model/limits";
@@ -35,14 +38,15 @@ import { readTextUpTo, type BoundedText } from "../lib/bounded-read";
 export const DEFAULT_TTL_SECONDS = 3;
 export const COLD_READ_TIMEOUT_MS = 1500;
 
-export interface CachedConfig {
-  doc: Rollout;
+export interface Cached<T> {
+  doc: T;
   fingerprint: string;
 }
+export type CachedConfig = Cached<Rollout>;
 
-export interface ConfigState {
-  /** The document this isolate routes by (before the controller's view is applied). */
-  doc: Rollout;
+export interface DocumentState<T> {
+  /** The document this isolate uses (for `rollout`: before the controller's view is applied). */
+  doc: T;
   fingerprint: string;
   /** ms since epoch of the last successful KV read, null if none yet. */
   fetchedAt: number | null;
@@ -51,59 +55,20 @@ export interface ConfigState {
   /** The last KV read failure (cleared on the next successful read). */
   lastReadError: { at: string; message: string } | null;
 }
+export type ConfigState = DocumentState<Rollout>;
 
-let current: CachedConfig | null = null;
-let fetchedAt: number | null = null;
-/** When the copy is considered stale (ms since epoch). */
-let staleAt = 0;
-let refreshing: Promise<CachedConfig> | null = null;
-let lastError: ConfigState["lastError"] = null;
-/** The text of the current good document, to skip re-parsing an unchanged value. */
-let lastText: string | null = null;
-let lastReadError: ConfigState["lastReadError"] = null;
-/** Bad versions already logged: one log line per version, not one per refresh. Bounded. */
-const loggedBad = new Set<string>();
+interface DocumentKind<T> {
+  key: string;
+  parse(text: string | null): DocumentResult<T>;
+  /** What the isolate uses before any good read: the safe document, and its name in logs. */
+  empty: T;
+  emptyName: string;
+  /** Added to the oversized message: where to find the field that makes it large. */
+  oversizedHint: string;
+}
+
 let ttlSource: string | undefined = "\u0000";
 let ttlMs = DEFAULT_TTL_SECONDS * 1000;
-
-/** The config to route by. Warm: synchronous value, no KV. Cold: a promise of one bounded read. */
-export function getConfig(env: Env, ctx: ExecutionContext): CachedConfig | Promise<CachedConfig> {
-  const now = Date.now();
-  if (current !== null) {
-    if (now >= staleAt && refreshing === null) ctx.waitUntil(refresh(env));
-    return current;
-  }
-  return refreshing ?? refresh(env, COLD_READ_TIMEOUT_MS);
-}
-
-/** For the admin API and the status page. */
-export function getConfigState(): ConfigState {
-  const c = current ?? { doc: ALL_STABLE, fingerprint: NO_DOCUMENT };
-  return { doc: c.doc, fingerprint: c.fingerprint, fetchedAt, lastError, lastReadError };
-}
-
-/**
- * Forget everything, as in a fresh isolate. For tests: the cache is module-global by design (one
- * per isolate) and the workers test pool runs many cases in one isolate.
- */
-export function resetConfigCache(): void {
-  current = null;
-  fetchedAt = null;
-  staleAt = 0;
-  refreshing = null;
-  lastError = null;
-  lastReadError = null;
-  lastText = null;
-  loggedBad.clear();
-}
-
-/**
- * Make the next request start a refresh, as if the TTL had passed. Does not block. For tests: waiting
- * out CONFIG_TTL_SECONDS instead would make them slow and timing-dependent.
- */
-export function expireConfigCache(): void {
-  staleAt = 0;
-}
 
 function ttlOf(env: Env): number {
   if (env.CONFIG_TTL_SECONDS !== ttlSource) {
@@ -117,101 +82,211 @@ function ttlOf(env: Env): number {
   return ttlMs;
 }
 
-function refresh(env: Env, timeoutMs?: number): Promise<CachedConfig> {
-  const p = load(env, timeoutMs).finally(() => {
-    if (refreshing === p) refreshing = null;
-  });
-  refreshing = p;
-  return p;
+/** One KV document's cached copy, per the table at the top. */
+class DocumentCache<T> {
+  private current: Cached<T> | null = null;
+  private fetchedAt: number | null = null;
+  /** When the copy is considered stale (ms since epoch). */
+  private staleAt = 0;
+  private refreshing: Promise<Cached<T>> | null = null;
+  private lastError: DocumentState<T>["lastError"] = null;
+  /** The text of the current good document, to skip re-parsing an unchanged value. */
+  private lastText: string | null = null;
+  private lastReadError: DocumentState<T>["lastReadError"] = null;
+  /** Bad versions already logged: one log line per version, not one per refresh. Bounded. */
+  private readonly loggedBad = new Set<string>();
+
+  constructor(private readonly kind: DocumentKind<T>) {}
+
+  /** Warm: synchronous value, no KV. Cold: a promise of one bounded read. */
+  get(env: Env, ctx: ExecutionContext): Cached<T> | Promise<Cached<T>> {
+    const now = Date.now();
+    if (this.current !== null) {
+      if (now >= this.staleAt && this.refreshing === null) ctx.waitUntil(this.refresh(env));
+      return this.current;
+    }
+    return this.refreshing ?? this.refresh(env, COLD_READ_TIMEOUT_MS);
+  }
+
+  state(): DocumentState<T> {
+    const c = this.current ?? { doc: this.kind.empty, fingerprint: NO_DOCUMENT };
+    return {
+      doc: c.doc,
+      fingerprint: c.fingerprint,
+      fetchedAt: this.fetchedAt,
+      lastError: this.lastError,
+      lastReadError: this.lastReadError,
+    };
+  }
+
+  reset(): void {
+    this.current = null;
+    this.fetchedAt = null;
+    this.staleAt = 0;
+    this.refreshing = null;
+    this.lastError = null;
+    this.lastReadError = null;
+    this.lastText = null;
+    this.loggedBad.clear();
+  }
+
+  expire(): void {
+    this.staleAt = 0;
+  }
+
+  private fallback(): Cached<T> {
+    return (this.current ??= { doc: this.kind.empty, fingerprint: NO_DOCUMENT });
+  }
+
+  private refresh(env: Env, timeoutMs?: number): Promise<Cached<T>> {
+    const p = this.load(env, timeoutMs).finally(() => {
+      if (this.refreshing === p) this.refreshing = null;
+    });
+    this.refreshing = p;
+    return p;
+  }
+
+  private async load(env: Env, timeoutMs: number | undefined): Promise<Cached<T>> {
+    const started = Date.now();
+    const key = this.kind.key;
+    let text: string | null;
+    try {
+      const read = this.readBounded(env);
+      const got = timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs, `KV read of "${key}"`);
+      if (got !== null && !got.whole) return this.oversized(env, got.text);
+      text = got === null ? null : got.text;
+    } catch (e) {
+      this.lastReadError = { at: new Date().toISOString(), message: (e as Error)?.message ?? String(e) };
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "config-read-failed",
+          key,
+          message: this.lastReadError.message,
+          keeping: this.current?.fingerprint ?? this.kind.emptyName,
+        }),
+      );
+      // Try again after one TTL rather than on every request.
+      this.staleAt = started + ttlOf(env);
+      return this.fallback();
+    }
+    this.readDone(env);
+    const current = this.current;
+    if (current !== null && text !== null && current.fingerprint !== NO_DOCUMENT && this.lastText === text) {
+      // Unchanged (or reverted to the same good text after a bad version): no re-parse.
+      this.lastError = null;
+      return current;
+    }
+    // The same bad version again (every TTL until it is fixed): its problems are known, and a
+    // large one is not worth parsing again in every isolate.
+    if (this.lastError !== null && text !== null && fingerprintOf(text) === this.lastError.fingerprint)
+      return this.fallback();
+    const r = this.kind.parse(text);
+    if (r.ok) {
+      this.lastText = text;
+      this.lastError = null;
+      this.current = { doc: r.doc, fingerprint: r.fingerprint };
+      return this.current;
+    }
+    return this.rejected(r.fingerprint, r.problems, r.summary);
+  }
+
+  /** The value as text, at most MAX_TEXT_BYTES of it (module head: why a stream); null if missing. */
+  private async readBounded(env: Env): Promise<BoundedText | null> {
+    const body = await env.ROLLOUT_CONFIG.get(this.kind.key, { type: "stream" });
+    return body === null ? null : readTextUpTo(body, MAX_TEXT_BYTES);
+  }
+
+  private readDone(env: Env): void {
+    this.lastReadError = null;
+    this.fetchedAt = Date.now();
+    this.staleAt = this.fetchedAt + ttlOf(env);
+  }
+
+  /**
+   * A value past the text limit: invalid unread. Its version is named by the fingerprint of the part
+   * read (two such versions alike in their first 256 KiB share it: one log line for both, harmless).
+   */
+  private oversized(env: Env, head: string): Cached<T> {
+    this.readDone(env);
+    const fingerprint = fingerprintOf(head);
+    if (this.lastError !== null && this.lastError.fingerprint === fingerprint) return this.fallback();
+    const problem = oversizedText(`over ${MAX_TEXT_BYTES / 1024} KiB (the read stopped there)`);
+    const message = problem.message + this.kind.oversizedHint;
+    return this.rejected(fingerprint, [{ path: "", message }], message);
+  }
+
+  private rejected(fingerprint: string, problems: ConfigProblem[], summary: string): Cached<T> {
+    const key = this.kind.key;
+    this.lastError = { at: new Date(this.fetchedAt ?? Date.now()).toISOString(), fingerprint, summary, problems };
+    if (!this.loggedBad.has(fingerprint)) {
+      if (this.loggedBad.size >= 64) this.loggedBad.clear();
+      this.loggedBad.add(fingerprint);
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "config-invalid",
+          key,
+          fingerprint,
+          problems,
+          summary,
+          keeping: this.current?.fingerprint ?? this.kind.emptyName,
+          fix: `correct the fields above and write the document again: wrangler kv key put --binding ROLLOUT_CONFIG ${key} '<json>'`,
+        }),
+      );
+    }
+    return this.fallback();
+  }
 }
 
-async function load(env: Env, timeoutMs: number | undefined): Promise<CachedConfig> {
-  const started = Date.now();
-  let text: string | null;
-  try {
-    const read = readBounded(env);
-    const got =
-      timeoutMs === undefined ? await read : await withTimeout(read, timeoutMs, `KV read of "${ROLLOUT_KEY}"`);
-    if (got !== null && !got.whole) return oversized(env, got.text);
-    text = got === null ? null : got.text;
-  } catch (e) {
-    lastReadError = { at: new Date().toISOString(), message: (e as Error)?.message ?? String(e) };
-    console.error(
-      JSON.stringify({
-        level: "error",
-        event: "config-read-failed",
-        key: ROLLOUT_KEY,
-        message: lastReadError.message,
-        keeping: current?.fingerprint ?? "all-stable",
-      }),
-    );
-    // Try again after one TTL rather than on every request.
-    staleAt = started + ttlOf(env);
-    return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
-  }
-  readDone(env);
-  if (current !== null && text !== null && current.fingerprint !== NO_DOCUMENT && lastText === text) {
-    // Unchanged (or reverted to the same good text after a bad version): no re-parse.
-    lastError = null;
-    return current;
-  }
-  // The same bad version again (every TTL until it is fixed): its problems are known, and a
-  // large one is not worth parsing again in every isolate.
-  if (lastError !== null && text !== null && fingerprintOf(text) === lastError.fingerprint)
-    return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
-  const r = parseRollout(text);
-  if (r.ok) {
-    lastText = text;
-    lastError = null;
-    current = { doc: r.doc, fingerprint: r.fingerprint };
-    return current;
-  }
-  return rejected(r.fingerprint, r.problems, r.summary);
+const rollout = new DocumentCache<Rollout>({
+  key: ROLLOUT_KEY,
+  parse: parseRollout,
+  empty: ALL_STABLE,
+  emptyName: "all-stable",
+  oversizedHint: "; the controller's status (`edgeshift status`) names the field",
+});
+const flags = new DocumentCache<FlagsDocument>({
+  key: FLAGS_KEY,
+  parse: parseFlags,
+  empty: NO_FLAGS,
+  emptyName: "no-flags",
+  oversizedHint: "; `edgeshift flags validate` on the file names the field",
+});
+
+/** The config to route by. Warm: synchronous value, no KV. Cold: a promise of one bounded read. */
+export function getConfig(env: Env, ctx: ExecutionContext): CachedConfig | Promise<CachedConfig> {
+  return rollout.get(env, ctx);
 }
 
-/** The value as text, at most MAX_TEXT_BYTES of it (module head: why a stream); null if missing. */
-async function readBounded(env: Env): Promise<BoundedText | null> {
-  const body = await env.ROLLOUT_CONFIG.get(ROLLOUT_KEY, { type: "stream" });
-  return body === null ? null : readTextUpTo(body, MAX_TEXT_BYTES);
+/** The flags to evaluate; as getConfig. */
+export function getFlags(env: Env, ctx: ExecutionContext): Cached<FlagsDocument> | Promise<Cached<FlagsDocument>> {
+  return flags.get(env, ctx);
 }
 
-function readDone(env: Env): void {
-  lastReadError = null;
-  fetchedAt = Date.now();
-  staleAt = fetchedAt + ttlOf(env);
+/** For the admin API and the status page. */
+export function getConfigState(): ConfigState {
+  return rollout.state();
+}
+
+export function getFlagsState(): DocumentState<FlagsDocument> {
+  return flags.state();
 }
 
 /**
- * A value past the text limit: invalid unread. Its version is named by the fingerprint of the part
- * read (two such versions alike in their first 256 KiB share it: one log line for both, harmless).
+ * Forget everything, as in a fresh isolate. For tests: the caches are module-global by design (one
+ * per isolate) and the workers test pool runs many cases in one isolate.
  */
-function oversized(env: Env, head: string): CachedConfig {
-  readDone(env);
-  const fingerprint = fingerprintOf(head);
-  if (lastError !== null && lastError.fingerprint === fingerprint)
-    return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
-  const problem = oversizedText(`over ${MAX_TEXT_BYTES / 1024} KiB (the read stopped there)`);
-  const message = problem.message + "; the controller's status (`edgeshift status`) names the field";
-  return rejected(fingerprint, [{ path: "", message }], message);
+export function resetConfigCache(): void {
+  rollout.reset();
+  flags.reset();
 }
 
-function rejected(fingerprint: string, problems: ConfigProblem[], summary: string): CachedConfig {
-  lastError = { at: new Date(fetchedAt ?? Date.now()).toISOString(), fingerprint, summary, problems };
-  if (!loggedBad.has(fingerprint)) {
-    if (loggedBad.size >= 64) loggedBad.clear();
-    loggedBad.add(fingerprint);
-    console.error(
-      JSON.stringify({
-        level: "error",
-        event: "config-invalid",
-        key: ROLLOUT_KEY,
-        fingerprint,
-        problems,
-        summary,
-        keeping: current?.fingerprint ?? "all-stable",
-        fix: `correct the fields above and write the document again: wrangler kv key put --binding ROLLOUT_CONFIG ${ROLLOUT_KEY} '<json>'`,
-      }),
-    );
-  }
-  return (current ??= { doc: ALL_STABLE, fingerprint: NO_DOCUMENT });
+/**
+ * Make the next request start a refresh of both documents, as if the TTL had passed. Does not
+ * block. For tests: waiting out CONFIG_TTL_SECONDS instead would make them slow and timing-dependent.
+ */
+export function expireConfigCache(): void {
+  rollout.expire();
+  flags.expire();
 }

@@ -43,7 +43,7 @@ export const FAILURE_WINDOW_S = 60;
 /** An IPv6 /48's allowance in the same window: ten clients' worth, e.g. a site's several /64s. */
 export const FAILURES_ALLOWED_PER_48 = 100;
 /** What a token is checked for: each has its own failure counts. */
-export type AuthPurpose = "admin" | "explain";
+export type AuthPurpose = "admin" | "explain" | "flags";
 /** The actor of ADMIN_TOKEN's holder. */
 export const ADMIN_ACTOR = "admin";
 /** Actors the controller writes for itself: a token named so would blur the audit trail. */

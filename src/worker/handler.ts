@@ -52,7 +52,9 @@
 // |                                             | and a rollback stops them with the next verdict   |
 import type { Env } from "../env";
 import type { Slot } from "../model/rollout";
-import { getConfig } from "./config-cache";
+import { getConfig, getFlags } from "./config-cache";
+import { FLAGS_HEADER, originFlagsHeader } from "../flags/evaluate";
+import { compiledFlags } from "./flags";
 import { effectiveRollout } from "../routing/effective";
 import { compileRouting, decide, type CompiledRouting, type Decision } from "../routing/decide";
 import { stickyKeyOf } from "../routing/sticky";
@@ -189,15 +191,19 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   // Before any call to the controller's tier (the cold view, the gate's): they go to this location's
   // aggregator, and a first call under "local" would reach another one than every later call.
   noteLocation((request.cf as { colo?: unknown } | undefined)?.colo);
+  // Both reads start before either is awaited: a cold isolate waits for the slower, not the sum.
   const c = getConfig(env, ctx);
+  const fl = getFlags(env, ctx);
   const kv = c instanceof Promise ? await c : c;
+  const flags = compiledFlags(fl instanceof Promise ? await fl : fl);
   const eff = effectiveRollout(kv, recorder.view);
   let { routing, routed } = prepare(eff.doc, eff.fingerprint, eff.source);
   const headers = request.headers;
   let sticky = stickyKeyOf(routing.sticky, headers);
 
   let override: OverrideClaims | null = null;
-  if (!routing.rolledBack && env.OVERRIDE_SECRET) {
+  // A rolled-back canary ignores a token's target (decide.ts), so only its flags could matter then.
+  if (env.OVERRIDE_SECRET && (!routing.rolledBack || flags.all.length > 0)) {
     // WebCrypto only when a token is actually present.
     const token = headers.get(OVERRIDE_HEADER) ?? cookieValue(headers.get("cookie"), OVERRIDE_COOKIE);
     if (token !== null && token !== "")
@@ -237,6 +243,16 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     bucket: d.bucket,
     release: routing.doc.release,
   });
+  if (flags.toOrigin.length > 0) {
+    // Incoming copies are gone with every x-edgeshift-* field (proxy/headers.ts); this is ours.
+    const value = originFlagsHeader(
+      flags,
+      sticky.key,
+      flags.needsFacts ? factsOf(request) : null,
+      override?.flags ?? null,
+    );
+    if (value !== null) up.set(FLAGS_HEADER, value);
+  }
   // Who the outcome counts for: no single client may decide a verdict (docs/verdict.md).
   const visitor = visitorOf(sticky.key);
   const network = networkOf(headers.get("cf-connecting-ip"));

@@ -12,6 +12,7 @@ const LAYERS: Record<string, number> = {
   "src/lib": 1,
   "src/model": 2,
   "src/routing": 3,
+  "src/flags": 3,
   "src/health": 3,
   "src/plan": 3,
   "src/shadow": 3,
