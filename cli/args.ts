@@ -32,11 +32,13 @@ export interface OptionSpec {
   /** Shown in --help, e.g. "<url>". */
   value?: string;
   help: string;
+  /** May be given more than once: its value is then a list. */
+  multiple?: boolean;
 }
 export type OptionSpecs = Record<string, OptionSpec>;
 
 export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
@@ -47,7 +49,10 @@ export function parseCommandArgs(argv: string[], options: OptionSpecs, command: 
     allowPositionals: true,
     strict: true,
     options: Object.fromEntries(
-      Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
+      Object.entries(options).map(([k, o]) => [
+        k,
+        { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+      ]),
     ),
   };
   try {

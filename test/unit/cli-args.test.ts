@@ -135,6 +135,23 @@ describe("token", () => {
     expect(await verifyOverride(a.out[0], secret + "x", now)).toBeNull();
   });
 
+  it("--flag mints a token that sets flag variations and, without --target, no slot", async () => {
+    const { verifyOverride } = await import("../../src/routing/override");
+    const secret = "a-test-secret-of-32-characters!!";
+    const a = io({ OVERRIDE_SECRET: secret });
+    expect(await main(["token", "--flag", "new-checkout=on", "--flag", "theme=dark"], a.x)).toBe(0);
+    const claims = await verifyOverride(a.out[0], secret, Math.floor(Date.now() / 1000));
+    expect(claims).toMatchObject({ flags: { "new-checkout": "on", theme: "dark" } });
+    expect(claims!.target).toBeUndefined();
+    const bad = io({ OVERRIDE_SECRET: secret });
+    expect(await main(["token", "--flag", "theme"], bad.x)).toBe(EXIT.USAGE);
+    expect(bad.err.join("")).toContain("<flag key>=<variation>");
+    const many = io({ OVERRIDE_SECRET: secret });
+    const nine = Array.from({ length: 9 }, (_, i) => ["--flag", `f${i}=on`]).flat();
+    expect(await main(["token", ...nine], many.x)).toBe(EXIT.USAGE);
+    expect(many.err.join("")).toContain("1–8 flags");
+  });
+
   it("no secret, a short secret or a bad target is exit 2 naming the fix", async () => {
     const none = io();
     expect(await main(["token", "--target", "canary"], none.x)).toBe(EXIT.USAGE);
