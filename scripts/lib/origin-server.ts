@@ -114,6 +114,13 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
           .writeHead(Number(fail[2]), { "content-type": "text/plain", "x-origin": name })
           .end(`${name} ${fail[2]}\n`);
     }
+    // A feature flag's code path that is broken: /__flagfail/<flag>/<status>/… fails for requests whose
+    // x-edgeshift-flags says the flag is true (the visitors its rollout reached), on every origin.
+    const flagFail = /^\/__flagfail\/([A-Za-z0-9._-]+)\/(\d{3})(?:\/|$)/.exec(url.pathname);
+    if (flagFail && flagOn(req.headers["x-edgeshift-flags"], flagFail[1]))
+      return void res
+        .writeHead(Number(flagFail[2]), { "content-type": "text/plain", "x-origin": name })
+        .end(`${name} ${flagFail[2]}: flag ${flagFail[1]} is on\n`);
     if (origin.mode.delayMs > 0) await new Promise((r) => setTimeout(r, origin.mode.delayMs));
     // Deterministic error share (every 1/errorRate-th answer fails) so tests and the demo are
     // repeatable; a random draw would make "2 % errors" a different number every run.
@@ -248,4 +255,14 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** Whether an x-edgeshift-flags header value says `flag` is true. */
+function flagOn(header: string | string[] | undefined, flag: string): boolean {
+  if (typeof header !== "string") return false;
+  try {
+    return (JSON.parse(header) as Record<string, unknown>)[flag] === true;
+  } catch {
+    return false;
+  }
 }

@@ -125,7 +125,7 @@ async function callerOf(c: Ctx, flagKey: string | null): Promise<Caller | Respon
   const rollout = getConfig(env, ctx);
   const fl = getFlags(env, ctx);
   const kv = rollout instanceof Promise ? await rollout : rollout;
-  const flags = compiledFlags(fl instanceof Promise ? await fl : fl);
+  const flags = compiledFlags(fl instanceof Promise ? await fl : fl, recorder.view.killedFlags);
   const overrides = await overridesOf(c, env);
   if (server) {
     const key = targetingKeyOf(parsed.context);

@@ -49,6 +49,8 @@ import {
   type ControllerState,
   type ReportCounters,
 } from "./state";
+import { FlagGuardKeeper } from "./flag-guard";
+import { flagBatchOf } from "../flags/guard";
 import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
 import { ControllerWindows } from "./windows";
@@ -72,6 +74,8 @@ export class RolloutController extends DurableObject<Env> {
   private readonly events: EventLog;
   private readonly wakes: Wakes;
   private readonly kv: KvSync;
+  /** Guarded flags: their batches judged, a failing one switched off (./flag-guard.ts). */
+  private readonly flagGuards: FlagGuardKeeper;
   private state: ControllerState;
   /** The last failed save of the state, until one succeeds (memory only: it could not be saved). */
   private saveError: { at: string; message: string } | null = null;
@@ -134,6 +138,7 @@ export class RolloutController extends DurableObject<Env> {
       windowSecondsOf(this.state.doc),
       this.state.doc.rollback,
     );
+    this.flagGuards = new FlagGuardKeeper(env.ROLLOUT_CONFIG, this.context);
     this.kv = new KvSync(env.ROLLOUT_CONFIG, this.context, this.wakes, (doc) => {
       this.windows.resetHealth(this.state.attempt, windowSecondsOf(doc), doc.rollback);
       this.plan.onAttempt(doc);
@@ -158,7 +163,10 @@ export class RolloutController extends DurableObject<Env> {
 
   async report(r: Report): Promise<ControllerView> {
     await this.kv.ensureAttempt();
-    const batches = Array.isArray(r?.batches) ? r.batches.slice(0, MAX_BATCHES_PER_REPORT) : [];
+    const all = Array.isArray(r?.batches) ? r.batches.slice(0, MAX_BATCHES_PER_REPORT) : [];
+    // Guarded flags' batches go to their own judge (./flag-guard.ts), never into the canary's counts.
+    this.flagGuards.count(all);
+    const batches = all.filter((b) => flagBatchOf(String(b?.fingerprint)) === null);
     const fingerprints = batches.map((b) => String(b?.fingerprint));
     if (this.kv.knowsAll(fingerprints)) await this.count(r, batches);
     else {

@@ -3,7 +3,7 @@
 import { NO_DOCUMENT } from "../model/fingerprint";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
 import { parseRollout } from "../model/parse";
-import type { ControllerView, Report } from "../model/protocol";
+import type { ControllerView, KilledFlag, Report } from "../model/protocol";
 
 /** Fingerprints kept as superseded (newest first): far more than isolates could hold stale. */
 export const MAX_SUPERSEDES = 64;
@@ -44,6 +44,8 @@ export interface ControllerState {
   pendingKvText: string | null;
   /** Alarm concerns → epoch ms; the alarm is set to the earliest. */
   wake: Record<string, number>;
+  /** Guarded flags switched off by the controller, told to isolates in the view (./flag-guard.ts). */
+  killedFlags: KilledFlag[];
 }
 
 /**
@@ -148,11 +150,19 @@ export function initialState(): ControllerState {
     configError: null,
     pendingKvText: null,
     wake: {},
+    killedFlags: [],
   };
 }
 
 export function viewOf(s: ControllerState): ControllerView {
-  return { revision: s.revision, doc: s.viewDoc, fingerprint: s.viewFingerprint, supersedes: s.supersedes };
+  const view: ControllerView = {
+    revision: s.revision,
+    doc: s.viewDoc,
+    fingerprint: s.viewFingerprint,
+    supersedes: s.supersedes,
+  };
+  if (s.killedFlags?.length) view.killedFlags = s.killedFlags;
+  return view;
 }
 
 /** Whether `fingerprint` is older than what KV holds: an earlier attempt's version, or no document. */

@@ -64,6 +64,8 @@ export interface CompiledFlags {
   byKey: Map<string, CompiledFlag>;
   /** The flags sent to the origin in x-edgeshift-flags. */
   toOrigin: CompiledFlag[];
+  /** Flags with a guard (at most FLAG_LIMITS.guarded): their outcomes are recorded per arm. */
+  guarded: CompiledFlag[];
   /** Some flag has a rule: request facts are needed. */
   needsFacts: boolean;
 }
@@ -78,6 +80,7 @@ export function compileFlags(doc: FlagsDocument, fingerprint: string): CompiledF
     all,
     byKey: new Map(all.map((f) => [f.key, f])),
     toOrigin: all.filter((f) => f.flag.origin),
+    guarded: all.filter((f) => f.flag.guard !== false),
     needsFacts: all.some((f) => f.rules.rules.length > 0),
   };
 }
@@ -177,4 +180,14 @@ export function originFlagsHeader(
     out += f.fragments.get(evaluateFlag(f, key, facts, overrides).variation);
   }
   return out + "}";
+}
+
+/**
+ * The arm of a guarded flag's comparison this visitor's request counts in: "green" (treatment) when
+ * the rollout gave it a variation, "blue" (control) when it was bucketed outside the rollout, null
+ * when the variation was not drawn at random (off, a rule, a tester's token): such requests would
+ * bias the comparison, so they count in neither arm.
+ */
+export function armOf(e: FlagEvaluation): "blue" | "green" | null {
+  return e.reason === "SPLIT" ? "green" : e.reason === "DEFAULT" ? "blue" : null;
 }

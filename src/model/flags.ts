@@ -11,7 +11,7 @@
 // is "new-checkout" on for 10 % of visitors: variations {"off": false, "on": true}, served "off"
 // when switched off or outside the 10 %.
 import * as z from "../lib/zod";
-import { hasCondition, label, list, percent, ruleConditions, ruleName } from "./rollout";
+import { hasCondition, label, list, percent, rollbackSchema, ruleConditions, ruleName } from "./rollout";
 import { utf8Bytes } from "../lib/utf8";
 import { asciiJson } from "../lib/ascii-json";
 
@@ -30,6 +30,11 @@ export const FLAG_LIMITS = {
    * leaves the rest to the app's own headers and cookies.
    */
   originHeaderBytes: 16 * 1024,
+  /**
+   * Guarded flags: each adds two arms of counters and contributors to every isolate's report and a
+   * window and ledgers to the controller, so a report stays small and one object keeps up.
+   */
+  guarded: 5,
 } as const;
 
 /** Flag and variation names: they travel in a header (x-edgeshift-flags) and in OFREP URLs. */
@@ -125,6 +130,28 @@ export const flagSchema = z
     origin: z._default(z.boolean(), true),
     /** Served to unauthenticated OFREP callers (browsers). Off by default: a flag can name unreleased work. */
     browser: z._default(z.boolean(), false),
+    /**
+     * Guarded: the rollout's variations (treatment) are judged against `default` (control) by the
+     * canary's rules (src/health), on the requests of visitors bucketed into either, and the flag
+     * is switched off on a regression. `true` takes the rollback rules' defaults.
+     */
+    guard: z._default(
+      z.union(
+        [
+          z.literal(false),
+          z.pipe(
+            z.literal(true),
+            z.transform(() => rollbackSchema.parse({})),
+          ),
+          rollbackSchema,
+        ],
+        {
+          error:
+            'guard must be false, true (the rollback rules\' defaults) or rollback rules such as {"maxErrorRate": 0.02}',
+        },
+      ),
+      false,
+    ),
   })
   .check(
     z.superRefine((f, ctx) => {
@@ -154,6 +181,13 @@ export const flagSchema = z
       f.rules.forEach((r, i) => {
         if (!known(r.variation)) miss(["rules", i, "variation"], r.variation, "variation");
       });
+      if (f.guard !== false && f.rollout === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["guard"],
+          message:
+            'a guard judges the rollout\'s variations against the default: give the flag a rollout, e.g. "rollout": {"percent": 10}',
+        });
       const split = f.rollout?.split;
       if (split !== undefined) {
         for (const n of Object.keys(split)) if (!known(n)) miss(["rollout", "split", n], n, "split entry");
@@ -188,6 +222,10 @@ export const flagsDocumentSchema = z.strictObject({
       z.refine(
         (f) => Object.keys(f).length <= FLAG_LIMITS.flags,
         `at most ${FLAG_LIMITS.flags} flags: remove flags that are fully rolled out (and their checks in the app)`,
+      ),
+      z.refine(
+        (f) => Object.values(f).filter((x) => x.guard !== false).length <= FLAG_LIMITS.guarded,
+        `at most ${FLAG_LIMITS.guarded} guarded flags: each adds to every isolate's report; keep guards for the flags under rollout now`,
       ),
       z.superRefine((f, ctx) => {
         const bytes = largestOriginHeader(f);

@@ -42,6 +42,14 @@ export interface ShadowCounters {
   latency: number[];
 }
 
+/**
+ * A guarded flag's batch (src/flags/guard.ts) is named `flag:<key>@<flags fingerprint>`; its slots
+ * are the flag's arms: "blue" the control (visitors bucketed outside the flag's rollout), "green"
+ * the treatment (bucketed into it); `canary` is "green". It rides in `Report.batches` beside the
+ * rollout's batches, merged by aggregators the same way.
+ */
+export const FLAG_BATCH_PREFIX = "flag:";
+
 /** Counters gathered under one version of the document (one fingerprint). */
 export interface ReportBatch {
   fingerprint: string;
@@ -142,6 +150,18 @@ export interface ControllerView {
    * round trip to know how current its view is (src/telemetry/freshness.ts `watchStamp`).
    */
   boundMs?: number;
+  /**
+   * Guarded flags the controller switched off (src/flags/guard.ts): an isolate whose cached `flags`
+   * document is one of `versions` serves the flag as off at once, before KV shows the controller's
+   * write (a newer version, e.g. the operator switching it back on, is theirs to decide).
+   */
+  killedFlags?: KilledFlag[];
+}
+
+export interface KilledFlag {
+  key: string;
+  /** Flags document versions (fingerprints) the kill applies to. */
+  versions: string[];
 }
 
 export const EMPTY_VIEW: ControllerView = { revision: 0, doc: null, fingerprint: null, supersedes: [] };

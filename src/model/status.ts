@@ -47,7 +47,9 @@ export type EventKind =
   | "config-error"
   | "operator-write-won" // KV held an operator's version when the controller was about to write: theirs stays
   | "operator-write-unseen" // isolates routed by a version KV never showed the controller; it wrote anyway
-  | "webhook-failed";
+  | "webhook-failed"
+  | "flag-killed" // a guarded flag's treatment failed its judgement: switched off
+  | "would-kill-flag"; // the same with guard.mode "observe": nothing was changed
 
 export interface RolloutEvent {
   id: number;

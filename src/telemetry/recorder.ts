@@ -30,7 +30,7 @@
 // Nothing here ever throws into, or waits on, the request (the gate's bounded wait is ./verdict.ts).
 import type { Rollout, Slot } from "../model/rollout";
 import { latencyBucketOf } from "../health/histogram";
-import { type ControllerView, type Report, type ReportBatch } from "../model/protocol";
+import { FLAG_BATCH_PREFIX, type ControllerView, type Report, type ReportBatch } from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
 import { GATE_WAIT_MS } from "./freshness";
 import { ACTIVE_EVERY_MS, BURST_GAP_MS, Cadence, isOverloaded, ranRemotely, type ReportOutcome } from "./cadence";
@@ -81,8 +81,13 @@ export const FLUSH_TIMEOUT_MS = 2000;
 export const ABANDON_MS = 30_000;
 /** A failed batch is carried into later reports for at most this long (then dropped, counted). */
 export const CARRY_MAX_MS = 120_000;
-/** Document versions an isolate can see within one flush interval: current, previous, the controller's. */
-export const MAX_BATCHES = 4;
+/**
+ * Batches an isolate holds: document versions it can see within one flush interval (current,
+ * previous, the controller's: 4), and two versions of each guarded flag's (src/model/flags.ts,
+ * FLAG_LIMITS.guarded = 5). The controller and aggregators take 16 per report.
+ */
+export const MAX_BATCHES = 14;
+
 /** At most one `canary-diverted` log line per isolate this often, however many requests are diverted. */
 export const DIVERTED_LOG_EVERY_MS = 60_000;
 
@@ -185,7 +190,24 @@ export class Recorder<T> {
    * controller weighs outcomes per visitor and per network, so no single client decides a verdict.
    */
   record(r: Routed, o: Outcome, visitor?: number, network?: number): void {
-    const b = this.batchFor(r);
+    this.count(this.batchFor(r.fingerprint, r.doc.release, r.doc.canary, quietDocument(r.doc)), o, visitor, network);
+  }
+
+  /**
+   * A request's outcome for a guarded flag (src/flags/guard.ts): `arm` "blue" is the flag's control
+   * (visitors bucketed outside its rollout), "green" its treatment (bucketed into it). Counted like a
+   * slot's outcome, in a batch of its own, so the controller judges it with the canary's rules.
+   */
+  recordFlag(key: string, flagsFingerprint: string, arm: Slot, o: Outcome, visitor?: number, network?: number): void {
+    this.count(
+      this.batchFor(`${FLAG_BATCH_PREFIX}${key}@${flagsFingerprint}`, undefined, "green", false),
+      { ...o, slot: arm, role: arm === "green" ? "canary" : "stable" },
+      visitor,
+      network,
+    );
+  }
+
+  private count(b: ReportBatch, o: Outcome, visitor?: number, network?: number): void {
     const c = (b.slots[o.slot] ??= emptySlot());
     c.requests++;
     let error = false;
@@ -206,13 +228,13 @@ export class Recorder<T> {
   }
 
   recordNewVisitor(r: Routed, slot: Slot): void {
-    const b = this.batchFor(r);
+    const b = this.batchOf(r);
     const nv = (b.newVisitors ??= {});
     nv[slot] = (nv[slot] ?? 0) + 1;
   }
 
   recordShadow(r: Routed, o: ShadowOutcome): void {
-    const b = this.batchFor(r);
+    const b = this.batchOf(r);
     const s = (b.shadow ??= emptyShadow());
     s.mirrored++;
     const error = o.error !== null || (o.status !== null && o.status >= 500);
@@ -384,12 +406,17 @@ export class Recorder<T> {
     return structuredClone([...this.batches.values()]);
   }
 
-  private batchFor(r: Routed): ReportBatch {
+  private batchOf(r: Routed): ReportBatch {
+    return this.batchFor(r.fingerprint, r.doc.release, r.doc.canary, quietDocument(r.doc));
+  }
+
+  /** The batch of `fingerprint`, made if new (`quiet`: nothing in it can reach the canary). */
+  private batchFor(fingerprint: string, release: string | undefined, canary: Slot, quiet: boolean): ReportBatch {
     const now = this.deps.now();
     // The first data of an isolate starts the interval: no flush of a single request at cold start.
     if (this.lastFlushAt === null) this.lastFlushAt = now;
     const sec = Math.floor(now / 1000);
-    let b = this.batches.get(r.fingerprint);
+    let b = this.batches.get(fingerprint);
     if (!b) {
       if (this.batches.size >= MAX_BATCHES) {
         // Oldest first (Map keeps insertion order): it is the version least likely still in use.
@@ -399,9 +426,9 @@ export class Recorder<T> {
         this.quietDoc.delete(oldest);
         this.dropBatch();
       }
-      b = { fingerprint: r.fingerprint, release: r.doc.release, canary: r.doc.canary, from: sec, to: sec, slots: {} };
-      this.batches.set(r.fingerprint, b);
-      this.quietDoc.set(r.fingerprint, quietDocument(r.doc));
+      b = { fingerprint, ...(release !== undefined ? { release } : {}), canary, from: sec, to: sec, slots: {} };
+      this.batches.set(fingerprint, b);
+      this.quietDoc.set(fingerprint, quiet);
     }
     b.to = sec;
     return b;

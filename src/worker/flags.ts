@@ -1,14 +1,28 @@
 // The isolate's compiled flags: the cached `flags` document (./config-cache.ts) prepared for
-// evaluation once per version, shared by the proxy (the origin header) and OFREP (src/admin).
+// evaluation once per version, shared by the proxy (the origin header, guarded flags' outcomes) and
+// OFREP (src/admin). Guarded flags the controller switched off (its view's `killedFlags`) are served
+// off here for the versions the kill names, before KV shows the controller's write.
 import { compileFlags, type CompiledFlags } from "../flags/evaluate";
 import type { Cached } from "./config-cache";
 import type { FlagsDocument } from "../model/flags";
+import type { KilledFlag } from "../model/protocol";
 
 let compiled: CompiledFlags | null = null;
+let compiledFor = "";
 
-/** The compiled form of `cached`, rebuilt only when its version changes. */
-export function compiledFlags(cached: Cached<FlagsDocument>): CompiledFlags {
-  const c = compiled;
-  if (c !== null && c.fingerprint === cached.fingerprint) return c;
-  return (compiled = compileFlags(cached.doc, cached.fingerprint));
+/** The compiled form of `cached` with the kills that apply to it, rebuilt only when either changes. */
+export function compiledFlags(cached: Cached<FlagsDocument>, killed: readonly KilledFlag[] | undefined): CompiledFlags {
+  let off: string[] | null = null;
+  if (killed !== undefined && killed.length > 0)
+    for (const k of killed) if (k.versions.includes(cached.fingerprint)) (off ??= []).push(k.key);
+  const key = off === null ? cached.fingerprint : cached.fingerprint + "|" + off.join(",");
+  if (compiled !== null && compiledFor === key) return compiled;
+  compiledFor = key;
+  return (compiled = compileFlags(off === null ? cached.doc : switchedOff(cached.doc, off), cached.fingerprint));
+}
+
+function switchedOff(doc: FlagsDocument, keys: string[]): FlagsDocument {
+  const flags = { ...doc.flags };
+  for (const k of keys) if (flags[k] !== undefined) flags[k] = { ...flags[k], on: false };
+  return { flags };
 }

@@ -53,7 +53,8 @@
 import type { Env } from "../env";
 import type { Slot } from "../model/rollout";
 import { getConfig, getFlags } from "./config-cache";
-import { FLAGS_HEADER, originFlagsHeader } from "../flags/evaluate";
+import { armOf, evaluateFlag, FLAGS_HEADER, originFlagsHeader, type CompiledFlags } from "../flags/evaluate";
+import type { FlagOverrides } from "../flags/evaluate";
 import { compiledFlags } from "./flags";
 import { effectiveRollout } from "../routing/effective";
 import { compileRouting, decide, type CompiledRouting, type Decision } from "../routing/decide";
@@ -195,7 +196,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   const c = getConfig(env, ctx);
   const fl = getFlags(env, ctx);
   const kv = c instanceof Promise ? await c : c;
-  const flags = compiledFlags(fl instanceof Promise ? await fl : fl);
+  const flags = compiledFlags(fl instanceof Promise ? await fl : fl, recorder.view.killedFlags);
   const eff = effectiveRollout(kv, recorder.view);
   let { routing, routed } = prepare(eff.doc, eff.fingerprint, eff.source);
   const headers = request.headers;
@@ -273,6 +274,17 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network);
   }
 
+  if (flags.guarded.length > 0)
+    recordFlagOutcomes(
+      flags,
+      sticky.key,
+      flags.needsFacts ? factsOf(request) : null,
+      override?.flags ?? null,
+      outcome(answered, answered === routing.canary ? "canary" : "stable", result, failover !== null),
+      visitor,
+      network,
+    );
+
   let response: Response;
   if (result.response === null) {
     response = originErrorResponse(result, answered, answered === routing.canary ? "canary" : "stable");
@@ -324,6 +336,26 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     if (explain !== null) response.headers.set(EXPLAIN_HEADER, explain);
   }
   return response;
+}
+
+/** Each guarded flag's arm gets the answer the visitor got (src/flags/guard.ts judges them). */
+function recordFlagOutcomes(
+  flags: CompiledFlags,
+  key: string,
+  facts: RequestFacts | null,
+  overrides: FlagOverrides | null,
+  o: ReturnType<typeof outcome>,
+  visitor: number,
+  network: number,
+): void {
+  try {
+    for (const f of flags.guarded) {
+      const arm = armOf(evaluateFlag(f, key, facts, overrides));
+      if (arm !== null) recorder.recordFlag(f.key, flags.fingerprint, arm, o, visitor, network);
+    }
+  } catch (e) {
+    telemetryFailed("record-flag", e);
+  }
 }
 
 function outcome(slot: Slot, role: Decision["role"], r: FetchResult, failedOver: boolean) {

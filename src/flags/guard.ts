@@ -1,0 +1,150 @@
+// Guarded flags, judged: each guarded flag's treatment (visitors its rollout gave a variation) against
+// its control (visitors bucketed outside the rollout), with the canary's own machinery — the same
+// counters, sliding window, visitor ledger (weighing per visitor and network, distinct visitors and
+// networks) and sequential test (src/health). The arms ride on the slots: control is "blue",
+// treatment "green" (src/telemetry/recorder.ts `recordFlag`), so `judgeHealth(…, "green", …)` judges
+// a flag exactly as it judges a canary. Pure; the controller keeps one FlagGuards
+// (src/controller/flag-guard.ts) and acts on what it returns.
+//
+// | situation                                         | what the guard does                               |
+// |---------------------------------------------------|---------------------------------------------------|
+// | a batch of a flag version not known yet           | not counted (`unknown` +1): the controller reads  |
+// |                                                   | the flags document and later batches count        |
+// | a new flags version, the flag's definition as it  | counted on: its window, ledgers and verdict go on |
+// | was (another flag changed)                        |                                                   |
+// | the flag's definition changed (percent, split,    | a new comparison: window and ledgers start empty  |
+// | rules, guard rules)                               |                                                   |
+// | the flag no longer guarded, or gone               | its guard dropped                                 |
+// | the judgement fails                               | returned once per comparison (`tripped`), with    |
+// |                                                   | the figures; the caller kills (or observes)       |
+// | the flag on again in a later version after a trip | a new comparison                                  |
+import type { FlagsDocument } from "../model/flags";
+import type { RollbackRules } from "../model/rollout";
+import { FLAG_BATCH_PREFIX, type ReportBatch } from "../model/protocol";
+import { addBatch, emptyVector, SlidingWindow, type CountedParts } from "../health/window";
+import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
+import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
+
+/** `flag:<key>@<fingerprint>` → its parts, or null for a rollout batch. */
+export function flagBatchOf(fingerprint: string): { key: string; fingerprint: string } | null {
+  if (!fingerprint.startsWith(FLAG_BATCH_PREFIX)) return null;
+  const at = fingerprint.lastIndexOf("@");
+  if (at <= FLAG_BATCH_PREFIX.length) return null;
+  return { key: fingerprint.slice(FLAG_BATCH_PREFIX.length, at), fingerprint: fingerprint.slice(at + 1) };
+}
+
+const ARMS: CountedParts = { slots: ["blue", "green"], shadow: false, newVisitors: false };
+
+interface Guard {
+  /** The flag's definition as JSON: a change starts a new comparison. */
+  definition: string;
+  rules: RollbackRules;
+  /** Flags versions whose batches count for this comparison. */
+  versions: Set<string>;
+  window: SlidingWindow;
+  ledger: VisitorLedger;
+  /** Since the comparison began: the sequential test's cumulative sample. */
+  sample: VisitorLedger;
+  tripped: boolean;
+  startedAt: number;
+}
+
+export interface FlagTrip {
+  key: string;
+  judgement: Judgement;
+  rules: RollbackRules;
+  /** Flags versions the comparison covered: isolates routing by one of them switch the flag off. */
+  versions: string[];
+}
+
+export class FlagGuards {
+  private readonly guards = new Map<string, Guard>();
+  /** Batches of flags versions not (yet) known, for the status. */
+  unknown = 0;
+
+  /** The flags document in force (version `fingerprint`): guards made, kept or dropped (table above). */
+  configure(doc: FlagsDocument, fingerprint: string, nowSec: number): void {
+    for (const key of [...this.guards.keys()]) {
+      const f = doc.flags[key];
+      if (f === undefined || f.guard === false) this.guards.delete(key);
+    }
+    for (const [key, f] of Object.entries(doc.flags)) {
+      if (f.guard === false) continue;
+      const definition = JSON.stringify({ ...f, description: undefined, on: undefined, browser: undefined });
+      const g = this.guards.get(key);
+      // The same comparison goes on, unless the flag is on again in a version after a trip (the
+      // operator switching it back on asks for a new judgement; the controller's own "off" does not).
+      const reopened = g !== undefined && g.tripped && f.on && !g.versions.has(fingerprint);
+      if (g !== undefined && g.definition === definition && !reopened) {
+        g.versions.add(fingerprint);
+        continue;
+      }
+      const rules = f.guard;
+      this.guards.set(key, {
+        definition,
+        rules,
+        versions: new Set([fingerprint]),
+        window: new SlidingWindow(1, rules.windowSeconds),
+        ledger: slidingLedger(limitsOf(rules), rules.windowSeconds),
+        sample: new VisitorLedger(limitsOf(rules), null),
+        tripped: false,
+        startedAt: nowSec,
+      });
+    }
+  }
+
+  /** Whether a batch's flags version is one the guards know (else the caller reads the document). */
+  knows(fingerprint: string): boolean {
+    for (const g of this.guards.values()) if (g.versions.has(fingerprint)) return true;
+    return false;
+  }
+
+  /** Counts flag batches at `nowSec`; returns the comparisons that failed just now. */
+  add(nowSec: number, batches: readonly ReportBatch[]): FlagTrip[] {
+    const touched = new Set<string>();
+    for (const b of batches) {
+      const id = flagBatchOf(String(b?.fingerprint));
+      if (id === null) continue;
+      const g = this.guards.get(id.key);
+      if (g === undefined || !g.versions.has(id.fingerprint)) {
+        this.unknown++;
+        continue;
+      }
+      g.window.add(nowSec, addBatch(emptyVector(), b, ARMS));
+      addBatches(g.ledger, nowSec, [b], () => ARMS.slots);
+      addBatches(g.sample, nowSec, [b], () => ARMS.slots);
+      touched.add(id.key);
+    }
+    const trips: FlagTrip[] = [];
+    for (const key of touched) {
+      const g = this.guards.get(key)!;
+      if (g.tripped) continue;
+      const judgement = this.judge(g, nowSec);
+      if (judgement.healthy) continue;
+      g.tripped = true;
+      trips.push({ key, judgement, rules: g.rules, versions: [...g.versions] });
+    }
+    return trips;
+  }
+
+  /** Each guarded flag's judgement now (the status page and CLI show them). */
+  status(nowSec: number): { key: string; since: number; judgement: Judgement; tripped: boolean }[] {
+    return [...this.guards].map(([key, g]) => ({
+      key,
+      since: g.startedAt,
+      judgement: this.judge(g, nowSec),
+      tripped: g.tripped,
+    }));
+  }
+
+  private judge(g: Guard, nowSec: number): Judgement {
+    return judgeHealth(
+      g.window.totals(nowSec),
+      "green",
+      g.rules,
+      g.rules.windowSeconds,
+      peopleOf(g.ledger, "green", nowSec),
+      peopleOf(g.sample, "green"),
+    );
+  }
+}

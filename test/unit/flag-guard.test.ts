@@ -1,0 +1,123 @@
+// Guarded flags judged (src/flags/guard.ts): a flag's treatment against its control with the
+// canary's rules, one comparison per definition, batches of unknown versions never counted.
+import { describe, expect, it } from "vitest";
+import { FlagGuards, flagBatchOf } from "../../src/flags/guard";
+import { flagsDocumentSchema, type FlagsDocument } from "../../src/model/flags";
+import { LATENCY_BUCKETS, type ReportBatch, type SlotCounters } from "../../src/model/protocol";
+
+const doc = (flags: Record<string, unknown>): FlagsDocument => flagsDocumentSchema.parse({ flags });
+const guarded = (extra: Record<string, unknown> = {}) =>
+  doc({
+    checkout: {
+      rollout: { percent: 50 },
+      guard: { minRequests: 20, minVisitors: 3, minNetworks: 2, windowSeconds: 60, ...extra },
+    },
+  });
+
+function slot(requests: number, errors: number): SlotCounters {
+  const latency = new Array<number>(LATENCY_BUCKETS).fill(0);
+  latency[2] = requests;
+  return { requests, errors5xx: errors, errorsNetwork: 0, errorsTimeout: 0, failovers: 0, latency };
+}
+
+/** One batch: `n` visitors per arm on their own networks, treatment failing `treatErr` of each visitor's 2 requests. */
+function batch(key: string, version: string, n: number, treatErr: number, base = 0): ReportBatch {
+  const ids = Array.from({ length: n }, (_, i) => base + i + 1);
+  const arm = (err: number) => ({
+    v: ids,
+    n: ids.map((i) => 1000 + i),
+    r: ids.map(() => 2),
+    e: ids.map(() => err),
+    m: ids.map(() => 2),
+  });
+  return {
+    fingerprint: `flag:${key}@${version}`,
+    canary: "green",
+    from: 0,
+    to: 0,
+    slots: { blue: slot(2 * n, 0), green: slot(2 * n, treatErr * n) },
+    contributors: { blue: arm(0), green: arm(treatErr) },
+  };
+}
+
+describe("flag batches", () => {
+  it("are named flag:<key>@<version>; rollout batches are not flag batches", () => {
+    expect(flagBatchOf("flag:new-checkout@0123abcd")).toEqual({ key: "new-checkout", fingerprint: "0123abcd" });
+    expect(flagBatchOf("0123abcd0123abcd")).toBeNull();
+    expect(flagBatchOf("flag:@x")).toBeNull();
+  });
+});
+
+describe("the guard", () => {
+  it("trips once when the treatment fails and the control does not, with the figures", () => {
+    const g = new FlagGuards();
+    g.configure(guarded(), "v1", 100);
+    expect(g.add(100, [batch("checkout", "v1", 20, 0)])).toEqual([]);
+    const trips = g.add(101, [batch("checkout", "v1", 20, 2, 100)]);
+    expect(trips).toHaveLength(1);
+    expect(trips[0]).toMatchObject({ key: "checkout", versions: ["v1"] });
+    expect(trips[0].judgement.healthy).toBe(false);
+    expect(trips[0].judgement.reason).toBeTruthy();
+    // Once per comparison.
+    expect(g.add(102, [batch("checkout", "v1", 20, 2, 200)])).toEqual([]);
+  });
+
+  it("a healthy treatment, or failures shared by both arms, never trip it", () => {
+    const g = new FlagGuards();
+    g.configure(guarded(), "v1", 100);
+    for (let t = 0; t < 5; t++) expect(g.add(100 + t, [batch("checkout", "v1", 20, 0, t * 100)])).toEqual([]);
+    const both = batch("checkout", "v1", 20, 1, 900);
+    both.slots.blue = both.slots.green;
+    both.contributors!.blue = both.contributors!.green;
+    expect(g.add(106, [both])).toEqual([]);
+  });
+
+  it("batches of a version it does not know are not counted; another flag's change keeps the comparison", () => {
+    const g = new FlagGuards();
+    g.configure(guarded(), "v1", 100);
+    expect(g.add(100, [batch("checkout", "v9", 20, 2)])).toEqual([]);
+    expect(g.unknown).toBe(1);
+    expect(g.knows("v9")).toBe(false);
+    g.add(100, [batch("checkout", "v1", 20, 0)]);
+    // v2 changes only another flag: the same comparison, both versions count.
+    const v2 = doc({ ...guarded().flags, other: { default: "on" } });
+    g.configure(v2, "v2", 101);
+    expect(g.knows("v2")).toBe(true);
+    expect(g.add(101, [batch("checkout", "v2", 20, 2, 100)])).toHaveLength(1);
+  });
+
+  it("a changed definition starts a new comparison; switching it on again after a trip too", () => {
+    const g = new FlagGuards();
+    g.configure(guarded(), "v1", 100);
+    g.add(100, [batch("checkout", "v1", 20, 0)]);
+    expect(g.add(101, [batch("checkout", "v1", 20, 2, 100)])).toHaveLength(1);
+    // The controller's own write (off): still tripped, nothing new to report.
+    const off = doc({ checkout: { ...guarded().flags.checkout, on: false } });
+    g.configure(off, "v2", 102);
+    expect(g.status(102)[0].tripped).toBe(true);
+    // The operator switches it on again: judged afresh (and a healthy start does not trip).
+    g.configure(guarded(), "v3", 103);
+    expect(g.status(103)[0]).toMatchObject({ tripped: false, since: 103 });
+    expect(g.add(103, [batch("checkout", "v3", 20, 0)])).toEqual([]);
+  });
+
+  it("a flag no longer guarded is dropped", () => {
+    const g = new FlagGuards();
+    g.configure(guarded(), "v1", 100);
+    g.configure(doc({ checkout: { rollout: { percent: 50 } } }), "v2", 101);
+    expect(g.status(101)).toEqual([]);
+  });
+});
+
+describe("the guard field", () => {
+  it("true takes the rollback rules' defaults; a guard needs a rollout; at most 5 guarded flags", () => {
+    expect(doc({ f: { rollout: { percent: 5 }, guard: true } }).flags.f.guard).toMatchObject({ maxErrorRate: 0.05 });
+    expect(flagsDocumentSchema.safeParse({ flags: { f: { guard: true } } }).error?.issues[0].message).toContain(
+      "give the flag a rollout",
+    );
+    const six = Object.fromEntries(
+      Array.from({ length: 6 }, (_, i) => [`f${i}`, { rollout: { percent: 1 }, guard: true }]),
+    );
+    expect(flagsDocumentSchema.safeParse({ flags: six }).error?.issues[0].message).toContain("at most 5 guarded flags");
+  });
+});

@@ -1,0 +1,63 @@
+// A guarded flag killed by the whole loop inside workerd: the real Worker records each request's
+// outcome under the flag's arm, the real controller judges treatment against control and switches
+// the flag off — in the isolates at once through its view, then in KV — with an event.
+import { env } from "cloudflare:test";
+import { afterAll, expect, it, vi } from "vitest";
+import { controllerStub } from "../../src/controller/rpc";
+import { recorder } from "../../src/worker/telemetry";
+import { echo, fromCrowd, get, useRollout } from "./helpers";
+
+const run = Math.random().toString(36).slice(2, 8);
+const FLAG = `checkout-${run}`;
+
+afterAll(async () => {
+  await env.ROLLOUT_CONFIG.delete("flags");
+});
+
+it("a flag whose treatment fails is switched off: the origin stops getting it, KV says off, an event says why", async () => {
+  const doc = {
+    flags: {
+      [FLAG]: {
+        rollout: { percent: 50 },
+        guard: { minRequests: 20, minVisitors: 3, minNetworks: 2, relative: false },
+      },
+      steady: { rollout: { percent: 50 } },
+    },
+  };
+  await env.ROLLOUT_CONFIG.put("flags", JSON.stringify(doc));
+  await useRollout({ percent: 0, release: `guard-${run}` });
+
+  // The app's new code path is broken: requests with the flag on fail (the origin reads the header).
+  const path = `/__flagfail/${FLAG}/500/page`;
+  let treated = 0;
+  await vi.waitFor(
+    async () => {
+      for (let i = 0; i < 10; i++) {
+        const r = await get(path, fromCrowd());
+        if (r.status === 500) treated++;
+        await r.arrayBuffer();
+      }
+      if (!recorder.view.killedFlags?.some((k) => k.key === FLAG)) throw new Error("not killed yet");
+    },
+    { timeout: 20_000, interval: 50 },
+  );
+  expect(treated).toBeGreaterThan(0);
+
+  // The isolate serves it off from the view, whatever its cached KV copy says.
+  for (let i = 0; i < 10; i++) {
+    const { r, j } = await echo(`/after/${i}`, fromCrowd());
+    expect(r.status).toBe(200);
+    expect(JSON.parse(j.headers["x-edgeshift-flags"])[FLAG]).toBe(false);
+  }
+  // KV is rewritten with the flag off, the other flag untouched; the event names the flag and why.
+  await vi.waitFor(async () => {
+    const text = await env.ROLLOUT_CONFIG.get("flags");
+    expect(JSON.parse(text!).flags[FLAG].on).toBe(false);
+  });
+  const stored = JSON.parse((await env.ROLLOUT_CONFIG.get("flags"))!);
+  expect(stored.flags.steady).toEqual(doc.flags.steady);
+  const events = await controllerStub(env).history(20);
+  const killed = events.find((e) => e.kind === "flag-killed");
+  expect(killed?.reason).toContain(`flag "${FLAG}" switched off`);
+  expect(killed?.data).toMatchObject({ flag: FLAG });
+});
