@@ -19,6 +19,8 @@ export interface DevStack {
   persistDir: string;
   /** `wrangler kv key put --local rollout <json>` against this stack's local KV. */
   putRollout(doc: unknown): Promise<void>;
+  /** `wrangler kv key put --local flags <json>`: the feature flags document (src/model/flags.ts). */
+  putFlags(doc: unknown): Promise<void>;
   /** `wrangler kv key get --local rollout`, parsed (null if missing). */
   getRollout(): Promise<any | null>;
   /** Every line wrangler dev printed so far (the Worker's console.log included). */
@@ -135,6 +137,9 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   }
 
   const kvArgs = ["--binding", "ROLLOUT_CONFIG", "--local", "--persist-to", persistDir];
+  const put = async (key: string, doc: unknown) => {
+    await runWrangler(["kv", "key", "put", key, typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs]);
+  };
   return {
     blue,
     green,
@@ -142,16 +147,8 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     adminToken,
     persistDir,
     logs,
-    async putRollout(doc) {
-      await runWrangler([
-        "kv",
-        "key",
-        "put",
-        "rollout",
-        typeof doc === "string" ? doc : JSON.stringify(doc),
-        ...kvArgs,
-      ]);
-    },
+    putRollout: (doc) => put("rollout", doc),
+    putFlags: (doc) => put("flags", doc),
     async getRollout() {
       try {
         const { stdout } = await runWrangler(["kv", "key", "get", "rollout", "--text", ...kvArgs]);

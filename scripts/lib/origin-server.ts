@@ -1,6 +1,7 @@
 // A real HTTP origin for the demo, the tests and the benchmarks: answers as "blue" or "green",
 // echoes what it received (or, under /fixed/, answers one fixed body), and can be told to fail (status, error rate, delay, refuse connections)
-// through its control endpoint, so rollback is exercised against real network behaviour.
+// through its control endpoint, so rollback is exercised against real network behaviour. A test
+// can add its own pages (`route`), for a browser that must load them through the proxy.
 import http from "node:http";
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -25,7 +26,14 @@ export interface Origin {
   refuse(): Promise<void>;
   resume(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Answer every request for exactly `pathname` with `handler` (after the failure modes, as every
+   * ordinary answer): a test's own page, since a browser needs HTML and scripts, not an echo.
+   */
+  route(pathname: string, handler: RouteHandler): void;
 }
+
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 const DEFAULT_MODE: OriginMode = { errorRate: 0, failStatus: 500, delayMs: 0 };
 /** Answer of GET /fixed/…: 1 KiB, about the size of an echo of a browser's request. */
@@ -36,6 +44,7 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
   /** The last Upgrade request received (GET /__origin/last-upgrade): what a proxy passed on. */
   let lastUpgrade: { url?: string; headers: http.IncomingHttpHeaders } | null = null;
   const webhooks: unknown[] = [];
+  const routes = new Map<string, RouteHandler>();
   // Upgraded sockets leave the server's connection tracking, so closeAllConnections() misses them
   // and server.close() would wait on them for ever: they are destroyed by hand.
   const upgraded = new Set<import("node:stream").Duplex>();
@@ -57,6 +66,9 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
     },
     async close() {
       await closeServer(server, upgraded);
+    },
+    route(pathname, handler) {
+      routes.set(pathname, handler);
     },
   };
 
@@ -132,6 +144,8 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
         .end(`${name} failed on purpose\n`);
       return;
     }
+    const own = routes.get(url.pathname);
+    if (own !== undefined) return own(req, res);
     if (url.pathname.startsWith("/fixed/")) {
       // The same body whatever the request carried: benchmarks compare proxies that add different
       // request headers, and an echo would charge the bigger answer (origin and client work) to one.

@@ -2,17 +2,13 @@
 // live split, roles and events, the rollback with its reason; a wrong token gets a clear message.
 // Saves test-results/status-page.png on every run; UPDATE_SCREENSHOT=1 also refreshes
 // docs/status-page.png (the README's screenshot), so an ordinary run leaves the tree clean.
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { startTraffic, type Traffic } from "../../scripts/lib/traffic";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium)
-  console.warn(`status-page tests skipped: ${CHROMIUM} is absent (apt-get install -y chromium; .ci/run installs it)`);
+import { hasChromium, launchChromium } from "./chromium";
 
 let stack: DevStack;
 let browser: Browser;
@@ -22,22 +18,10 @@ let traffic: Traffic | undefined;
 const shows = (page: Page, selector: string, re: RegExp, ms: number) =>
   waitFor(`${selector} to show ${re}`, async () => re.test(await page.locator(selector).innerText()), ms, 300);
 
-describe.skipIf(!hasChromium)("status page in Chromium", () => {
+describe.skipIf(!hasChromium("status-page tests"))("status page in Chromium", () => {
   beforeAll(async () => {
     stack = await startDevStack();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await traffic?.stop();
