@@ -23,6 +23,8 @@ export interface DevStack {
   putFlags(doc: unknown): Promise<void>;
   /** `wrangler kv key get --local rollout`, parsed (null if missing). */
   getRollout(): Promise<any | null>;
+  /** `wrangler kv key get --local flags`, parsed (null if missing). */
+  getFlags(): Promise<any | null>;
   /** Every line wrangler dev printed so far (the Worker's console.log included). */
   logs: string[];
   stop(): Promise<void>;
@@ -140,6 +142,17 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   const put = async (key: string, doc: unknown) => {
     await runWrangler(["kv", "key", "put", key, typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs]);
   };
+  const get = async (key: string): Promise<any | null> => {
+    try {
+      const { stdout } = await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs]);
+      const text = stdout.trim();
+      if (!text || /value not found/i.test(text)) return null;
+      return JSON.parse(text);
+    } catch (e: any) {
+      if (/not found/i.test(String(e.stderr ?? e.message))) return null;
+      throw e;
+    }
+  };
   return {
     blue,
     green,
@@ -149,17 +162,8 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     logs,
     putRollout: (doc) => put("rollout", doc),
     putFlags: (doc) => put("flags", doc),
-    async getRollout() {
-      try {
-        const { stdout } = await runWrangler(["kv", "key", "get", "rollout", "--text", ...kvArgs]);
-        const text = stdout.trim();
-        if (!text || /value not found/i.test(text)) return null;
-        return JSON.parse(text);
-      } catch (e: any) {
-        if (/not found/i.test(String(e.stderr ?? e.message))) return null;
-        throw e;
-      }
-    },
+    getRollout: () => get("rollout"),
+    getFlags: () => get("flags"),
     stop,
   };
 }
