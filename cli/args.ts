@@ -149,6 +149,37 @@ export interface CommandHelp {
   options: OptionSpecs;
 }
 
+/** What `--help` shows of a group of subcommands (a CommandGroup without their `run`). */
+export interface CommandGroupHelp {
+  name: string;
+  summary: string;
+  details?: string;
+  subcommands: CommandHelp[];
+}
+
+export const EXIT_CODES_LINE =
+  "Exit codes: 0 ok · 1 failed (refused, invalid, unhealthy) · 2 bad usage/input · 3 Worker or KV unreachable";
+
+/** The first sentence of a summary: one line per command in a listing. */
+export const firstSentence = (summary: string) => summary.split(/(?<=\.)\s/)[0];
+
+/** Usage text of a group: its subcommands as typed (without the group's name), one line each. */
+export function groupHelpText(group: CommandGroupHelp): string {
+  const usages = group.subcommands.map((c) => c.usage.slice(group.name.length + 1).replace(/ \[options\]$/, ""));
+  const w = Math.max(...usages.map((u) => u.length)) + 2;
+  return [
+    `edgeshift ${group.name} <subcommand> [options]      (edgeshift ${group.name} <subcommand> --help for its options)`,
+    "",
+    group.summary,
+    "",
+    "Subcommands:",
+    ...group.subcommands.map((c, i) => `  ${usages[i].padEnd(w)}${firstSentence(c.summary)}`),
+    ...(group.details ? ["", group.details] : []),
+    "",
+    EXIT_CODES_LINE,
+  ].join("\n");
+}
+
 /** Usage text of a command, from the same specs the parser uses. */
 export function helpText(cmd: CommandHelp): string {
   const rows = Object.entries(cmd.options).map(([k, o]) => {
@@ -165,6 +196,6 @@ export function helpText(cmd: CommandHelp): string {
     ...rows,
     `      ${"--help".padEnd(26)} show this help`,
     "",
-    "Exit codes: 0 ok · 1 failed (refused, invalid, unhealthy) · 2 bad usage/input · 3 Worker or KV unreachable",
+    EXIT_CODES_LINE,
   ].join("\n");
 }

@@ -1,7 +1,15 @@
 // What a command is, and the option groups commands share (admin API, KV access, output).
 import os from "node:os";
 import { AdminApi, DEFAULT_URL } from "./api";
-import { check, usageError, urlArg, type CommandHelp, type OptionSpecs, type Parsed } from "./args";
+import {
+  check,
+  usageError,
+  urlArg,
+  type CommandGroupHelp,
+  type CommandHelp,
+  type OptionSpecs,
+  type Parsed,
+} from "./args";
 import type { KvTarget } from "./kv";
 import type { Style } from "./render";
 
@@ -16,6 +24,15 @@ export interface Command extends CommandHelp {
   run(args: Parsed, io: Io): Promise<number>;
 }
 
+/**
+ * A command made of subcommands (`flags list`, `flags off <key>`). Each subcommand is a Command
+ * named with the group's name in front ("flags off"), so its --help, its errors and its parse
+ * errors name it the way it is typed.
+ */
+export interface CommandGroup extends CommandGroupHelp {
+  subcommands: Command[];
+}
+
 export const API_OPTIONS: OptionSpecs = {
   url: { type: "string", value: "<url>", help: `the Worker's base URL (env EDGESHIFT_URL; default ${DEFAULT_URL})` },
   token: {
@@ -25,7 +42,8 @@ export const API_OPTIONS: OptionSpecs = {
   },
 };
 
-export const KV_OPTIONS: OptionSpecs = {
+/** Where wrangler's KV commands read and write (cli/kv.ts). */
+export const KV_TARGET_OPTIONS: OptionSpecs = {
   local: { type: "boolean", help: "use wrangler dev's local KV instead of the remote namespace" },
   "persist-to": {
     type: "string",
@@ -34,6 +52,10 @@ export const KV_OPTIONS: OptionSpecs = {
   },
   config: { type: "string", value: "<file>", help: "wrangler config file (default: this project's wrangler.toml)" },
   env: { type: "string", value: "<name>", help: "wrangler environment ([env.<name>] in wrangler.toml)" },
+};
+
+export const KV_OPTIONS: OptionSpecs = {
+  ...KV_TARGET_OPTIONS,
   "dry-run": { type: "boolean", help: "print the document that would be written, write nothing" },
 };
 

@@ -68,6 +68,10 @@ export function applyStart(
   return { doc, notes };
 }
 
+/** A document's problems, one indented `path: message` line each. */
+export const problemsText = (ps: ConfigProblem[]) =>
+  ps.map((p) => `  ${p.path || "(document)"}: ${p.message}`).join("\n");
+
 /** The text written to KV: pretty, so `wrangler kv key get` stays readable. */
 export function docText(doc: RawDoc): string {
   return JSON.stringify(doc, null, 2);

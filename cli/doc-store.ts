@@ -8,6 +8,7 @@ import type { Parsed } from "./args";
 import { apiFrom, kvFrom, type Io } from "./command";
 import type { RawDoc } from "./doc-edit";
 import { describeKv, readDocText, writeDocText, type KvTarget } from "./kv";
+import { ROLLOUT_KEY } from "../src/model/names";
 
 export interface DocumentStore {
   /** "the controller at https://…" or "local KV (.wrangler/state)". */
@@ -54,7 +55,7 @@ export function kvStore(kv: KvTarget): DocumentStore {
   return {
     describe: describeKv(kv),
     via: "kv",
-    read: async () => ({ text: await readDocText(kv), version: null }),
-    write: (_doc, text) => writeDocText(kv, text),
+    read: async () => ({ text: await readDocText(kv, ROLLOUT_KEY), version: null }),
+    write: (_doc, text) => writeDocText(kv, ROLLOUT_KEY, text),
   };
 }

@@ -2,15 +2,29 @@
 // changes, go through the admin API with the bearer token (a document change carries the version it
 // read); without a Worker URL and token, document changes fall back to `wrangler kv key put`.
 // Reference: docs/cli.md.
-import { CliError, EXIT, helpText, parseCommandArgs } from "./args";
-import type { Command, Io } from "./command";
+import { CliError, EXIT, EXIT_CODES_LINE, firstSentence, groupHelpText, helpText, parseCommandArgs } from "./args";
+import type { Command, CommandGroup, Io } from "./command";
 import { abort, pause, promote, resume } from "./commands/actions";
 import { set, start } from "./commands/document";
+import { flags } from "./commands/flags";
 import { history, status, watch } from "./commands/observe";
 import { token } from "./commands/token";
 import { validate } from "./commands/validate";
 
-export const COMMANDS: Command[] = [status, watch, history, set, start, pause, resume, promote, abort, validate, token];
+export const COMMANDS: (Command | CommandGroup)[] = [
+  status,
+  watch,
+  history,
+  set,
+  start,
+  pause,
+  resume,
+  promote,
+  abort,
+  validate,
+  token,
+  flags,
+];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -20,14 +34,15 @@ function topHelp(): string {
     "Usage: edgeshift <command> [options]      (edgeshift <command> --help for its flags)",
     "",
     "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary.split(/(?<=\.)\s/)[0]}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${firstSentence(c.summary)}`),
     "",
     "Admin API commands (status, watch, history, pause, resume, promote, abort) use --url / EDGESHIFT_URL",
     "(default http://127.0.0.1:8787) and --token / EDGESHIFT_TOKEN. Document commands (set, start) write",
     "through the controller when both are set (refused, exit 1, if the document changed since it was read);",
     "otherwise wrangler's KV commands, with a warning: remote by default, --local [--persist-to DIR] for wrangler dev.",
+    "flags always uses wrangler's KV commands (no admin API for flags yet; the last writer wins).",
     "",
-    "Exit codes: 0 ok · 1 failed (refused, invalid, unhealthy) · 2 bad usage/input · 3 Worker or KV unreachable",
+    EXIT_CODES_LINE,
   ].join("\n");
 }
 
@@ -37,17 +52,38 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.out(topHelp());
     return name ? EXIT.OK : EXIT.USAGE;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.err(`unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (edgeshift --help)`);
     return EXIT.USAGE;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  return "subcommands" in entry ? runGroup(entry, rest, io) : runCommand(entry, rest, io);
+}
+
+async function runGroup(group: CommandGroup, argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === "--help" || sub === "-h" || sub === "help") {
+    io.out(groupHelpText(group));
+    return sub ? EXIT.OK : EXIT.USAGE;
+  }
+  const cmd = group.subcommands.find((c) => c.name === `${group.name} ${sub}`);
+  if (!cmd) {
+    const names = group.subcommands.map((c) => c.name.slice(group.name.length + 1));
+    io.err(
+      `edgeshift ${group.name}: unknown subcommand "${sub}"; subcommands: ${names.join(", ")} (edgeshift ${group.name} --help)`,
+    );
+    return EXIT.USAGE;
+  }
+  return runCommand(cmd, rest, io);
+}
+
+async function runCommand(cmd: Command, argv: string[], io: Io): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
     io.out(helpText(cmd));
     return EXIT.OK;
   }
   try {
-    return await cmd.run(parseCommandArgs(rest, cmd.options, cmd.name), io);
+    return await cmd.run(parseCommandArgs(argv, cmd.options, cmd.name), io);
   } catch (e) {
     if (e instanceof CliError) {
       io.err(`edgeshift ${cmd.name}: ${e.message}`);

@@ -1,9 +1,8 @@
-// Reads and writes the `rollout` document the way the design intends an operator to: through
-// `wrangler kv key get/put --binding ROLLOUT_CONFIG rollout`, remote by default, `--local` for
+// Reads and writes the KV documents (`rollout`, `flags`) the way the design intends an operator to:
+// through `wrangler kv key get/put --binding ROLLOUT_CONFIG <key>`, remote by default, `--local` for
 // `wrangler dev`. Nothing here talks to KV any other way, so the CLI needs no extra credentials.
 import path from "node:path";
 import { runWrangler } from "./wrangler";
-import { ROLLOUT_KEY } from "../src/model/names";
 import { CliError, EXIT } from "./args";
 
 export interface KvTarget {
@@ -31,25 +30,32 @@ function kvArgs(t: KvTarget): string[] {
   return a;
 }
 
-/** The document's text, or null when the key does not exist (everyone on stable). */
-export async function readDocText(t: KvTarget): Promise<string | null> {
+/** The document's text, or null when the key does not exist (`rollout`: everyone on stable; `flags`: none). */
+export async function readDocText(t: KvTarget, key: string): Promise<string | null> {
   let out: string;
   try {
-    out = (await runWrangler(["kv", "key", "get", ROLLOUT_KEY, "--text", ...kvArgs(t)])).stdout;
+    out = (await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs(t)])).stdout;
   } catch (e) {
-    throw unreachable("read", t, e);
+    throw unreachable(`read the ${key} document`, t, e);
   }
   // wrangler prints this (exit 0) for a missing key.
   if (out.trim() === "Value not found") return null;
   return out.replace(/\n$/, "");
 }
 
-export async function writeDocText(t: KvTarget, text: string): Promise<void> {
+export async function writeDocText(t: KvTarget, key: string, text: string): Promise<void> {
   try {
-    await runWrangler(["kv", "key", "put", ROLLOUT_KEY, text, ...kvArgs(t)]);
+    await runWrangler(["kv", "key", "put", key, text, ...kvArgs(t)]);
   } catch (e) {
-    throw unreachable("write", t, e);
+    throw unreachable(`write the ${key} document`, t, e);
   }
+}
+
+/** When the Worker serves a document just written to `where` (a describeKv string). */
+export function pickupNote(where: string): string {
+  return where.startsWith("local")
+    ? "wrangler dev picks it up within CONFIG_TTL_SECONDS (3 s by default)"
+    : "isolates pick it up within CONFIG_TTL_SECONDS once KV has propagated (up to ~60 s worldwide)";
 }
 
 function unreachable(what: string, t: KvTarget, e: unknown): CliError {
@@ -64,8 +70,5 @@ function unreachable(what: string, t: KvTarget, e: unknown): CliError {
   const fix = t.local
     ? "check --persist-to (same directory as wrangler dev's)"
     : "run `wrangler login` (or set CLOUDFLARE_API_TOKEN) and put the namespace id in wrangler.toml, or use --local";
-  return new CliError(
-    `cannot ${what} the rollout document in ${describeKv(t)}: ${detail || "wrangler failed"} — ${fix}`,
-    EXIT.UNREACHABLE,
-  );
+  return new CliError(`cannot ${what} in ${describeKv(t)}: ${detail || "wrangler failed"} — ${fix}`, EXIT.UNREACHABLE);
 }

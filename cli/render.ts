@@ -11,8 +11,8 @@ export interface Style {
 }
 
 const codes = { bold: 1, dim: 2, red: 31, green: 32, yellow: 33, blue: 34, cyan: 36 } as const;
-type Paint = (s: string, ...c: (keyof typeof codes)[]) => string;
-const painter =
+export type Paint = (s: string, ...c: (keyof typeof codes)[]) => string;
+export const painter =
   (on: boolean): Paint =>
   (s, ...c) =>
     on && c.length ? `\x1b[${c.map((k) => codes[k]).join(";")}m${s}\x1b[0m` : s;

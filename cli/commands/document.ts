@@ -3,12 +3,13 @@
 // through wrangler's KV commands with a warning (../doc-store.ts). The new document is validated
 // with the Worker's own parser before anything is written; invalid → nothing written.
 import { formatConfiguredPercent } from "../../src/lib/percent";
-import { parseRollout, type ConfigProblem } from "../../src/model/parse";
+import { parseRollout } from "../../src/model/parse";
 import type { Slot } from "../../src/model/rollout";
 import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError } from "../args";
 import { API_OPTIONS, KV_OPTIONS, noteFrom, type Command, type Io } from "../command";
-import { applySet, applyStart, docText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
+import { applySet, applyStart, docText, problemsText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { storeFrom, type DocumentStore } from "../doc-store";
+import { pickupNote } from "../kv";
 import type { Parsed } from "../args";
 import { splitSummary } from "../render";
 
@@ -19,8 +20,6 @@ export interface WriteResult {
   notes: string[];
   written: boolean;
 }
-
-const problemsText = (ps: ConfigProblem[]) => ps.map((p) => `  ${p.path || "(document)"}: ${p.message}`).join("\n");
 
 /** The one code path for document changes (CLI and demo): read, edit, validate, write. */
 export async function changeDocument(
@@ -71,9 +70,7 @@ function report(r: WriteResult, store: DocumentStore, io: Io, headline: string):
     io.out(
       store.via === "controller"
         ? "isolates route by it on their next report to the controller (about 2 s), before KV has propagated. Watch it: edgeshift watch"
-        : store.describe.startsWith("local")
-          ? "wrangler dev picks it up within CONFIG_TTL_SECONDS (3 s by default). Watch it: edgeshift watch"
-          : "isolates pick it up within CONFIG_TTL_SECONDS once KV has propagated (up to ~60 s worldwide). Watch it: edgeshift watch",
+        : `${pickupNote(store.describe)}. Watch it: edgeshift watch`,
     );
   }
 }

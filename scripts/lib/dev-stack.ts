@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { startOrigin, type Origin } from "./origin-server";
 import { ROOT, WRANGLER, runWrangler, wranglerEnv } from "../../cli/wrangler";
+import { FLAGS_KEY, ROLLOUT_KEY } from "../../src/model/names";
 
 export { ROOT, runWrangler, wranglerEnv };
 
@@ -142,7 +143,7 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   const put = async (key: string, doc: unknown) => {
     await runWrangler(["kv", "key", "put", key, typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs]);
   };
-  const get = async (key: string): Promise<any | null> => {
+  const get = async (key: string) => {
     try {
       const { stdout } = await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs]);
       const text = stdout.trim();
@@ -160,10 +161,10 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     adminToken,
     persistDir,
     logs,
-    putRollout: (doc) => put("rollout", doc),
-    putFlags: (doc) => put("flags", doc),
-    getRollout: () => get("rollout"),
-    getFlags: () => get("flags"),
+    putRollout: (doc) => put(ROLLOUT_KEY, doc),
+    getRollout: () => get(ROLLOUT_KEY),
+    putFlags: (doc) => put(FLAGS_KEY, doc),
+    getFlags: () => get(FLAGS_KEY),
     stop,
   };
 }

@@ -105,7 +105,7 @@ function compileFlag(key: string, flag: Flag): CompiledFlag {
 }
 
 /** The rollout's weights; without `split`, all weight on the one variation that is not the default. */
-function splitOf(flag: Flag, fallback: string): [string, number][] {
+export function splitOf(flag: Flag, fallback: string): [string, number][] {
   const split = flag.rollout?.split;
   if (split !== undefined) return Object.entries(split);
   return Object.keys(flag.variations)

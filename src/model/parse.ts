@@ -6,6 +6,7 @@ import { NO_FLAGS, flagsDocumentSchema, type FlagsDocument } from "./flags";
 import { NO_DOCUMENT, fingerprintOf } from "./fingerprint";
 import { MAX_TEXT_BYTES, oversizedText, sizeProblems, textProblems } from "./limits";
 import { utf8Bytes } from "../lib/utf8";
+import { closest } from "../lib/closest";
 
 /**
  * Problems reported per document: the first ones say what to fix, and an invalid document's
@@ -167,30 +168,4 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return "an object";
   return String(v);
-}
-
-/** Nearest known key by edit distance, if it is close enough to be a plausible typo. */
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) ((bestD = d), (best = c));
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      // Adjacent transposition ("precent") counts as one edit, like a single typo.
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
 }

@@ -209,3 +209,59 @@ describe("admin API commands", () => {
     expect((await cli(["status", "--check"])).code).toBe(0);
   });
 });
+
+describe("flags (wrangler kv key get/put --local; no admin API for flags)", () => {
+  /** What the origin received in x-edgeshift-flags on one request through the Worker (it echoes headers). */
+  async function originFlags(): Promise<Record<string, unknown> | null> {
+    const r = await fetch(stack.url + "/flags-probe");
+    const echo = (await r.json()) as { headers: Record<string, string | undefined> };
+    const header = echo.headers["x-edgeshift-flags"];
+    return header === undefined ? null : JSON.parse(header);
+  }
+
+  it("list, then the kill switch: the document keeps the rest, and the origin receives the off value", async () => {
+    const doc = {
+      flags: {
+        "new-checkout": { description: "e2e", rollout: { percent: 100 } },
+        theme: { variations: { light: "light", dark: "dark" }, off: "light", default: "dark" },
+      },
+    };
+    await stack.putFlags(doc);
+    // The Worker caches KV for CONFIG_TTL_SECONDS: poll until it serves this document.
+    await waitFor(
+      "the origin to get new-checkout on",
+      async () => (await originFlags())?.["new-checkout"] === true,
+      30_000,
+      500,
+    );
+
+    const list = await cli(["flags", "list", ...local()]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain("2 flags in local KV");
+    expect(list.stdout).toMatch(/new-checkout\s+on\s+boolean\s+100 % → on\s+0\s+origin\n/);
+    expect(list.stdout).toMatch(/theme\s+on\s+string\s+–\s+0\s+origin/);
+
+    const typo = await cli(["flags", "off", "new-chekout", ...local()]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('no flag "new-chekout"');
+    expect(typo.stderr).toContain('did you mean "new-checkout"?');
+
+    const off = await cli(["flags", "off", "new-checkout", ...local()]);
+    expect(off.code).toBe(0);
+    expect(off.stderr).toContain("the last writer wins");
+    expect(off.stdout).toContain("new-checkout: on → OFF — written to local KV");
+    expect(await stack.getFlags()).toEqual({
+      flags: { ...doc.flags, "new-checkout": { ...doc.flags["new-checkout"], on: false } },
+    });
+    const seen = await waitFor(
+      "the origin to get new-checkout off",
+      async () => {
+        const f = await originFlags();
+        return f?.["new-checkout"] === false ? f : null;
+      },
+      30_000,
+      500,
+    );
+    expect(seen).toEqual({ "new-checkout": false, theme: "dark" });
+  });
+});
