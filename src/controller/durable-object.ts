@@ -228,7 +228,10 @@ export class RolloutController extends DurableObject<Env> {
   async status(): Promise<StatusSnapshot> {
     // Operators ask rarely and want what KV says now (and reports waiting on a KV read counted):
     // always re-read, but a slow KV read, whoever started it, never holds the answer past STATUS_WAIT_MS.
-    await bounded(Promise.all([this.kv.refresh(true), ...this.counting]), STATUS_WAIT_MS);
+    const [, flags] = await Promise.all([
+      bounded(Promise.all([this.kv.refresh(true), ...this.counting]), STATUS_WAIT_MS),
+      bounded(this.flagGuards.status(), STATUS_WAIT_MS),
+    ]);
     const now = this.clock();
     return buildSnapshot({
       now,
@@ -240,6 +243,7 @@ export class RolloutController extends DurableObject<Env> {
       plan: this.plan.status(),
       saveError: this.saveError,
       stateRepaired: this.stateRepaired,
+      flags: flags ?? undefined,
     });
   }
 
@@ -376,10 +380,14 @@ export class RolloutController extends DurableObject<Env> {
 }
 
 /** Waits for `p` at most `ms` (never rejects): what it could not wait for finishes in the background. */
-async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+async function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((ok) => (timer = setTimeout(ok, ms)))]);
+  const r = await Promise.race([
+    p.catch(() => undefined),
+    new Promise<undefined>((ok) => (timer = setTimeout(ok, ms, undefined))),
+  ]);
   if (timer !== undefined) clearTimeout(timer);
+  return r;
 }
 
 function secondsOf(epochMs: number): number {

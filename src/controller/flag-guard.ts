@@ -25,6 +25,9 @@ import { FlagGuards, flagBatchOf, type FlagTrip } from "../flags/guard";
 import { fingerprintOf } from "../model/fingerprint";
 import { readTextUpTo } from "../lib/bounded-read";
 import { MAX_TEXT_BYTES } from "../model/limits";
+import type { FlagsDocument } from "../model/flags";
+import type { StatusSnapshot } from "../model/status";
+import { flagStatuses } from "../flags/status";
 
 /** Kills the view keeps telling (oldest dropped): far more than FLAG_LIMITS.guarded. */
 const MAX_KILLS = 20;
@@ -34,6 +37,9 @@ export class FlagGuardKeeper {
   private readonly guards = new FlagGuards();
   private lastReadAt = -Infinity;
   private reading: Promise<void> | null = null;
+  /** The last valid flags document read, and why the one in KV is not (for the status). */
+  private last: { doc: FlagsDocument; fingerprint: string } | null = null;
+  private lastError: string | null = null;
 
   constructor(
     private readonly kv: KVNamespace,
@@ -53,9 +59,23 @@ export class FlagGuardKeeper {
     );
   }
 
-  /** Each guarded flag's judgement now, for the status. */
-  status() {
-    return this.guards.status(Math.floor(this.context.now() / 1000));
+  /** The flags for the status: `flags` read again (at most once a second), each flag with its guard's judgement. */
+  async status(): Promise<StatusSnapshot["flags"]> {
+    await this.learn();
+    if (this.last === null) return undefined;
+    // Killed by its guard: off by the view (a judged version) or by the controller's own write since,
+    // not switched on again by the operator.
+    const { doc, fingerprint } = this.last;
+    const killed = new Set(
+      (this.context.state().killedFlags ?? [])
+        .filter((k) => k.versions.includes(fingerprint) || doc.flags[k.key]?.on === false)
+        .map((k) => k.key),
+    );
+    return {
+      fingerprint: this.last.fingerprint,
+      flags: flagStatuses(this.last.doc, this.guards.status(Math.floor(this.context.now() / 1000)), killed),
+      error: this.lastError,
+    };
   }
 
   private judge(batches: readonly ReportBatch[]): void {
@@ -74,7 +94,13 @@ export class FlagGuardKeeper {
   private async read(): Promise<void> {
     const text = await this.readText();
     const r = parseFlags(text);
-    if (r.ok) this.guards.configure(r.doc, r.fingerprint, Math.floor(this.context.now() / 1000));
+    if (!r.ok) {
+      this.lastError = r.summary;
+      return;
+    }
+    this.lastError = null;
+    this.last = { doc: r.doc, fingerprint: r.fingerprint };
+    this.guards.configure(r.doc, r.fingerprint, Math.floor(this.context.now() / 1000));
   }
 
   private async readText(): Promise<string | null> {
@@ -122,7 +148,8 @@ export class FlagGuardKeeper {
       const parsed = parseFlags(next);
       if (!parsed.ok) throw new Error(`the edited document would be invalid: ${parsed.summary}`);
       await this.kv.put(FLAGS_KEY, next);
-      this.guards.configure(parsed.doc, fingerprintOf(next), Math.floor(this.context.now() / 1000));
+      this.last = { doc: parsed.doc, fingerprint: fingerprintOf(next) };
+      this.guards.configure(parsed.doc, this.last.fingerprint, Math.floor(this.context.now() / 1000));
     } catch (e) {
       console.error(
         JSON.stringify({

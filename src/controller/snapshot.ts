@@ -18,6 +18,8 @@ export interface SnapshotInput {
   saveError?: { at: string; message: string } | null;
   /** Document fields found unreadable at start-up and replaced by fallbacks. */
   stateRepaired?: { at: string; fields: string[] } | null;
+  /** The feature flags and their guards (./flag-guard.ts); absent when not read. */
+  flags?: StatusSnapshot["flags"];
 }
 
 export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
@@ -47,6 +49,7 @@ export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
     reports: input.reports,
     saveError: input.saveError ?? null,
     ...(input.stateRepaired ? { stateRepaired: input.stateRepaired } : {}),
+    ...(input.flags ? { flags: input.flags } : {}),
   };
 }
 

@@ -94,6 +94,40 @@ export interface SeriesPoint {
   green: { requests: number; errorRate: number; p95: number | null };
 }
 
+/** One arm of a guarded flag's comparison over its window. */
+export interface FlagArmStats extends SlotStats {
+  /** Distinct visitors the requests came from (the visitor ledger). */
+  visitors: number;
+}
+
+/** A feature flag as the controller sees it (src/controller/flag-guard.ts). */
+export interface FlagStatus {
+  key: string;
+  on: boolean;
+  type: "boolean" | "string" | "number" | "object";
+  /** The rollout's share of visitors, 0–100; null without a rollout. */
+  percent: number | null;
+  /** Each variation's share of all visitors by the rollout (0–100), the default's included. */
+  exposure: Record<string, number>;
+  rules: number;
+  origin: boolean;
+  browser: boolean;
+  /** Switched off by its guard: isolates are told in the controller's view. */
+  killed: boolean;
+  guard: {
+    mode: "enforce" | "observe";
+    healthy: boolean;
+    reason: string | null;
+    /** The comparison failed (once per comparison: killed, or recorded in observe mode). */
+    tripped: boolean;
+    since: string;
+    windowSeconds: number;
+    control: FlagArmStats;
+    treatment: FlagArmStats;
+    verdicts: RuleVerdict[];
+  } | null;
+}
+
 export interface StatusSnapshot {
   now: string;
   state: RolloutState;
@@ -129,6 +163,11 @@ export interface StatusSnapshot {
   saveError: { at: string; message: string } | null;
   /** Stored document fields that were unreadable at the controller's start and fell back (absent: none). */
   stateRepaired?: { at: string; fields: string[] };
+  /**
+   * The `flags` document as the controller last read it (absent: not read yet); `error`: why the
+   * version in KV is not used (the last good one is shown).
+   */
+  flags?: { fingerprint: string; flags: FlagStatus[]; error: string | null };
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort";

@@ -121,3 +121,15 @@ describe("the guard field", () => {
     expect(flagsDocumentSchema.safeParse({ flags: six }).error?.issues[0].message).toContain("at most 5 guarded flags");
   });
 });
+
+describe("exposure", () => {
+  it("each variation's share of all visitors by the rollout; everything on off while switched off", async () => {
+    const { exposureOf } = await import("../../src/flags/status");
+    const f = doc({
+      exp: { variations: { c: "c", a: "a", b: "b" }, default: "c", rollout: { percent: 30, split: { a: 1, b: 2 } } },
+    }).flags.exp;
+    expect(exposureOf(f, true)).toEqual({ c: 70, a: 10, b: 20 });
+    expect(exposureOf(f, false)).toEqual({ c: 100 });
+    expect(exposureOf(doc({ s: { default: "on" } }).flags.s, true)).toEqual({ on: 100 });
+  });
+});

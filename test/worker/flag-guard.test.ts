@@ -60,4 +60,17 @@ it("a flag whose treatment fails is switched off: the origin stops getting it, K
   const killed = events.find((e) => e.kind === "flag-killed");
   expect(killed?.reason).toContain(`flag "${FLAG}" switched off`);
   expect(killed?.data).toMatchObject({ flag: FLAG });
+
+  // The status shows it: off, killed, and the comparison it failed with its figures.
+  const status = await controllerStub(env).status();
+  const flag = status.flags?.flags.find((f) => f.key === FLAG);
+  expect(flag).toMatchObject({ on: false, killed: true, exposure: { off: 100 } });
+  expect(flag?.guard).toMatchObject({ mode: "enforce", tripped: true });
+  expect(flag!.guard!.treatment.errorRate).toBeGreaterThan(flag!.guard!.control.errorRate);
+  expect(flag!.guard!.treatment.visitors).toBeGreaterThanOrEqual(3);
+  expect(status.flags?.flags.find((f) => f.key === "steady")).toMatchObject({
+    on: true,
+    guard: null,
+    exposure: { off: 50, on: 50 },
+  });
 });
