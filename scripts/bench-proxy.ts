@@ -19,117 +19,48 @@
 //
 // Bounded: BENCH_SECONDS per measurement (default 2), BENCH_ROUNDS pairs (default 7),
 // BENCH_CONCURRENCY clients (default 16), at most BENCH_MAX_REQUESTS per measurement.
-import type { Miniflare } from "miniflare";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { startOrigin } from "./lib/origin-server";
+import { alternatingRounds, benchRequest, cpuMicrosPerRequest, loadSettings, measureLoad, medianRps } from "./lib/load";
+import { openProxyBench } from "./lib/proxy-bench";
 import { median } from "./lib/stats";
-import {
-  BENCH_SECRETS,
-  bareOptions,
-  buildBare,
-  buildEdgeshift,
-  edgeshiftOptions,
-  seedRollout,
-  visitorIdOf,
-} from "./lib/worker-bundle";
-import { cpuTicks, fmt, rssMiB, startWorkerd } from "./lib/workerd-proc";
-import { execFileSync } from "node:child_process";
+import { seedRollout, visitorIdOf } from "./lib/worker-bundle";
+import { fmt, pinIfAsked, rssMiB } from "./lib/workerd-proc";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const MAX_REQUESTS = Number(process.env.BENCH_MAX_REQUESTS ?? 200_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-/**
- * BENCH_PIN=1: both workerd processes on the last core, this process (clients and origin) on the
- * others (`taskset`), so the Worker's CPU per request is not mixed with the client's scheduling.
- * On the 2-core dev machine three pinned runs gave new visitors' CPU ratio 1.247–1.272, where
- * unpinned runs spread 1.16–1.32.
- */
-const PIN = process.env.BENCH_PIN === "1";
-/** /proc/<pid>/stat counts CPU time in clock ticks: USER_HZ, 100 on Linux. */
-const TICKS_PER_S = 100;
+const LOAD = loadSettings({ seconds: 2, rounds: 7 });
+const { seconds: SECONDS, concurrency: CONCURRENCY, rounds: ROUNDS } = LOAD;
 
 // A second view of the same cost: the CPU time each workerd process spends per request, beside the
 // throughput ratio (Linux /proc only; "n/a" elsewhere). On shared cores it drifts too: read both.
+// BENCH_PIN=1 pins both workerd processes to one core (lib/workerd-proc.ts, `pinIfAsked`).
 // And workerd's resident memory before and after, so growth under load shows.
-const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-bench-"));
-const origin = await startOrigin("bench");
-const mfs: Miniflare[] = [];
+const stage = await openProxyBench("edgeshift-bench");
 try {
-  const edgeBundle = await buildEdgeshift(path.join(tmp, "edgeshift"));
-  const bareBundle = await buildBare(path.join(tmp, "bare"));
-  const bare = await startWorkerd(bareOptions(bareBundle, origin.url));
-  mfs.push(bare.mf);
-  const edge = await startWorkerd(edgeshiftOptions(edgeBundle, origin.url, { bindings: BENCH_SECRETS }));
-  mfs.push(edge.mf);
+  const { origin, bare } = stage;
+  const edge = await stage.startEdgeshift();
   const [bareUrl, edgeUrl, barePid, edgePid] = [bare.url, edge.url, bare.pid, edge.pid];
-  const pidOf = (base: string) => (base === bareUrl ? barePid : edgePid);
-  if (PIN) pinCores([barePid, edgePid]);
-  /** Per URL and visitor kind: workerd CPU ticks and requests summed over that kind's rounds. */
-  const cpu = new Map<string, { ticks: number; requests: number }>();
+  pinIfAsked([barePid, edgePid]);
   await seedRollout(edge.mf);
 
   const first = await fetch(edgeUrl + "page");
   await first.arrayBuffer();
   const vid = visitorIdOf(first);
-
-  async function measure(base: string, cookie: string | null): Promise<number> {
-    const url = base + "fixed/products/42?ref=bench&x=%20";
-    const headers: Record<string, string> = { "user-agent": "edgeshift-bench", accept: "application/json" };
-    headers.cookie = cookie ? `session=abc; edgeshift_vid=${cookie}` : "session=abc";
-    let done = 0;
-    let errors = 0;
-    const ticks0 = cpuTicks(pidOf(base));
-    const deadline = performance.now() + SECONDS * 1000;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (performance.now() < deadline && done < MAX_REQUESTS) {
-          const r = await fetch(url, { headers });
-          await r.arrayBuffer();
-          if (r.status !== 200) errors++;
-          done++;
-        }
-      }),
-    );
-    if (errors) throw new Error(`${errors} non-200 answers from ${base}`);
-    const rps = done / ((performance.now() - t0) / 1000);
-    const c = cpu.get(base + cookie) ?? { ticks: 0, requests: 0 };
-    cpu.set(base + cookie, { ticks: c.ticks + cpuTicks(pidOf(base)) - ticks0, requests: c.requests + done });
-    return rps;
-  }
+  const measureBare = (cookie: string | null) => measureLoad(benchRequest(bareUrl, cookie), barePid, LOAD);
+  const measureEdge = (cookie: string | null) => measureLoad(benchRequest(edgeUrl, cookie), edgePid, LOAD);
 
   const rss0 = { bare: rssMiB(barePid), edge: rssMiB(edgePid) };
   // Warm both (JIT, connection pools, the config cache).
-  await measure(bareUrl, null);
-  await measure(edgeUrl, null);
+  await measureBare(null);
+  await measureEdge(null);
 
   const rows: [string, number, number, number, number, number, number][] = [];
   for (const [kind, cookie] of [
     ["new visitors", null],
     ["returning visitors", vid],
   ] as const) {
-    const b: number[] = [],
-      e: number[] = [],
-      ratio: number[] = [];
-    cpu.clear();
-    for (let r = 0; r < ROUNDS; r++) {
-      // This machine's speed drifts by more than the effect measured (shared cores): each round is a
-      // pair measured back to back, and the order flips every round so a drift favours neither.
-      let bare: number, edge: number;
-      if (r % 2 === 0) ((bare = await measure(bareUrl, cookie)), (edge = await measure(edgeUrl, cookie)));
-      else ((edge = await measure(edgeUrl, cookie)), (bare = await measure(bareUrl, cookie)));
-      (b.push(bare), e.push(edge), ratio.push(edge / bare));
-    }
-    const perReq = (base: string, c: string | null) => {
-      const x = cpu.get(base + c);
-      return x && x.requests ? x.ticks / x.requests : NaN;
-    };
+    const [b, e] = await alternatingRounds(ROUNDS, [() => measureBare(cookie), () => measureEdge(cookie)]);
+    const ratio = b.map((x, i) => e[i].rps / x.rps);
     // CPU ratio as edgeshift / bare: 1.08 means edgeshift's workerd spends 8 % more per request.
-    const [eu, bu] = [perReq(edgeUrl, cookie), perReq(bareUrl, cookie)];
-    rows.push([kind, median(b), median(e), median(ratio), eu / bu, (eu * 1e6) / TICKS_PER_S, (bu * 1e6) / TICKS_PER_S]);
+    const [eu, bu] = [cpuMicrosPerRequest(e), cpuMicrosPerRequest(b)];
+    rows.push([kind, medianRps(b), medianRps(e), median(ratio), eu / bu, eu, bu]);
   }
   console.log(
     `workerd via Miniflare, ${CONCURRENCY} concurrent clients, ${SECONDS} s per measurement, ratio = median over ${ROUNDS} back-to-back pairs (order alternating); origin ${origin.url}`,
@@ -152,23 +83,5 @@ try {
     "      edgeshift's workerd also runs its controller Durable Object (reports every ~2 s), which the CPU column includes.",
   );
 } finally {
-  for (const m of mfs) await m.dispose().catch(() => {});
-  await origin.close();
-  rmSync(tmp, { recursive: true, force: true });
-}
-
-/** Pins `pids` (every thread) to the last core and this process to the rest; says why when it cannot. */
-function pinCores(pids: (number | undefined)[]): void {
-  const cores = os.availableParallelism();
-  if (cores < 2 || pids.some((p) => p === undefined)) {
-    console.error(`BENCH_PIN: not pinned (${cores} core(s), workerd pids ${pids.join(", ")}): running unpinned`);
-    return;
-  }
-  try {
-    for (const pid of pids)
-      execFileSync("taskset", ["-a", "-p", "-c", String(cores - 1), String(pid)], { stdio: "ignore" });
-    execFileSync("taskset", ["-a", "-p", "-c", `0-${cores - 2}`, String(process.pid)], { stdio: "ignore" });
-  } catch (e) {
-    console.error(`BENCH_PIN: taskset failed (${(e as Error).message}): running unpinned`);
-  }
+  await stage.close();
 }
