@@ -19,7 +19,7 @@
 // |---------------------------------------------|-------------------------------------------------------|
 // | a credential that is wrong                  | 401 + WWW-Authenticate (counted, as admin tokens are) |
 // | too many wrong credentials from the address | 429 + Retry-After                                     |
-// | body over 16 KiB                            | 413 {errorCode: GENERAL}                               |
+// | body over 16 KiB (declared or as read)      | 413 {errorCode: GENERAL}; never read past the bound    |
 // | bulk, If-None-Match equals the ETag         | 304, no body (the ETag names the evaluated body: the  |
 // |                                             | flags' version and this caller's variations)          |
 // No KV read or controller call beyond the proxy's own: the flags are the isolate's cached copy.
@@ -49,6 +49,7 @@ import { cookieValue, visitorSetCookie } from "../routing/visitor";
 import { OVERRIDE_COOKIE, OVERRIDE_HEADER, verifyOverride } from "../routing/override";
 import type { RequestFacts } from "../routing/targeting";
 import { fingerprintOf } from "../model/fingerprint";
+import { readTextUpTo } from "../lib/bounded-read";
 
 type Ctx = Context<AdminEnv>;
 
@@ -113,8 +114,10 @@ async function callerOf(c: Ctx, flagKey: string | null): Promise<Caller | Respon
   const env = c.env as Env;
   const server = await serverCaller(c, env);
   if (server instanceof Response) return server;
-  const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES)
+  // Bounded before anything is read: a browser call needs no credential, and a body read whole
+  // first could be as large as the request limit (100 MB and up) in an isolate of 128 MB.
+  const text = await boundedBody(c.req.raw);
+  if (text === null)
     return refuse(
       { errorCode: "GENERAL", errorDetails: `the body is over ${MAX_BODY_BYTES / 1024} KiB: send only the context` },
       413,
@@ -179,4 +182,13 @@ async function overridesOf(c: Ctx, env: Env): Promise<FlagOverrides | null> {
   const token = c.req.header(OVERRIDE_HEADER) ?? cookieValue(c.req.header("cookie") ?? null, OVERRIDE_COOKIE);
   if (token === null || token === "") return null;
   return (await verifyOverride(token, env.OVERRIDE_SECRET, Math.floor(Date.now() / 1000)))?.flags ?? null;
+}
+
+/** The body as text if it is at most MAX_BODY_BYTES (by Content-Length, then as read), else null. */
+async function boundedBody(req: Request): Promise<string | null> {
+  const declared = Number(req.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return null;
+  if (req.body === null) return "";
+  const got = await readTextUpTo(req.body, MAX_BODY_BYTES);
+  return got.whole ? got.text : null;
 }

@@ -6,15 +6,20 @@
 // | flag batches of a flags version not known    | `flags` is read from KV (at most once a second, in the |
 // |                                              | background: no report waits on it); later batches count|
 // | the document unreadable or invalid           | nothing is judged until a valid one is read            |
-// | a guard trips, mode "enforce"                | at once: the view tells isolates (`killedFlags`, with  |
-// |                                              | the versions it applies to) and its revision moves, so |
-// |                                              | watches answer; event "flag-killed" and its webhook;   |
-// |                                              | then `flags` in KV rewritten with `"on": false`        |
+// | a guard trips, mode "enforce"                | at once: the view tells isolates (`killedFlags`: the   |
+// |                                              | flag's definition judged, whichever document version   |
+// |                                              | holds it) and its revision moves, so watches answer;   |
+// |                                              | event "flag-killed" and its webhook; then `flags` in   |
+// |                                              | KV rewritten with `"on": false`                        |
+// | several trips at once                        | one writer: every pending kill applied to a fresh read |
+// |                                              | in one put (KV takes one write a second per key),      |
+// |                                              | retried up to 3 times 1.1 s apart                      |
 // | a guard trips, mode "observe"                | event "would-kill-flag", nothing changed               |
-// | the KV rewrite fails                         | logged; isolates still serve the flag off by the view  |
-// |                                              | (for the versions judged); the operator sees the event |
-// | the operator writes the flags again          | last writer wins in KV (no compare-and-set there); a   |
-// |                                              | version the kill does not name is the operator's call  |
+// | the KV rewrite fails for good                | logged; isolates still serve the flag off by the view  |
+// | KV shows the flag off, later on again        | the operator switched it back on (even to the very text|
+// |                                              | judged): the kill is withdrawn, a new comparison starts|
+// | the flag's definition changes, or it is gone | the kill no longer applies (not the flag judged)       |
+// | the operator writes the flags meanwhile      | last writer wins in KV (no compare-and-set there)      |
 // Counts live in memory only: a restarted object starts each comparison again (the kill itself is in
 // the stored state and keeps being told).
 import type { ControllerContext } from "./context";
@@ -25,13 +30,21 @@ import { FlagGuards, flagBatchOf, type FlagTrip } from "../flags/guard";
 import { fingerprintOf } from "../model/fingerprint";
 import { readTextUpTo } from "../lib/bounded-read";
 import { MAX_TEXT_BYTES } from "../model/limits";
-import type { FlagsDocument } from "../model/flags";
+import { withTimeout } from "../lib/timeout";
+import { definitionOf, type FlagsDocument } from "../model/flags";
 import type { StatusSnapshot } from "../model/status";
 import { flagStatuses } from "../flags/status";
 
 /** Kills the view keeps telling (oldest dropped): far more than FLAG_LIMITS.guarded. */
 const MAX_KILLS = 20;
 const READ_EVERY_MS = 1000;
+const WRITE_ATTEMPTS = 3;
+/** How often a standing kill has KV read again for the operator's "on" (with reports, not on a timer). */
+const RECHECK_KILLS_MS = 5000;
+/** Past KV's one write a second per key. */
+const WRITE_RETRY_MS = 1100;
+/** As the rollout's reads (./kv-sync.ts): a stalled read must not stop every later one. */
+const READ_TIMEOUT_MS = 2000;
 
 export class FlagGuardKeeper {
   private readonly guards = new FlagGuards();
@@ -40,6 +53,9 @@ export class FlagGuardKeeper {
   /** The last valid flags document read, and why the one in KV is not (for the status). */
   private last: { doc: FlagsDocument; fingerprint: string } | null = null;
   private lastError: string | null = null;
+  /** Kills still to be written to KV, and the one writer doing it (./writeOff). */
+  private readonly pendingOff = new Set<string>();
+  private writing: Promise<void> | null = null;
 
   constructor(
     private readonly kv: KVNamespace,
@@ -51,6 +67,11 @@ export class FlagGuardKeeper {
     const flagBatches = batches.filter((b) => flagBatchOf(String(b?.fingerprint)) !== null);
     if (flagBatches.length === 0) return;
     const unknown = flagBatches.some((b) => !this.guards.knows(flagBatchOf(b.fingerprint)!.fingerprint));
+    // While a kill stands, KV is read now and then even when every version is known: the operator
+    // switching the flag on again may restore the very text judged, whose version nothing flags as new.
+    const recheck =
+      (this.context.state().killedFlags ?? []).length > 0 && this.context.now() - this.lastReadAt >= RECHECK_KILLS_MS;
+    if (recheck) this.context.background(this.learn().catch(() => {}));
     if (!unknown) return this.judge(flagBatches);
     this.context.background(
       this.learn()
@@ -65,12 +86,7 @@ export class FlagGuardKeeper {
     if (this.last === null) return undefined;
     // Killed by its guard: off by the view (a judged version) or by the controller's own write since,
     // not switched on again by the operator.
-    const { doc, fingerprint } = this.last;
-    const killed = new Set(
-      (this.context.state().killedFlags ?? [])
-        .filter((k) => k.versions.includes(fingerprint) || doc.flags[k.key]?.on === false)
-        .map((k) => k.key),
-    );
+    const killed = new Set((this.context.state().killedFlags ?? []).map((k) => k.key));
     return {
       fingerprint: this.last.fingerprint,
       flags: flagStatuses(this.last.doc, this.guards.status(Math.floor(this.context.now() / 1000)), killed),
@@ -99,20 +115,45 @@ export class FlagGuardKeeper {
       return;
     }
     this.lastError = null;
-    this.last = { doc: r.doc, fingerprint: r.fingerprint };
-    this.guards.configure(r.doc, r.fingerprint, Math.floor(this.context.now() / 1000));
+    this.adopt(r.doc, r.fingerprint);
   }
 
-  private async readText(): Promise<string | null> {
-    const body = await this.kv.get(FLAGS_KEY, { type: "stream" });
-    if (body === null) return null;
-    const got = await readTextUpTo(body, MAX_TEXT_BYTES);
-    return got.whole ? got.text : null;
+  /** A valid flags document read (or written by us): guards configured, kills kept or withdrawn. */
+  private adopt(doc: FlagsDocument, fingerprint: string): void {
+    const nowSec = Math.floor(this.context.now() / 1000);
+    this.last = { doc, fingerprint };
+    this.guards.configure(doc, fingerprint, nowSec);
+    const s = this.context.state();
+    const before = s.killedFlags ?? [];
+    const after: typeof before = [];
+    for (const k of before) {
+      const f = doc.flags[k.key];
+      if (f === undefined || definitionOf(f) !== k.definition) continue; // not the flag judged any more
+      if (!f.on) after.push(k.seenOff ? k : { ...k, seenOff: true });
+      else if (!k.seenOff)
+        after.push(k); // a copy from before the kill: KV has not shown it off yet
+      else this.guards.restart(k.key, nowSec); // off in KV, then on: the operator's call
+    }
+    const changed = after.length !== before.length || after.some((k, i) => k !== before[i]);
+    if (!changed) return;
+    const withdrawn = after.length < before.length;
+    this.context.update(withdrawn ? { killedFlags: after, revision: s.revision + 1 } : { killedFlags: after });
+  }
+
+  /** `flags` as text (null: missing or oversized); a read that hangs fails after READ_TIMEOUT_MS. */
+  private readText(): Promise<string | null> {
+    const read = async () => {
+      const body = await this.kv.get(FLAGS_KEY, { type: "stream" });
+      if (body === null) return null;
+      const got = await readTextUpTo(body, MAX_TEXT_BYTES);
+      return got.whole ? got.text : null;
+    };
+    return withTimeout(read(), READ_TIMEOUT_MS, `KV read of "${FLAGS_KEY}"`);
   }
 
   private tripped(t: FlagTrip): void {
     const reason = t.judgement.reason ?? "its guard's rules failed";
-    const data = { flag: t.key, figures: t.judgement.figures, versions: t.versions };
+    const data = { flag: t.key, figures: t.judgement.figures };
     if (t.rules.mode === "observe") {
       this.context.recordEvent({
         kind: "would-kill-flag",
@@ -123,7 +164,7 @@ export class FlagGuardKeeper {
       return;
     }
     const s = this.context.state();
-    const killed = [...(s.killedFlags ?? []).filter((k) => k.key !== t.key), { key: t.key, versions: t.versions }];
+    const killed = [...(s.killedFlags ?? []).filter((k) => k.key !== t.key), { key: t.key, definition: t.definition }];
     this.context.update({ killedFlags: killed.slice(-MAX_KILLS), revision: s.revision + 1 });
     this.context.recordEvent({
       kind: "flag-killed",
@@ -131,35 +172,52 @@ export class FlagGuardKeeper {
       reason: `flag "${t.key}" switched off: ${reason}`,
       data,
     });
-    this.context.background(this.writeOff(t.key));
+    this.pendingOff.add(t.key);
+    if (this.writing === null)
+      this.context.background((this.writing = this.writeOff().finally(() => (this.writing = null))));
   }
 
-  /** `flags` in KV with the flag's `on` false, the rest of the text as the operator wrote it. */
-  private async writeOff(key: string): Promise<void> {
-    try {
-      const text = await this.readText();
-      if (text === null) return;
-      const raw = JSON.parse(text) as { flags?: Record<string, { on?: boolean }> };
-      const flag = raw.flags?.[key];
-      if (flag === undefined || flag.on === false) return;
-      flag.on = false;
-      const next = JSON.stringify(raw, null, 2);
-      // Never write what isolates would refuse: the edit only turns a switch off, but check anyway.
-      const parsed = parseFlags(next);
-      if (!parsed.ok) throw new Error(`the edited document would be invalid: ${parsed.summary}`);
-      await this.kv.put(FLAGS_KEY, next);
-      this.last = { doc: parsed.doc, fingerprint: fingerprintOf(next) };
-      this.guards.configure(parsed.doc, this.last.fingerprint, Math.floor(this.context.now() / 1000));
-    } catch (e) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          event: "flag-kill-write-failed",
-          flag: key,
-          message: (e as Error)?.message ?? String(e),
-          note: "isolates still serve the flag off for the versions judged (the controller's view); write flags with it off to make it stick",
-        }),
-      );
+  /**
+   * `flags` in KV with every pending kill's `on` false, the rest of the text as the operator wrote it:
+   * one writer, one put for all (KV takes one write a second per key), a fresh read each attempt.
+   */
+  private async writeOff(): Promise<void> {
+    for (let attempt = 1; this.pendingOff.size > 0; attempt++) {
+      const keys = [...this.pendingOff];
+      try {
+        const text = await this.readText();
+        if (text === null) return void this.pendingOff.clear();
+        const raw = JSON.parse(text) as { flags?: Record<string, { on?: boolean }> };
+        let edited = false;
+        for (const key of keys) {
+          const flag = raw.flags?.[key];
+          if (flag !== undefined && flag.on !== false) ((flag.on = false), (edited = true));
+        }
+        if (edited) {
+          const next = JSON.stringify(raw, null, 2);
+          // Never write what isolates would refuse: the edit only turns switches off, but check anyway.
+          const parsed = parseFlags(next);
+          if (!parsed.ok) throw new Error(`the edited document would be invalid: ${parsed.summary}`);
+          await this.kv.put(FLAGS_KEY, next);
+          this.adopt(parsed.doc, fingerprintOf(next));
+        }
+        for (const key of keys) this.pendingOff.delete(key);
+      } catch (e) {
+        if (attempt >= WRITE_ATTEMPTS) {
+          console.error(
+            JSON.stringify({
+              level: "error",
+              event: "flag-kill-write-failed",
+              flags: keys,
+              message: (e as Error)?.message ?? String(e),
+              note: "isolates still serve these flags off by the controller's view; write flags with them off to make it stick",
+            }),
+          );
+          for (const key of keys) this.pendingOff.delete(key);
+          return;
+        }
+        await new Promise((ok) => setTimeout(ok, WRITE_RETRY_MS));
+      }
     }
   }
 }

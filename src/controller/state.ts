@@ -44,8 +44,11 @@ export interface ControllerState {
   pendingKvText: string | null;
   /** Alarm concerns → epoch ms; the alarm is set to the earliest. */
   wake: Record<string, number>;
-  /** Guarded flags switched off by the controller, told to isolates in the view (./flag-guard.ts). */
-  killedFlags: KilledFlag[];
+  /**
+   * Guarded flags switched off by the controller, told to isolates in the view (./flag-guard.ts);
+   * `seenOff`: KV has shown the flag off since (so a version with it on is the operator's).
+   */
+  killedFlags: (KilledFlag & { seenOff?: boolean })[];
 }
 
 /**
@@ -161,7 +164,7 @@ export function viewOf(s: ControllerState): ControllerView {
     fingerprint: s.viewFingerprint,
     supersedes: s.supersedes,
   };
-  if (s.killedFlags?.length) view.killedFlags = s.killedFlags;
+  if (s.killedFlags?.length) view.killedFlags = s.killedFlags.map((k) => ({ key: k.key, definition: k.definition }));
   return view;
 }
 

@@ -22,7 +22,7 @@
 // from its start. Raising `percent` therefore only adds buckets to every variation: no visitor who
 // had a variation loses it, nor switches to another. Changing the weights or the salt reshuffles.
 import type { Flag, FlagValue, FlagsDocument } from "../model/flags";
-import { defaultOf, offOf, typeOfValue } from "../model/flags";
+import { defaultOf, definitionOf, offOf, typeOfValue } from "../model/flags";
 import { BUCKETS, bucketOf, seedOf, thresholdOf } from "../routing/bucket";
 import { asciiJson } from "../lib/ascii-json";
 import { compileRules, firstMatch, type CompiledRules, type RequestFacts } from "../routing/targeting";
@@ -45,6 +45,8 @@ interface Range {
 export interface CompiledFlag {
   key: string;
   flag: Flag;
+  /** What a guard judges of it (model/flags.ts `definitionOf`): a kill names it. */
+  definition: string;
   type: ReturnType<typeof typeOfValue>;
   off: string;
   fallback: string;
@@ -92,6 +94,7 @@ function compileFlag(key: string, flag: Flag): CompiledFlag {
   return {
     key,
     flag,
+    definition: definitionOf(flag),
     type: typeOfValue(Object.values(flag.variations)[0] as FlagValue),
     off: offOf(flag),
     fallback,
@@ -184,10 +187,18 @@ export function originFlagsHeader(
 
 /**
  * The arm of a guarded flag's comparison this visitor's request counts in: "green" (treatment) when
- * the rollout gave it a variation, "blue" (control) when it was bucketed outside the rollout, null
- * when the variation was not drawn at random (off, a rule, a tester's token): such requests would
- * bias the comparison, so they count in neither arm.
+ * the rollout gave it a variation other than the default, "blue" (control) when it was bucketed to
+ * the default (outside the rollout, or a split that names the default), null when the variation was
+ * not drawn at random (off, a rule, a tester's token): such requests would bias the comparison, so
+ * they count in neither arm.
  */
-export function armOf(e: FlagEvaluation): "blue" | "green" | null {
-  return e.reason === "SPLIT" ? "green" : e.reason === "DEFAULT" ? "blue" : null;
+export function armOf(f: CompiledFlag, e: FlagEvaluation): "blue" | "green" | null {
+  if (e.reason !== "SPLIT" && e.reason !== "DEFAULT") return null;
+  return e.variation === f.fallback ? "blue" : "green";
+}
+
+/** Whether a guarded flag has two arms to compare: a rollout strictly between 0 and 100 %. */
+export function comparable(f: CompiledFlag): boolean {
+  const p = f.flag.rollout?.percent ?? 0;
+  return f.flag.on && p > 0 && p < 100;
 }

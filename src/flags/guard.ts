@@ -15,13 +15,16 @@
 // | the flag's definition changed (percent, split,    | a new comparison: window and ledgers start empty  |
 // | rules, guard rules)                               |                                                   |
 // | the flag no longer guarded, or gone               | its guard dropped                                 |
+// | control under the rules' minRequests (thin, or a  | not judged (healthy, "no comparison yet"): the    |
+// | rollout at or near 100 %)                         | rules would fall back on the treatment alone      |
 // | the judgement fails                               | returned once per comparison (`tripped`), with    |
 // |                                                   | the figures; the caller kills (or observes)       |
-// | the flag on again in a later version after a trip | a new comparison                                  |
-import type { FlagsDocument } from "../model/flags";
+// | the operator switches a killed flag on again      | a new comparison (`restart`, the controller's     |
+// |                                                   | call: the text may be the judged one, byte-alike)  |
+import { definitionOf, type FlagsDocument } from "../model/flags";
 import type { RollbackRules } from "../model/rollout";
 import { FLAG_BATCH_PREFIX, type ReportBatch } from "../model/protocol";
-import { addBatch, emptyVector, SlidingWindow, type CountedParts } from "../health/window";
+import { addBatch, emptyVector, slotCounters, SlidingWindow, type CountedParts } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
 
@@ -36,7 +39,7 @@ export function flagBatchOf(fingerprint: string): { key: string; fingerprint: st
 const ARMS: CountedParts = { slots: ["blue", "green"], shadow: false, newVisitors: false };
 
 interface Guard {
-  /** The flag's definition as JSON: a change starts a new comparison. */
+  /** The flag's definition (model/flags.ts `definitionOf`): a change starts a new comparison. */
   definition: string;
   rules: RollbackRules;
   /** Flags versions whose batches count for this comparison. */
@@ -53,8 +56,24 @@ export interface FlagTrip {
   key: string;
   judgement: Judgement;
   rules: RollbackRules;
-  /** Flags versions the comparison covered: isolates routing by one of them switch the flag off. */
-  versions: string[];
+  /** The flag's definition judged: isolates whose flag has it serve it off (the kill's scope). */
+  definition: string;
+}
+
+/** Flags versions a comparison accepts batches of (the newest). */
+const MAX_VERSIONS = 16;
+
+function fresh(definition: string, rules: RollbackRules, fingerprint: string, nowSec: number): Guard {
+  return {
+    definition,
+    rules,
+    versions: new Set(fingerprint === "" ? [] : [fingerprint]),
+    window: new SlidingWindow(1, rules.windowSeconds),
+    ledger: slidingLedger(limitsOf(rules), rules.windowSeconds),
+    sample: new VisitorLedger(limitsOf(rules), null),
+    tripped: false,
+    startedAt: nowSec,
+  };
 }
 
 export class FlagGuards {
@@ -70,27 +89,28 @@ export class FlagGuards {
     }
     for (const [key, f] of Object.entries(doc.flags)) {
       if (f.guard === false) continue;
-      const definition = JSON.stringify({ ...f, description: undefined, on: undefined, browser: undefined });
+      const definition = definitionOf(f);
       const g = this.guards.get(key);
-      // The same comparison goes on, unless the flag is on again in a version after a trip (the
-      // operator switching it back on asks for a new judgement; the controller's own "off" does not).
-      const reopened = g !== undefined && g.tripped && f.on && !g.versions.has(fingerprint);
-      if (g !== undefined && g.definition === definition && !reopened) {
+      if (g !== undefined && g.definition === definition) {
+        // Bounded: an old version's batches stop counting, a new one's start with the next read.
         g.versions.add(fingerprint);
+        if (g.versions.size > MAX_VERSIONS) g.versions.delete(g.versions.values().next().value!);
         continue;
       }
-      const rules = f.guard;
-      this.guards.set(key, {
-        definition,
-        rules,
-        versions: new Set([fingerprint]),
-        window: new SlidingWindow(1, rules.windowSeconds),
-        ledger: slidingLedger(limitsOf(rules), rules.windowSeconds),
-        sample: new VisitorLedger(limitsOf(rules), null),
-        tripped: false,
-        startedAt: nowSec,
-      });
+      this.guards.set(key, fresh(definition, f.guard, fingerprint, nowSec));
     }
+  }
+
+  /**
+   * A new comparison for `key` (the operator switched a killed flag on again: src/controller/
+   * flag-guard.ts decides that, since the text alone cannot tell it from a stale copy).
+   */
+  restart(key: string, nowSec: number): void {
+    const g = this.guards.get(key);
+    if (g === undefined) return;
+    const next = fresh(g.definition, g.rules, "", nowSec);
+    next.versions = g.versions;
+    this.guards.set(key, next);
   }
 
   /** Whether a batch's flags version is one the guards know (else the caller reads the document). */
@@ -122,7 +142,7 @@ export class FlagGuards {
       const judgement = this.judge(g, nowSec);
       if (judgement.healthy) continue;
       g.tripped = true;
-      trips.push({ key, judgement, rules: g.rules, versions: [...g.versions] });
+      trips.push({ key, judgement, rules: g.rules, definition: g.definition });
     }
     return trips;
   }
@@ -138,8 +158,13 @@ export class FlagGuards {
   }
 
   private judge(g: Guard, nowSec: number): Judgement {
+    const totals = g.window.totals(nowSec);
+    // No control, no comparison: the rules would fall back to the treatment's own error rate, and
+    // an outage of the whole site (or a rollout at 100 %) would switch the flag off.
+    const control = slotCounters(totals, "blue");
+    if (control.requests < g.rules.minRequests) return notJudged(g, totals, control.requests);
     return judgeHealth(
-      g.window.totals(nowSec),
+      totals,
       "green",
       g.rules,
       g.rules.windowSeconds,
@@ -147,4 +172,11 @@ export class FlagGuards {
       peopleOf(g.sample, "green"),
     );
   }
+}
+
+/** Healthy by default: the control arm is too thin to compare with (a verdict with the figures). */
+function notJudged(g: Guard, totals: ArrayLike<number>, controlRequests: number): Judgement {
+  const j = judgeHealth(totals, "green", false, g.rules.windowSeconds);
+  const detail = `${controlRequests} of ${g.rules.minRequests} control requests: no comparison yet (a guard judges the treatment only against its control)`;
+  return { ...j, healthy: true, reason: null, verdicts: [{ rule: "control", ok: true, detail }] };
 }

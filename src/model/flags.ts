@@ -14,6 +14,7 @@ import * as z from "../lib/zod";
 import { hasCondition, label, list, percent, rollbackSchema, ruleConditions, ruleName } from "./rollout";
 import { utf8Bytes } from "../lib/utf8";
 import { asciiJson } from "../lib/ascii-json";
+import { fingerprintOf } from "./fingerprint";
 
 /** Far above real use, and small enough that every isolate evaluates all of them per request cheaply. */
 export const FLAG_LIMITS = {
@@ -24,12 +25,14 @@ export const FLAG_LIMITS = {
   stringChars: 1024,
   jsonBytes: 4096,
   /**
-   * x-edgeshift-flags at its longest. Cloudflare accepts 128 KB of request headers in all
-   * (developers.cloudflare.com/workers/platform/limits/, "Request limits"; earlier versions of that
-   * page said 32 KB in all and 16 KB per header): one header of at most 16 KiB fits either, and
-   * leaves the rest to the app's own headers and cookies.
+   * x-edgeshift-flags at its longest. The origin's limits bind before Cloudflare's (128 KB of request
+   * headers, developers.cloudflare.com/workers/platform/limits/): Node's HTTP server takes 16 KiB
+   * of headers in all (`--max-http-header-size`), nginx 8 KiB per header line
+   * (`large_client_header_buffers`), gunicorn and Apache 8,190 bytes per line. 4 KiB leaves the
+   * app's own headers and cookies their room under all of them; a header a default origin refuses
+   * would fail every request with a 4xx no guard counts.
    */
-  originHeaderBytes: 16 * 1024,
+  originHeaderBytes: 4 * 1024,
   /**
    * Guarded flags: each adds two arms of counters and contributors to every isolate's report and a
    * window and ledgers to the controller, so a report stays small and one object keeps up.
@@ -232,7 +235,7 @@ export const flagsDocumentSchema = z.strictObject({
         if (bytes > FLAG_LIMITS.originHeaderBytes)
           ctx.addIssue({
             code: "custom",
-            message: `the flags sent to the origin could make x-edgeshift-flags ${bytes} bytes, over ${FLAG_LIMITS.originHeaderBytes}: set "origin": false on flags the origin does not read, or make JSON variations smaller`,
+            message: `the flags sent to the origin could make x-edgeshift-flags ${bytes} bytes, over ${FLAG_LIMITS.originHeaderBytes}: set "origin": false on flags the origin does not read, or make JSON variations smaller (origins refuse long headers: nginx 8 KiB a line, Node 16 KiB in all)`,
           });
       }),
     ),
@@ -266,4 +269,15 @@ export function offOf(f: Pick<Flag, "off" | "variations" | "default">): string {
 /** The variation served while on and nothing else decides. */
 export function defaultOf(f: Pick<Flag, "off" | "variations" | "default">): string {
   return f.default ?? offOf(f);
+}
+
+/**
+ * What a guard judges of a flag, hashed: its variations, rollout, rules, salt and guard rules — not
+ * `on`, `description`, `browser` or `origin`, which change neither arm. A guard's comparison, and a
+ * kill, hold for exactly one definition (src/flags/guard.ts, src/worker/flags.ts).
+ */
+export function definitionOf(f: Flag): string {
+  return fingerprintOf(
+    JSON.stringify({ ...f, on: undefined, description: undefined, browser: undefined, origin: undefined }),
+  );
 }

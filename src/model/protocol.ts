@@ -151,17 +151,18 @@ export interface ControllerView {
    */
   boundMs?: number;
   /**
-   * Guarded flags the controller switched off (src/flags/guard.ts): an isolate whose cached `flags`
-   * document is one of `versions` serves the flag as off at once, before KV shows the controller's
-   * write (a newer version, e.g. the operator switching it back on, is theirs to decide).
+   * Guarded flags the controller switched off (src/flags/guard.ts): an isolate whose cached flag has
+   * the `definition` judged serves it off at once, whichever `flags` version it holds, before KV
+   * shows the controller's write. A changed definition is not the one judged; switching the flag on
+   * again takes it out of this list (src/controller/flag-guard.ts).
    */
   killedFlags?: KilledFlag[];
 }
 
 export interface KilledFlag {
   key: string;
-  /** Flags document versions (fingerprints) the kill applies to. */
-  versions: string[];
+  /** The flag's definition judged (src/model/flags.ts `definitionOf`). */
+  definition: string;
 }
 
 export const EMPTY_VIEW: ControllerView = { revision: 0, doc: null, fingerprint: null, supersedes: [] };

@@ -25,6 +25,7 @@
 import type { Env } from "../env";
 import type { Recorder, Routed, ShadowOutcome } from "../telemetry/recorder";
 import { isWebSocketUpgrade, originBase, pathAndQuery, upstreamHeaders } from "./headers";
+import { FLAGS_HEADER } from "../flags/evaluate";
 import { fetchOrigin, timeoutOf } from "./forward";
 import {
   compareAnswers,
@@ -59,6 +60,8 @@ export function maybeMirror(
   env: Env,
   ctx: ExecutionContext,
   recorder: MirrorSink,
+  /** The x-edgeshift-flags value stable got: the mirror must ask the same question (null: none). */
+  flagsHeader: string | null = null,
 ): Response {
   // Once the body is teed, stableResponse's own body is locked: a fault after that must hand back
   // the user's branch, never the locked original.
@@ -91,6 +94,9 @@ export function maybeMirror(
 
     const canary = doc.canary;
     const headers = upstreamHeaders(req.headers, req.url, { slot: canary, role: "canary", release: doc.release });
+    // A flag's variation changes the answer: without the header stable got, the mirror's answer
+    // would differ for that alone and count as a mismatch against a healthy canary.
+    if (flagsHeader !== null) headers.set(FLAGS_HEADER, flagsHeader);
     headers.set(SHADOW_HEADER, "1");
     const url = originBase(canary === "blue" ? env.BLUE_ORIGIN : env.GREEN_ORIGIN) + pathAndQuery(req.url);
     const stable = { status: stableResponse.status, headers: pickHeaders(stableResponse.headers, opts.headers) };

@@ -198,9 +198,19 @@ export class Recorder<T> {
    * (visitors bucketed outside its rollout), "green" its treatment (bucketed into it). Counted like a
    * slot's outcome, in a batch of its own, so the controller judges it with the canary's rules.
    */
-  recordFlag(key: string, flagsFingerprint: string, arm: Slot, o: Outcome, visitor?: number, network?: number): void {
+  recordFlag(
+    key: string,
+    flagsFingerprint: string,
+    arm: Slot,
+    o: Outcome,
+    visitor?: number,
+    network?: number,
+    judged = true,
+  ): void {
+    // `judged` false (the rollout at 0 or 100 %, no comparison to make): counted, but no reason to
+    // report at the active pace.
     this.count(
-      this.batchFor(`${FLAG_BATCH_PREFIX}${key}@${flagsFingerprint}`, undefined, "green", false),
+      this.batchFor(`${FLAG_BATCH_PREFIX}${key}@${flagsFingerprint}`, undefined, "green", !judged),
       { ...o, slot: arm, role: arm === "green" ? "canary" : "stable" },
       visitor,
       network,
@@ -419,8 +429,14 @@ export class Recorder<T> {
     let b = this.batches.get(fingerprint);
     if (!b) {
       if (this.batches.size >= MAX_BATCHES) {
-        // Oldest first (Map keeps insertion order): it is the version least likely still in use.
-        const oldest = this.batches.keys().next().value!;
+        // Oldest first (Map keeps insertion order): it is the version least likely still in use; a
+        // guarded flag's batch before any of the rollout's, whose counts the canary's verdict needs.
+        let oldest = this.batches.keys().next().value!;
+        for (const fp of this.batches.keys())
+          if (fp.startsWith(FLAG_BATCH_PREFIX)) {
+            oldest = fp;
+            break;
+          }
         this.batches.delete(oldest);
         this.contributors.forget(oldest);
         this.quietDoc.delete(oldest);

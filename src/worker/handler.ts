@@ -53,7 +53,14 @@
 import type { Env } from "../env";
 import type { Slot } from "../model/rollout";
 import { getConfig, getFlags } from "./config-cache";
-import { armOf, evaluateFlag, FLAGS_HEADER, originFlagsHeader, type CompiledFlags } from "../flags/evaluate";
+import {
+  armOf,
+  comparable,
+  evaluateFlag,
+  FLAGS_HEADER,
+  originFlagsHeader,
+  type CompiledFlags,
+} from "../flags/evaluate";
 import type { FlagOverrides } from "../flags/evaluate";
 import { compiledFlags } from "./flags";
 import { effectiveRollout } from "../routing/effective";
@@ -299,7 +306,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     ) {
       // maybeMirror keeps its own faults (src/proxy/mirror.ts); this is for a throw it did not foresee.
       try {
-        response = maybeMirror(request, response, routed, env, ctx, recorder);
+        response = maybeMirror(request, response, routed, env, ctx, recorder, up.get(FLAGS_HEADER));
       } catch (e) {
         telemetryFailed("mirror", e);
       }
@@ -350,8 +357,8 @@ function recordFlagOutcomes(
 ): void {
   try {
     for (const f of flags.guarded) {
-      const arm = armOf(evaluateFlag(f, key, facts, overrides));
-      if (arm !== null) recorder.recordFlag(f.key, flags.fingerprint, arm, o, visitor, network);
+      const arm = armOf(f, evaluateFlag(f, key, facts, overrides));
+      if (arm !== null) recorder.recordFlag(f.key, flags.fingerprint, arm, o, visitor, network, comparable(f));
     }
   } catch (e) {
     telemetryFailed("record-flag", e);

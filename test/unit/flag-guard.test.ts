@@ -55,7 +55,8 @@ describe("the guard", () => {
     expect(g.add(100, [batch("checkout", "v1", 20, 0)])).toEqual([]);
     const trips = g.add(101, [batch("checkout", "v1", 20, 2, 100)]);
     expect(trips).toHaveLength(1);
-    expect(trips[0]).toMatchObject({ key: "checkout", versions: ["v1"] });
+    expect(trips[0]).toMatchObject({ key: "checkout" });
+    expect(trips[0].definition).toMatch(/^[0-9a-f]{16}$/);
     expect(trips[0].judgement.healthy).toBe(false);
     expect(trips[0].judgement.reason).toBeTruthy();
     // Once per comparison.
@@ -86,19 +87,34 @@ describe("the guard", () => {
     expect(g.add(101, [batch("checkout", "v2", 20, 2, 100)])).toHaveLength(1);
   });
 
-  it("a changed definition starts a new comparison; switching it on again after a trip too", () => {
+  it("a changed definition starts a new comparison; the controller's own off keeps the trip; restart starts afresh", () => {
     const g = new FlagGuards();
     g.configure(guarded(), "v1", 100);
     g.add(100, [batch("checkout", "v1", 20, 0)]);
     expect(g.add(101, [batch("checkout", "v1", 20, 2, 100)])).toHaveLength(1);
-    // The controller's own write (off): still tripped, nothing new to report.
+    // The controller's own write (off), and any other version of the same definition: still tripped.
     const off = doc({ checkout: { ...guarded().flags.checkout, on: false } });
     g.configure(off, "v2", 102);
+    g.configure(guarded(), "v3", 102);
     expect(g.status(102)[0].tripped).toBe(true);
-    // The operator switches it on again: judged afresh (and a healthy start does not trip).
-    g.configure(guarded(), "v3", 103);
+    // The operator switched it on again (the controller decides that): judged afresh.
+    g.restart("checkout", 103);
     expect(g.status(103)[0]).toMatchObject({ tripped: false, since: 103 });
     expect(g.add(103, [batch("checkout", "v3", 20, 0)])).toEqual([]);
+    // A changed definition is a new comparison too.
+    g.add(104, [batch("checkout", "v3", 20, 2, 300)]);
+    g.configure(guarded({ maxErrorRate: 0.5 }), "v4", 105);
+    expect(g.status(105)[0]).toMatchObject({ tripped: false, since: 105 });
+  });
+
+  it("without enough control requests there is no judgement: a site-wide outage at 100 % kills nothing", () => {
+    const g = new FlagGuards();
+    g.configure(doc({ all: { rollout: { percent: 100 }, guard: true } }), "v1", 100);
+    const b = batch("all", "v1", 200, 1);
+    delete b.slots.blue;
+    delete b.contributors!.blue;
+    expect(g.add(100, [b])).toEqual([]);
+    expect(g.status(100)[0].judgement.verdicts[0].detail).toContain("no comparison yet");
   });
 
   it("a flag no longer guarded is dropped", () => {

@@ -6,6 +6,7 @@ import { afterAll, expect, it, vi } from "vitest";
 import { controllerStub } from "../../src/controller/rpc";
 import { recorder } from "../../src/worker/telemetry";
 import { echo, fromCrowd, get, useRollout } from "./helpers";
+import { expireConfigCache } from "../../src/worker/config-cache";
 
 const run = Math.random().toString(36).slice(2, 8);
 const FLAG = `checkout-${run}`;
@@ -74,3 +75,59 @@ it("a flag whose treatment fails is switched off: the origin stops getting it, K
     exposure: { off: 50, on: 50 },
   });
 });
+
+it("two flags failing together are both switched off in KV; putting the judged text back switches one on again", async () => {
+  const [a, b] = [`two-a-${run}`, `two-b-${run}`];
+  const guard = { minRequests: 20, minVisitors: 3, minNetworks: 2, relative: false };
+  const text = JSON.stringify(
+    { flags: { [a]: { rollout: { percent: 50 }, guard }, [b]: { rollout: { percent: 50 }, guard } } },
+    null,
+    2,
+  );
+  await env.ROLLOUT_CONFIG.put("flags", text);
+  await useRollout({ percent: 0, release: `guard-two-${run}` });
+
+  const killedBoth = () => [a, b].every((k) => recorder.view.killedFlags?.some((x) => x.key === k));
+  await vi.waitFor(
+    async () => {
+      for (let i = 0; i < 6; i++) {
+        await (await get(`/__flagfail/${a}/500/x`, fromCrowd())).arrayBuffer();
+        await (await get(`/__flagfail/${b}/500/x`, fromCrowd())).arrayBuffer();
+      }
+      if (!killedBoth()) throw new Error("not both killed yet");
+    },
+    { timeout: 30_000, interval: 50 },
+  );
+  // One writer for both kills: neither is lost to the other's read-modify-write.
+  await vi.waitFor(
+    async () => {
+      const flags = JSON.parse((await env.ROLLOUT_CONFIG.get("flags"))!).flags;
+      expect([flags[a].on, flags[b].on]).toEqual([false, false]);
+    },
+    { timeout: 10_000 },
+  );
+
+  console.log("stage: both off in KV", Date.now());
+  // The operator puts the exact text judged back (e.g. the file from git): byte for byte the version
+  // the kill was made under. The controller saw the flags off since, so this is a switch back on.
+  await env.ROLLOUT_CONFIG.put("flags", text);
+  expireConfigCache();
+  await vi.waitFor(
+    async () => {
+      // The controller reads the flags again with reports while a kill stands (at most every 5 s; at
+      // percent 0 with the flags off, reports reach it every ~30 s) and when asked for its status,
+      // as an operator who has just switched a flag on does.
+      await controllerStub(env).status();
+      for (let i = 0; i < 4; i++) await (await get(`/again/${i}`, fromCrowd())).arrayBuffer();
+      await recorder.flush(env);
+      if (killedBoth()) throw new Error("still killed in the view");
+    },
+    { timeout: 20_000, interval: 200 },
+  );
+  const seen = new Set<boolean>();
+  for (let i = 0; i < 16; i++) {
+    const { j } = await echo(`/served/${i}`, fromCrowd());
+    seen.add(JSON.parse(j.headers["x-edgeshift-flags"])[a]);
+  }
+  expect([...seen].sort()).toEqual([false, true]);
+}, 60_000);
