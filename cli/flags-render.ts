@@ -5,7 +5,7 @@ import { splitOf } from "../src/flags/evaluate";
 import { formatConfiguredPercent } from "../src/lib/percent";
 import { defaultOf, offOf, typeOfValue, type Flag, type FlagValue, type FlagsDocument } from "../src/model/flags";
 import type { FlagChange } from "./flags-edit";
-import { painter, type Paint, type Style } from "./render";
+import { painter, sentTo, type Paint, type Style } from "./render";
 
 /** One flag in `flags list --json` (and a row of `flags list`). */
 export interface FlagSummary {
@@ -68,9 +68,6 @@ export function rolloutText(r: FlagSummary["rollout"]): string {
   return `${formatConfiguredPercent(r.percent)} → ${split.map(([v, w]) => `${v} ${formatConfiguredPercent((r.percent * w) / total)}`).join(", ")}`;
 }
 
-const exposure = (s: { origin: boolean; browser: boolean }) =>
-  [s.origin ? "origin" : "", s.browser ? "browser" : ""].filter(Boolean).join(", ") || "–";
-
 const onOff = (on: boolean) => (on ? "on" : "OFF");
 /** `text` (the state, padded or not) in the state's colour. */
 const paintState = (on: boolean, text: string, p: Paint) => (on ? p(text, "green") : p(text, "red", "bold"));
@@ -80,7 +77,7 @@ export function renderFlagList(doc: FlagsDocument, style: Style): string {
   const p = painter(style.color);
   const rows = Object.entries(doc.flags).map(([key, f]) => summarize(key, f));
   if (rows.length === 0) return p("  no flags", "dim");
-  const cells = rows.map((s) => [s.key, onOff(s.on), s.type, rolloutText(s.rollout), String(s.rules), exposure(s)]);
+  const cells = rows.map((s) => [s.key, onOff(s.on), s.type, rolloutText(s.rollout), String(s.rules), sentTo(s)]);
   const head = ["KEY", "STATE", "TYPE", "ROLLOUT", "RULES", "SENT TO"];
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[], paint: (i: number, cell: string) => string) =>

@@ -2,7 +2,7 @@
 // so it is unit-tested without a terminal; colour is plain ANSI and off when not a TTY/NO_COLOR.
 import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
 import { otherSlot, type Slot } from "../src/model/rollout";
-import type { RolloutEvent, SlotStats, StatusSnapshot } from "../src/model/status";
+import type { FlagArmStats, FlagStatus, RolloutEvent, SlotStats, StatusSnapshot } from "../src/model/status";
 
 export interface Style {
   color: boolean;
@@ -44,6 +44,9 @@ export function splitSummary(canary: Slot, percent: number): string {
   return `${canary} (canary) ${formatConfiguredPercent(percent)} · ${otherSlot(canary)} (stable) ${formatConfiguredPercent(100 - percent)}`;
 }
 
+/** "2026-11-25 08:00:00": an ISO time as the status and history print it (UTC, no fractions). */
+const stamp = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+
 const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : `${sec}s`);
 
 /** The figures a rollback recorded, as one line: "canary 6/85 errors (7.06 %) · stable 0/265 … · tripped: error-rate". */
@@ -65,30 +68,101 @@ function stateLabel(s: StatusSnapshot, p: Paint): string {
   return p(s.state.toUpperCase(), "bold", colour[s.state]);
 }
 
+/** The error rate in a column of `width`, in red from 5 %: a canary's default limit, where eyes should go. */
+function errorCell(st: SlotStats, width: number, p: Paint): string {
+  const err = (st.requests ? formatPercent(st.errorRate, 2) : "–").padStart(width);
+  return st.errorRate >= 0.05 ? p(err, "red", "bold") : err;
+}
+
 function slotRow(label: string, st: SlotStats, seconds: number, p: Paint): string {
   const rps = seconds > 0 ? (st.requests / seconds).toFixed(1) : "–";
-  const err = st.requests ? formatPercent(st.errorRate, 2) : "–";
-  const errC = st.errorRate >= 0.05 ? p(err.padStart(7), "red", "bold") : err.padStart(7);
+  const errC = errorCell(st, 7, p);
   const kinds = st.errors
     ? ` (5xx ${st.errorsByKind.status5xx}, net ${st.errorsByKind.network}, timeout ${st.errorsByKind.timeout})`
     : "";
   return `  ${label.padEnd(14)}${String(st.requests).padStart(8)}${rps.padStart(8)}${String(st.errors).padStart(8)}${errC}${ms(st.p50).padStart(8)}${ms(st.p95).padStart(8)}${ms(st.p99).padStart(8)}${String(st.failovers).padStart(10)}${kinds}`;
 }
 
+/** Where a flag's value is sent: "origin, browser", or "–" for neither (then only to authenticated OFREP callers). */
+export const sentTo = (f: { origin: boolean; browser: boolean }) =>
+  [f.origin ? "origin" : "", f.browser ? "browser" : ""].filter(Boolean).join(", ") || "–";
+
+/** "off 90 % · on 10 %": each variation's share of visitors by the flag's rollout. */
+const exposureText = (e: FlagStatus["exposure"]) =>
+  Object.entries(e)
+    .map(([v, share]) => `${v} ${formatConfiguredPercent(share)}`)
+    .join(" · ");
+
+function armLine(label: string, a: FlagArmStats, p: Paint): string {
+  return `    ${label.padEnd(10)}${String(a.requests).padStart(8)} requests${String(a.errors).padStart(6)} errors${errorCell(a, 9, p)}  p95 ${ms(a.p95).padStart(6)}${String(a.visitors).padStart(7)} visitors`;
+}
+
+/** A guarded flag's verdict in words: a kill (or, observing, the kill it would make) with its reason. */
+function guardVerdict(f: FlagStatus, g: NonNullable<FlagStatus["guard"]>, p: Paint): string {
+  const why = g.reason ?? "its treatment failed the comparison";
+  if (f.killed) return p(`✘ killed by its guard: ${why}`, "red", "bold");
+  if (g.tripped && g.mode === "observe") return p(`✘ would be switched off (guard observing): ${why}`, "yellow");
+  if (!g.healthy) return p(`✘ failing: ${why}`, "red");
+  return p(`✔ guard healthy${g.mode === "observe" ? " (observing)" : ""}`, "green");
+}
+
+/** A row per flag; under a guarded one, its verdict and the two arms it compares over its window. */
+function flagLines(flags: NonNullable<StatusSnapshot["flags"]>, p: Paint): string[] {
+  const out: string[] = [];
+  if (flags.error) out.push(p(`flags document in KV is invalid, the last good one is shown: ${flags.error}`, "yellow"));
+  if (!flags.flags.length) return out;
+  const state = (f: FlagStatus) => (f.killed ? "KILLED by its guard" : f.on ? "on" : "off");
+  const cells = flags.flags.map((f) => [f.key, state(f), f.type, exposureText(f.exposure), String(f.rules), sentTo(f)]);
+  const head = ["flags", "state", "type", "exposure", "rules", "sent to"];
+  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  w[0] += 2;
+  out.push(
+    p(
+      head
+        .map((h, i) => h.padEnd(w[i]))
+        .join("  ")
+        .trimEnd(),
+      "dim",
+    ),
+  );
+  flags.flags.forEach((f, r) => {
+    const paint = (i: number, cell: string) =>
+      i !== 1 ? cell : f.killed ? p(cell, "red", "bold") : f.on ? p(cell, "green") : p(cell, "dim");
+    out.push(
+      cells[r]
+        .map((c, i) => paint(i, (i === 0 ? `  ${c}` : c).padEnd(w[i])))
+        .join("  ")
+        .trimEnd(),
+    );
+    const g = f.guard;
+    if (!g) return;
+    out.push(
+      `    ${guardVerdict(f, g, p)}${p(` · over ${g.windowSeconds}s, compared since ${stamp(g.since)}`, "dim")}`,
+    );
+    out.push(armLine("control", g.control, p));
+    out.push(armLine("treatment", g.treatment, p));
+  });
+  return out;
+}
+
 function eventLine(e: RolloutEvent, p: Paint): string {
-  const t = e.at.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
   const colour =
-    e.kind === "rollback" || e.kind === "abort" || e.kind === "config-error" || e.kind === "operator-write-unseen"
+    e.kind === "rollback" ||
+    e.kind === "abort" ||
+    e.kind === "config-error" ||
+    e.kind === "operator-write-unseen" ||
+    e.kind === "flag-killed"
       ? "red"
       : e.kind === "promote" || e.kind === "plan-complete"
         ? "green"
         : e.kind === "pause" ||
             e.kind === "sample-ratio" ||
             e.kind === "operator-write-won" ||
-            e.kind === "would-roll-back"
+            e.kind === "would-roll-back" ||
+            e.kind === "would-kill-flag"
           ? "yellow"
           : "cyan";
-  return `  ${p(t, "dim")}  ${p(e.kind.padEnd(13), colour)} ${e.actor.padEnd(12)} ${e.reason}`;
+  return `  ${p(stamp(e.at), "dim")}  ${p(e.kind.padEnd(13), colour)} ${e.actor.padEnd(12)} ${e.reason}`;
 }
 
 export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: string; events?: number } = {}): string {
@@ -191,6 +265,10 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     out.push(p(`error rate, last ${duration(pts.length * bin)} in ${bin}s bins (top ${formatPercent(max, 0)})`, "dim"));
     out.push(`  ${`${canary} canary`.padEnd(14)} ${p(sparkline(rate(canary), max), "green")}`);
     out.push(`  ${`${stable} stable`.padEnd(14)} ${p(sparkline(rate(stable), max), "blue")}`);
+  }
+  if (s.flags && (s.flags.flags.length || s.flags.error)) {
+    out.push("");
+    out.push(...flagLines(s.flags, p));
   }
   const n = opts.events ?? 5;
   if (n > 0) {

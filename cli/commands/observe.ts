@@ -7,7 +7,7 @@ export const status: Command = {
   name: "status",
   usage: "status [options]",
   summary:
-    "Show the split, roles, release, plan step, state, health verdicts, per-slot rates and latency over the window, and the last events.",
+    "Show the split, roles, release, plan step, state, health verdicts, per-slot rates and latency over the window, the feature flags (a guarded flag's verdict and figures), and the last events.",
   details: "With --check, exits 1 when the canary is unhealthy or rolled back (for scripts and CI gates).",
   options: {
     ...API_OPTIONS,

@@ -12,8 +12,9 @@
 // | API answers 503 | admin API disabled: says to run `wrangler secret put ADMIN_TOKEN` |
 // | network error | "cannot reach", keeps retrying |
 //
-// Everything from the API is inserted as text (escaped), never as markup: reasons and release
-// labels are operator- or origin-controlled strings.
+// Everything from the API is inserted as text, never as markup: reasons, release labels and flag
+// keys are operator- or origin-controlled strings. Most panels escape into a template; the flags
+// panel builds nodes and sets only text.
 import { ADMIN_PREFIX } from "../model/names";
 
 export function statusPageHtml(): string {
@@ -41,7 +42,7 @@ section h2{font-size:12px;text-transform:uppercase;letter-spacing:.8px;color:var
 .step.done{color:var(--text);background:var(--line)}.step.cur{color:#fff;background:var(--cyan);border-color:var(--cyan)}
 .progress{height:8px;background:var(--line);border-radius:4px;overflow:hidden}.progress div{height:100%;background:var(--cyan);transition:width .6s}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{text-align:right;padding:5px 6px;border-bottom:1px solid var(--line)}th:first-child,td:first-child{text-align:left}th{color:var(--dim);font-weight:500;font-size:12px}
-.bad{color:var(--red);font-weight:600}.ok{color:var(--green)}.dim{color:var(--dim)}
+.bad{color:var(--red);font-weight:600}.ok{color:var(--green)}.dim{color:var(--dim)}.amber{color:var(--amber)}
 .verdict{display:flex;gap:8px;padding:3px 0}.verdict b{min-width:170px;font-weight:500}
 .banner{grid-column:1/-1;border-radius:10px;padding:12px 16px;border:1px solid var(--red);background:color-mix(in srgb,var(--red) 14%,var(--panel))}
 .banner.warn{border-color:var(--amber);background:color-mix(in srgb,var(--amber) 14%,var(--panel))}
@@ -49,7 +50,9 @@ table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}th,t
 svg{width:100%;height:auto;display:block}svg text{fill:var(--dim);font-size:11px}svg .grid{stroke:var(--line)}
 ol.events{list-style:none;margin:0;padding:0;max-height:420px;overflow:auto}
 ol.events li{display:grid;grid-template-columns:170px 110px 1fr;gap:10px;padding:6px 0;border-bottom:1px solid var(--line)}
-.k{font-weight:600}.k-rollback,.k-abort,.k-config-error,.k-webhook-failed,.k-operator-write-unseen{color:var(--red)}.k-promote,.k-plan-complete{color:var(--green)}.k-pause,.k-sample-ratio,.k-plan-extended,.k-operator-write-won,.k-would-roll-back{color:var(--amber)}.k-step,.k-plan-start,.k-resume,.k-attempt{color:var(--cyan)}
+.k{font-weight:600}.k-rollback,.k-abort,.k-config-error,.k-webhook-failed,.k-operator-write-unseen,.k-flag-killed{color:var(--red)}.k-promote,.k-plan-complete{color:var(--green)}.k-pause,.k-sample-ratio,.k-plan-extended,.k-operator-write-won,.k-would-roll-back,.k-would-kill-flag{color:var(--amber)}.k-step,.k-plan-start,.k-resume,.k-attempt{color:var(--cyan)}
+#flags{overflow-x:auto}#flags td,#flags th{text-align:left;vertical-align:top;padding:5px 4px}#flags td.key{font-weight:600;min-width:6em;overflow-wrap:anywhere}#flags .nw{white-space:nowrap}#flags tr.guarded>td{border-bottom:0}
+#flags tr.guard>td{padding:0 4px 10px 18px}#flags .arms{margin:4px 0;max-width:560px}#flags .arms td,#flags .arms th{border-bottom:0;padding:2px 5px}#flags .arms td{white-space:nowrap}#flags .arms td+td,#flags .arms th+th{text-align:right}
 details{color:var(--dim);font-size:12px}pre{white-space:pre-wrap;margin:4px 0}
 #gate{max-width:520px;margin:60px auto;padding:20px}#gate input{width:100%;padding:8px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:var(--text);font:inherit}
 #gate button,header button{padding:6px 14px;border-radius:6px;border:1px solid var(--line);background:var(--panel);color:var(--text);cursor:pointer;font:inherit}
@@ -198,6 +201,8 @@ function render(s) {
   $("err-chart").innerHTML = chart(s.series, (pt) => (pt.requests ? pt.errorRate : null), { fmt: (v) => pct(v, 0), min: 0.05, threshold: rb && rb.maxErrorRate, c, st });
   $("lat-chart").innerHTML = chart(s.series, (pt) => pt.p95, { fmt: (v) => ms(Math.round(v)), min: 50, c, st });
 
+  renderFlags(s.flags);
+
   $("events").innerHTML = s.events.length
     ? s.events.map((e) =>
         '<li><span class="dim">' + esc(new Date(e.at).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })) + '</span><span class="k k-' + esc(e.kind) + '">' + esc(e.kind) + "</span><span>" + esc(e.reason) +
@@ -208,6 +213,55 @@ function render(s) {
   $("stale").textContent = quiet !== null && quiet > 30 ? "No reports from isolates for " + quiet + " s: the figures are not current (no traffic, or isolates cannot reach the controller)." : "";
   $("stale").classList.toggle("hidden", !$("stale").textContent);
   $("reports").textContent = s.reports.received + " reports received · " + s.reports.droppedByIsolates + " dropped by isolates" + (s.reports.mirrorsSkipped ? " · " + s.reports.mirrorsSkipped + " shadow mirrors skipped (in-flight limit)" : "") + (s.reports.diverted ? " · " + s.reports.diverted + " canary-bound requests diverted to stable (no fresh verdict in time)" : "") + " · last " + time(s.reports.lastAt) + " · config " + (s.config.fingerprint || "").slice(0, 10) + " from " + s.config.source;
+}
+
+// Built from nodes, with strings only ever as text: flag keys come from the flags document and a
+// guard's reason quotes figures, and neither may become markup on an admin page.
+function el(tag, cls, ...kids) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  for (const k of kids) n.append(k instanceof Node ? k : document.createTextNode(String(k ?? "")));
+  return n;
+}
+
+// A row per flag; under a guarded one, its verdict and the two arms it compares over its window.
+// Hidden while there are no flags (the controller has not read any, or the document has none).
+function renderFlags(f) {
+  const list = (f && f.flags) || [];
+  $("flags-panel").classList.toggle("hidden", !list.length && !(f && f.error));
+  const head = el("tr", null, ...["flag", "state", "type", "exposure", "rules", "sent to"].map((h) => el("th", null, h)));
+  const rows = [head];
+  for (const x of list) {
+    const state = x.killed ? el("span", "bad", "killed by its guard") : x.on ? el("span", "ok", "on") : el("span", "dim", "off");
+    // One unbreakable "name share" per variation: a narrow column wraps between variations only.
+    const exposure = Object.keys(x.exposure).flatMap((v, i) => [i ? " · " : "", el("span", "nw", v + " " + setPct(x.exposure[v]))]);
+    const sentTo = [x.origin ? "origin" : "", x.browser ? "browser" : ""].filter(Boolean).join(", ") || "–";
+    rows.push(el("tr", x.guard ? "guarded" : null, el("td", "key", x.key), el("td", null, state), el("td", null, x.type), el("td", null, ...exposure), el("td", null, x.rules), el("td", null, sentTo)));
+    if (x.guard) rows.push(guardRow(x));
+  }
+  $("flags").replaceChildren(
+    ...(f && f.error ? [el("p", "bad", "The flags document in KV is invalid, the last good one is shown: " + f.error)] : []),
+    ...(list.length ? [el("table", null, ...rows), el("p", "dim", list.length + " flag" + (list.length === 1 ? "" : "s") + " · document " + String(f.fingerprint).slice(0, 10))] : []),
+  );
+}
+
+function guardRow(x) {
+  const g = x.guard;
+  const why = g.reason || "its treatment failed the comparison";
+  const verdict = x.killed ? el("b", "bad", "✘ killed by its guard: " + why)
+    : g.tripped && g.mode === "observe" ? el("b", "amber", "✘ would be switched off (guard observing): " + why)
+    : !g.healthy ? el("b", "bad", "✘ failing: " + why)
+    : el("b", "ok", "✔ guard healthy" + (g.mode === "observe" ? " (observing)" : ""));
+  const arm = (label, a) => el("tr", null, el("td", null, label), el("td", null, a.requests), el("td", null, a.errors),
+    el("td", a.errorRate >= 0.05 ? "bad" : null, a.requests ? pct(a.errorRate, 2) : "–"), el("td", null, ms(a.p95)), el("td", null, a.visitors));
+  const table = el("table", "arms",
+    el("tr", null, ...["arm", "requests", "errors", "error rate", "p95", "visitors"].map((h) => el("th", null, h))),
+    arm("control", g.control), arm("treatment", g.treatment));
+  const rules = el("details", null, el("summary", null, "rules"),
+    ...g.verdicts.map((v) => el("div", "verdict", el("span", v.ok ? "ok" : "bad", v.ok ? "✔" : "✘"), el("b", null, v.rule), el("span", "dim", v.detail))));
+  const cell = el("td", null, verdict, el("span", "dim", " · over the last " + g.windowSeconds + " s, compared since " + time(g.since)), table, rules);
+  cell.colSpan = 6;
+  return el("tr", "guard", cell);
 }
 
 // "canary 6/85 errors (7.06 %) · stable 0/265 errors (0.00 %) · over 60 s · tripped: error-rate"
@@ -283,6 +337,7 @@ const PAGE = `<!doctype html>
 <section class="wide"><h2 id="window-title">Window</h2><table id="window"></table></section>
 <section><h2>Error rate</h2><div id="err-chart"></div></section>
 <section><h2>Latency p95</h2><div id="lat-chart"></div></section>
+<section id="flags-panel" class="wide hidden"><h2>Feature flags</h2><div id="flags"></div></section>
 <p id="stale" class="bad hidden" style="grid-column:1/-1;margin:0"></p>
 <section class="wide"><h2>Events</h2><ol id="events" class="events"></ol><p id="reports" class="dim"></p></section>
 </main>

@@ -1,5 +1,6 @@
 // The status page in a real headless Chromium against `wrangler dev` with real traffic: it shows the
-// live split, roles and events, the rollback with its reason; a wrong token gets a clear message.
+// live split, roles and events, the rollback with its reason, the feature flags; a wrong token gets a
+// clear message.
 // Saves test-results/status-page.png on every run; UPDATE_SCREENSHOT=1 also refreshes
 // docs/status-page.png (the README's screenshot), so an ordinary run leaves the tree clean.
 import { writeFileSync } from "node:fs";
@@ -84,6 +85,26 @@ describe.skipIf(!hasChromium("status-page tests"))("status page in Chromium", ()
     expect(await page.locator("#configerror").innerText()).toContain("last good config is kept");
     await page.close();
   });
+
+  it("lists the feature flags written to KV, each with its variations' shares of visitors", async () => {
+    await stack.putFlags({
+      flags: {
+        "new-checkout": { rollout: { percent: 25 } },
+        theme: { variations: { light: "light", dark: "dark" }, off: "light", on: false, browser: true },
+      },
+    });
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/__edgeshift/#token=${stack.adminToken}`);
+    // The controller reads `flags` when asked for the status (at most once a second): one refresh or two.
+    await shows(page, "#flags", /new-checkout/, 15_000);
+    const rows = await page.locator("#flags tr").allInnerTexts();
+    expect(rows.find((r) => r.startsWith("new-checkout"))).toMatch(
+      /^new-checkout\ton\tboolean\toff 75 % · on 25 %\t0\torigin$/,
+    );
+    expect(rows.find((r) => r.startsWith("theme"))).toMatch(/^theme\toff\tstring\tlight 100 %\t0\torigin, browser$/);
+    await page.close();
+  });
+
   it("shows operator- and origin-written strings as text, never as markup", async () => {
     const evil = `<img src=x onerror="document.title='pwned'"><script>document.title='pwned'</script>`;
     await stack.putRollout({ percent: 10, release: evil });

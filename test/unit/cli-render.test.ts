@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bar, renderHistory, renderStatus, sparkline } from "../../cli/render";
 import { ALL_STABLE } from "../../src/model/rollout";
-import type { SlotStats, StatusSnapshot } from "../../src/model/status";
+import type { FlagStatus, SlotStats, StatusSnapshot } from "../../src/model/status";
 
 const stats = (requests: number, errors: number): SlotStats => ({
   requests,
@@ -176,6 +176,93 @@ describe("status view", () => {
     );
     expect(text).toContain("CONFIG ERROR");
     expect(text).toContain("percent: percent must be at most 100 (got 150)");
+  });
+});
+
+describe("flags in the status view", () => {
+  // As test/worker/flag-guard.test.ts sees them: a guarded flag its guard killed, and a plain one.
+  const killed: FlagStatus = {
+    key: "new-checkout",
+    on: false,
+    type: "boolean",
+    percent: 50,
+    exposure: { off: 100 },
+    rules: 0,
+    origin: true,
+    browser: false,
+    killed: true,
+    guard: {
+      mode: "enforce",
+      healthy: false,
+      reason: "canary 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 %",
+      tripped: true,
+      since: "2026-11-25T07:58:00.000Z",
+      windowSeconds: 60,
+      control: { ...stats(42, 0), visitors: 9 },
+      treatment: { ...stats(40, 16), visitors: 8 },
+      verdicts: [{ rule: "error-rate", ok: false, detail: "canary 40.0 % errors" }],
+    },
+  };
+  const theme: FlagStatus = {
+    key: "theme",
+    on: true,
+    type: "string",
+    percent: 20,
+    exposure: { light: 80, dark: 10, contrast: 10 },
+    rules: 2,
+    origin: true,
+    browser: true,
+    killed: false,
+    guard: null,
+  };
+  const flags = (list: FlagStatus[], error: string | null = null) => ({ fingerprint: "abc", flags: list, error });
+
+  it("a row per flag, and under a killed guarded flag its reason and both arms' figures", () => {
+    const text = renderStatus(snapshot({ flags: flags([killed, theme]) }), { color: false, width: 100 });
+    const lines = text.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("flags "));
+    expect(lines[at]).toMatch(/^flags\s+state\s+type\s+exposure\s+rules\s+sent to$/);
+    expect(lines.slice(at + 1, at + 5)).toEqual([
+      "  new-checkout  KILLED by its guard  boolean  off 100 %                               0      origin",
+      "    ✘ killed by its guard: canary 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 % · over 60s, compared since 2026-11-25 07:58:00",
+      "    control         42 requests     0 errors   0.00 %  p95   75ms      9 visitors",
+      "    treatment       40 requests    16 errors  40.00 %  p95   75ms      8 visitors",
+    ]);
+    expect(lines[at + 5]).toBe(
+      "  theme         on                   string   light 80 % · dark 10 % · contrast 10 %  2      origin, browser",
+    );
+    // The section sits before the events.
+    expect(lines.findIndex((l) => l === "events")).toBeGreaterThan(at + 5);
+  });
+
+  it("colours the kill and the failing arm; a healthy or observing guard says so", () => {
+    const text = renderStatus(snapshot({ flags: flags([killed]) }), { color: true, width: 100 });
+    expect(text).toContain("\x1b[31;1mKILLED by its guard\x1b[0m");
+    expect(text).toContain("\x1b[31;1m  40.00 %\x1b[0m");
+    const guard = killed.guard!;
+    const healthy = {
+      ...killed,
+      on: true,
+      killed: false,
+      guard: { ...guard, healthy: true, reason: null, tripped: false },
+    };
+    const observed = { ...killed, on: true, killed: false, guard: { ...guard, mode: "observe" as const } };
+    const plain = (f: FlagStatus) => renderStatus(snapshot({ flags: flags([f]) }), { color: false, width: 100 });
+    expect(plain(healthy)).toContain("    ✔ guard healthy · over 60s");
+    expect(plain(observed)).toContain("    ✘ would be switched off (guard observing): canary 40.0 % errors");
+  });
+
+  it("nothing without flags; an invalid flags document is named with the last good flags kept", () => {
+    for (const none of [undefined, flags([])])
+      expect(renderStatus(snapshot({ flags: none }), { color: false, width: 100 })).not.toMatch(/^flags/m);
+    const text = renderStatus(snapshot({ flags: flags([theme], "flags.theme.on: must be true or false") }), {
+      color: false,
+      width: 100,
+    });
+    expect(text).toContain(
+      "flags document in KV is invalid, the last good one is shown: flags.theme.on: must be true or false",
+    );
+    expect(text).toMatch(/^ {2}theme {2}/m);
   });
 });
 
