@@ -49,12 +49,18 @@ const stamp = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
 
 const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : `${sec}s`);
 
-/** The figures a rollback recorded, as one line: "canary 6/85 errors (7.06 %) · stable 0/265 … · tripped: error-rate". */
-export function figuresSummary(f: Record<string, unknown>): string {
-  const side = (k: string) => {
+/**
+ * The figures a rollback recorded, as one line: "canary 6/85 errors (7.06 %) · stable 0/265 … · tripped: error-rate".
+ * A flag's guard records the same shape, its treatment as the canary: `names` says so.
+ */
+export function figuresSummary(
+  f: Record<string, unknown>,
+  names: { canary: string; stable: string } = { canary: "canary", stable: "stable" },
+): string {
+  const side = (k: "canary" | "stable") => {
     const x = f[k] as { requests?: number; errors?: number; errorRate?: number } | undefined;
     return x && typeof x.requests === "number"
-      ? `${k} ${x.errors}/${x.requests} errors (${formatPercent(x.errorRate ?? 0, 2)})`
+      ? `${names[k]} ${x.errors}/${x.requests} errors (${formatPercent(x.errorRate ?? 0, 2)})`
       : null;
   };
   const parts = [side("canary"), side("stable")].filter((x): x is string => x !== null);

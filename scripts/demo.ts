@@ -1,13 +1,15 @@
 // `npm start`: the whole story on a laptop, no Cloudflare account. Two demo origins (blue :8101,
 // green :8102), the Worker under `wrangler dev` (:8787), simulated visitors, then a rollout: a few
-// percent, more, green starts failing, and the controller rolls it back on its own.
+// percent, more, green starts failing, and the controller rolls it back on its own. Then a guarded
+// feature flag (./lib/demo-flag.ts): ramped, its code path broken, switched off by the controller.
 //
 //   npm start                 the story, then stop
 //   npm start -- --keep       the story, then keep everything running to play with (Ctrl-C stops)
-//   npm start -- --once       unattended (CI): exit 0 once the rollback is confirmed in KV, else 1
+//   npm start -- --once       unattended (CI): exit 0 once the rollback and the flag's kill are confirmed in KV, else 1
 //   npm start -- --quiet      headlines only, no per-second lines
 //
-// Document changes use the CLI's own code path (`edgeshift set` → real `wrangler kv key put --local`).
+// Document changes use the CLI's own code path (`edgeshift set`, `edgeshift flags set` → real
+// `wrangler kv key put --local`).
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { AdminApi } from "../cli/api";
@@ -18,6 +20,7 @@ import type { KvTarget } from "../cli/kv";
 import { figuresSummary } from "../cli/render";
 import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
 import type { StatusSnapshot } from "../src/model/status";
+import { FLAG, flagScene, type Stage } from "./lib/demo-flag";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
@@ -25,6 +28,7 @@ const PORTS = { blue: 8101, green: 8102, worker: 8787 };
 // A public demo value, but as long as a real one must be (32+ characters, src/worker/credentials.ts).
 const TOKEN = "edgeshift-demo-token-not-a-secret";
 const RELEASE = "v2.0.0";
+const VISITORS = 300;
 
 const { values: flags } = parseArgs({
   options: {
@@ -36,17 +40,22 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback is confirmed in KV, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)",
+    "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback and the flag's kill are confirmed in KV, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)",
   );
   process.exit(0);
 }
-// Unattended runs keep the holds short; a person watching gets time to read.
+// Unattended runs keep the holds short; a person watching gets time to read. The flag's steps are
+// shorter still: by then the split's steps have shown what a ramp looks like.
 const HOLD_S = flags.once ? 5 : 10;
+const FLAG_HOLD_S = flags.once ? 3 : 6;
 const ROLLBACK_WAIT_S = 60;
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = "") => console.log(s);
 const act = (n: number, title: string, text: string) => say(`\n${bold(`▶ ${n}. ${title}`)}\n  ${text}`);
+const live = (line: string) => {
+  if (!flags.quiet) say(line);
+};
 
 let stack: DevStack | undefined;
 let traffic: Traffic | undefined;
@@ -91,12 +100,14 @@ async function fetchStatus(api: AdminApi): Promise<StatusSnapshot | null> {
   }
 }
 
+/** Time since the demo started, padded for the per-second lines. */
+const stamp = () => `+${Math.round((Date.now() - t0) / 1000)}s`.padStart(5);
+
 function liveLine(percent: number, s: StatusSnapshot | null): string {
   const sec = traffic!.lastSecond();
   const total = sec.blue + sec.green;
   const greenShare = total ? sec.green / total : 0;
-  const t = `+${Math.round((Date.now() - t0) / 1000)}s`.padStart(5);
-  let line = `  ${t}  split ${formatConfiguredPercent(s?.percent ?? percent).padStart(5)} │ answered by blue ${String(sec.blue).padStart(3)}/s, green ${String(sec.green).padStart(3)}/s (${formatPercent(greenShare, 0).padStart(5)}) │ 5xx to users ${sec.errors5xx}`;
+  let line = `  ${stamp()}  split ${formatConfiguredPercent(s?.percent ?? percent).padStart(5)} │ answered by blue ${String(sec.blue).padStart(3)}/s, green ${String(sec.green).padStart(3)}/s (${formatPercent(greenShare, 0).padStart(5)}) │ 5xx to users ${sec.errors5xx}`;
   if (s) {
     const c = s.window.canary;
     const st = s.window.stable;
@@ -105,13 +116,19 @@ function liveLine(percent: number, s: StatusSnapshot | null): string {
   return line;
 }
 
-/** Waits `seconds`, printing the live line every `every` seconds (unless --quiet). */
-async function hold(seconds: number, percent: number, api: AdminApi, every = 1): Promise<void> {
+/** Waits `seconds`, printing `line` every `every` seconds (unless --quiet). */
+async function hold(
+  seconds: number,
+  api: AdminApi,
+  line: (s: StatusSnapshot | null) => string,
+  every = 1,
+): Promise<void> {
   for (let i = 1; i <= seconds && !stopping; i++) {
     await new Promise((r) => setTimeout(r, 1000));
-    if (!flags.quiet && i % every === 0) say(liveLine(percent, await fetchStatus(api)));
+    if (!flags.quiet && i % every === 0) say(line(await fetchStatus(api)));
   }
 }
+const split = (percent: number) => (s: StatusSnapshot | null) => liveLine(percent, s);
 
 async function setPercent(kv: KvTarget, percent: number): Promise<void> {
   const r = await changeDocument(kvStore(kv), (cur) => applySet(cur, percent, { release: RELEASE }));
@@ -152,12 +169,14 @@ async function main(): Promise<number> {
   const kv: KvTarget = { local: true, persistTo: stack.persistDir };
   const pageUrl = `${stack.url}/__edgeshift/#token=${TOKEN}`;
 
-  traffic = startTraffic({ url: stack.url, visitors: 300, rate: 40 });
-  say(`  up. 300 simulated visitors send ~40 requests/s (90 % GET, 10 % POST /checkout), each keeping its cookies.`);
+  traffic = startTraffic({ url: stack.url, visitors: VISITORS, rate: 40, flag: FLAG });
+  say(
+    `  up. ${VISITORS} simulated visitors send ~40 requests/s (90 % GET, 10 % POST /checkout), each keeping its cookies.`,
+  );
   say(`  status page: ${pageUrl}`);
 
   act(1, "Everyone on stable", "No rollout document yet: every visitor is answered by blue.");
-  await hold(Math.min(3, HOLD_S), 0, api);
+  await hold(Math.min(3, HOLD_S), api, split(0));
 
   act(
     2,
@@ -165,12 +184,12 @@ async function main(): Promise<number> {
     `5 % of visitors (by a hash of their visitor cookie) go to green, release ${RELEASE}. The same visitors stay there: the split is sticky.`,
   );
   await setPercent(kv, 5);
-  await hold(HOLD_S, 5, api);
+  await hold(HOLD_S, api, split(5));
   const greenAt5 = traffic.visitorIdsOn("green");
 
   act(3, "More", "25 %. Raising the percent only adds visitors to green; nobody already on green moves back.");
   await setPercent(kv, 25);
-  await hold(HOLD_S, 25, api);
+  await hold(HOLD_S, api, split(25));
   const greenAt25 = traffic.visitorIdsOn("green");
   const stayed = [...greenAt5].filter((i) => greenAt25.has(i)).length;
   say(
@@ -195,7 +214,7 @@ async function main(): Promise<number> {
   for (let i = 0; i < ROLLBACK_WAIT_S && !stopping; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     snap = await fetchStatus(api);
-    if (!flags.quiet) say(liveLine(snap?.percent ?? 25, snap));
+    live(liveLine(snap?.percent ?? 25, snap));
     if (i % 2 === 1 || snap?.rolledBack) {
       doc = await stack.getRollout().catch(() => null);
       if (doc?.rolledBack) break;
@@ -211,7 +230,7 @@ async function main(): Promise<number> {
   }
   const seconds = ((Date.parse(doc.rolledBack.at) || Date.now()) - failingSince) / 1000;
   // A moment for isolates to adopt it, then show that green gets nothing.
-  await hold(2, 0, api);
+  await hold(2, api, split(0));
   const after = traffic.lastSecond();
 
   act(5, "Rolled back", `edgeshift pulled green ${seconds.toFixed(1)} s after it started failing. Nobody had to act.`);
@@ -221,13 +240,30 @@ async function main(): Promise<number> {
     `  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`,
   );
   say(
-    `  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of 300 visitors had been on green`,
+    `  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of ${VISITORS} visitors had been on green`,
   );
   const all5xx = traffic.totals.errors5xx - errorsBefore;
   const get5xx = traffic.totals.get5xx - getErrorsBefore;
   say(
     `  users saw ${all5xx} × 5xx while green failed: ${all5xx - get5xx} on POST /checkout (never replayed), ${get5xx} on GETs (failed GETs are retried on blue)`,
   );
+
+  const stage: Stage = {
+    stack,
+    kv,
+    traffic,
+    visitors: VISITORS,
+    holdS: FLAG_HOLD_S,
+    say,
+    act,
+    stamp,
+    status: () => fetchStatus(api),
+    live,
+    hold: (seconds, line) => hold(seconds, api, line),
+    stopping: () => stopping,
+  };
+  if (!(await flagScene(stage, 6))) return 1;
+
   // Without --keep everything stops below, so say how to get a stack these commands can reach.
   say(
     `\n${bold("See it")}${flags.keep && !flags.once ? "" : " (these stop with the demo: \`npm start -- --keep\` keeps them running)"}`,
@@ -235,20 +271,24 @@ async function main(): Promise<number> {
   say(`  status page:  ${pageUrl}`);
   say(`  CLI:          export EDGESHIFT_URL=${stack.url} EDGESHIFT_TOKEN=${TOKEN}`);
   say(`                npm run edgeshift -- status        # split, health, window, events`);
-  say(`                npm run edgeshift -- history       # the rollback and why`);
+  say(`                npm run edgeshift -- history       # the rollback, the flag's kill and why`);
   say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
   say(
     `  retry:        npm run edgeshift -- set 5 --local --persist-to ${stack.persistDir}   # a new attempt (removes rolledBack, bumps attempt)`,
   );
+  say(
+    `  the flag:     npm run edgeshift -- flags show ${FLAG} --local --persist-to ${stack.persistDir}   # off; \`flags on ${FLAG}\` switches it on again`,
+  );
 
   if (flags.keep && !flags.once) {
     stack.green.setMode({ errorRate: 0 });
+    traffic.setPathPrefix("");
     say(
-      `\n${bold("Still running")} (--keep): green is healthy again; traffic continues. Try the commands above. Ctrl-C stops everything.`,
+      `\n${bold("Still running")} (--keep): green is healthy again, the visitors are off ${FLAG}'s broken path; traffic continues. Try the commands above. Ctrl-C stops everything.`,
     );
-    for (;;) await hold(60, 0, api, 5);
+    for (;;) await hold(60, api, split(0), 5);
   }
-  say(`\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback confirmed in KV.`);
+  say(`\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback and flag kill confirmed in KV.`);
   return 0;
 }
 

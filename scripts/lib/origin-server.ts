@@ -280,3 +280,22 @@ function flagOn(header: string | string[] | undefined, flag: string): boolean {
     return false;
   }
 }
+
+/** The text of a /__flagfail/ failure (written above): "<origin> <status>: flag <key> is on". */
+const FLAG_FAILED = /^\S+ \d{3}: flag ([A-Za-z0-9._-]+) is on\n?$/;
+
+/**
+ * The feature flags an answer of this origin says its request carried (x-edgeshift-flags): all of
+ * them from an echo; from a /__flagfail/ failure only the flag that failed it (it fails only with the
+ * flag on). Null when the answer says nothing: no flags header, or an answer of another kind.
+ */
+export function flagsReceived(body: string): Record<string, unknown> | null {
+  const failed = FLAG_FAILED.exec(body);
+  if (failed) return { [failed[1]]: true };
+  try {
+    const header = (JSON.parse(body) as { headers?: Record<string, unknown> }).headers?.["x-edgeshift-flags"];
+    return typeof header === "string" ? (JSON.parse(header) as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,5 +1,5 @@
-// `npm start -- --once`: the whole demo unattended, ending with the automatic rollback confirmed in
-// KV. The only test that may use the demo's fixed ports (8101, 8102, 8787).
+// `npm start -- --once`: the whole demo unattended, ending with the automatic rollback and the guarded
+// flag's kill confirmed in KV. The only test that may use the demo's fixed ports (8101, 8102, 8787).
 import { spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -13,7 +13,7 @@ const portOpen = (port: number) =>
     s.once("error", () => resolve(false));
   });
 
-it("runs the story unattended and ends with the rollback done, leaving nothing running", async () => {
+it("runs the story unattended and ends with the rollback and the flag's kill done, leaving nothing running", async () => {
   const child = spawn(
     process.execPath,
     [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/demo.ts", "--once", "--quiet"],
@@ -29,10 +29,21 @@ it("runs the story unattended and ends with the rollback done, leaving nothing r
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   expect(out).toContain("Rolled back");
   expect(out).toMatch(/reason: +\S/);
-  expect(out).toContain("rollback confirmed in KV");
   expect(out).toContain("/__edgeshift/#token=");
   // Failover's promise, as the demo itself measured it: failed GETs were answered by blue.
   expect(out).toMatch(/, 0 on GETs \(failed GETs are retried on blue\)/);
+
+  // The flag's scene: ramped without moving anyone out, killed by its guard, KV saying so, and the
+  // visitors who had it no longer sent down the broken path.
+  expect(out).toContain("A guarded feature flag");
+  expect(out).toMatch(/\$ edgeshift flags set new-layout --percent 50 --local +→ new-layout: rollout 50 %/);
+  expect(out).toMatch(/sticky: of the \d+ visitors who got it, [1-9]\d* came back and 0 of them lost it/);
+  expect(out).toContain("The new layout breaks");
+  expect(out).toContain("Switched off");
+  expect(out).toMatch(/event: +flag-killed: flag "new-layout" switched off: \S/);
+  expect(out).toMatch(/KV now: +"new-layout": \{.*"on":false\}/);
+  expect(out).toMatch(/last second requests with it 0\/s, without [1-9]\d*\/s, 5xx to users 0 /);
+  expect(out).toContain("rollback and flag kill confirmed in KV");
   expect(code, out).toBe(0);
   for (const port of [8101, 8102, 8787])
     expect(await portOpen(port), `port ${port} still open after the demo`).toBe(false);

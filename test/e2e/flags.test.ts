@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { requestOnce } from "./http-once";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
-import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
+import { flagsReceived, startOrigin, type Origin } from "../../scripts/lib/origin-server";
 import { addressOf } from "../../scripts/lib/traffic";
 
 let stack: DevStack;
@@ -19,20 +19,13 @@ afterAll(async () => {
 });
 
 let client = 0;
-/** One request from a new visitor on its own network; the flags the origin saw (echoed), and the status. */
+/** One request from a new visitor on its own network; the flags the origin saw (as its answer tells), and the status. */
 async function visit(path: string): Promise<{ status: number; flags: Record<string, unknown> | null }> {
   const r = await requestOnce(`${stack.url}${path}`, {
     method: "GET",
     headers: { "cf-connecting-ip": addressOf(client++) },
   });
-  let flags: Record<string, unknown> | null = null;
-  try {
-    const h = (JSON.parse(r.body) as { headers?: Record<string, string> }).headers?.["x-edgeshift-flags"];
-    flags = h === undefined ? null : JSON.parse(h);
-  } catch {
-    // A failed answer is plain text.
-  }
-  return { status: r.status, flags };
+  return { status: r.status, flags: flagsReceived(r.body) };
 }
 
 it("a guarded flag whose code path fails is switched off: requests, KV and the webhook", async () => {

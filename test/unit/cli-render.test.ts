@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bar, renderHistory, renderStatus, sparkline } from "../../cli/render";
+import { bar, figuresSummary, renderHistory, renderStatus, sparkline } from "../../cli/render";
 import { ALL_STABLE } from "../../src/model/rollout";
 import type { FlagStatus, SlotStats, StatusSnapshot } from "../../src/model/status";
 
@@ -275,6 +275,20 @@ describe("charts", () => {
     expect(sparkline([0, null, 0.5, 1], 1)).toBe("▁ ▅█");
     // A calm 0.2 % stays near the floor instead of filling the chart.
     expect(sparkline([0.002, 0.002])).toBe("▁▁");
+  });
+  it("a verdict's figures in one line, the arms named as the caller calls them (a flag's treatment is its canary)", () => {
+    const f = {
+      windowSeconds: 60,
+      canary: { requests: 40, errors: 10, errorRate: 0.25 },
+      stable: { requests: 50, errors: 0, errorRate: 0 },
+      tripped: ["error-rate"],
+    };
+    expect(figuresSummary(f)).toBe(
+      "canary 10/40 errors (25.00 %) · stable 0/50 errors (0.00 %) · over 60s · tripped: error-rate",
+    );
+    expect(figuresSummary(f, { canary: "with it", stable: "without" })).toBe(
+      "with it 10/40 errors (25.00 %) · without 0/50 errors (0.00 %) · over 60s · tripped: error-rate",
+    );
   });
   it("history lists events with their data", () => {
     const t = renderHistory(
