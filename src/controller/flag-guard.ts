@@ -27,7 +27,7 @@ import type { ReportBatch } from "../model/protocol";
 import { FLAGS_KEY } from "../model/names";
 import { parseFlags } from "../model/parse";
 import { FlagGuards, flagBatchOf, type FlagTrip } from "../flags/guard";
-import { fingerprintOf } from "../model/fingerprint";
+import { NO_DOCUMENT, fingerprintOf } from "../model/fingerprint";
 import { readTextUpTo } from "../lib/bounded-read";
 import { MAX_TEXT_BYTES } from "../model/limits";
 import { withTimeout } from "../lib/timeout";
@@ -83,7 +83,9 @@ export class FlagGuardKeeper {
   /** The flags for the status: `flags` read again (at most once a second), each flag with its guard's judgement. */
   async status(): Promise<StatusSnapshot["flags"]> {
     await this.learn();
-    if (this.last === null) return undefined;
+    // Never a valid version yet: say why, with no flags, rather than nothing at all.
+    if (this.last === null)
+      return this.lastError === null ? undefined : { fingerprint: NO_DOCUMENT, flags: [], error: this.lastError };
     // Killed by its guard: off by the view (a judged version) or by the controller's own write since,
     // not switched on again by the operator.
     const killed = new Set((this.context.state().killedFlags ?? []).map((k) => k.key));

@@ -158,6 +158,10 @@ export class FlagGuards {
   }
 
   private judge(g: Guard, nowSec: number): Judgement {
+    return inFlagWords(this.judgeArms(g, nowSec));
+  }
+
+  private judgeArms(g: Guard, nowSec: number): Judgement {
     const totals = g.window.totals(nowSec);
     // No control, no comparison: the rules would fall back to the treatment's own error rate, and
     // an outage of the whole site (or a rollout at 100 %) would switch the flag off.
@@ -179,4 +183,17 @@ function notJudged(g: Guard, totals: ArrayLike<number>, controlRequests: number)
   const j = judgeHealth(totals, "green", false, g.rules.windowSeconds);
   const detail = `${controlRequests} of ${g.rules.minRequests} control requests: no comparison yet (a guard judges the treatment only against its control)`;
   return { ...j, healthy: true, reason: null, verdicts: [{ rule: "control", ok: true, detail }] };
+}
+
+/**
+ * The rules speak of a canary and its stable baseline; a flag's arms are its treatment and control.
+ * The words are the rules' own (src/health/rules.ts), so one rename covers every reason and detail.
+ */
+function inFlagWords(j: Judgement): Judgement {
+  const words = (t: string) => t.replace(/\bcanary\b/g, "treatment").replace(/\bstable\b/g, "control");
+  return {
+    ...j,
+    reason: j.reason === null ? null : words(j.reason),
+    verdicts: j.verdicts.map((v) => ({ ...v, detail: words(v.detail) })),
+  };
 }

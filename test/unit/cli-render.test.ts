@@ -194,13 +194,13 @@ describe("flags in the status view", () => {
     guard: {
       mode: "enforce",
       healthy: false,
-      reason: "canary 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 %",
+      reason: "treatment 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 %",
       tripped: true,
       since: "2026-11-25T07:58:00.000Z",
       windowSeconds: 60,
       control: { ...stats(42, 0), visitors: 9 },
       treatment: { ...stats(40, 16), visitors: 8 },
-      verdicts: [{ rule: "error-rate", ok: false, detail: "canary 40.0 % errors" }],
+      verdicts: [{ rule: "error-rate", ok: false, detail: "treatment 40.0 % errors" }],
     },
   };
   const theme: FlagStatus = {
@@ -224,7 +224,7 @@ describe("flags in the status view", () => {
     expect(lines[at]).toMatch(/^flags\s+state\s+type\s+exposure\s+rules\s+sent to$/);
     expect(lines.slice(at + 1, at + 5)).toEqual([
       "  new-checkout  KILLED by its guard  boolean  off 100 %                               0      origin",
-      "    ✘ killed by its guard: canary 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 % · over 60s, compared since 2026-11-25 07:58:00",
+      "    ✘ killed by its guard: treatment 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 % · over 60s, compared since 2026-11-25 07:58:00",
       "    control         42 requests     0 errors   0.00 %  p95   75ms      9 visitors",
       "    treatment       40 requests    16 errors  40.00 %  p95   75ms      8 visitors",
     ]);
@@ -249,7 +249,7 @@ describe("flags in the status view", () => {
     const observed = { ...killed, on: true, killed: false, guard: { ...guard, mode: "observe" as const } };
     const plain = (f: FlagStatus) => renderStatus(snapshot({ flags: flags([f]) }), { color: false, width: 100 });
     expect(plain(healthy)).toContain("    ✔ guard healthy · over 60s");
-    expect(plain(observed)).toContain("    ✘ would be switched off (guard observing): canary 40.0 % errors");
+    expect(plain(observed)).toContain("    ✘ would be switched off (guard observing): treatment 40.0 % errors");
   });
 
   it("nothing without flags; an invalid flags document is named with the last good flags kept", () => {
