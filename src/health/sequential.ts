@@ -1,5 +1,6 @@
 // The always-valid comparison of canary and stable: is the canary's share of failing visitors
-// (visitors with at least one error) higher than stable's? Pure.
+// (visitors with at least one error) higher than stable's? And the interval that inverts the same
+// test, for any two shares of visitors (an experiment's conversion rates). Pure.
 //
 // Why a sequential test: the controller looks after every report. A fixed-sample test looked at
 // that often rolls back healthy canaries far more often than its nominal α; a mixture sequential
@@ -54,11 +55,55 @@ export function compareShares(
   const evaluated = canary.n >= MIN_SAMPLE && stable.n >= MIN_SAMPLE;
   if (!evaluated)
     return { evaluated, canaryShare: cs, stableShare: ss, difference, logLambda: 0, threshold, worse: false };
-  const pc = (canary.x + 0.5) / (canary.n + 1);
-  const ps = (stable.x + 0.5) / (stable.n + 1);
-  const V = (pc * (1 - pc)) / canary.n + (ps * (1 - ps)) / stable.n;
-  const t2 = TAU * TAU;
-  const logLambda = 0.5 * Math.log(V / (V + t2)) + (difference * difference * t2) / (2 * V * (V + t2));
+  const V = varianceOf(canary, stable);
+  const logLambda = logMixtureRatio(difference, V, TAU);
   const worse = difference > 0 && difference >= floor && logLambda >= threshold;
   return { evaluated, canaryShare: cs, stableShare: ss, difference, logLambda, threshold, worse };
+}
+
+/** V of the difference of two shares, each with the continuity guard p̂ = (x + ½)/(n + 1) (head). */
+function varianceOf(a: { n: number; x: number }, b: { n: number; x: number }): number {
+  const pa = (a.x + 0.5) / (a.n + 1);
+  const pb = (b.x + 0.5) / (b.n + 1);
+  return (pa * (1 - pa)) / a.n + (pb * (1 - pb)) / b.n;
+}
+
+/** log Λ of the normal-mixture SPRT for an observed difference `d` with variance V (head). */
+function logMixtureRatio(d: number, V: number, tau: number): number {
+  const t2 = tau * tau;
+  return 0.5 * Math.log(V / (V + t2)) + (d * d * t2) / (2 * V * (V + t2));
+}
+
+export interface DifferenceInterval {
+  /** Both arms have MIN_SAMPLE visitors: the interval means something. */
+  evaluated: boolean;
+  /** Observed share difference a − b. */
+  difference: number;
+  /** An always-valid (1 − α) interval for the true difference; null until evaluated. */
+  low: number | null;
+  high: number | null;
+}
+
+/**
+ * The confidence sequence that inverts the same test (Johari et al. §4, "always valid confidence
+ * intervals"): every difference θ₀ the mSPRT would not reject at α, Λ(θ̂ − θ₀) < 1/α, i.e.
+ *
+ *   θ̂ ± sqrt( 2V(V + τ²)/τ² · (log(1/α) − ½ log(V/(V + τ²))) )
+ *
+ * With probability ≥ 1 − α it covers the true difference at every look, however many: a reader
+ * may watch it narrow and stop whenever it excludes 0 (test/unit/experiment-stats.test.ts
+ * measures the coverage on simulated arms). `tau` is the size of difference it is tuned to find.
+ */
+export function differenceInterval(
+  a: { n: number; x: number },
+  b: { n: number; x: number },
+  alpha: number,
+  tau = TAU,
+): DifferenceInterval {
+  const difference = (a.n > 0 ? a.x / a.n : 0) - (b.n > 0 ? b.x / b.n : 0);
+  if (a.n < MIN_SAMPLE || b.n < MIN_SAMPLE) return { evaluated: false, difference, low: null, high: null };
+  const V = varianceOf(a, b);
+  const t2 = tau * tau;
+  const half = Math.sqrt(((2 * V * (V + t2)) / t2) * (Math.log(1 / alpha) - 0.5 * Math.log(V / (V + t2))));
+  return { evaluated: true, difference, low: difference - half, high: difference + half };
 }
