@@ -17,7 +17,8 @@
 // key. A tester's signed override token (header or cookie) applies in both, as on the proxy.
 // | situation                                   | answer                                                |
 // |---------------------------------------------|-------------------------------------------------------|
-// | a credential that is wrong                  | 401 + WWW-Authenticate (counted, as admin tokens are) |
+// | a credential that is wrong                  | 401 + WWW-Authenticate (counted with admin tokens'    |
+// |                                             | failures, whether or not an admin token is set)       |
 // | too many wrong credentials from the address | 429 + Retry-After                                     |
 // | body over 16 KiB (declared or as read)      | 413 {errorCode: GENERAL}; never read past the bound    |
 // | bulk, If-None-Match equals the ETag         | 304, no body (the ETag names the evaluated body: the  |
@@ -31,7 +32,6 @@ import { getConfig, getFlags } from "../worker/config-cache";
 import { compiledFlags } from "../worker/flags";
 import { recorder } from "../worker/telemetry";
 import { authenticate } from "../worker/credentials";
-import { sameSecret } from "../lib/secret";
 import { evaluateFlag, type CompiledFlags, type FlagOverrides } from "../flags/evaluate";
 import {
   MAX_BODY_BYTES,
@@ -52,6 +52,9 @@ import { fingerprintOf } from "../model/fingerprint";
 import { readTextUpTo } from "../lib/bounded-read";
 
 type Ctx = Context<AdminEnv>;
+
+/** As admin tokens (src/worker/credentials.ts): a shorter FLAGS_TOKEN is ignored, and said so in the 401. */
+const MIN_FLAGS_TOKEN_CHARS = 32;
 
 /** Who is asking, and for whom: what every evaluation of one request shares. */
 interface Caller {
@@ -156,8 +159,12 @@ async function serverCaller(c: Ctx, env: Env): Promise<boolean | Response> {
   const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "")?.[1];
   const given = bearer ?? c.req.header("x-api-key");
   if (given === undefined || given === "") return false;
-  if (env.FLAGS_TOKEN && env.FLAGS_TOKEN.length >= 32 && (await sameSecret(given, env.FLAGS_TOKEN))) return true;
-  const r = await authenticate(given, env, c.req.header("cf-connecting-ip") ?? null, "flags");
+  // FLAGS_TOKEN beside the admin tokens, through the same compare and the same brake on guessing.
+  const flagsToken =
+    env.FLAGS_TOKEN && env.FLAGS_TOKEN.length >= MIN_FLAGS_TOKEN_CHARS
+      ? [{ name: "flags", token: env.FLAGS_TOKEN }]
+      : [];
+  const r = await authenticate(given, env, c.req.header("cf-connecting-ip") ?? null, "flags", flagsToken);
   if (r.kind === "ok") return true;
   if (r.kind === "throttled") {
     c.header("retry-after", String(r.retryAfterS));
@@ -170,8 +177,7 @@ async function serverCaller(c: Ctx, env: Env): Promise<boolean | Response> {
   return c.json(
     {
       errorCode: "GENERAL",
-      errorDetails:
-        "the credential was refused: send FLAGS_TOKEN (or an admin token) as Authorization: Bearer, or none to evaluate as the browser",
+      errorDetails: `the credential was refused: send FLAGS_TOKEN (at least ${MIN_FLAGS_TOKEN_CHARS} characters; a shorter one is ignored) or an admin token as Authorization: Bearer, or none to evaluate as the browser`,
     },
     401,
   );

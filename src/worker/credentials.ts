@@ -199,15 +199,21 @@ export function siteKeyOf(ip: string | null): string | null {
 const isolateFailures = new FailureLimiter(FAILURES_ALLOWED, FAILURE_WINDOW_S * 1000);
 const siteFailures = new FailureLimiter(FAILURES_ALLOWED_PER_48, FAILURE_WINDOW_S * 1000);
 
-/** Checks a client's token for `purpose`; counts and throttles failures (module head). */
+/**
+ * Checks a client's token for `purpose`; counts and throttles failures (module head). `extra`: more
+ * credentials that prove this purpose only (FLAGS_TOKEN for OFREP), compared and counted alike; with
+ * them, a purpose works without any admin token configured.
+ */
 export async function authenticate(
   given: string,
   env: CredentialEnv,
   clientIp: string | null,
   purpose: AuthPurpose,
+  extra: readonly Credential[] = [],
 ): Promise<AuthResult> {
-  const creds = credentialsOf(env);
-  if (creds.kind !== "ok") return creds;
+  const admin = credentialsOf(env);
+  if (admin.kind !== "ok" && extra.length === 0) return admin;
+  const creds = { list: [...(admin.kind === "ok" ? admin.list : []), ...extra] };
   const key = purpose + ":" + clientKeyOf(clientIp);
   const site = siteKeyOf(clientIp);
   const siteKey = site === null ? null : purpose + ":" + site;

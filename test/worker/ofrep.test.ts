@@ -149,4 +149,24 @@ describe("an app server (FLAGS_TOKEN or an admin token)", () => {
     const big = await ofrep("", { context: { targetingKey: "u", blob: "x".repeat(20_000) } }, server);
     expect(big.status).toBe(413);
   });
+
+  it("guessing FLAGS_TOKEN is braked like guessing an admin token: 429 with Retry-After, the right token refused meanwhile", async () => {
+    const from = { "cf-connecting-ip": "198.51.100.77" };
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const r = await ofrep(
+        "",
+        { context: { targetingKey: "u" } },
+        { ...from, authorization: `Bearer guess-${i}-${"x".repeat(32)}` },
+      );
+      statuses.push(r.status);
+      if (r.status === 429) expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    expect(statuses).toContain(429);
+    expect((await ofrep("", { context: { targetingKey: "u" } }, { ...from, ...server })).status).toBe(429);
+    // Another address is not affected.
+    expect(
+      (await ofrep("", { context: { targetingKey: "u" } }, { "cf-connecting-ip": "198.51.100.78", ...server })).status,
+    ).toBe(200);
+  });
 });
