@@ -18,6 +18,8 @@ export interface Env {
   AGGREGATOR_SHARDS?: string;
   /** Seconds an isolate trusts its cached `rollout` document (default 3). */
   CONFIG_TTL_SECONDS?: string;
+  /** Seconds an isolate trusts its cached `flags` document (default 15: src/worker/config-cache.ts says why). */
+  FLAGS_TTL_SECONDS?: string;
   /** At least 32 characters; its holder acts as "admin" (src/worker/credentials.ts). */
   ADMIN_TOKEN?: string;
   /** Named admin tokens, `alice:<token>,ci:<token>` or JSON; the name is the recorded actor. */

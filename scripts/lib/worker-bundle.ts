@@ -133,7 +133,13 @@ export function edgeshiftOptions(
   return {
     ...common,
     ...modulesOf(bundle),
-    bindings: { BLUE_ORIGIN: originUrl, GREEN_ORIGIN: originUrl, CONFIG_TTL_SECONDS: "3", ...extra.bindings },
+    bindings: {
+      BLUE_ORIGIN: originUrl,
+      GREEN_ORIGIN: originUrl,
+      CONFIG_TTL_SECONDS: "3",
+      FLAGS_TTL_SECONDS: "3",
+      ...extra.bindings,
+    },
     kvNamespaces: ["ROLLOUT_CONFIG"],
     // As wrangler.toml declares them: isolates report to and watch through an aggregator.
     durableObjects: {

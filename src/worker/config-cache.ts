@@ -16,7 +16,7 @@
 // | document over MAX_TEXT_BYTES      | read as a stream and cancelled past 256 KiB: invalid without    |
 // | (256 KiB; KV takes 25 MiB)        | parsing, named by the fingerprint of what was read; the         |
 // |                                   | controller's status names the field that makes it large         |
-// | CONFIG_TTL_SECONDS unset/invalid  | 3 s                                                             |
+// | CONFIG_TTL_SECONDS unset/invalid  | 3 s (`rollout`); FLAGS_TTL_SECONDS unset/invalid: 15 s (`flags`)|
 // Why a stream: a whole-value get(…, "text") transfers, decodes and (to fingerprint it) hashes
 // every byte, so a 25 MiB bad version cost each isolate 25 MiB of download, ~50 MB of string and a
 // full hash every TTL until someone fixed it. The stream is pulled chunk by chunk (KV hands the
@@ -36,6 +36,14 @@ import { MAX_TEXT_BYTES, oversizedText } from "../model/limits";
 import { readTextUpTo, type BoundedText } from "../lib/bounded-read";
 
 export const DEFAULT_TTL_SECONDS = 3;
+/**
+ * `flags` is re-read less often than `rollout`: every isolate with traffic reads each key once per
+ * TTL, and KV bills every read, a missing key's too ($0.50 per million,
+ * developers.cloudflare.com/kv/platform/pricing/): 20,000 busy isolates at 3 s are 576 million
+ * reads ($288) a day per key. A guard's kill does not wait for it (the controller's view carries
+ * it); an operator's change waits for KV's own propagation (up to 60 s) and then at most this.
+ */
+export const DEFAULT_FLAGS_TTL_SECONDS = 15;
 export const COLD_READ_TIMEOUT_MS = 1500;
 
 export interface Cached<T> {
@@ -65,21 +73,14 @@ interface DocumentKind<T> {
   emptyName: string;
   /** Added to the oversized message: where to find the field that makes it large. */
   oversizedHint: string;
+  /** How long a copy is trusted (ms), from the Worker's vars. */
+  ttl(env: Env): number;
 }
 
-let ttlSource: string | undefined = "\u0000";
-let ttlMs = DEFAULT_TTL_SECONDS * 1000;
-
-function ttlOf(env: Env): number {
-  if (env.CONFIG_TTL_SECONDS !== ttlSource) {
-    ttlSource = env.CONFIG_TTL_SECONDS;
-    const n = Number(ttlSource);
-    ttlMs =
-      ttlSource !== undefined && ttlSource !== "" && Number.isFinite(n) && n >= 0
-        ? n * 1000
-        : DEFAULT_TTL_SECONDS * 1000;
-  }
-  return ttlMs;
+/** Seconds from a var, or the default when it is unset or not a number ≥ 0. */
+function secondsVar(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== "" && Number.isFinite(n) && n >= 0 ? n * 1000 : fallback * 1000;
 }
 
 /** One KV document's cached copy, per the table at the top. */
@@ -167,7 +168,7 @@ class DocumentCache<T> {
         }),
       );
       // Try again after one TTL rather than on every request.
-      this.staleAt = started + ttlOf(env);
+      this.staleAt = started + this.kind.ttl(env);
       return this.fallback();
     }
     this.readDone(env);
@@ -200,7 +201,7 @@ class DocumentCache<T> {
   private readDone(env: Env): void {
     this.lastReadError = null;
     this.fetchedAt = Date.now();
-    this.staleAt = this.fetchedAt + ttlOf(env);
+    this.staleAt = this.fetchedAt + this.kind.ttl(env);
   }
 
   /**
@@ -244,6 +245,7 @@ const rollout = new DocumentCache<Rollout>({
   parse: parseRollout,
   empty: ALL_STABLE,
   emptyName: "all-stable",
+  ttl: (env) => secondsVar(env.CONFIG_TTL_SECONDS, DEFAULT_TTL_SECONDS),
   oversizedHint: "; the controller's status (`edgeshift status`) names the field",
 });
 const flags = new DocumentCache<FlagsDocument>({
@@ -251,6 +253,7 @@ const flags = new DocumentCache<FlagsDocument>({
   parse: parseFlags,
   empty: NO_FLAGS,
   emptyName: "no-flags",
+  ttl: (env) => secondsVar(env.FLAGS_TTL_SECONDS, DEFAULT_FLAGS_TTL_SECONDS),
   oversizedHint: "; `edgeshift flags validate` on the file names the field",
 });
 

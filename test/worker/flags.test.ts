@@ -2,7 +2,7 @@
 // last good kept), each visitor's flags sent to the origin in x-edgeshift-flags, and no way for a
 // client to set that header or pick a variation without a signed token.
 import { env } from "cloudflare:test";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { mintOverride } from "../../src/routing/override";
 import { expireConfigCache, getFlagsState } from "../../src/worker/config-cache";
 import { echo, useRollout, visitorCookieOf } from "./helpers";
@@ -101,6 +101,23 @@ describe("the flags document as KV serves it", () => {
     expect((await originFlags()).flags).toEqual({ f: true });
     const state = getFlagsState();
     expect(state.lastError?.summary).toContain('default "onn" is not one of this flag\'s variations');
+  });
+
+  it("flags are re-read less often than the rollout (FLAGS_TTL_SECONDS, 15 s by default: every KV read is billed)", async () => {
+    await useFlags({ flags: { f: { default: "on" } } });
+    expect((await originFlags()).flags).toEqual({ f: true });
+    await env.ROLLOUT_CONFIG.put("flags", JSON.stringify({ flags: { f: { default: "off" } } }));
+    await env.ROLLOUT_CONFIG.put("rollout", JSON.stringify({ percent: 0, release: `ttl-${run}` }));
+    // Past the rollout's 3 s: the rollout is read again, the flags are not yet.
+    await new Promise((r) => setTimeout(r, 3200));
+    await vi.waitFor(
+      async () => {
+        const { j } = await echo("/ttl");
+        expect(j.headers["x-edgeshift-release"]).toBe(`ttl-${run}`);
+      },
+      { timeout: 5000, interval: 100 },
+    );
+    expect((await originFlags()).flags).toEqual({ f: true });
   });
 
   it("a rolled-back canary does not stop the flags", async () => {
