@@ -14,6 +14,7 @@ import * as z from "../lib/zod";
 import { hasCondition, label, list, percent, rollbackSchema, ruleConditions, ruleName } from "./rollout";
 import { utf8Bytes } from "../lib/utf8";
 import { asciiJson } from "../lib/ascii-json";
+import { goalsSchema } from "./goals";
 import { fingerprintOf } from "./fingerprint";
 
 /** Far above real use, and small enough that every isolate evaluates all of them per request cheaply. */
@@ -241,6 +242,8 @@ export const flagsDocumentSchema = z.strictObject({
     ),
     {},
   ),
+  /** What counts as a conversion for experiments (./goals.ts): here, so a goal costs no KV read of its own. */
+  goals: goalsSchema,
 });
 
 /** The longest x-edgeshift-flags value the flags could produce (each flag at its longest variation). */
@@ -257,7 +260,7 @@ export function largestOriginHeader(flags: Record<string, Flag>): number {
 export type FlagsDocument = z.output<typeof flagsDocumentSchema>;
 
 /** No `flags` key: no flags, nothing sent, nothing evaluated. */
-export const NO_FLAGS: FlagsDocument = { flags: {} };
+export const NO_FLAGS: FlagsDocument = { flags: {}, goals: {} };
 
 /** The variation served while the flag is off. */
 export function offOf(f: Pick<Flag, "off" | "variations" | "default">): string {

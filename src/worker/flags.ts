@@ -28,5 +28,5 @@ export function compiledFlags(cached: Cached<FlagsDocument>, killed: readonly Ki
 function switchedOff(doc: FlagsDocument, keys: string[]): FlagsDocument {
   const flags = { ...doc.flags };
   for (const k of keys) if (flags[k] !== undefined) flags[k] = { ...flags[k], on: false };
-  return { flags };
+  return { ...doc, flags };
 }

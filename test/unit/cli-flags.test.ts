@@ -195,7 +195,7 @@ describe("rendering", () => {
       "  theme         on     string   50 % → dark 33.33 %, contrast 16.67 %  2      origin",
       "  quiet         OFF    boolean  –                                      0      –",
     ]);
-    expect(renderFlagList({ flags: {} }, style)).toBe("  no flags");
+    expect(renderFlagList({ flags: {}, goals: {} }, style)).toBe("  no flags");
   });
 
   it("show: variations, off and default, rules, rollout, exposure", () => {

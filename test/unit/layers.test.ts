@@ -13,6 +13,7 @@ const LAYERS: Record<string, number> = {
   "src/model": 2,
   "src/routing": 3,
   "src/flags": 3,
+  "src/experiments": 3,
   "src/health": 3,
   "src/plan": 3,
   "src/shadow": 3,
