@@ -20,6 +20,8 @@ export interface Env {
   CONFIG_TTL_SECONDS?: string;
   /** Seconds an isolate trusts its cached `flags` document (default 15: src/worker/config-cache.ts says why). */
   FLAGS_TTL_SECONDS?: string;
+  /** Seconds a missing `flags` key is trusted before the next read (default 60: a deployment without flags reads little). */
+  FLAGS_MISSING_TTL_SECONDS?: string;
   /** At least 32 characters; its holder acts as "admin" (src/worker/credentials.ts). */
   ADMIN_TOKEN?: string;
   /** Named admin tokens, `alice:<token>,ci:<token>` or JSON; the name is the recorded actor. */

@@ -70,6 +70,7 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     CONFIG_TTL_SECONDS: String(opts.configTtlSeconds ?? 2),
     // The tests and the demo change flags and watch the change arrive: as fresh as the rollout.
     FLAGS_TTL_SECONDS: String(opts.configTtlSeconds ?? 2),
+    FLAGS_MISSING_TTL_SECONDS: String(opts.configTtlSeconds ?? 2),
   };
   if (opts.overrideSecret) vars.OVERRIDE_SECRET = opts.overrideSecret;
   if (opts.webhookUrl) vars.WEBHOOK_URL = opts.webhookUrl;

@@ -138,6 +138,7 @@ export function edgeshiftOptions(
       GREEN_ORIGIN: originUrl,
       CONFIG_TTL_SECONDS: "3",
       FLAGS_TTL_SECONDS: "3",
+      FLAGS_MISSING_TTL_SECONDS: "3",
       ...extra.bindings,
     },
     kvNamespaces: ["ROLLOUT_CONFIG"],

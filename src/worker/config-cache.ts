@@ -17,6 +17,7 @@
 // | (256 KiB; KV takes 25 MiB)        | parsing, named by the fingerprint of what was read; the         |
 // |                                   | controller's status names the field that makes it large         |
 // | CONFIG_TTL_SECONDS unset/invalid  | 3 s (`rollout`); FLAGS_TTL_SECONDS unset/invalid: 15 s (`flags`)|
+// | no `flags` key                    | read again after FLAGS_MISSING_TTL_SECONDS (60 s), not per TTL   |
 // Why a stream: a whole-value get(…, "text") transfers, decodes and (to fingerprint it) hashes
 // every byte, so a 25 MiB bad version cost each isolate 25 MiB of download, ~50 MB of string and a
 // full hash every TTL until someone fixed it. The stream is pulled chunk by chunk (KV hands the
@@ -44,6 +45,12 @@ export const DEFAULT_TTL_SECONDS = 3;
  * it); an operator's change waits for KV's own propagation (up to 60 s) and then at most this.
  */
 export const DEFAULT_FLAGS_TTL_SECONDS = 15;
+/**
+ * No `flags` key at all: read again after a minute (FLAGS_MISSING_TTL_SECONDS), not every
+ * FLAGS_TTL_SECONDS: a missing key's read is billed like any ($58 a day at the fleet above, for
+ * nothing). The first flags written then reach an isolate within KV's propagation plus this.
+ */
+export const DEFAULT_MISSING_FLAGS_TTL_SECONDS = 60;
 export const COLD_READ_TIMEOUT_MS = 1500;
 
 export interface Cached<T> {
@@ -75,6 +82,8 @@ interface DocumentKind<T> {
   oversizedHint: string;
   /** How long a copy is trusted (ms), from the Worker's vars. */
   ttl(env: Env): number;
+  /** How long "no such key" is trusted, when longer than `ttl` (a missing key's read is billed too). */
+  missingTtl?(env: Env): number;
 }
 
 /** Seconds from a var, or the default when it is unset or not a number ≥ 0. */
@@ -171,7 +180,7 @@ class DocumentCache<T> {
       this.staleAt = started + this.kind.ttl(env);
       return this.fallback();
     }
-    this.readDone(env);
+    this.readDone(env, text === null);
     const current = this.current;
     if (current !== null && text !== null && current.fingerprint !== NO_DOCUMENT && this.lastText === text) {
       // Unchanged (or reverted to the same good text after a bad version): no re-parse.
@@ -198,10 +207,12 @@ class DocumentCache<T> {
     return body === null ? null : readTextUpTo(body, MAX_TEXT_BYTES);
   }
 
-  private readDone(env: Env): void {
+  private readDone(env: Env, missing = false): void {
     this.lastReadError = null;
     this.fetchedAt = Date.now();
-    this.staleAt = this.fetchedAt + this.kind.ttl(env);
+    const ttl = this.kind.ttl(env);
+    const missingTtl = missing && this.kind.missingTtl ? this.kind.missingTtl(env) : 0;
+    this.staleAt = this.fetchedAt + Math.max(ttl, missingTtl);
   }
 
   /**
@@ -254,6 +265,8 @@ const flags = new DocumentCache<FlagsDocument>({
   empty: NO_FLAGS,
   emptyName: "no-flags",
   ttl: (env) => secondsVar(env.FLAGS_TTL_SECONDS, DEFAULT_FLAGS_TTL_SECONDS),
+  // A deployment that uses no flags should pay next to nothing for them: no key, a read a minute.
+  missingTtl: (env) => secondsVar(env.FLAGS_MISSING_TTL_SECONDS, DEFAULT_MISSING_FLAGS_TTL_SECONDS),
   oversizedHint: "; `edgeshift flags validate` on the file names the field",
 });
 

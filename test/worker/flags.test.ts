@@ -1,7 +1,9 @@
 // Feature flags through the real Worker: the `flags` KV document read like `rollout` (its own key,
 // last good kept), each visitor's flags sent to the origin in x-edgeshift-flags, and no way for a
 // client to set that header or pick a variation without a signed token.
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
+import type { Env } from "../../src/env";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { mintOverride } from "../../src/routing/override";
 import { expireConfigCache, getFlagsState } from "../../src/worker/config-cache";
@@ -118,6 +120,38 @@ describe("the flags document as KV serves it", () => {
       { timeout: 5000, interval: 100 },
     );
     expect((await originFlags()).flags).toEqual({ f: true });
+  });
+
+  it("a missing flags key is read again only after FLAGS_MISSING_TTL_SECONDS: a deployment without flags pays little for them", async () => {
+    await useFlags(null);
+    // The real KV, its reads of `flags` counted (a pass-through, not a fake).
+    let reads = 0;
+    const kv = env.ROLLOUT_CONFIG;
+    const counted = {
+      get: (key: string, opts: never) => {
+        if (key === "flags") reads++;
+        return kv.get(key, opts);
+      },
+    } as unknown as KVNamespace;
+    const visit = async (e: Env) => {
+      const ctx = createExecutionContext();
+      const r = await worker.fetch(new Request("https://app.example/ttl-missing"), e, ctx);
+      await r.arrayBuffer();
+      await waitOnExecutionContext(ctx);
+    };
+    const short = {
+      ...(env as Env),
+      ROLLOUT_CONFIG: counted,
+      FLAGS_TTL_SECONDS: "0.1",
+      FLAGS_MISSING_TTL_SECONDS: "60",
+    };
+    for (let i = 0; i < 6; i++) (await visit(short), await new Promise((r) => setTimeout(r, 150)));
+    expect(reads).toBe(1);
+    // A key that exists is read every FLAGS_TTL_SECONDS.
+    await useFlags({ flags: { f: { default: "on" } } });
+    reads = 0;
+    for (let i = 0; i < 6; i++) (await visit(short), await new Promise((r) => setTimeout(r, 150)));
+    expect(reads).toBeGreaterThanOrEqual(3);
   });
 
   it("a rolled-back canary does not stop the flags", async () => {
