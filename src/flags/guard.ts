@@ -63,11 +63,11 @@ export interface FlagTrip {
 /** Flags versions a comparison accepts batches of (the newest). */
 const MAX_VERSIONS = 16;
 
-function fresh(definition: string, rules: RollbackRules, fingerprint: string, nowSec: number): Guard {
+function fresh(definition: string, rules: RollbackRules, versions: Set<string>, nowSec: number): Guard {
   return {
     definition,
     rules,
-    versions: new Set(fingerprint === "" ? [] : [fingerprint]),
+    versions,
     window: new SlidingWindow(1, rules.windowSeconds),
     ledger: slidingLedger(limitsOf(rules), rules.windowSeconds),
     sample: new VisitorLedger(limitsOf(rules), null),
@@ -97,7 +97,7 @@ export class FlagGuards {
         if (g.versions.size > MAX_VERSIONS) g.versions.delete(g.versions.values().next().value!);
         continue;
       }
-      this.guards.set(key, fresh(definition, f.guard, fingerprint, nowSec));
+      this.guards.set(key, fresh(definition, f.guard, new Set([fingerprint]), nowSec));
     }
   }
 
@@ -108,9 +108,7 @@ export class FlagGuards {
   restart(key: string, nowSec: number): void {
     const g = this.guards.get(key);
     if (g === undefined) return;
-    const next = fresh(g.definition, g.rules, "", nowSec);
-    next.versions = g.versions;
-    this.guards.set(key, next);
+    this.guards.set(key, fresh(g.definition, g.rules, g.versions, nowSec));
   }
 
   /** Whether a batch's flags version is one the guards know (else the caller reads the document). */

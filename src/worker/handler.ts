@@ -251,15 +251,15 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     bucket: d.bucket,
     release: routing.doc.release,
   });
-  if (flags.toOrigin.length > 0) {
+  /** Each guarded flag's arm for this visitor, drawn before the answer and counted after it. */
+  let flagArms: FlagArm[] | null = null;
+  if (flags.toOrigin.length > 0 || flags.guarded.length > 0) {
+    const facts = flags.needsFacts ? factsOf(request) : null;
+    const forced = override?.flags ?? null;
     // Incoming copies are gone with every x-edgeshift-* field (proxy/headers.ts); this is ours.
-    const value = originFlagsHeader(
-      flags,
-      sticky.key,
-      flags.needsFacts ? factsOf(request) : null,
-      override?.flags ?? null,
-    );
+    const value = originFlagsHeader(flags, sticky.key, facts, forced);
     if (value !== null) up.set(FLAGS_HEADER, value);
+    if (flags.guarded.length > 0) flagArms = armsOf(flags, sticky.key, facts, forced);
   }
   // Who the outcome counts for: no single client may decide a verdict (docs/verdict.md).
   const visitor = visitorOf(sticky.key);
@@ -281,12 +281,10 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network);
   }
 
-  if (flags.guarded.length > 0)
+  if (flagArms !== null && flagArms.length > 0)
     recordFlagOutcomes(
-      flags,
-      sticky.key,
-      flags.needsFacts ? factsOf(request) : null,
-      override?.flags ?? null,
+      flags.fingerprint,
+      flagArms,
       outcome(answered, answered === routing.canary ? "canary" : "stable", result, failover !== null),
       visitor,
       network,
@@ -346,20 +344,36 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
 }
 
 /** Each guarded flag's arm gets the answer the visitor got (src/flags/guard.ts judges them). */
-function recordFlagOutcomes(
+interface FlagArm {
+  key: string;
+  arm: Slot;
+  judged: boolean;
+}
+
+/** The guarded flags whose variation this visitor drew at random, and the arm it puts them in. */
+function armsOf(
   flags: CompiledFlags,
   key: string,
   facts: RequestFacts | null,
-  overrides: FlagOverrides | null,
+  forced: FlagOverrides | null,
+): FlagArm[] {
+  const out: FlagArm[] = [];
+  for (const f of flags.guarded) {
+    const arm = armOf(f, evaluateFlag(f, key, facts, forced));
+    if (arm !== null) out.push({ key: f.key, arm, judged: comparable(f) });
+  }
+  return out;
+}
+
+function recordFlagOutcomes(
+  flagsFingerprint: string,
+  arms: FlagArm[],
   o: ReturnType<typeof outcome>,
   visitor: number,
   network: number,
 ): void {
   try {
-    for (const f of flags.guarded) {
-      const arm = armOf(f, evaluateFlag(f, key, facts, overrides));
-      if (arm !== null) recorder.recordFlag(f.key, flags.fingerprint, arm, o, visitor, network, comparable(f));
-    }
+    for (const a of arms) recorder.recordFlag(a.key, flagsFingerprint, a.arm, o, visitor, network, a.judged);
   } catch (e) {
     telemetryFailed("record-flag", e);
   }
