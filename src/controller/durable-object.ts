@@ -29,7 +29,7 @@ import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
 import { otherSlot, SLOTS } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
-import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { ActionKind, ActionRequest, ExperimentStatus, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
@@ -197,6 +197,7 @@ export class RolloutController extends DurableObject<Env> {
       batches,
       (b) => (fingerprints.includes(b.fingerprint) ? SLOTS : [stable]),
       doc.percent,
+      !this.state.rolledBack,
     );
     this.reports = afterReport(this.reports, r, now);
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));
@@ -244,7 +245,28 @@ export class RolloutController extends DurableObject<Env> {
       saveError: this.saveError,
       stateRepaired: this.stateRepaired,
       flags: flags ?? undefined,
+      experiments: this.experiments(),
     });
+  }
+
+  /** The rollout's experiment and the guarded flags', over the goals declared beside the flags. */
+  private experiments(): ExperimentStatus[] | undefined {
+    const goals = this.flagGuards.goals();
+    if (goals.length === 0) return undefined;
+    const { doc } = this.state;
+    const stable = otherSlot(doc.canary);
+    const rollout = this.windows.experiment.status(
+      {
+        subject: "rollout",
+        key: doc.release ?? null,
+        control: stable,
+        treatment: doc.canary,
+        names: { control: stable, treatment: doc.canary },
+      },
+      goals,
+      !this.state.rolledBack,
+    );
+    return [rollout, ...this.flagGuards.experiments(goals)];
   }
 
   /** The version in force (KV read first): the base of an operator's read-modify-write. */

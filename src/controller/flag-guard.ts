@@ -32,7 +32,7 @@ import { readTextUpTo } from "../lib/bounded-read";
 import { MAX_TEXT_BYTES } from "../model/limits";
 import { withTimeout } from "../lib/timeout";
 import { definitionOf, type FlagsDocument } from "../model/flags";
-import type { StatusSnapshot } from "../model/status";
+import type { ExperimentStatus, StatusSnapshot } from "../model/status";
 import { flagStatuses } from "../flags/status";
 
 /** Kills the view keeps telling (oldest dropped): far more than FLAG_LIMITS.guarded. */
@@ -94,6 +94,16 @@ export class FlagGuardKeeper {
       flags: flagStatuses(this.last.doc, this.guards.status(Math.floor(this.context.now() / 1000)), killed),
       error: this.lastError,
     };
+  }
+
+  /** The goals declared in the flags document last read (experiments count them). */
+  goals(): string[] {
+    return this.last === null ? [] : Object.keys(this.last.doc.goals);
+  }
+
+  /** Each guarded flag's experiment over the declared goals. */
+  experiments(goals: readonly string[]): ExperimentStatus[] {
+    return this.guards.experiments(goals);
   }
 
   private judge(batches: readonly ReportBatch[]): void {

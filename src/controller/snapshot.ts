@@ -20,6 +20,8 @@ export interface SnapshotInput {
   stateRepaired?: { at: string; fields: string[] } | null;
   /** The feature flags and their guards (./flag-guard.ts); absent when not read. */
   flags?: StatusSnapshot["flags"];
+  /** The experiments over the goals; absent when no goals are declared. */
+  experiments?: StatusSnapshot["experiments"];
 }
 
 export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
@@ -50,6 +52,7 @@ export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
     saveError: input.saveError ?? null,
     ...(input.stateRepaired ? { stateRepaired: input.stateRepaired } : {}),
     ...(input.flags ? { flags: input.flags } : {}),
+    ...(input.experiments ? { experiments: input.experiments } : {}),
   };
 }
 

@@ -14,12 +14,18 @@
 // |                            | again from new reports (fails safe: a late rollback, never a wrong one)|
 // | new attempt, roles switch  | both start over with the window (same moment, same reason)           |
 // | percent changes (a step)   | the sample starts over (the window ledger keeps sliding)             |
+//
+// And the attempt's experiment (src/experiments/experiment.ts): the goals its visitors reached, per
+// arm, over the same span as the sequential sample (a change of percent starts it over, the ended
+// one kept as `previous`); memory only, like the ledgers. It stops counting once the canary is
+// rolled back: every visitor is then sent to stable, and the result is what it was at the rollback.
 import { SlidingWindow, type WindowRow } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { peopleOf } from "../health/judge";
 import type { People } from "../health/rules";
 import type { ReportBatch } from "../model/protocol";
 import type { RollbackRules, Slot } from "../model/rollout";
+import { Experiment } from "../experiments/experiment";
 import type { ControllerStore } from "./store";
 import type { WriteBehind } from "./write-behind";
 
@@ -35,6 +41,8 @@ export class ControllerWindows {
   private attemptLedger: VisitorLedger;
   /** The percent the attempt ledger's sample was drawn at (null: not yet known). */
   private samplePercent: number | null = null;
+  /** The attempt's experiment over the goals (see above). */
+  private experimentNow: Experiment;
 
   /** Rebuilds both windows from storage as of `nowSec`. */
   constructor(
@@ -48,6 +56,7 @@ export class ControllerWindows {
     const sec = nowSec();
     this.ledger = slidingLedger(limitsOf(rules), windowSeconds);
     this.attemptLedger = new VisitorLedger(limitsOf(rules));
+    this.experimentNow = new Experiment(sec, null);
     this.attempt = attempt;
     this.healthWindow = SlidingWindow.fromRows(
       1,
@@ -77,19 +86,31 @@ export class ControllerWindows {
 
   /**
    * Adds one report's contributors at `sec`; `slotsOf` says which slots of a batch count (stable
-   * alone for a version not of this attempt, as the health vector does).
+   * alone for a version not of this attempt, as the health vector does). `experimenting`: the
+   * experiment counts them too (not after a rollback).
    */
   addContributors(
     sec: number,
     batches: readonly ReportBatch[],
     slotsOf: (b: ReportBatch) => readonly Slot[],
     percent: number,
+    experimenting = true,
   ): void {
-    if (this.samplePercent !== null && this.samplePercent !== percent)
+    if (this.samplePercent !== null && this.samplePercent !== percent) {
       this.attemptLedger = new VisitorLedger(this.attemptLedger.limits);
+      this.experimentNow = this.experimentNow.counted
+        ? this.experimentNow.next(sec, percent)
+        : new Experiment(sec, percent);
+    } else if (this.samplePercent === null) this.experimentNow = new Experiment(this.experimentNow.since, percent);
     this.samplePercent = percent;
     addBatches(this.ledger, sec, batches, slotsOf);
     addBatches(this.attemptLedger, sec, batches, slotsOf);
+    if (experimenting) for (const b of batches) if (b?.contributors) this.experimentNow.add(sec, b, slotsOf(b));
+  }
+
+  /** The attempt's experiment over the goals (at its current percent). */
+  get experiment(): Experiment {
+    return this.experimentNow;
   }
 
   /** Who produced the window's counts, and the attempt's sample for the sequential test. */
@@ -113,6 +134,7 @@ export class ControllerWindows {
     this.healthWindow = new SlidingWindow(1, windowSeconds);
     this.ledger = slidingLedger(limitsOf(rules), windowSeconds);
     this.attemptLedger = new VisitorLedger(limitsOf(rules));
+    this.experimentNow = new Experiment(this.nowSec(), null);
     this.samplePercent = null;
     this.writeBehind.discard("health:");
     // Once per attempt (or promotion), so the per-second prune can stay on the primary key.

@@ -21,6 +21,7 @@
 // bucket space in proportion to its weight, and `percent` says how much of each stretch is in use,
 // from its start. Raising `percent` therefore only adds buckets to every variation: no visitor who
 // had a variation loses it, nor switches to another. Changing the weights or the salt reshuffles.
+import { compileGoals, NO_GOALS, type CompiledGoals } from "../experiments/goals";
 import type { Flag, FlagValue, FlagsDocument } from "../model/flags";
 import { defaultOf, definitionOf, offOf, typeOfValue } from "../model/flags";
 import { BUCKETS, bucketOf, seedOf, thresholdOf } from "../routing/bucket";
@@ -70,6 +71,8 @@ export interface CompiledFlags {
   guarded: CompiledFlag[];
   /** Some flag has a rule: request facts are needed. */
   needsFacts: boolean;
+  /** The experiments' goals, declared beside the flags (src/experiments/goals.ts). */
+  goals: CompiledGoals;
 }
 
 /** Tester overrides: flag key → variation (src/routing/override.ts `flags` claim). */
@@ -84,6 +87,7 @@ export function compileFlags(doc: FlagsDocument, fingerprint: string): CompiledF
     toOrigin: all.filter((f) => f.flag.origin),
     guarded: all.filter((f) => f.flag.guard !== false),
     needsFacts: all.some((f) => f.rules.rules.length > 0),
+    goals: Object.keys(doc.goals).length > 0 ? compileGoals(doc.goals) : NO_GOALS,
   };
 }
 

@@ -27,6 +27,8 @@ import { FLAG_BATCH_PREFIX, type ReportBatch } from "../model/protocol";
 import { addBatch, emptyVector, slotCounters, SlidingWindow, type CountedParts } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
+import { Experiment } from "../experiments/experiment";
+import type { ExperimentStatus } from "../model/status";
 
 /** `flag:<key>@<fingerprint>` → its parts, or null for a rollout batch. */
 export function flagBatchOf(fingerprint: string): { key: string; fingerprint: string } | null {
@@ -50,6 +52,8 @@ interface Guard {
   sample: VisitorLedger;
   tripped: boolean;
   startedAt: number;
+  /** The goals per arm since the comparison began (src/experiments): a flag's experiment. */
+  experiment: Experiment;
 }
 
 export interface FlagTrip {
@@ -63,8 +67,15 @@ export interface FlagTrip {
 /** Flags versions a comparison accepts batches of (the newest). */
 const MAX_VERSIONS = 16;
 
-function fresh(definition: string, rules: RollbackRules, versions: Set<string>, nowSec: number): Guard {
+function fresh(
+  definition: string,
+  rules: RollbackRules,
+  versions: Set<string>,
+  nowSec: number,
+  experiment: Experiment,
+): Guard {
   return {
+    experiment,
     definition,
     rules,
     versions,
@@ -97,7 +108,10 @@ export class FlagGuards {
         if (g.versions.size > MAX_VERSIONS) g.versions.delete(g.versions.values().next().value!);
         continue;
       }
-      this.guards.set(key, fresh(definition, f.guard, new Set([fingerprint]), nowSec));
+      // A changed definition (a new percent, split or rules) is a new sample; the last one stays readable.
+      const percent = f.rollout?.percent ?? null;
+      const experiment = g?.experiment.counted ? g.experiment.next(nowSec, percent) : new Experiment(nowSec, percent);
+      this.guards.set(key, fresh(definition, f.guard, new Set([fingerprint]), nowSec, experiment));
     }
   }
 
@@ -108,7 +122,10 @@ export class FlagGuards {
   restart(key: string, nowSec: number): void {
     const g = this.guards.get(key);
     if (g === undefined) return;
-    this.guards.set(key, fresh(g.definition, g.rules, g.versions, nowSec));
+    this.guards.set(
+      key,
+      fresh(g.definition, g.rules, g.versions, nowSec, g.experiment.next(nowSec, g.experiment.percent)),
+    );
   }
 
   /** Whether a batch's flags version is one the guards know (else the caller reads the document). */
@@ -131,6 +148,8 @@ export class FlagGuards {
       g.window.add(nowSec, addBatch(emptyVector(), b, ARMS));
       addBatches(g.ledger, nowSec, [b], () => ARMS.slots);
       addBatches(g.sample, nowSec, [b], () => ARMS.slots);
+      // Once killed, every visitor gets the flag's off variation: the experiment is what it was then.
+      if (!g.tripped) g.experiment.add(nowSec, b, ARMS.slots);
       touched.add(id.key);
     }
     const trips: FlagTrip[] = [];
@@ -153,6 +172,23 @@ export class FlagGuards {
       judgement: this.judge(g, nowSec),
       tripped: g.tripped,
     }));
+  }
+
+  /** Each guarded flag's experiment over `goals`: treatment against control. */
+  experiments(goals: readonly string[]): ExperimentStatus[] {
+    return [...this.guards].map(([key, g]) =>
+      g.experiment.status(
+        {
+          subject: "flag",
+          key,
+          control: "blue",
+          treatment: "green",
+          names: { control: "control", treatment: "treatment" },
+        },
+        goals,
+        !g.tripped,
+      ),
+    );
   }
 
   private judge(g: Guard, nowSec: number): Judgement {

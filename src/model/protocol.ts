@@ -64,7 +64,22 @@ export interface ReportBatch {
   newVisitors?: Partial<Record<Slot, number>>;
   /** Who the slot's outcomes came from (the visitor ledger, src/health/ledger.ts); absent in older isolates. */
   contributors?: Partial<Record<Slot, Contributors>>;
+  /**
+   * The experiment goals (src/model/goals.ts) contributors reached: bit i of a contributor's `g` is
+   * `goals[i]`. Listed in the order an isolate first saw each reached, at most MAX_BATCH_GOALS; a
+   * merge (src/telemetry/merge.ts) renumbers the bits of batches whose lists differ.
+   */
+  goals?: string[];
 }
+
+/** Goal keys a batch lists (bits 0–29 of a contributor's `g`; GOAL_LIMITS allows 20 per document). */
+export const MAX_BATCH_GOALS = 30;
+/**
+ * Bit 30 of a contributor's `g`: some of its outcomes in this slot were not assigned at random (a
+ * targeting rule, a tester's override, a location pin): such a visitor is left out of experiments,
+ * whose arms must be drawn by chance alone (src/experiments/tally.ts).
+ */
+export const NOT_RANDOM_BIT = 1 << 30;
 
 /**
  * One slot's outcomes per contributor, as parallel arrays (compact on the wire): entry i is visitor
@@ -78,6 +93,9 @@ export interface ReportBatch {
  * `m[i]` (absent in older isolates): the LATENCY_BOUNDS_MS bucket index of the contributor's
  * slowest answer (−1: none timed, e.g. only network failures). Merging two tuples of the same
  * (v, n): r, e, ur, ue add up; m takes the max.
+ * `g[i]` (absent: 0 for every entry): the goals the contributor reached (bits of the batch's
+ * `goals`) and NOT_RANDOM_BIT; merging ORs them. Experiments count visitors and their goals
+ * from these (src/experiments/tally.ts); unattributed outcomes (`ur`) count for none.
  */
 export interface Contributors {
   v: number[];
@@ -85,6 +103,7 @@ export interface Contributors {
   r: number[];
   e: number[];
   m?: number[];
+  g?: number[];
   ur?: number;
   ue?: number;
 }

@@ -128,6 +128,74 @@ export interface FlagStatus {
   } | null;
 }
 
+// Experiments (src/experiments): goals counted per visitor in each arm, compared with an
+// always-valid interval (src/experiments/result.ts says how to read them).
+export type GoalState = "collecting" | "inconclusive" | "better" | "worse";
+
+export interface ArmRate {
+  /** Weighted visitors (each network at most NETWORK_WEIGHT: src/experiments/tally.ts). */
+  visitors: number;
+  conversions: number;
+  /** conversions / visitors, 0 with no visitors. */
+  rate: number;
+}
+
+export interface GoalResult {
+  goal: string;
+  control: ArmRate;
+  treatment: ArmRate;
+  /** treatment − control, as a share (0.02 = two points). */
+  difference: number;
+  /** The always-valid (1 − α) interval of the difference; null while collecting. */
+  interval: { low: number; high: number } | null;
+  /** difference / control rate; null when control has no conversions. */
+  lift: number | null;
+  /** ≈ interval of the lift (see above); null until control has MIN_CONTROL_CONVERSIONS. */
+  liftInterval: { low: number; high: number } | null;
+  state: GoalState;
+}
+
+export interface ExperimentResult {
+  control: Slot;
+  treatment: Slot;
+  alpha: number;
+  visitors: { control: number; treatment: number };
+  /** Visitors as seen, before network weighting. */
+  rawVisitors: { control: number; treatment: number };
+  goals: GoalResult[];
+  /** Does the treatment get the share of visitors it should? (null: the expected share is not known). */
+  sampleRatio: { judged: boolean; mismatch: boolean; detail: string } | null;
+  crossed: number;
+  excluded: number;
+  crowded: number;
+  sampled: number;
+}
+
+/** One point of an experiment's history (the status page's chart): each goal's difference and interval then. */
+export interface ExperimentPoint {
+  t: string;
+  goals: Record<string, { difference: number; low: number | null; high: number | null }>;
+}
+
+export interface ExperimentStatus {
+  /** "rollout": the canary against stable; "flag": a guarded flag's treatment against its control. */
+  subject: "rollout" | "flag";
+  /** The flag's key, or the rollout's release (null when it has none). */
+  key: string | null;
+  /** What the arms are called: the slots for the rollout, "control"/"treatment" for a flag. */
+  arms: { control: string; treatment: string };
+  /** When this sample began (an attempt or a step at this percent; a flag's definition). */
+  since: string;
+  /** The treatment's share of visitors assigned at random, 0–100 (null: not one number). */
+  percent: number | null;
+  /** Still counting; false once the canary was rolled back (the figures are as they were then). */
+  active: boolean;
+  result: ExperimentResult;
+  history: ExperimentPoint[];
+  /** The sample before the last change of percent (a plan step), as it ended. */
+  previous: { since: string; until: string; percent: number | null; result: ExperimentResult } | null;
+}
+
 export interface StatusSnapshot {
   now: string;
   state: RolloutState;
@@ -168,6 +236,8 @@ export interface StatusSnapshot {
    * version in KV is not used (the last good one is shown).
    */
   flags?: { fingerprint: string; flags: FlagStatus[]; error: string | null };
+  /** Experiments over the goals (absent: no goals declared, or nothing counted yet). */
+  experiments?: ExperimentStatus[];
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort";

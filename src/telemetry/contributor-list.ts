@@ -23,8 +23,19 @@ export class ContributorList {
   /** Per batch (fingerprint) and slot. */
   private listed = new Map<string, Partial<Record<Slot, Listed>>>();
 
-  /** Counts one outcome of `visitor` (on `network`) in batch `b`, slot `slot`. */
-  attribute(b: ReportBatch, slot: Slot, visitor: number, network: number, error: boolean, bucket: number): void {
+  /**
+   * Counts one outcome of `visitor` (on `network`) in batch `b`, slot `slot`; `mask`: goals it
+   * reached and NOT_RANDOM_BIT (src/model/protocol.ts), ORed into the entry's `g`.
+   */
+  attribute(
+    b: ReportBatch,
+    slot: Slot,
+    visitor: number,
+    network: number,
+    error: boolean,
+    bucket: number,
+    mask = 0,
+  ): void {
     const c: Contributors = ((b.contributors ??= {})[slot] ??= { v: [], n: [], r: [], e: [], m: [] });
     const byBatch = this.listed.get(b.fingerprint) ?? {};
     if (!this.listed.has(b.fingerprint)) this.listed.set(b.fingerprint, byBatch);
@@ -40,6 +51,7 @@ export class ContributorList {
       c.r[i]++;
       if (error) c.e[i]++;
       if (bucket > c.m![i]) c.m![i] = bucket;
+      if (mask !== 0) orMask(c, i, mask);
     } else if (listed.index.size < MAX_CONTRIBUTORS) {
       listed.index.set(id, c.v.length);
       if (id === visitor) listed.perNetwork.set(network, (listed.perNetwork.get(network) ?? 0) + 1);
@@ -48,6 +60,8 @@ export class ContributorList {
       c.r.push(1);
       c.e.push(error ? 1 : 0);
       c.m!.push(bucket);
+      if (mask !== 0) orMask(c, c.v.length - 1, mask);
+      else c.g?.push(0);
     } else {
       c.ur = (c.ur ?? 0) + 1;
       if (error) c.ue = (c.ue ?? 0) + 1;
@@ -81,4 +95,11 @@ export class ContributorList {
       this.listed.set(b.fingerprint, byBatch);
     }
   }
+}
+
+/** Most outcomes reach no goal: `g` is only made once one does. */
+function orMask(c: Contributors, i: number, mask: number): void {
+  const g = (c.g ??= new Array<number>(c.v.length).fill(0));
+  while (g.length < c.v.length) g.push(0);
+  g[i] |= mask;
 }

@@ -11,6 +11,8 @@
 // | contributors (v, n, r, e)              | one tuple per (visitor, network), r and e summed, in order  |
 // |                                        | of first appearance: the same visitor from two isolates is  |
 // |                                        | one visitor at the root, as if they had reported directly   |
+// | contributors' goal bits (g)            | ORed per tuple, each source's bits renumbered to the merged |
+// |                                        | batch's `goals` list (keys in order of first appearance)    |
 // | ur / ue (unattributed)                 | summed: one pseudo-visitor at the root either way           |
 // | dropped, mirrorsSkipped, diverted      | summed; `reports` counts the isolates' reports it stands for|
 //
@@ -20,6 +22,8 @@
 // | > MAX_MERGED_CONTRIBUTORS (visitor,    | `fits` says no: the caller starts another merged report     |
 // | network) pairs in one slot and batch   | (a part), so no tuple is ever folded into ur / ue here      |
 // | > MAX_MERGED_BATCHES versions          | same (the root reads at most 16 batches per report)         |
+// | > MAX_BATCH_GOALS goal keys in a batch | the further keys' bits are left out (goals per document are |
+// |                                        | capped at 20, so only many versions at once could do this)  |
 // | a count that is NaN, negative, not a   | counted as 0, as the root would (one isolate's garbage must |
 // | number                                 | not poison the others' sums)                                |
 //
@@ -32,6 +36,8 @@
 // visitor moving between networks within one interval while one of them is full, or under two
 // document versions; at most that visitor's own outcomes, its weight capped as any visitor's.
 import {
+  MAX_BATCH_GOALS,
+  NOT_RANDOM_BIT,
   type Contributors,
   type Report,
   type ReportBatch,
@@ -164,13 +170,14 @@ function mergeBatch(m: Merge, src: ReportBatch): void {
   const b = mb.b;
   b.from = Math.min(b.from, count(src.from) || b.from);
   b.to = Math.max(b.to, count(src.to));
+  const remap = goalRemap(b, src.goals);
   for (const slot of SLOT_NAMES) {
     const s = src.slots?.[slot];
     if (s && typeof s === "object") addSlot((b.slots[slot] ??= emptySlot()), s);
     const nv = src.newVisitors?.[slot];
     if (nv !== undefined) (b.newVisitors ??= {})[slot] = (b.newVisitors?.[slot] ?? 0) + count(nv);
     const c = src.contributors?.[slot];
-    if (c && typeof c === "object") addContributors(mb, slot, c);
+    if (c && typeof c === "object") addContributors(mb, slot, c, remap);
   }
   if (src.shadow && typeof src.shadow === "object") addShadow((b.shadow ??= emptyShadow()), src.shadow);
 }
@@ -198,7 +205,32 @@ function addHistogram(to: number[], from: unknown): void {
   for (let i = 0; i < from.length; i++) to[i] = (to[i] ?? 0) + count(from[i]);
 }
 
-function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
+/**
+ * For each bit of `goals` (a source batch's list), its bit in the merged batch `b`'s list (-1: no
+ * room); null when the source lists none.
+ */
+function goalRemap(b: ReportBatch, goals: unknown): number[] | null {
+  if (!Array.isArray(goals) || goals.length === 0) return null;
+  const list = (b.goals ??= []);
+  return goals.slice(0, MAX_BATCH_GOALS).map((key) => {
+    const k = String(key);
+    const at = list.indexOf(k);
+    if (at >= 0) return at;
+    return list.length < MAX_BATCH_GOALS ? list.push(k) - 1 : -1;
+  });
+}
+
+/** A source tuple's goal bits in the merged batch's numbering (NOT_RANDOM_BIT kept as it is). */
+function remapMask(x: unknown, remap: number[] | null): number {
+  const g = Number(x);
+  if (!Number.isInteger(g) || g <= 0) return 0;
+  let out = g & NOT_RANDOM_BIT;
+  if (remap === null) return out;
+  for (let i = 0; i < remap.length; i++) if (g & (1 << i) && remap[i] >= 0) out |= 1 << remap[i];
+  return out;
+}
+
+function addContributors(mb: MergedBatch, slot: Slot, c: Contributors, remap: number[] | null): void {
   const fresh: Contributors = { v: [], n: [], r: [], e: [] };
   const idx = (mb.index[slot] ??= { c: fresh, byVisitor: new Map<number, number>(), moved: null });
   const to: Contributors = idx.c;
@@ -206,6 +238,8 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
   const len = pairsOf(c);
   // `m` (slowest answer's latency bucket) merges by max; -1 where a source did not send one.
   if (Array.isArray(c.m) && !to.m) to.m = new Array<number>(to.v.length).fill(-1);
+  const g = Array.isArray(c.g) ? c.g : null;
+  if (g && !to.g) to.g = new Array<number>(to.v.length).fill(0);
   for (let i = 0; i < len; i++) {
     const r = count(c.r[i]);
     // The ledger ignores a tuple without requests; keeping it out keeps the pair bound for real ones.
@@ -221,6 +255,7 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
       to.r[at] += r;
       to.e[at] += e;
       if (to.m && slowest > to.m[at]) to.m[at] = slowest;
+      if (g && to.g) to.g[at] |= remapMask(g[i], remap);
     } else {
       if (!idx.byVisitor.has(v)) idx.byVisitor.set(v, to.v.length);
       else (idx.moved ??= new Map()).set(`${v}/${n}`, to.v.length);
@@ -229,6 +264,7 @@ function addContributors(mb: MergedBatch, slot: Slot, c: Contributors): void {
       to.r.push(r);
       to.e.push(e);
       to.m?.push(slowest);
+      to.g?.push(g ? remapMask(g[i], remap) : 0);
     }
   }
   const ur = count(c.ur);

@@ -30,7 +30,14 @@
 // Nothing here ever throws into, or waits on, the request (the gate's bounded wait is ./verdict.ts).
 import type { Rollout, Slot } from "../model/rollout";
 import { latencyBucketOf } from "../health/histogram";
-import { FLAG_BATCH_PREFIX, type ControllerView, type Report, type ReportBatch } from "../model/protocol";
+import {
+  FLAG_BATCH_PREFIX,
+  MAX_BATCH_GOALS,
+  NOT_RANDOM_BIT,
+  type ControllerView,
+  type Report,
+  type ReportBatch,
+} from "../model/protocol";
 import { withTimeout } from "../lib/timeout";
 import { GATE_WAIT_MS } from "./freshness";
 import { ACTIVE_EVERY_MS, BURST_GAP_MS, Cadence, isOverloaded, ranRemotely, type ReportOutcome } from "./cadence";
@@ -61,6 +68,16 @@ export interface ShadowOutcome {
   matched: boolean | null;
 }
 
+/**
+ * What an answered request tells experiments (src/experiments): the goals it reached
+ * (src/experiments/goals.ts `goalsReached`) and whether its arm was drawn at random.
+ */
+export interface Reached {
+  goals: readonly string[];
+  /** false: a rule, an override or a location pin chose the arm; the visitor is left out of experiments. */
+  random: boolean;
+}
+
 /** The document version a request was routed under. */
 export interface Routed {
   fingerprint: string;
@@ -87,6 +104,18 @@ export const CARRY_MAX_MS = 120_000;
  * FLAG_LIMITS.guarded = 5). The controller and aggregators take 16 per report.
  */
 export const MAX_BATCHES = 14;
+
+/** The contributor bits for `reached` in batch `b`, listing a goal in `b.goals` the first time it is reached. */
+function maskOf(b: ReportBatch, reached: Reached): number {
+  let mask = reached.random ? 0 : NOT_RANDOM_BIT;
+  for (const key of reached.goals) {
+    const list = (b.goals ??= []);
+    let bit = list.indexOf(key);
+    if (bit < 0 && list.length < MAX_BATCH_GOALS) bit = list.push(key) - 1;
+    if (bit >= 0) mask |= 1 << bit;
+  }
+  return mask;
+}
 
 /** At most one `canary-diverted` log line per isolate this often, however many requests are diverted. */
 export const DIVERTED_LOG_EVERY_MS = 60_000;
@@ -189,8 +218,14 @@ export class Recorder<T> {
    * `visitor`, `network`: who the outcome is attributed to (src/telemetry/contributor.ts); the
    * controller weighs outcomes per visitor and per network, so no single client decides a verdict.
    */
-  record(r: Routed, o: Outcome, visitor?: number, network?: number): void {
-    this.count(this.batchFor(r.fingerprint, r.doc.release, r.doc.canary, quietDocument(r.doc)), o, visitor, network);
+  record(r: Routed, o: Outcome, visitor?: number, network?: number, reached?: Reached): void {
+    this.count(
+      this.batchFor(r.fingerprint, r.doc.release, r.doc.canary, quietDocument(r.doc)),
+      o,
+      visitor,
+      network,
+      reached,
+    );
   }
 
   /**
@@ -206,6 +241,7 @@ export class Recorder<T> {
     visitor?: number,
     network?: number,
     judged = true,
+    goals?: readonly string[],
   ): void {
     // `judged` false (the rollout at 0 or 100 %, no comparison to make): counted, but no reason to
     // report at the active pace.
@@ -214,10 +250,11 @@ export class Recorder<T> {
       { ...o, slot: arm, role: arm === "green" ? "canary" : "stable" },
       visitor,
       network,
+      goals && goals.length > 0 ? { goals, random: true } : undefined,
     );
   }
 
-  private count(b: ReportBatch, o: Outcome, visitor?: number, network?: number): void {
+  private count(b: ReportBatch, o: Outcome, visitor?: number, network?: number, reached?: Reached): void {
     const c = (b.slots[o.slot] ??= emptySlot());
     c.requests++;
     let error = false;
@@ -229,7 +266,8 @@ export class Recorder<T> {
     const bucket = o.error !== "network" ? latencyBucketOf(o.latencyMs) : -1;
     if (bucket >= 0) c.latency[bucket]++;
     if (error && o.role === "canary") this.errorsSinceFlush++;
-    if (visitor !== undefined) this.contributors.attribute(b, o.slot, visitor, network ?? 0, error, bucket);
+    if (visitor !== undefined)
+      this.contributors.attribute(b, o.slot, visitor, network ?? 0, error, bucket, reached ? maskOf(b, reached) : 0);
   }
 
   /** A shadow mirror was sampled but not sent: the controller shows how much smaller the sample is. */

@@ -69,7 +69,8 @@ import { stickyKeyOf } from "../routing/sticky";
 import { cookieValue, visitorSetCookie } from "../routing/visitor";
 import { OVERRIDE_COOKIE, OVERRIDE_HEADER, verifyOverride, type OverrideClaims } from "../routing/override";
 import type { RequestFacts } from "../routing/targeting";
-import type { Routed } from "../telemetry/recorder";
+import type { Reached, Routed } from "../telemetry/recorder";
+import { GOAL_HEADER, goalsReached, type CompiledGoals } from "../experiments/goals";
 import { noteLocation, recorder } from "./telemetry";
 import { networkOf, visitorOf } from "../telemetry/contributor";
 import { maybeMirror } from "../proxy/mirror";
@@ -137,9 +138,15 @@ function telemetryFailed(where: string, e: unknown): void {
   telemetryFaults.unlogged = 0;
 }
 
-function recordSafely(routed: Routed, o: ReturnType<typeof outcome>, visitor: number, network: number): void {
+function recordSafely(
+  routed: Routed,
+  o: ReturnType<typeof outcome>,
+  visitor: number,
+  network: number,
+  reached?: Reached | null,
+): void {
   try {
-    recorder.record(routed, o, visitor, network);
+    recorder.record(routed, o, visitor, network, reached ?? undefined);
   } catch (e) {
     telemetryFailed("record", e);
   }
@@ -270,15 +277,20 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   let failover: string | null = null;
 
   if (d.role === "canary" && failed(result) && canFailover(method, body)) {
-    recordSafely(routed, outcome(d.slot, "canary", result, true), visitor, network);
+    const first = result;
     await result.response?.body?.cancel().catch(() => {});
     failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
     answered = routing.stable;
     setCohortHeaders(up, { slot: answered, role: "stable" });
     result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
-    recordSafely(routed, outcome(answered, "stable", result, false), visitor, network);
+    // For experiments the visitor stays in the canary's arm, whoever answered (the canary's failure
+    // is part of its effect): the goals count there, and the stable answer is not a stable exposure.
+    const goals = goalsOf(flags.goals, method, path, result);
+    recordSafely(routed, outcome(d.slot, "canary", first, true), visitor, network, reachedBy(goals, d.reason));
+    recordSafely(routed, outcome(answered, "stable", result, false), visitor, network, goals && NOT_RANDOM);
   } else if (!diverted) {
-    recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network);
+    const goals = goalsOf(flags.goals, method, path, result);
+    recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network, reachedBy(goals, d.reason));
   }
 
   if (flagArms !== null && flagArms.length > 0)
@@ -288,6 +300,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       outcome(answered, answered === routing.canary ? "canary" : "stable", result, failover !== null),
       visitor,
       network,
+      goalsOf(flags.goals, method, path, result),
     );
 
   let response: Response;
@@ -371,12 +384,38 @@ function recordFlagOutcomes(
   o: ReturnType<typeof outcome>,
   visitor: number,
   network: number,
+  goals: readonly string[] | null,
 ): void {
   try {
-    for (const a of arms) recorder.recordFlag(a.key, flagsFingerprint, a.arm, o, visitor, network, a.judged);
+    for (const a of arms)
+      recorder.recordFlag(a.key, flagsFingerprint, a.arm, o, visitor, network, a.judged, goals ?? undefined);
   } catch (e) {
     telemetryFailed("record-flag", e);
   }
+}
+
+/**
+ * The goals an answered request reached (src/experiments/goals.ts), or null when the flags document
+ * declares none: then experiments cost nothing. Never throws into the request.
+ */
+function goalsOf(goals: CompiledGoals, method: string, path: string, r: FetchResult): readonly string[] | null {
+  if (goals.goals.length === 0) return null;
+  try {
+    const q = path.indexOf("?");
+    const signals = goals.readsSignal ? (r.response?.headers.get(GOAL_HEADER) ?? null) : null;
+    return goalsReached(goals, method, q < 0 ? path : path.slice(0, q), r.status, signals);
+  } catch (e) {
+    telemetryFailed("goals", e);
+    return null;
+  }
+}
+
+const NOT_RANDOM: Reached = { goals: [], random: false };
+
+/** Experiments count a visitor only where chance put it: the split's bucket, not a rule or a token. */
+function reachedBy(goals: readonly string[] | null, reason: Decision["reason"]): Reached | null {
+  if (goals === null) return null;
+  return { goals, random: reason === "bucket" };
 }
 
 function outcome(slot: Slot, role: Decision["role"], r: FetchResult, failedOver: boolean) {

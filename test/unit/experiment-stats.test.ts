@@ -4,6 +4,9 @@
 // runs — the promise a fixed-horizon interval breaks when a reader keeps peeking. Seeded.
 import { describe, expect, it } from "vitest";
 import { compareShares, differenceInterval } from "../../src/health/sequential";
+import { EXPERIMENT_TAU, goalResult, MIN_VISITORS } from "../../src/experiments/result";
+import { Experiment, HISTORY_POINTS } from "../../src/experiments/experiment";
+import { goalBatch } from "./goal-batch";
 import { prng } from "./stats";
 
 const ALPHA = 0.05;
@@ -100,5 +103,75 @@ describe("the always-valid interval for a difference of conversion rates", () =>
     const c = { n: 400, x: 50 };
     expect(differenceInterval(c, b, ALPHA).low!).toBeLessThan(0);
     expect(compareShares(c, b, ALPHA, 0).worse).toBe(false);
+  });
+});
+
+describe("an experiment's result, as the status shows it", () => {
+  it("at the experiments' τ (tuned to a few points): equal arms exclude 0 in at most α of runs, and 10 % vs 13 % is found sooner than at τ = 0.1", () => {
+    const equal = everMissed(0.1, 0.1, 51, EXPERIMENT_TAU);
+    const lift = everMissed(0.13, 0.1, 37, EXPERIMENT_TAU);
+    const wide = everMissed(0.13, 0.1, 37);
+    console.log(
+      `[experiment-stats] τ ${EXPERIMENT_TAU}: equal arms at 10 % missed in ${(equal.missRate * 100).toFixed(1)} % of runs; 13 % vs 10 % final width ±${((lift.finalWidth / 2) * 100).toFixed(2)} points (τ 0.1: ±${((wide.finalWidth / 2) * 100).toFixed(2)})`,
+    );
+    expect(equal.missRate).toBeLessThanOrEqual(ALPHA);
+    expect(lift.missRate).toBeLessThanOrEqual(ALPHA);
+    expect(lift.finalWidth).toBeLessThan(wide.finalWidth);
+  });
+
+  it("says collecting, inconclusive, better or worse, with the lift relative to control", () => {
+    expect(goalResult("g", { n: MIN_VISITORS - 1, x: 10 }, { n: 500, x: 90 })).toMatchObject({
+      state: "collecting",
+      interval: null,
+    });
+    const better = goalResult("g", { n: 4000, x: 400 }, { n: 4000, x: 560 });
+    expect(better.state).toBe("better");
+    expect(better.difference).toBeCloseTo(0.04, 9);
+    expect(better.lift).toBeCloseTo(0.4, 9);
+    expect(better.interval!.low).toBeGreaterThan(0);
+    expect(better.interval!.low).toBeLessThan(0.04);
+    expect(better.interval!.high).toBeGreaterThan(0.04);
+    expect(better.liftInterval!.low).toBeCloseTo(better.interval!.low / 0.1, 9);
+    expect(goalResult("g", { n: 4000, x: 560 }, { n: 4000, x: 400 }).state).toBe("worse");
+    expect(goalResult("g", { n: 400, x: 40 }, { n: 400, x: 44 }).state).toBe("inconclusive");
+    // No conversions in control: no relative lift (it would divide by zero), the difference stands.
+    expect(goalResult("g", { n: 400, x: 0 }, { n: 400, x: 4 })).toMatchObject({ lift: null, liftInterval: null });
+  });
+});
+
+describe("an experiment over time", () => {
+  const batch = (ids: number[], slot: "blue" | "green", converted: boolean) =>
+    goalBatch(slot, { v: ids, g: ids.map(() => (converted ? 1 : 0)) }, ["buy"]);
+  const labels = {
+    subject: "rollout" as const,
+    key: null,
+    control: "blue" as const,
+    treatment: "green" as const,
+    names: { control: "blue", treatment: "green" },
+  };
+
+  it("a change of percent starts a new sample; the ended one stays readable as previous", () => {
+    let e = new Experiment(1000, 10);
+    e.add(1001, batch([1, 2, 3], "green", true), ["blue", "green"]);
+    e = e.next(1100, 50);
+    e.add(1101, batch([4], "green", false), ["blue", "green"]);
+    const s = e.status(labels, ["buy"], true);
+    expect(s.percent).toBe(50);
+    expect(s.result.rawVisitors.treatment).toBe(1);
+    expect(s.previous).toMatchObject({ percent: 10, since: new Date(1_000_000).toISOString() });
+    expect(s.previous!.result.goals[0].treatment.conversions).toBe(3);
+  });
+
+  it("keeps a bounded history for the chart, however long it runs", () => {
+    const e = new Experiment(0, 50);
+    for (let t = 0; t < 100_000; t += 5)
+      e.add(t, batch([t], t % 10 ? "blue" : "green", t % 15 === 0), ["blue", "green"]);
+    const h = e.status(labels, ["buy"], true).history;
+    expect(h.length).toBeLessThanOrEqual(HISTORY_POINTS);
+    expect(h.length).toBeGreaterThan(HISTORY_POINTS / 2);
+    // Spread over the whole run, oldest first, each point with the goal's difference then.
+    expect(Date.parse(h[0].t)).toBeLessThan(20_000_000);
+    expect(Date.parse(h[h.length - 1].t)).toBeGreaterThan(90_000_000);
+    expect(h.every((p) => typeof p.goals.buy.difference === "number")).toBe(true);
   });
 });

@@ -1,0 +1,120 @@
+// One experiment as the controller keeps it: the tally of the sample now (./tally.ts), its history
+// for the chart, and the sample before the last change of percent. Pure (the caller passes the time).
+//
+// Why a change of percent starts a new sample: visitors who arrive while the treatment has 10 % and
+// those who arrive while it has 50 % are drawn at different moments; pooled, a day-of-week or
+// campaign effect on everyone's conversion would show as the treatment's (Simpson's paradox, the
+// "ramp-up" bias of A/B platforms). Within one percent both arms are drawn from the same moments.
+// The ended sample stays readable as `previous`, so a plan's step does not wipe what was learnt.
+//
+// The history keeps at most HISTORY_POINTS points; when full, every other one is dropped and the
+// spacing doubles, so a week-long experiment still draws in one chart of bounded size.
+import type { ExperimentStatus, ExperimentResult } from "../model/status";
+import type { ReportBatch } from "../model/protocol";
+import type { Slot } from "../model/rollout";
+import { experimentResult } from "./result";
+import { ExperimentTally, type TallyFigures } from "./tally";
+
+export const HISTORY_POINTS = 60;
+export const HISTORY_EVERY_SECONDS = 10;
+
+export interface ExperimentLabels {
+  subject: ExperimentStatus["subject"];
+  key: string | null;
+  control: Slot;
+  treatment: Slot;
+  /** What the arms are called in the status (the slots, or "control"/"treatment"). */
+  names: ExperimentStatus["arms"];
+}
+
+interface Ended {
+  since: number;
+  until: number;
+  percent: number | null;
+  figures: TallyFigures;
+}
+
+export class Experiment {
+  private readonly tally = new ExperimentTally();
+  private readonly history: { t: number; figures: TallyFigures }[] = [];
+  private every = HISTORY_EVERY_SECONDS;
+
+  constructor(
+    readonly since: number,
+    readonly percent: number | null,
+    private readonly previous: Ended | null = null,
+  ) {}
+
+  /** Adds a batch's contributors in `slots` at `nowSec`. */
+  add(nowSec: number, b: ReportBatch, slots: readonly Slot[]): void {
+    this.tally.addBatch(b, slots);
+    this.mark(nowSec);
+  }
+
+  /** The next sample (at `percent` from `nowSec`), this one kept as its `previous`. */
+  next(nowSec: number, percent: number | null): Experiment {
+    return new Experiment(nowSec, percent, {
+      since: this.since,
+      until: nowSec,
+      percent: this.percent,
+      figures: this.tally.figures(),
+    });
+  }
+
+  /** Whether anything was counted (a visitor seen in either arm). */
+  get counted(): boolean {
+    const a = this.tally.figures().arms;
+    return a.blue.rawVisitors + a.green.rawVisitors > 0;
+  }
+
+  status(labels: ExperimentLabels, goals: readonly string[], active: boolean): ExperimentStatus {
+    const figures = this.tally.figures();
+    const known = goals.length > 0 ? goals : figures.goals;
+    const result = (f: TallyFigures, percent: number | null): ExperimentResult =>
+      experimentResult(f, labels.control, labels.treatment, percent, known);
+    return {
+      subject: labels.subject,
+      key: labels.key,
+      arms: labels.names,
+      since: iso(this.since),
+      percent: this.percent,
+      active,
+      result: result(figures, this.percent),
+      history: this.history.map((p) => {
+        const r = result(p.figures, null);
+        return {
+          t: iso(p.t),
+          goals: Object.fromEntries(
+            r.goals.map((g) => [
+              g.goal,
+              { difference: g.difference, low: g.interval?.low ?? null, high: g.interval?.high ?? null },
+            ]),
+          ),
+        };
+      }),
+      previous:
+        this.previous === null
+          ? null
+          : {
+              since: iso(this.previous.since),
+              until: iso(this.previous.until),
+              percent: this.previous.percent,
+              result: result(this.previous.figures, this.previous.percent),
+            },
+    };
+  }
+
+  private mark(nowSec: number): void {
+    const last = this.history[this.history.length - 1];
+    if (last !== undefined && nowSec - last.t < this.every) return;
+    this.history.push({ t: nowSec, figures: this.tally.figures() });
+    if (this.history.length > HISTORY_POINTS) {
+      // Keep every other point, newest kept: the chart's spacing doubles.
+      const kept = this.history.filter((_, i) => (this.history.length - 1 - i) % 2 === 0);
+      this.history.splice(0, this.history.length, ...kept);
+      this.every *= 2;
+    }
+  }
+}
+
+const iso = (sec: number) => new Date(sec * 1000).toISOString();

@@ -1,0 +1,259 @@
+// An experiment's tally: which visitors each arm has seen and which goals each of them reached,
+// from the contributor tuples of the isolates' reports (src/model/protocol.ts `Contributors`, goal
+// bits in `g`). Pure; the controller keeps one per experiment (the deployment's attempt at its
+// current percent, each guarded flag's comparison) and src/experiments/result.ts reads it.
+//
+// The unit is the visitor, not the request: an arm's conversion rate is the share of its visitors
+// who reached the goal at least once since the experiment began. Visitors are independent units (a
+// visitor's requests are not), which is what the interval in ./result.ts assumes, and a visitor
+// who reloads a thank-you page ten times converts once.
+//
+// | situation                                  | behaviour                                           |
+// |--------------------------------------------|-----------------------------------------------------|
+// | a visitor's tuples from many isolates,     | one visitor: goal bits ORed, counted once per goal   |
+// | reports or aggregators                     | (exact, whatever order or merging they came in)     |
+// | an arm not drawn at random (NOT_RANDOM_BIT: | the visitor is left out from then on, counted in    |
+// | rule, override, location pin)              | `excluded` (a tester or a rule chose its arm at     |
+// |                                            | least once). Left out for good, not per tuple, so   |
+// |                                            | that a merge ORing the bit into a tuple gives the    |
+// |                                            | same figures as the tuples one by one               |
+// | a visitor seen in both arms (a changed      | left out of both from then on, counted in `crossed` |
+// | cookie, a user key moved)                  |                                                     |
+// | unattributed outcomes, a full network's     | not counted: no visitor to count them for            |
+// | pseudo-visitor (negative ids)              |                                                     |
+// | one network with many visitors             | weighs at most NETWORK_WEIGHT visitors per arm, its |
+// |                                            | conversion shares kept: minting cookies from one     |
+// |                                            | address moves a rate by at most that many visitors   |
+// | > perNetwork ids from one network          | further ids not tracked (`crowded`): memory bound   |
+// | > `limit` visitors tracked                 | sampled by a hash of the visitor id: the level goes |
+// |                                            | up one (half the id space) and visitors outside it  |
+// |                                            | are forgotten. The sample stays uniform over time   |
+// |                                            | and arms (the hash is not the bucketing hash), so   |
+// |                                            | rates and intervals stay unbiased, only wider       |
+// | > MAX_BATCH_GOALS goal keys over time      | further goals not counted                           |
+import { fmix32 } from "../lib/hash";
+import { MAX_BATCH_GOALS, NOT_RANDOM_BIT, type ReportBatch } from "../model/protocol";
+import type { Slot } from "../model/rollout";
+
+/**
+ * Visitors one network weighs in an arm. A home or office network has a few visitors; a carrier's
+ * NAT has many and is counted at this weight with its own rates, as the visitor ledger does
+ * (src/health/ledger.ts) with perNetworkCap / perVisitorCap.
+ */
+export const NETWORK_WEIGHT = 20;
+
+export const TALLY_LIMITS = {
+  /** Visitors tracked (both arms); beyond, the tally samples by hash. ~60 bytes each in V8. */
+  visitors: 100_000,
+  /** Ids tracked per network (a client minting cookies cannot fill the tally). */
+  perNetwork: 1_000,
+} as const;
+
+/** Salt of the sampling hash: independent of the bucketing seed and of the visitor id's own. */
+const SAMPLE_SALT = 0x5a4d504c;
+
+const ARM_INDEX: Record<Slot, 0 | 1> = { blue: 0, green: 1 };
+
+interface Visitor {
+  arm: 0 | 1;
+  network: number;
+  /** Goal bits in the tally's own numbering (`goals`). */
+  mask: number;
+  /** Left out: seen in both arms, or in an arm not drawn at random. */
+  out: boolean;
+}
+
+interface NetworkArm {
+  visitors: number;
+  /** Per goal bit: visitors of this network in this arm who reached it. */
+  converted: number[];
+}
+
+interface Network {
+  ids: number;
+  arms: [NetworkArm, NetworkArm];
+}
+
+/** An arm's counts: `visitors`, `conversions` weighted (networks capped); `raw*` as seen. */
+export interface ArmTally {
+  visitors: number;
+  rawVisitors: number;
+  conversions: Record<string, number>;
+  rawConversions: Record<string, number>;
+}
+
+export interface TallyFigures {
+  goals: string[];
+  arms: Record<Slot, ArmTally>;
+  /** Visitors seen in both arms (left out). */
+  crossed: number;
+  /** Visitors whose arm was chosen by a rule, an override or a location pin (left out). */
+  excluded: number;
+  /** Ids of crowded networks not tracked. */
+  crowded: number;
+  /** Share of the visitor-id space sampled: 1 until `limit` visitors were tracked, then 1/2, 1/4 … */
+  sampled: number;
+}
+
+export class ExperimentTally {
+  private readonly visitors = new Map<number, Visitor>();
+  private readonly networks = new Map<number, Network>();
+  /** Goal keys in the order first seen; bit i is goals[i]. */
+  private readonly goals: string[] = [];
+  private readonly weighted: [NetworkArm, NetworkArm] = [emptyArm(), emptyArm()];
+  private readonly raw: [NetworkArm, NetworkArm] = [emptyArm(), emptyArm()];
+  private crossed = 0;
+  private excluded = 0;
+  private crowded = 0;
+  /** Sampling level: visitors whose sampling hash's top `level` bits are 0 are tracked. */
+  private level = 0;
+
+  constructor(private readonly limit: number = TALLY_LIMITS.visitors) {}
+
+  /** Adds a batch's contributors in `slots` (the arms that count for this batch). */
+  addBatch(b: ReportBatch, slots: readonly Slot[]): void {
+    const remap = this.remap(b.goals);
+    for (const slot of slots) {
+      const c = b.contributors?.[slot];
+      if (!c || !Array.isArray(c.v) || !Array.isArray(c.n)) continue;
+      const g = Array.isArray(c.g) ? c.g : null;
+      const len = Math.min(c.v.length, c.n.length);
+      for (let i = 0; i < len; i++) {
+        const mask = g ? Number(g[i]) | 0 : 0;
+        const r = Number(c.r?.[i]);
+        if (!(r > 0)) continue;
+        this.add(
+          Number(c.v[i]),
+          Number(c.n[i]),
+          ARM_INDEX[slot],
+          remapMask(mask, remap),
+          (mask & NOT_RANDOM_BIT) === 0,
+        );
+      }
+    }
+  }
+
+  /** One visitor's tuple: seen in `arm` (at random or not), reached goals `mask` (tally numbering). */
+  private add(id: number, network: number, arm: 0 | 1, mask: number, random: boolean): void {
+    if (!Number.isInteger(id) || id < 0 || !Number.isFinite(network)) return;
+    const known = this.visitors.get(id);
+    if (known !== undefined) {
+      if (known.out) return;
+      if (!random || known.arm !== arm) {
+        this.change(known, () => (known.out = true));
+        if (random) this.crossed++;
+        else this.excluded++;
+        return;
+      }
+      if ((known.mask | mask) !== known.mask) this.change(known, () => (known.mask |= mask));
+      return;
+    }
+    if (!this.inSample(id)) return;
+    let net = this.networks.get(network);
+    if (net === undefined) this.networks.set(network, (net = { ids: 0, arms: [emptyArm(), emptyArm()] }));
+    if (net.ids >= TALLY_LIMITS.perNetwork) {
+      this.crowded++;
+      return;
+    }
+    net.ids++;
+    const v: Visitor = { arm, network, mask: 0, out: true };
+    this.visitors.set(id, v);
+    // Kept while left out too, so that its later tuples stay out.
+    if (random) this.change(v, () => ((v.out = false), (v.mask = mask)));
+    else this.excluded++;
+    if (this.visitors.size > this.limit) this.sampleDown();
+  }
+
+  /** Applies `mutate` to a visitor, keeping its network's and the arms' sums in step. */
+  private change(v: Visitor, mutate: () => void): void {
+    const net = this.networks.get(v.network)!;
+    const na = net.arms[v.arm];
+    this.account(na, v.arm, -1);
+    if (!v.out) countIn(na, v.mask, -1);
+    mutate();
+    if (!v.out) countIn(na, v.mask, +1);
+    this.account(na, v.arm, +1);
+  }
+
+  /** Adds (sign +1) or removes (−1) a network's share of an arm in the weighted and raw sums. */
+  private account(na: NetworkArm, arm: 0 | 1, sign: 1 | -1): void {
+    if (na.visitors === 0) return;
+    const scale = na.visitors > NETWORK_WEIGHT ? NETWORK_WEIGHT / na.visitors : 1;
+    addArm(this.weighted[arm], na, sign * scale);
+    addArm(this.raw[arm], na, sign);
+  }
+
+  private inSample(id: number): boolean {
+    return this.level === 0 || fmix32((id ^ SAMPLE_SALT) >>> 0) >>> (32 - this.level) === 0;
+  }
+
+  /** Halves the sampled id space until the tally is within its limit again. */
+  private sampleDown(): void {
+    while (this.visitors.size > this.limit && this.level < 31) {
+      this.level++;
+      for (const [id, v] of this.visitors) {
+        if (this.inSample(id)) continue;
+        if (!v.out) this.change(v, () => (v.out = true));
+        this.visitors.delete(id);
+        const net = this.networks.get(v.network)!;
+        if (--net.ids === 0) this.networks.delete(v.network);
+      }
+    }
+  }
+
+  /** For each bit of a batch's `goals`, its bit here (−1: past MAX_BATCH_GOALS); null: none listed. */
+  private remap(goals: unknown): number[] | null {
+    if (!Array.isArray(goals) || goals.length === 0) return null;
+    return goals.slice(0, MAX_BATCH_GOALS).map((key) => {
+      const k = String(key);
+      const at = this.goals.indexOf(k);
+      if (at >= 0) return at;
+      return this.goals.length < MAX_BATCH_GOALS ? this.goals.push(k) - 1 : -1;
+    });
+  }
+
+  figures(): TallyFigures {
+    const arm = (i: 0 | 1): ArmTally => ({
+      visitors: clean(this.weighted[i].visitors),
+      rawVisitors: this.raw[i].visitors,
+      conversions: Object.fromEntries(this.goals.map((k, b) => [k, clean(this.weighted[i].converted[b] ?? 0)])),
+      rawConversions: Object.fromEntries(this.goals.map((k, b) => [k, this.raw[i].converted[b] ?? 0])),
+    });
+    return {
+      goals: [...this.goals],
+      arms: { blue: arm(0), green: arm(1) },
+      crossed: this.crossed,
+      excluded: this.excluded,
+      crowded: this.crowded,
+      sampled: 2 ** -this.level,
+    };
+  }
+}
+
+function emptyArm(): NetworkArm {
+  return { visitors: 0, converted: [] };
+}
+
+function countIn(na: NetworkArm, mask: number, sign: 1 | -1): void {
+  na.visitors += sign;
+  for (let b = 0; mask !== 0 && b < MAX_BATCH_GOALS; b++, mask >>>= 1)
+    if (mask & 1) na.converted[b] = (na.converted[b] ?? 0) + sign;
+}
+
+function addArm(to: NetworkArm, na: NetworkArm, k: number): void {
+  to.visitors += na.visitors * k;
+  for (let b = 0; b < na.converted.length; b++)
+    if (na.converted[b]) to.converted[b] = (to.converted[b] ?? 0) + na.converted[b] * k;
+}
+
+function remapMask(g: number, remap: number[] | null): number {
+  if (remap === null || g === 0) return 0;
+  let out = 0;
+  for (let i = 0; i < remap.length; i++) if (g & (1 << i) && remap[i] >= 0) out |= 1 << remap[i];
+  return out;
+}
+
+/** Running sums are exact in theory; rounding residue must not show as "0.0000001 visitors". */
+function clean(x: number): number {
+  return x < 1e-9 ? 0 : Math.round(x * 1e6) / 1e6;
+}

@@ -1,0 +1,119 @@
+// Experiments through the whole loop inside workerd: goals declared beside the flags, reached by
+// real requests to the real origins (a request pattern and an origin's signal), recorded per
+// visitor by the real Worker, counted by the real controller per arm — for the rollout's split and
+// for a guarded flag — and shown in the status, exactly: each visitor once per goal.
+import { env } from "cloudflare:test";
+import { afterAll, expect, it, vi } from "vitest";
+import { controllerStub } from "../../src/controller/rpc";
+import { recorder } from "../../src/worker/telemetry";
+import { echo, get, useRollout, visitorCookieOf } from "./helpers";
+import { expireConfigCache } from "../../src/worker/config-cache";
+
+const run = Math.random().toString(36).slice(2, 8);
+const FLAG = `cta-${run}`;
+
+afterAll(async () => {
+  await env.ROLLOUT_CONFIG.delete("flags");
+});
+
+interface Visitor {
+  cookie: string;
+  ip: string;
+  slot: string;
+  treated: boolean;
+}
+
+it("counts each visitor once per goal in its arm, for the rollout's split and for a guarded flag", async () => {
+  await env.ROLLOUT_CONFIG.put(
+    "flags",
+    JSON.stringify({
+      flags: { [FLAG]: { rollout: { percent: 50 }, guard: { minRequests: 1000 } } },
+      goals: {
+        checkout: { method: "POST", path: "/checkout", status: "2xx" },
+        signup: { signal: "signup" },
+        "never-reached": { path: "/nowhere" },
+      },
+    }),
+  );
+  expireConfigCache();
+  await useRollout({ percent: 50, release: `exp-${run}` });
+
+  // 40 visitors, each on its own network: a first page view tells which arm each is in.
+  const visitors: Visitor[] = [];
+  for (let i = 0; i < 40; i++) {
+    const ip = `10.77.${i}.9`;
+    const { r, j } = await echo(`/page/${i}`, { headers: { "cf-connecting-ip": ip } });
+    const cookie = visitorCookieOf(r)!;
+    expect(cookie).toBeTruthy();
+    visitors.push({
+      cookie,
+      ip,
+      slot: j.headers["x-edgeshift-slot"],
+      treated: JSON.parse(j.headers["x-edgeshift-flags"])[FLAG] === true,
+    });
+  }
+  const headersOf = (v: Visitor) => ({ cookie: `edgeshift_vid=${v.cookie}`, "cf-connecting-ip": v.ip });
+  // Every third visitor checks out, twice (a reload); every fourth signs up, three times. A GET of
+  // /checkout is no checkout, and a 4xx answer to the POST is none either.
+  for (const [i, v] of visitors.entries()) {
+    if (i % 3 === 0)
+      for (let k = 0; k < 2; k++)
+        await (await get("/checkout", { method: "POST", headers: headersOf(v), body: "{}" })).arrayBuffer();
+    if (i % 3 === 1) await (await get("/checkout", { headers: headersOf(v) })).arrayBuffer();
+    if (i % 4 === 0)
+      for (let k = 0; k < 3; k++) {
+        const r = await get("/respond?h=x-edgeshift-goal:signup,%20other", { headers: headersOf(v) });
+        // The origin's signal is for edgeshift: the visitor never sees it.
+        expect(r.headers.get("x-edgeshift-goal")).toBeNull();
+        await r.arrayBuffer();
+      }
+  }
+  await recorder.flush(env);
+
+  const expected = (inArm: (v: Visitor) => boolean) => {
+    const idx = visitors.map((v, i) => [v, i] as const).filter(([v]) => inArm(v));
+    return {
+      visitors: idx.length,
+      checkout: idx.filter(([, i]) => i % 3 === 0).length,
+      signup: idx.filter(([, i]) => i % 4 === 0).length,
+    };
+  };
+  const green = expected((v) => v.slot === "green");
+  const blue = expected((v) => v.slot === "blue");
+  const treated = expected((v) => v.treated);
+  const control = expected((v) => !v.treated);
+  expect(green.visitors).toBeGreaterThan(5);
+  expect(blue.visitors).toBeGreaterThan(5);
+
+  await vi.waitFor(
+    async () => {
+      const status = await controllerStub(env).status();
+      const rollout = status.experiments?.find((e) => e.subject === "rollout");
+      expect(rollout?.result.rawVisitors).toEqual({ control: blue.visitors, treatment: green.visitors });
+    },
+    { timeout: 10_000, interval: 100 },
+  );
+  const status = await controllerStub(env).status();
+  const rollout = status.experiments!.find((e) => e.subject === "rollout")!;
+  expect(rollout).toMatchObject({
+    key: `exp-${run}`,
+    arms: { control: "blue", treatment: "green" },
+    percent: 50,
+    active: true,
+  });
+  const goal = (name: string) => rollout.result.goals.find((g) => g.goal === name)!;
+  expect(goal("checkout").control.conversions).toBe(blue.checkout);
+  expect(goal("checkout").treatment.conversions).toBe(green.checkout);
+  expect(goal("signup").control.conversions).toBe(blue.signup);
+  expect(goal("signup").treatment.conversions).toBe(green.signup);
+  // A goal nobody reached is still listed, at zero; under 100 visitors an arm there is no interval.
+  expect(goal("never-reached")).toMatchObject({ state: "collecting", interval: null, treatment: { conversions: 0 } });
+  expect(goal("checkout").treatment.rate).toBeCloseTo(green.checkout / green.visitors, 9);
+
+  const flag = status.experiments!.find((e) => e.subject === "flag" && e.key === FLAG)!;
+  expect(flag.arms).toEqual({ control: "control", treatment: "treatment" });
+  expect(flag.result.rawVisitors).toEqual({ control: control.visitors, treatment: treated.visitors });
+  const flagGoal = (name: string) => flag.result.goals.find((g) => g.goal === name)!;
+  expect(flagGoal("checkout").treatment.conversions).toBe(treated.checkout);
+  expect(flagGoal("signup").control.conversions).toBe(control.signup);
+});
