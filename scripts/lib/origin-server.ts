@@ -41,6 +41,8 @@ export const FIXED_BODY = JSON.stringify({ origin: "fixed", pad: "x".repeat(1000
 
 export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): Promise<Origin> {
   let failCarry = 0;
+  /** Per signal: the share of /__convert/ answers owed the signal (deterministic, like failCarry). */
+  const convertCarry = new Map<string, number>();
   /** The last Upgrade request received (GET /__origin/last-upgrade): what a proxy passed on. */
   let lastUpgrade: { url?: string; headers: http.IncomingHttpHeaders } | null = null;
   const webhooks: unknown[] = [];
@@ -142,6 +144,29 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       res
         .writeHead(origin.mode.failStatus, { "content-type": "text/plain", "x-origin": name })
         .end(`${name} failed on purpose\n`);
+      return;
+    }
+    // An experiment's goal, reached at a rate this origin sets: /__convert/<signal>?blue=0.10&green=0.14
+    // answers 200 and, on that share of its answers (every 1/rate-th, so a demo converges the same way
+    // each run), lists <signal> in x-edgeshift-goal. `&flag=<key>&on=<rate>`: visitors whose
+    // x-edgeshift-flags has the flag true convert at `on` instead.
+    const convert = /^\/__convert\/([A-Za-z0-9._-]+)$/.exec(url.pathname);
+    if (convert) {
+      const q = url.searchParams;
+      const flag = q.get("flag");
+      const on = flag !== null && q.has("on") && flagOn(req.headers["x-edgeshift-flags"], flag);
+      const rate = Number((on ? q.get("on") : q.get(name)) ?? 0) || 0;
+      const key = `${convert[1]}:${on ? "on" : "off"}`;
+      const carry = (convertCarry.get(key) ?? 0) + rate;
+      const reached = carry >= 1;
+      convertCarry.set(key, reached ? carry - 1 : carry);
+      res.writeHead(200, {
+        "content-type": "text/plain",
+        "x-origin": name,
+        "cache-control": "no-store",
+        ...(reached ? { "x-edgeshift-goal": convert[1] } : {}),
+      });
+      res.end(`${name}: ${reached ? "converted" : "looked"}\n`);
       return;
     }
     const own = routes.get(url.pathname);
