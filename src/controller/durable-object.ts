@@ -55,6 +55,7 @@ import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
 import { ControllerWindows } from "./windows";
 import { Watchers, type WatchAnswer } from "./watchers";
+import { ExperimentArchive } from "./experiment-archive";
 import { WriteBehind } from "./write-behind";
 
 const MAX_BATCHES_PER_REPORT = 16;
@@ -70,6 +71,8 @@ export class RolloutController extends DurableObject<Env> {
 
   private readonly store: ControllerStore;
   private readonly writeBehind = new WriteBehind();
+  /** Experiments saved across restarts (./experiment-archive.ts). */
+  private readonly experiments: ExperimentArchive;
   private readonly context: ControllerContext;
   private readonly events: EventLog;
   private readonly wakes: Wakes;
@@ -95,6 +98,7 @@ export class RolloutController extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ControllerStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+    this.experiments = new ExperimentArchive(this.store);
     // Counters and state stored before a field existed get it at its initial value.
     const corrupt: string[] = [];
     const stored = this.store.getParts<ControllerState>("controller", DOCUMENT_FIELDS, corrupt);
@@ -137,8 +141,9 @@ export class RolloutController extends DurableObject<Env> {
       this.state.attempt,
       windowSecondsOf(this.state.doc),
       this.state.doc.rollback,
+      this.experiments,
     );
-    this.flagGuards = new FlagGuardKeeper(env.ROLLOUT_CONFIG, this.context);
+    this.flagGuards = new FlagGuardKeeper(env.ROLLOUT_CONFIG, this.context, this.experiments);
     this.kv = new KvSync(env.ROLLOUT_CONFIG, this.context, this.wakes, (doc) => {
       this.windows.resetHealth(this.state.attempt, windowSecondsOf(doc), doc.rollback);
       this.plan.onAttempt(doc);
@@ -245,12 +250,12 @@ export class RolloutController extends DurableObject<Env> {
       saveError: this.saveError,
       stateRepaired: this.stateRepaired,
       flags: flags ?? undefined,
-      experiments: this.experiments(),
+      experiments: this.experimentStatus(),
     });
   }
 
   /** The rollout's experiment and the guarded flags', over the goals declared beside the flags. */
-  private experiments(): ExperimentStatus[] | undefined {
+  private experimentStatus(): ExperimentStatus[] | undefined {
     const goals = this.flagGuards.goals();
     if (goals.length === 0) return undefined;
     const { doc } = this.state;
@@ -283,6 +288,7 @@ export class RolloutController extends DurableObject<Env> {
   async settle(): Promise<void> {
     await Promise.all(this.counting);
     this.writeBehind.flush();
+    this.experiments.flush();
     await this.kv.settle();
   }
 

@@ -26,7 +26,7 @@ import type { ControllerContext } from "./context";
 import type { ReportBatch } from "../model/protocol";
 import { FLAGS_KEY } from "../model/names";
 import { parseFlags } from "../model/parse";
-import { FlagGuards, flagBatchOf, type FlagTrip } from "../flags/guard";
+import { FlagGuards, flagBatchOf, type ExperimentKeeper, type FlagTrip } from "../flags/guard";
 import { NO_DOCUMENT, fingerprintOf } from "../model/fingerprint";
 import { readTextUpTo } from "../lib/bounded-read";
 import { MAX_TEXT_BYTES } from "../model/limits";
@@ -47,7 +47,7 @@ const WRITE_RETRY_MS = 1100;
 const READ_TIMEOUT_MS = 2000;
 
 export class FlagGuardKeeper {
-  private readonly guards = new FlagGuards();
+  private readonly guards: FlagGuards;
   private lastReadAt = -Infinity;
   private reading: Promise<void> | null = null;
   /** The last valid flags document read, and why the one in KV is not (for the status). */
@@ -60,7 +60,10 @@ export class FlagGuardKeeper {
   constructor(
     private readonly kv: KVNamespace,
     private readonly context: ControllerContext,
-  ) {}
+    experiments?: ExperimentKeeper,
+  ) {
+    this.guards = new FlagGuards(experiments);
+  }
 
   /** The flag batches of a report: counted now, or once the flags document they name has been read. */
   count(batches: readonly ReportBatch[]): void {

@@ -19,6 +19,44 @@ export class ControllerStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS event (
       id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL,
       actor TEXT NOT NULL, reason TEXT NOT NULL, data TEXT)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS experiment_part (
+      name TEXT NOT NULL, part INTEGER NOT NULL, v TEXT NOT NULL, PRIMARY KEY (name, part))`);
+  }
+
+  /**
+   * Writes parts of the experiment `name` (./experiment-archive.ts) in one transaction: part −1 its
+   * state, 0… its visitors' groups. Only the parts given are rewritten.
+   */
+  putExperiment(name: string, parts: readonly (readonly [number, unknown])[]): void {
+    this.transaction(() => {
+      for (const [part, v] of parts)
+        this.sql.exec(
+          `INSERT INTO experiment_part (name, part, v) VALUES (?, ?, ?) ON CONFLICT(name, part) DO UPDATE SET v = excluded.v`,
+          name,
+          part,
+          JSON.stringify(v),
+        );
+    });
+  }
+
+  /** The experiment `name`'s parts by number (an unreadable part is left out). */
+  experiment(name: string): Map<number, unknown> {
+    const out = new Map<number, unknown>();
+    for (const r of this.sql
+      .exec<{ part: number; v: string }>(`SELECT part, v FROM experiment_part WHERE name = ?`, name)
+      .toArray()) {
+      try {
+        out.set(r.part, JSON.parse(r.v));
+      } catch {
+        // One unreadable group costs its visitors, not the experiment.
+      }
+    }
+    return out;
+  }
+
+  /** Drops the experiment `name` (its flag is gone or no longer guarded). */
+  deleteExperiment(name: string): void {
+    this.sql.exec(`DELETE FROM experiment_part WHERE name = ?`, name);
   }
 
   /** A JSON value under `k` in the small state table (null if absent or unreadable). */

@@ -17,8 +17,9 @@
 //
 // And the attempt's experiment (src/experiments/experiment.ts): the goals its visitors reached, per
 // arm, over the same span as the sequential sample (a change of percent starts it over, the ended
-// one kept as `previous`); memory only, like the ledgers. It stops counting once the canary is
-// rolled back: every visitor is then sent to stable, and the result is what it was at the rollback.
+// one kept as `previous`), saved through ./experiment-archive.ts so that a restart keeps it (an
+// experiment runs for days; the ledgers judge minutes). It stops counting once the canary is rolled
+// back: every visitor is then sent to stable, and the result is what it was at the rollback.
 import { SlidingWindow, type WindowRow } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { peopleOf } from "../health/judge";
@@ -27,9 +28,12 @@ import type { ReportBatch } from "../model/protocol";
 import type { RollbackRules, Slot } from "../model/rollout";
 import { Experiment } from "../experiments/experiment";
 import type { ControllerStore } from "./store";
+import type { ExperimentArchive } from "./experiment-archive";
 import type { WriteBehind } from "./write-behind";
 
 export const SERIES_BIN_SECONDS = 10;
+/** The rollout's experiment's name in the archive (a flag's is `flag:<key>`). */
+export const ROLLOUT_EXPERIMENT = "rollout";
 export const SERIES_BINS = 60;
 
 export class ControllerWindows {
@@ -52,11 +56,15 @@ export class ControllerWindows {
     attempt: number,
     windowSeconds: number,
     rules: RollbackRules | false,
+    private readonly archive: ExperimentArchive,
   ) {
     const sec = nowSec();
     this.ledger = slidingLedger(limitsOf(rules), windowSeconds);
     this.attemptLedger = new VisitorLedger(limitsOf(rules));
-    this.experimentNow = new Experiment(sec, null);
+    const saved = archive.load(ROLLOUT_EXPERIMENT, String(attempt));
+    this.experimentNow = saved ?? new Experiment(sec, null);
+    // The sample goes on at its percent (the ledgers start empty, as after any restart).
+    this.samplePercent = saved?.percent ?? null;
     this.attempt = attempt;
     this.healthWindow = SlidingWindow.fromRows(
       1,
@@ -105,7 +113,10 @@ export class ControllerWindows {
     this.samplePercent = percent;
     addBatches(this.ledger, sec, batches, slotsOf);
     addBatches(this.attemptLedger, sec, batches, slotsOf);
-    if (experimenting) for (const b of batches) if (b?.contributors) this.experimentNow.add(sec, b, slotsOf(b));
+    if (!experimenting) return;
+    let added = false;
+    for (const b of batches) if (b?.contributors) (this.experimentNow.add(sec, b, slotsOf(b)), (added = true));
+    if (added) this.archive.changed(ROLLOUT_EXPERIMENT, String(this.attempt), this.experimentNow);
   }
 
   /** The attempt's experiment over the goals (at its current percent). */

@@ -13,7 +13,17 @@ import type { ExperimentStatus, ExperimentResult } from "../model/status";
 import type { ReportBatch } from "../model/protocol";
 import type { Slot } from "../model/rollout";
 import { experimentResult } from "./result";
-import { ExperimentTally, type TallyFigures } from "./tally";
+import { ExperimentTally, type TallyFigures, type TallyState } from "./tally";
+
+/** What an experiment stores besides its visitors' groups (src/controller/experiment-archive.ts). */
+export interface ExperimentState {
+  since: number;
+  percent: number | null;
+  tally: TallyState;
+  history: { t: number; figures: TallyFigures }[];
+  every: number;
+  previous: Ended | null;
+}
 
 export const HISTORY_POINTS = 60;
 export const HISTORY_EVERY_SECONDS = 10;
@@ -35,8 +45,8 @@ interface Ended {
 }
 
 export class Experiment {
-  private readonly tally = new ExperimentTally();
-  private readonly history: { t: number; figures: TallyFigures }[] = [];
+  private tally = new ExperimentTally();
+  private history: { t: number; figures: TallyFigures }[] = [];
   private every = HISTORY_EVERY_SECONDS;
 
   constructor(
@@ -44,6 +54,35 @@ export class Experiment {
     readonly percent: number | null,
     private readonly previous: Ended | null = null,
   ) {}
+
+  state(): ExperimentState {
+    return {
+      since: this.since,
+      percent: this.percent,
+      tally: this.tally.state(),
+      history: this.history,
+      every: this.every,
+      previous: this.previous,
+    };
+  }
+
+  /** The visitors' groups changed since the last call (see ./tally.ts): a save writes these. */
+  takeDirty(): number[] {
+    return this.tally.takeDirty();
+  }
+
+  chunk(i: number): number[] {
+    return this.tally.chunk(i);
+  }
+
+  /** An experiment as `state()` and `chunk()` stored it. */
+  static restore(state: ExperimentState, chunks: Iterable<unknown>): Experiment {
+    const e = new Experiment(Number(state.since) || 0, state.percent ?? null, state.previous ?? null);
+    e.tally = ExperimentTally.restore(state.tally, chunks);
+    e.history = Array.isArray(state.history) ? state.history.slice(-HISTORY_POINTS) : [];
+    e.every = Number(state.every) >= HISTORY_EVERY_SECONDS ? Number(state.every) : HISTORY_EVERY_SECONDS;
+    return e;
+  }
 
   /** Adds a batch's contributors in `slots` at `nowSec`. */
   add(nowSec: number, b: ReportBatch, slots: readonly Slot[]): void {

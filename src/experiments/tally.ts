@@ -31,6 +31,11 @@
 // |                                            | and arms (the hash is not the bucketing hash), so   |
 // |                                            | rates and intervals stay unbiased, only wider       |
 // | > MAX_BATCH_GOALS goal keys over time      | further goals not counted                           |
+//
+// Persistence (the controller's, src/controller/experiment-archive.ts): the visitors are kept in
+// CHUNKS groups by id, and the tally says which groups changed since it was last asked, so a save
+// rewrites those rows only; `state()` and `restore()` carry the rest. The running sums are not
+// stored: a restore re-adds each visitor, so they cannot disagree with the visitors.
 import { fmix32 } from "../lib/hash";
 import { MAX_BATCH_GOALS, NOT_RANDOM_BIT, type ReportBatch } from "../model/protocol";
 import type { Slot } from "../model/rollout";
@@ -48,6 +53,18 @@ export const TALLY_LIMITS = {
   /** Ids tracked per network (a client minting cookies cannot fill the tally). */
   perNetwork: 1_000,
 } as const;
+
+/** Groups of visitors by id (id % CHUNKS), each stored in a row of its own. */
+export const CHUNKS = 64;
+
+/** What a tally stores besides its visitors. */
+export interface TallyState {
+  goals: string[];
+  crossed: number;
+  excluded: number;
+  crowded: number;
+  level: number;
+}
 
 /** Salt of the sampling hash: independent of the bucketing seed and of the visitor id's own. */
 const SAMPLE_SALT = 0x5a4d504c;
@@ -96,7 +113,11 @@ export interface TallyFigures {
 }
 
 export class ExperimentTally {
-  private readonly visitors = new Map<number, Visitor>();
+  /** Visitors by id, in CHUNKS groups (id % CHUNKS). */
+  private readonly chunks: Map<number, Visitor>[] = Array.from({ length: CHUNKS }, () => new Map());
+  private size = 0;
+  /** Groups changed since `takeDirty` (a new tally: all, so a save clears an older sample's rows). */
+  private dirty = new Set<number>(Array.from({ length: CHUNKS }, (_, i) => i));
   private readonly networks = new Map<number, Network>();
   /** Goal keys in the order first seen; bit i is goals[i]. */
   private readonly goals: string[] = [];
@@ -136,32 +157,46 @@ export class ExperimentTally {
   /** One visitor's tuple: seen in `arm` (at random or not), reached goals `mask` (tally numbering). */
   private add(id: number, network: number, arm: 0 | 1, mask: number, random: boolean): void {
     if (!Number.isInteger(id) || id < 0 || !Number.isFinite(network)) return;
-    const known = this.visitors.get(id);
+    const chunk = id % CHUNKS;
+    const known = this.chunks[chunk].get(id);
     if (known !== undefined) {
       if (known.out) return;
       if (!random || known.arm !== arm) {
+        this.dirty.add(chunk);
         this.change(known, () => (known.out = true));
         if (random) this.crossed++;
         else this.excluded++;
         return;
       }
-      if ((known.mask | mask) !== known.mask) this.change(known, () => (known.mask |= mask));
+      if ((known.mask | mask) !== known.mask) {
+        this.dirty.add(chunk);
+        this.change(known, () => (known.mask |= mask));
+      }
       return;
     }
     if (!this.inSample(id)) return;
-    let net = this.networks.get(network);
-    if (net === undefined) this.networks.set(network, (net = { ids: 0, arms: [emptyArm(), emptyArm()] }));
-    if (net.ids >= TALLY_LIMITS.perNetwork) {
+    if ((this.networks.get(network)?.ids ?? 0) >= TALLY_LIMITS.perNetwork) {
       this.crowded++;
       return;
     }
-    net.ids++;
-    const v: Visitor = { arm, network, mask: 0, out: true };
-    this.visitors.set(id, v);
+    if (!random) this.excluded++;
     // Kept while left out too, so that its later tuples stay out.
-    if (random) this.change(v, () => ((v.out = false), (v.mask = mask)));
-    else this.excluded++;
-    if (this.visitors.size > this.limit) this.sampleDown();
+    this.enter(id, { arm, network, mask, out: !random });
+    if (this.size > this.limit) this.sampleDown();
+  }
+
+  /** Files a new visitor and counts it (unless left out). */
+  private enter(id: number, v: Visitor): void {
+    const net = this.networks.get(v.network) ?? { ids: 0, arms: [emptyArm(), emptyArm()] };
+    this.networks.set(v.network, net);
+    net.ids++;
+    const chunk = id % CHUNKS;
+    this.chunks[chunk].set(id, v);
+    this.size++;
+    this.dirty.add(chunk);
+    if (v.out) return;
+    v.out = true;
+    this.change(v, () => (v.out = false));
   }
 
   /** Applies `mutate` to a visitor, keeping its network's and the arms' sums in step. */
@@ -189,15 +224,18 @@ export class ExperimentTally {
 
   /** Halves the sampled id space until the tally is within its limit again. */
   private sampleDown(): void {
-    while (this.visitors.size > this.limit && this.level < 31) {
+    while (this.size > this.limit && this.level < 31) {
       this.level++;
-      for (const [id, v] of this.visitors) {
-        if (this.inSample(id)) continue;
-        if (!v.out) this.change(v, () => (v.out = true));
-        this.visitors.delete(id);
-        const net = this.networks.get(v.network)!;
-        if (--net.ids === 0) this.networks.delete(v.network);
-      }
+      for (const [chunk, group] of this.chunks.entries())
+        for (const [id, v] of group) {
+          if (this.inSample(id)) continue;
+          if (!v.out) this.change(v, () => (v.out = true));
+          group.delete(id);
+          this.size--;
+          this.dirty.add(chunk);
+          const net = this.networks.get(v.network)!;
+          if (--net.ids === 0) this.networks.delete(v.network);
+        }
     }
   }
 
@@ -210,6 +248,57 @@ export class ExperimentTally {
       if (at >= 0) return at;
       return this.goals.length < MAX_BATCH_GOALS ? this.goals.push(k) - 1 : -1;
     });
+  }
+
+  /** The groups changed since the last call (and forgets them). */
+  takeDirty(): number[] {
+    const out = [...this.dirty];
+    this.dirty = new Set();
+    return out;
+  }
+
+  /** Group `i`'s visitors as flat triples: id, network, and arm | out << 1 | goal bits << 2. */
+  chunk(i: number): number[] {
+    const out: number[] = [];
+    for (const [id, v] of this.chunks[i]) out.push(id, v.network, (v.arm | (v.out ? 2 : 0) | (v.mask << 2)) >>> 0);
+    return out;
+  }
+
+  state(): TallyState {
+    return {
+      goals: [...this.goals],
+      crossed: this.crossed,
+      excluded: this.excluded,
+      crowded: this.crowded,
+      level: this.level,
+    };
+  }
+
+  /** A tally as `state()` and `chunk()` stored it; malformed entries are skipped, never thrown on. */
+  static restore(state: TallyState, chunks: Iterable<unknown>, limit?: number): ExperimentTally {
+    const t = new ExperimentTally(limit);
+    const n = (x: unknown) => (Number.isFinite(Number(x)) && Number(x) >= 0 ? Math.floor(Number(x)) : 0);
+    if (Array.isArray(state.goals)) t.goals.push(...state.goals.slice(0, MAX_BATCH_GOALS).map(String));
+    t.crossed = n(state.crossed);
+    t.excluded = n(state.excluded);
+    t.crowded = n(state.crowded);
+    t.level = Math.min(31, n(state.level));
+    for (const c of chunks) {
+      if (!Array.isArray(c)) continue;
+      for (let k = 0; k + 2 < c.length; k += 3) {
+        const [id, network, packed] = [Number(c[k]), Number(c[k + 1]), Number(c[k + 2])];
+        if (!Number.isInteger(id) || id < 0 || !Number.isFinite(network) || !Number.isInteger(packed)) continue;
+        if (t.chunks[id % CHUNKS].has(id)) continue;
+        t.enter(id, {
+          arm: (packed & 1) as 0 | 1,
+          network,
+          mask: (packed >>> 2) & ((1 << MAX_BATCH_GOALS) - 1),
+          out: (packed & 2) !== 0,
+        });
+      }
+    }
+    t.dirty = new Set();
+    return t;
   }
 
   figures(): TallyFigures {

@@ -87,16 +87,33 @@ function fresh(
   };
 }
 
+/**
+ * Where flags' experiments are kept across the controller's restarts (src/controller/
+ * experiment-archive.ts), under `flag:<key>` for the flag's definition.
+ */
+export interface ExperimentKeeper {
+  load(name: string, identity: string): Experiment | null;
+  changed(name: string, identity: string, experiment: Experiment): void;
+  drop(name: string): void;
+}
+
+const experimentName = (key: string) => `flag:${key}`;
+
 export class FlagGuards {
   private readonly guards = new Map<string, Guard>();
   /** Batches of flags versions not (yet) known, for the status. */
   unknown = 0;
 
+  constructor(private readonly keeper?: ExperimentKeeper) {}
+
   /** The flags document in force (version `fingerprint`): guards made, kept or dropped (table above). */
   configure(doc: FlagsDocument, fingerprint: string, nowSec: number): void {
     for (const key of [...this.guards.keys()]) {
       const f = doc.flags[key];
-      if (f === undefined || f.guard === false) this.guards.delete(key);
+      if (f === undefined || f.guard === false) {
+        this.guards.delete(key);
+        this.keeper?.drop(experimentName(key));
+      }
     }
     for (const [key, f] of Object.entries(doc.flags)) {
       if (f.guard === false) continue;
@@ -110,7 +127,10 @@ export class FlagGuards {
       }
       // A changed definition (a new percent, split or rules) is a new sample; the last one stays readable.
       const percent = f.rollout?.percent ?? null;
-      const experiment = g?.experiment.counted ? g.experiment.next(nowSec, percent) : new Experiment(nowSec, percent);
+      // After a restart the saved experiment of this very definition goes on.
+      const experiment =
+        (g === undefined ? this.keeper?.load(experimentName(key), definition) : null) ??
+        (g?.experiment.counted ? g.experiment.next(nowSec, percent) : new Experiment(nowSec, percent));
       this.guards.set(key, fresh(definition, f.guard, new Set([fingerprint]), nowSec, experiment));
     }
   }
@@ -149,7 +169,10 @@ export class FlagGuards {
       addBatches(g.ledger, nowSec, [b], () => ARMS.slots);
       addBatches(g.sample, nowSec, [b], () => ARMS.slots);
       // Once killed, every visitor gets the flag's off variation: the experiment is what it was then.
-      if (!g.tripped) g.experiment.add(nowSec, b, ARMS.slots);
+      if (!g.tripped) {
+        g.experiment.add(nowSec, b, ARMS.slots);
+        this.keeper?.changed(experimentName(id.key), g.definition, g.experiment);
+      }
       touched.add(id.key);
     }
     const trips: FlagTrip[] = [];

@@ -3,7 +3,7 @@
 // once per goal, exact however the tuples were split between isolates and merged; robust to a
 // client that mints cookies from one network; bounded in memory without bias.
 import { describe, expect, it } from "vitest";
-import { ExperimentTally, NETWORK_WEIGHT } from "../../src/experiments/tally";
+import { CHUNKS, ExperimentTally, NETWORK_WEIGHT } from "../../src/experiments/tally";
 import { experimentResult } from "../../src/experiments/result";
 import { NOT_RANDOM_BIT, type Report } from "../../src/model/protocol";
 import { rolloutSchema, SLOTS, type Slot } from "../../src/model/rollout";
@@ -198,5 +198,49 @@ describe("the tally", () => {
     const r = experimentResult(f, "blue", "green", 50, ["x"]);
     expect(r.sampled).toBe(1 / 16);
     expect(r.sampleRatio?.mismatch).toBe(false);
+  });
+
+  it("is stored as its state and the groups of visitors that changed, and read back the same", () => {
+    const t = new ExperimentTally(1_000);
+    const rand = prng(3);
+    const ids = Array.from({ length: 3_000 }, (_, i) => i * 7 + 1);
+    const batchOf = (slot: Slot) => {
+      const v = ids.filter((id) => id % 5 < 2 === (slot === "green"));
+      return goalBatch(
+        slot,
+        { v, n: v.map((id) => id % 40), g: v.map(() => (rand() < 0.2 ? 0b11 : rand() < 0.1 ? NOT_RANDOM_BIT : 0)) },
+        ["a", "b"],
+      );
+    };
+    t.addBatch(batchOf("blue"), SLOTS);
+    t.addBatch(batchOf("green"), SLOTS);
+    expect(t.takeDirty().length).toBe(CHUNKS);
+    const restored = ExperimentTally.restore(
+      t.state(),
+      Array.from({ length: CHUNKS }, (_, i) => t.chunk(i)),
+      1_000,
+    );
+    expect(restored.figures()).toEqual(t.figures());
+    // Visitors reaching a new goal change their own groups only; after restore each counts once, as before.
+    const few: number[] = [];
+    for (let c = 0; c < CHUNKS && few.length < 3; c++) {
+      const flat = restored.chunk(c);
+      // Triples of id, network, arm | out << 1 | goals << 2: a counted green visitor.
+      for (let k = 0; k < flat.length && few.length < 3; k += 3) if ((flat[k + 2] & 3) === 1) few.push(flat[k]);
+    }
+    const again = goalBatch(
+      "green",
+      { v: [...few, ...few], n: [...few, ...few].map((x) => x % 40), g: [...few, ...few].map(() => 0b10) },
+      ["b", "c"],
+    );
+    const before = restored.figures().arms.green.conversions.c ?? 0;
+    restored.addBatch(again, SLOTS);
+    t.addBatch(again, SLOTS);
+    expect(restored.figures()).toEqual(t.figures());
+    const reached = restored.figures().arms.green.rawConversions.c - before;
+    expect(reached).toBe(3);
+    expect(restored.takeDirty().sort()).toEqual([...new Set(few.map((x) => x % CHUNKS))].sort());
+    // A malformed stored group is skipped, never thrown on.
+    expect(() => ExperimentTally.restore(t.state(), [["x", 1], null, [1, 2]])).not.toThrow();
   });
 });

@@ -2,7 +2,7 @@
 // real requests to the real origins (a request pattern and an origin's signal), recorded per
 // visitor by the real Worker, counted by the real controller per arm — for the rollout's split and
 // for a guarded flag — and shown in the status, exactly: each visitor once per goal.
-import { env } from "cloudflare:test";
+import { abortAllDurableObjects, env } from "cloudflare:test";
 import { afterAll, expect, it, vi } from "vitest";
 import { controllerStub } from "../../src/controller/rpc";
 import { recorder } from "../../src/worker/telemetry";
@@ -116,4 +116,30 @@ it("counts each visitor once per goal in its arm, for the rollout's split and fo
   const flagGoal = (name: string) => flag.result.goals.find((g) => g.goal === name)!;
   expect(flagGoal("checkout").treatment.conversions).toBe(treated.checkout);
   expect(flagGoal("signup").control.conversions).toBe(control.signup);
+
+  // A restarted controller (a deploy) goes on with the same experiments: nothing lost, and a visitor
+  // who converts again after the restart still counts once.
+  await controllerStub(env).settle();
+  await abortAllDurableObjects();
+  for (const v of visitors.slice(0, 8))
+    await (await get("/checkout", { method: "POST", headers: headersOf(v), body: "{}" })).arrayBuffer();
+  await recorder.flush(env);
+  const newCheckouts = (inArm: (v: Visitor) => boolean) =>
+    visitors.filter((v, i) => inArm(v) && (i % 3 === 0 || i < 8)).length;
+  await vi.waitFor(
+    async () => {
+      const after = await controllerStub(env).status();
+      const r = after.experiments!.find((e) => e.subject === "rollout")!;
+      expect(r.result.rawVisitors).toEqual({ control: blue.visitors, treatment: green.visitors });
+      const checkout = r.result.goals.find((g) => g.goal === "checkout")!;
+      expect([checkout.control.conversions, checkout.treatment.conversions]).toEqual([
+        newCheckouts((v) => v.slot === "blue"),
+        newCheckouts((v) => v.slot === "green"),
+      ]);
+      const f = after.experiments!.find((e) => e.subject === "flag" && e.key === FLAG)!;
+      expect(f.result.rawVisitors).toEqual({ control: control.visitors, treatment: treated.visitors });
+      expect(f.result.goals.find((g) => g.goal === "signup")!.treatment.conversions).toBe(treated.signup);
+    },
+    { timeout: 10_000, interval: 200 },
+  );
 });
