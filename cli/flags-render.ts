@@ -5,7 +5,7 @@ import { splitOf } from "../src/flags/evaluate";
 import { formatConfiguredPercent } from "../src/lib/percent";
 import { defaultOf, offOf, typeOfValue, type Flag, type FlagValue, type FlagsDocument } from "../src/model/flags";
 import type { FlagChange } from "./flags-edit";
-import { painter, sentTo, type Paint, type Style } from "./render";
+import { painter, sentTo, table, type Paint, type Style } from "./render";
 
 /** One flag in `flags list --json` (and a row of `flags list`). */
 export interface FlagSummary {
@@ -79,16 +79,7 @@ export function renderFlagList(doc: FlagsDocument, style: Style): string {
   if (rows.length === 0) return p("  no flags", "dim");
   const cells = rows.map((s) => [s.key, onOff(s.on), s.type, rolloutText(s.rollout), String(s.rules), sentTo(s)]);
   const head = ["KEY", "STATE", "TYPE", "ROLLOUT", "RULES", "SENT TO"];
-  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[], paint: (i: number, cell: string) => string) =>
-    `  ${c.map((x, i) => paint(i, x.padEnd(w[i]))).join("  ")}`.trimEnd();
-  return [
-    p(
-      line(head, (_, h) => h),
-      "dim",
-    ),
-    ...cells.map((c, r) => line(c, (i, cell) => (i === 1 ? paintState(rows[r].on, cell, p) : cell))),
-  ].join("\n");
+  return table(head, cells, p, (r, i, cell) => (i === 1 ? paintState(rows[r].on, cell, p) : cell)).join("\n");
 }
 
 const MAX_LISTED = 10;

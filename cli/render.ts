@@ -39,13 +39,37 @@ export function sparkline(values: (number | null)[], max?: number): string {
     .join("");
 }
 
+/**
+ * Rows of cells in columns padded to the widest, two spaces apart after `indent`, under a dimmed
+ * head. `paint` colours a cell after padding, so escape codes never count toward a width; the
+ * last column is not padded, so no line ends in spaces.
+ */
+export function table(
+  head: string[],
+  rows: string[][],
+  p: Paint,
+  paint: (row: number, column: number, cell: string) => string = (_r, _c, cell) => cell,
+  indent = "  ",
+): string[] {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[], paintCell: (i: number, cell: string) => string) =>
+    `${indent}${cells.map((x, i) => paintCell(i, i === cells.length - 1 ? x : x.padEnd(w[i]))).join("  ")}`.trimEnd();
+  return [
+    p(
+      line(head, (_, h) => h),
+      "dim",
+    ),
+    ...rows.map((r, at) => line(r, (i, cell) => paint(at, i, cell))),
+  ];
+}
+
 /** "green (canary) 5 % · blue (stable) 95 %": the split as the document sets it. */
 export function splitSummary(canary: Slot, percent: number): string {
   return `${canary} (canary) ${formatConfiguredPercent(percent)} · ${otherSlot(canary)} (stable) ${formatConfiguredPercent(100 - percent)}`;
 }
 
 /** "2026-11-25 08:00:00": an ISO time as the status and history print it (UTC, no fractions). */
-const stamp = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
+export const stamp = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "");
 
 const duration = (sec: number) => (sec >= 120 ? `${Math.round(sec / 60)} min` : `${sec}s`);
 

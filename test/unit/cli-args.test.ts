@@ -1,25 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CliError, EXIT, check, durationArg, parseCommandArgs, percentArg, stepsArg } from "../../cli/args";
+import { EXIT, check, durationArg, parseCommandArgs, percentArg, stepsArg } from "../../cli/args";
 import { main } from "../../cli/edgeshift";
-import type { Io } from "../../cli/command";
-
-function io(env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const x: Io = { out: (s) => out.push(s), err: (s) => err.push(s), env, style: { color: false, width: 100 } };
-  return { x, out, err };
-}
-
-function usageMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CliError);
-    expect((e as CliError).exitCode).toBe(EXIT.USAGE);
-    return (e as Error).message;
-  }
-  throw new Error("expected a usage error");
-}
+import { captureIo as io, usageMessage } from "./cli-io";
 
 describe("argument values", () => {
   it("percent: 0–100 at 0.01 resolution, errors name the flag and the fix", () => {
@@ -73,6 +55,7 @@ describe("dispatch and exit codes", () => {
       "abort",
       "validate",
       "token",
+      "experiment",
     ]) {
       const { x, out } = io();
       expect(await main([cmd, "--help"], x)).toBe(0);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/edgeshift";
 import { EXIT } from "../../cli/args";
 import { RAW_KV_WARNING, storeFrom } from "../../cli/doc-store";
-import type { Io } from "../../cli/command";
+import { captureIo as io } from "./cli-io";
 
 const READ = {
   fingerprint: "aaaaaaaaaaaaaaaa",
@@ -37,13 +37,6 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-function io(env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const x: Io = { out: (s) => out.push(s), err: (s) => err.push(s), env, style: { color: false, width: 100 } };
-  return { x, out, err };
-}
 
 describe("set and start through the controller", () => {
   it("set sends the change with the version it read and the actor", async () => {

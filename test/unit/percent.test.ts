@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { statusPageHtml } from "../../src/admin/page";
-import { formatConfiguredPercent, formatPercent } from "../../src/lib/percent";
+import {
+  formatConfiguredPercent,
+  formatPercent,
+  formatPoints,
+  formatSignedPercent,
+  signedPercent,
+} from "../../src/lib/percent";
 
 describe("formatPercent: a measured share, fixed decimals", () => {
   it("writes a space before % and keeps the decimals, so 0.0 % still reads as measured", () => {
@@ -23,6 +29,22 @@ describe("formatConfiguredPercent: a percent a person set, as written", () => {
   it("hides float noise in the stable side's complement", () => {
     expect(100 - 70.01).not.toBe(29.99);
     expect(formatConfiguredPercent(100 - 70.01)).toBe("29.99 %");
+  });
+});
+
+describe("a difference of two shares: signed, in points when absolute", () => {
+  it("writes the sign, so a reader never takes a drop for a rise", () => {
+    expect(formatPoints(0.021)).toBe("+2.1 points");
+    expect(formatPoints(-0.004)).toBe("-0.4 points");
+    expect(formatSignedPercent(0.12)).toBe("+12.0 %");
+    expect(formatSignedPercent(-1)).toBe("-100.0 %");
+  });
+
+  it("a bound that rounds to zero keeps the side of zero it is on; only exactly 0 has no sign", () => {
+    expect(signedPercent(0.0004)).toBe("+0.0");
+    expect(signedPercent(-0.0004)).toBe("-0.0");
+    expect(signedPercent(0)).toBe("0.0");
+    expect(formatPoints(0, 2)).toBe("0.00 points");
   });
 });
 
