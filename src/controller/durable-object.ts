@@ -29,7 +29,14 @@ import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
 import { otherSlot, SLOTS } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
-import type { ActionKind, ActionRequest, ExperimentStatus, RolloutEvent, StatusSnapshot } from "../model/status";
+import type {
+  ActionKind,
+  ActionRequest,
+  ExperimentStatus,
+  GuardrailVerdict,
+  RolloutEvent,
+  StatusSnapshot,
+} from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
@@ -55,6 +62,7 @@ import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
 import { ControllerWindows } from "./windows";
 import { Watchers, type WatchAnswer } from "./watchers";
+import { checkGuardrails, pendingGuardrail, regression } from "../experiments/guardrails";
 import { ExperimentArchive } from "./experiment-archive";
 import { WriteBehind } from "./write-behind";
 
@@ -62,6 +70,8 @@ const MAX_BATCHES_PER_REPORT = 16;
 /** How long status() waits for KV (and reports counted after a KV read) before answering from memory. */
 const STATUS_WAIT_MS = 500;
 const EVENTS_IN_STATUS = 20;
+/** How old the goals the guardrails are judged on may be (the flags document read again in the background). */
+const GOALS_MAX_AGE_MS = 30_000;
 
 export class RolloutController extends DurableObject<Env> {
   /** Test seam: the object's one clock (epoch ms). Workerd tests move it forward instead of sleeping. */
@@ -156,6 +166,7 @@ export class RolloutController extends DurableObject<Env> {
       changeDocument: (patch, ev) => this.kv.change(patch, ev),
       rollback: (judgement) => this.rollback(judgement),
       windowHealth: () => this.windowHealth(),
+      guardrail: () => pendingGuardrail(this.guardrails()),
       rolesSwitched: () =>
         this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc), this.state.doc.rollback),
     });
@@ -208,7 +219,10 @@ export class RolloutController extends DurableObject<Env> {
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));
 
     const health = this.windowHealth();
-    if (!health.healthy && !this.state.rolledBack) this.rollback(health);
+    if (!this.state.rolledBack) {
+      const failed = health.healthy ? regression(health, this.guardrails()) : health;
+      if (failed) this.rollback(failed);
+    }
     await this.plan.afterReport(batches, health);
   }
 
@@ -254,6 +268,18 @@ export class RolloutController extends DurableObject<Env> {
     });
   }
 
+  /** The rollout's guardrails on its experiment now (none: []); the goals read again at most every 30 s. */
+  private guardrails(): GuardrailVerdict[] {
+    const { doc } = this.state;
+    if (!doc.guardrails) return [];
+    const goals = this.flagGuards.goalsWithin(GOALS_MAX_AGE_MS);
+    return checkGuardrails(
+      doc.guardrails,
+      this.windows.experiment.result(otherSlot(doc.canary), doc.canary, goals),
+      goals,
+    );
+  }
+
   /** The rollout's experiment and the guarded flags', over the goals declared beside the flags. */
   private experimentStatus(): ExperimentStatus[] | undefined {
     const goals = this.flagGuards.goals();
@@ -271,7 +297,8 @@ export class RolloutController extends DurableObject<Env> {
       goals,
       !this.state.rolledBack,
     );
-    return [rollout, ...this.flagGuards.experiments(goals)];
+    const guardrails = this.guardrails();
+    return [{ ...rollout, ...(guardrails.length > 0 ? { guardrails } : {}) }, ...this.flagGuards.experiments(goals)];
   }
 
   /** The version in force (KV read first): the base of an operator's read-modify-write. */

@@ -104,6 +104,15 @@ export class FlagGuardKeeper {
     return this.last === null ? [] : Object.keys(this.last.doc.goals);
   }
 
+  /**
+   * The goals, read again in the background when the last read is older than `maxAgeMs`: the
+   * rollout's guardrails need them even when no flag is guarded (nothing else would read `flags`).
+   */
+  goalsWithin(maxAgeMs: number): string[] {
+    if (this.context.now() - this.lastReadAt >= maxAgeMs) this.context.background(this.learn().catch(() => {}));
+    return this.goals();
+  }
+
   /** Each guarded flag's experiment over the declared goals. */
   experiments(goals: readonly string[]): ExperimentStatus[] {
     return this.guards.experiments(goals);

@@ -55,6 +55,8 @@ export interface PlanRunnerDeps {
   rollback(judgement: Judgement): void;
   /** The sliding window's judgement now. */
   windowHealth(): Judgement;
+  /** A guardrail the step waits for (src/experiments/guardrails.ts), or null. */
+  guardrail(): string | null;
   /** The roles switched: the health window starts over (its numbers would be read as the other slot's). */
   rolesSwitched(): void;
 }
@@ -134,6 +136,7 @@ export class PlanRunner {
         minRequests: doc.rollback === false ? null : doc.rollback.minRequests,
         autoPromote: doc.autoPromote,
         sampleRatioCheck: doc.sampleRatioCheck,
+        guardrail: this.deps.guardrail(),
       },
     );
   }

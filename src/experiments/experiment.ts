@@ -106,6 +106,12 @@ export class Experiment {
     return a.blue.rawVisitors + a.green.rawVisitors > 0;
   }
 
+  /** The result now over `goals` (those reached when none are given). */
+  result(control: Slot, treatment: Slot, goals: readonly string[]): ExperimentResult {
+    const figures = this.tally.figures();
+    return experimentResult(figures, control, treatment, this.percent, goals.length > 0 ? goals : figures.goals);
+  }
+
   status(labels: ExperimentLabels, goals: readonly string[], active: boolean): ExperimentStatus {
     const figures = this.tally.figures();
     const known = goals.length > 0 ? goals : figures.goals;

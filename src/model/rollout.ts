@@ -7,6 +7,7 @@
 // Written with zod/mini (lib/zod.ts says why): functions and `.check(…)` rather than method chains.
 import * as z from "../lib/zod";
 import { parseCidr } from "../lib/cidr";
+import { goalKeySchema } from "./goals";
 
 export const SLOTS = ["blue", "green"] as const;
 export type Slot = (typeof SLOTS)[number];
@@ -79,6 +80,7 @@ export const LIST_LIMITS = {
   compareHeaders: 32,
   rules: 50,
   steps: 50,
+  guardrails: 5,
 } as const;
 /** A header value longer than this is a token, not a group anyone targets (sticky keys over 1024 are ignored too). */
 export const MAX_HEADER_VALUE_CHARS = 1024;
@@ -373,6 +375,26 @@ export const rolloutSchema = z
     locations: z.optional(z.strictObject({ colos: z.optional(colos), countries: z.optional(countries) })),
     /** Sample-ratio check: pause a plan when the observed canary share of new visitors drifts from `percent`. */
     sampleRatioCheck: z._default(z.boolean(), true),
+    /**
+     * Goals (declared in the `flags` document) the canary must not make worse by more than
+     * `maxDrop` points of conversion: a plan step waits until that is shown, and a drop shown beyond
+     * it rolls back (src/experiments/guardrails.ts).
+     */
+    guardrails: z.optional(
+      z
+        .record(
+          goalKeySchema,
+          z.strictObject({
+            maxDrop: share("maxDrop"),
+          }),
+        )
+        .check(
+          z.refine(
+            (g) => Object.keys(g).length <= LIST_LIMITS.guardrails,
+            `at most ${LIST_LIMITS.guardrails} guardrails: keep the goals that must not drop, e.g. {"checkout": {"maxDrop": 0.01}}`,
+          ),
+        ),
+    ),
   })
   .check(
     z.superRefine((doc, ctx) => {

@@ -194,6 +194,16 @@ export interface ExperimentStatus {
   history: ExperimentPoint[];
   /** The sample before the last change of percent (a plan step), as it ended. */
   previous: { since: string; until: string; percent: number | null; result: ExperimentResult } | null;
+  /** The rollout's guardrails judged on this sample (src/experiments/guardrails.ts); absent for a flag. */
+  guardrails?: GuardrailVerdict[];
+}
+
+export interface GuardrailVerdict {
+  goal: string;
+  maxDrop: number;
+  /** held: shown no worse than −maxDrop; pending: not shown either way yet; regressed: shown worse. */
+  state: "held" | "pending" | "regressed";
+  detail: string;
 }
 
 export interface StatusSnapshot {

@@ -15,6 +15,8 @@
 // | held ≥ seconds, requests < minRequests       | EXTEND the step (no pass, no fail on no data); one     |
 // |                                              | "plan-extended" event per step; advances on the report |
 // |                                              | that brings the count to minRequests                   |
+// | a guardrail not yet shown held (goals the    | EXTEND the same way, until the step's experiment shows |
+// | canary must not make worse)                  | it (a guardrail shown broken rolls back instead)       |
 // | new-visitor share ≠ percent (p < 0.001)      | pause, "sample-ratio" event with the figures           |
 // | the step's own totals fail the rules         | rollback (the controller's, reason over the step)      |
 // | rollback (automatic) or abort                | plan ends (document carries percent 0 + rolledBack)    |
@@ -67,6 +69,8 @@ export interface JudgeInput {
   minRequests: number | null;
   autoPromote: boolean;
   sampleRatioCheck: boolean;
+  /** A guardrail not yet shown held (src/experiments/guardrails.ts), or null: the step may advance. */
+  guardrail?: string | null;
 }
 
 export type PlanDecision =
@@ -161,6 +165,8 @@ export function judge(p: PlanState, x: JudgeInput): PlanDecision {
     };
   }
   if (!x.healthy) return { kind: "hold", waitingFor: `canary not healthy at ${x.percent} %`, wakeAt: null };
+  if (x.guardrail)
+    return { kind: "extend", waitingFor: `${x.guardrail}: step extended at ${x.percent} %`, firstTime: !p.extended };
 
   const judged =
     x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`;

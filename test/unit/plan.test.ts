@@ -93,6 +93,16 @@ describe("advancing", () => {
     expect(judge(traffic(marked, 38), ok(T0 + 700_000))).toMatchObject({ kind: "advance", index: 1 });
   });
 
+  it("a guardrail not yet shown held extends the step with its reason; once held, the step advances", () => {
+    const waiting = 'guardrail "checkout" not yet shown no worse than -1.0 points: …';
+    expect(judge(traffic(p0, 500), ok(T0 + 600_000, { guardrail: waiting }))).toEqual({
+      kind: "extend",
+      firstTime: true,
+      waitingFor: `${waiting}: step extended at 10 %`,
+    });
+    expect(judge(traffic(p0, 500), ok(T0 + 600_000, { guardrail: null }))).toMatchObject({ kind: "advance" });
+  });
+
   it("an unhealthy verdict holds (the rollback that follows ends the plan)", () => {
     expect(judge(traffic(p0, 500), ok(T0 + 60_000, { healthy: false }))).toMatchObject({ kind: "hold", wakeAt: null });
   });

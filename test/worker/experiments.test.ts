@@ -143,3 +143,40 @@ it("counts each visitor once per goal in its arm, for the rollout's split and fo
     { timeout: 10_000, interval: 200 },
   );
 });
+
+it("a guardrail shown broken rolls the canary back, with the goal and its figures as the reason", async () => {
+  await env.ROLLOUT_CONFIG.put("flags", JSON.stringify({ goals: { checkout: { signal: "checkout" } } }));
+  expireConfigCache();
+  const release = `guard-${run}`;
+  await useRollout({ percent: 50, release, guardrails: { checkout: { maxDrop: 0.02 } } });
+
+  // The canary's checkout is broken for most visitors: half of stable's visitors check out, 5 % of the canary's.
+  let n = 0;
+  const visit = async () => {
+    const i = n++;
+    const r = await get("/__convert/checkout?blue=0.5&green=0.05", {
+      // Each on its own /24: one network weighs at most 20 visitors an arm (src/experiments/tally.ts).
+      headers: { "cf-connecting-ip": `10.${88 + (i >> 8)}.${i & 255}.9` },
+    });
+    await r.arrayBuffer();
+  };
+  await vi.waitFor(
+    async () => {
+      await Promise.all(Array.from({ length: 40 }, visit));
+      await recorder.flush(env);
+      const status = await controllerStub(env).status();
+      expect(status.rolledBack?.reason).toMatch(
+        /^guardrail "checkout" dropped beyond -2\.0 points: canary [\d.]+ % vs stable [\d.]+ %/,
+      );
+    },
+    { timeout: 30_000, interval: 100 },
+  );
+  const status = await controllerStub(env).status();
+  expect(status.release).toBe(release);
+  expect(status.state).toBe("rolled-back");
+  // The experiment stopped counting at the rollback, and says why the guardrail failed.
+  const rollout = status.experiments!.find((e) => e.subject === "rollout")!;
+  expect(rollout.active).toBe(false);
+  const events = await controllerStub(env).history(5);
+  expect(events.find((e) => e.kind === "rollback")?.reason).toContain('guardrail "checkout"');
+});
