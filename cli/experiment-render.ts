@@ -13,7 +13,7 @@ import {
   formatSignedPercent,
   signedPercent,
 } from "../src/lib/percent";
-import type { ArmRate, ExperimentResult, ExperimentStatus, GoalResult } from "../src/model/status";
+import type { ArmRate, ExperimentResult, ExperimentStatus, GoalResult, GuardrailVerdict } from "../src/model/status";
 import { painter, stamp, table, type Paint, type Style } from "./render";
 
 /** What a person types to pick an experiment: "rollout", or the flag's key. */
@@ -137,8 +137,15 @@ function renderExperiment(e: ExperimentStatus, style: Style): string {
     title(e, p),
     `${pad("since")}${stamp(e.since)}${share} · ${runningText(e, p)}`,
     ...resultLines(e.result, p),
+    ...(e.guardrails ?? []).map((g) => guardrailLine(g, p)),
     ...(e.previous ? [previousLine(e.previous)] : []),
   ].join("\n");
+}
+
+/** A guardrail of the rollout (src/experiments/guardrails.ts): its state and why. */
+function guardrailLine(g: GuardrailVerdict, p: Paint): string {
+  const mark = g.state === "held" ? p("✔", "green") : g.state === "regressed" ? p("✘", "red") : p("…", "yellow");
+  return `${pad("guardrail")}${mark} ${g.state}: ${g.detail}`;
 }
 
 /** How to read the table, once under it. */

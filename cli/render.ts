@@ -136,6 +136,17 @@ function guardVerdict(f: FlagStatus, g: NonNullable<FlagStatus["guard"]>, p: Pai
   return p(`✔ guard healthy${g.mode === "observe" ? " (observing)" : ""}`, "green");
 }
 
+/** One line on the experiments: which goal states each has, and where the figures are. */
+function experimentsLine(list: NonNullable<StatusSnapshot["experiments"]>, p: Paint): string {
+  const name = (e: (typeof list)[number]) => (e.subject === "rollout" ? "rollout" : `flag ${e.key}`);
+  const states = (e: (typeof list)[number]) => {
+    const shown = e.result.goals.filter((g) => g.state === "better" || g.state === "worse");
+    const rails = (e.guardrails ?? []).filter((g) => g.state !== "held").map((g) => `guardrail ${g.goal} ${g.state}`);
+    return [...shown.map((g) => `${g.goal} ${g.state}`), ...rails].join(", ") || "nothing shown yet";
+  };
+  return `experiments ${list.map((e) => `${name(e)}: ${states(e)}`).join(" · ")} ${p("(`edgeshift experiment`)", "dim")}`;
+}
+
 /** A row per flag; under a guarded one, its verdict and the two arms it compares over its window. */
 function flagLines(flags: NonNullable<StatusSnapshot["flags"]>, p: Paint): string[] {
   const out: string[] = [];
@@ -244,6 +255,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     `health    ${h.healthy ? p("✔ healthy", "green") : p("✘ unhealthy", "red", "bold")}${failing.length ? ` — ${failing.map((v) => `${v.rule}: ${v.detail}`).join("; ")}` : ""}`,
   );
   for (const v of h.verdicts.filter((v) => v.ok)) out.push(p(`          ✔ ${v.rule}: ${v.detail}`, "dim"));
+  if (s.experiments?.length) out.push(experimentsLine(s.experiments, p));
   if (s.rolledBack) {
     out.push(p(`ROLLED BACK at ${s.rolledBack.at}: ${s.rolledBack.reason}`, "red", "bold"));
     if (s.rolledBack.figures) out.push(`          ${figuresSummary(s.rolledBack.figures)}`);

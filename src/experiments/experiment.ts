@@ -116,7 +116,7 @@ export class Experiment {
     const figures = this.tally.figures();
     const known = goals.length > 0 ? goals : figures.goals;
     const result = (f: TallyFigures, percent: number | null): ExperimentResult =>
-      experimentResult(f, labels.control, labels.treatment, percent, known);
+      inWordsOf(labels, experimentResult(f, labels.control, labels.treatment, percent, known));
     return {
       subject: labels.subject,
       key: labels.key,
@@ -160,6 +160,12 @@ export class Experiment {
       this.every *= 2;
     }
   }
+}
+
+/** The sample-ratio check speaks of the canary; a flag's arms are its treatment and control. */
+function inWordsOf(labels: ExperimentLabels, r: ExperimentResult): ExperimentResult {
+  if (labels.subject === "rollout" || r.sampleRatio === null) return r;
+  return { ...r, sampleRatio: { ...r.sampleRatio, detail: r.sampleRatio.detail.replace(/\bcanary\b/g, "treatment") } };
 }
 
 const iso = (sec: number) => new Date(sec * 1000).toISOString();

@@ -2,6 +2,7 @@
 // the command picks one (cli/commands/experiment.ts). The experiments are the controller's own:
 // visitors fed through the real tally (src/experiments/experiment.ts), so every figure shown is one
 // the status would carry. A small HTTP server stands in for the admin API's /status.
+import { checkGuardrails } from "../../src/experiments/guardrails";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,6 +123,16 @@ describe("an experiment as the CLI shows it", () => {
     );
     const first = new Experiment(sec("2026-11-25T07:40:00Z"), 10).status(ROLLOUT, GOALS, true);
     expect(renderExperiments([first], PLAIN)).not.toContain("before");
+  });
+
+  it("the rollout's guardrails, each with its state and why", () => {
+    const guarded = {
+      ...rollout,
+      guardrails: checkGuardrails({ checkout: { maxDrop: 0.01 }, signup: { maxDrop: 0.01 } }, rollout.result, GOALS),
+    };
+    const out = renderExperiments([guarded], PLAIN);
+    expect(out).toContain('  guardrail ✔ held: guardrail "checkout" shown no worse than -1.0 points: canary 16.1 %');
+    expect(out).toContain('  guardrail … pending: guardrail "signup" not yet shown no worse than -1.0 points');
   });
 
   it("says how to read the interval and the lift, once under all experiments", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bar, figuresSummary, renderHistory, renderStatus, sparkline } from "../../cli/render";
 import { ALL_STABLE } from "../../src/model/rollout";
-import type { FlagStatus, SlotStats, StatusSnapshot } from "../../src/model/status";
+import type { ExperimentStatus, FlagStatus, GoalResult, SlotStats, StatusSnapshot } from "../../src/model/status";
 
 const stats = (requests: number, errors: number): SlotStats => ({
   requests,
@@ -77,6 +77,30 @@ describe("status view", () => {
     expect(text).toContain("step 1/3 (5 %) held 60 s: on to 25 %");
     expect(text).toContain("observed over 60s: 25.0 % of 2400 requests on the canary · sticky by cookie");
     expect(text).not.toContain("\x1b[");
+  });
+
+  it("one line on the experiments, what each has shown, and where to read them", () => {
+    const goal = (g: string, state: GoalResult["state"]) => ({ goal: g, state }) as GoalResult;
+    const experiment = (over: object) =>
+      ({
+        subject: "rollout",
+        key: null,
+        result: { goals: [goal("checkout", "better"), goal("signup", "inconclusive")] },
+        ...over,
+      }) as ExperimentStatus;
+    const text = renderStatus(
+      snapshot({
+        experiments: [
+          experiment({ guardrails: [{ goal: "signup", maxDrop: 0.01, state: "pending", detail: "…" }] }),
+          experiment({ subject: "flag", key: "theme", result: { goals: [goal("checkout", "collecting")] } }),
+        ],
+      }),
+      { color: false, width: 100 },
+    );
+    expect(text).toContain(
+      "experiments rollout: checkout better, guardrail signup pending · flag theme: nothing shown yet (`edgeshift experiment`)",
+    );
+    expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("experiments");
   });
 
   it("the plan's sample-ratio check: its progress, and a mismatch marked as a failure", () => {
