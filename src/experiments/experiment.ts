@@ -13,7 +13,7 @@ import type { ExperimentStatus, ExperimentResult } from "../model/status";
 import type { ReportBatch } from "../model/protocol";
 import type { Slot } from "../model/rollout";
 import { experimentResult } from "./result";
-import { ExperimentTally, type TallyFigures, type TallyState } from "./tally";
+import { ExperimentTally, TALLY_LIMITS, type TallyFigures, type TallyState } from "./tally";
 
 /** What an experiment stores besides its visitors' groups (src/controller/experiment-archive.ts). */
 export interface ExperimentState {
@@ -45,7 +45,7 @@ interface Ended {
 }
 
 export class Experiment {
-  private tally = new ExperimentTally();
+  private tally: ExperimentTally;
   private history: { t: number; figures: TallyFigures }[] = [];
   private every = HISTORY_EVERY_SECONDS;
 
@@ -53,7 +53,11 @@ export class Experiment {
     readonly since: number,
     readonly percent: number | null,
     private readonly previous: Ended | null = null,
-  ) {}
+    /** Visitors tracked before sampling (./tally.ts TALLY_LIMITS). */
+    private readonly limit: number = TALLY_LIMITS.visitors,
+  ) {
+    this.tally = new ExperimentTally(limit);
+  }
 
   state(): ExperimentState {
     return {
@@ -77,8 +81,9 @@ export class Experiment {
 
   /** An experiment as `state()` and `chunk()` stored it. */
   static restore(state: ExperimentState, chunks: Iterable<unknown>): Experiment {
-    const e = new Experiment(Number(state.since) || 0, state.percent ?? null, state.previous ?? null);
-    e.tally = ExperimentTally.restore(state.tally, chunks);
+    const tally = ExperimentTally.restore(state.tally, chunks);
+    const e = new Experiment(Number(state.since) || 0, state.percent ?? null, state.previous ?? null, tally.limit);
+    e.tally = tally;
     e.history = Array.isArray(state.history) ? state.history.slice(-HISTORY_POINTS) : [];
     e.every = Number(state.every) >= HISTORY_EVERY_SECONDS ? Number(state.every) : HISTORY_EVERY_SECONDS;
     return e;
@@ -92,12 +97,12 @@ export class Experiment {
 
   /** The next sample (at `percent` from `nowSec`), this one kept as its `previous`. */
   next(nowSec: number, percent: number | null): Experiment {
-    return new Experiment(nowSec, percent, {
-      since: this.since,
-      until: nowSec,
-      percent: this.percent,
-      figures: this.tally.figures(),
-    });
+    return new Experiment(
+      nowSec,
+      percent,
+      { since: this.since, until: nowSec, percent: this.percent, figures: this.tally.figures() },
+      this.limit,
+    );
   }
 
   /** Whether anything was counted (a visitor seen in either arm). */

@@ -28,6 +28,7 @@ import { addBatch, emptyVector, slotCounters, SlidingWindow, type CountedParts }
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
 import { Experiment } from "../experiments/experiment";
+import { TALLY_LIMITS } from "../experiments/tally";
 import type { ExperimentStatus } from "../model/status";
 
 /** `flag:<key>@<fingerprint>` → its parts, or null for a rollout batch. */
@@ -130,7 +131,9 @@ export class FlagGuards {
       // After a restart the saved experiment of this very definition goes on.
       const experiment =
         (g === undefined ? this.keeper?.load(experimentName(key), definition) : null) ??
-        (g?.experiment.counted ? g.experiment.next(nowSec, percent) : new Experiment(nowSec, percent));
+        (g?.experiment.counted
+          ? g.experiment.next(nowSec, percent)
+          : new Experiment(nowSec, percent, null, TALLY_LIMITS.flagVisitors));
       this.guards.set(key, fresh(definition, f.guard, new Set([fingerprint]), nowSec, experiment));
     }
   }

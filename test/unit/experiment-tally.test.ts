@@ -218,9 +218,10 @@ describe("the tally", () => {
     const restored = ExperimentTally.restore(
       t.state(),
       Array.from({ length: CHUNKS }, (_, i) => t.chunk(i)),
-      1_000,
     );
     expect(restored.figures()).toEqual(t.figures());
+    // Its limit is stored with it: a flag's smaller tally stays as small after a restart.
+    expect(restored.limit).toBe(1_000);
     // Visitors reaching a new goal change their own groups only; after restore each counts once, as before.
     const few: number[] = [];
     for (let c = 0; c < CHUNKS && few.length < 3; c++) {
