@@ -14,7 +14,7 @@
 //
 // Everything from the API is inserted as text, never as markup: reasons, release labels and flag
 // keys are operator- or origin-controlled strings. Most panels escape into a template; the flags
-// panel builds nodes and sets only text.
+// and experiments panels build nodes and set only text.
 import { ADMIN_PREFIX } from "../model/names";
 
 export function statusPageHtml(): string {
@@ -53,6 +53,8 @@ ol.events li{display:grid;grid-template-columns:170px 110px 1fr;gap:10px;padding
 .k{font-weight:600}.k-rollback,.k-abort,.k-config-error,.k-webhook-failed,.k-operator-write-unseen,.k-flag-killed{color:var(--red)}.k-promote,.k-plan-complete{color:var(--green)}.k-pause,.k-sample-ratio,.k-plan-extended,.k-operator-write-won,.k-would-roll-back,.k-would-kill-flag{color:var(--amber)}.k-step,.k-plan-start,.k-resume,.k-attempt{color:var(--cyan)}
 #flags{overflow-x:auto}#flags td,#flags th{text-align:left;vertical-align:top;padding:5px 4px}#flags td.key{font-weight:600;min-width:6em;overflow-wrap:anywhere}#flags .nw{white-space:nowrap}#flags tr.guarded>td{border-bottom:0}
 #flags tr.guard>td{padding:0 4px 10px 18px}#flags .arms{margin:4px 0;max-width:560px}#flags .arms td,#flags .arms th{border-bottom:0;padding:2px 5px}#flags .arms td{white-space:nowrap}#flags .arms td+td,#flags .arms th+th{text-align:right}
+#exps{overflow-x:auto}#exps .exp+.exp{margin-top:16px}#exps td,#exps th{white-space:nowrap}#exps td.key{font-weight:600;white-space:normal;overflow-wrap:anywhere}
+svg.xc{width:200px;height:44px}.xc polyline{fill:none;stroke:var(--cyan);stroke-width:2}.xc circle{fill:var(--cyan)}.xc .band{fill:var(--cyan);stroke:var(--cyan);stroke-width:2;opacity:.25}.xc .zero{stroke:var(--dim);stroke-dasharray:3 3}
 details{color:var(--dim);font-size:12px}pre{white-space:pre-wrap;margin:4px 0}
 #gate{max-width:520px;margin:60px auto;padding:20px}#gate input{width:100%;padding:8px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:var(--text);font:inherit}
 #gate button,header button{padding:6px 14px;border-radius:6px;border:1px solid var(--line);background:var(--panel);color:var(--text);cursor:pointer;font:inherit}
@@ -65,10 +67,11 @@ const API = "__API__";
 const KEY = "edgeshift.token";
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-// The two rules of src/lib/percent.ts (the page cannot import it; test/unit/percent.test.ts checks they agree):
-// a measured share with fixed decimals, a percent a person set as written.
+// The rules of src/lib/percent.ts (the page cannot import it; test/unit/percent.test.ts checks they agree):
+// a measured share with fixed decimals, a percent a person set as written, a difference signed.
 const pct = (r, d = 1) => (r * 100).toFixed(d) + " %";
 const setPct = (p) => Number(Number(p).toFixed(2)) + " %";
+const signed = (r, d = 1, u = "points") => (r === 0 ? (0).toFixed(d) : (r > 0 ? "+" : "-") + Math.abs(r * 100).toFixed(d)) + " " + u;
 const ms = (v) => (v == null ? "–" : v >= 1000 ? (v / 1000).toFixed(1) + " s" : v + " ms");
 const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "–");
 let timer = null;
@@ -202,6 +205,7 @@ function render(s) {
   $("lat-chart").innerHTML = chart(s.series, (pt) => pt.p95, { fmt: (v) => ms(Math.round(v)), min: 50, c, st });
 
   renderFlags(s.flags);
+  renderExperiments(s.experiments || []);
 
   $("events").innerHTML = s.events.length
     ? s.events.map((e) =>
@@ -262,6 +266,63 @@ function guardRow(x) {
   const cell = el("td", null, verdict, el("span", "dim", " · over the last " + g.windowSeconds + " s, compared since " + time(g.since)), table, rules);
   cell.colSpan = 6;
   return el("tr", "guard", cell);
+}
+
+// A block per experiment: its arms' visitors, then a row per goal with the state in words (the
+// colour only repeats it) and the difference over time. Nodes and text, as for flags: goal and flag
+// keys come from the flags document. Absent from the status while no goals are declared.
+function renderExperiments(list) {
+  $("exp-panel").classList.toggle("hidden", !list.length);
+  $("exps").replaceChildren(...list.map(experiment));
+}
+
+const STATE = { better: "ok", worse: "bad", collecting: "dim" };
+// Visitors and conversions are weighted (a crowded network's count is scaled down): not always whole.
+const n1 = (v) => String(Number(v.toFixed(1)));
+const range = (i, d, u) => signed(i.low, d, u) + " to " + signed(i.high, d, u);
+
+function experiment(x) {
+  const r = x.result, a = x.arms, raw = r.rawVisitors, out = r.crossed + r.excluded;
+  const head = el("div", null, el("b", "key", (x.subject === "rollout" ? "rollout " : "flag ") + (x.key ?? "")),
+    " · " + a.treatment + " against " + a.control + (x.percent == null ? "" : ", " + a.treatment + " on " + setPct(x.percent) + " of visitors") + " · since " + time(x.since),
+    x.active ? "" : el("span", "amber", " · stopped at the rollback: figures as they were then"));
+  const seen = el("div", "dim", "visitors: " + a.control + " " + n1(r.visitors.control) + " · " + a.treatment + " " + n1(r.visitors.treatment) +
+    (raw.control !== r.visitors.control || raw.treatment !== r.visitors.treatment ? " (" + raw.control + " · " + raw.treatment + " seen, before weighting by network)" : "") +
+    (out ? " · " + out + " left out (in both arms, or an arm not drawn at random)" : "") + (r.sampleRatio && !r.sampleRatio.mismatch ? " · sample ratio: " + r.sampleRatio.detail : ""),
+  );
+  const rate = (v) => el("td", null, pct(v.rate) + " · " + n1(v.conversions) + " of " + n1(v.visitors));
+  const rows = r.goals.map((g) => {
+    const chart = el("td");
+    chart.innerHTML = diffChart(x.history, g.goal);
+    return el("tr", null, el("td", "key", g.goal), rate(g.control), rate(g.treatment), el("td", null, signed(g.difference)),
+      el("td", null, g.interval ? range(g.interval) : "–"), el("td", null, g.lift == null ? "–" : signed(g.lift, 0, "%") + (g.liftInterval ? " (≈ " + range(g.liftInterval, 0, "%") + ")" : "")),
+      el("td", STATE[g.state], g.state), chart);
+  });
+  const p = x.previous;
+  return el("div", "exp", head, seen,
+    ...(r.sampleRatio && r.sampleRatio.mismatch ? [el("div", "bad", "sample ratio mismatch: " + r.sampleRatio.detail)] : []),
+    el("table", null, el("tr", null, ...["goal", a.control, a.treatment, "difference", setPct((1 - r.alpha) * 100) + " interval", "lift", "state", "over time"].map((h) => el("th", null, h))), ...rows),
+    ...(p ? [el("div", "dim", "before, " + (p.percent == null ? "" : a.treatment + " on " + setPct(p.percent) + ", ") + time(p.since) + "–" + time(p.until) + ": " +
+      p.result.goals.map((g) => g.goal + " " + signed(g.difference) + " " + g.state).join(" · "))] : []));
+}
+
+// The difference over time, its interval as a band and a dashed zero line: a band closing in on a
+// line that stays off zero is the experiment becoming clear. The band starts at the first point with
+// an interval (an arm's visitors only grow within a sample: "collecting" is a prefix); its outline
+// keeps a lone interval visible.
+function diffChart(hist, goal) {
+  const W = 200, H = 44;
+  const pts = hist.filter((h) => h.goals[goal]).map((h) => ({ t: Date.parse(h.t), ...h.goals[goal] }));
+  if (!pts.length) return "";
+  const band = pts.filter((q) => q.low != null);
+  const vs = [0, ...pts.map((q) => q.difference), ...band.flatMap((q) => [q.low, q.high])];
+  const lo = Math.min(...vs), hi = Math.max(...vs), span = hi - lo || 0.01, t0 = pts[0].t, dt = pts[pts.length - 1].t - t0 || 1;
+  const X = (t) => (2 + ((t - t0) / dt) * (W - 4)).toFixed(1), Y = (v) => (2 + ((hi - v) / span) * (H - 4)).toFixed(1);
+  const xy = (q, v) => X(q.t) + "," + Y(v);
+  return '<svg class="xc" viewBox="0 0 ' + W + " " + H + '" role="img"><title>' + esc(goal + ": difference over time, from " + signed(lo) + " to " + signed(hi) + ", dashed at 0") + "</title>" +
+    (band.length ? '<polygon class="band" points="' + band.map((q) => xy(q, q.high)).concat(band.map((q) => xy(q, q.low)).reverse()).join(" ") + '"/>' : "") +
+    '<line class="zero" x1="0" x2="' + W + '" y1="' + Y(0) + '" y2="' + Y(0) + '"/>' +
+    (pts.length > 1 ? '<polyline points="' + pts.map((q) => xy(q, q.difference)).join(" ") + '"/>' : '<circle r="2.5" cx="' + X(pts[0].t) + '" cy="' + Y(pts[0].difference) + '"/>') + "</svg>";
 }
 
 // "canary 6/85 errors (7.06 %) · stable 0/265 errors (0.00 %) · over 60 s · tripped: error-rate"
@@ -338,6 +399,7 @@ const PAGE = `<!doctype html>
 <section><h2>Error rate</h2><div id="err-chart"></div></section>
 <section><h2>Latency p95</h2><div id="lat-chart"></div></section>
 <section id="flags-panel" class="wide hidden"><h2>Feature flags</h2><div id="flags"></div></section>
+<section id="exp-panel" class="wide hidden"><h2>Experiments</h2><div id="exps"></div></section>
 <p id="stale" class="bad hidden" style="grid-column:1/-1;margin:0"></p>
 <section class="wide"><h2>Events</h2><ol id="events" class="events"></ol><p id="reports" class="dim"></p></section>
 </main>

@@ -18,7 +18,8 @@
 // writing both with "%" is how the two get confused. A difference that rounds to zero keeps its sign
 // ("+0.0": above zero by less than the last decimal), so an interval's bound shows which side of zero
 // it is on, as the state it decides ("better" needs the whole interval above zero) does.
-// The status page's browser script cannot import this: it mirrors the first two rules, and
+// The status page's browser script cannot import this: it mirrors the rules (`pct`, `setPct`,
+// `signed`), and
 // test/unit/percent.test.ts checks the page and this module give the same strings.
 
 /** A share 0–1 as a percent with fixed decimals: formatPercent(0.05) → "5.0 %". */

@@ -1,14 +1,17 @@
 // The status page in a real headless Chromium against `wrangler dev` with real traffic: it shows the
-// live split, roles and events, the rollback with its reason, the feature flags; a wrong token gets a
-// clear message.
-// Saves test-results/status-page.png on every run; UPDATE_SCREENSHOT=1 also refreshes
+// live split, roles and events, the rollback with its reason, the feature flags, the experiments over
+// the goals; a wrong token gets a clear message.
+// Saves test-results/status-page.png (and status-page-experiments.png) on every run; UPDATE_SCREENSHOT=1 also refreshes
 // docs/status-page.png (the README's screenshot), so an ordinary run leaves the tree clean.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
-import { startTraffic, type Traffic } from "../../scripts/lib/traffic";
+import { flagsReceived } from "../../scripts/lib/origin-server";
+import { addressOf, startTraffic, type Traffic } from "../../scripts/lib/traffic";
+import { formatPercent, formatPoints, formatSignedPercent } from "../../src/lib/percent";
+import type { ExperimentStatus, StatusSnapshot } from "../../src/model/status";
 import { hasChromium, launchChromium } from "./chromium";
 
 let stack: DevStack;
@@ -120,4 +123,139 @@ describe.skipIf(!hasChromium("status-page tests"))("status page in Chromium", ()
     expect(await page.title()).not.toBe("pwned");
     await page.close();
   });
+
+  it("shows the experiments: each arm's visitors, each goal's figures, state and a chart of the difference", async () => {
+    // The cases above leave their traffic running against a failing green: this one sends its own.
+    await traffic?.stop();
+    traffic = undefined;
+    stack.green.setMode({ errorRate: 0 });
+    // A release is the operator's text, and the rollout's experiment is named by it: markup stays text.
+    const release = `<img src=x>exp-${Date.now().toString(36)}`;
+    await stack.putFlags({
+      flags: { cta: { rollout: { percent: 50 }, guard: { minRequests: 1000 } } },
+      goals: { signup: { signal: "signup" }, checkout: { method: "POST", path: "/checkout", status: "2xx" } },
+    });
+    await stack.putRollout({ percent: 50, release });
+    const status = async () =>
+      (await (
+        await fetch(`${stack.url}/__edgeshift/api/status`, {
+          headers: { authorization: `Bearer ${stack.adminToken}` },
+        })
+      ).json()) as StatusSnapshot;
+    await waitFor(
+      "the controller on the new release and flags",
+      async () => {
+        const s = await status();
+        return s.release === release && s.state === "running" && s.flags?.flags.some((f) => f.key === "cta" && f.guard);
+      },
+      30_000,
+    );
+    // An isolate keeps the version it has for CONFIG_TTL_SECONDS (2 s here): a visitor routed by the
+    // old one would be counted in stable first.
+    await new Promise((r) => setTimeout(r, 3000));
+
+    // 360 visitors, each on its own network (none weighted down), in 5 waves ~10 s apart so the
+    // history (a point per 10 s at most) has several: the first wave big enough that each arm has
+    // the 100 visitors an interval needs, so most points have one. Each views a page, then
+    // /__convert/signup (blue's answers reach it 1 in 10, green's 4 in 10); the flag's treatment
+    // checks out 1 in 2, its control 1 in 6. So the rollout differs on signup, the flag on checkout.
+    const visitors: Record<string, string>[] = [];
+    const send = async (i: number, path: string, init: RequestInit = {}) => {
+      const headers = (visitors[i] ??= { "cf-connecting-ip": addressOf(1000 + i) });
+      const r = await fetch(stack.url + path, { ...init, headers, signal: AbortSignal.timeout(15_000) });
+      const vid = r.headers.getSetCookie().find((c) => c.startsWith("edgeshift_vid="));
+      if (vid) headers.cookie = vid.split(";")[0];
+      return r.text();
+    };
+    const visit = async (i: number) => {
+      const treated = flagsReceived(await send(i, `/page/${i}`))?.cta === true;
+      await send(i, "/__convert/signup?blue=0.1&green=0.4");
+      if (i % (treated ? 2 : 6) === 0) await send(i, "/checkout", { method: "POST", body: "{}" });
+    };
+    let from = 0;
+    for (const to of [240, 270, 300, 330, 360]) {
+      const until = Date.now() + 10_000;
+      for (; from < to; from += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => visit(from + k)));
+      await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())));
+    }
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${stack.url}/__edgeshift/#token=${stack.adminToken}`);
+    await shows(page, "#exps", new RegExp(release), 15_000);
+    // An isolate sends what it gathered only when a request comes in after its flush interval (2 s
+    // here): visitor 0 views a page twice, 3 s apart, so the last wave's and Chromium's own favicon
+    // request (a visitor too) reach the controller.
+    for (let k = 0; k < 2; k++) {
+      await new Promise((r) => setTimeout(r, 3000));
+      await send(0, "/page/0");
+    }
+
+    const count = (v: number) => String(Number(v.toFixed(1)));
+    const rate = (a: { rate: number; conversions: number; visitors: number }) =>
+      `${formatPercent(a.rate)} · ${count(a.conversions)} of ${count(a.visitors)}`;
+    // As the page writes an interval: both bounds signed, in points (or % for the lift).
+    const bound = (x: number, d = 1, u = "points") => (u === "%" ? formatSignedPercent(x, d) : formatPoints(x, d));
+    const range = (i: { low: number; high: number }, d?: number, u?: string) =>
+      `${bound(i.low, d, u)} to ${bound(i.high, d, u)}`;
+    const blocks = page.locator("#exps .exp");
+    // Compared with the status API's answer of the moment until they agree: the page asks every ~2 s.
+    const experiments = await waitFor(
+      "the page to show the status API's experiments",
+      async () => {
+        const experiments = (await status()).experiments!;
+        expect(await blocks.count()).toBe(experiments.length);
+        for (const [i, e] of experiments.entries()) {
+          const block = blocks.nth(i);
+          const text = await block.innerText();
+          expect(text).toContain(`visitors: ${e.arms.control} ${count(e.result.visitors.control)}`);
+          expect(text).toContain(`${e.arms.treatment} ${count(e.result.visitors.treatment)}`);
+          const rows = block.locator("tr");
+          expect(await rows.count()).toBe(e.result.goals.length + 1);
+          for (const [k, g] of e.result.goals.entries()) {
+            const row = rows.nth(k + 1);
+            expect(await row.locator("td").allInnerTexts()).toEqual([
+              g.goal,
+              rate(g.control),
+              rate(g.treatment),
+              formatPoints(g.difference),
+              g.interval ? range(g.interval) : "–",
+              g.lift === null
+                ? "–"
+                : formatSignedPercent(g.lift, 0) + (g.liftInterval ? ` (≈ ${range(g.liftInterval, 0, "%")})` : ""),
+              g.state,
+              "",
+            ]);
+            // The chart: a vertex per point of the history, the band two per point with an interval.
+            const points = e.history.filter((h) => h.goals[g.goal]);
+            const banded = points.filter((h) => h.goals[g.goal].low !== null).length;
+            const vertices = async (l: Locator) =>
+              (await l.getAttribute("points", { timeout: 1000 }))!.split(" ").length;
+            const band = row.locator("svg.xc polygon.band");
+            expect(await vertices(row.locator("svg.xc polyline"))).toBe(points.length);
+            expect(banded ? await vertices(band) : await band.count()).toBe(2 * banded);
+          }
+        }
+        return experiments;
+      },
+      20_000,
+      500,
+    );
+    const find = (subject: string) => experiments.find((e) => e.subject === subject)!;
+    const goal = (e: ExperimentStatus, name: string) => e.result.goals.find((g) => g.goal === name)!;
+    expect(find("rollout")).toMatchObject({ key: release, arms: { control: "blue", treatment: "green" } });
+    expect(find("flag")).toMatchObject({ key: "cta", arms: { control: "control", treatment: "treatment" } });
+    // Real traffic reached the goals, in the direction the origin and the visitors were told, and the
+    // chart has points to draw: the rollout's signup with its interval for most of them.
+    const signup = goal(find("rollout"), "signup");
+    expect(signup.state).not.toBe("collecting");
+    expect(signup.treatment.rate).toBeGreaterThan(signup.control.rate);
+    expect(goal(find("flag"), "checkout").treatment.rate).toBeGreaterThan(goal(find("flag"), "checkout").control.rate);
+    expect(find("rollout").history.filter((h) => h.goals.signup.low !== null).length).toBeGreaterThanOrEqual(3);
+    expect(await page.locator("#exps img").count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: path.join(ROOT, "test-results", "status-page-experiments.png"), fullPage: true });
+    await page.close();
+  }, 180_000);
 });

@@ -49,16 +49,17 @@ describe("a difference of two shares: signed, in points when absolute", () => {
 });
 
 describe("the status page's browser script formats percents like src/lib/percent.ts", () => {
-  // The page's script is a string served to the browser; take its two one-line helpers from the
+  // The page's script is a string served to the browser; take its one-line helpers from the
   // served HTML and run them here.
   const html = statusPageHtml();
-  const helper = (name: string): ((...a: number[]) => string) => {
+  const helper = (name: string): ((...a: (number | string)[]) => string) => {
     const m = new RegExp(`^const ${name} = (.+);$`, "m").exec(html);
     if (!m) throw new Error(`the status page no longer defines \`const ${name} = …;\` on one line`);
-    return new Function(`return ${m[1]};`)() as (...a: number[]) => string;
+    return new Function(`return ${m[1]};`)() as (...a: (number | string)[]) => string;
   };
   const pagePct = helper("pct");
   const pageSetPct = helper("setPct");
+  const pageSigned = helper("signed");
 
   it.each([0, 0.00049, 0.05, 0.0706, 0.1234, 0.5, 1])("share %s", (share) => {
     for (const d of [0, 1, 2]) expect(pagePct(share, d)).toBe(formatPercent(share, d));
@@ -67,5 +68,13 @@ describe("the status page's browser script formats percents like src/lib/percent
 
   it.each([0, 0.01, 0.25, 5, 12.5, 100 - 70.01, 100])("set percent %s", (p) => {
     expect(pageSetPct(p)).toBe(formatConfiguredPercent(p));
+  });
+
+  it.each([0, 0.00049, -0.00049, 0.021, -0.004, 0.3061, -1, 3.06])("difference %s", (share) => {
+    for (const d of [0, 1, 2]) {
+      expect(pageSigned(share, d)).toBe(formatPoints(share, d));
+      expect(pageSigned(share, d, "%")).toBe(formatSignedPercent(share, d));
+    }
+    expect(pageSigned(share)).toBe(formatPoints(share));
   });
 });
