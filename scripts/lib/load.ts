@@ -1,5 +1,6 @@
-// Closed-loop load for the throughput benchmarks (bench-proxy, bench-flags): `concurrency` clients,
-// each sending its next request as soon as the last answer is read, for a fixed time, with the CPU
+// Closed-loop load for the throughput benchmarks (bench-proxy, bench-flags, bench-goals):
+// `concurrency` clients, each sending its next request as soon as the last answer is read (one
+// request over and over, or a mix taken in turn), for a fixed time, with the CPU
 // the serving workerd spent meanwhile; and the back-to-back rounds of alternating order they are
 // compared in, because this machine's speed drifts by more than the effects measured (shared cores).
 import { median } from "./stats";
@@ -25,12 +26,20 @@ export function loadSettings(defaults: { seconds: number; rounds: number }): Loa
   };
 }
 
+/** One request of a load: GET unless `method` says otherwise. */
+export interface BenchRequest {
+  url: string;
+  headers: Record<string, string>;
+  method?: string;
+  body?: string;
+}
+
 /**
  * The request every throughput benchmark sends, to either Worker alike: a path under the origin's
  * /fixed/ (one fixed body, so a proxy that adds request headers is not charged a bigger echo), a
  * query, a browser's headers and a session cookie beside edgeshift's visitor cookie when `vid` is given.
  */
-export function benchRequest(base: string, vid: string | null): { url: string; headers: Record<string, string> } {
+export function benchRequest(base: string, vid: string | null): BenchRequest {
   return {
     url: base + "fixed/products/42?ref=bench&x=%20",
     headers: {
@@ -48,28 +57,36 @@ export interface Measured {
   ticks: number;
 }
 
-/** One measurement; any answer but 200 fails it, so a broken Worker cannot pass for a fast one. */
+/**
+ * One measurement of `req`, or of a mix sent in turn (request k of the measurement is `req[k mod
+ * length]`, whichever client sends it); any answer but 200 fails it, so a broken Worker cannot pass
+ * for a fast one.
+ */
 export async function measureLoad(
-  req: { url: string; headers: Record<string, string> },
+  req: BenchRequest | BenchRequest[],
   pid: number | undefined,
   s: LoadSettings,
 ): Promise<Measured> {
+  const mix = Array.isArray(req) ? req : [req];
+  let sent = 0;
   let done = 0;
   let errors = 0;
+  let failedUrl = "";
   const ticks0 = cpuTicks(pid);
   const deadline = performance.now() + s.seconds * 1000;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: s.concurrency }, async () => {
       while (performance.now() < deadline && done < s.maxRequests) {
-        const r = await fetch(req.url, { headers: req.headers });
+        const q = mix[sent++ % mix.length];
+        const r = await fetch(q.url, { method: q.method, headers: q.headers, body: q.body });
         await r.arrayBuffer();
-        if (r.status !== 200) errors++;
+        if (r.status !== 200) (errors++, (failedUrl ||= q.url));
         done++;
       }
     }),
   );
-  if (errors) throw new Error(`${errors} non-200 answers from ${req.url}`);
+  if (errors) throw new Error(`${errors} non-200 answers, the first from ${failedUrl}`);
   return { rps: done / ((performance.now() - t0) / 1000), requests: done, ticks: cpuTicks(pid) - ticks0 };
 }
 

@@ -1,7 +1,8 @@
 // The stage of the benchmarks that set edgeshift against the bare Worker in front of one origin
-// (bench-proxy, bench-flags): a scratch folder, the origin, both bundles built as deployed, the bare
-// Worker started, and edgeshift instances started on demand; `close` tears all of it down, and a
-// failure while setting up tears down what was set up, so no workerd outlives a failed run.
+// (bench-proxy, bench-flags, bench-goals): a scratch folder, the origin, both bundles built as
+// deployed, the bare Worker started, and edgeshift instances started on demand; `close` tears all
+// of it down, and a failure while setting up tears down what was set up, so no workerd outlives a
+// failed run.
 import type { MiniflareOptions } from "miniflare";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
