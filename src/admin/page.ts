@@ -383,7 +383,7 @@ tick();
 `;
 
 const PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">
 <meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
 <title>edgeshift status</title><style>${CSS}</style></head>
 <body>

@@ -27,6 +27,7 @@ import { FLAG_BATCH_PREFIX, type ReportBatch } from "../model/protocol";
 import { addBatch, emptyVector, slotCounters, SlidingWindow, type CountedParts } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { judgeHealth, peopleOf, type Judgement } from "../health/judge";
+import type { People } from "../health/rules";
 import { Experiment } from "../experiments/experiment";
 import { TALLY_LIMITS } from "../experiments/tally";
 import type { ExperimentStatus } from "../model/status";
@@ -226,7 +227,8 @@ export class FlagGuards {
     // No control, no comparison: the rules would fall back to the treatment's own error rate, and
     // an outage of the whole site (or a rollout at 100 %) would switch the flag off.
     const control = slotCounters(totals, "blue");
-    if (control.requests < g.rules.minRequests) return notJudged(g, totals, control.requests);
+    if (control.requests < g.rules.minRequests)
+      return notJudged(g, totals, control.requests, peopleOf(g.ledger, "green", nowSec));
     return judgeHealth(
       totals,
       "green",
@@ -239,8 +241,9 @@ export class FlagGuards {
 }
 
 /** Healthy by default: the control arm is too thin to compare with (a verdict with the figures). */
-function notJudged(g: Guard, totals: ArrayLike<number>, controlRequests: number): Judgement {
-  const j = judgeHealth(totals, "green", false, g.rules.windowSeconds);
+function notJudged(g: Guard, totals: ArrayLike<number>, controlRequests: number, people: People): Judgement {
+  // With the window's people, so the status shows each arm's visitors while no verdict is made.
+  const j = judgeHealth(totals, "green", false, g.rules.windowSeconds, people);
   const detail = `${controlRequests} of ${g.rules.minRequests} control requests: no comparison yet (a guard judges the treatment only against its control)`;
   return { ...j, healthy: true, reason: null, verdicts: [{ rule: "control", ok: true, detail }] };
 }

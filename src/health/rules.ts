@@ -135,8 +135,9 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     ok: true,
     detail:
       `canary failures from ${pc.failingVisitors} visitor${pc.failingVisitors === 1 ? "" : "s"} on ${pc.failingNetworks} network${pc.failingNetworks === 1 ? "" : "s"} ` +
-      `(of ${pc.visitors} visitors, ${pc.networks} networks in the last ${windowSeconds} s): ` +
-      (leaveOut ? `; ${q.visitors} on ${q.networks} without the heaviest failing network: ` : ": ") +
+      `(of ${pc.visitors} visitors, ${pc.networks} networks in the last ${windowSeconds} s)` +
+      (leaveOut ? `, ${q.visitors} on ${q.networks} without the heaviest failing network` : "") +
+      ": " +
       (quorum
         ? `quorum met (needs ${rules.minVisitors} and ${rules.minNetworks})`
         : `no rule can trip before ${rules.minVisitors} failing visitors on ${rules.minNetworks} networks${leaveOut ? " besides the heaviest" : ""}`) +

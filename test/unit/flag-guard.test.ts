@@ -115,6 +115,8 @@ describe("the guard", () => {
     delete b.contributors!.blue;
     expect(g.add(100, [b])).toEqual([]);
     expect(g.status(100)[0].judgement.verdicts[0].detail).toContain("no comparison yet");
+    // Not judged, but who came is still known: the status shows the treatment's visitors.
+    expect(g.status(100)[0].judgement.input.people?.canary.visitors).toBeGreaterThan(0);
   });
 
   it("a flag no longer guarded is dropped", () => {

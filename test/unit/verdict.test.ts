@@ -81,6 +81,10 @@ describe("attack 1: one visitor cannot roll back a healthy canary", () => {
     // 21 failing visitors on 2 networks, but without the heaviest failing network: 1 on 1.
     expect(j.figures.quorum).toMatchObject({ met: false, failingNetworks: 2 });
     expect(j.healthy).toBe(true);
+    // One sentence, its clauses in order: the counts, the leave-out, then the verdict.
+    expect(j.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(
+      /^canary failures from 21 visitors on 2 networks \(of \d+ visitors, \d+ networks in the last \d+ s\), 1 on 1 without the heaviest failing network: no rule can trip before/,
+    );
   });
 
   it("the same errors from enough distinct visitors on distinct networks do roll back", () => {
