@@ -45,7 +45,7 @@ function stateText(g: GoalResult): string {
   switch (g.state) {
     case "collecting": {
       const least = Math.floor(Math.min(g.control.visitors, g.treatment.visitors));
-      return `collecting: ${least} of ${MIN_VISITORS} visitors an arm`;
+      return `collecting: ${g.waitingFor ?? `${least} of ${MIN_VISITORS} visitors an arm`}`;
     }
     case "inconclusive":
       return "no difference shown yet";

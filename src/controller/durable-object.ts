@@ -70,7 +70,7 @@ const MAX_BATCHES_PER_REPORT = 16;
 /** How long status() waits for KV (and reports counted after a KV read) before answering from memory. */
 const STATUS_WAIT_MS = 500;
 const EVENTS_IN_STATUS = 20;
-/** How old the goals the guardrails are judged on may be (the flags document read again in the background). */
+/** How old the goals experiments count and guardrails judge may be (the flags document read again in the background). */
 const GOALS_MAX_AGE_MS = 30_000;
 
 export class RolloutController extends DurableObject<Env> {
@@ -166,7 +166,9 @@ export class RolloutController extends DurableObject<Env> {
       changeDocument: (patch, ev) => this.kv.change(patch, ev),
       rollback: (judgement) => this.rollback(judgement),
       windowHealth: () => this.windowHealth(),
-      guardrail: () => pendingGuardrail(this.guardrails()),
+      // At 0 or 100 % there is no second arm to compare with: the steps before judged the guardrails.
+      guardrail: () =>
+        this.state.doc.percent > 0 && this.state.doc.percent < 100 ? pendingGuardrail(this.guardrails()) : null,
       rolesSwitched: () =>
         this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc), this.state.doc.rollback),
     });
@@ -213,7 +215,13 @@ export class RolloutController extends DurableObject<Env> {
       batches,
       (b) => (fingerprints.includes(b.fingerprint) ? SLOTS : [stable]),
       doc.percent,
-      !this.state.rolledBack,
+      // The experiment: frozen once rolled back, and only the version in force (./windows.ts).
+      this.state.rolledBack
+        ? null
+        : {
+            goals: this.flagGuards.goalsWithin(GOALS_MAX_AGE_MS),
+            inSample: (b) => b.fingerprint === this.state.fingerprint,
+          },
     );
     this.reports = afterReport(this.reports, r, now);
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));

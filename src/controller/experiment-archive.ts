@@ -40,7 +40,8 @@ export class ExperimentArchive {
   /** `experiment` (what `name` is now, for `identity`) changed: it is saved within the interval. */
   changed(name: string, identity: string, experiment: Experiment): void {
     this.live.set(name, { identity, experiment });
-    this.writeBehind.defer(name, () => this.save(name));
+    // The key ends in a newline so that discard(), a prefix match, drops this name only ("flag:a" not "flag:ab").
+    this.writeBehind.defer(`${name}\n`, () => this.save(name));
   }
 
   /** The saved experiment `name` if it is `identity`'s, else null. */
@@ -60,7 +61,7 @@ export class ExperimentArchive {
   /** `name` is no more: its rows go. */
   drop(name: string): void {
     this.live.delete(name);
-    this.writeBehind.discard(name);
+    this.writeBehind.discard(`${name}\n`);
     this.store.deleteExperiment(name);
   }
 
@@ -73,8 +74,17 @@ export class ExperimentArchive {
     const x = this.live.get(name);
     if (!x) return;
     const e = x.experiment;
+    const dirty = e.takeDirty();
     const parts: [number, unknown][] = [[-1, { identity: x.identity, state: e.state() } satisfies Saved]];
-    for (const i of e.takeDirty()) parts.push([i, e.chunk(i)]);
-    this.store.putExperiment(name, parts);
+    for (const i of dirty) parts.push([i, e.chunk(i)]);
+    try {
+      this.store.putExperiment(name, parts);
+    } catch (err) {
+      // Nothing of it was written (one transaction): every group goes with the next save, or a
+      // restart would read the previous sample's rows under this state.
+      e.markDirty(dirty);
+      this.changed(name, x.identity, e);
+      throw err;
+    }
   }
 }

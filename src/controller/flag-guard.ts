@@ -119,7 +119,8 @@ export class FlagGuardKeeper {
   }
 
   private judge(batches: readonly ReportBatch[]): void {
-    for (const trip of this.guards.add(Math.floor(this.context.now() / 1000), batches)) this.tripped(trip);
+    for (const trip of this.guards.add(Math.floor(this.context.now() / 1000), batches, this.goals()))
+      this.tripped(trip);
   }
 
   /** Reads `flags` (shared by concurrent callers, at most once a second) and configures the guards. */

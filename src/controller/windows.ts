@@ -18,8 +18,14 @@
 // And the attempt's experiment (src/experiments/experiment.ts): the goals its visitors reached, per
 // arm, over the same span as the sequential sample (a change of percent starts it over, the ended
 // one kept as `previous`), saved through ./experiment-archive.ts so that a restart keeps it (an
-// experiment runs for days; the ledgers judge minutes). It stops counting once the canary is rolled
-// back: every visitor is then sent to stable, and the result is what it was at the rollback.
+// experiment runs for days; the ledgers judge minutes). It counts only while goals are declared and
+// only the batches routed by the version in force: a batch of an earlier version holds visitors
+// assigned under another split (a previous step's percent); one of an earlier attempt would be
+// counted in its stable slot alone, as the health window counts it, and after a rollback or at
+// percent 0 that is up to QUIET_EVERY_MS (30 s, src/telemetry/cadence.ts) of everyone's traffic,
+// all in one arm of the new sample. A goal added to the declared ones starts a new sample too
+// (visitors seen before it could not have reached it). Once the canary is rolled back it is
+// frozen: every visitor is then sent to stable, and the result stays what it was at the rollback.
 import { SlidingWindow, type WindowRow } from "../health/window";
 import { addBatches, limitsOf, slidingLedger, VisitorLedger } from "../health/ledger";
 import { peopleOf } from "../health/judge";
@@ -63,8 +69,6 @@ export class ControllerWindows {
     this.attemptLedger = new VisitorLedger(limitsOf(rules));
     const saved = archive.load(ROLLOUT_EXPERIMENT, String(attempt));
     this.experimentNow = saved ?? new Experiment(sec, null);
-    // The sample goes on at its percent (the ledgers start empty, as after any restart).
-    this.samplePercent = saved?.percent ?? null;
     this.attempt = attempt;
     this.healthWindow = SlidingWindow.fromRows(
       1,
@@ -94,28 +98,27 @@ export class ControllerWindows {
 
   /**
    * Adds one report's contributors at `sec`; `slotsOf` says which slots of a batch count (stable
-   * alone for a version not of this attempt, as the health vector does). `experimenting`: the
-   * experiment counts them too (not after a rollback).
+   * alone for a version not of this attempt, as the health vector does). `experiment`: the goals
+   * declared now and the batches the experiment counts (null: frozen, after a rollback).
    */
   addContributors(
     sec: number,
     batches: readonly ReportBatch[],
     slotsOf: (b: ReportBatch) => readonly Slot[],
     percent: number,
-    experimenting = true,
+    experiment: { goals: readonly string[]; inSample: (b: ReportBatch) => boolean } | null = null,
   ): void {
-    if (this.samplePercent !== null && this.samplePercent !== percent) {
+    if (this.samplePercent !== null && this.samplePercent !== percent)
       this.attemptLedger = new VisitorLedger(this.attemptLedger.limits);
-      this.experimentNow = this.experimentNow.counted
-        ? this.experimentNow.next(sec, percent)
-        : new Experiment(sec, percent);
-    } else if (this.samplePercent === null) this.experimentNow = new Experiment(this.experimentNow.since, percent);
     this.samplePercent = percent;
     addBatches(this.ledger, sec, batches, slotsOf);
     addBatches(this.attemptLedger, sec, batches, slotsOf);
-    if (!experimenting) return;
+    // Frozen (rolled back), or nothing to count (no goals): the experiment is left as it is.
+    if (experiment === null || experiment.goals.length === 0) return;
+    this.experimentNow = this.experimentNow.continuedAt(sec, percent, experiment.goals);
     let added = false;
-    for (const b of batches) if (b?.contributors) (this.experimentNow.add(sec, b, slotsOf(b)), (added = true));
+    for (const b of batches)
+      if (b?.contributors && experiment.inSample(b)) (this.experimentNow.add(sec, b, slotsOf(b)), (added = true));
     if (added) this.archive.changed(ROLLOUT_EXPERIMENT, String(this.attempt), this.experimentNow);
   }
 

@@ -23,6 +23,8 @@ export interface ExperimentState {
   history: { t: number; figures: TallyFigures }[];
   every: number;
   previous: Ended | null;
+  /** The goals declared when the sample began (absent in rows saved before: none). */
+  declared?: string[];
 }
 
 export const HISTORY_POINTS = 60;
@@ -55,6 +57,8 @@ export class Experiment {
     private readonly previous: Ended | null = null,
     /** Visitors tracked before sampling (./tally.ts TALLY_LIMITS). */
     private readonly limit: number = TALLY_LIMITS.visitors,
+    /** The goals declared when this sample began: one added later starts another. */
+    private readonly declared: readonly string[] = [],
   ) {
     this.tally = new ExperimentTally(limit);
   }
@@ -67,12 +71,18 @@ export class Experiment {
       history: this.history,
       every: this.every,
       previous: this.previous,
+      declared: [...this.declared],
     };
   }
 
   /** The visitors' groups changed since the last call (see ./tally.ts): a save writes these. */
   takeDirty(): number[] {
     return this.tally.takeDirty();
+  }
+
+  /** Groups a save could not write (./tally.ts). */
+  markDirty(groups: readonly number[]): void {
+    this.tally.markDirty(groups);
   }
 
   chunk(i: number): number[] {
@@ -82,7 +92,14 @@ export class Experiment {
   /** An experiment as `state()` and `chunk()` stored it. */
   static restore(state: ExperimentState, chunks: Iterable<unknown>): Experiment {
     const tally = ExperimentTally.restore(state.tally, chunks);
-    const e = new Experiment(Number(state.since) || 0, state.percent ?? null, state.previous ?? null, tally.limit);
+    const declared = Array.isArray(state.declared) ? state.declared.map(String) : [];
+    const e = new Experiment(
+      Number(state.since) || 0,
+      state.percent ?? null,
+      state.previous ?? null,
+      tally.limit,
+      declared,
+    );
     e.tally = tally;
     e.history = Array.isArray(state.history) ? state.history.slice(-HISTORY_POINTS) : [];
     e.every = Number(state.every) >= HISTORY_EVERY_SECONDS ? Number(state.every) : HISTORY_EVERY_SECONDS;
@@ -95,14 +112,29 @@ export class Experiment {
     this.mark(nowSec);
   }
 
-  /** The next sample (at `percent` from `nowSec`), this one kept as its `previous`. */
-  next(nowSec: number, percent: number | null): Experiment {
-    return new Experiment(
-      nowSec,
-      percent,
-      { since: this.since, until: nowSec, percent: this.percent, figures: this.tally.figures() },
-      this.limit,
-    );
+  /**
+   * The next sample (at `percent` from `nowSec`, over `goals`), this one kept as its `previous`;
+   * one that counted nothing is replaced, keeping its own `previous`.
+   */
+  next(nowSec: number, percent: number | null, goals: readonly string[] = this.declared): Experiment {
+    const ended: Ended | null = this.counted
+      ? { since: this.since, until: nowSec, percent: this.percent, figures: this.tally.figures() }
+      : this.previous;
+    return new Experiment(nowSec, percent, ended, this.limit, goals);
+  }
+
+  /**
+   * This sample, if it is still the one for `percent` and `goals`; else the next. A change of
+   * percent starts a new sample (see above); so does a goal added to the declared ones, as visitors
+   * seen before it was declared could not have reached it. A goal removed changes nothing.
+   */
+  continuedAt(nowSec: number, percent: number, goals: readonly string[]): Experiment {
+    const added = goals.some((g) => !this.declared.includes(g));
+    if (this.percent === percent && !added) return this;
+    // A sample that has not started yet (no percent known: a new attempt, a restart) begins now.
+    if (this.percent === null && !this.counted)
+      return new Experiment(this.since, percent, this.previous, this.limit, goals);
+    return this.next(nowSec, percent, goals);
   }
 
   /** Whether anything was counted (a visitor seen in either arm). */

@@ -29,10 +29,8 @@ export function checkGuardrails(
     if (!declared.includes(goal))
       return at("pending", `guardrail "${goal}" is not one of the goals in the flags document: nothing to check it on`);
     const g = result?.goals.find((x) => x.goal === goal);
-    if (!g || g.interval === null) {
-      const n = Math.floor(Math.min(g?.control.visitors ?? 0, g?.treatment.visitors ?? 0));
-      return at("pending", `guardrail "${goal}": ${n} of 100 visitors an arm, no interval yet`);
-    }
+    if (!g || g.interval === null)
+      return at("pending", `guardrail "${goal}": ${g?.waitingFor ?? "nothing counted"}, no interval yet`);
     const seen = `${figures(g)}, interval [${signedPercent(g.interval.low)}, ${signedPercent(g.interval.high)}]`;
     if (g.interval.high < -maxDrop) return at("regressed", `guardrail "${goal}" dropped beyond ${bound}: ${seen}`);
     if (g.interval.low >= -maxDrop) return at("held", `guardrail "${goal}" shown no worse than ${bound}: ${seen}`);

@@ -19,13 +19,17 @@
 // |                                            | same figures as the tuples one by one               |
 // | a visitor seen in both arms (a changed      | left out of both from then on, counted in `crossed` |
 // | cookie, a user key moved)                  |                                                     |
+// | a failed-over request's stable answer      | skipped (NOT_EXPOSED_BIT): the visitor is in the     |
+// |                                            | canary's arm, where the goals it reached count       |
 // | unattributed outcomes, a full network's     | not counted: no visitor to count them for            |
 // | pseudo-visitor (negative ids)              |                                                     |
 // | one network with many visitors             | weighs at most NETWORK_WEIGHT visitors per arm, its |
 // |                                            | conversion shares kept: minting cookies from one     |
 // |                                            | address moves a rate by at most that many visitors   |
 // | > perNetwork ids from one network          | further ids not tracked (`crowded`): memory bound   |
-// | > `limit` visitors tracked                 | sampled by a hash of the visitor id: the level goes |
+// | > `limit` visitors tracked                 | sampled by a salted hash of the visitor id (a salt  |
+// |                                            | of its own, random, so no client can choose ids     |
+// |                                            | that stay sampled): the level goes                  |
 // |                                            | up one (half the id space) and visitors outside it  |
 // |                                            | are forgotten. The sample stays uniform over time   |
 // |                                            | and arms (the hash is not the bucketing hash), so   |
@@ -37,7 +41,7 @@
 // rewrites those rows only; `state()` and `restore()` carry the rest. The running sums are not
 // stored: a restore re-adds each visitor, so they cannot disagree with the visitors.
 import { fmix32 } from "../lib/hash";
-import { MAX_BATCH_GOALS, NOT_RANDOM_BIT, type ReportBatch } from "../model/protocol";
+import { MAX_BATCH_GOALS, NOT_EXPOSED_BIT, NOT_RANDOM_BIT, type ReportBatch } from "../model/protocol";
 import type { Slot } from "../model/rollout";
 
 /**
@@ -59,7 +63,7 @@ export const TALLY_LIMITS = {
   perNetwork: 1_000,
 } as const;
 
-/** Groups of visitors by id (id % CHUNKS), each stored in a row of its own. */
+/** Groups of visitors (by a salted hash of the id), each stored in a row of its own. */
 export const CHUNKS = 64;
 
 /** What a tally stores besides its visitors. */
@@ -71,10 +75,15 @@ export interface TallyState {
   level: number;
   /** The visitors it tracks before it samples (absent in rows saved before it was stored: the rollout's). */
   limit?: number;
+  /** The sampling and grouping salt (absent in rows saved before it was stored: a new one). */
+  salt?: number;
 }
 
-/** Salt of the sampling hash: independent of the bucketing seed and of the visitor id's own. */
-const SAMPLE_SALT = 0x5a4d504c;
+/**
+ * Mixed into the salt for the grouping hash, so that a visitor's group says nothing of whether it is
+ * sampled.
+ */
+const GROUP_SALT = 0x9e3779b9;
 
 const ARM_INDEX: Record<Slot, 0 | 1> = { blue: 0, green: 1 };
 
@@ -120,7 +129,7 @@ export interface TallyFigures {
 }
 
 export class ExperimentTally {
-  /** Visitors by id, in CHUNKS groups (id % CHUNKS). */
+  /** Visitors by id, in CHUNKS groups (groupOf). */
   private readonly chunks: Map<number, Visitor>[] = Array.from({ length: CHUNKS }, () => new Map());
   private size = 0;
   /** Groups changed since `takeDirty` (a new tally: all, so a save clears an older sample's rows). */
@@ -136,6 +145,13 @@ export class ExperimentTally {
   /** Sampling level: visitors whose sampling hash's top `level` bits are 0 are tracked. */
   private level = 0;
 
+  /**
+   * Random per tally and stored with it: which ids are sampled and how they are grouped. Public
+   * constants would let a client grind cookie ids that stay sampled at every level (while honest
+   * visitors are dropped) or that all fall in one group (past SQLite's 2 MB a row).
+   */
+  private salt: number = crypto.getRandomValues(new Uint32Array(1))[0];
+
   constructor(readonly limit: number = TALLY_LIMITS.visitors) {}
 
   /** Adds a batch's contributors in `slots` (the arms that count for this batch). */
@@ -149,7 +165,8 @@ export class ExperimentTally {
       for (let i = 0; i < len; i++) {
         const mask = g ? Number(g[i]) | 0 : 0;
         const r = Number(c.r?.[i]);
-        if (!(r > 0)) continue;
+        // A failed-over request's stable answer: the visitor was exposed to the canary, not to stable.
+        if (!(r > 0) || mask & NOT_EXPOSED_BIT) continue;
         this.add(
           Number(c.v[i]),
           Number(c.n[i]),
@@ -164,7 +181,7 @@ export class ExperimentTally {
   /** One visitor's tuple: seen in `arm` (at random or not), reached goals `mask` (tally numbering). */
   private add(id: number, network: number, arm: 0 | 1, mask: number, random: boolean): void {
     if (!Number.isInteger(id) || id < 0 || !Number.isFinite(network)) return;
-    const chunk = id % CHUNKS;
+    const chunk = this.groupOf(id);
     const known = this.chunks[chunk].get(id);
     if (known !== undefined) {
       if (known.out) return;
@@ -197,7 +214,7 @@ export class ExperimentTally {
     const net = this.networks.get(v.network) ?? { ids: 0, arms: [emptyArm(), emptyArm()] };
     this.networks.set(v.network, net);
     net.ids++;
-    const chunk = id % CHUNKS;
+    const chunk = this.groupOf(id);
     this.chunks[chunk].set(id, v);
     this.size++;
     this.dirty.add(chunk);
@@ -226,7 +243,12 @@ export class ExperimentTally {
   }
 
   private inSample(id: number): boolean {
-    return this.level === 0 || fmix32((id ^ SAMPLE_SALT) >>> 0) >>> (32 - this.level) === 0;
+    return this.level === 0 || fmix32((id ^ this.salt) >>> 0) >>> (32 - this.level) === 0;
+  }
+
+  /** The group (0 … CHUNKS − 1) visitor `id` is stored in. */
+  groupOf(id: number): number {
+    return fmix32((id ^ this.salt ^ GROUP_SALT) >>> 0) % CHUNKS;
   }
 
   /** Halves the sampled id space until the tally is within its limit again. */
@@ -264,6 +286,11 @@ export class ExperimentTally {
     return out;
   }
 
+  /** Groups a save could not write: written with the next one. */
+  markDirty(groups: readonly number[]): void {
+    for (const i of groups) this.dirty.add(i);
+  }
+
   /** Group `i`'s visitors as flat triples: id, network, and arm | out << 1 | goal bits << 2. */
   chunk(i: number): number[] {
     const out: number[] = [];
@@ -279,6 +306,7 @@ export class ExperimentTally {
       crowded: this.crowded,
       level: this.level,
       limit: this.limit,
+      salt: this.salt,
     };
   }
 
@@ -292,12 +320,13 @@ export class ExperimentTally {
     t.excluded = n(state.excluded);
     t.crowded = n(state.crowded);
     t.level = Math.min(31, n(state.level));
+    if (Number.isInteger(state.salt)) t.salt = state.salt! >>> 0;
     for (const c of chunks) {
       if (!Array.isArray(c)) continue;
       for (let k = 0; k + 2 < c.length; k += 3) {
         const [id, network, packed] = [Number(c[k]), Number(c[k + 1]), Number(c[k + 2])];
         if (!Number.isInteger(id) || id < 0 || !Number.isFinite(network) || !Number.isInteger(packed)) continue;
-        if (t.chunks[id % CHUNKS].has(id)) continue;
+        if (t.chunks[t.groupOf(id)].has(id)) continue;
         t.enter(id, {
           arm: (packed & 1) as 0 | 1,
           network,
@@ -306,7 +335,9 @@ export class ExperimentTally {
         });
       }
     }
-    t.dirty = new Set();
+    // Rows grouped under another salt (saved before the salt was stored) are all written again.
+    if (!Number.isInteger(state.salt)) t.dirty = new Set(Array.from({ length: CHUNKS }, (_, i) => i));
+    else t.dirty = new Set();
     return t;
   }
 

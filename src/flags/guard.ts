@@ -21,7 +21,8 @@
 // |                                                   | the figures; the caller kills (or observes)       |
 // | the operator switches a killed flag on again      | a new comparison (`restart`, the controller's     |
 // |                                                   | call: the text may be the judged one, byte-alike)  |
-import { definitionOf, type FlagsDocument } from "../model/flags";
+import { defaultOf, definitionOf, type Flag, type FlagsDocument } from "../model/flags";
+import { splitOf } from "./evaluate";
 import type { RollbackRules } from "../model/rollout";
 import { FLAG_BATCH_PREFIX, type ReportBatch } from "../model/protocol";
 import { addBatch, emptyVector, slotCounters, SlidingWindow, type CountedParts } from "../health/window";
@@ -128,13 +129,12 @@ export class FlagGuards {
         continue;
       }
       // A changed definition (a new percent, split or rules) is a new sample; the last one stays readable.
-      const percent = f.rollout?.percent ?? null;
+      const share = treatmentShare(f);
       // After a restart the saved experiment of this very definition goes on.
       const experiment =
         (g === undefined ? this.keeper?.load(experimentName(key), definition) : null) ??
-        (g?.experiment.counted
-          ? g.experiment.next(nowSec, percent)
-          : new Experiment(nowSec, percent, null, TALLY_LIMITS.flagVisitors));
+        g?.experiment.next(nowSec, share) ??
+        new Experiment(nowSec, share, null, TALLY_LIMITS.flagVisitors);
       this.guards.set(key, fresh(definition, f.guard, new Set([fingerprint]), nowSec, experiment));
     }
   }
@@ -158,8 +158,11 @@ export class FlagGuards {
     return false;
   }
 
-  /** Counts flag batches at `nowSec`; returns the comparisons that failed just now. */
-  add(nowSec: number, batches: readonly ReportBatch[]): FlagTrip[] {
+  /**
+   * Counts flag batches at `nowSec`; returns the comparisons that failed just now. `goals`: those
+   * declared, which the flags' experiments count (none: the experiments are left as they are).
+   */
+  add(nowSec: number, batches: readonly ReportBatch[], goals: readonly string[] = []): FlagTrip[] {
     const touched = new Set<string>();
     for (const b of batches) {
       const id = flagBatchOf(String(b?.fingerprint));
@@ -173,7 +176,8 @@ export class FlagGuards {
       addBatches(g.ledger, nowSec, [b], () => ARMS.slots);
       addBatches(g.sample, nowSec, [b], () => ARMS.slots);
       // Once killed, every visitor gets the flag's off variation: the experiment is what it was then.
-      if (!g.tripped) {
+      if (!g.tripped && goals.length > 0) {
+        g.experiment = g.experiment.continuedAt(nowSec, g.experiment.percent ?? 0, goals);
         g.experiment.add(nowSec, b, ARMS.slots);
         this.keeper?.changed(experimentName(id.key), g.definition, g.experiment);
       }
@@ -238,6 +242,19 @@ export class FlagGuards {
       peopleOf(g.sample, "green"),
     );
   }
+}
+
+/**
+ * The share of visitors (0–100) the flag's rollout puts in the treatment: `percent` of them, less
+ * those whose split variation is the default (they get the default, and count as control).
+ */
+function treatmentShare(f: Flag): number {
+  const percent = f.rollout?.percent ?? 0;
+  const fallback = defaultOf(f);
+  const split = splitOf(f, fallback);
+  const total = split.reduce((n, [, w]) => n + w, 0);
+  const treated = split.filter(([v]) => v !== fallback).reduce((n, [, w]) => n + w, 0);
+  return total > 0 ? (percent * treated) / total : 0;
 }
 
 /** Healthy by default: the control arm is too thin to compare with (a verdict with the figures). */

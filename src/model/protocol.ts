@@ -72,8 +72,14 @@ export interface ReportBatch {
   goals?: string[];
 }
 
-/** Goal keys a batch lists (bits 0–29 of a contributor's `g`; GOAL_LIMITS allows 20 per document). */
-export const MAX_BATCH_GOALS = 30;
+/** Goal keys a batch lists (bits 0–28 of a contributor's `g`; GOAL_LIMITS allows 20 per document). */
+export const MAX_BATCH_GOALS = 29;
+/**
+ * Bit 29 of a contributor's `g`: these outcomes are no exposure of the visitor to this slot — the
+ * stable answer to a canary request that failed over. Experiments skip the tuple (the visitor stays
+ * in the canary's arm, where its goals are counted); health counts it as any stable outcome.
+ */
+export const NOT_EXPOSED_BIT = 1 << 29;
 /**
  * Bit 30 of a contributor's `g`: some of its outcomes in this slot were not assigned at random (a
  * targeting rule, a tester's override, a location pin): such a visitor is left out of experiments,

@@ -153,6 +153,8 @@ export interface GoalResult {
   /** ≈ interval of the lift (see above); null until control has MIN_CONTROL_CONVERSIONS. */
   liftInterval: { low: number; high: number } | null;
   state: GoalState;
+  /** While collecting: what the interval waits for, in words ("60 of 100 visitors an arm"). */
+  waitingFor?: string;
 }
 
 export interface ExperimentResult {

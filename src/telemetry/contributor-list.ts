@@ -68,6 +68,15 @@ export class ContributorList {
     }
   }
 
+  /** ORs `mask` into the entry `visitor` already has in batch `b`, slot `slot` (none: nothing). */
+  orGoals(b: ReportBatch, slot: Slot, visitor: number, network: number, mask: number): void {
+    const c = b.contributors?.[slot];
+    const listed = this.listed.get(b.fingerprint)?.[slot];
+    if (!c || !listed || mask === 0) return;
+    const i = listed.index.get(visitor) ?? listed.index.get(-2 - network);
+    if (i !== undefined) orMask(c, i, mask);
+  }
+
   /** A batch was dropped. */
   forget(fingerprint: string): void {
     this.listed.delete(fingerprint);

@@ -37,6 +37,7 @@
 // document versions; at most that visitor's own outcomes, its weight capped as any visitor's.
 import {
   MAX_BATCH_GOALS,
+  NOT_EXPOSED_BIT,
   NOT_RANDOM_BIT,
   type Contributors,
   type Report,
@@ -220,11 +221,11 @@ function goalRemap(b: ReportBatch, goals: unknown): number[] | null {
   });
 }
 
-/** A source tuple's goal bits in the merged batch's numbering (NOT_RANDOM_BIT kept as it is). */
+/** A source tuple's goal bits in the merged batch's numbering (NOT_RANDOM_BIT, NOT_EXPOSED_BIT kept as they are). */
 function remapMask(x: unknown, remap: number[] | null): number {
   const g = Number(x);
   if (!Number.isInteger(g) || g <= 0) return 0;
-  let out = g & NOT_RANDOM_BIT;
+  let out = g & (NOT_RANDOM_BIT | NOT_EXPOSED_BIT);
   if (remap === null) return out;
   for (let i = 0; i < remap.length; i++) if (g & (1 << i) && remap[i] >= 0) out |= 1 << remap[i];
   return out;

@@ -33,6 +33,7 @@ import { latencyBucketOf } from "../health/histogram";
 import {
   FLAG_BATCH_PREFIX,
   MAX_BATCH_GOALS,
+  NOT_EXPOSED_BIT,
   NOT_RANDOM_BIT,
   type ControllerView,
   type Report,
@@ -76,6 +77,8 @@ export interface Reached {
   goals: readonly string[];
   /** false: a rule, an override or a location pin chose the arm; the visitor is left out of experiments. */
   random: boolean;
+  /** false: no exposure to this slot (a failed-over request's stable answer: NOT_EXPOSED_BIT). */
+  exposed?: boolean;
 }
 
 /** The document version a request was routed under. */
@@ -107,7 +110,7 @@ export const MAX_BATCHES = 14;
 
 /** The contributor bits for `reached` in batch `b`, listing a goal in `b.goals` the first time it is reached. */
 function maskOf(b: ReportBatch, reached: Reached): number {
-  let mask = reached.random ? 0 : NOT_RANDOM_BIT;
+  let mask = (reached.random ? 0 : NOT_RANDOM_BIT) | (reached.exposed === false ? NOT_EXPOSED_BIT : 0);
   for (const key of reached.goals) {
     const list = (b.goals ??= []);
     let bit = list.indexOf(key);
@@ -268,6 +271,18 @@ export class Recorder<T> {
     if (error && o.role === "canary") this.errorsSinceFlush++;
     if (visitor !== undefined)
       this.contributors.attribute(b, o.slot, visitor, network ?? 0, error, bucket, reached ? maskOf(b, reached) : 0);
+  }
+
+  /**
+   * Goals reached by an answer whose outcome was counted elsewhere: a failed-over request's stable
+   * answer reached them, and they count for the canary's arm, in the entry its failure made. If that
+   * entry was sent meanwhile (a flush during the retry), they are not counted: goals never make an
+   * entry of their own, which would count the visitor as exposed twice.
+   */
+  reachGoals(r: Routed, slot: Slot, visitor: number, network: number, goals: readonly string[]): void {
+    const b = this.batches.get(r.fingerprint);
+    if (b === undefined || goals.length === 0) return;
+    this.contributors.orGoals(b, slot, visitor, network, maskOf(b, { goals, random: true }));
   }
 
   /** A shadow mirror was sampled but not sent: the controller shows how much smaller the sample is. */

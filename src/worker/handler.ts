@@ -277,17 +277,19 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
   let failover: string | null = null;
 
   if (d.role === "canary" && failed(result) && canFailover(method, body)) {
-    const first = result;
+    // The failure is counted before the retry: a visitor who leaves meanwhile must not hide it.
+    const exposure = flags.goals.goals.length > 0 ? reachedBy([], d.reason) : null;
+    recordSafely(routed, outcome(d.slot, "canary", result, true), visitor, network, exposure);
     await result.response?.body?.cancel().catch(() => {});
     failover = `${d.slot}->${routing.stable} ${result.error ?? "status=" + result.status}`;
     answered = routing.stable;
     setCohortHeaders(up, { slot: answered, role: "stable" });
     result = await fetchOrigin(origins[answered] + path, method, up, null, timeoutOf(routing.doc, answered));
     // For experiments the visitor stays in the canary's arm, whoever answered (the canary's failure
-    // is part of its effect): the goals count there, and the stable answer is not a stable exposure.
+    // is part of its effect): the goals count there, and the stable answer is no stable exposure.
+    recordSafely(routed, outcome(answered, "stable", result, false), visitor, network, exposure && NOT_EXPOSED);
     const goals = goalsOf(flags.goals, method, path, result);
-    recordSafely(routed, outcome(d.slot, "canary", first, true), visitor, network, reachedBy(goals, d.reason));
-    recordSafely(routed, outcome(answered, "stable", result, false), visitor, network, goals && NOT_RANDOM);
+    if (goals !== null && goals.length > 0) reachGoalsSafely(routed, d.slot, visitor, network, goals);
   } else if (!diverted) {
     const goals = goalsOf(flags.goals, method, path, result);
     recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network, reachedBy(goals, d.reason));
@@ -410,7 +412,15 @@ function goalsOf(goals: CompiledGoals, method: string, path: string, r: FetchRes
   }
 }
 
-const NOT_RANDOM: Reached = { goals: [], random: false };
+const NOT_EXPOSED: Reached = { goals: [], random: true, exposed: false };
+
+function reachGoalsSafely(routed: Routed, slot: Slot, visitor: number, network: number, goals: readonly string[]) {
+  try {
+    recorder.reachGoals(routed, slot, visitor, network, goals);
+  } catch (e) {
+    telemetryFailed("goals", e);
+  }
+}
 
 /** Experiments count a visitor only where chance put it: the split's bucket, not a rule or a token. */
 function reachedBy(goals: readonly string[] | null, reason: Decision["reason"]): Reached | null {

@@ -139,6 +139,39 @@ describe("an experiment's result, as the status shows it", () => {
   });
 });
 
+describe("small arms and rare conversions (a plan's first steps)", () => {
+  /** Share of runs in which goalResult's interval ever excluded the true difference, looking every 20 visitors. */
+  function everMissedAt(share: number, rate: number, visitors: number, seed: number, runs = 200): number {
+    let missed = 0;
+    for (let r = 0; r < runs; r++) {
+      const rnd = prng(seed + r * 104729);
+      const c = { n: 0, x: 0 },
+        t = { n: 0, x: 0 };
+      for (let v = 1; v <= visitors; v++) {
+        const arm = rnd() < share ? t : c;
+        arm.n++;
+        if (rnd() < rate) arm.x++;
+        if (v % 20 !== 0) continue;
+        const g = goalResult("g", c, t);
+        if (g.interval && (g.interval.low > 0 || g.interval.high < 0)) {
+          missed++;
+          break;
+        }
+      }
+    }
+    return missed / runs;
+  }
+
+  it("equal arms with a 5 % canary converting 2 %: the interval keeps to α once the small arm expects 10 conversions", () => {
+    const miss = everMissedAt(0.05, 0.02, 40_000, 61);
+    console.log(
+      `[experiment-stats] 5 % canary, 2 % conversion, 40,000 visitors: ever excluded the truth in ${(miss * 100).toFixed(1)} % of 200 runs`,
+    );
+    // Without the floor on expected conversions this was 12–15 %.
+    expect(miss).toBeLessThanOrEqual(ALPHA + 0.02);
+  });
+});
+
 describe("an experiment over time", () => {
   const batch = (ids: number[], slot: "blue" | "green", converted: boolean) =>
     goalBatch(slot, { v: ids, g: ids.map(() => (converted ? 1 : 0)) }, ["buy"]);
@@ -160,6 +193,22 @@ describe("an experiment over time", () => {
     expect(s.result.rawVisitors.treatment).toBe(1);
     expect(s.previous).toMatchObject({ percent: 10, since: new Date(1_000_000).toISOString() });
     expect(s.previous!.result.goals[0].treatment.conversions).toBe(3);
+  });
+
+  it("a goal added to the declared ones starts a new sample; the same percent and goals go on", () => {
+    let e = new Experiment(1000, null).continuedAt(1000, 50, ["buy"]);
+    e.add(1001, batch([1, 2], "green", true), ["blue", "green"]);
+    expect(e.continuedAt(1002, 50, ["buy"])).toBe(e);
+    // A goal removed changes nothing; one added could not have been reached by those seen before.
+    expect(e.continuedAt(1002, 50, [])).toBe(e);
+    const next = e.continuedAt(1003, 50, ["buy", "signup"]);
+    expect(next).not.toBe(e);
+    const s = next.status(labels, ["buy", "signup"], true);
+    expect(s.result.rawVisitors.treatment).toBe(0);
+    expect(s.previous?.result.rawVisitors.treatment).toBe(2);
+    // A sample that counted nothing is simply replaced, keeping the one before.
+    e = next.continuedAt(1004, 25, ["buy", "signup"]);
+    expect(e.status(labels, ["buy"], true).previous?.percent).toBe(50);
   });
 
   it("keeps a bounded history for the chart, however long it runs", () => {

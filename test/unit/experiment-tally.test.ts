@@ -240,8 +240,46 @@ describe("the tally", () => {
     expect(restored.figures()).toEqual(t.figures());
     const reached = restored.figures().arms.green.rawConversions.c - before;
     expect(reached).toBe(3);
-    expect(restored.takeDirty().sort()).toEqual([...new Set(few.map((x) => x % CHUNKS))].sort());
+    expect(restored.takeDirty().sort()).toEqual([...new Set(few.map((x) => restored.groupOf(x)))].sort());
     // A malformed stored group is skipped, never thrown on.
     expect(() => ExperimentTally.restore(t.state(), [["x", 1], null, [1, 2]])).not.toThrow();
+  });
+});
+
+describe("what counts for an arm", () => {
+  it("a canary request that failed over counts for the canary's arm, with the goals its stable answer reached", async () => {
+    const iso = isolate();
+    // The canary failed (counted first), stable answered (no exposure to stable), the answer converted.
+    iso.rec.record(routed, { ...answer("green", 503), failedOver: true }, 7, 70, { goals: [], random: true });
+    iso.rec.record(routed, answer("blue"), 7, 70, { goals: [], random: true, exposed: false });
+    iso.rec.reachGoals(routed, "green", 7, 70, ["signup"]);
+    iso.rec.record(routed, answer("blue"), 8, 80, { goals: [], random: true });
+    const f = tallyOf([await iso.report()]).figures();
+    expect(f.arms.green).toMatchObject({ rawVisitors: 1, conversions: { signup: 1 } });
+    expect(f.arms.blue).toMatchObject({ rawVisitors: 1, conversions: { signup: 0 } });
+    expect([f.crossed, f.excluded]).toEqual([0, 0]);
+  });
+
+  it("the sample and the storage groups follow a salt of each tally's own: no id is sampled by every tally", () => {
+    const ids = Array.from({ length: 4_000 }, (_, i) => i + 1);
+    const kept = (t: ExperimentTally) => {
+      for (let k = 0; k < ids.length; k += 1000) {
+        const v = ids.slice(k, k + 1000);
+        t.addBatch(goalBatch("green", { v, g: v.map(() => 0) }), SLOTS);
+      }
+      return new Set(ids.filter((id) => t.chunk(t.groupOf(id)).includes(id)));
+    };
+    const a = kept(new ExperimentTally(500));
+    const b = kept(new ExperimentTally(500));
+    // Each keeps about an eighth; which ids differs, so ids ground against one salt gain nothing.
+    expect(a.size).toBeLessThanOrEqual(500);
+    const both = [...a].filter((id) => b.has(id)).length;
+    expect(both).toBeLessThan(a.size / 2);
+    // The groups are even, whatever the ids: no row grows past its share.
+    const t = new ExperimentTally();
+    const multiples = Array.from({ length: 6_400 }, (_, i) => (i + 1) * CHUNKS);
+    t.addBatch(goalBatch("green", { v: multiples, n: multiples.map((_, i) => i), g: multiples.map(() => 0) }), SLOTS);
+    const sizes = Array.from({ length: CHUNKS }, (_, i) => t.chunk(i).length / 3);
+    expect(Math.max(...sizes)).toBeLessThan(200);
   });
 });

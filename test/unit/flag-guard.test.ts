@@ -119,6 +119,16 @@ describe("the guard", () => {
     expect(g.status(100)[0].judgement.input.people?.canary.visitors).toBeGreaterThan(0);
   });
 
+  it("a flag's experiment expects the treatment's share its split gives: a default in the split counts as control", () => {
+    const g = new FlagGuards();
+    g.configure(
+      doc({ half: { default: "off", rollout: { percent: 50, split: { off: 1, on: 1 } }, guard: true } }),
+      "v1",
+      100,
+    );
+    expect(g.experiments(["x"])[0].percent).toBe(25);
+  });
+
   it("a flag no longer guarded is dropped", () => {
     const g = new FlagGuards();
     g.configure(guarded(), "v1", 100);

@@ -8,6 +8,7 @@ import { controllerStub } from "../../src/controller/rpc";
 import { recorder } from "../../src/worker/telemetry";
 import { echo, get, useRollout, visitorCookieOf } from "./helpers";
 import { expireConfigCache } from "../../src/worker/config-cache";
+import { counters, freshController, putDoc, report } from "./controller-helpers";
 
 const run = Math.random().toString(36).slice(2, 8);
 const FLAG = `cta-${run}`;
@@ -179,4 +180,69 @@ it("a guardrail shown broken rolls the canary back, with the goal and its figure
   expect(rollout.active).toBe(false);
   const events = await controllerStub(env).history(5);
   expect(events.find((e) => e.kind === "rollback")?.reason).toContain('guardrail "checkout"');
+  // More visitors after the rollback (all on stable now): the result stays what it was at the rollback.
+  await Promise.all(Array.from({ length: 20 }, visit));
+  await recorder.flush(env);
+  const after = (await controllerStub(env).status()).experiments!.find((e) => e.subject === "rollout")!;
+  expect(after.result).toEqual(rollout.result);
+  expect(after.guardrails?.[0].state).toBe("regressed");
+});
+
+it("a plan with guardrails reaches its 100 % step and promotes: with no second arm left, the steps before judged them", async () => {
+  await env.ROLLOUT_CONFIG.put("flags", JSON.stringify({ goals: { checkout: { signal: "checkout" } } }));
+  expireConfigCache();
+  const release = `rails-plan-${run}`;
+  await useRollout({
+    percent: 50,
+    release,
+    steps: [50, 100],
+    stepSeconds: 1,
+    rollback: { minRequests: 5 },
+    guardrails: { checkout: { maxDrop: 0.5 } },
+    // Not what this test is about, and at the step to 100 % one visitor still routed at 50 % pauses it.
+    sampleRatioCheck: false,
+  });
+  let n = 0;
+  await vi.waitFor(
+    async () => {
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const i = n++;
+          const r = await get("/__convert/checkout?blue=0.5&green=0.5", {
+            headers: { "cf-connecting-ip": `10.${120 + (i >> 8)}.${i & 255}.9` },
+          });
+          await r.arrayBuffer();
+        }),
+      );
+      await recorder.flush(env);
+      expect((await controllerStub(env).status()).state).toBe("promoted");
+    },
+    { timeout: 80_000, interval: 200 },
+  );
+  // This attempt's events, newest first, back to its start.
+  const all = (await controllerStub(env).history(20)).map((e) => e.kind);
+  const kinds = all.slice(0, all.indexOf("attempt") + 1);
+  expect(kinds).toContain("promote");
+  expect(kinds).not.toContain("rollback");
+}, 100_000);
+
+it("counts only the batches routed by the version in force: the previous attempt's held batch stays out", async () => {
+  await env.ROLLOUT_CONFIG.put("flags", JSON.stringify({ goals: { signup: { signal: "signup" } } }));
+  const c = freshController();
+  const quiet = await putDoc({ percent: 0, release: `quiet-${run}` });
+  await c.report(report(quiet.fp, null, counters(30)));
+  const live = await putDoc({ percent: 50, release: `live-${run}` });
+  // The first report after the release: the isolate's batch of the version before it (at percent 0
+  // held up to 30 s, everyone on stable) beside the first batch of the new one.
+  const held = report(quiet.fp, null, counters(40)).batches[0];
+  const first = report(live.fp, counters(10), counters(12));
+  await c.report({ ...first, batches: [held, ...first.batches] });
+  await vi.waitFor(
+    async () => {
+      const rollout = (await c.status()).experiments?.find((e) => e.subject === "rollout");
+      expect(rollout).toMatchObject({ key: `live-${run}`, percent: 50 });
+      expect(rollout!.result.rawVisitors).toEqual({ control: 12, treatment: 10 });
+    },
+    { timeout: 10_000, interval: 100 },
+  );
 });
