@@ -2,10 +2,13 @@
 // green :8102), the Worker under `wrangler dev` (:8787), simulated visitors, then a rollout: a few
 // percent, more, green starts failing, and the controller rolls it back on its own. Then a guarded
 // feature flag (./lib/demo-flag.ts): ramped, its code path broken, switched off by the controller.
+// Then an experiment (./lib/demo-experiment.ts): the fixed release at 50 %, a goal, new visitors,
+// and the interval of green's advantage narrowing until it says green converts better.
 //
 //   npm start                 the story, then stop
 //   npm start -- --keep       the story, then keep everything running to play with (Ctrl-C stops)
-//   npm start -- --once       unattended (CI): exit 0 once the rollback and the flag's kill are confirmed in KV, else 1
+//   npm start -- --once       unattended (CI): exit 0 once the rollback and the flag's kill are confirmed in KV
+//                             and the controller says green converts better, else 1
 //   npm start -- --quiet      headlines only, no per-second lines
 //
 // Document changes use the CLI's own code path (`edgeshift set`, `edgeshift flags set` → real
@@ -20,7 +23,16 @@ import type { KvTarget } from "../cli/kv";
 import { figuresSummary } from "../cli/render";
 import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
 import type { StatusSnapshot } from "../src/model/status";
-import { FLAG, flagScene, type Stage } from "./lib/demo-flag";
+import { FLAG, flagScene } from "./lib/demo-flag";
+import {
+  experimentScene,
+  resultLine,
+  startArrivals,
+  GOAL,
+  RELEASE as EXPERIMENT_RELEASE,
+  type Arrivals,
+} from "./lib/demo-experiment";
+import type { Stage } from "./lib/demo-stage";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
@@ -40,7 +52,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback and the flag's kill are confirmed in KV, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)",
+    "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback and the flag's kill are confirmed in KV and green is shown to convert better, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)",
   );
   process.exit(0);
 }
@@ -49,6 +61,7 @@ if (flags.help) {
 const HOLD_S = flags.once ? 5 : 10;
 const FLAG_HOLD_S = flags.once ? 3 : 6;
 const ROLLBACK_WAIT_S = 60;
+const KEEP_ARRIVALS_PER_S = 20;
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = "") => console.log(s);
@@ -59,6 +72,7 @@ const live = (line: string) => {
 
 let stack: DevStack | undefined;
 let traffic: Traffic | undefined;
+let arrivals: Arrivals | undefined;
 let stopping = false;
 const t0 = Date.now();
 
@@ -66,6 +80,7 @@ async function shutdown(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     await traffic?.stop();
+    await arrivals?.stop();
     await stack?.stop();
   }
   process.exit(code);
@@ -130,10 +145,10 @@ async function hold(
 }
 const split = (percent: number) => (s: StatusSnapshot | null) => liveLine(percent, s);
 
-async function setPercent(kv: KvTarget, percent: number): Promise<void> {
-  const r = await changeDocument(kvStore(kv), (cur) => applySet(cur, percent, { release: RELEASE }));
+async function setPercent(kv: KvTarget, percent: number, release = RELEASE): Promise<void> {
+  const r = await changeDocument(kvStore(kv), (cur) => applySet(cur, percent, { release }));
   say(
-    `  $ edgeshift set ${percent} --release ${RELEASE} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`,
+    `  $ edgeshift set ${percent} --release ${release} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`,
   );
   for (const n of r.notes) say(`    note: ${n}`);
 }
@@ -260,9 +275,11 @@ async function main(): Promise<number> {
     status: () => fetchStatus(api),
     live,
     hold: (seconds, line) => hold(seconds, api, line),
+    setPercent: (percent, release) => setPercent(kv, percent, release),
     stopping: () => stopping,
   };
   if (!(await flagScene(stage, 6))) return 1;
+  if (!(await experimentScene(stage, 10))) return 1;
 
   // Without --keep everything stops below, so say how to get a stack these commands can reach.
   say(
@@ -273,22 +290,27 @@ async function main(): Promise<number> {
   say(`                npm run edgeshift -- status        # split, health, window, events`);
   say(`                npm run edgeshift -- history       # the rollback, the flag's kill and why`);
   say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
+  say(`                npm run edgeshift -- status --json # "experiments": ${GOAL} per arm, the interval, its history`);
   say(
-    `  retry:        npm run edgeshift -- set 5 --local --persist-to ${stack.persistDir}   # a new attempt (removes rolledBack, bumps attempt)`,
+    `                npm run edgeshift -- promote       # ${EXPERIMENT_RELEASE} won: green becomes stable for everyone`,
   );
   say(
     `  the flag:     npm run edgeshift -- flags show ${FLAG} --local --persist-to ${stack.persistDir}   # off; \`flags on ${FLAG}\` switches it on again`,
   );
 
   if (flags.keep && !flags.once) {
-    stack.green.setMode({ errorRate: 0 });
-    traffic.setPathPrefix("");
+    // New visitors keep coming to the sign-up page, so the experiment goes on counting at the rates
+    // it showed (the looping visitors, who never sign up, would change what it measures).
+    arrivals = startArrivals(stack.url, KEEP_ARRIVALS_PER_S);
     say(
-      `\n${bold("Still running")} (--keep): green is healthy again, the visitors are off ${FLAG}'s broken path; traffic continues. Try the commands above. Ctrl-C stops everything.`,
+      `\n${bold("Still running")} (--keep): ${EXPERIMENT_RELEASE} at 50 %, ~${KEEP_ARRIVALS_PER_S} new visitors a second at the sign-up page, each once; ` +
+        "the interval goes on narrowing. Try the commands above. Ctrl-C stops everything.",
     );
-    for (;;) await hold(60, api, split(0), 5);
+    for (;;) await hold(60, api, (s) => `  ${stamp()}  ${resultLine(s)}`, 5);
   }
-  say(`\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback and flag kill confirmed in KV.`);
+  say(
+    `\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback and flag kill confirmed in KV, green shown to convert better.`,
+  );
   return 0;
 }
 

@@ -3,15 +3,11 @@
 // the one `edgeshift flags` tells an operator to make for a new flag (a validated `wrangler kv key
 // put`, there being no create command); the ramp is `edgeshift flags set` itself (cli/edgeshift.ts).
 import { main as edgeshift } from "../../cli/edgeshift";
-import { docText, type RawDoc } from "../../cli/doc-edit";
-import { writeDocText, type KvTarget } from "../../cli/kv";
 import { figuresSummary } from "../../cli/render";
 import { formatConfiguredPercent, formatPercent } from "../../src/lib/percent";
 import { FLAGS_KEY } from "../../src/model/names";
-import { parseFlags } from "../../src/model/parse";
 import type { FlagStatus, StatusSnapshot } from "../../src/model/status";
-import type { DevStack } from "./dev-stack";
-import type { Traffic } from "./traffic";
+import { writeFlags, type Stage } from "./demo-stage";
 
 /** The flag the scene ramps and breaks; the demo's traffic follows it from the start. */
 export const FLAG = "new-layout";
@@ -21,26 +17,6 @@ const RAMP_PERCENT = 50;
 const KILL_WAIT_S = 60;
 // After KV shows the kill, how long a request may still carry the flag before the demo says so.
 const QUIET_WAIT_S = 10;
-
-/** What the demo hands a scene: its stack, its traffic and its way of printing. */
-export interface Stage {
-  stack: DevStack;
-  kv: KvTarget;
-  traffic: Traffic;
-  visitors: number;
-  /** Seconds each step is held. */
-  holdS: number;
-  say(s?: string): void;
-  act(n: number, title: string, text: string): void;
-  /** Time since the demo started, padded to 5 characters: " +12s". */
-  stamp(): string;
-  status(): Promise<StatusSnapshot | null>;
-  /** Prints a per-second line (not under --quiet). */
-  live(line: string): void;
-  /** Waits `seconds`, printing `line` every second (not under --quiet). */
-  hold(seconds: number, line: (s: StatusSnapshot | null) => string): Promise<void>;
-  stopping(): boolean;
-}
 
 const flagOf = (s: StatusSnapshot | null): FlagStatus | undefined => s?.flags?.flags.find((f) => f.key === FLAG);
 const rate = (a: { requests: number; errorRate: number }) => (a.requests ? formatPercent(a.errorRate) : "–");
@@ -56,15 +32,6 @@ function flagLine(st: Stage, percent: number, s: StatusSnapshot | null): string 
     line += ` │ controller: with it ${rate(t)} errors (${t.requests} req, ${t.visitors} visitors), without ${rate(c)} (${c.requests}, ${c.visitors}) · ${verdict}`;
   }
   return line;
-}
-
-/** The new flag, written as `edgeshift flags` tells an operator to: checked by the Worker's parser first. */
-async function writeFlag(st: Stage, doc: RawDoc): Promise<void> {
-  const text = docText(doc);
-  const parsed = parseFlags(text);
-  if (!parsed.ok) throw new Error(`the demo's flags document is invalid: ${parsed.summary}`);
-  await writeDocText(st.kv, FLAGS_KEY, text);
-  st.say(`  $ wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '${JSON.stringify(doc)}' --local`);
 }
 
 /** `edgeshift flags set <FLAG> --percent <n> --local`, run by the CLI's own entry point. */
@@ -92,7 +59,7 @@ export async function flagScene(st: Stage, first: number): Promise<boolean> {
     `"${FLAG}" on for ${FIRST_PERCENT} % of visitors (by a hash of their visitor cookie and the flag's key); the origin gets it in x-edgeshift-flags. ` +
       "Guarded: the controller compares the requests of visitors who have it with those who do not, by the canary's rules.",
   );
-  await writeFlag(st, { flags: { [FLAG]: { rollout: { percent: FIRST_PERCENT }, guard: true } } });
+  await writeFlags(st, { flags: { [FLAG]: { rollout: { percent: FIRST_PERCENT }, guard: true } } });
   await st.hold(st.holdS, (s) => flagLine(st, FIRST_PERCENT, s));
 
   st.act(

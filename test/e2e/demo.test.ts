@@ -1,5 +1,6 @@
 // `npm start -- --once`: the whole demo unattended, ending with the automatic rollback and the guarded
-// flag's kill confirmed in KV. The only test that may use the demo's fixed ports (8101, 8102, 8787).
+// flag's kill confirmed in KV, and the experiment's result. The only test that may use the demo's
+// fixed ports (8101, 8102, 8787).
 import { spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -13,7 +14,7 @@ const portOpen = (port: number) =>
     s.once("error", () => resolve(false));
   });
 
-it("runs the story unattended and ends with the rollback and the flag's kill done, leaving nothing running", async () => {
+it("runs the story unattended and ends with the rollback, the flag's kill and green shown better, leaving nothing running", async () => {
   const child = spawn(
     process.execPath,
     [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/demo.ts", "--once", "--quiet"],
@@ -43,8 +44,24 @@ it("runs the story unattended and ends with the rollback and the flag's kill don
   expect(out).toMatch(/event: +flag-killed: flag "new-layout" switched off: \S/);
   expect(out).toMatch(/KV now: +"new-layout": \{.*"on":false\}/);
   expect(out).toMatch(/last second requests with it 0\/s, without [1-9]\d*\/s, 5xx to users 0 /);
-  expect(out).toContain("rollback and flag kill confirmed in KV");
+
+  // The experiment's scene: a new attempt at 50 %, and the controller's result once green is better,
+  // at the rates the origins were told (10 % and 16 %): the visitors who came before the release
+  // are in neither arm.
+  expect(out).toContain("An experiment");
+  expect(out).toMatch(/\$ edgeshift set 50 --release v2\.0\.1 --local +→ wrote \{"percent":50,"release":"v2\.0\.1"/);
+  expect(out).toContain("Green converts better");
+  const result =
+    /result: +signup: blue (\d+\.\d) % of \d+ · green (\d+\.\d) % of \d+ · \+\d+\.\d points \[\+\d+\.\d, \+\d+\.\d\] · green better/.exec(
+      out,
+    );
+  expect(result, out).not.toBeNull();
+  expect(Math.abs(Number(result![1]) - 10)).toBeLessThan(1);
+  expect(Math.abs(Number(result![2]) - 16)).toBeLessThan(1);
+  expect(out).toMatch(/counted: +[\d,]+ visitors, each once in its arm \(0 seen in both/);
+  expect(out).toContain("visitors who saw x-edgeshift-goal: 0");
+  expect(out).toContain("rollback and flag kill confirmed in KV, green shown to convert better");
   expect(code, out).toBe(0);
   for (const port of [8101, 8102, 8787])
     expect(await portOpen(port), `port ${port} still open after the demo`).toBe(false);
-}, 150_000);
+}, 240_000);
