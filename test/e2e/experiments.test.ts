@@ -196,11 +196,13 @@ it("counts each visitor once in its arm, each conversion once, and shows green b
   const truth = RATES.green - RATES.blue;
   expect(signup.interval!.low).toBeLessThan(truth);
   expect(signup.interval!.high).toBeGreaterThan(truth);
-  // A goal declared and never reached is listed at zero: no difference shown.
+  // A goal declared and never reached is listed at zero, with no interval: nothing to compare yet.
   expect(r.goals.find((g) => g.goal === "checkout")).toMatchObject({
     control: { conversions: 0 },
     treatment: { conversions: 0 },
-    state: "inconclusive",
+    state: "collecting",
+    interval: null,
+    waitingFor: "0.0 of 10 conversions expected in the smaller arm",
   });
 
   // The history keeps a point every 10 s at most (src/experiments/experiment.ts): wait for one taken
