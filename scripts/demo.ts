@@ -290,7 +290,7 @@ async function main(): Promise<number> {
   say(`                npm run edgeshift -- status        # split, health, window, events`);
   say(`                npm run edgeshift -- history       # the rollback, the flag's kill and why`);
   say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
-  say(`                npm run edgeshift -- status --json # "experiments": ${GOAL} per arm, the interval, its history`);
+  say(`                npm run edgeshift -- experiment    # ${GOAL} per arm, the difference and its interval`);
   say(
     `                npm run edgeshift -- promote       # ${EXPERIMENT_RELEASE} won: green becomes stable for everyone`,
   );
