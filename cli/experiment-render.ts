@@ -5,7 +5,6 @@
 // The arms are always called control and treatment, the words the states use ("treatment better");
 // the title says which slot or which visitors each is.
 import { MIN_VISITORS } from "../src/experiments/result";
-import { TALLY_LIMITS } from "../src/experiments/tally";
 import {
   formatConfiguredPercent,
   formatPercent,
@@ -117,7 +116,7 @@ function resultLines(r: ExperimentResult, p: Paint): string[] {
   if (left) out.push(`${pad("left out")}${left}`);
   if (r.sampled < 1)
     out.push(
-      `${pad("sampled")}${formatPercent(r.sampled)} of visitors (more than ${TALLY_LIMITS.visitors} seen): rates stay unbiased, intervals are wider`,
+      `${pad("sampled")}${formatPercent(r.sampled)} of visitors (more were seen than the experiment tracks): rates stay unbiased, intervals are wider`,
     );
   return out;
 }

@@ -228,7 +228,12 @@ export class RolloutController extends DurableObject<Env> {
 
     const health = this.windowHealth();
     if (!this.state.rolledBack) {
-      const failed = health.healthy ? regression(health, this.guardrails()) : health;
+      // With `rollback: false` nothing rolls back on its own, guardrails included (they still gate a plan).
+      const failed = !health.healthy
+        ? health
+        : this.state.doc.rollback === false
+          ? null
+          : regression(health, this.guardrails());
       if (failed) this.rollback(failed);
     }
     await this.plan.afterReport(batches, health);

@@ -229,7 +229,7 @@ describe("what the tally left out, and a broken split", () => {
     expect(fig.sampled).toBeLessThan(1);
     const s = { ...rolloutExperiment(), result: experimentResult(fig, "blue", "green", 50, GOALS), previous: null };
     expect(renderExperiments([s], PLAIN)).toContain(
-      `  sampled   ${(fig.sampled * 100).toFixed(1)} % of visitors (more than 100000 seen): rates stay unbiased, intervals are wider`,
+      `  sampled   ${(fig.sampled * 100).toFixed(1)} % of visitors (more were seen than the experiment tracks): rates stay unbiased, intervals are wider`,
     );
   });
 });
