@@ -1,7 +1,9 @@
 // Three projects, one `npm test`:
 //  - unit:   pure logic in plain Node (bucketing, schema, rules, windows) — fast.
 //  - worker: the Worker and the Durable Object inside workerd, with real KV, real DOs and real
-//            origin servers (test/worker/global-setup.ts) behind BLUE_ORIGIN / GREEN_ORIGIN.
+//            origin servers (test/worker/global-setup.ts) behind BLUE_ORIGIN / GREEN_ORIGIN. Its
+//            main Worker is test/worker/entry.ts, the edge and control scripts in one (why: there),
+//            with the control script's bindings (its Durable Objects are local to it).
 //  - e2e:    `wrangler dev` with real origins and the real `wrangler kv key put --local`.
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -17,7 +19,8 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
+            main: "./test/worker/entry.ts",
+            wrangler: { configPath: "./wrangler.control.toml" },
             miniflare: {
               bindings: {
                 BLUE_ORIGIN: inject("blueUrl"),

@@ -1,6 +1,7 @@
-// Cold start: time to the first response of a fresh workerd isolate, edgeshift (the bundle
-// `wrangler deploy` would upload) against the bare pass-through Worker built the same way, in the
-// same run. Each sample is a new Miniflare instance: construct, await ready, one GET, read the body.
+// Cold start: time to the first response of a fresh workerd isolate, edgeshift's edge Worker (the
+// bundle `wrangler deploy` would upload from wrangler.toml) against the bare pass-through Worker
+// built the same way, in the same run. Each sample is a new Miniflare instance: construct, await
+// ready, one GET, read the body.
 // Samples are interleaved and their order alternates, so machine drift hits every Worker alike.
 // Goal: edgeshift ≤ 1.2 × bare.
 //
@@ -10,17 +11,22 @@
 //
 // Two baselines, because Miniflare itself costs more for a Worker with bindings: each KV namespace
 // and Durable Object class adds services (with their own storage) to workerd's start, a local cost
-// that a Worker's cold start at the edge does not pay. "bare" is the pass-through alone; "bare +
-// bindings" is the same Worker loaded with edgeshift's KV namespace and Durable Object declared and
-// unused, so that edgeshift / (bare + bindings) is edgeshift's own cost: its bundle parsed and run,
-// then its first request (a KV read of the `rollout` document, its parse, the decision, the cookie).
+// that a Worker's cold start at the edge does not pay. edgeshift is loaded as deployed, two scripts
+// in one workerd (lib/worker-bundle.ts): the edge Worker answering, the control Worker (the Durable
+// Objects, the admin app) beside it, which workerd also loads at its start; at the edge a new edge
+// isolate parses only its own bundle. "bare" is the pass-through alone; "bare + bindings" is the same
+// Worker in the edge's place, with its KV namespace, service and Durable Object bindings declared and
+// unused and the control Worker loaded beside it, so that edgeshift / (bare + bindings) is the edge
+// Worker's own cost: its bundle parsed and run, then its first request (a KV read of the `rollout`
+// document, its parse, the decision, the cookie).
 //
 // Lenses: wall time construct → first response (workerd's own start included), ready → first
 // response (the first request alone), and the CPU workerd spent up to the first response (Linux
 // /proc; it drifts less than wall time on a loaded machine). The KV namespace holds a realistic
 // document, persisted on disk and seeded once, so every edgeshift start reads it as in production.
 //
-// BENCH_COLD_PAIRS rounds (default 8). BENCH_EDGESHIFT_BUNDLE=<file> measures an already built bundle.
+// BENCH_COLD_PAIRS rounds (default 8). BENCH_EDGESHIFT_BUNDLE=<file> measures an already built edge
+// bundle (with this checkout's control Worker beside it).
 import { Miniflare, type MiniflareOptions } from "miniflare";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -55,13 +61,13 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cold-"));
 const origin = await startOrigin("cold");
 try {
   const given = process.env.BENCH_EDGESHIFT_BUNDLE;
-  const edgeBundle = given ? bundleAt(given) : await buildEdgeshift(path.join(tmp, "edgeshift"));
+  const built = await buildEdgeshift(path.join(tmp, "edgeshift"));
+  const edgeBundle = given ? bundleAt(given) : built.edge;
   const bareBundle = await buildBare(path.join(tmp, "bare"));
-  const bareWithControllerBundle = await buildBare(path.join(tmp, "bare-bindings"), { withController: true });
-  const edge = edgeshiftOptions(edgeBundle, origin.url, { kvPersist: path.join(tmp, "kv") });
+  const edge = edgeshiftOptions({ ...built, edge: edgeBundle }, origin.url, { kvPersist: path.join(tmp, "kv") });
   const workers: [name: string, options: MiniflareOptions, isEdgeshift: boolean][] = [
     ["bare", bareOptions(bareBundle, origin.url), false],
-    ["bare + bindings", bareOptions(bareWithControllerBundle, origin.url, edge), false],
+    ["bare + bindings", bareOptions(bareBundle, origin.url, edge), false],
     ["edgeshift", edge, true],
   ];
 
@@ -105,7 +111,7 @@ try {
     ["workerd CPU to first response", (s) => s.cpu],
   ];
   console.log(
-    `a fresh workerd (Miniflare) per sample, medians of ${ROUNDS} interleaved rounds; edgeshift ${kib(edgeBundle.bytes)}${given ? ` (${given})` : ""}, bare ${kib(bareBundle.bytes)}`,
+    `a fresh workerd (Miniflare) per sample, medians of ${ROUNDS} interleaved rounds; edgeshift's edge ${kib(edgeBundle.bytes)}${given ? ` (${given})` : ""} (control ${kib(built.control.bytes)}, loaded beside it and beside "bare + bindings"), bare ${kib(bareBundle.bytes)}`,
   );
   console.log(
     `${"".padEnd(31)}${"bare".padEnd(10)}${"+bindings".padEnd(11)}${"edgeshift".padEnd(11)}${"÷ bare".padEnd(8)}÷ bare+bindings (goal ≤ ${GOAL})`,

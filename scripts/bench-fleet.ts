@@ -10,7 +10,7 @@
 // Two lenses, one fleet code (scripts/lib/fleet-sim.ts):
 // - model (Node, virtual time, so 20,000 isolates run on 2 cores): the root is modelled (it decides
 //   DECIDE_AFTER_MS after the last isolate started and answers at once);
-// - real (Miniflare, real time): the edgeshift bundle wrangler deploys, its real RolloutController
+// - real (Miniflare, real time): the control Worker's bundle wrangler deploys, its real RolloutController
 //   (real judge, SQLite, KV), driven by a benchmark Worker holding the isolates
 //   (scripts/lib/fleet-worker.ts, in parts of PART isolates: workerd's timer limit per request).
 //   It keeps up to 20,000 isolates on 2 cores (it prints how often it managed to step them).
@@ -48,7 +48,7 @@ import {
   type FleetResults,
   type Target,
 } from "./lib/fleet-sim";
-import { buildEdgeshift, bundleEntry, COMPATIBILITY_DATE } from "./lib/worker-bundle";
+import { buildEdgeshift, bundleEntry, COMPATIBILITY_DATE, CONTROL_SCRIPT } from "./lib/worker-bundle";
 
 const FULL = process.argv.includes("--full");
 const sizesArg = process.argv.indexOf("--sizes");
@@ -248,7 +248,7 @@ function s(ms: number | null, over = false): string {
 }
 
 /**
- * The same fleet in real time against real objects: the edgeshift bundle wrangler deploys (its
+ * The same fleet in real time against real objects: the control Worker's bundle wrangler deploys (its
  * RolloutController, SQLite storage, KV) in Miniflare, and a benchmark Worker
  * (scripts/lib/fleet-worker.ts) holding the simulated isolates, bound to that controller by
  * scriptName. The judge is the real one; the throttle and RTT are those of the model.
@@ -272,14 +272,14 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
             compatibilityDate: COMPATIBILITY_DATE,
             kvNamespaces: ["ROLLOUT_CONFIG"],
             durableObjects: {
-              CONTROLLER: { className: "RolloutController", scriptName: "edgeshift" },
-              ...(tier ? { AGGREGATOR: { className: "ReportAggregator", scriptName: "edgeshift" } } : {}),
+              CONTROLLER: { className: "RolloutController", scriptName: CONTROL_SCRIPT },
+              ...(tier ? { AGGREGATOR: { className: "ReportAggregator", scriptName: CONTROL_SCRIPT } } : {}),
             },
           },
           {
-            name: "edgeshift",
-            modules: [{ type: "ESModule", path: bundle.file }],
-            modulesRoot: path.dirname(bundle.file),
+            name: CONTROL_SCRIPT,
+            modules: [{ type: "ESModule", path: bundle.control.file }],
+            modulesRoot: path.dirname(bundle.control.file),
             compatibilityDate: COMPATIBILITY_DATE,
             bindings: {
               BLUE_ORIGIN: "http://127.0.0.1:9",
@@ -350,7 +350,7 @@ async function realRuns(sizes: number[], tier: boolean): Promise<{ rows: Row[]; 
         let rootCalls: RootCalls | null = null;
         if (tier) {
           rootCalls = { forwards: 0, viewCalls: 0, watches: 0, failures: 0, seconds };
-          const ns = await mf.getDurableObjectNamespace("AGGREGATOR", "edgeshift");
+          const ns = await mf.getDurableObjectNamespace("AGGREGATOR", CONTROL_SCRIPT);
           for (let l = 0; l < Math.ceil(n / PER_LOCATION); l++) {
             for (let sh = 0; sh < TIER_SHARDS; sh++) {
               const stub = ns.get(ns.idFromName(`loc-${l}:${sh}`)) as unknown as {
@@ -531,7 +531,7 @@ for (const r of rows) {
   );
 }
 console.log(
-  "learn: from the decision to the isolate's view holding the rollback, or from the isolate's start for one that started after the decision. decision: seconds after the first isolate started; isolates start over 5 s (modelled rows: fixed; real rows: the real judge). Real rows: the edgeshift bundle's controller in Miniflare, real time, " +
+  "learn: from the decision to the isolate's view holding the rollback, or from the isolate's start for one that started after the decision. decision: seconds after the first isolate started; isolates start over 5 s (modelled rows: fixed; real rows: the real judge). Real rows: the control bundle's controller in Miniflare, real time, " +
     `${REAL_SECONDS} s per run; canary-bound and reached-canary counted from the decision as the controller dated it (same machine clock).`,
 );
 console.log(

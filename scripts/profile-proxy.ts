@@ -3,8 +3,8 @@
 // for the hot-path work (the throughput and CPU ratios themselves come from bench-proxy.ts): it
 // names the functions, which a ratio cannot.
 //
-// edgeshift is bundled unminified from src/index.ts (esbuild, as the fleet benchmark does), so
-// functions keep their names and lines; `--worker bare` profiles the bare pass-through Worker of
+// edgeshift's edge Worker is bundled unminified from src/index.ts (its control Worker from src/control.ts,
+// loaded beside it; esbuild, as the fleet benchmark does), so functions keep their names and lines; `--worker bare` profiles the bare pass-through Worker of
 // bench-proxy.ts instead, built as wrangler builds it. Sampling at 50 µs on a shared machine is
 // noisy: compare runs, and read the per-request figures as shares, not timings.
 //
@@ -54,7 +54,9 @@ try {
   if (WORKER === "bare") options = bareOptions(await buildBare(path.join(tmp, "bare")), origin.url);
   else {
     await bundleEntry("src/index.ts", path.join(tmp, "index.js"));
-    options = edgeshiftOptions(bundleAt(path.join(tmp, "index.js")), origin.url, { bindings: BENCH_SECRETS });
+    await bundleEntry("src/control.ts", path.join(tmp, "control.js"));
+    const bundles = { edge: bundleAt(path.join(tmp, "index.js")), control: bundleAt(path.join(tmp, "control.js")) };
+    options = edgeshiftOptions(bundles, origin.url, { bindings: BENCH_SECRETS });
   }
   mf = new Miniflare({ ...options, inspectorPort: INSPECTOR_PORT } as MiniflareOptions);
   const url = (await mf.ready).toString();
@@ -63,12 +65,14 @@ try {
   const cookie = WORKER === "bare" ? "edgeshift_vid=x" : `edgeshift_vid=${visitorIdOf(first)}`;
   await first.arrayBuffer();
 
-  // Miniflare's own Workers (entry, cf stripping, KV) have targets too: the user Worker is "core:user:".
+  // Miniflare's own Workers (entry, cf stripping, KV) have targets too: the user Worker is "core:user:",
+  // edgeshift's edge Worker "core:user:edgeshift" (its control Worker, "core:user:edgeshift-control", is not profiled).
   const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as {
     title: string;
     webSocketDebuggerUrl: string;
   }[];
-  const target = targets.find((t) => t.title.includes("core:user:"));
+  const wanted = WORKER === "bare" ? /core:user:/ : /core:user:edgeshift(?!-)/;
+  const target = targets.find((t) => wanted.test(t.title));
   if (!target) throw new Error(`no user Worker among the inspector's targets: ${targets.map((t) => t.title)}`);
   const ws = new WebSocket(target.webSocketDebuggerUrl.replace("localhost", "127.0.0.1"));
   await new Promise((ok, fail) => (ws.once("open", ok), ws.once("error", fail)));

@@ -1,13 +1,23 @@
-// Starts the real stack a user runs locally: two origins and `wrangler dev`, with KV changed only
-// through the real `wrangler kv key put --local`. Used by the e2e tests and by the demo.
+// Starts the real stack a user runs locally: two origins and `wrangler dev` running both scripts,
+// the edge Worker (wrangler.toml, the session's primary: its port is the URL) and the control Worker
+// (wrangler.control.toml) in one session and one local state, with KV changed only through the real
+// `wrangler kv key put --local`. Used by the e2e tests and by the demo.
+//
+// wrangler 4.86 runs several configs in one `wrangler dev` (`-c a -c b`): one workerd in which the
+// edge's CONTROL service binding and its Durable Object bindings by script_name reach the control
+// Worker, and KV namespaces with the same id are one store (the primary's --persist-to). What it
+// gives only the primary: `--var` (the control's vars come from a copy of its config with a [vars]
+// table, controlConfig below) and the Rate Limiting binding (the control Worker runs without
+// AUTH_LIMITER there: its isolate's own FailureLimiter still counts failed tokens).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { startOrigin, type Origin } from "./origin-server";
 import { ROOT, WRANGLER, runWrangler, wranglerEnv } from "../../cli/wrangler";
 import { FLAGS_KEY, ROLLOUT_KEY } from "../../src/model/names";
+import { CONTROL_CONFIG } from "./worker-bundle";
 
 export { ROOT, runWrangler, wranglerEnv };
 
@@ -55,6 +65,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The control Worker's config as a copy in `dir`: `main` made absolute, `vars` as its [vars] table. */
+export function controlConfig(dir: string, vars: Record<string, string>): string {
+  const text = readFileSync(path.join(ROOT, CONTROL_CONFIG), "utf8");
+  if (/^\[vars\]/m.test(text))
+    throw new Error(`${CONTROL_CONFIG} has a [vars] table: move it to the edge (wrangler.toml) or merge it here`);
+  const main = /^main\s*=\s*"([^"]+)"/m.exec(text);
+  if (!main) throw new Error(`${CONTROL_CONFIG} has no main = "…" line`);
+  const table = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
+  const file = path.join(dir, CONTROL_CONFIG);
+  writeFileSync(
+    file,
+    text.replace(main[0], `main = ${JSON.stringify(path.join(ROOT, main[1]))}`) + `\n[vars]\n${table.join("\n")}\n`,
+  );
+  return file;
+}
+
 export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStack> {
   const blue = await startOrigin("blue", opts.bluePort ?? 0);
   const green = await startOrigin("green", opts.greenPort ?? 0);
@@ -73,10 +99,17 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     FLAGS_MISSING_TTL_SECONDS: String(opts.configTtlSeconds ?? 2),
   };
   if (opts.overrideSecret) vars.OVERRIDE_SECRET = opts.overrideSecret;
-  if (opts.webhookUrl) vars.WEBHOOK_URL = opts.webhookUrl;
+  // The control Worker's: the same token, TTLs and override secret (OFREP, the admin status), the webhook.
+  const { BLUE_ORIGIN: _b, GREEN_ORIGIN: _g, ...controlVars } = vars;
+  if (opts.webhookUrl) controlVars.WEBHOOK_URL = opts.webhookUrl;
+  const configDir = mkdtempSync(path.join(os.tmpdir(), "edgeshift-control-"));
   const args = [
     WRANGLER,
     "dev",
+    "-c",
+    path.join(ROOT, "wrangler.toml"),
+    "-c",
+    controlConfig(configDir, controlVars),
     "--ip",
     "127.0.0.1",
     "--port",
@@ -120,10 +153,12 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     }
     await blue.close();
     await green.close();
+    rmSync(configDir, { recursive: true, force: true });
     if (ownsPersist) rmSync(persistDir, { recursive: true, force: true });
   };
 
-  // Ready when the Worker itself answers (wrangler prints "Ready" before workerd has loaded it).
+  // Ready when the Worker itself answers (wrangler prints "Ready" before workerd has loaded it);
+  // healthz is the control Worker's, reached through the edge's service binding: both are up.
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (exited) {
@@ -133,7 +168,8 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     try {
       const r = await fetch(url + "/__edgeshift/healthz", { signal: AbortSignal.timeout(2000) });
       await r.arrayBuffer();
-      if (r.status < 500 || r.status === 503) break;
+      // 503 is the edge saying the control Worker did not answer (yet): not ready.
+      if (r.status === 200) break;
     } catch {}
     if (Date.now() > deadline) {
       await stop();

@@ -4,7 +4,7 @@
 // ./fleet-sim.ts. GET /run?n=&busy=&seconds=&name=&part=&t0= runs one fleet (or one part of it)
 // against the controller named `name` and answers its results as JSON. With &tier=1&perLocation=&
 // shards= the isolates report to the real aggregation tier instead (ReportAggregator objects of the
-// edgeshift bundle, bound here by scriptName, which forward to the root "rollout" and keep its
+// control Worker's bundle, bound here by scriptName, which forward to the root "rollout" and keep its
 // watch): isolate g (fleet-wide index) is in location g / perLocation, on shard g % shards; each
 // aggregator behind its own throttle (the per-object limit) and the same RTT. The aggregators'
 // calls to the root are real calls between objects in one process (no modelled RTT or throttle).

@@ -1,9 +1,9 @@
-// Many isolates locally: N edgeshift Workers in one Miniflare (one workerd), each loading the real
-// bundle (`wrangler deploy --dry-run --outdir`, lib/worker-bundle.ts) and so each with its own module
-// state — its own config cache and recorder, as an isolate at the edge has. All are bound to ONE
-// controller Durable Object and to the aggregation tier's objects (both hosted by a further copy of
-// the bundle, reached by `scriptName`, as wrangler.toml binds them) and ONE KV namespace, in front
-// of real origin servers. Without the AGGREGATOR binding an isolate would silently report straight
+// Many isolates locally: N edgeshift edge Workers in one Miniflare (one workerd), each loading the
+// real edge bundle (`wrangler deploy --dry-run --outdir`, lib/worker-bundle.ts) and so each with its
+// own module state — its own config cache and recorder, as an isolate at the edge has. All are bound
+// to ONE controller Durable Object and to the aggregation tier's objects (both hosted by the control
+// Worker's bundle, reached by `scriptName`, as wrangler.toml binds them), hand `/__edgeshift*` to it
+// through their CONTROL service binding, and share ONE KV namespace, in front of real origin servers. Without the AGGREGATOR binding an isolate would silently report straight
 // to the root: `tier: false` does that on purpose. For the fleet test (test/e2e/fleet.test.ts) and
 // benchmarks; keep additions backwards compatible (other scripts build on it).
 import { Miniflare, type WorkerOptions } from "miniflare";
@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startOrigin, type Origin } from "./origin-server";
-import { buildEdgeshift, COMPATIBILITY_DATE, type Bundle } from "./worker-bundle";
+import { buildEdgeshift, COMPATIBILITY_DATE, type Bundle, type Edgeshift } from "./worker-bundle";
 
 /** ≥ 32 characters, as the admin API requires of a token. */
 export const FLEET_ADMIN_TOKEN = "fleet-admin-token-0123456789abcdef";
-/** The Worker that hosts the controller object (and serves nothing else). */
+/** The control Worker: hosts the controller and aggregator objects, answers the isolates' admin paths. */
 export const CONTROLLER_HOST = "controller";
 const KV_ID = "fleet-rollout";
 /** Aggregators per location unless AGGREGATOR_SHARDS says otherwise (src/aggregator/rpc.ts DEFAULT_SHARDS; not imported: Workers types). */
@@ -41,7 +41,7 @@ export const FLEET_COLO = "DFW";
 export interface FleetOptions {
   isolates: number;
   /** Built once into a temp dir unless given (a benchmark may reuse one build for several fleets). */
-  bundle?: Bundle;
+  bundle?: Edgeshift;
   /** Extra bindings for every isolate (CONFIG_TTL_SECONDS is "3" unless given). */
   bindings?: Record<string, string>;
   /** Isolates report through ReportAggregator objects (the deployed shape); default true. */
@@ -75,12 +75,12 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
   let mf: Miniflare | null = null;
   try {
     const bundle = o.bundle ?? (await buildEdgeshift(path.join(tmp, "bundle")));
-    const code = {
+    const code = (b: Bundle) => ({
       compatibilityDate: COMPATIBILITY_DATE,
-      modules: [{ type: "ESModule" as const, path: bundle.file }],
-      modulesRoot: path.dirname(bundle.file),
+      modules: [{ type: "ESModule" as const, path: b.file }],
+      modulesRoot: path.dirname(b.file),
       kvNamespaces: { ROLLOUT_CONFIG: KV_ID },
-    };
+    });
     const bindings = {
       BLUE_ORIGIN: blue.url,
       GREEN_ORIGIN: green.url,
@@ -91,7 +91,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     const workers: WorkerOptions[] = [
       {
         name: CONTROLLER_HOST,
-        ...code,
+        ...code(bundle.control),
         bindings,
         durableObjects: {
           CONTROLLER: { className: "RolloutController", useSQLite: true },
@@ -103,8 +103,9 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     for (let i = 0; i < o.isolates; i++)
       workers.push({
         name: isolateName(i),
-        ...code,
+        ...code(bundle.edge),
         bindings,
+        serviceBindings: { CONTROL: CONTROLLER_HOST },
         durableObjects: {
           CONTROLLER: { className: "RolloutController", scriptName: CONTROLLER_HOST },
           ...(o.tier === false ? {} : { AGGREGATOR: { className: "ReportAggregator", scriptName: CONTROLLER_HOST } }),

@@ -1,8 +1,11 @@
-// The Worker as it is deployed (`wrangler deploy --dry-run --outdir`, so wrangler.toml's build
-// settings apply), the bare pass-through Worker the benchmarks measure it against, built the same
-// way, and the Miniflare options that load each with the bindings wrangler.toml declares.
+// edgeshift as it is deployed: two scripts, each built by `wrangler deploy --dry-run --outdir` from
+// its own config (so its build settings apply): the edge Worker (wrangler.toml, the proxy) and the
+// control Worker (wrangler.control.toml: the Durable Objects, the admin app). The bare pass-through
+// Worker the benchmarks measure against, built the same way, and the Miniflare options that load
+// each with the bindings the configs declare: the edge first (it answers), its CONTROL service
+// binding and its Durable Objects by scriptName reaching the control Worker, one KV namespace.
 import { build } from "esbuild";
-import type { Miniflare, MiniflareOptions } from "miniflare";
+import type { Miniflare, MiniflareOptions, WorkerOptions } from "miniflare";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -42,6 +45,10 @@ export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
   readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"),
 )![1];
 
+/** The control Worker's config and script name (wrangler.control.toml), as the edge binds it. */
+export const CONTROL_CONFIG = "wrangler.control.toml";
+export const CONTROL_SCRIPT = "edgeshift-control";
+
 export interface Bundle {
   /** The module wrangler would upload. */
   file: string;
@@ -56,10 +63,22 @@ export function bundleAt(file: string): Bundle {
   return { file, bytes: statSync(file).size, gzipBytes: gzipSync(readFileSync(file)).length };
 }
 
-/** edgeshift, built by wrangler from this checkout's wrangler.toml into `outdir`. */
-export async function buildEdgeshift(outdir: string): Promise<Bundle> {
-  await runWrangler(["deploy", "--dry-run", "--outdir", outdir]);
-  return bundleAt(path.join(outdir, "index.js"));
+/** The two scripts of one build: what a new edge isolate parses, and what serves it. */
+export interface Edgeshift {
+  /** The edge Worker, src/index.ts: the proxy; what every new isolate at the edge parses. */
+  edge: Bundle;
+  /** The control Worker, src/control.ts: the Durable Objects and the admin app. */
+  control: Bundle;
+}
+
+/** edgeshift, both scripts built by wrangler from this checkout's configs into `outdir`. */
+export async function buildEdgeshift(outdir: string): Promise<Edgeshift> {
+  await runWrangler(["deploy", "--dry-run", "--outdir", path.join(outdir, "edge")]);
+  await runWrangler(["deploy", "--dry-run", "--config", CONTROL_CONFIG, "--outdir", path.join(outdir, "control")]);
+  return {
+    edge: bundleAt(path.join(outdir, "edge", "index.js")),
+    control: bundleAt(path.join(outdir, "control", "control.js")),
+  };
 }
 
 /**
@@ -81,17 +100,12 @@ export async function bundleEntry(entry: string, outfile: string): Promise<void>
 
 /**
  * The bare Worker, built by the same wrangler with the same build settings (minify included), in
- * the "init" shape unless `shape` says otherwise. `withController`: also export an empty class for
- * edgeshift's Durable Object binding, so it can be loaded with edgeshift's bindings (it never uses them).
+ * the "init" shape unless `shape` says otherwise.
  */
-export async function buildBare(
-  outdir: string,
-  opts: { withController?: boolean; shape?: BareShape } = {},
-): Promise<Bundle> {
+export async function buildBare(outdir: string, opts: { shape?: BareShape } = {}): Promise<Bundle> {
   const src = path.join(outdir, "src");
   mkdirSync(src, { recursive: true });
-  const controller = opts.withController ? "\nexport class RolloutController {}\n" : "";
-  writeFileSync(path.join(src, "bare.js"), BARE_WORKERS[opts.shape ?? "init"] + controller);
+  writeFileSync(path.join(src, "bare.js"), BARE_WORKERS[opts.shape ?? "init"]);
   const minify = /^minify\s*=\s*true/m.test(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
   writeFileSync(
     path.join(src, "wrangler.toml"),
@@ -102,7 +116,7 @@ export async function buildBare(
   return bundleAt(path.join(out, "bare.js"));
 }
 
-const common = { compatibilityDate: COMPATIBILITY_DATE, port: 0, host: "127.0.0.1" } as const;
+const shared = { port: 0, host: "127.0.0.1" } as const;
 
 /**
  * The bundle as one ES module, listed rather than found: with `scriptPath` and `modules: true`
@@ -111,9 +125,13 @@ const common = { compatibilityDate: COMPATIBILITY_DATE, port: 0, host: "127.0.0.
  * imports nothing but the runtime's own `cloudflare:*` modules.
  */
 const modulesOf = (bundle: Bundle) => ({
+  compatibilityDate: COMPATIBILITY_DATE,
   modules: [{ type: "ESModule" as const, path: bundle.file }],
   modulesRoot: path.dirname(bundle.file),
 });
+
+/** Miniflare options of several Workers: the first answers `mf.ready`'s URL. */
+export type WorkersOptions = MiniflareOptions & { workers: WorkerOptions[] };
 
 /**
  * Both secrets set, so the code paths they turn on (override token lookup, explain check) run in a
@@ -124,40 +142,61 @@ export const BENCH_SECRETS = {
   OVERRIDE_SECRET: "bench-override-secret",
 };
 
-/** edgeshift with its KV namespace and controller Durable Object as wrangler.toml binds them. */
+/**
+ * edgeshift as the two configs bind it: the edge Worker first (it answers), with the KV namespace,
+ * the CONTROL service binding and both Durable Objects by scriptName; the control Worker with the
+ * same KV namespace and the classes. `bindings` go to both (secrets are set in each script); the
+ * origins only to the edge.
+ */
 export function edgeshiftOptions(
-  bundle: Bundle,
+  bundles: Edgeshift,
   originUrl: string,
   extra: { bindings?: Record<string, string>; kvPersist?: string | false } = {},
-): MiniflareOptions {
+): WorkersOptions {
+  const ttls = { CONFIG_TTL_SECONDS: "3", FLAGS_TTL_SECONDS: "3", FLAGS_MISSING_TTL_SECONDS: "3" };
   return {
-    ...common,
-    ...modulesOf(bundle),
-    bindings: {
-      BLUE_ORIGIN: originUrl,
-      GREEN_ORIGIN: originUrl,
-      CONFIG_TTL_SECONDS: "3",
-      FLAGS_TTL_SECONDS: "3",
-      FLAGS_MISSING_TTL_SECONDS: "3",
-      ...extra.bindings,
-    },
-    kvNamespaces: ["ROLLOUT_CONFIG"],
-    // As wrangler.toml declares them: isolates report to and watch through an aggregator.
-    durableObjects: {
-      CONTROLLER: { className: "RolloutController", useSQLite: true },
-      AGGREGATOR: { className: "ReportAggregator", useSQLite: true },
-    },
+    ...shared,
     kvPersist: extra.kvPersist ?? false,
     durableObjectsPersist: false,
+    workers: [
+      {
+        name: "edgeshift",
+        ...modulesOf(bundles.edge),
+        bindings: { BLUE_ORIGIN: originUrl, GREEN_ORIGIN: originUrl, ...ttls, ...extra.bindings },
+        kvNamespaces: { ROLLOUT_CONFIG: KV_ID },
+        serviceBindings: { CONTROL: CONTROL_SCRIPT },
+        // As wrangler.toml declares them: isolates report to and watch through an aggregator.
+        durableObjects: {
+          CONTROLLER: { className: "RolloutController", scriptName: CONTROL_SCRIPT },
+          AGGREGATOR: { className: "ReportAggregator", scriptName: CONTROL_SCRIPT },
+        },
+      },
+      {
+        name: CONTROL_SCRIPT,
+        ...modulesOf(bundles.control),
+        bindings: { ...ttls, ...extra.bindings },
+        kvNamespaces: { ROLLOUT_CONFIG: KV_ID },
+        durableObjects: {
+          CONTROLLER: { className: "RolloutController", useSQLite: true },
+          AGGREGATOR: { className: "ReportAggregator", useSQLite: true },
+        },
+      },
+    ],
   };
 }
+const KV_ID = "edgeshift-rollout";
 
-/** The bare Worker alone, or (`withBindingsOf`) with edgeshift's bindings declared and unused. */
-export function bareOptions(bundle: Bundle, originUrl: string, withBindingsOf?: MiniflareOptions): MiniflareOptions {
+/**
+ * The bare Worker alone, or (`withBindingsOf`) in the edge Worker's place among edgeshift's Workers:
+ * its bindings declared and unused, the control Worker loaded beside it, as a baseline that pays
+ * what Miniflare costs for them.
+ */
+export function bareOptions(bundle: Bundle, originUrl: string, withBindingsOf?: WorkersOptions): MiniflareOptions {
+  if (withBindingsOf === undefined) return { ...shared, ...modulesOf(bundle), bindings: { ORIGIN: originUrl } };
+  const [edge, ...rest] = withBindingsOf.workers;
   return {
-    ...(withBindingsOf ?? common),
-    ...modulesOf(bundle),
-    bindings: { ORIGIN: originUrl },
+    ...withBindingsOf,
+    workers: [{ ...edge, name: "bare", ...modulesOf(bundle), bindings: { ORIGIN: originUrl } }, ...rest],
   };
 }
 

@@ -1,5 +1,6 @@
 // The admin app under /__edgeshift (hono): health, the JSON API the CLI and the status page use,
-// and the page itself. src/index.ts hands every `/__edgeshift*` request to `adminApp.fetch`.
+// and the page itself. It runs in the control Worker (src/control.ts), which the edge Worker
+// (src/index.ts) hands every `/__edgeshift*` request through its CONTROL service binding.
 //
 // | route                                  | auth   | answer                                                |
 // |----------------------------------------|--------|-------------------------------------------------------|
@@ -25,7 +26,7 @@ import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import * as z from "../lib/zod";
 import { ADMIN_PREFIX } from "../model/names";
-import { getConfigState } from "../worker/config-cache";
+import { getConfig, getConfigState } from "../worker/config-cache";
 import { controllerStub } from "../controller/rpc";
 import type { ActionKind, StatusSnapshot } from "../model/status";
 import { notApplicableReason } from "../model/action-error";
@@ -90,7 +91,7 @@ adminApp.use("/api/*", requireAdmin);
 adminApp.get("/api/status", async (c) => {
   const s = await callController(c, (ctl) => ctl.status());
   if (s instanceof Response) return s;
-  return c.json(withIsolateConfigError(s));
+  return c.json(await withIsolateConfigError(c, s));
 });
 
 adminApp.get("/api/history", async (c) => {
@@ -139,7 +140,7 @@ adminApp.post("/api/actions/:action", async (c) => {
   const req = { actor: actorOf(c), note: b.data.note ?? b.data.actor, reason: b.data.reason };
   const status = await callController(c, (ctl) => ctl.action(kind as ActionKind, req));
   if (status instanceof Response) return status;
-  return c.json({ ok: true, status: withIsolateConfigError(status) });
+  return c.json({ ok: true, status: await withIsolateConfigError(c, status) });
 });
 
 adminApp.route("/api/rollout", documentApi(callController));
@@ -190,9 +191,15 @@ function badRequest(c: Context<AdminEnv>, err: z.core.$ZodError, allowed: string
   return c.json({ error: issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`, field }, 400);
 }
 
-/** The isolate's own view of an invalid KV document, when the controller has none to report. */
-function withIsolateConfigError(s: StatusSnapshot): StatusSnapshot {
+/**
+ * The isolate's own view of an invalid KV document, when the controller has none to report. This
+ * isolate is the control Worker's, which routes nothing, so it reads the document here (cached as
+ * the edge's isolates cache it: at most one KV read per CONFIG_TTL_SECONDS, bounded by its timeout).
+ */
+async function withIsolateConfigError(c: Context<AdminEnv>, s: StatusSnapshot): Promise<StatusSnapshot> {
   if (s.configError) return s;
+  const read = getConfig(c.env, c.executionCtx as ExecutionContext);
+  if (read instanceof Promise) await read;
   const e = getConfigState().lastError;
   return e
     ? {

@@ -23,14 +23,16 @@
 // | body over 16 KiB (declared or as read)      | 413 {errorCode: GENERAL}; never read past the bound    |
 // | bulk, If-None-Match equals the ETag         | 304, no body (the ETag names the evaluated body: the  |
 // |                                             | flags' version and this caller's variations)          |
-// No KV read or controller call beyond the proxy's own: the flags are the isolate's cached copy.
+// No KV read or controller call on the request path: the flags are the isolate's cached copy, and the
+// controller's view (a guard's kill) is refreshed in the background when older than 2 s, as nothing
+// else refreshes it in the control Worker (src/worker/telemetry.ts, refreshIdleView).
 import { Hono } from "hono/tiny";
 import type { Context } from "hono";
 import type { Env } from "../env";
 import type { AdminEnv } from "./auth";
 import { getConfig, getFlags } from "../worker/config-cache";
 import { compiledFlags } from "../worker/flags";
-import { recorder } from "../worker/telemetry";
+import { recorder, refreshIdleView } from "../worker/telemetry";
 import { authenticate } from "../worker/credentials";
 import { evaluateFlag, type CompiledFlags, type FlagOverrides } from "../flags/evaluate";
 import {
@@ -128,6 +130,7 @@ async function callerOf(c: Ctx, flagKey: string | null): Promise<Caller | Respon
   const parsed = contextOf(text);
   if (!parsed.ok) return refuse(parsed.failure, 400);
   const ctx = c.executionCtx as ExecutionContext;
+  refreshIdleView(ctx, env);
   const rollout = getConfig(env, ctx);
   const fl = getFlags(env, ctx);
   const kv = rollout instanceof Promise ? await rollout : rollout;

@@ -41,3 +41,25 @@ export const toController: Pick<RecorderDeps<Env>, "send" | "fetchView" | "watch
 
 /** One per isolate (module state lives as long as the isolate). */
 export const recorder = new Recorder<Env>({ ...toController, now: () => Date.now(), isolateId });
+
+/**
+ * How old the view may grow in an isolate that routes nothing (the control Worker's, which serves
+ * OFREP) before a request there refreshes it in the background: an edge isolate with traffic hears
+ * from its aggregator every ~2 s (its reports' answers), so OFREP sees a guard's kill as soon.
+ */
+export const IDLE_VIEW_MAX_AGE_MS = 2_000;
+
+/**
+ * For readers of `recorder.view` outside the proxy (OFREP): nothing else keeps this isolate's view
+ * current. One view call at a time (shared with any in flight), in `ctx.waitUntil`; the request
+ * reads the view it has, as a cold edge isolate's first request does.
+ */
+export function refreshIdleView(ctx: ExecutionContext, env: Env): void {
+  const now = Date.now();
+  const stamp = recorder.stamp(now);
+  // A failing controller is asked again after the same interval, not by every request meanwhile.
+  if ((stamp !== null && now - stamp <= IDLE_VIEW_MAX_AGE_MS) || now - idleRefreshAt <= IDLE_VIEW_MAX_AGE_MS) return;
+  idleRefreshAt = now;
+  ctx.waitUntil(recorder.refreshView(env));
+}
+let idleRefreshAt = -Infinity;

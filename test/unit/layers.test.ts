@@ -25,6 +25,7 @@ const LAYERS: Record<string, number> = {
   "src/admin": 4,
   "src/worker": 4,
   "src/index.ts": 4,
+  "src/control.ts": 4,
   cli: 5,
   scripts: 5,
 };
@@ -49,20 +50,23 @@ interface Edge {
   from: string;
   to: string;
   spec: string;
+  /** `import type` / `export type`: erased, in no bundle. */
+  typeOnly: boolean;
 }
 
 function imports(file: string): Edge[] {
   const text = readFileSync(path.join(ROOT, file), "utf8");
   const out: Edge[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^"'`;]*?from\s*["']([^"']+)["']/g)) {
-    const spec = m[1];
+  for (const m of text.matchAll(/(?:^|\n)\s*((?:import|export)[^"'`;]*?)from\s*["']([^"']+)["']/g)) {
+    const spec = m[2];
+    const typeOnly = /^(?:import|export)\s+type\b/.test(m[1]);
     if (!spec.startsWith(".")) {
-      out.push({ from: file, to: spec, spec });
+      out.push({ from: file, to: spec, spec, typeOnly });
       continue;
     }
     let to = path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, file)), spec));
     if (!to.endsWith(".ts")) to += ".ts";
-    out.push({ from: file, to, spec });
+    out.push({ from: file, to, spec, typeOnly });
   }
   return out;
 }
@@ -97,6 +101,22 @@ describe("layers", () => {
       .filter((e) => LAYERS[unitOf(e.from)] <= 3 && /^(cloudflare:|node:)/.test(e.spec))
       .map((e) => `${e.from} imports ${e.spec}`);
     expect(impure).toEqual([]);
+  });
+
+  it("the edge Worker's entry reaches neither the admin app, hono, nor a Durable Object class (they are the control Worker's)", () => {
+    const reached = new Set<string>();
+    const visit = (file: string) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const e of edges) if (e.from === file && !e.typeOnly && e.spec.startsWith(".")) visit(e.to);
+    };
+    visit("src/index.ts");
+    const control = [...reached].filter((f) => f.startsWith("src/admin/") || f.endsWith("/durable-object.ts"));
+    const packages = edges
+      .filter((e) => reached.has(e.from) && !e.typeOnly && /^hono\b/.test(e.spec))
+      .map((e) => e.from);
+    expect([...control, ...packages]).toEqual([]);
+    expect(reached.has("src/worker/handler.ts")).toBe(true);
   });
 
   it("the check itself sees the imports (a layer map that matched nothing would pass anything)", () => {

@@ -1,9 +1,10 @@
 // Admin credentials through the real Worker: the minimum token length, named tokens and the actor
 // they prove, and the brake on guessing (this isolate's count and the AUTH_LIMITER Rate Limiting
-// binding of wrangler.toml, which the pool binds as in `wrangler dev`).
+// binding of wrangler.control.toml, which the pool binds as in `wrangler dev`). The entry serves
+// both scripts' paths: the admin API (control) and the explain header (edge).
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import worker from "../../src/index";
+import worker from "./entry";
 import { controllerStub } from "../../src/controller/rpc";
 import { FAILURES_ALLOWED, resetAuthFailures } from "../../src/worker/credentials";
 import type { Env } from "../../src/env";
