@@ -69,9 +69,18 @@ describe("edgeshift as two Workers", () => {
     expect(s).toMatchObject({ release: "two-scripts", percent: 100 });
   });
 
-  it("OFREP is served by the control Worker from the same KV (a browser's visitor id minted there)", async () => {
+  it("OFREP is served by the control Worker from the same KV, with the request's cf (country) and a visitor id minted there", async () => {
+    // Miniflare's cf without the network is country "US": the rule matches only if `request.cf`
+    // crossed the service binding with the request.
     await stack.putFlags({
-      flags: { "two-scripts": { browser: true, variations: { off: false, on: true }, default: "on" } },
+      flags: {
+        "two-scripts": {
+          browser: true,
+          variations: { off: false, on: true },
+          default: "off",
+          rules: [{ name: "us", variation: "on", country: ["US"] }],
+        },
+      },
     });
     const r = await waitFor("the flag in OFREP", async () => {
       const r = await fetch(stack.url + "/__edgeshift/ofrep/v1/evaluate/flags/two-scripts", {
@@ -81,7 +90,7 @@ describe("edgeshift as two Workers", () => {
       });
       return r.status === 200 ? r : null;
     });
-    expect(await r.json()).toMatchObject({ key: "two-scripts", value: true });
+    expect(await r.json()).toMatchObject({ key: "two-scripts", value: true, reason: "TARGETING_MATCH" });
     expect(r.headers.get("set-cookie")).toMatch(/edgeshift_vid=/);
   });
 });
