@@ -9,16 +9,21 @@
 // upstream fetch shape edgeshift itself uses, because that is the cheaper shape in workerd: a bare
 // Worker in the Request shape would be a slower baseline than need be and flatter edgeshift.
 //
-// Two baselines, because Miniflare itself costs more for a Worker with bindings: each KV namespace
-// and Durable Object class adds services (with their own storage) to workerd's start, a local cost
-// that a Worker's cold start at the edge does not pay. edgeshift is loaded as deployed, two scripts
-// in one workerd (lib/worker-bundle.ts): the edge Worker answering, the control Worker (the Durable
-// Objects, the admin app) beside it, which workerd also loads at its start; at the edge a new edge
-// isolate parses only its own bundle. "bare" is the pass-through alone; "bare + bindings" is the same
-// Worker in the edge's place, with its KV namespace, service and Durable Object bindings declared and
-// unused and the control Worker loaded beside it, so that edgeshift / (bare + bindings) is the edge
-// Worker's own cost: its bundle parsed and run, then its first request (a KV read of the `rollout`
-// document, its parse, the decision, the cookie).
+// As deployed, edgeshift is two scripts (lib/worker-bundle.ts): a new isolate of the edge Worker
+// starts while the control Worker (the Durable Objects, the admin app) is already running elsewhere.
+// So the control Worker runs here in its own workerd, started once and kept for the whole run, and
+// each sample is a fresh workerd holding only the Worker measured, which reaches the control Worker
+// across processes through Miniflare's dev registry (as two `wrangler dev` sessions do): its CPU and
+// start are not in any sample.
+//
+// Two baselines, because Miniflare itself costs more for a Worker with bindings: each KV namespace,
+// service and Durable Object binding adds services (with their own storage or proxy) to workerd's
+// start, a local cost that a Worker's cold start at the edge does not pay. "bare" is the
+// pass-through alone; "bare + bindings" is the same Worker in the edge's place, with its KV
+// namespace, CONTROL service and Durable Object bindings declared and unused, so that edgeshift /
+// (bare + bindings) is the edge Worker's own cost: its bundle parsed and run, then its first request
+// (a KV read of the `rollout` document, its parse, the decision, the cookie; its first view call to
+// the control Worker's aggregator goes on in the background).
 //
 // Lenses: wall time construct → first response (workerd's own start included), ready → first
 // response (the first request alone), and the CPU workerd spent up to the first response (Linux
@@ -26,7 +31,7 @@
 // document, persisted on disk and seeded once, so every edgeshift start reads it as in production.
 //
 // BENCH_COLD_PAIRS rounds (default 8). BENCH_EDGESHIFT_BUNDLE=<file> measures an already built edge
-// bundle (with this checkout's control Worker beside it).
+// bundle (with this checkout's control Worker running apart).
 import { Miniflare, type MiniflareOptions } from "miniflare";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -42,6 +47,7 @@ import {
   kib,
   seedRollout,
   visitorIdOf,
+  type WorkersOptions,
 } from "./lib/worker-bundle";
 import { cpuNanos, newWorkerd, workerdChildren } from "./lib/workerd-proc";
 
@@ -59,12 +65,25 @@ interface Sample {
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cold-"));
 const origin = await startOrigin("cold");
+let control: Miniflare | null = null;
 try {
   const given = process.env.BENCH_EDGESHIFT_BUNDLE;
   const built = await buildEdgeshift(path.join(tmp, "edgeshift"));
   const edgeBundle = given ? bundleAt(given) : built.edge;
   const bareBundle = await buildBare(path.join(tmp, "bare"));
-  const edge = edgeshiftOptions({ ...built, edge: edgeBundle }, origin.url, { kvPersist: path.join(tmp, "kv") });
+  const both = edgeshiftOptions({ ...built, edge: edgeBundle }, origin.url, { kvPersist: path.join(tmp, "kv") });
+  const [edgeWorker, controlWorker] = both.workers;
+  const unsafeDevRegistryPath = path.join(tmp, "registry");
+  // Its own KV store holding the same document: one namespace in production, read by both.
+  control = new Miniflare({
+    ...both,
+    kvPersist: path.join(tmp, "kv-control"),
+    workers: [controlWorker],
+    unsafeDevRegistryPath,
+  });
+  await control.ready;
+  await seedRollout(control);
+  const edge: WorkersOptions = { ...both, workers: [edgeWorker], unsafeDevRegistryPath };
   const workers: [name: string, options: MiniflareOptions, isEdgeshift: boolean][] = [
     ["bare", bareOptions(bareBundle, origin.url), false],
     ["bare + bindings", bareOptions(bareBundle, origin.url, edge), false],
@@ -111,7 +130,7 @@ try {
     ["workerd CPU to first response", (s) => s.cpu],
   ];
   console.log(
-    `a fresh workerd (Miniflare) per sample, medians of ${ROUNDS} interleaved rounds; edgeshift's edge ${kib(edgeBundle.bytes)}${given ? ` (${given})` : ""} (control ${kib(built.control.bytes)}, loaded beside it and beside "bare + bindings"), bare ${kib(bareBundle.bytes)}`,
+    `a fresh workerd (Miniflare) per sample, medians of ${ROUNDS} interleaved rounds; edgeshift's edge ${kib(edgeBundle.bytes)}${given ? ` (${given})` : ""} (control ${kib(built.control.bytes)}, running apart for the whole run), bare ${kib(bareBundle.bytes)}`,
   );
   console.log(
     `${"".padEnd(31)}${"bare".padEnd(10)}${"+bindings".padEnd(11)}${"edgeshift".padEnd(11)}${"÷ bare".padEnd(8)}÷ bare+bindings (goal ≤ ${GOAL})`,
@@ -129,6 +148,7 @@ try {
   }
   console.log("note: client, workerd and origin share this machine's cores; read the ratios, not the milliseconds.");
 } finally {
+  await control?.dispose();
   await origin.close();
   rmSync(tmp, { recursive: true, force: true });
 }

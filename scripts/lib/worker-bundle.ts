@@ -188,8 +188,8 @@ const KV_ID = "edgeshift-rollout";
 
 /**
  * The bare Worker alone, or (`withBindingsOf`) in the edge Worker's place among edgeshift's Workers:
- * its bindings declared and unused, the control Worker loaded beside it, as a baseline that pays
- * what Miniflare costs for them.
+ * its bindings declared and unused, the other Workers (the control Worker, when loaded in the same
+ * workerd) beside it, as a baseline that pays what Miniflare costs for them.
  */
 export function bareOptions(bundle: Bundle, originUrl: string, withBindingsOf?: WorkersOptions): MiniflareOptions {
   if (withBindingsOf === undefined) return { ...shared, ...modulesOf(bundle), bindings: { ORIGIN: originUrl } };
