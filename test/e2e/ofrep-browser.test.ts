@@ -231,10 +231,18 @@ describe.skipIf(!hasChromium("OFREP browser tests"))(
       expect(view.details).toMatchObject(expectedFor(v.id, off));
       expect(v.bulkStatuses.slice(polledBefore)).toContain(200);
 
-      // The origin hears the same from this visitor's next page (same cookie jar).
-      const html = await (await v.context.request.get(`${stack.url}/ofrep-page`)).text();
-      const header = /<pre id="origin-flags">([^<]*)<\/pre>/.exec(html)?.[1] ?? "null";
-      expect(JSON.parse(header.replace(/&amp;/g, "&"))["new-checkout"]).toBe(false);
+      // The origin hears the same from this visitor's next pages (same cookie jar) once the edge's
+      // own cache has the change: OFREP is the control Worker's isolate, the page the edge's, each
+      // with its copy of `flags` (FLAGS_TTL_SECONDS, 2 s here), as any two isolates at the edge.
+      await waitFor(
+        "the origin to get new-checkout off",
+        async () => {
+          const html = await (await v.context.request.get(`${stack.url}/ofrep-page`)).text();
+          const header = /<pre id="origin-flags">([^<]*)<\/pre>/.exec(html)?.[1] ?? "null";
+          return JSON.parse(header.replace(/&amp;/g, "&"))["new-checkout"] === false;
+        },
+        10_000,
+      );
       expect(v.problems).toEqual([]);
     });
   },
