@@ -29,14 +29,7 @@ import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
 import { otherSlot, SLOTS } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
-import type {
-  ActionKind,
-  ActionRequest,
-  ExperimentStatus,
-  GuardrailVerdict,
-  RolloutEvent,
-  StatusSnapshot,
-} from "../model/status";
+import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
@@ -62,7 +55,7 @@ import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
 import { ControllerWindows } from "./windows";
 import { Watchers, type WatchAnswer } from "./watchers";
-import { checkGuardrails, pendingGuardrail, regression } from "../experiments/guardrails";
+import { ControllerExperiments } from "./experiments";
 import { ExperimentArchive } from "./experiment-archive";
 import { WriteBehind } from "./write-behind";
 
@@ -70,8 +63,6 @@ const MAX_BATCHES_PER_REPORT = 16;
 /** How long status() waits for KV (and reports counted after a KV read) before answering from memory. */
 const STATUS_WAIT_MS = 500;
 const EVENTS_IN_STATUS = 20;
-/** How old the goals experiments count and guardrails judge may be (the flags document read again in the background). */
-const GOALS_MAX_AGE_MS = 30_000;
 
 export class RolloutController extends DurableObject<Env> {
   /** Test seam: the object's one clock (epoch ms). Workerd tests move it forward instead of sleeping. */
@@ -81,8 +72,9 @@ export class RolloutController extends DurableObject<Env> {
 
   private readonly store: ControllerStore;
   private readonly writeBehind = new WriteBehind();
-  /** Experiments saved across restarts (./experiment-archive.ts). */
-  private readonly experiments: ExperimentArchive;
+  /** Experiments: counted, judged by guardrails, shown (./experiments.ts); saved across restarts (./experiment-archive.ts). */
+  private readonly experiments: ControllerExperiments;
+  private readonly archive: ExperimentArchive;
   private readonly context: ControllerContext;
   private readonly events: EventLog;
   private readonly wakes: Wakes;
@@ -108,7 +100,7 @@ export class RolloutController extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ControllerStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
-    this.experiments = new ExperimentArchive(this.store);
+    this.archive = new ExperimentArchive(this.store);
     // Counters and state stored before a field existed get it at its initial value.
     const corrupt: string[] = [];
     const stored = this.store.getParts<ControllerState>("controller", DOCUMENT_FIELDS, corrupt);
@@ -144,6 +136,11 @@ export class RolloutController extends DurableObject<Env> {
       () => ({ release: this.state.doc.release ?? null, canary: this.state.doc.canary }),
     );
     this.wakes = new Wakes(this.context, ctx.storage);
+    this.experiments = new ControllerExperiments(
+      this.context,
+      () => this.windows,
+      () => this.flagGuards,
+    );
     this.windows = new ControllerWindows(
       this.store,
       this.writeBehind,
@@ -151,9 +148,9 @@ export class RolloutController extends DurableObject<Env> {
       this.state.attempt,
       windowSecondsOf(this.state.doc),
       this.state.doc.rollback,
-      this.experiments,
+      this.archive,
     );
-    this.flagGuards = new FlagGuardKeeper(env.ROLLOUT_CONFIG, this.context, this.experiments);
+    this.flagGuards = new FlagGuardKeeper(env.ROLLOUT_CONFIG, this.context, this.archive);
     this.kv = new KvSync(env.ROLLOUT_CONFIG, this.context, this.wakes, (doc) => {
       this.windows.resetHealth(this.state.attempt, windowSecondsOf(doc), doc.rollback);
       this.plan.onAttempt(doc);
@@ -166,9 +163,7 @@ export class RolloutController extends DurableObject<Env> {
       changeDocument: (patch, ev) => this.kv.change(patch, ev),
       rollback: (judgement) => this.rollback(judgement),
       windowHealth: () => this.windowHealth(),
-      // At 0 or 100 % there is no second arm to compare with: the steps before judged the guardrails.
-      guardrail: () =>
-        this.state.doc.percent > 0 && this.state.doc.percent < 100 ? pendingGuardrail(this.guardrails()) : null,
+      guardrail: () => this.experiments.pending(),
       rolesSwitched: () =>
         this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc), this.state.doc.rollback),
     });
@@ -215,25 +210,14 @@ export class RolloutController extends DurableObject<Env> {
       batches,
       (b) => (fingerprints.includes(b.fingerprint) ? SLOTS : [stable]),
       doc.percent,
-      // The experiment: frozen once rolled back, and only the version in force (./windows.ts).
-      this.state.rolledBack
-        ? null
-        : {
-            goals: this.flagGuards.goalsWithin(GOALS_MAX_AGE_MS),
-            inSample: (b) => b.fingerprint === this.state.fingerprint,
-          },
+      this.experiments.sampling(),
     );
     this.reports = afterReport(this.reports, r, now);
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));
 
     const health = this.windowHealth();
     if (!this.state.rolledBack) {
-      // With `rollback: false` nothing rolls back on its own, guardrails included (they still gate a plan).
-      const failed = !health.healthy
-        ? health
-        : this.state.doc.rollback === false
-          ? null
-          : regression(health, this.guardrails());
+      const failed = health.healthy ? this.experiments.regression(health) : health;
       if (failed) this.rollback(failed);
     }
     await this.plan.afterReport(batches, health);
@@ -277,41 +261,8 @@ export class RolloutController extends DurableObject<Env> {
       saveError: this.saveError,
       stateRepaired: this.stateRepaired,
       flags: flags ?? undefined,
-      experiments: this.experimentStatus(),
+      experiments: this.experiments.status(),
     });
-  }
-
-  /** The rollout's guardrails on its experiment now (none: []); the goals read again at most every 30 s. */
-  private guardrails(): GuardrailVerdict[] {
-    const { doc } = this.state;
-    if (!doc.guardrails) return [];
-    const goals = this.flagGuards.goalsWithin(GOALS_MAX_AGE_MS);
-    return checkGuardrails(
-      doc.guardrails,
-      this.windows.experiment.result(otherSlot(doc.canary), doc.canary, goals),
-      goals,
-    );
-  }
-
-  /** The rollout's experiment and the guarded flags', over the goals declared beside the flags. */
-  private experimentStatus(): ExperimentStatus[] | undefined {
-    const goals = this.flagGuards.goals();
-    if (goals.length === 0) return undefined;
-    const { doc } = this.state;
-    const stable = otherSlot(doc.canary);
-    const rollout = this.windows.experiment.status(
-      {
-        subject: "rollout",
-        key: doc.release ?? null,
-        control: stable,
-        treatment: doc.canary,
-        names: { control: stable, treatment: doc.canary },
-      },
-      goals,
-      !this.state.rolledBack,
-    );
-    const guardrails = this.guardrails();
-    return [{ ...rollout, ...(guardrails.length > 0 ? { guardrails } : {}) }, ...this.flagGuards.experiments(goals)];
   }
 
   /** The version in force (KV read first): the base of an operator's read-modify-write. */
@@ -328,7 +279,7 @@ export class RolloutController extends DurableObject<Env> {
   async settle(): Promise<void> {
     await Promise.all(this.counting);
     this.writeBehind.flush();
-    this.experiments.flush();
+    this.archive.flush();
     await this.kv.settle();
   }
 
