@@ -30,6 +30,7 @@ export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
   return {
     now: new Date(input.now).toISOString(),
     state: stateOf(state, input.plan),
+    attempt: { number: state.attempt, startedAt: state.attemptStartedAt },
     config: { doc, fingerprint: state.fingerprint, source: state.source },
     configError: state.configError
       ? { at: state.configError.at, summary: state.configError.summary, problems: state.configError.problems }

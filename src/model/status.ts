@@ -72,6 +72,8 @@ export interface PlanStatus {
   requestsInStep: number;
   minRequests: number;
   paused: boolean;
+  /** The last step has held healthy and the plan will not promote by itself (below 100, or autoPromote off). */
+  completed: boolean;
   /** Why the step has not advanced yet, e.g. "held 40 of 60 s", "12 of 50 requests: step extended". */
   waitingFor: string | null;
   /** The sample-ratio check on this step's new visitors; null when `sampleRatioCheck` is off. */
@@ -211,6 +213,11 @@ export interface GuardrailVerdict {
 export interface StatusSnapshot {
   now: string;
   state: RolloutState;
+  /**
+   * The controller's attempt: +1 on every operator write (src/controller/state.ts). A CI gate
+   * (`edgeshift wait`) waits on one attempt, so a status still showing the previous one is not taken for it.
+   */
+  attempt: { number: number; startedAt: string };
   /** The document in force as the controller sees it, and where it came from. */
   config: { doc: Rollout; fingerprint: string; source: "kv" | "controller" };
   /** The last invalid KV document seen, if the current one is invalid (last good config is kept). */

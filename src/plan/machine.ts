@@ -244,6 +244,7 @@ export function planStatus(
     requestsInStep: p.requests,
     minRequests: minRequests ?? 0,
     paused: p.paused !== null,
+    completed: p.completed,
     waitingFor,
     sampleRatio: srm && {
       newVisitors: { canary: nv.canary, stable: nv.stable },

@@ -18,6 +18,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
   return {
     now: "2026-11-25T08:00:00.000Z",
     state: "running",
+    attempt: { number: 3, startedAt: "2026-11-25T07:58:30.000Z" },
     config: { doc: { ...ALL_STABLE, percent: 25, release: "v2" }, fingerprint: "f", source: "kv" },
     configError: null,
     saveError: null,
@@ -37,6 +38,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
       requestsInStep: 80,
       minRequests: 50,
       paused: false,
+      completed: false,
       waitingFor: "held 30 of 60 s",
       sampleRatio: null,
     },
