@@ -16,7 +16,8 @@ export interface DocumentStore {
   via: "controller" | "kv";
   /** The text in force and its version (null: raw KV, which has none to check against). */
   read(): Promise<{ text: string | null; version: string | null }>;
-  write(doc: RawDoc, text: string, version: string | null): Promise<void>;
+  /** Resolves to the controller's attempt the write began (null: raw KV, which does not know it). */
+  write(doc: RawDoc, text: string, version: string | null): Promise<number | null>;
 }
 
 export const RAW_KV_WARNING =
@@ -34,7 +35,13 @@ export function apiStore(api: AdminApi, note: string, reason?: string): Document
       return { text: v.text, version: v.fingerprint };
     },
     async write(doc, _text, version) {
-      await api.writeDocument({ document: doc, ifMatch: version ?? "none", note, ...(reason ? { reason } : {}) });
+      const r = await api.writeDocument({
+        document: doc,
+        ifMatch: version ?? "none",
+        note,
+        ...(reason ? { reason } : {}),
+      });
+      return r.attempt;
     },
   };
 }
@@ -56,6 +63,9 @@ export function kvStore(kv: KvTarget): DocumentStore {
     describe: describeKv(kv),
     via: "kv",
     read: async () => ({ text: await readDocText(kv, ROLLOUT_KEY), version: null }),
-    write: (_doc, text) => writeDocText(kv, ROLLOUT_KEY, text),
+    write: async (_doc, text) => {
+      await writeDocText(kv, ROLLOUT_KEY, text);
+      return null;
+    },
   };
 }

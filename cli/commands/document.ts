@@ -19,6 +19,8 @@ export interface WriteResult {
   text: string;
   notes: string[];
   written: boolean;
+  /** The controller's attempt after the write (null: dry run, or written to KV directly). */
+  attempt: number | null;
 }
 
 /** The one code path for document changes (CLI and demo): read, edit, validate, write. */
@@ -44,8 +46,8 @@ export async function changeDocument(
       `nothing written; the new document would be invalid:\n${problemsText(parsed.problems)}`,
       EXIT.USAGE,
     );
-  if (!opts.dryRun) await store.write(doc, text, read.version);
-  return { before: current.doc, after: doc, text, notes, written: !opts.dryRun };
+  const attempt = opts.dryRun ? null : await store.write(doc, text, read.version);
+  return { before: current.doc, after: doc, text, notes, written: !opts.dryRun, attempt };
 }
 
 /** Where the command writes (and the raw-KV warning, on stderr, when it is KV). */
@@ -64,6 +66,8 @@ function report(r: WriteResult, store: DocumentStore, io: Io, headline: string):
     io.out(`dry run, nothing written. The document would be:\n${r.text}`);
   } else {
     io.out(`${headline}: ${splitSummary(canary, r.after.percent as number)} — written to ${store.describe}`);
+    if (r.attempt !== null)
+      io.out(`attempt ${r.attempt} (a CI gate waits on it: edgeshift wait --attempt ${r.attempt})`);
   }
   for (const n of r.notes) io.out(`note: ${n}`);
   if (r.written) {
