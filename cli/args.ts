@@ -12,6 +12,7 @@ import { MAX_LIFETIME_SECONDS, parseTtl } from "../src/routing/override";
  * | 1 | the command ran and failed: API refused (401/409/503…), document invalid, `--check` unhealthy |
  * | 2 | invalid input or usage: unknown flag, bad value; nothing was changed |
  * | 3 | cannot reach the Worker (admin API) or KV (wrangler) |
+ * `wait` adds one code per outcome (10–14): WAIT_EXIT in ./wait-gate.ts.
  */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -110,23 +111,28 @@ export const secondsArg = z
       .max(30 * 86400, "must be at most 2592000 (30 days)"),
   );
 
-/** "90s", "30m", "8h", "7d" (or bare seconds) → seconds, read the way the override module reads it. */
-export const durationArg = z
-  .string()
-  .transform((s, ctx) => {
-    const n = parseTtl(s);
-    if (n === null) ctx.addIssue({ code: "custom", message: "must be a duration such as 30m, 8h or 7d" });
-    return n ?? 0;
-  })
-  .pipe(
-    z
-      .number()
-      .min(60, "must be at least 1m")
-      .max(
-        MAX_LIFETIME_SECONDS,
-        "must be at most 30d: tokens are short-lived by design (mint a new one rather than hold a forever-token)",
-      ),
-  );
+/**
+ * "90s", "30m", "8h", "7d" (or bare seconds) → seconds, read the way the override module reads it,
+ * between `min` and `max` seconds; `tooLong` may say why the limit is there.
+ */
+export const durationBetween = (min: number, max: number, tooShort: string, tooLong: string) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const n = parseTtl(s);
+      if (n === null)
+        ctx.addIssue({ code: "custom", message: "must be a duration such as 30m, 8h or 7d (or 90s, or bare seconds)" });
+      return n ?? 0;
+    })
+    .pipe(z.number().min(min, tooShort).max(max, tooLong));
+
+/** A token's lifetime. */
+export const durationArg = durationBetween(
+  60,
+  MAX_LIFETIME_SECONDS,
+  "must be at least 1m",
+  "must be at most 30d: tokens are short-lived by design (mint a new one rather than hold a forever-token)",
+);
 
 export const limitArg = z
   .string()
