@@ -1,41 +1,18 @@
 // The real `edgeshift` CLI (bin/edgeshift.mjs, a child process) against `wrangler dev` with real
 // local KV and the real admin API.
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
+import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { startTraffic } from "../../scripts/lib/traffic";
+import { runCli } from "./cli-run";
 
 let stack: DevStack;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cli-"));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(ROOT, "bin", "edgeshift.mjs"), ...args],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          CLOUDFLARE_CF_FETCH_ENABLED: "false",
-          NO_COLOR: "1",
-          EDGESHIFT_URL: stack?.url ?? "",
-          EDGESHIFT_TOKEN: stack?.adminToken ?? "",
-          ...env,
-        },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { EDGESHIFT_URL: stack?.url ?? "", EDGESHIFT_TOKEN: stack?.adminToken ?? "", ...env });
 const local = () => ["--local", "--persist-to", stack.persistDir];
 
 beforeAll(async () => {
