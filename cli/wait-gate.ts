@@ -79,16 +79,14 @@ export function judge(s: StatusSnapshot, target: Target, attempt: number | null,
   if (s.state === "rolled-back") {
     const why = s.rolledBack?.reason ?? "no reason given";
     const end = lastEnd(s.events);
-    return end?.kind === "abort"
-      ? done("aborted", `aborted by ${end.actor}: ${why}`)
-      : done("rolled-back", `rolled back: ${why}`);
+    return end?.kind === "abort" ? done("aborted", `by ${end.actor}: ${why}`) : done("rolled-back", why);
   }
-  if (s.state === "promoted") return done("promoted", `promoted: ${s.roles.stable} is the stable now`);
+  if (s.state === "promoted") return done("promoted", `${s.roles.stable} is the stable now`);
   if (until.kind === "percent" && s.percent >= until.percent)
     return done("reached", `the canary has ${s.percent} % (asked for at least ${until.percent} %)`);
   if (until.kind === "complete" && s.plan?.completed)
     return done("complete", s.plan.waitingFor ?? `plan complete at ${s.percent} %`);
-  if (s.state === "paused") return done("paused", `paused: ${s.plan?.waitingFor ?? "the plan is paused"}`);
+  if (s.state === "paused") return done("paused", s.plan?.waitingFor ?? "the plan is paused");
   return { done: false, attempt: n, waiting: s.plan?.waitingFor ?? waitingWithoutPlan(s, until) };
 }
 

@@ -86,7 +86,7 @@ export async function runWait(
     const code = WAIT_EXIT[outcome];
     const elapsedSeconds = Math.round((clock.now() - started) / 1000);
     line(
-      `${outcome}: ${reason} — ${attempt === null ? "" : `attempt ${attempt}, `}after ${elapsedSeconds} s, exit ${code}`,
+      `${outcome.replace("-", " ").toUpperCase()}: ${reason} — ${attempt === null ? "" : `attempt ${attempt}, `}after ${elapsedSeconds} s, exit ${code}`,
       {
         event: "outcome",
         outcome,

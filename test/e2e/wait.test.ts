@@ -52,7 +52,7 @@ it("a healthy plan: one line per change, then promoted, exit 0", async () => {
   );
   expect(lines.some((l) => l.includes("green 100 % · step 2/2 (100 %)"))).toBe(true);
   expect(lines.at(-1)).toMatch(
-    new RegExp(`promoted: promoted: green is the stable now — attempt ${attempt}, after \\d+ s, exit 0$`),
+    new RegExp(`PROMOTED: green is the stable now — attempt ${attempt}, after \\d+ s, exit 0$`),
   );
   // One line per change, not per poll: no two progress lines alike.
   const progress = lines.slice(0, -1).map((l) => l.slice(10).replace(/ — .*/, ""));
@@ -83,7 +83,7 @@ it("a plan still going when the timeout passes: exit 13; then the canary fails: 
     expect(r.code, r.stdout + r.stderr).toBe(10);
     const out = jsonLines(r.stdout).at(-1);
     expect(out).toMatchObject({ event: "outcome", outcome: "rolled-back", exitCode: 10, attempt });
-    expect(out.reason).toMatch(/^rolled back: canary /);
+    expect(out.reason).toMatch(/^canary /);
   } finally {
     canary.setMode({ errorRate: 0, failStatus: 500, delayMs: 0 });
   }

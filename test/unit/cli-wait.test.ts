@@ -116,7 +116,7 @@ describe("judge: one status answer → an outcome or keep waiting", () => {
     expect(judge(promoted(), FIRST, 4, PROMOTED)).toMatchObject({ done: true, outcome: "promoted", attempt: 4 });
     expect(judge(rolledBack(), FIRST, 4, PROMOTED)).toMatchObject({
       outcome: "rolled-back",
-      reason: "rolled back: canary 7.0 % errors (8/115) > maxErrorRate 5.0 %",
+      reason: "canary 7.0 % errors (8/115) > maxErrorRate 5.0 %",
     });
     const aborted = rolledBack({
       rolledBack: { at: "2026-11-25T08:59:03.000Z", reason: "bad deploy" },
@@ -124,12 +124,12 @@ describe("judge: one status answer → an outcome or keep waiting", () => {
     });
     expect(judge(aborted, FIRST, 4, PROMOTED)).toMatchObject({
       outcome: "aborted",
-      reason: "aborted by alice: bad deploy",
+      reason: "by alice: bad deploy",
     });
     const paused = snap({ state: "paused", plan: plan(1, { paused: true, waitingFor: "paused by root: dashboards" }) });
     expect(judge(paused, FIRST, 4, PROMOTED)).toMatchObject({
       outcome: "paused",
-      reason: "paused: paused by root: dashboards",
+      reason: "paused by root: dashboards",
     });
     expect([0, 10, 11, 12, 13, 14, 3]).toEqual(
       (["promoted", "rolled-back", "aborted", "paused", "timeout", "superseded", "unreachable"] as const).map(
@@ -221,7 +221,7 @@ describe("the loop", () => {
     expect(out).toEqual([
       "09:00:00  attempt 4 · release v2.0.0 · running · green 10 % · step 1/3 (10 %) · healthy — held 6 of 20 s at 10 %",
       "09:00:06  attempt 4 · release v2.0.0 · running · green 50 % · step 2/3 (50 %) · healthy — held 6 of 20 s at 50 %",
-      "09:00:10  promoted: promoted: green is the stable now — attempt 4, after 10 s, exit 0",
+      "09:00:10  PROMOTED: green is the stable now — attempt 4, after 10 s, exit 0",
     ]);
   });
 
@@ -237,7 +237,7 @@ describe("the loop", () => {
       outcome: "rolled-back",
       exitCode: 10,
       attempt: 4,
-      reason: "rolled back: canary 7.0 % errors (8/115) > maxErrorRate 5.0 %",
+      reason: "canary 7.0 % errors (8/115) > maxErrorRate 5.0 %",
       elapsedSeconds: 2,
     });
   });
@@ -259,7 +259,7 @@ describe("the loop", () => {
     const api = fakeApi([snap(), down()]);
     expect(await runWait(api, OPTIONS, x, fakeClock())).toBe(3);
     expect(api.calls()).toBe(1 + MAX_FAILURES);
-    expect(out.at(-1)).toContain(`unreachable: ${MAX_FAILURES} status calls in a row failed`);
+    expect(out.at(-1)).toContain(`UNREACHABLE: ${MAX_FAILURES} status calls in a row failed`);
   });
 
   it("the API's own refusals are not retried (a wrong token, admin disabled)", async () => {
@@ -276,7 +276,7 @@ describe("the loop", () => {
     expect(await runWait(fakeApi([snap()]), { ...OPTIONS, timeoutMs: 5000 }, x, clock)).toBe(13);
     expect(clock.sleeps).toEqual([2000, 2000, 1000]);
     expect(out.at(-1)).toBe(
-      "09:00:05  timeout: no outcome within 5 s waiting for promoted; last: held 6 of 20 s at 10 % — attempt 4, after 5 s, exit 13",
+      "09:00:05  TIMEOUT: no outcome within 5 s waiting for promoted; last: held 6 of 20 s at 10 % — attempt 4, after 5 s, exit 13",
     );
   });
 
