@@ -141,6 +141,7 @@ export function slotStats(c: SlotCounters): SlotStats {
     p50: percentile(c.latency, 50),
     p95: percentile(c.latency, 95),
     p99: percentile(c.latency, 99),
+    latencyBuckets: Array.from(c.latency),
   };
 }
 

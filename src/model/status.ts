@@ -12,6 +12,11 @@ export interface SlotStats {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /**
+   * Requests per latency bucket over the window (not cumulative): index i counts answers of at most
+   * LATENCY_BOUNDS_MS[i] ms (and over the bound before it); the last counts those over 60 s.
+   */
+  latencyBuckets: number[];
 }
 
 export interface ShadowStats {

@@ -12,6 +12,7 @@ const stats = (requests: number, errors: number): SlotStats => ({
   p50: 20,
   p95: 75,
   p99: 150,
+  latencyBuckets: [],
 });
 
 function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {

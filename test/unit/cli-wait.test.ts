@@ -19,6 +19,7 @@ const stats = (requests: number, errors: number): SlotStats => ({
   p50: 5,
   p95: 10,
   p99: 20,
+  latencyBuckets: [],
 });
 
 const STEPS = [
