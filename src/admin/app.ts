@@ -7,6 +7,7 @@
 // | GET  /__edgeshift/healthz              | public | 200 "ok" (reveals nothing)                            |
 // | GET  /__edgeshift/                     | public | the status page: HTML with no data; it asks the API   |
 // | GET  /__edgeshift/api/status           | bearer | StatusSnapshot                                        |
+// | GET  /__edgeshift/api/metrics          | bearer | Prometheus text format 0.0.4 (./metrics.ts)           |
 // | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
 // | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {note?, reason?}     |
 // | GET|PUT /__edgeshift/api/rollout       | bearer | the document, written against its version (./document-api.ts) |
@@ -36,6 +37,7 @@ import { noteField, reasonField } from "./fields";
 import { withTimeout } from "../lib/timeout";
 import { actorOf, requireAdmin, type AdminEnv } from "./auth";
 import { ofrepApi } from "./ofrep-api";
+import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics";
 
 const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies readonly ActionKind[];
 /** An operator waiting on a status should hear "controller unavailable", not hang with it. */
@@ -94,6 +96,13 @@ adminApp.get("/api/status", async (c) => {
   return c.json(await withIsolateConfigError(c, s));
 });
 
+// Prometheus scrapes with `authorization: {credentials: <admin token>}` (README "Prometheus").
+adminApp.get("/api/metrics", async (c) => {
+  const s = await callController(c, (ctl) => ctl.status());
+  if (s instanceof Response) return s;
+  return c.body(formatMetrics(await withIsolateConfigError(c, s)), 200, { "content-type": METRICS_CONTENT_TYPE });
+});
+
 adminApp.get("/api/history", async (c) => {
   const q = historyQuery.safeParse(c.req.query());
   if (!q.success) return badRequest(c, q.error, "the only query parameter is limit, e.g. ?limit=50");
@@ -148,7 +157,7 @@ adminApp.route("/api/rollout", documentApi(callController));
 adminApp.notFound((c) =>
   c.json(
     {
-      error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action)`,
+      error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/metrics, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action)`,
     },
     404,
   ),
