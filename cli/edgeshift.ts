@@ -4,7 +4,7 @@
 // Reference: docs/cli.md.
 import { CliError, EXIT, EXIT_CODES_LINE, firstSentence, groupHelpText, helpText, parseCommandArgs } from "./args";
 import type { Command, CommandGroup, Io } from "./command";
-import { abort, pause, promote, resume } from "./commands/actions";
+import { abort, approve, pause, promote, resume } from "./commands/actions";
 import { set, start } from "./commands/document";
 import { experiment } from "./commands/experiment";
 import { flags } from "./commands/flags";
@@ -23,6 +23,7 @@ export const COMMANDS: (Command | CommandGroup)[] = [
   start,
   pause,
   resume,
+  approve,
   promote,
   abort,
   validate,
@@ -40,7 +41,7 @@ function topHelp(): string {
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${firstSentence(c.summary)}`),
     "",
-    "Admin API commands (status, watch, wait, history, experiment, pause, resume, promote, abort) use --url / EDGESHIFT_URL",
+    "Admin API commands (status, watch, wait, history, experiment, pause, resume, approve, promote, abort) use --url / EDGESHIFT_URL",
     "(default http://127.0.0.1:8787) and --token / EDGESHIFT_TOKEN. Document commands (set, start) write",
     "through the controller when both are set (refused, exit 1, if the document changed since it was read);",
     "otherwise wrangler's KV commands, with a warning: remote by default, --local [--persist-to DIR] for wrangler dev.",

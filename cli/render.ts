@@ -194,9 +194,11 @@ function eventLine(e: RolloutEvent, p: Paint): string {
     e.kind === "operator-write-unseen" ||
     e.kind === "flag-killed"
       ? "red"
-      : e.kind === "promote" || e.kind === "plan-complete"
+      : e.kind === "promote" || e.kind === "plan-complete" || e.kind === "approve"
         ? "green"
         : e.kind === "pause" ||
+            e.kind === "approval-wait" ||
+            e.kind === "approval-timeout" ||
             e.kind === "sample-ratio" ||
             e.kind === "operator-write-won" ||
             e.kind === "would-roll-back" ||

@@ -111,6 +111,8 @@ export interface Progress {
   percent: number;
   step: { number: number; of: number; percent: number } | null;
   healthy: boolean;
+  /** The plan step waits for `edgeshift approve`: the gate keeps waiting (a person's step; --timeout bounds it). */
+  awaitingApproval: boolean;
 }
 
 export function progressOf(s: StatusSnapshot): Progress {
@@ -123,6 +125,7 @@ export function progressOf(s: StatusSnapshot): Progress {
     percent: s.percent,
     step: p ? { number: p.index + 1, of: p.steps.length, percent: p.steps[p.index]?.percent ?? s.percent } : null,
     healthy: s.health.healthy,
+    awaitingApproval: Boolean(p?.awaitingApproval),
   };
 }
 
@@ -130,7 +133,7 @@ export const sameProgress = (a: Progress | null, b: Progress) => a !== null && J
 
 export function progressLine(p: Progress): string {
   const step = p.step ? ` · step ${p.step.number}/${p.step.of} (${p.step.percent} %)` : "";
-  return `attempt ${p.attempt}${p.release ? ` · release ${p.release}` : ""} · ${p.state} · ${p.canary} ${p.percent} %${step} · ${p.healthy ? "healthy" : "UNHEALTHY"}`;
+  return `attempt ${p.attempt}${p.release ? ` · release ${p.release}` : ""} · ${p.state} · ${p.canary} ${p.percent} %${step} · ${p.healthy ? "healthy" : "UNHEALTHY"}${p.awaitingApproval ? " · waiting for approval" : ""}`;
 }
 
 /** The pause before retry `failures` (1, 2, …): the interval, doubled each time, at most MAX_BACKOFF_MS. */

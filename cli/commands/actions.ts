@@ -1,4 +1,4 @@
-// pause, resume, promote, abort: state changes only the controller (Durable Object) can make,
+// pause, resume, promote, abort, approve: state changes only the controller (Durable Object) can make,
 // through the admin API. Each is recorded with who and why; a 409 means it does not apply now.
 import type { ActionKind } from "../../src/model/status";
 import { EXIT } from "../args";
@@ -11,6 +11,16 @@ const SUMMARY: Record<ActionKind, string> = {
   promote:
     "Promote the canary: the instant blue/green switch — the canary becomes stable at once, whatever its percent (no 100 % step), and the old stable becomes the idle canary at 0 %.",
   abort: "Abort: send everyone back to stable now (percent 0), like a rollback but by hand.",
+  approve:
+    'Approve the plan step that waits for a person (a step with "approve": true that has held healthy): the plan goes on.',
+};
+
+const EXAMPLE_REASON: Record<ActionKind, string> = {
+  pause: "waiting for the DB migration",
+  resume: "DB migration done",
+  promote: "v2.4.0 verified",
+  abort: "checkout errors in Sentry",
+  approve: "dashboards look good at 50 %",
 };
 
 function actionCommand(kind: ActionKind): Command {
@@ -18,7 +28,7 @@ function actionCommand(kind: ActionKind): Command {
     name: kind,
     usage: `${kind} [--reason <text>] [options]`,
     summary: SUMMARY[kind],
-    details: `Example: edgeshift ${kind} --reason "${kind === "abort" ? "checkout errors in Sentry" : kind === "promote" ? "v2.4.0 verified" : "waiting for the DB migration"}"`,
+    details: `Example: edgeshift ${kind} --reason "${EXAMPLE_REASON[kind]}"`,
     options: {
       ...API_OPTIONS,
       reason: { type: "string", value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
@@ -47,3 +57,4 @@ export const pause = actionCommand("pause");
 export const resume = actionCommand("resume");
 export const promote = actionCommand("promote");
 export const abort = actionCommand("abort");
+export const approve = actionCommand("approve");

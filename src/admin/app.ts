@@ -9,7 +9,7 @@
 // | GET  /__edgeshift/api/status           | bearer | StatusSnapshot                                        |
 // | GET  /__edgeshift/api/metrics          | bearer | Prometheus text format 0.0.4 (./metrics.ts)           |
 // | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
-// | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort, body {note?, reason?}     |
+// | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort/approve, body {note?, reason?} |
 // | GET|PUT /__edgeshift/api/rollout       | bearer | the document, written against its version (./document-api.ts) |
 // | POST /__edgeshift/ofrep/v1/evaluate/flags[/:key] | see ./ofrep-api.ts | OpenFeature remote evaluation (OFREP) |
 //
@@ -39,7 +39,7 @@ import { actorOf, requireAdmin, type AdminEnv } from "./auth";
 import { ofrepApi } from "./ofrep-api";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics";
 
-const ACTIONS = ["pause", "resume", "promote", "abort"] as const satisfies readonly ActionKind[];
+const ACTIONS = ["pause", "resume", "promote", "abort", "approve"] as const satisfies readonly ActionKind[];
 /** An operator waiting on a status should hear "controller unavailable", not hang with it. */
 export const CONTROLLER_TIMEOUT_MS = 10_000;
 

@@ -287,14 +287,15 @@ export class RolloutController extends DurableObject<Env> {
     return this.events.latest(Math.max(1, Math.min(1000, Math.floor(Number(limit)) || 50)));
   }
 
-  /** Operator actions: abort here (a rollback by hand), pause / resume / promote in the plan runner. */
+  /** Operator actions: abort here (a rollback by hand), pause / resume / promote / approve in the plan runner. */
   async action(kind: ActionKind, req: ActionRequest = {}): Promise<StatusSnapshot> {
     // Act on what KV says now: an action on a document the operator has since replaced would be lost.
     await this.kv.refresh(true);
     const actor = req.actor?.trim() || "operator";
     if (kind === "abort") this.abort(actor, req.reason?.trim() || "aborted by the operator", noteOf(req));
-    else if (kind === "pause" || kind === "resume" || kind === "promote") await this.plan.act(kind, actor, req);
-    else throw new ActionNotApplicable(`unknown action "${kind}": use pause, resume, promote or abort`);
+    else if (kind === "pause" || kind === "resume" || kind === "promote" || kind === "approve")
+      await this.plan.act(kind, actor, req);
+    else throw new ActionNotApplicable(`unknown action "${kind}": use pause, resume, promote, approve or abort`);
     await this.kv.flush();
     return this.status();
   }

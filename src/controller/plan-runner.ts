@@ -26,6 +26,9 @@ import { judgedRequests } from "../health/rules";
 import { newVisitors, slotCounters, vectorUnder } from "../health/window";
 import {
   advance,
+  approvalTimedOut,
+  approvePlan,
+  awaitApproval,
   complete,
   countReport,
   judge,
@@ -180,6 +183,22 @@ export class PlanRunner {
           context.recordEvent({ kind: "plan-extended", actor: "controller", reason: next.waitingFor, data });
         }
         return;
+      case "await":
+        if (next.firstTime) {
+          this.decide(awaitApproval(p, now));
+          context.recordEvent({
+            kind: "approval-wait",
+            actor: "controller",
+            reason: next.waitingFor,
+            data: { ...data, ...approvalData(p) },
+          });
+        }
+        if (next.wakeAt !== null && !wakes.isRequested(PLAN_CONCERN, next.wakeAt))
+          await wakes.request(PLAN_CONCERN, next.wakeAt);
+        return;
+      case "approval-timeout":
+        await this.approvalTimeout(p, next, data);
+        return;
       case "pause":
         this.decide(pausePlan(p, "controller", next.reason, "sample-ratio", now));
         context.recordEvent({
@@ -223,6 +242,40 @@ export class PlanRunner {
     }
   }
 
+  /** The step's onTimeout: "wait" keeps waiting, "rollback" ends the attempt, "promote" approves and goes on. */
+  private async approvalTimeout(
+    p: PlanState,
+    next: Extract<PlanDecision, { kind: "approval-timeout" }>,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    const { context, wakes } = this.deps;
+    const now = context.now();
+    const ev = { kind: "approval-timeout", actor: "controller", reason: next.reason } as const;
+    context.recordEvent({ ...ev, data: { ...data, ...approvalData(p) } });
+    if (next.onTimeout === "wait") {
+      this.decide(approvalTimedOut(p));
+      return;
+    }
+    if (next.onTimeout === "promote") {
+      this.decide(approvePlan(p, "controller", now));
+      await this.drive(this.deps.windowHealth());
+      return;
+    }
+    const doc = context.state().doc;
+    this.deps.changeDocument(
+      {
+        percent: 0,
+        rolledBack: {
+          at: new Date(now).toISOString(),
+          reason: next.reason,
+          ...(doc.release ? { release: doc.release } : {}),
+        },
+      },
+      { kind: "rollback", actor: "controller", reason: next.reason, data: { ...data, canary: doc.canary } },
+    );
+    await wakes.clear(PLAN_CONCERN);
+  }
+
   /** An operator write started a new attempt: a document with `steps` starts a plan. */
   onAttempt(doc: Rollout): void {
     const { context, wakes } = this.deps;
@@ -255,7 +308,7 @@ export class PlanRunner {
     const observe = doc.rollback !== false && doc.rollback.mode === "observe";
     const next = this.decision(p, observe || this.deps.windowHealth().healthy, now);
     const waitingFor =
-      next.kind === "idle" || next.kind === "hold" || next.kind === "extend"
+      next.kind === "idle" || next.kind === "hold" || next.kind === "extend" || next.kind === "await"
         ? next.waitingFor
         : next.kind === "pause"
           ? `sample ratio: ${next.reason}`
@@ -264,11 +317,25 @@ export class PlanRunner {
     return planStatus(p, now, minRequests, waitingFor, doc.sampleRatioCheck ? doc.percent : null);
   }
 
-  /** The operator's pause / resume / promote (abort is a rollback by hand: the controller's own). */
-  async act(kind: "pause" | "resume" | "promote", actor: string, req: ActionRequest): Promise<void> {
+  /** The operator's pause / resume / promote / approve (abort is a rollback by hand: the controller's own). */
+  async act(kind: "pause" | "resume" | "promote" | "approve", actor: string, req: ActionRequest): Promise<void> {
     const { context, wakes } = this.deps;
     const now = context.now();
-    if (kind === "pause") {
+    if (kind === "approve") {
+      // A wait that is due but not yet applied (its alarm not rung yet) counts: drive first.
+      await this.drive(this.deps.windowHealth());
+      const before = this.plan;
+      const p = approvePlan(before, actor, now);
+      this.decide(p);
+      const step = p.steps[p.index];
+      context.recordEvent({
+        kind: "approve",
+        actor,
+        reason: req.reason?.trim() || `step ${p.index + 1}/${p.steps.length} (${step.percent} %) approved by ${actor}`,
+        data: { index: p.index, percent: step.percent, ...approvalData(p, now), ...noteOf(req) },
+      });
+      await this.drive(this.deps.windowHealth());
+    } else if (kind === "pause") {
       const reason = req.reason?.trim() || "paused by the operator";
       const p = pausePlan(this.plan, actor, reason, "operator", now);
       this.decide(p);
@@ -336,6 +403,17 @@ export class PlanRunner {
     );
     this.deps.rolesSwitched();
   }
+}
+
+/** The figures of a step's wait for approval, for its events. */
+function approvalData(p: PlanState, now?: number): Record<string, unknown> {
+  const a = p.steps[p.index].approve;
+  return {
+    approveTimeoutSeconds: a?.timeoutSeconds ?? null,
+    onTimeout: a?.onTimeout ?? "wait",
+    ...(p.awaiting ? { waitingSince: new Date(p.awaiting.since).toISOString() } : {}),
+    ...(p.awaiting && now !== undefined ? { waitedSeconds: Math.floor((now - p.awaiting.since) / 1000) } : {}),
+  };
 }
 
 /** The caller's free-text note for an event's data (the actor is the token's name, not this). */

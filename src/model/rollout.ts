@@ -217,13 +217,57 @@ export type RollbackRules = z.output<typeof rollbackSchema>;
 
 const THIRTY_DAYS = 30 * 86400;
 
-/** One plan step: a bare percent (held `stepSeconds`), or a percent with its own hold time. */
+/**
+ * What an approval step does when nobody approves within `approveTimeoutSeconds` (README "Staged
+ * plans"). "wait" is the default: silence is not a decision, so the plan records the timeout (event,
+ * webhook) and keeps waiting; "rollback" and "promote" (the step taken as approved) must be chosen.
+ */
+export const ON_TIMEOUT = ["wait", "rollback", "promote"] as const;
+export type OnTimeout = (typeof ON_TIMEOUT)[number];
+
+/**
+ * One plan step: a bare percent (held `stepSeconds`), or an object with its own hold time and,
+ * with `approve: true`, a person's approval (`edgeshift approve`) before the plan goes on.
+ */
 const stepSchema = z.union(
   [
     percent("a step"),
-    z.strictObject({ percent: percent("a step's percent"), seconds: wholeSeconds("seconds", 1, THIRTY_DAYS, 600) }),
+    z
+      .strictObject({
+        percent: percent("a step's percent"),
+        seconds: z.optional(wholeSeconds("seconds", 1, THIRTY_DAYS, 600)),
+        approve: z.optional(
+          z.boolean({ error: "approve must be true (wait for `edgeshift approve` after the hold) or false" }),
+        ),
+        approveTimeoutSeconds: z.optional(wholeSeconds("approveTimeoutSeconds", 1, THIRTY_DAYS, 3600)),
+        onTimeout: z.optional(
+          z.enum(ON_TIMEOUT, {
+            error:
+              'onTimeout must be "wait" (record the timeout, keep waiting), "rollback" or "promote" (go on as if approved)',
+          }),
+        ),
+      })
+      .check(
+        z.superRefine((s, ctx) => {
+          if (s.approve !== true && (s.approveTimeoutSeconds !== undefined || s.onTimeout !== undefined))
+            ctx.addIssue({
+              code: "custom",
+              path: [s.approveTimeoutSeconds !== undefined ? "approveTimeoutSeconds" : "onTimeout"],
+              message: `${s.approveTimeoutSeconds !== undefined ? "approveTimeoutSeconds" : "onTimeout"} applies only to a step with "approve": true: add it, e.g. {"percent": ${s.percent}, "approve": true, "approveTimeoutSeconds": ${s.approveTimeoutSeconds ?? 3600}}`,
+            });
+          else if (s.onTimeout !== undefined && s.approveTimeoutSeconds === undefined)
+            ctx.addIssue({
+              code: "custom",
+              path: ["onTimeout"],
+              message: `onTimeout needs approveTimeoutSeconds (without it the step waits for approval however long it takes), e.g. {"percent": ${s.percent}, "approve": true, "approveTimeoutSeconds": 3600, "onTimeout": "${s.onTimeout}"}`,
+            });
+        }),
+      ),
   ],
-  { error: 'a step must be a percent 0–100 such as 25, or {"percent": 25, "seconds": 600}' },
+  {
+    error:
+      'a step must be a percent 0–100 such as 25, or an object such as {"percent": 25, "seconds": 600} or {"percent": 50, "approve": true}',
+  },
 );
 
 // Parsed by the same code that matches requests (lib/cidr.ts), so what validates is what matches.
@@ -419,8 +463,18 @@ export type Rollout = z.output<typeof rolloutSchema>;
 /** The config every isolate starts with and falls back to: everyone on stable (blue). */
 export const ALL_STABLE: Rollout = rolloutSchema.parse({});
 
-/** Percent and hold time of step `i`, whatever form it was written in. */
-export function stepAt(doc: Rollout, i: number): { percent: number; seconds: number } {
+/** A step's approval: how long a person has, null for no limit, and what happens then. */
+export interface StepApproval {
+  timeoutSeconds: number | null;
+  onTimeout: OnTimeout;
+}
+
+/** Percent, hold time and approval (absent: none) of step `i`, whatever form it was written in. */
+export function stepAt(doc: Rollout, i: number): { percent: number; seconds: number; approve?: StepApproval } {
   const s = doc.steps![i];
-  return typeof s === "number" ? { percent: s, seconds: doc.stepSeconds } : s;
+  if (typeof s === "number") return { percent: s, seconds: doc.stepSeconds };
+  const base = { percent: s.percent, seconds: s.seconds ?? doc.stepSeconds };
+  return s.approve
+    ? { ...base, approve: { timeoutSeconds: s.approveTimeoutSeconds ?? null, onTimeout: s.onTimeout ?? "wait" } }
+    : base;
 }

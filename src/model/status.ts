@@ -46,6 +46,9 @@ export type EventKind =
   | "plan-complete"
   | "pause"
   | "resume"
+  | "approve" // a person (or onTimeout "promote") approved a plan step that waited for it
+  | "approval-wait" // a step with `approve` held healthy: it waits for `edgeshift approve`
+  | "approval-timeout" // nobody approved within approveTimeoutSeconds: the step's onTimeout applied
   | "promote"
   | "abort"
   | "sample-ratio"
@@ -69,7 +72,11 @@ export interface RolloutEvent {
 export type RolloutState = "idle" | "running" | "paused" | "rolled-back" | "promoted";
 
 export interface PlanStatus {
-  steps: { percent: number; seconds: number }[];
+  steps: {
+    percent: number;
+    seconds: number;
+    approve?: { timeoutSeconds: number | null; onTimeout: "wait" | "rollback" | "promote" };
+  }[];
   index: number;
   stepStartedAt: string;
   heldSeconds: number;
@@ -81,6 +88,14 @@ export interface PlanStatus {
   completed: boolean;
   /** Why the step has not advanced yet, e.g. "held 40 of 60 s", "12 of 50 requests: step extended". */
   waitingFor: string | null;
+  /** The step held healthy and waits for `edgeshift approve` (null: it does not, or not yet). */
+  awaitingApproval?: {
+    since: string;
+    timeoutSeconds: number | null;
+    onTimeout: "wait" | "rollback" | "promote";
+    /** The timeout passed and onTimeout "wait" applied: still waiting. */
+    timedOut: boolean;
+  } | null;
   /** The sample-ratio check on this step's new visitors; null when `sampleRatioCheck` is off. */
   sampleRatio: {
     newVisitors: { canary: number; stable: number };
@@ -264,7 +279,7 @@ export interface StatusSnapshot {
   experiments?: ExperimentStatus[];
 }
 
-export type ActionKind = "pause" | "resume" | "promote" | "abort";
+export type ActionKind = "pause" | "resume" | "promote" | "abort" | "approve";
 export interface ActionRequest {
   /** Who is acting: the name of the admin token the request proved (src/admin/auth.ts), never body text. */
   actor?: string;

@@ -7,7 +7,8 @@
 //      (with `rollback: false` nothing judges the canary, so time alone advances the plan);
 //   3. the health rules say healthy now, on the sliding window AND on the step's own totals (an
 //      unhealthy canary is rolled back, which ends the plan);
-//   4. the plan is not paused.
+//   4. the plan is not paused;
+//   5. a step with `approve` has been approved (`edgeshift approve`, or its timeout policy).
 // What happens when they do not (the fail-safe table):
 // | situation                                    | behaviour                                              |
 // |----------------------------------------------|--------------------------------------------------------|
@@ -23,7 +24,17 @@
 // | last step held, it is 100 and autoPromote    | promote: canary flips, percent 0, `steps` removed      |
 // | last step held, below 100 or autoPromote off | plan complete; stays there until `promote`             |
 // | operator resumes                             | the current step starts over (hold and counts reset)   |
-import type { Rollout } from "../model/rollout";
+// | 1–3 hold, the step has `approve`, none yet   | WAIT for approval: health still judged (rollback stays |
+// |                                              | automatic); one "approval-wait" event (webhook) when   |
+// |                                              | the wait starts; `approve` is refused before it starts |
+// | unhealthy while waiting                      | hold (no timeout policy applies to an unhealthy step)  |
+// | approveTimeoutSeconds passed, onTimeout wait | one "approval-timeout" event, keep waiting (default:   |
+// |                                              | nobody's silence is taken for a yes or a no)           |
+// | … onTimeout rollback                         | the controller rolls the canary back; the plan ends    |
+// | … onTimeout promote                          | the step counts as approved by "controller": the plan  |
+// |                                              | goes on (next step; after the last, promote/complete)  |
+// | a stored plan from before approvals          | no `awaiting`/`approved` fields: read as null          |
+import type { OnTimeout, Rollout, StepApproval } from "../model/rollout";
 import { stepAt } from "../model/rollout";
 import { sampleRatio, type SampleRatioResult } from "../health/sample-ratio";
 import type { PlanStatus } from "../model/status";
@@ -32,6 +43,8 @@ import { ActionNotApplicable } from "../model/action-error";
 export interface PlanStep {
   percent: number;
   seconds: number;
+  /** Absent: the step goes on by itself. */
+  approve?: StepApproval;
 }
 
 export interface PlanState {
@@ -57,6 +70,10 @@ export interface PlanState {
   extended: boolean;
   /** The last step has held healthy and the plan will not promote by itself. */
   completed: boolean;
+  /** The step held healthy and waits for approval since `since` (epoch ms); `timedOut`: its timeout was applied. */
+  awaiting?: { since: number; timedOut: boolean } | null;
+  /** Who approved the current step (the controller, by the timeout policy "promote"). */
+  approved?: { at: number; by: string } | null;
 }
 
 export interface JudgeInput {
@@ -77,6 +94,9 @@ export type PlanDecision =
   | { kind: "idle"; waitingFor: string }
   | { kind: "hold"; waitingFor: string; wakeAt: number | null }
   | { kind: "extend"; waitingFor: string; firstTime: boolean }
+  /** Held healthy, waits for a person; `firstTime`: the wait starts now. `wakeAt`: the timeout, if any. */
+  | { kind: "await"; waitingFor: string; since: number; firstTime: boolean; wakeAt: number | null }
+  | { kind: "approval-timeout"; onTimeout: OnTimeout; reason: string }
   | { kind: "advance"; index: number; percent: number; reason: string }
   | { kind: "promote"; reason: string }
   | { kind: "complete"; reason: string }
@@ -123,6 +143,8 @@ function freshStep(
     paused: p.paused,
     extended: false,
     completed: p.completed,
+    awaiting: null,
+    approved: null,
   };
 }
 
@@ -168,8 +190,12 @@ export function judge(p: PlanState, x: JudgeInput): PlanDecision {
   if (x.guardrail)
     return { kind: "extend", waitingFor: `${x.guardrail}: step extended at ${x.percent} %`, firstTime: !p.extended };
 
+  const approval = step.approve && !p.approved ? awaitDecision(p, step.approve, x) : null;
+  if (approval) return approval;
+
   const judged =
-    x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`;
+    (x.minRequests === null ? "rollback off: advanced on time alone" : `healthy on ${p.requests} canary requests`) +
+    (p.approved ? `, approved by ${p.approved.by}` : "");
   if (p.index < p.steps.length - 1) {
     const next = p.steps[p.index + 1];
     return {
@@ -185,6 +211,60 @@ export function judge(p: PlanState, x: JudgeInput): PlanDecision {
     kind: "complete",
     reason: `${done}: ${step.percent < 100 ? "plan ends below 100 %" : "autoPromote is off"}; promote when ready`,
   };
+}
+
+/** The step held healthy and needs a person: wait, or apply the timeout policy once it is due. */
+function awaitDecision(p: PlanState, a: StepApproval, x: JudgeInput): PlanDecision {
+  const since = p.awaiting?.since ?? x.now;
+  const due = a.timeoutSeconds === null ? null : since + a.timeoutSeconds * 1000;
+  const stepText = `step ${p.index + 1}/${p.steps.length} (${x.percent} %)`;
+  if (due !== null && x.now >= due && !p.awaiting?.timedOut)
+    return {
+      kind: "approval-timeout",
+      onTimeout: a.onTimeout,
+      reason: `no approval of ${stepText} within ${a.timeoutSeconds} s: ${ON_TIMEOUT_TEXT[a.onTimeout]}`,
+    };
+  const late = p.awaiting?.timedOut ? `, past its ${a.timeoutSeconds} s timeout` : "";
+  return {
+    kind: "await",
+    waitingFor: `approval of ${stepText} since ${new Date(since).toISOString()}${late}: \`edgeshift approve\` to go on`,
+    since,
+    firstTime: !p.awaiting,
+    wakeAt: p.awaiting?.timedOut ? null : due,
+  };
+}
+
+const ON_TIMEOUT_TEXT: Record<OnTimeout, string> = {
+  wait: "still waiting (onTimeout wait)",
+  rollback: "rolling back (onTimeout rollback)",
+  promote: "going on as if approved (onTimeout promote)",
+};
+
+/** The wait for approval starts (the "await" decision's first time). */
+export function awaitApproval(p: PlanState, now: number): PlanState {
+  return { ...p, awaiting: { since: now, timedOut: false } };
+}
+
+/** The timeout policy "wait" was applied: keep waiting, no second timeout. */
+export function approvalTimedOut(p: PlanState): PlanState {
+  return { ...p, awaiting: { since: p.awaiting?.since ?? 0, timedOut: true } };
+}
+
+/** A person's (or the timeout policy's) approval of the step that waits for it. */
+export function approvePlan(p: PlanState | null, by: string, now: number): PlanState {
+  if (!p)
+    throw new ActionNotApplicable("no staged plan is running, nothing to approve (write a document with `steps`)");
+  if (p.paused)
+    throw new ActionNotApplicable(`the plan is paused, nothing waits for approval (${pausedText(p.paused)})`);
+  if (p.completed) throw new ActionNotApplicable(`the plan is complete, nothing to approve (${completedText(p)})`);
+  const step = p.steps[p.index];
+  const where = `step ${p.index + 1}/${p.steps.length} (${step.percent} %)`;
+  if (!step.approve) throw new ActionNotApplicable(`nothing waits for approval: ${where} does not ask for one`);
+  if (!p.awaiting)
+    throw new ActionNotApplicable(
+      `nothing waits for approval yet: ${where} asks for it once it has held ${step.seconds} s healthy with enough traffic (see \`edgeshift status\`)`,
+    );
+  return { ...p, approved: { at: now, by } };
 }
 
 export function advance(p: PlanState, index: number, now: number): PlanState {
@@ -246,6 +326,14 @@ export function planStatus(
     paused: p.paused !== null,
     completed: p.completed,
     waitingFor,
+    awaitingApproval: p.awaiting
+      ? {
+          since: new Date(p.awaiting.since).toISOString(),
+          timeoutSeconds: step.approve?.timeoutSeconds ?? null,
+          onTimeout: step.approve?.onTimeout ?? "wait",
+          timedOut: p.awaiting.timedOut,
+        }
+      : null,
     sampleRatio: srm && {
       newVisitors: { canary: nv.canary, stable: nv.stable },
       observedShare: srm.observedShare,

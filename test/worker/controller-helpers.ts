@@ -1,5 +1,6 @@
 // Helpers for the controller's workerd tests: real KV, real Durable Object, reports as isolates send them.
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import type { RolloutController } from "../../src/controller/durable-object";
 import { fingerprintOf } from "../../src/model/fingerprint";
 import { controllerStub, type ControllerRpc } from "../../src/controller/rpc";
 import {
@@ -19,6 +20,19 @@ export function freshController(): ControllerRpc & { id: DurableObjectId } {
 
 export function controllerById(id: DurableObjectId): ControllerRpc {
   return env.CONTROLLER.get(id) as unknown as ControllerRpc;
+}
+
+/** Moves the controller's clock `seconds` ahead of real time (a plan's only notion of time). */
+export async function clockAhead(c: ControllerRpc, seconds: number) {
+  await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (o: RolloutController) => {
+    o.clock = () => Date.now() + seconds * 1000;
+  });
+}
+
+/** Runs the controller's alarm now, then waits for what it started. */
+export async function alarm(c: ControllerRpc) {
+  await runDurableObjectAlarm(c as unknown as DurableObjectStub<RolloutController>);
+  await c.settle();
 }
 
 /** Writes the document as an operator would; returns its text and fingerprint. */

@@ -1,11 +1,20 @@
 // Staged plans inside the real controller (workerd, real KV, real Durable Object storage and
 // alarms). Time is moved with the controller's clock seam and alarms are run with
-// runDurableObjectAlarm: no test sleeps.
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+// runDurableObjectAlarm (./controller-helpers.ts): no test sleeps.
+import { abortAllDurableObjects } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
-import { controllerById, counters, freshController, kvDoc, putDoc, refusal, report } from "./controller-helpers";
+import {
+  alarm,
+  clockAhead,
+  controllerById,
+  counters,
+  freshController,
+  kvDoc,
+  putDoc,
+  refusal,
+  report,
+} from "./controller-helpers";
 
 type Ctl = ControllerRpc & { id: DurableObjectId };
 let current: ControllerRpc | null = null;
@@ -18,16 +27,6 @@ afterEach(async () => {
 const rollback = { minRequests: 20, windowSeconds: 60 };
 const plan = { steps: [10, 50, 100], stepSeconds: 60, release: "v2", salt: "s", rollback };
 
-/** Moves the controller's clock `seconds` ahead of real time (the plan's only notion of time). */
-async function clockAhead(c: ControllerRpc, seconds: number) {
-  await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (o: RolloutController) => {
-    o.clock = () => Date.now() + seconds * 1000;
-  });
-}
-async function alarm(c: ControllerRpc) {
-  await runDurableObjectAlarm(c as unknown as DurableObjectStub<RolloutController>);
-  await c.settle();
-}
 /** Healthy traffic under the document the controller has in force now. */
 async function healthy(c: ControllerRpc, canaryRequests: number, canary: "green" | "blue" = "green") {
   const fp = (await c.status()).config.fingerprint;
