@@ -26,9 +26,6 @@ import { judgedRequests } from "../health/rules";
 import { newVisitors, slotCounters, vectorUnder } from "../health/window";
 import {
   advance,
-  approvalTimedOut,
-  approvePlan,
-  awaitApproval,
   complete,
   countReport,
   judge,
@@ -41,6 +38,7 @@ import {
   type PlanState,
 } from "../plan/machine";
 import type { ControllerContext, EventInput, WakeRequests } from "./context";
+import { approvalTimeout, approveStep, awaitPerson, type ApprovalHost } from "./plan-approval";
 import type { ControllerStore } from "./store";
 import type { WriteBehind } from "./write-behind";
 
@@ -184,21 +182,9 @@ export class PlanRunner {
         }
         return;
       case "await":
-        if (next.firstTime) {
-          this.decide(awaitApproval(p, now));
-          context.recordEvent({
-            kind: "approval-wait",
-            actor: "controller",
-            reason: next.waitingFor,
-            data: { ...data, ...approvalData(p) },
-          });
-        }
-        if (next.wakeAt !== null && !wakes.isRequested(PLAN_CONCERN, next.wakeAt))
-          await wakes.request(PLAN_CONCERN, next.wakeAt);
-        return;
+        return awaitPerson(this.approvalHost, p, next, data);
       case "approval-timeout":
-        await this.approvalTimeout(p, next, data);
-        return;
+        return approvalTimeout(this.approvalHost, p, next, data);
       case "pause":
         this.decide(pausePlan(p, "controller", next.reason, "sample-ratio", now));
         context.recordEvent({
@@ -242,38 +228,16 @@ export class PlanRunner {
     }
   }
 
-  /** The step's onTimeout: "wait" keeps waiting, "rollback" ends the attempt, "promote" approves and goes on. */
-  private async approvalTimeout(
-    p: PlanState,
-    next: Extract<PlanDecision, { kind: "approval-timeout" }>,
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    const { context, wakes } = this.deps;
-    const now = context.now();
-    const ev = { kind: "approval-timeout", actor: "controller", reason: next.reason } as const;
-    context.recordEvent({ ...ev, data: { ...data, ...approvalData(p) } });
-    if (next.onTimeout === "wait") {
-      this.decide(approvalTimedOut(p));
-      return;
-    }
-    if (next.onTimeout === "promote") {
-      this.decide(approvePlan(p, "controller", now));
-      await this.drive(this.deps.windowHealth());
-      return;
-    }
-    const doc = context.state().doc;
-    this.deps.changeDocument(
-      {
-        percent: 0,
-        rolledBack: {
-          at: new Date(now).toISOString(),
-          reason: next.reason,
-          ...(doc.release ? { release: doc.release } : {}),
-        },
-      },
-      { kind: "rollback", actor: "controller", reason: next.reason, data: { ...data, canary: doc.canary } },
-    );
-    await wakes.clear(PLAN_CONCERN);
+  /** What ./plan-approval.ts needs of the runner. */
+  private get approvalHost(): ApprovalHost {
+    return {
+      context: this.deps.context,
+      wakes: this.deps.wakes,
+      concern: PLAN_CONCERN,
+      changeDocument: (patch, ev) => this.deps.changeDocument(patch, ev),
+      decide: (p) => this.decide(p),
+      drive: () => this.drive(this.deps.windowHealth()),
+    };
   }
 
   /** An operator write started a new attempt: a document with `steps` starts a plan. */
@@ -324,17 +288,7 @@ export class PlanRunner {
     if (kind === "approve") {
       // A wait that is due but not yet applied (its alarm not rung yet) counts: drive first.
       await this.drive(this.deps.windowHealth());
-      const before = this.plan;
-      const p = approvePlan(before, actor, now);
-      this.decide(p);
-      const step = p.steps[p.index];
-      context.recordEvent({
-        kind: "approve",
-        actor,
-        reason: req.reason?.trim() || `step ${p.index + 1}/${p.steps.length} (${step.percent} %) approved by ${actor}`,
-        data: { index: p.index, percent: step.percent, ...approvalData(p, now), ...noteOf(req) },
-      });
-      await this.drive(this.deps.windowHealth());
+      await approveStep(this.approvalHost, this.plan, actor, req.reason, noteOf(req));
     } else if (kind === "pause") {
       const reason = req.reason?.trim() || "paused by the operator";
       const p = pausePlan(this.plan, actor, reason, "operator", now);
@@ -403,17 +357,6 @@ export class PlanRunner {
     );
     this.deps.rolesSwitched();
   }
-}
-
-/** The figures of a step's wait for approval, for its events. */
-function approvalData(p: PlanState, now?: number): Record<string, unknown> {
-  const a = p.steps[p.index].approve;
-  return {
-    approveTimeoutSeconds: a?.timeoutSeconds ?? null,
-    onTimeout: a?.onTimeout ?? "wait",
-    ...(p.awaiting ? { waitingSince: new Date(p.awaiting.since).toISOString() } : {}),
-    ...(p.awaiting && now !== undefined ? { waitedSeconds: Math.floor((now - p.awaiting.since) / 1000) } : {}),
-  };
 }
 
 /** The caller's free-text note for an event's data (the actor is the token's name, not this). */
