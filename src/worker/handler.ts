@@ -288,10 +288,12 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
     // For experiments the visitor stays in the canary's arm, whoever answered (the canary's failure
     // is part of its effect): the goals count there, and the stable answer is no stable exposure.
     recordSafely(routed, outcome(answered, "stable", result, false), visitor, network, exposure && NOT_EXPOSED);
-    const goals = goalsOf(flags.goals, method, path, result);
+  }
+  // Matched once, against the answer the visitor got: for the rollout's arm and every flag's.
+  const goals = goalsOf(flags.goals, method, path, result);
+  if (failover !== null) {
     if (goals !== null && goals.length > 0) reachGoalsSafely(routed, d.slot, visitor, network, goals);
   } else if (!diverted) {
-    const goals = goalsOf(flags.goals, method, path, result);
     recordSafely(routed, outcome(d.slot, d.role, result, false), visitor, network, reachedBy(goals, d.reason));
   }
 
@@ -302,7 +304,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext, progress
       outcome(answered, answered === routing.canary ? "canary" : "stable", result, failover !== null),
       visitor,
       network,
-      goalsOf(flags.goals, method, path, result),
+      goals,
     );
 
   let response: Response;
