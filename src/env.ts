@@ -54,6 +54,11 @@ export interface Env {
    * (src/admin/ofrep-api.ts), and nothing else. Admin tokens may do the same.
    */
   FLAGS_TOKEN?: string;
-  /** Control only: where the controller POSTs its events. */
+  /**
+   * Control only: where the controller sends its events (src/model/notifications.ts,
+   * docs/notifications.md), a JSON string or object in `[vars]`. The secrets it names are read by name.
+   */
+  NOTIFICATIONS?: unknown;
+  /** Control only, the earlier single webhook: every event POSTed as `{text, event}`. */
   WEBHOOK_URL?: string;
 }

@@ -35,6 +35,7 @@ import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
 import type { ControllerContext } from "./context";
 import { EventLog } from "./events";
+import { Notifier, NOTIFY_CONCERN, type NotifierSource } from "./notifier";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
 import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
 import { buildSnapshot } from "./snapshot";
@@ -69,6 +70,8 @@ export class RolloutController extends DurableObject<Env> {
   clock: () => number = () => Date.now();
   /** Test seam: where webhooks go instead of env.WEBHOOK_URL (not persisted). */
   webhookUrlOverride: string | undefined;
+  /** Test seam: NOTIFICATIONS and the secrets it names, instead of env's (not persisted). */
+  notificationsOverride: { config: unknown; secrets: Record<string, string> } | undefined;
 
   private readonly store: ControllerStore;
   private readonly writeBehind = new WriteBehind();
@@ -77,6 +80,7 @@ export class RolloutController extends DurableObject<Env> {
   private readonly archive: ExperimentArchive;
   private readonly context: ControllerContext;
   private readonly events: EventLog;
+  private readonly notifier: Notifier;
   private readonly wakes: Wakes;
   private readonly kv: KvSync;
   /** Guarded flags: their batches judged, a failing one switched off (./flag-guard.ts). */
@@ -129,13 +133,20 @@ export class RolloutController extends DurableObject<Env> {
       recordEvent: (ev) => this.events.record(ev),
       background: (work) => ctx.waitUntil(work),
     };
-    this.events = new EventLog(
+    this.events = new EventLog(this.store, this.context, (event) => this.notifier.notify(event));
+    this.wakes = new Wakes(this.context, ctx.storage);
+    this.notifier = new Notifier(
       this.store,
       this.context,
-      () => this.webhookUrlOverride ?? env.WEBHOOK_URL,
-      () => ({ release: this.state.doc.release ?? null, canary: this.state.doc.canary }),
+      this.wakes,
+      () => notifierSource(env, this.notificationsOverride, this.webhookUrlOverride),
+      () => ({
+        release: this.state.doc.release ?? null,
+        canary: this.state.doc.canary,
+        percent: this.state.doc.percent,
+        attempt: this.state.attempt,
+      }),
     );
-    this.wakes = new Wakes(this.context, ctx.storage);
     this.experiments = new ControllerExperiments(
       this.context,
       () => this.windows,
@@ -169,6 +180,7 @@ export class RolloutController extends DurableObject<Env> {
     });
     this.wakes.handle(KV_WRITE_CONCERN, () => this.kv.flush());
     this.wakes.handle(PLAN_CONCERN, () => this.plan.drive(this.windowHealth()));
+    this.wakes.handle(NOTIFY_CONCERN, () => this.notifier.drain());
     this.kv.resumeOwedWrite();
   }
 
@@ -262,6 +274,7 @@ export class RolloutController extends DurableObject<Env> {
       stateRepaired: this.stateRepaired,
       flags: flags ?? undefined,
       experiments: this.experiments.status(),
+      notifications: this.notifier.status(),
     });
   }
 
@@ -280,7 +293,7 @@ export class RolloutController extends DurableObject<Env> {
     await Promise.all(this.counting);
     this.writeBehind.flush();
     this.archive.flush();
-    await this.kv.settle();
+    await Promise.all([this.kv.settle(), this.notifier.idle()]);
   }
 
   async history(limit = 50): Promise<RolloutEvent[]> {
@@ -412,4 +425,18 @@ async function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 
 function secondsOf(epochMs: number): number {
   return Math.floor(epochMs / 1000);
+}
+
+/** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */
+function notifierSource(
+  env: Env,
+  override: { config: unknown; secrets: Record<string, string> } | undefined,
+  webhookUrl: string | undefined,
+): NotifierSource {
+  const vars = env as unknown as Record<string, unknown>;
+  return {
+    config: () => (override ? override.config : vars.NOTIFICATIONS),
+    secret: (name) =>
+      name === "WEBHOOK_URL" && webhookUrl !== undefined ? webhookUrl : override ? override.secrets[name] : vars[name],
+  };
 }

@@ -22,6 +22,8 @@ export interface SnapshotInput {
   flags?: StatusSnapshot["flags"];
   /** The experiments over the goals; absent when no goals are declared. */
   experiments?: StatusSnapshot["experiments"];
+  /** Destinations and their deliveries; absent when none is configured. */
+  notifications?: StatusSnapshot["notifications"];
 }
 
 export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
@@ -54,6 +56,7 @@ export function buildSnapshot(input: SnapshotInput): StatusSnapshot {
     ...(input.stateRepaired ? { stateRepaired: input.stateRepaired } : {}),
     ...(input.flags ? { flags: input.flags } : {}),
     ...(input.experiments ? { experiments: input.experiments } : {}),
+    ...(input.notifications ? { notifications: input.notifications } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // docs/storage-schema.md ("Durable Object"); keep the two in step. Thin: SQL in, plain values out.
 import type { EventKind, RolloutEvent } from "../model/status";
 import type { WindowRow } from "../health/window";
+import type { Outgoing } from "../notify/destinations";
 
 /** Events kept; older ones are pruned so storage stays bounded over years of rollouts. */
 export const MAX_EVENTS = 10_000;
@@ -21,6 +22,65 @@ export class ControllerStore {
       actor TEXT NOT NULL, reason TEXT NOT NULL, data TEXT)`);
     sql.exec(`CREATE TABLE IF NOT EXISTS experiment_part (
       name TEXT NOT NULL, part INTEGER NOT NULL, v TEXT NOT NULL, PRIMARY KEY (name, part))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS notification (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, event_id INTEGER NOT NULL,
+      kind TEXT NOT NULL, message_id TEXT NOT NULL, outgoing TEXT NOT NULL,
+      tries INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT)`);
+  }
+
+  /** Queues one request for a destination (./notifier.ts); due at `nextAt`. */
+  addNotification(n: Omit<QueuedNotification, "id" | "tries" | "error">): void {
+    this.sql.exec(
+      `INSERT INTO notification (destination, event_id, kind, message_id, outgoing, next_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      n.destination,
+      n.eventId,
+      n.kind,
+      n.messageId,
+      JSON.stringify(n.outgoing),
+      n.nextAt,
+    );
+  }
+
+  /** Each destination's oldest queued request: they go out in order, one at a time per destination. */
+  notificationHeads(): QueuedNotification[] {
+    return this.sql
+      .exec<NotificationRow>(
+        `SELECT n.* FROM notification n JOIN (SELECT MIN(id) AS id FROM notification GROUP BY destination) h ON n.id = h.id`,
+      )
+      .toArray()
+      .map(notificationOf);
+  }
+
+  /** Queued requests per destination. */
+  notificationsWaiting(): Map<string, number> {
+    const rows = this.sql
+      .exec<{ destination: string; n: number }>(
+        `SELECT destination, COUNT(*) AS n FROM notification GROUP BY destination`,
+      )
+      .toArray();
+    return new Map(rows.map((r) => [r.destination, r.n]));
+  }
+
+  /** The earliest time a queued request is due (null: none queued). */
+  nextNotificationAt(): number | null {
+    const row = this.sql.exec<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM notification`).one();
+    return row.t ?? null;
+  }
+
+  /** A try is about to be made, or failed and waits until `nextAt`. */
+  retryNotification(id: number, tries: number, nextAt: number, error: string | null): void {
+    this.sql.exec(`UPDATE notification SET tries = ?, next_at = ?, error = ? WHERE id = ?`, tries, nextAt, error, id);
+  }
+
+  deleteNotification(id: number): void {
+    this.sql.exec(`DELETE FROM notification WHERE id = ?`, id);
+  }
+
+  /** Drops what is queued for destinations no longer configured. */
+  deleteNotificationsExcept(destinations: readonly string[]): number {
+    const all = [...this.notificationsWaiting().keys()].filter((d) => !destinations.includes(d));
+    for (const d of all) this.sql.exec(`DELETE FROM notification WHERE destination = ?`, d);
+    return all.length;
   }
 
   /**
@@ -182,4 +242,43 @@ export class ControllerStore {
         ...(r.data ? { data: JSON.parse(r.data) } : {}),
       }));
   }
+}
+
+export interface QueuedNotification {
+  id: number;
+  destination: string;
+  eventId: number;
+  kind: EventKind;
+  /** Standard Webhooks' webhook-id: the same on every try. */
+  messageId: string;
+  outgoing: Outgoing;
+  tries: number;
+  nextAt: number;
+  error: string | null;
+}
+
+type NotificationRow = {
+  id: number;
+  destination: string;
+  event_id: number;
+  kind: EventKind;
+  message_id: string;
+  outgoing: string;
+  tries: number;
+  next_at: number;
+  error: string | null;
+};
+
+function notificationOf(r: NotificationRow): QueuedNotification {
+  return {
+    id: r.id,
+    destination: r.destination,
+    eventId: r.event_id,
+    kind: r.kind,
+    messageId: r.message_id,
+    outgoing: JSON.parse(r.outgoing) as Outgoing,
+    tries: r.tries,
+    nextAt: r.next_at,
+    error: r.error,
+  };
 }

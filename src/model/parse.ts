@@ -4,6 +4,7 @@ import type * as z from "../lib/zod";
 import { ALL_STABLE, rolloutSchema, type Rollout } from "./rollout";
 import { NO_FLAGS, flagsDocumentSchema, type FlagsDocument } from "./flags";
 import { NO_DOCUMENT, fingerprintOf } from "./fingerprint";
+import { NO_NOTIFICATIONS, notificationsSchema, type Notifications } from "./notifications";
 import { MAX_TEXT_BYTES, oversizedText, sizeProblems, textProblems } from "./limits";
 import { utf8Bytes } from "../lib/utf8";
 import { closest } from "../lib/closest";
@@ -36,9 +37,17 @@ export function parseRollout(text: string | null): ParseResult {
 /** `null` (key missing) is a valid state: no flags. */
 export function parseFlags(text: string | null): DocumentResult<FlagsDocument> {
   if (text === null) return { ok: true, doc: NO_FLAGS, fingerprint: NO_DOCUMENT };
-  return parseDocument(text, flagsDocumentSchema, '{"flags": {"new-checkout": {"rollout": {"percent": 10}}}}', (t) =>
-    utf8Bytes(t) > MAX_TEXT_BYTES ? [oversizedText(`${Math.ceil(utf8Bytes(t) / 1024)} KiB`)] : [],
+  return parseDocument(
+    text,
+    flagsDocumentSchema,
+    '{"flags": {"new-checkout": {"rollout": {"percent": 10}}}}',
+    textSize,
   );
+}
+
+/** A document with no size rules of its own: only the limit on its text. */
+function textSize(text: string): ConfigProblem[] {
+  return utf8Bytes(text) > MAX_TEXT_BYTES ? [oversizedText(`${Math.ceil(utf8Bytes(text) / 1024)} KiB`)] : [];
 }
 
 function parseDocument<S extends z.ZodMiniType>(
@@ -168,4 +177,20 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return "an object";
   return String(v);
+}
+
+/**
+ * The control Worker's NOTIFICATIONS variable: a JSON string (`[vars]` or `--var`) or the object
+ * wrangler binds for a JSON value. Absent or empty: no destinations.
+ */
+export function parseNotifications(value: unknown): DocumentResult<Notifications> {
+  if (value === undefined || value === null || value === "")
+    return { ok: true, doc: NO_NOTIFICATIONS, fingerprint: NO_DOCUMENT };
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return parseDocument(
+    text,
+    notificationsSchema,
+    '{"destinations": [{"type": "slack", "name": "releases", "urlSecret": "SLACK_WEBHOOK_URL"}]}',
+    textSize,
+  );
 }

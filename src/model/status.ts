@@ -36,28 +36,31 @@ export interface RuleVerdict {
   detail: string;
 }
 
-export type EventKind =
-  | "attempt" // a new document version began a new attempt
-  | "rollback"
-  | "would-roll-back" // rollback.mode "observe": the judgement failed, nothing was changed
-  | "step"
-  | "plan-start"
-  | "plan-extended"
-  | "plan-complete"
-  | "pause"
-  | "resume"
-  | "approve" // a person (or onTimeout "promote") approved a plan step that waited for it
-  | "approval-wait" // a step with `approve` held healthy: it waits for `edgeshift approve`
-  | "approval-timeout" // nobody approved within approveTimeoutSeconds: the step's onTimeout applied
-  | "promote"
-  | "abort"
-  | "sample-ratio"
-  | "config-error"
-  | "operator-write-won" // KV held an operator's version when the controller was about to write: theirs stays
-  | "operator-write-unseen" // isolates routed by a version KV never showed the controller; it wrote anyway
-  | "webhook-failed"
-  | "flag-killed" // a guarded flag's treatment failed its judgement: switched off
-  | "would-kill-flag"; // the same with guard.mode "observe": nothing was changed
+/** Every kind of event the controller records (a notification destination picks from these). */
+export const EVENT_KINDS = [
+  "attempt", // a new document version began a new attempt
+  "rollback",
+  "would-roll-back", // rollback.mode "observe": the judgement failed, nothing was changed
+  "step",
+  "plan-start",
+  "plan-extended",
+  "plan-complete",
+  "pause",
+  "resume",
+  "approve", // a person (or onTimeout "promote") approved a plan step that waited for it
+  "approval-wait", // a step with `approve` held healthy: it waits for `edgeshift approve`
+  "approval-timeout", // nobody approved within approveTimeoutSeconds: the step's onTimeout applied
+  "promote",
+  "abort",
+  "sample-ratio",
+  "config-error",
+  "operator-write-won", // KV held an operator's version when the controller was about to write: theirs stays
+  "operator-write-unseen", // isolates routed by a version KV never showed the controller; it wrote anyway
+  "webhook-failed", // a notification could not be delivered (never itself notified: a failing receiver must not loop)
+  "flag-killed", // a guarded flag's treatment failed its judgement: switched off
+  "would-kill-flag", // the same with guard.mode "observe": nothing was changed
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface RolloutEvent {
   id: number;
@@ -277,6 +280,35 @@ export interface StatusSnapshot {
   flags?: { fingerprint: string; flags: FlagStatus[]; error: string | null };
   /** Experiments over the goals (absent: no goals declared, or nothing counted yet). */
   experiments?: ExperimentStatus[];
+  /** Where events are sent and how that goes (absent: no destination configured). */
+  notifications?: NotificationsStatus;
+}
+
+export interface NotificationsStatus {
+  /** Why NOTIFICATIONS was not used (null: it is valid or unset): nothing configured there is sent. */
+  problem: string | null;
+  destinations: DestinationStatus[];
+}
+
+export interface DestinationStatus {
+  name: string;
+  /** "slack", "teams", "discord", "pagerduty", "json", or "legacy" (the WEBHOOK_URL secret). */
+  type: string;
+  /** Event kinds sent; PagerDuty's change events as "change:<kind>". */
+  events: string[];
+  /** Why it cannot send now (a secret missing or malformed), or null. */
+  problem: string | null;
+  /** Requests delivered and given up since the controller's storage began. */
+  sent: number;
+  failed: number;
+  /** Requests queued, the one being retried included. */
+  waiting: number;
+  lastSent: { at: string; eventId: number; kind: EventKind } | null;
+  lastFailure: { at: string; eventId: number; kind: EventKind; tries: number; error: string } | null;
+  /** The request at the head of the queue, when it failed at least once and waits for its next try. */
+  retrying: { eventId: number; kind: EventKind; tries: number; nextAt: string; error: string } | null;
+  /** PagerDuty: incidents opened by rollbacks and not yet resolved by a healthy attempt. */
+  openIncidents?: string[];
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort" | "approve";

@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   "src/health": 3,
   "src/plan": 3,
   "src/shadow": 3,
+  "src/notify": 3,
   "src/telemetry": 3,
   "src/env.ts": 4,
   "src/proxy": 4,

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseRollout } from "../../src/model/parse";
 import { rolloutSchema } from "../../src/model/rollout";
 import { ActionNotApplicable } from "../../src/model/action-error";
-import { webhookBody } from "../../src/controller/webhook";
+import { messageOf } from "../../src/notify/message";
 import {
   advance,
   approvalTimedOut,
@@ -195,7 +195,7 @@ describe("the timeout policy", () => {
 describe("the webhook's line", () => {
   it("says who approved, and that a person is wanted", () => {
     const ev = (kind: "approve" | "approval-wait", actor: string, reason: string) =>
-      webhookBody({ id: 1, at: "2026-01-01T00:00:00.000Z", kind, actor, reason }, { release: "v2", canary: "green" })
+      messageOf({ id: 1, at: "2026-01-01T00:00:00.000Z", kind, actor, reason }, { release: "v2", canary: "green" })
         .text;
     expect(ev("approve", "alice", "dashboards look good")).toBe(
       "edgeshift plan step approved release v2 (green) by alice: dashboards look good",

@@ -6,5 +6,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     blueUrl: string;
     greenUrl: string;
+    hooksUrl: string;
   }
 }

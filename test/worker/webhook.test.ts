@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterEach, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
-import { counters, freshController, putDoc, report } from "./controller-helpers";
+import { alarm, clockAhead, counters, freshController, putDoc, report } from "./controller-helpers";
 
 const receiver = () => inject("greenUrl") + "/__origin/webhook";
 let current: ControllerRpc | null = null;
@@ -48,20 +48,33 @@ it("POSTs a Slack-compatible body with the structured event on rollback", async 
   expect((await c.history(10)).some((e) => e.kind === "webhook-failed")).toBe(false);
 });
 
-it("a receiver that is down: one retry, then a webhook-failed event; the rollback stands", async () => {
+it("a receiver that is down: retried with backoff, given up after 6 tries with a webhook-failed event; the rollback stands", async () => {
   // Port 9 (discard) on localhost: nothing listens, the connection is refused.
   const c = await withWebhook("http://127.0.0.1:9/hook");
   const { fp } = await putDoc({ percent: 10, release: "v8", rollback: { minRequests: 20 } });
   const v = await c.report(report(fp, counters(40, 20), counters(100)));
   expect(v.doc?.rolledBack).toBeDefined();
-  const failed = await vi.waitFor(
-    async () => {
-      const f = (await c.history(20)).filter((e) => e.kind === "webhook-failed");
-      if (f.length < 2) throw new Error("not yet");
-      return f;
-    },
-    { timeout: 15_000, interval: 200 },
+  await c.settle();
+  const legacy = async () => (await c.status()).notifications!.destinations[0];
+  expect(await legacy()).toMatchObject({
+    name: "WEBHOOK_URL",
+    type: "legacy",
+    waiting: 2,
+    retrying: { kind: "attempt", tries: 1, error: expect.stringMatching(/^could not connect/) },
+  });
+  // Backoff 2 s, 10 s, 30 s, 2 min, 10 min (±20 %): each alarm here is past the next try.
+  for (const [i, ahead] of [3, 16, 56, 200].entries()) {
+    await clockAhead(c, ahead);
+    await alarm(c);
+    expect((await legacy()).retrying?.tries, `after alarm ${i + 1}`).toBe(i + 2);
+  }
+  // The sixth try fails: given up. The rollback's notification, queued behind it, is tried at once.
+  await clockAhead(c, 1000);
+  await alarm(c);
+  const failed = (await c.history(20)).filter((e) => e.kind === "webhook-failed");
+  expect(failed[0].reason).toMatch(
+    /^notification to "WEBHOOK_URL" for event \d+ \(attempt\) given up after 6 tries: could not connect/,
   );
-  expect(failed[0].reason).toMatch(/failed after 2 tries/);
+  expect(await legacy()).toMatchObject({ failed: 1, waiting: 1, retrying: { kind: "rollback", tries: 1 } });
   expect((await c.status()).state).toBe("rolled-back");
 });

@@ -1,0 +1,77 @@
+// The generic JSON destination, signed as the Standard Webhooks specification says
+// (github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md), so a
+// receiver verifies it with that project's libraries in any language instead of code of its own:
+//   webhook-id        the message's id, the same on every retry (the receiver's de-duplication key)
+//   webhook-timestamp seconds since the epoch at this try (the receiver rejects old ones: replay)
+//   webhook-signature "v1," + base64 HMAC-SHA256 over `${id}.${timestamp}.${body}`
+// The key is the secret's base64 after "whsec_" (the spec's form); any other secret is used as its
+// UTF-8 bytes (a receiver then verifies with the raw key). Web Crypto only: Workers and Node alike.
+import type { Message } from "./message";
+
+export interface JsonNotification {
+  /** "edgeshift.rollback": the event kind, namespaced as the specification suggests. */
+  type: string;
+  timestamp: string;
+  data: Message["event"] & {
+    title: string;
+    text: string;
+    release: string | null;
+    canary?: string;
+    percent?: number;
+    attempt?: number;
+    link?: string;
+  };
+}
+
+export function jsonBody(m: Message): JsonNotification {
+  return {
+    type: `edgeshift.${m.event.kind}`,
+    timestamp: m.event.at,
+    data: {
+      ...m.event,
+      title: m.title,
+      text: m.text,
+      release: m.subject.release,
+      ...(m.subject.canary !== undefined ? { canary: m.subject.canary } : {}),
+      ...(m.subject.percent !== undefined ? { percent: m.subject.percent } : {}),
+      ...(m.subject.attempt !== undefined ? { attempt: m.subject.attempt } : {}),
+      ...(m.link ? { link: m.link } : {}),
+    },
+  };
+}
+
+export async function signatureHeaders(
+  secret: string,
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Promise<Record<string, string>> {
+  const key = await crypto.subtle.importKey("raw", keyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestampSeconds),
+    "webhook-signature": `v1,${base64(new Uint8Array(mac))}`,
+  };
+}
+
+const PREFIX = "whsec_";
+
+function keyBytes(secret: string): Uint8Array {
+  if (secret.startsWith(PREFIX)) {
+    try {
+      return Uint8Array.from(atob(secret.slice(PREFIX.length)), (c) => c.charCodeAt(0));
+    } catch {
+      // Not base64 after all: the raw bytes below, as for any other secret.
+    }
+  }
+  return new TextEncoder().encode(secret);
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}

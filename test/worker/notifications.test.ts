@@ -1,0 +1,275 @@
+// The controller's notifications inside workerd against a real local receiver (global-setup's
+// hook receiver, one path per destination): each format as it arrives, PagerDuty's incident
+// resolved by the next healthy attempt, retries with backoff in order, failures in status and in
+// the event log, and a queue that outlives a restart. Time moves with the controller's clock seam
+// and alarms run with runDurableObjectAlarm: no test sleeps for a backoff.
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { Webhook } from "standardwebhooks";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import type { RolloutController } from "../../src/controller/durable-object";
+import type { ControllerRpc } from "../../src/controller/rpc";
+import { alarm, clockAhead, controllerById, counters, freshController, putDoc, report } from "./controller-helpers";
+
+/** What scripts/lib/hook-receiver.ts recorded of one POST. */
+type Received = { path: string; headers: Record<string, string>; body: string };
+const hooks = () => inject("hooksUrl");
+const SIGNING = "whsec_" + btoa("a-32-byte-signing-key-for-tests!");
+let n = 0;
+let current: ControllerRpc | null = null;
+afterEach(async () => {
+  await current?.settle();
+  current = null;
+});
+
+/** A fresh controller whose destinations are paths under a prefix of its own on the receiver. */
+async function withDestinations(destinations: object[], extra: Record<string, string> = {}, statusUrl?: string) {
+  const prefix = `/t${Date.now()}-${n++}`;
+  const c = (current = freshController());
+  const override = {
+    config: { ...(statusUrl ? { statusUrl } : {}), destinations },
+    secrets: {
+      SLACK_URL: `${hooks()}${prefix}/slack`,
+      TEAMS_URL: `${hooks()}${prefix}/teams`,
+      DISCORD_URL: `${hooks()}${prefix}/discord`,
+      PD_KEY: "R0UTINGKEY0123456789abcdef012345",
+      JSON_KEY: SIGNING,
+      ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, v.replace("{prefix}", prefix)])),
+    },
+  };
+  await setOverride(c, override);
+  return { c: c as ControllerRpc & { id: DurableObjectId }, prefix, override };
+}
+
+async function setOverride(c: ControllerRpc, override: RolloutController["notificationsOverride"]) {
+  await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (o) => {
+    o.notificationsOverride = override;
+  });
+}
+
+const ALL = (prefix: string) => [
+  { type: "slack", name: "releases", urlSecret: "SLACK_URL" },
+  { type: "teams", name: "teams", urlSecret: "TEAMS_URL" },
+  { type: "discord", name: "discord", urlSecret: "DISCORD_URL" },
+  { type: "pagerduty", name: "oncall", routingKeySecret: "PD_KEY", url: `${hooks()}${prefix}/pd`, source: "shop-edge" },
+  { type: "json", name: "audit", url: `${hooks()}${prefix}/json`, signingSecret: "JSON_KEY" },
+];
+
+async function received(prefix: string): Promise<Received[]> {
+  const all = (await (await fetch(`${hooks()}/__hooks`)).json()) as Received[];
+  return all.filter((r) => r.path.startsWith(prefix + "/"));
+}
+const bodies = async (prefix: string, path: string) =>
+  (await received(prefix)).filter((r) => r.path === `${prefix}${path}`).map((r) => JSON.parse(r.body));
+
+async function rollBack(c: ControllerRpc, release = "v7") {
+  const { fp } = await putDoc({ percent: 10, release, rollback: { minRequests: 20 } });
+  const v = await c.report(report(fp, counters(40, 20), counters(100)));
+  expect(v.doc?.rolledBack).toBeDefined();
+  await c.settle();
+}
+
+const rollbackRules = { minRequests: 20, windowSeconds: 60 };
+
+describe("each destination in its format", () => {
+  it("a rollback reaches Slack, Teams, Discord, PagerDuty and the signed JSON receiver; the next attempt's healthy step resolves the incident", async () => {
+    const { c, prefix } = await withDestinations([], {}, "https://shop.example.com/__edgeshift/").then(async (x) => {
+      await setOverride(x.c, { ...x.override, config: { ...x.override.config, destinations: ALL(x.prefix) } });
+      return x;
+    });
+    await rollBack(c);
+
+    const [slack] = (await bodies(prefix, "/slack")).filter((b) => b.text.includes("rolled back"));
+    expect(slack.text).toMatch(/^edgeshift rolled back release v7 \(green\): canary/);
+    expect(slack.blocks[0].text.text).toBe(":rotating_light: Rolled back release v7 (green)");
+    expect(slack.blocks.at(-1).elements[0].url).toBe("https://shop.example.com/__edgeshift/");
+
+    const teams = (await bodies(prefix, "/teams")).find((b) =>
+      b.attachments[0].content.body[0].text.startsWith("Rolled back"),
+    );
+    expect(teams.attachments[0].content.body[0].color).toBe("Attention");
+
+    const discord = (await bodies(prefix, "/discord")).find((b) => b.embeds[0].title.startsWith("Rolled back"));
+    expect(discord.embeds[0].color).toBe(0xd93f0b);
+
+    const pd = await bodies(prefix, "/pd/v2/enqueue");
+    expect(pd).toHaveLength(1);
+    expect(pd[0]).toMatchObject({
+      routing_key: "R0UTINGKEY0123456789abcdef012345",
+      event_action: "trigger",
+      dedup_key: "shop-edge/rollback/attempt-1",
+      payload: { source: "shop-edge", severity: "critical", class: "rollback" },
+    });
+    // The new attempt's start went as a change event, before the rollback's incident.
+    expect((await bodies(prefix, "/pd/v2/change/enqueue"))[0].payload.summary).toMatch(
+      /^edgeshift new attempt release v7/,
+    );
+
+    const signed = (await received(prefix)).filter((r) => r.path === `${prefix}/json`);
+    const verified = signed.map((r) => new Webhook(SIGNING).verify(r.body, r.headers) as { type: string });
+    expect(verified.map((v) => v.type)).toEqual(["edgeshift.attempt", "edgeshift.rollback"]);
+
+    let s = await c.status();
+    expect(s.notifications!.destinations.find((d) => d.name === "oncall")).toMatchObject({
+      sent: 2,
+      failed: 0,
+      waiting: 0,
+      openIncidents: ["shop-edge/rollback/attempt-1"],
+    });
+
+    // A new attempt: starting is no proof of health; its first step, taken on a passing judgement, is.
+    await putDoc({ release: "v8", steps: [10, 100], stepSeconds: 60, rollback: rollbackRules });
+    await c.view();
+    await c.settle();
+    expect((await bodies(prefix, "/pd/v2/enqueue")).map((b) => b.event_action)).toEqual(["trigger"]);
+    const fp = (await c.status()).config.fingerprint;
+    await c.report(report(fp, counters(30), counters(270)));
+    await clockAhead(c, 61);
+    await alarm(c);
+    const after = await bodies(prefix, "/pd/v2/enqueue");
+    expect(after.map((b) => b.event_action)).toEqual(["trigger", "resolve"]);
+    expect(after[1]).toEqual({
+      routing_key: "R0UTINGKEY0123456789abcdef012345",
+      event_action: "resolve",
+      dedup_key: "shop-edge/rollback/attempt-1",
+    });
+    s = await c.status();
+    expect(s.notifications!.destinations.find((d) => d.name === "oncall")!.openIncidents).toEqual([]);
+    expect((await bodies(prefix, "/slack")).map((b) => b.blocks[0].text.text)).toContain(
+      ":information_source: Plan step release v8 (green)",
+    );
+  });
+});
+
+describe("when the receiver fails", () => {
+  it("429 and 503 are retried with backoff, in order; status shows the one waiting; then both arrive", async () => {
+    const { c, prefix } = await withDestinations([
+      { type: "slack", name: "releases", urlSecret: "SLACK_URL", events: ["attempt", "rollback"] },
+    ]);
+    await fetch(`${hooks()}/__hooks/script?path=${prefix}/slack`, {
+      method: "PUT",
+      body: JSON.stringify([{ status: 503 }, { status: 429, retryAfter: "20" }]),
+    });
+    await rollBack(c);
+    let d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({
+      sent: 0,
+      failed: 0,
+      waiting: 2,
+      retrying: { kind: "attempt", tries: 1, error: "answered 503: scripted 503" },
+    });
+    // The rollback waits behind the attempt: a destination's messages arrive in order.
+    expect(await received(prefix)).toHaveLength(1);
+
+    // Not due yet: the alarm sends nothing.
+    await alarm(c);
+    expect(await received(prefix)).toHaveLength(1);
+
+    await clockAhead(c, 3);
+    await alarm(c);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d.retrying).toMatchObject({ tries: 2, error: "answered 429: scripted 429" });
+    // Retry-After 20 s is longer than the 10 s backoff: it is honoured.
+    const waitMs = Date.parse(d.retrying!.nextAt) - (Date.now() + 3_000);
+    expect(waitMs).toBeGreaterThan(18_000);
+    expect(waitMs).toBeLessThan(21_000);
+
+    await clockAhead(c, 24);
+    await alarm(c);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 2, failed: 0, waiting: 0, retrying: null, lastSent: { kind: "rollback" } });
+    const texts = (await received(prefix)).map((r) => JSON.parse(r.body).text as string);
+    expect(texts.map((t) => t.split(" ")[1])).toEqual(["new", "new", "new", "rolled"]);
+  });
+
+  it("a 404 is given up at once: counted, shown with the receiver's words, an event names it; the rollback stands", async () => {
+    const { c, prefix } = await withDestinations([
+      { type: "discord", name: "discord", urlSecret: "DISCORD_URL", events: ["rollback"] },
+    ]);
+    await fetch(`${hooks()}/__hooks/script?path=${prefix}/discord`, {
+      method: "PUT",
+      body: JSON.stringify([{ status: 404, body: '{"message": "Unknown Webhook", "code": 10015}' }]),
+    });
+    await rollBack(c);
+    const s = await c.status();
+    expect(s.state).toBe("rolled-back");
+    expect(s.notifications!.destinations[0]).toMatchObject({
+      sent: 0,
+      failed: 1,
+      waiting: 0,
+      lastFailure: { kind: "rollback", tries: 1, error: 'answered 404: {"message": "Unknown Webhook", "code": 10015}' },
+    });
+    const failed = (await c.history(10)).find((e) => e.kind === "webhook-failed")!;
+    expect(failed.reason).toMatch(
+      /^notification to "discord" for event \d+ \(rollback\) given up after 1 try: answered 404/,
+    );
+    expect(await received(prefix)).toHaveLength(1);
+  });
+
+  it("a secret not set: status names it and the command; nothing is sent, the other destinations are", async () => {
+    const { c, prefix } = await withDestinations([
+      { type: "teams", name: "teams", urlSecret: "NOT_PUT", events: ["rollback"] },
+      { type: "slack", name: "releases", urlSecret: "SLACK_URL", events: ["rollback"] },
+    ]);
+    await rollBack(c);
+    const [teams, slack] = (await c.status()).notifications!.destinations;
+    expect(teams).toMatchObject({
+      problem: "the secret NOT_PUT is not set: `wrangler secret put NOT_PUT -c wrangler.control.toml`",
+      failed: 1,
+      lastFailure: { tries: 1, error: expect.stringMatching(/NOT_PUT is not set/) },
+    });
+    expect(slack).toMatchObject({ problem: null, sent: 1 });
+    expect((await received(prefix)).map((r) => r.path)).toEqual([`${prefix}/slack`]);
+  });
+
+  it("an invalid NOTIFICATIONS: status says why and nothing in it is sent", async () => {
+    const { c, prefix } = await withDestinations([
+      { type: "slack", name: "releases", url: "https://hooks.slack.com/x" },
+    ]);
+    await rollBack(c);
+    const s = await c.status();
+    expect(s.notifications!.problem).toMatch(
+      /^NOTIFICATIONS is invalid, nothing in it is used: destinations\.0\.urlSecret: required/,
+    );
+    expect(s.notifications!.destinations).toEqual([]);
+    expect(await received(prefix)).toEqual([]);
+  });
+});
+
+describe("durability", () => {
+  it("what is queued outlives a restart: the alarm delivers it after the object comes back", async () => {
+    const { c, prefix, override } = await withDestinations([
+      {
+        type: "json",
+        name: "audit",
+        url: `${hooks()}/PLACEHOLDER/json`,
+        signingSecret: "JSON_KEY",
+        events: ["rollback"],
+      },
+    ]);
+    const config = {
+      destinations: [{ ...(override.config.destinations[0] as object), url: `${hooks()}${prefix}/json` }],
+    };
+    await setOverride(c, { ...override, config });
+    await fetch(`${hooks()}/__hooks/script?path=${prefix}/json`, {
+      method: "PUT",
+      body: JSON.stringify([{ status: 500 }]),
+    });
+    await rollBack(c);
+    expect((await c.status()).notifications!.destinations[0]).toMatchObject({ waiting: 1, retrying: { tries: 1 } });
+
+    await abortAllDurableObjects();
+    const again = (current = controllerById(c.id));
+    await setOverride(again, { ...override, config });
+    await clockAhead(again, 3);
+    await alarm(again);
+    const s = await again.status();
+    expect(s.notifications!.destinations[0]).toMatchObject({ sent: 1, waiting: 0, failed: 0 });
+    const tries = (await received(prefix)).filter((r) => r.path === `${prefix}/json`);
+    expect(tries).toHaveLength(2);
+    // The same message id on both tries: the receiver can tell a retry from a new event.
+    expect(tries[0].headers["webhook-id"]).toBe(tries[1].headers["webhook-id"]);
+    expect((new Webhook(SIGNING).verify(tries[1].body, tries[1].headers) as { type: string }).type).toBe(
+      "edgeshift.rollback",
+    );
+  });
+});
