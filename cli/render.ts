@@ -136,6 +136,36 @@ function guardVerdict(f: FlagStatus, g: NonNullable<FlagStatus["guard"]>, p: Pai
   return p(`✔ guard healthy${g.mode === "observe" ? " (observing)" : ""}`, "green");
 }
 
+/**
+ * Where events go, one line per destination; a failure, a retry or a missing secret in colour, so
+ * a notification that did not reach the channel is seen where the rollout is.
+ */
+function notificationLines(n: NonNullable<StatusSnapshot["notifications"]>, p: Paint): string[] {
+  const out: string[] = [];
+  if (n.problem) out.push(p(`NOTIFICATIONS INVALID: ${n.problem}`, "red", "bold"));
+  for (const d of n.destinations) {
+    const counts = `${d.sent} sent${d.failed ? `, ${p(`${d.failed} failed`, "red")}` : ""}${d.waiting ? `, ${d.waiting} waiting` : ""}`;
+    out.push(`notify    ${d.name} (${d.type}): ${counts}`);
+    if (d.problem) out.push(p(`          cannot send: ${d.problem}`, "red"));
+    if (d.retrying)
+      out.push(
+        p(
+          `          retrying event ${d.retrying.eventId} (${d.retrying.kind}), try ${d.retrying.tries + 1} at ${d.retrying.nextAt}: ${d.retrying.error}`,
+          "yellow",
+        ),
+      );
+    if (d.lastFailure && !d.problem)
+      out.push(
+        p(
+          `          last failure ${d.lastFailure.at}: event ${d.lastFailure.eventId} (${d.lastFailure.kind}) ${d.lastFailure.error}`,
+          "dim",
+        ),
+      );
+    if (d.openIncidents?.length) out.push(`          open incidents: ${d.openIncidents.join(", ")}`);
+  }
+  return out;
+}
+
 /** One line on the experiments: which goal states each has, and where the figures are. */
 function experimentsLine(list: NonNullable<StatusSnapshot["experiments"]>, p: Paint): string {
   const name = (e: (typeof list)[number]) => (e.subject === "rollout" ? "rollout" : `flag ${e.key}`);
@@ -273,6 +303,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
       `          its decisions still reach KV, the event log and the webhook; a restart falls back on KV's copy`,
     );
   }
+  if (s.notifications) out.push(...notificationLines(s.notifications, p));
   if (s.stateRepaired) {
     out.push(
       p(

@@ -48,6 +48,8 @@ export interface DevStackOptions {
   adminToken?: string;
   overrideSecret?: string;
   webhookUrl?: string;
+  /** The control Worker's NOTIFICATIONS and the secrets it names (as vars: `wrangler dev` reads secrets from them too). */
+  notifications?: { config: object; secrets: Record<string, string> };
   configTtlSeconds?: number;
   /** Echo wrangler's output to this process's stderr. */
   verbose?: boolean;
@@ -102,6 +104,10 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   // The control Worker's: the same token, TTLs and override secret (OFREP, the admin status), the webhook.
   const { BLUE_ORIGIN: _b, GREEN_ORIGIN: _g, ...controlVars } = vars;
   if (opts.webhookUrl) controlVars.WEBHOOK_URL = opts.webhookUrl;
+  if (opts.notifications)
+    Object.assign(controlVars, opts.notifications.secrets, {
+      NOTIFICATIONS: JSON.stringify(opts.notifications.config),
+    });
   const configDir = mkdtempSync(path.join(os.tmpdir(), "edgeshift-control-"));
   const args = [
     WRANGLER,

@@ -307,6 +307,27 @@ export function formatMetrics(s: StatusSnapshot): string {
     perGoal((g) => g.interval?.high ?? null),
   );
 
+  const dests = s.notifications?.destinations ?? [];
+  const destLabels = (d: (typeof dests)[number]) => ({ destination: d.name, type: d.type });
+  add(
+    "notifications_sent_total",
+    "counter",
+    "Notification requests the destination accepted.",
+    dests.map((d) => ({ labels: destLabels(d), value: d.sent })),
+  );
+  add(
+    "notifications_failed_total",
+    "counter",
+    "Notification requests given up (after the retries, or at once for a 4xx or a missing secret).",
+    dests.map((d) => ({ labels: destLabels(d), value: d.failed })),
+  );
+  add(
+    "notifications_waiting",
+    "gauge",
+    "Notification requests queued for the destination, the one being retried included.",
+    dests.map((d) => ({ labels: destLabels(d), value: d.waiting })),
+  );
+
   return families.map(formatFamily).join("\n") + "\n";
 }
 

@@ -206,6 +206,7 @@ function render(s) {
 
   renderFlags(s.flags);
   renderExperiments(s.experiments || []);
+  renderNotifications(s.notifications);
 
   $("events").innerHTML = s.events.length
     ? s.events.map((e) =>
@@ -226,6 +227,23 @@ function el(tag, cls, ...kids) {
   if (cls) n.className = cls;
   for (const k of kids) n.append(k instanceof Node ? k : document.createTextNode(String(k ?? "")));
   return n;
+}
+
+// A row per destination, with what did not reach it: a notification that failed is found here, not
+// in the channel that never got it. Hidden when no destination is configured.
+function renderNotifications(n) {
+  $("notify-panel").classList.toggle("hidden", !n);
+  if (!n) return;
+  const rows = n.destinations.map((d) => {
+    const state = d.problem ? el("span", "bad", "cannot send: " + d.problem)
+      : d.retrying ? el("span", "amber", "retrying event " + d.retrying.eventId + " (" + d.retrying.kind + "), try " + (d.retrying.tries + 1) + " at " + time(d.retrying.nextAt) + ": " + d.retrying.error)
+      : d.lastFailure ? el("span", "dim", "last failure " + time(d.lastFailure.at) + ": event " + d.lastFailure.eventId + " (" + d.lastFailure.kind + ") " + d.lastFailure.error)
+      : el("span", "ok", "✔");
+    return el("tr", "", el("td", "", d.name), el("td", "", d.type), el("td", "", d.sent), el("td", d.failed ? "bad" : "", d.failed), el("td", "", d.waiting), el("td", "", state,
+      d.openIncidents && d.openIncidents.length ? el("div", "dim", "open incidents: " + d.openIncidents.join(", ")) : ""));
+  });
+  const head = el("tr", "", ...["destination", "type", "sent", "failed", "waiting", ""].map((h) => el("th", "", h)));
+  $("notify").replaceChildren(...(n.problem ? [el("p", "bad", n.problem)] : []), el("table", "", head, ...rows));
 }
 
 // A row per flag; under a guarded one, its verdict and the two arms it compares over its window.
@@ -400,6 +418,7 @@ const PAGE = `<!doctype html>
 <section><h2>Latency p95</h2><div id="lat-chart"></div></section>
 <section id="flags-panel" class="wide hidden"><h2>Feature flags</h2><div id="flags"></div></section>
 <section id="exp-panel" class="wide hidden"><h2>Experiments</h2><div id="exps"></div></section>
+<section id="notify-panel" class="wide hidden"><h2>Notifications</h2><div id="notify"></div></section>
 <p id="stale" class="bad hidden" style="grid-column:1/-1;margin:0"></p>
 <section class="wide"><h2>Events</h2><ol id="events" class="events"></ol><p id="reports" class="dim"></p></section>
 </main>

@@ -108,6 +108,63 @@ describe("status view", () => {
     expect(plain).not.toContain("CANNOT SAVE");
   });
 
+  it("each notification destination in a line; a failure, a retry and a missing secret stand out", () => {
+    const dest = {
+      name: "releases",
+      type: "slack",
+      events: ["rollback"],
+      problem: null,
+      sent: 4,
+      failed: 0,
+      waiting: 0,
+      lastSent: null,
+      lastFailure: null,
+      retrying: null,
+    };
+    const text = renderStatus(
+      snapshot({
+        notifications: {
+          problem: null,
+          destinations: [
+            dest,
+            {
+              ...dest,
+              name: "oncall",
+              type: "pagerduty",
+              sent: 1,
+              failed: 1,
+              waiting: 1,
+              lastFailure: {
+                at: "2026-11-25T08:00:00.000Z",
+                eventId: 9,
+                kind: "rollback",
+                tries: 6,
+                error: "answered 500",
+              },
+              retrying: {
+                eventId: 10,
+                kind: "promote",
+                tries: 2,
+                nextAt: "2026-11-25T08:01:00.000Z",
+                error: "answered 503",
+              },
+              openIncidents: ["edgeshift/rollback/attempt-3"],
+            },
+            { ...dest, name: "teams", type: "teams", problem: "the secret T is not set" },
+          ],
+        },
+      }),
+      { color: false, width: 120 },
+    );
+    expect(text).toContain("notify    releases (slack): 4 sent\n");
+    expect(text).toContain("notify    oncall (pagerduty): 1 sent, 1 failed, 1 waiting\n");
+    expect(text).toContain("retrying event 10 (promote), try 3 at 2026-11-25T08:01:00.000Z: answered 503");
+    expect(text).toContain("last failure 2026-11-25T08:00:00.000Z: event 9 (rollback) answered 500");
+    expect(text).toContain("open incidents: edgeshift/rollback/attempt-3");
+    expect(text).toContain("cannot send: the secret T is not set");
+    expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("notify ");
+  });
+
   it("a rollback and an invalid document are impossible to miss", () => {
     const text = renderStatus(
       snapshot({

@@ -51,6 +51,23 @@ const STATUS: StatusSnapshot = snapshot({
       },
     ],
   },
+  notifications: {
+    problem: null,
+    destinations: [
+      {
+        name: "releases",
+        type: "slack",
+        events: ["rollback"],
+        problem: null,
+        sent: 12,
+        failed: 1,
+        waiting: 2,
+        lastSent: null,
+        lastFailure: null,
+        retrying: null,
+      },
+    ],
+  },
   experiments: [
     {
       subject: "rollout",
@@ -150,6 +167,14 @@ describe("Prometheus exposition", () => {
       'edgeshift_experiment_interval_low{subject="rollout",experiment="v2",goal="purchase"} -0.05\n',
     );
     expect(text).toContain("edgeshift_last_report_timestamp_seconds 1796119200\n");
+  });
+
+  it("counts each destination's notifications sent and failed, and what waits", () => {
+    const text = formatMetrics(STATUS);
+    expect(text).toContain("# TYPE edgeshift_notifications_sent_total counter\n");
+    expect(text).toContain('edgeshift_notifications_sent_total{destination="releases",type="slack"} 12\n');
+    expect(text).toContain('edgeshift_notifications_failed_total{destination="releases",type="slack"} 1\n');
+    expect(text).toContain('edgeshift_notifications_waiting{destination="releases",type="slack"} 2\n');
   });
 
   it("leaves out what the snapshot does not have (no plan, no experiments, no interval)", () => {
