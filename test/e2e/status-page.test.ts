@@ -1,6 +1,6 @@
 // The status page in a real headless Chromium against `wrangler dev` with real traffic: it shows the
-// live split, roles and events, the rollback with its reason, the feature flags, the experiments over
-// the goals; a wrong token gets a clear message.
+// live split, roles and events, the rollback with its reason, a notification that did not arrive,
+// the feature flags, the experiments over the goals; a wrong token gets a clear message.
 // Saves test-results/status-page.png (and status-page-experiments.png) on every run; UPDATE_SCREENSHOT=1 also refreshes
 // docs/status-page.png (the README's screenshot), so an ordinary run leaves the tree clean.
 import { writeFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { flagsReceived } from "../../scripts/lib/origin-server";
+import { startHookReceiver, type HookReceiver } from "../../scripts/lib/hook-receiver";
 import { addressOf, startTraffic, type Traffic } from "../../scripts/lib/traffic";
 import { formatPercent, formatPoints, formatSignedPercent } from "../../src/lib/percent";
 import type { ExperimentStatus, StatusSnapshot } from "../../src/model/status";
@@ -17,6 +18,7 @@ import { hasChromium, launchChromium } from "./chromium";
 let stack: DevStack;
 let browser: Browser;
 let traffic: Traffic | undefined;
+let hooks: HookReceiver;
 
 /** Waits until the element's visible text matches: the page updates itself every ~2 s. */
 const shows = (page: Page, selector: string, re: RegExp, ms: number) =>
@@ -24,13 +26,25 @@ const shows = (page: Page, selector: string, re: RegExp, ms: number) =>
 
 describe.skipIf(!hasChromium("status-page tests"))("status page in Chromium", () => {
   beforeAll(async () => {
-    stack = await startDevStack();
+    // One notification destination whose receiver answers 500: the page must show what did not arrive.
+    hooks = await startHookReceiver();
+    hooks.script(
+      "/slack",
+      Array.from({ length: 6 }, () => ({ status: 500, body: "slack is down" })),
+    );
+    stack = await startDevStack({
+      notifications: {
+        config: { destinations: [{ type: "slack", name: "releases", urlSecret: "SLACK_URL", events: ["rollback"] }] },
+        secrets: { SLACK_URL: `${hooks.url}/slack` },
+      },
+    });
     browser = await launchChromium();
   });
   afterAll(async () => {
     await traffic?.stop();
     await browser?.close();
     await stack?.stop();
+    await hooks?.close();
   });
 
   it("a wrong token: the form says it was refused; the fragment never stays in the address bar", async () => {
@@ -77,6 +91,8 @@ describe.skipIf(!hasChromium("status-page tests"))("status page in Chromium", ()
     expect(await page.locator("#state").innerText()).toMatch(/rolled-back/i);
     await shows(page, "#events", /rollback/, 10_000);
     await shows(page, "#roles", /canary: green 0 %/, 10_000);
+    await shows(page, "#notify", /retrying event \d+ \(rollback\), try \d at .*: answered 500: slack is down/, 15_000);
+    expect(await page.locator("#notify tr").nth(1).innerText()).toMatch(/^releases\s+slack\s+0\s+0\s+1\s/);
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
     const shot = await page.screenshot({ path: path.join(ROOT, "test-results", "status-page.png"), fullPage: true });
