@@ -33,6 +33,7 @@ import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "..
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
+import { withTimeout } from "../lib/timeout";
 import type { ControllerContext } from "./context";
 import { EventLog } from "./events";
 import { Notifier, NOTIFY_CONCERN, type NotifierSource } from "./notifier";
@@ -54,7 +55,7 @@ import { FlagGuardKeeper } from "./flag-guard";
 import { flagBatchOf } from "../flags/guard";
 import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
-import { ControllerWindows } from "./windows";
+import { ControllerWindows, secondsOf } from "./windows";
 import { Watchers, type WatchAnswer } from "./watchers";
 import { ControllerExperiments } from "./experiments";
 import { ExperimentArchive } from "./experiment-archive";
@@ -258,8 +259,8 @@ export class RolloutController extends DurableObject<Env> {
     // Operators ask rarely and want what KV says now (and reports waiting on a KV read counted):
     // always re-read, but a slow KV read, whoever started it, never holds the answer past STATUS_WAIT_MS.
     const [, flags] = await Promise.all([
-      bounded(Promise.all([this.kv.refresh(true), ...this.counting]), STATUS_WAIT_MS),
-      bounded(this.flagGuards.status(), STATUS_WAIT_MS),
+      withTimeout(Promise.all([this.kv.refresh(true), ...this.counting]), STATUS_WAIT_MS, "KV").catch(() => undefined),
+      withTimeout(this.flagGuards.status(), STATUS_WAIT_MS, "the flags document").catch(() => undefined),
     ]);
     const now = this.clock();
     return buildSnapshot({
@@ -410,21 +411,6 @@ export class RolloutController extends DurableObject<Env> {
       { kind: "abort", actor, reason, data: { release: doc.release ?? null, percent: doc.percent, ...note } },
     );
   }
-}
-
-/** Waits for `p` at most `ms` (never rejects): what it could not wait for finishes in the background. */
-async function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const r = await Promise.race([
-    p.catch(() => undefined),
-    new Promise<undefined>((ok) => (timer = setTimeout(ok, ms, undefined))),
-  ]);
-  if (timer !== undefined) clearTimeout(timer);
-  return r;
-}
-
-function secondsOf(epochMs: number): number {
-  return Math.floor(epochMs / 1000);
 }
 
 /** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */

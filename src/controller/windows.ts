@@ -42,6 +42,11 @@ export const SERIES_BIN_SECONDS = 10;
 export const ROLLOUT_EXPERIMENT = "rollout";
 export const SERIES_BINS = 60;
 
+/** The windows' second of an epoch-ms time (their buckets are whole seconds of the object's clock). */
+export function secondsOf(epochMs: number): number {
+  return Math.floor(epochMs / 1000);
+}
+
 export class ControllerWindows {
   private healthWindow: SlidingWindow;
   private readonly seriesWindow: SlidingWindow;
