@@ -3,9 +3,11 @@
 // RPC surface and the wiring; each concern is a module named for it, sharing one context
 // (./context.ts): KV and attempts (./kv-sync.ts), the staged plan (./plan-runner.ts), the shared
 // alarm (./wakes.ts), events and webhook (./events.ts), windows and their write-behind
-// (./windows.ts, ./write-behind.ts). The health judgement is src/health/judge.ts.
+// (./windows.ts, ./write-behind.ts), judging the canary and rolling it back (./rollback.ts, over
+// src/health/judge.ts).
 //
-// Fail-safe defaults (KV's own are in ./kv-sync.ts, the webhook's in ./webhook.ts):
+// Fail-safe defaults (KV's own are in ./kv-sync.ts, the webhook's in ./webhook.ts, observe mode's
+// in ./rollback.ts):
 // | situation                          | behaviour                                                     |
 // |------------------------------------|---------------------------------------------------------------|
 // | report under an unknown version    | answered at once; KV re-read in the background, then counted; |
@@ -22,8 +24,6 @@
 // |                                    | falls back on (a rolledBack document keeps all on stable)     |
 // | a stored document field unreadable | that field falls back (state.ts repairParts), the others kept |
 // | at start-up                        | (attempt, rollback); logged, status().stateRepaired says so   |
-// | judgement fails, rollback.mode     | event "would-roll-back" (and its webhook) once per attempt,   |
-// | "observe"                          | nothing changed; after a restart it may be recorded once more |
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
@@ -31,7 +31,6 @@ import { otherSlot, SLOTS } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
-import { judgeHealth, type Judgement } from "../health/judge";
 import { reportVectors } from "../health/window";
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext } from "./context";
@@ -39,6 +38,7 @@ import { EventLog } from "./events";
 import { Notifier, NOTIFY_CONCERN, type NotifierSource } from "./notifier";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
 import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
+import { CanaryRollback } from "./rollback";
 import { buildSnapshot } from "./snapshot";
 import {
   afterReport,
@@ -94,8 +94,8 @@ export class RolloutController extends DurableObject<Env> {
   private reports: ReportCounters;
   private readonly windows: ControllerWindows;
   private readonly plan: PlanRunner;
-  /** The attempt a "would-roll-back" was recorded for (observe mode): once per attempt. */
-  private observedAttempt: number | null = null;
+  /** The canary judged on its window, rolled back, aborted (./rollback.ts). */
+  private readonly canary: CanaryRollback;
   /** Aggregators' held watches (./watchers.ts); the wall clock, not the seam: heldMs is a duration the caller trusts. */
   private readonly watchers = new Watchers(
     () => Date.now(),
@@ -167,20 +167,26 @@ export class RolloutController extends DurableObject<Env> {
       this.windows.resetHealth(this.state.attempt, windowSecondsOf(doc), doc.rollback);
       this.plan.onAttempt(doc);
     });
+    this.canary = new CanaryRollback({
+      context: this.context,
+      windows: this.windows,
+      regression: (health) => this.experiments.regression(health),
+      changeDocument: (patch, ev) => this.kv.change(patch, ev),
+    });
     this.plan = new PlanRunner({
       context: this.context,
       store: this.store,
       writeBehind: this.writeBehind,
       wakes: this.wakes,
       changeDocument: (patch, ev) => this.kv.change(patch, ev),
-      rollback: (judgement) => this.rollback(judgement),
-      windowHealth: () => this.windowHealth(),
+      rollback: (judgement) => this.canary.rollback(judgement),
+      windowHealth: () => this.canary.health(),
       guardrail: () => this.experiments.pending(),
       rolesSwitched: () =>
         this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc), this.state.doc.rollback),
     });
     this.wakes.handle(KV_WRITE_CONCERN, () => this.kv.flush());
-    this.wakes.handle(PLAN_CONCERN, () => this.plan.drive(this.windowHealth()));
+    this.wakes.handle(PLAN_CONCERN, () => this.plan.drive(this.canary.health()));
     this.wakes.handle(NOTIFY_CONCERN, () => this.notifier.drain());
     this.kv.resumeOwedWrite();
   }
@@ -228,12 +234,7 @@ export class RolloutController extends DurableObject<Env> {
     this.reports = afterReport(this.reports, r, now);
     this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));
 
-    const health = this.windowHealth();
-    if (!this.state.rolledBack) {
-      const failed = health.healthy ? this.experiments.regression(health) : health;
-      if (failed) this.rollback(failed);
-    }
-    await this.plan.afterReport(batches, health);
+    await this.plan.afterReport(batches, this.canary.judge());
   }
 
   /** Liveness, for smoke tests and the bench baseline (a no-op RPC to the same object). */
@@ -266,7 +267,7 @@ export class RolloutController extends DurableObject<Env> {
     return buildSnapshot({
       now,
       state: this.state,
-      health: this.windowHealth(),
+      health: this.canary.health(),
       series: this.windows.seriesBins(secondsOf(now)),
       events: this.events.latest(EVENTS_IN_STATUS),
       reports: this.reports,
@@ -306,7 +307,7 @@ export class RolloutController extends DurableObject<Env> {
     // Act on what KV says now: an action on a document the operator has since replaced would be lost.
     await this.kv.refresh(true);
     const actor = req.actor?.trim() || "operator";
-    if (kind === "abort") this.abort(actor, req.reason?.trim() || "aborted by the operator", noteOf(req));
+    if (kind === "abort") this.canary.abort(actor, req.reason?.trim() || "aborted by the operator", noteOf(req));
     else if (kind === "pause" || kind === "resume" || kind === "promote" || kind === "approve")
       await this.plan.act(kind, actor, req);
     else throw new ActionNotApplicable(`unknown action "${kind}": use pause, resume, promote, approve or abort`);
@@ -346,70 +347,6 @@ export class RolloutController extends DurableObject<Env> {
         }),
       );
     }
-  }
-
-  // ───────────── judging and rolling back ─────────────
-
-  /** The rules over the current attempt's sliding window, now. */
-  private windowHealth(): Judgement {
-    const sec = secondsOf(this.clock());
-    const window = this.windows.healthTotals(sec);
-    const { canary, rollback } = this.state.doc;
-    const people = this.windows.people(sec, canary);
-    return judgeHealth(window.counts, canary, rollback, window.seconds, people.window, people.attempt);
-  }
-
-  private rollback(judgement: Judgement) {
-    const reason = judgement.reason ?? "health rules failed";
-    const { doc } = this.state;
-    if (doc.rollback !== false && doc.rollback.mode === "observe") {
-      // Judged and recorded, nothing changed; once per attempt, not on every report that agrees.
-      if (this.observedAttempt === this.state.attempt) return;
-      this.observedAttempt = this.state.attempt;
-      this.events.record({
-        kind: "would-roll-back",
-        actor: "controller",
-        reason: `observe mode, nothing changed: would have rolled back: ${reason}`,
-        data: { release: doc.release ?? null, canary: doc.canary, percent: doc.percent, figures: judgement.figures },
-      });
-      return;
-    }
-    const release = doc.release;
-    this.kv.change(
-      {
-        percent: 0,
-        rolledBack: {
-          at: new Date(this.clock()).toISOString(),
-          reason,
-          ...(release ? { release } : {}),
-          figures: judgement.figures,
-        },
-      },
-      {
-        kind: "rollback",
-        actor: "controller",
-        reason,
-        data: { release: release ?? null, canary: doc.canary, percent: doc.percent, figures: judgement.figures },
-      },
-    );
-  }
-
-  private abort(actor: string, reason: string, note: { note?: string }) {
-    const { doc, rolledBack } = this.state;
-    if (rolledBack)
-      throw new ActionNotApplicable(`nothing to abort: the canary is already rolled back (${rolledBack.reason})`);
-    this.kv.change(
-      {
-        percent: 0,
-        rolledBack: {
-          at: new Date(this.clock()).toISOString(),
-          reason,
-          by: actor,
-          ...(doc.release ? { release: doc.release } : {}),
-        },
-      },
-      { kind: "abort", actor, reason, data: { release: doc.release ?? null, percent: doc.percent, ...note } },
-    );
   }
 }
 
