@@ -4,10 +4,10 @@
 // (./context.ts): KV and attempts (./kv-sync.ts), the staged plan (./plan-runner.ts), the shared
 // alarm (./wakes.ts), events and webhook (./events.ts), windows and their write-behind
 // (./windows.ts, ./write-behind.ts), judging the canary and rolling it back (./rollback.ts, over
-// src/health/judge.ts).
+// src/health/judge.ts), the state read at start-up and saved on each change (./saved-state.ts).
 //
 // Fail-safe defaults (KV's own are in ./kv-sync.ts, the webhook's in ./webhook.ts, observe mode's
-// in ./rollback.ts):
+// in ./rollback.ts, a failed save's and an unreadable stored field's in ./saved-state.ts):
 // | situation                          | behaviour                                                     |
 // |------------------------------------|---------------------------------------------------------------|
 // | report under an unknown version    | answered at once; KV re-read in the background, then counted; |
@@ -18,12 +18,6 @@
 // | report under a superseded version  | counted for stable only; never re-opens the canary            |
 // | report with more than 16 batches   | the first 16 counted (an isolate holds a handful at most)     |
 // | an alarm concern fails             | logged; the other concerns still run, the alarm is re-armed   |
-// | saving the state fails             | the decision stands in memory and still reaches KV, the event |
-// |                                    | log and the webhook; logged, status().saveError says so; the  |
-// |                                    | next change rewrites every row; KV's copy is what a restart   |
-// |                                    | falls back on (a rolledBack document keeps all on stable)     |
-// | a stored document field unreadable | that field falls back (state.ts repairParts), the others kept |
-// | at start-up                        | (attempt, rollback); logged, status().stateRepaired says so   |
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
@@ -39,18 +33,9 @@ import { Notifier, NOTIFY_CONCERN, type NotifierSource } from "./notifier";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
 import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
 import { CanaryRollback } from "./rollback";
+import { SavedState } from "./saved-state";
 import { buildSnapshot } from "./snapshot";
-import {
-  afterReport,
-  DOCUMENT_FIELDS,
-  initialState,
-  repairParts,
-  NO_REPORTS,
-  viewOf,
-  windowSecondsOf,
-  type ControllerState,
-  type ReportCounters,
-} from "./state";
+import { afterReport, NO_REPORTS, viewOf, windowSecondsOf, type ControllerState, type ReportCounters } from "./state";
 import { FlagGuardKeeper } from "./flag-guard";
 import { flagBatchOf } from "../flags/guard";
 import { ControllerStore } from "./store";
@@ -86,11 +71,8 @@ export class RolloutController extends DurableObject<Env> {
   private readonly kv: KvSync;
   /** Guarded flags: their batches judged, a failing one switched off (./flag-guard.ts). */
   private readonly flagGuards: FlagGuardKeeper;
-  private state: ControllerState;
-  /** The last failed save of the state, until one succeeds (memory only: it could not be saved). */
-  private saveError: { at: string; message: string } | null = null;
-  /** Document fields found unreadable at start-up and replaced by fallbacks (memory only). */
-  private stateRepaired: { at: string; fields: string[] } | null = null;
+  /** The state, read at start-up and saved on every change (./saved-state.ts). */
+  private readonly saved: SavedState;
   private reports: ReportCounters;
   private readonly windows: ControllerWindows;
   private readonly plan: PlanRunner;
@@ -106,29 +88,14 @@ export class RolloutController extends DurableObject<Env> {
     super(ctx, env);
     this.store = new ControllerStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     this.archive = new ExperimentArchive(this.store);
-    // Counters and state stored before a field existed get it at its initial value.
-    const corrupt: string[] = [];
-    const stored = this.store.getParts<ControllerState>("controller", DOCUMENT_FIELDS, corrupt);
-    this.state = repairParts({ ...initialState(), ...(stored ?? {}) }, corrupt);
-    if (corrupt.length > 0) {
-      // The next save rewrites every row (rewriteAll starts true), so the bad rows do not outlive this.
-      this.stateRepaired = { at: new Date(this.clock()).toISOString(), fields: corrupt };
-      console.error(
-        JSON.stringify({
-          level: "error",
-          event: "controller-state-part-corrupt",
-          fields: corrupt,
-          message: `stored controller field(s) ${corrupt.join(", ")} were unreadable; the other fields were kept and these fell back (src/controller/state.ts repairParts). Check the rollout with \`edgeshift status\``,
-        }),
-      );
-    }
+    this.saved = new SavedState(this.store, () => this.clock());
+    // Counters stored before a field existed get it at its initial value.
     this.reports = { ...NO_REPORTS, ...(this.store.get<Partial<ReportCounters>>("reports") ?? {}) };
     this.context = {
       now: () => this.clock(),
       state: () => this.state,
       update: (change) => {
-        this.state = { ...this.state, ...change };
-        this.saveState(Object.keys(change));
+        this.saved.update(change);
         this.watchers.changed();
       },
       recordEvent: (ev) => this.events.record(ev),
@@ -272,8 +239,8 @@ export class RolloutController extends DurableObject<Env> {
       events: this.events.latest(EVENTS_IN_STATUS),
       reports: this.reports,
       plan: this.plan.status(),
-      saveError: this.saveError,
-      stateRepaired: this.stateRepaired,
+      saveError: this.saved.saveError,
+      stateRepaired: this.saved.repaired,
       flags: flags ?? undefined,
       experiments: this.experiments.status(),
       notifications: this.notifier.status(),
@@ -319,34 +286,8 @@ export class RolloutController extends DurableObject<Env> {
     await this.wakes.ring();
   }
 
-  // ───────────── saving ─────────────
-
-  /** Rows rewritten by the next save: all of them at first (rows from before the split) and after a failure. */
-  private rewriteAll = true;
-
-  /**
-   * Never throws: a decision already made (a rollback) must still reach KV, the event log and the
-   * webhook, which follow the state update. A failure is logged and shown in status().
-   */
-  private saveState(changed: string[]): void {
-    try {
-      this.store.putParts("controller", this.state, DOCUMENT_FIELDS, this.rewriteAll ? undefined : changed);
-      this.rewriteAll = false;
-      if (this.saveError)
-        console.log(JSON.stringify({ event: "controller-save-recovered", failedAt: this.saveError.at }));
-      this.saveError = null;
-    } catch (e) {
-      this.rewriteAll = true;
-      this.saveError = { at: new Date(this.clock()).toISOString(), message: (e as Error).message };
-      console.error(
-        JSON.stringify({
-          event: "controller-save-failed",
-          message: this.saveError.message,
-          keeping: "the decision in memory; KV, the event log and the webhook still get it",
-          fix: "check the Durable Object's storage (size, quota); the next change retries every row",
-        }),
-      );
-    }
+  private get state(): ControllerState {
+    return this.saved.state;
   }
 }
 
