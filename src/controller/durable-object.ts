@@ -1,43 +1,37 @@
 // RolloutController: the one Durable Object (instance "rollout") that judges the canary from the
 // isolates' reports, rolls it back, and tells isolates faster than KV propagates. This class is the
 // RPC surface and the wiring; each concern is a module named for it, sharing one context
-// (./context.ts): KV and attempts (./kv-sync.ts), the staged plan (./plan-runner.ts), the shared
-// alarm (./wakes.ts), events and webhook (./events.ts), windows and their write-behind
-// (./windows.ts, ./write-behind.ts), judging the canary and rolling it back (./rollback.ts, over
-// src/health/judge.ts), the state read at start-up and saved on each change (./saved-state.ts).
+// (./context.ts), with its fail-safe defaults written where it decides them:
+// - the state, read at start-up and saved on each change: ./saved-state.ts
+// - KV, attempts and operators' writes: ./kv-sync.ts
+// - reports counted: ./report-counter.ts, into the windows (./windows.ts, ./write-behind.ts)
+// - the canary judged, rolled back or aborted: ./rollback.ts (over src/health/judge.ts)
+// - the staged plan: ./plan-runner.ts; guarded flags: ./flag-guard.ts; experiments: ./experiments.ts
+// - the shared alarm: ./wakes.ts; events and webhook: ./events.ts; held watches: ./watchers.ts
 //
-// Fail-safe defaults (KV's own are in ./kv-sync.ts, the webhook's in ./webhook.ts, observe mode's
-// in ./rollback.ts, a failed save's and an unreadable stored field's in ./saved-state.ts):
 // | situation                          | behaviour                                                     |
 // |------------------------------------|---------------------------------------------------------------|
-// | report under an unknown version    | answered at once; KV re-read in the background, then counted; |
-// |                                    | still unknown → counted for stable only                       |
 // | status while KV (or a report's KV  | waits ≤ STATUS_WAIT_MS, then answers from memory: reports     |
 // | read) is slow                      | never hold an operator's status; document()/actions read KV   |
 // |                                    | themselves (their base must be current), so wait for KV only  |
-// | report under a superseded version  | counted for stable only; never re-opens the canary            |
-// | report with more than 16 batches   | the first 16 counted (an isolate holds a handful at most)     |
-// | an alarm concern fails             | logged; the other concerns still run, the alarm is re-armed   |
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
-import { otherSlot, SLOTS } from "../model/rollout";
 import type { ControllerView, Report } from "../model/protocol";
 import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
-import { reportVectors } from "../health/window";
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext } from "./context";
 import { EventLog } from "./events";
 import { Notifier, NOTIFY_CONCERN, type NotifierSource } from "./notifier";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
 import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
+import { ReportCounter } from "./report-counter";
 import { CanaryRollback } from "./rollback";
 import { SavedState } from "./saved-state";
 import { buildSnapshot } from "./snapshot";
-import { afterReport, NO_REPORTS, viewOf, windowSecondsOf, type ControllerState, type ReportCounters } from "./state";
+import { viewOf, windowSecondsOf, type ControllerState } from "./state";
 import { FlagGuardKeeper } from "./flag-guard";
-import { flagBatchOf } from "../flags/guard";
 import { ControllerStore } from "./store";
 import { Wakes } from "./wakes";
 import { ControllerWindows, secondsOf } from "./windows";
@@ -46,7 +40,6 @@ import { ControllerExperiments } from "./experiments";
 import { ExperimentArchive } from "./experiment-archive";
 import { WriteBehind } from "./write-behind";
 
-const MAX_BATCHES_PER_REPORT = 16;
 /** How long status() waits for KV (and reports counted after a KV read) before answering from memory. */
 const STATUS_WAIT_MS = 500;
 const EVENTS_IN_STATUS = 20;
@@ -73,7 +66,8 @@ export class RolloutController extends DurableObject<Env> {
   private readonly flagGuards: FlagGuardKeeper;
   /** The state, read at start-up and saved on every change (./saved-state.ts). */
   private readonly saved: SavedState;
-  private reports: ReportCounters;
+  /** Reports counted into the windows, then judged and passed to the plan (./report-counter.ts). */
+  private readonly reports: ReportCounter;
   private readonly windows: ControllerWindows;
   private readonly plan: PlanRunner;
   /** The canary judged on its window, rolled back, aborted (./rollback.ts). */
@@ -89,8 +83,6 @@ export class RolloutController extends DurableObject<Env> {
     this.store = new ControllerStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     this.archive = new ExperimentArchive(this.store);
     this.saved = new SavedState(this.store, () => this.clock());
-    // Counters stored before a field existed get it at its initial value.
-    this.reports = { ...NO_REPORTS, ...(this.store.get<Partial<ReportCounters>>("reports") ?? {}) };
     this.context = {
       now: () => this.clock(),
       state: () => this.state,
@@ -152,6 +144,16 @@ export class RolloutController extends DurableObject<Env> {
       rolesSwitched: () =>
         this.windows.resetHealth(this.state.attempt, windowSecondsOf(this.state.doc), this.state.doc.rollback),
     });
+    this.reports = new ReportCounter({
+      context: this.context,
+      store: this.store,
+      writeBehind: this.writeBehind,
+      versions: this.kv,
+      flagGuards: this.flagGuards,
+      windows: this.windows,
+      sampling: () => this.experiments.sampling(),
+      counted: (batches) => this.plan.afterReport(batches, this.canary.judge()),
+    });
     this.wakes.handle(KV_WRITE_CONCERN, () => this.kv.flush());
     this.wakes.handle(PLAN_CONCERN, () => this.plan.drive(this.canary.health()));
     this.wakes.handle(NOTIFY_CONCERN, () => this.notifier.drain());
@@ -162,46 +164,8 @@ export class RolloutController extends DurableObject<Env> {
 
   async report(r: Report): Promise<ControllerView> {
     await this.kv.ensureAttempt();
-    const all = Array.isArray(r?.batches) ? r.batches.slice(0, MAX_BATCHES_PER_REPORT) : [];
-    // Guarded flags' batches go to their own judge (./flag-guard.ts), never into the canary's counts.
-    this.flagGuards.count(all);
-    const batches = all.filter((b) => flagBatchOf(String(b?.fingerprint)) === null);
-    const fingerprints = batches.map((b) => String(b?.fingerprint));
-    if (this.kv.knowsAll(fingerprints)) await this.count(r, batches);
-    else {
-      // A version not known yet: KV is re-read in the background and the report counted after it,
-      // so no report waits on KV (reports queued inside the object are what "overloaded" counts).
-      const counted = this.kv
-        .learn(fingerprints)
-        .then(() => this.count(r, batches))
-        .catch((e: unknown) => console.error(`controller: counting a report failed: ${(e as Error).message}`))
-        .finally(() => this.counting.delete(counted));
-      this.counting.add(counted);
-      this.context.background(counted);
-    }
+    await this.reports.take(r);
     return viewOf(this.state);
-  }
-
-  /** Reports waiting for a KV re-read before they are counted. */
-  private readonly counting = new Set<Promise<void>>();
-
-  private async count(r: Report, batches: Report["batches"]): Promise<void> {
-    const now = this.clock();
-    const { fingerprints, doc } = this.state;
-    const stable = otherSlot(doc.canary);
-    const counted = reportVectors(batches, (f) => fingerprints.includes(f), stable);
-    this.windows.add(secondsOf(now), counted.health, counted.series);
-    this.windows.addContributors(
-      secondsOf(now),
-      batches,
-      (b) => (fingerprints.includes(b.fingerprint) ? SLOTS : [stable]),
-      doc.percent,
-      this.experiments.sampling(),
-    );
-    this.reports = afterReport(this.reports, r, now);
-    this.writeBehind.defer("reports", () => this.store.put("reports", this.reports));
-
-    await this.plan.afterReport(batches, this.canary.judge());
   }
 
   /** Liveness, for smoke tests and the bench baseline (a no-op RPC to the same object). */
@@ -227,7 +191,9 @@ export class RolloutController extends DurableObject<Env> {
     // Operators ask rarely and want what KV says now (and reports waiting on a KV read counted):
     // always re-read, but a slow KV read, whoever started it, never holds the answer past STATUS_WAIT_MS.
     const [, flags] = await Promise.all([
-      withTimeout(Promise.all([this.kv.refresh(true), ...this.counting]), STATUS_WAIT_MS, "KV").catch(() => undefined),
+      withTimeout(Promise.all([this.kv.refresh(true), this.reports.settled()]), STATUS_WAIT_MS, "KV").catch(
+        () => undefined,
+      ),
       withTimeout(this.flagGuards.status(), STATUS_WAIT_MS, "the flags document").catch(() => undefined),
     ]);
     const now = this.clock();
@@ -237,7 +203,7 @@ export class RolloutController extends DurableObject<Env> {
       health: this.canary.health(),
       series: this.windows.seriesBins(secondsOf(now)),
       events: this.events.latest(EVENTS_IN_STATUS),
-      reports: this.reports,
+      reports: this.reports.totals,
       plan: this.plan.status(),
       saveError: this.saved.saveError,
       stateRepaired: this.saved.repaired,
@@ -259,7 +225,7 @@ export class RolloutController extends DurableObject<Env> {
 
   /** Writes what the write-behind holds and waits for KV work under way. For tests, the CLI and benchmarks. */
   async settle(): Promise<void> {
-    await Promise.all(this.counting);
+    await this.reports.settled();
     this.writeBehind.flush();
     this.archive.flush();
     await Promise.all([this.kv.settle(), this.notifier.idle()]);

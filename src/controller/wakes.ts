@@ -1,6 +1,10 @@
 // One Durable Object alarm shared by concerns ("kv-write": a KV write to retry; "plan": a step's
 // end). Each concern asks for a time; the alarm is always set to the earliest, and when it rings
 // only the concerns that are due run. Requests live in the state (`wake`), so they survive a restart.
+//
+// | situation                          | behaviour                                                     |
+// |------------------------------------|---------------------------------------------------------------|
+// | an alarm concern fails             | logged; the other concerns still run, the alarm is re-armed   |
 import type { ControllerContext, WakeRequests } from "./context";
 
 export type WakeHandler = (now: number) => Promise<void> | void;

@@ -50,7 +50,7 @@ import { emptyHistogram } from "../health/histogram";
 
 /** The root ledger's visitors per slot (src/health/ledger.ts MAX_VISITORS): more in one second is never useful. */
 export const MAX_MERGED_CONTRIBUTORS = 20_000;
-/** The root reads at most 16 batches of a report (src/controller/durable-object.ts). */
+/** The root reads at most 16 batches of a report (src/controller/report-counter.ts). */
 export const MAX_MERGED_BATCHES = 16;
 
 const SLOT_NAMES: readonly Slot[] = ["blue", "green"];
