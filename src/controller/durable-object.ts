@@ -235,7 +235,7 @@ export class RolloutController extends DurableObject<Env> {
     return this.events.latest(Math.max(1, Math.min(1000, Math.floor(Number(limit)) || 50)));
   }
 
-  /** Operator actions: abort here (a rollback by hand), pause / resume / promote / approve in the plan runner. */
+  /** Operator actions: abort (a rollback by hand) in ./rollback.ts, pause / resume / promote / approve in the plan. */
   async action(kind: ActionKind, req: ActionRequest = {}): Promise<StatusSnapshot> {
     // Act on what KV says now: an action on a document the operator has since replaced would be lost.
     await this.kv.refresh(true);

@@ -37,7 +37,7 @@ export class CanaryRollback {
     return judgeHealth(window.counts, canary, rollback, window.seconds, people.window, people.attempt);
   }
 
-  /** After a report: rolls back when the rules or a guardrail fail. Returns the window's judgement (the plan's input). */
+  /** After a report: rolls back when the rules or a guardrail fail; returns the window's judgement for the plan. */
   judge(): Judgement {
     const health = this.health();
     if (!this.deps.context.state().rolledBack) {
