@@ -7,7 +7,7 @@
 // - reports counted: ./report-counter.ts, into the windows (./windows.ts, ./write-behind.ts)
 // - the canary judged, rolled back or aborted: ./rollback.ts (over src/health/judge.ts)
 // - the staged plan: ./plan-runner.ts; guarded flags: ./flag-guard.ts; experiments: ./experiments.ts
-// - the shared alarm: ./wakes.ts; events and webhook: ./events.ts; held watches: ./watchers.ts
+// - the shared alarm: ./wakes.ts; events: ./events.ts, sent by ./notifier.ts; held watches: ./watchers.ts
 //
 // | situation                          | behaviour                                                     |
 // |------------------------------------|---------------------------------------------------------------|
@@ -23,7 +23,7 @@ import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext } from "./context";
 import { EventLog } from "./events";
-import { Notifier, NOTIFY_CONCERN, type NotifierSource } from "./notifier";
+import { Notifier, NOTIFY_CONCERN, notifierSource } from "./notifier";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
 import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
 import { ReportCounter } from "./report-counter";
@@ -255,18 +255,4 @@ export class RolloutController extends DurableObject<Env> {
   private get state(): ControllerState {
     return this.saved.state;
   }
-}
-
-/** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */
-function notifierSource(
-  env: Env,
-  override: { config: unknown; secrets: Record<string, string> } | undefined,
-  webhookUrl: string | undefined,
-): NotifierSource {
-  const vars = env as unknown as Record<string, unknown>;
-  return {
-    config: () => (override ? override.config : vars.NOTIFICATIONS),
-    secret: (name) =>
-      name === "WEBHOOK_URL" && webhookUrl !== undefined ? webhookUrl : override ? override.secrets[name] : vars[name],
-  };
 }

@@ -18,6 +18,7 @@
 // |                                        | failed ("queue full"), its webhook-failed event says so    |
 // | a destination removed from the config  | what was queued for it is dropped                          |
 // Sending never blocks or undoes a decision: it runs after the event is stored, in the background.
+import type { Env } from "../env";
 import type { Destination } from "../model/notifications";
 import { parseNotifications } from "../model/parse";
 import type { DestinationStatus, EventKind, NotificationsStatus, RolloutEvent } from "../model/status";
@@ -287,4 +288,18 @@ export class Notifier {
       console.error(`controller: saving notification figures failed: ${(e as Error).message}`);
     }
   }
+}
+
+/** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */
+export function notifierSource(
+  env: Env,
+  override: { config: unknown; secrets: Record<string, string> } | undefined,
+  webhookUrl: string | undefined,
+): NotifierSource {
+  const vars = env as unknown as Record<string, unknown>;
+  return {
+    config: () => (override ? override.config : vars.NOTIFICATIONS),
+    secret: (name) =>
+      name === "WEBHOOK_URL" && webhookUrl !== undefined ? webhookUrl : override ? override.secrets[name] : vars[name],
+  };
 }
