@@ -1,6 +1,6 @@
 // The admin API client (routes in docs/architecture.md). Every failure becomes a CliError with the
 // exit code scripts rely on and a sentence that says what to do about it.
-import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../src/model/status";
+import type { ActionKind, ActionRequest, NotificationTest, RolloutEvent, StatusSnapshot } from "../src/model/status";
 import type { DocumentVersion, DocumentWriteOutcome } from "../src/model/document-write";
 import { CliError, EXIT } from "./args";
 
@@ -50,6 +50,16 @@ export class AdminApi {
 
   action(kind: ActionKind, req: ActionRequest): Promise<{ ok: true; status: StatusSnapshot }> {
     return this.call("POST", `/actions/${kind}`, req);
+  }
+
+  /** A test message to each notification destination (or the one named), one try each. */
+  async notifyTest(destination?: string): Promise<NotificationTest[]> {
+    const r = await this.call<{ results: NotificationTest[] }>(
+      "POST",
+      "/notifications/test",
+      destination ? { destination } : {},
+    );
+    return r.results;
   }
 
   /** The document in force and its fingerprint: the base of a write. */

@@ -12,6 +12,7 @@ import { history, status, watch } from "./commands/observe";
 import { token } from "./commands/token";
 import { validate } from "./commands/validate";
 import { wait } from "./commands/wait";
+import { notify } from "./commands/notify";
 
 export const COMMANDS: (Command | CommandGroup)[] = [
   status,
@@ -29,6 +30,7 @@ export const COMMANDS: (Command | CommandGroup)[] = [
   validate,
   token,
   flags,
+  notify,
 ];
 
 function topHelp(): string {
@@ -41,7 +43,7 @@ function topHelp(): string {
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${firstSentence(c.summary)}`),
     "",
-    "Admin API commands (status, watch, wait, history, experiment, pause, resume, approve, promote, abort) use --url / EDGESHIFT_URL",
+    "Admin API commands (status, watch, wait, history, experiment, pause, resume, approve, promote, abort, notify) use --url / EDGESHIFT_URL",
     "(default http://127.0.0.1:8787) and --token / EDGESHIFT_TOKEN. Document commands (set, start) write",
     "through the controller when both are set (refused, exit 1, if the document changed since it was read);",
     "otherwise wrangler's KV commands, with a warning: remote by default, --local [--persist-to DIR] for wrangler dev.",

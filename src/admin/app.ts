@@ -10,6 +10,7 @@
 // | GET  /__edgeshift/api/metrics          | bearer | Prometheus text format 0.0.4 (./metrics.ts)           |
 // | GET  /__edgeshift/api/history?limit=N  | bearer | { events } newest first, N 1–1000 (default 50)        |
 // | POST /__edgeshift/api/actions/:action  | bearer | pause/resume/promote/abort/approve, body {note?, reason?} |
+// | POST /__edgeshift/api/notifications/test | bearer | a test message to each destination, body {destination?} |
 // | GET|PUT /__edgeshift/api/rollout       | bearer | the document, written against its version (./document-api.ts) |
 // | POST /__edgeshift/ofrep/v1/evaluate/flags[/:key] | see ./ofrep-api.ts | OpenFeature remote evaluation (OFREP) |
 //
@@ -152,12 +153,38 @@ adminApp.post("/api/actions/:action", async (c) => {
   return c.json({ ok: true, status: await withIsolateConfigError(c, status) });
 });
 
+// A test message to each notification destination (or `destination`), one try each: 200 with each
+// one's outcome (a failed delivery is an answer, not an error), 409 for a destination not configured.
+const notifyTestBody = z.strictObject({
+  destination: z.optional(
+    z.string().check(z.regex(/^[A-Za-z0-9_-]{1,40}$/, 'destination is a destination\'s name, e.g. "releases"')),
+  ),
+});
+
+adminApp.post("/api/notifications/test", async (c) => {
+  const text = await c.req.text();
+  let raw: unknown = {};
+  try {
+    raw = text.trim() === "" ? {} : JSON.parse(text);
+  } catch {
+    return c.json(
+      { error: 'the body is not JSON: send {"destination":"releases"} or no body (all)', field: "body" },
+      400,
+    );
+  }
+  const b = notifyTestBody.safeParse(raw);
+  if (!b.success) return badRequest(c, b.error, 'the body takes only destination, e.g. {"destination":"releases"}');
+  const results = await callController(c, (ctl) => ctl.testNotifications(actorOf(c), b.data.destination));
+  if (results instanceof Response) return results;
+  return c.json({ results });
+});
+
 adminApp.route("/api/rollout", documentApi(callController));
 
 adminApp.notFound((c) =>
   c.json(
     {
-      error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/metrics, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action)`,
+      error: `no such admin route: ${c.req.method} ${new URL(c.req.url).pathname} (see GET ${ADMIN_PREFIX}/api/status, ${ADMIN_PREFIX}/api/metrics, ${ADMIN_PREFIX}/api/history, POST ${ADMIN_PREFIX}/api/actions/:action, POST ${ADMIN_PREFIX}/api/notifications/test)`,
     },
     404,
   ),

@@ -18,7 +18,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ActionNotApplicable } from "../model/action-error";
 import type { ControllerView, Report } from "../model/protocol";
-import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { ActionKind, ActionRequest, NotificationTest, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext } from "./context";
@@ -229,6 +229,11 @@ export class RolloutController extends DurableObject<Env> {
     this.writeBehind.flush();
     this.archive.flush();
     await Promise.all([this.kv.settle(), this.notifier.idle()]);
+  }
+
+  /** A test message to each notification destination (or the one named), one try each, now. */
+  async testNotifications(actor: string, destination?: string): Promise<NotificationTest[]> {
+    return this.notifier.test(actor, destination);
   }
 
   async history(limit = 50): Promise<RolloutEvent[]> {

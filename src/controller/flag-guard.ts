@@ -5,11 +5,12 @@
 // |----------------------------------------------|--------------------------------------------------------|
 // | flag batches of a flags version not known    | `flags` is read from KV (at most once a second, in the |
 // |                                              | background: no report waits on it); later batches count|
-// | the document unreadable or invalid           | nothing is judged until a valid one is read            |
+// | the document unreadable or invalid           | nothing is judged until a valid one is read; an invalid|
+// |                                              | version: one "config-error" event (data.document flags)|
 // | a guard trips, mode "enforce"                | at once: the view tells isolates (`killedFlags`: the   |
 // |                                              | flag's definition judged, whichever document version   |
 // |                                              | holds it) and its revision moves, so watches answer;   |
-// |                                              | event "flag-killed" and its webhook; then `flags` in   |
+// |                                              | event "flag-killed" and its notifications; then `flags` in   |
 // |                                              | KV rewritten with `"on": false`                        |
 // | several trips at once                        | one writer: every pending kill applied to a fresh read |
 // |                                              | in one put (KV takes one write a second per key),      |
@@ -53,6 +54,8 @@ export class FlagGuardKeeper {
   /** The last valid flags document read, and why the one in KV is not (for the status). */
   private last: { doc: FlagsDocument; fingerprint: string } | null = null;
   private lastError: string | null = null;
+  /** The invalid version a config-error event was recorded for. */
+  private rejected: string | null = null;
   /** Kills still to be written to KV, and the one writer doing it (./writeOff). */
   private readonly pendingOff = new Set<string>();
   private writing: Promise<void> | null = null;
@@ -137,6 +140,15 @@ export class FlagGuardKeeper {
     const r = parseFlags(text);
     if (!r.ok) {
       this.lastError = r.summary;
+      // Once per bad version (in memory: a restart may say it once more), as for `rollout`.
+      if (this.rejected !== r.fingerprint)
+        this.context.recordEvent({
+          kind: "config-error",
+          actor: "controller",
+          reason: `flags document in KV rejected, last good kept: ${r.summary}`,
+          data: { document: "flags", fingerprint: r.fingerprint, problems: r.problems },
+        });
+      this.rejected = r.fingerprint;
       return;
     }
     this.lastError = null;

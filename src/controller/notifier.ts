@@ -21,17 +21,25 @@
 import type { Env } from "../env";
 import type { Destination } from "../model/notifications";
 import { parseNotifications } from "../model/parse";
-import type { DestinationStatus, EventKind, NotificationsStatus, RolloutEvent } from "../model/status";
+import { ActionNotApplicable } from "../model/action-error";
+import type {
+  DestinationStatus,
+  EventKind,
+  NotificationsStatus,
+  NotificationTest,
+  RolloutEvent,
+} from "../model/status";
 import {
   eventsShown,
   LEGACY,
   outgoingFor,
   requestFor,
   targetProblem,
+  testOutgoing,
   type Outgoing,
   type Target,
 } from "../notify/destinations";
-import { messageOf, type Subject } from "../notify/message";
+import { messageOf, testMessage, type Subject } from "../notify/message";
 import type { OpenIncident } from "../notify/pagerduty";
 import { answerOutcome, failureOutcome, nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
 import type { ControllerContext, WakeRequests } from "./context";
@@ -143,6 +151,39 @@ export class Notifier {
   /** Waits for sending under way (not for retries the alarm will make). For tests and settle(). */
   async idle(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  /**
+   * Sends a test message to each destination (or the one named) now, one try each, and says how
+   * each went: for checking a new destination or secret without waiting for a rollback.
+   */
+  async test(actor: string, name?: string): Promise<NotificationTest[]> {
+    const config = this.config();
+    const targets = this.targets().filter((t) => name === undefined || t.name === name);
+    if (name !== undefined && targets.length === 0) {
+      const known = this.targets().map((t) => t.name);
+      throw new ActionNotApplicable(
+        `no notification destination "${name}"${known.length ? `: known are ${known.join(", ")}` : ": none is configured (NOTIFICATIONS)"}`,
+      );
+    }
+    const at = new Date(this.context.now()).toISOString();
+    const message = testMessage(at, actor, this.subject(), config.statusUrl);
+    const source = this.source();
+    const secret = (n: string) => source.secret(n);
+    return Promise.all(
+      targets.map(async (t) => {
+        const problem = targetProblem(t, secret);
+        const outcome: TryOutcome = problem
+          ? { ok: false, retry: false, error: problem }
+          : await this.send(t, testOutgoing(t, message), secret, `msg_${Date.parse(at)}_test`);
+        return {
+          name: t.name,
+          type: t.type,
+          ok: outcome.ok,
+          detail: outcome.ok ? `answered ${outcome.status}` : outcome.error,
+        };
+      }),
+    );
   }
 
   status(): NotificationsStatus | undefined {

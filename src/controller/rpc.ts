@@ -4,7 +4,7 @@
 import type { Env } from "../env";
 import { CONTROLLER_NAME } from "../model/names";
 import type { ControllerView, Report } from "../model/protocol";
-import type { ActionKind, ActionRequest, RolloutEvent, StatusSnapshot } from "../model/status";
+import type { ActionKind, ActionRequest, NotificationTest, RolloutEvent, StatusSnapshot } from "../model/status";
 import type { WatchAnswer } from "./watchers";
 import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from "../model/document-write";
 
@@ -15,6 +15,8 @@ export interface ControllerRpc {
   watch(knownRevision: number, maxWaitMs: number): Promise<WatchAnswer>;
   status(): Promise<StatusSnapshot>;
   history(limit?: number): Promise<RolloutEvent[]>;
+  /** A test message to each notification destination (or the one named); an unknown name is refused. */
+  testNotifications(actor: string, destination?: string): Promise<NotificationTest[]>;
   action(kind: ActionKind, req?: ActionRequest): Promise<StatusSnapshot>;
   /** The version in force: the base of an operator's read-modify-write. */
   document(): Promise<DocumentVersion>;

@@ -290,6 +290,15 @@ export interface NotificationsStatus {
   destinations: DestinationStatus[];
 }
 
+/** One destination's answer to a test message (`edgeshift notify test`, one try, nothing queued). */
+export interface NotificationTest {
+  name: string;
+  type: string;
+  ok: boolean;
+  /** "answered 200", or what went wrong: the receiver's answer, a missing secret, no connection. */
+  detail: string;
+}
+
 export interface DestinationStatus {
   name: string;
   /** "slack", "teams", "discord", "pagerduty", "json", or "legacy" (the WEBHOOK_URL secret). */

@@ -58,6 +58,27 @@ export function outgoingFor(t: Target, m: Message, open: readonly OpenIncident[]
   }
 }
 
+/**
+ * The one request `edgeshift notify test` sends a destination, whatever its events: PagerDuty gets
+ * a change event (a test must never page anyone), the JSON receiver the type "edgeshift.test".
+ */
+export function testOutgoing(t: Target, m: Message): Outgoing {
+  switch (t.type) {
+    case "legacy":
+      return { body: legacyBody(m) };
+    case "slack":
+      return { body: slackBody(m) };
+    case "teams":
+      return { body: teamsBody(m) };
+    case "discord":
+      return { body: discordBody(m) };
+    case "json":
+      return { body: { ...jsonBody(m), type: "edgeshift.test" } };
+    case "pagerduty":
+      return change(m, t.source ?? "edgeshift");
+  }
+}
+
 function sends(d: Destination, kind: Message["event"]["kind"]): boolean {
   return eventsOf(d.events, DEFAULT_EVENTS[d.type]).has(kind);
 }

@@ -77,7 +77,10 @@ export function messageOf(event: RolloutEvent, subject: Subject, link?: string):
     : subject.canary
       ? `canary ${subject.canary}`
       : "";
-  const title = capitalized(`${TITLES[event.kind] ?? event.kind}${about ? ` ${about}` : ""}`);
+  // A rejected flags document is the same kind of event as a rejected rollout document.
+  const what =
+    event.kind === "config-error" && event.data?.document === "flags" ? "invalid flags document" : TITLES[event.kind];
+  const title = capitalized(`${what ?? event.kind}${about ? ` ${about}` : ""}`);
   const by = event.actor && event.actor !== "controller" ? ` by ${event.actor}` : "";
   const data = event.data ?? {};
   const percent = typeof data.percent === "number" ? data.percent : subject.percent;
@@ -95,12 +98,24 @@ export function messageOf(event: RolloutEvent, subject: Subject, link?: string):
   return {
     title,
     reason: event.reason,
-    text: `edgeshift ${TITLES[event.kind] ?? event.kind}${about ? ` ${about}` : ""}${by}: ${event.reason}`,
+    text: `edgeshift ${what ?? event.kind}${about ? ` ${about}` : ""}${by}: ${event.reason}`,
     tone: TONES[event.kind] ?? "info",
     facts: facts.filter(([, v]) => v !== ""),
     event,
     subject,
     ...(link ? { link } : {}),
+  };
+}
+
+/** What `edgeshift notify test` sends: the layout of every message, saying it is a test and who sent it. */
+export function testMessage(at: string, actor: string, subject: Subject, link?: string): Message {
+  const reason = `a test message sent by ${actor} with \`edgeshift notify test\`: this destination receives edgeshift's events`;
+  const event: RolloutEvent = { id: 0, at, kind: "attempt", actor, reason };
+  return {
+    ...messageOf(event, subject, link),
+    title: "Test message from edgeshift",
+    text: `edgeshift test message: ${reason}`,
+    tone: "info",
   };
 }
 

@@ -130,4 +130,22 @@ it("a rollback reaches every destination in its format; the next attempt's healt
   expect(status.stdout).toMatch(/notify {4}releases \(slack\): \d+ sent\n/);
   expect(status.stdout).toMatch(/notify {4}oncall \(pagerduty\): [2-9] sent\n/);
   expect(status.stdout).not.toMatch(/\d+ failed|cannot send|retrying event/);
+
+  // Checking the destinations before a rollback needs them: one test message each, PagerDuty's a change event.
+  const admin = { EDGESHIFT_URL: stack.url, EDGESHIFT_TOKEN: stack.adminToken };
+  const before = at("/pagerduty/v2/enqueue").length;
+  const test = await runCli(["notify", "test"], admin);
+  expect(test.code, test.stderr).toBe(0);
+  expect(test.stdout.trim().split("\n")).toEqual([
+    "✔ releases (slack): answered 200",
+    "✔ teams (teams): answered 200",
+    "✔ discord (discord): answered 200",
+    "✔ oncall (pagerduty): answered 202",
+    "✔ audit (json): answered 200",
+  ]);
+  expect(at("/pagerduty/v2/enqueue")).toHaveLength(before);
+  expect(at("/slack").at(-1).blocks[0].text.text).toBe(":information_source: Test message from edgeshift");
+  const unknown = await runCli(["notify", "test", "relases"], admin);
+  expect(unknown.code).toBe(1);
+  expect(unknown.stderr).toMatch(/no notification destination "relases": known are releases, teams/);
 });

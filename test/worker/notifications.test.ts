@@ -3,12 +3,21 @@
 // resolved by the next healthy attempt, retries with backoff in order, failures in status and in
 // the event log, and a queue that outlives a restart. Time moves with the controller's clock seam
 // and alarms run with runDurableObjectAlarm: no test sleeps for a backoff.
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, env, runInDurableObject, SELF } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
-import { alarm, clockAhead, controllerById, counters, freshController, putDoc, report } from "./controller-helpers";
+import {
+  alarm,
+  clockAhead,
+  controllerById,
+  counters,
+  freshController,
+  putDoc,
+  refusal,
+  report,
+} from "./controller-helpers";
 
 /** What scripts/lib/hook-receiver.ts recorded of one POST. */
 type Received = { path: string; headers: Record<string, string>; body: string };
@@ -22,11 +31,18 @@ afterEach(async () => {
 });
 
 /** A fresh controller whose destinations are paths under a prefix of its own on the receiver. */
-async function withDestinations(destinations: object[], extra: Record<string, string> = {}, statusUrl?: string) {
+async function withDestinations(
+  destinations: object[] | ((prefix: string) => object[]),
+  extra: Record<string, string> = {},
+  statusUrl?: string,
+) {
   const prefix = `/t${Date.now()}-${n++}`;
   const c = (current = freshController());
   const override = {
-    config: { ...(statusUrl ? { statusUrl } : {}), destinations },
+    config: {
+      ...(statusUrl ? { statusUrl } : {}),
+      destinations: typeof destinations === "function" ? destinations(prefix) : destinations,
+    },
     secrets: {
       SLACK_URL: `${hooks()}${prefix}/slack`,
       TEAMS_URL: `${hooks()}${prefix}/teams`,
@@ -72,10 +88,8 @@ const rollbackRules = { minRequests: 20, windowSeconds: 60 };
 
 describe("each destination in its format", () => {
   it("a rollback reaches Slack, Teams, Discord, PagerDuty and the signed JSON receiver; the next attempt's healthy step resolves the incident", async () => {
-    const { c, prefix } = await withDestinations([], {}, "https://shop.example.com/__edgeshift/").then(async (x) => {
-      await setOverride(x.c, { ...x.override, config: { ...x.override.config, destinations: ALL(x.prefix) } });
-      return x;
-    });
+    const { c, prefix } = await withDestinations(ALL, {}, "https://shop.example.com/__edgeshift/");
+
     await rollBack(c);
 
     const [slack] = (await bodies(prefix, "/slack")).filter((b) => b.text.includes("rolled back"));
@@ -137,6 +151,105 @@ describe("each destination in its format", () => {
     expect((await bodies(prefix, "/slack")).map((b) => b.blocks[0].text.text)).toContain(
       ":information_source: Plan step release v8 (green)",
     );
+  });
+});
+
+describe("notify test", () => {
+  it("one message to each destination now, whatever its events; PagerDuty a change event; each outcome said", async () => {
+    const { c, prefix } = await withDestinations((prefix) => [
+      // Only rollbacks, which this test has none of: what arrives is the test message alone.
+      ...ALL(prefix)
+        .slice(0, 3)
+        .map((d) => ({ ...d, events: ["rollback"] })),
+      {
+        type: "pagerduty",
+        name: "oncall",
+        routingKeySecret: "PD_KEY",
+        events: ["rollback"],
+        changeEvents: [],
+        url: `${hooks()}${prefix}/pd`,
+      },
+      { type: "json", name: "audit", url: `${hooks()}${prefix}/json`, signingSecret: "JSON_KEY", events: ["rollback"] },
+      { type: "slack", name: "broken", urlSecret: "NOT_PUT", events: ["rollback"] },
+    ]);
+    await fetch(`${hooks()}/__hooks/script?path=${prefix}/discord`, {
+      method: "PUT",
+      body: JSON.stringify([{ status: 404, body: "Unknown Webhook" }]),
+    });
+    const results = await c.testNotifications("alice");
+    expect(results).toEqual([
+      { name: "releases", type: "slack", ok: true, detail: "answered 200" },
+      { name: "teams", type: "teams", ok: true, detail: "answered 200" },
+      { name: "discord", type: "discord", ok: false, detail: "answered 404: Unknown Webhook" },
+      { name: "oncall", type: "pagerduty", ok: true, detail: "answered 202" },
+      { name: "audit", type: "json", ok: true, detail: "answered 200" },
+      {
+        name: "broken",
+        type: "slack",
+        ok: false,
+        detail: "the secret NOT_PUT is not set: `wrangler secret put NOT_PUT -c wrangler.control.toml`",
+      },
+    ]);
+    const [slack] = await bodies(prefix, "/slack");
+    expect(slack.blocks[0].text.text).toBe(":information_source: Test message from edgeshift");
+    expect(slack.text).toMatch(/^edgeshift test message: a test message sent by alice/);
+    expect(await bodies(prefix, "/pd/v2/enqueue")).toEqual([]);
+    expect(await bodies(prefix, "/pd/v2/change/enqueue")).toHaveLength(1);
+    const [json] = (await received(prefix)).filter((r) => r.path === `${prefix}/json`);
+    expect((new Webhook(SIGNING).verify(json.body, json.headers) as { type: string }).type).toBe("edgeshift.test");
+    // Nothing queued, counted or recorded: a test is not an event.
+    const s = await c.status();
+    expect(s.notifications!.destinations.every((d) => d.sent === 0 && d.failed === 0 && d.waiting === 0)).toBe(true);
+    expect((await c.history(10)).map((e) => e.kind)).not.toContain("webhook-failed");
+    expect(await refusal(c.testNotifications("alice", "relases"))).toMatch(
+      /no notification destination "relases": known are releases, teams, discord, oncall, audit, broken/,
+    );
+  });
+
+  it("through the admin API: the token's name is the sender; an unknown destination is a 409", async () => {
+    const post = (body: unknown) =>
+      SELF.fetch("https://edge.test/__edgeshift/api/notifications/test", {
+        method: "POST",
+        headers: { authorization: "Bearer test-admin-token-0123456789abcdef" },
+        body: JSON.stringify(body),
+      });
+    const all = await post({});
+    expect(all.status).toBe(200);
+    expect(await all.json()).toEqual({ results: [] });
+    const unknown = await post({ destination: "releases" });
+    expect(unknown.status).toBe(409);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/none is configured \(NOTIFICATIONS\)/);
+    const bad = await post({ destination: "no spaces" });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe("config rejected", () => {
+  it("an invalid flags document: one config-error event per bad version, sent as such", async () => {
+    const { c, prefix } = await withDestinations([{ type: "slack", name: "releases", urlSecret: "SLACK_URL" }]);
+    await env.ROLLOUT_CONFIG.put("flags", JSON.stringify({ flags: { "new-checkout": { rollout: { percent: 150 } } } }));
+    await c.status();
+    await clockAhead(c, 2); // flags are read at most once a second
+    await c.status();
+    await c.settle();
+    // The flags are read beside the status, which does not wait long for them: the event may follow.
+    const rejected = await vi.waitFor(
+      async () => {
+        const r = (await c.history(10)).filter((e) => e.kind === "config-error");
+        if (r.length === 0) throw new Error("no config-error event yet");
+        return r;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    await c.status();
+    expect((await c.history(10)).filter((e) => e.kind === "config-error")).toHaveLength(1);
+    expect(rejected[0]).toMatchObject({ data: { document: "flags" } });
+    expect(rejected[0].reason).toMatch(
+      /^flags document in KV rejected, last good kept: flags\.new-checkout\.rollout\.percent/,
+    );
+    const [slack] = await bodies(prefix, "/slack");
+    expect(slack.blocks[0].text.text).toMatch(/^:rotating_light: Invalid flags document/);
+    await env.ROLLOUT_CONFIG.delete("flags");
   });
 });
 
@@ -237,19 +350,9 @@ describe("when the receiver fails", () => {
 
 describe("durability", () => {
   it("what is queued outlives a restart: the alarm delivers it after the object comes back", async () => {
-    const { c, prefix, override } = await withDestinations([
-      {
-        type: "json",
-        name: "audit",
-        url: `${hooks()}/PLACEHOLDER/json`,
-        signingSecret: "JSON_KEY",
-        events: ["rollback"],
-      },
+    const { c, prefix, override } = await withDestinations((prefix) => [
+      { type: "json", name: "audit", url: `${hooks()}${prefix}/json`, signingSecret: "JSON_KEY", events: ["rollback"] },
     ]);
-    const config = {
-      destinations: [{ ...(override.config.destinations[0] as object), url: `${hooks()}${prefix}/json` }],
-    };
-    await setOverride(c, { ...override, config });
     await fetch(`${hooks()}/__hooks/script?path=${prefix}/json`, {
       method: "PUT",
       body: JSON.stringify([{ status: 500 }]),
@@ -259,7 +362,7 @@ describe("durability", () => {
 
     await abortAllDurableObjects();
     const again = (current = controllerById(c.id));
-    await setOverride(again, { ...override, config });
+    await setOverride(again, override);
     await clockAhead(again, 3);
     await alarm(again);
     const s = await again.status();
