@@ -19,3 +19,12 @@ export function choiceFlag<C extends string>(name: string, choices: readonly C[]
     );
   return value as C;
 }
+
+/** The word after `--<name>`, or `fallback` when the flag is absent. */
+export function stringFlag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const value = process.argv[i + 1];
+  if (value === undefined || value.startsWith("--")) throw new Error(`--${name} takes a value, e.g. --${name} HEAD~1`);
+  return value;
+}
