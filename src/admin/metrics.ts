@@ -308,6 +308,19 @@ export function formatMetrics(s: StatusSnapshot): string {
   );
 
   const dests = s.notifications?.destinations ?? [];
+  if (s.notifications)
+    add(
+      "notifications_config_valid",
+      "gauge",
+      "1 when the NOTIFICATIONS variable is valid; 0 when it is rejected and none of its destinations is used.",
+      [{ labels: {}, value: bit(s.notifications.problem === null) }],
+    );
+  add(
+    "notifications_destination_ready",
+    "gauge",
+    "1 when the destination can send (its secrets are set and well formed), 0 when each message to it fails at once.",
+    dests.map((d) => ({ labels: { destination: d.name, type: d.type }, value: bit(d.problem === null) })),
+  );
   const destLabels = (d: (typeof dests)[number]) => ({ destination: d.name, type: d.type });
   add(
     "notifications_sent_total",

@@ -156,7 +156,9 @@ export class RolloutController extends DurableObject<Env> {
     });
     this.wakes.handle(KV_WRITE_CONCERN, () => this.kv.flush());
     this.wakes.handle(PLAN_CONCERN, () => this.plan.drive(this.canary.health()));
-    this.wakes.handle(NOTIFY_CONCERN, () => this.notifier.drain());
+    // In the background: a backlog of retries must not hold the alarm's other concerns (a plan step,
+    // a rollback's KV write) behind it; each try is written down first, so an eviction loses none.
+    this.wakes.handle(NOTIFY_CONCERN, () => this.context.background(this.notifier.drain()));
     this.kv.resumeOwedWrite();
   }
 

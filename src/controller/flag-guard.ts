@@ -140,7 +140,7 @@ export class FlagGuardKeeper {
     const r = parseFlags(text);
     if (!r.ok) {
       this.lastError = r.summary;
-      // Once per bad version (in memory: a restart may say it once more), as for `rollout`.
+      // Once per bad version while it stays in KV (kept in memory: a restart may say it once more).
       if (this.rejected !== r.fingerprint)
         this.context.recordEvent({
           kind: "config-error",
@@ -152,6 +152,7 @@ export class FlagGuardKeeper {
       return;
     }
     this.lastError = null;
+    this.rejected = null;
     this.adopt(r.doc, r.fingerprint);
   }
 

@@ -403,7 +403,7 @@ export class KvSync {
       kind: "config-error",
       actor: "controller",
       reason: `KV document rejected, last good kept: ${parsed.summary}`,
-      data: { fingerprint: parsed.fingerprint, problems: parsed.problems },
+      data: { document: "rollout", fingerprint: parsed.fingerprint, problems: parsed.problems },
     });
   }
 }

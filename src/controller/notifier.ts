@@ -22,26 +22,22 @@ import type { Env } from "../env";
 import type { Destination } from "../model/notifications";
 import { parseNotifications } from "../model/parse";
 import { ActionNotApplicable } from "../model/action-error";
-import type {
-  DestinationStatus,
-  EventKind,
-  NotificationsStatus,
-  NotificationTest,
-  RolloutEvent,
-} from "../model/status";
+import type { DestinationStatus, NotificationsStatus, NotificationTest, RolloutEvent } from "../model/status";
 import {
   eventsShown,
   LEGACY,
   outgoingFor,
   requestFor,
+  secretValues,
   targetProblem,
   testOutgoing,
   type Outgoing,
   type Target,
 } from "../notify/destinations";
 import { messageOf, testMessage, type Subject } from "../notify/message";
-import type { OpenIncident } from "../notify/pagerduty";
-import { answerOutcome, failureOutcome, nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
+import { MAX_OPEN_INCIDENTS, type OpenIncident } from "../notify/pagerduty";
+import { answerOutcome, failureOutcome, MAX_TRIES, nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
+import { readTextUpTo } from "../lib/bounded-read";
 import type { ControllerContext, WakeRequests } from "./context";
 import type { ControllerStore, QueuedNotification } from "./store";
 
@@ -49,6 +45,12 @@ export const NOTIFY_CONCERN = "notify";
 /** Per destination: a receiver down for hours must not grow the object's storage without bound. */
 export const MAX_WAITING = 200;
 const STATS_KEY = "notify";
+/** A try in flight is due again after its timeout and this: the alarm never rings in the middle of it. */
+const IN_FLIGHT_MARGIN_MS = 1000;
+/** Of a failing answer's body, what is kept to say why: enough for Slack's "invalid_token" or PagerDuty's errors. */
+const MAX_EXCERPT_BYTES = 1024;
+/** While NOTIFICATIONS is invalid, how often the queue is looked at again. */
+const INVALID_RECHECK_MS = 60_000;
 
 /** Where the configuration and the secrets come from: the Worker's env, or a test's. */
 export interface NotifierSource {
@@ -74,7 +76,7 @@ export class Notifier {
   constructor(
     private readonly store: ControllerStore,
     private readonly context: Pick<ControllerContext, "now" | "background" | "recordEvent">,
-    private readonly wakes: WakeRequests,
+    private readonly wakes: WakeRequests & { isRequested(concern: string, at?: number): boolean },
     private readonly source: () => NotifierSource,
     /** What an event is about when it is recorded (release, canary, percent, attempt). */
     private readonly subject: () => Subject,
@@ -110,16 +112,16 @@ export class Notifier {
             outgoing: o,
             nextAt: now,
           });
-          if (o.opens) stat.incidents = [...(stat.incidents ?? []).filter((i) => i.key !== o.opens!.key), o.opens];
-          if (o.resolves) stat.incidents = (stat.incidents ?? []).filter((i) => !o.resolves!.includes(i.key));
+          // Kept as queued, so the next event sees them (a resolve goes behind its trigger); a
+          // request given up puts them back as PagerDuty still has them (./givenUp).
+          if (o.opens) stat.incidents = withIncident(stat.incidents, o.opens);
+          if (o.resolves) stat.incidents = withoutIncidents(stat.incidents, o.resolves);
         }
       }
       this.saveStats();
       for (const name of late)
         this.givenUp(
-          name,
-          event.id,
-          event.kind,
+          { destination: name, eventId: event.id, kind: event.kind, outgoing: { body: null } },
           0,
           `queue full (${MAX_WAITING} waiting): the receiver has been failing`,
         );
@@ -226,17 +228,51 @@ export class Notifier {
 
   private async pass(): Promise<void> {
     const now = this.context.now();
+    if (this.config().problem && this.store.notificationsWaiting().size > 0) {
+      // Nothing configured is sent while the variable is invalid, and nothing queued is dropped:
+      // looked at again in a while (a deploy with the fix restarts the object before that, too).
+      await this.wakes.request(NOTIFY_CONCERN, now + INVALID_RECHECK_MS);
+      return;
+    }
     const targets = new Map(this.targets().map((t) => [t.name, t]));
-    const dropped = this.store.deleteNotificationsExcept([...targets.keys()]);
-    if (dropped > 0) console.log(`controller: dropped the queued notifications of ${dropped} removed destination(s)`);
-    const due = this.store.notificationHeads().filter((h) => h.nextAt <= now);
-    // Each try is written before it is made: one cut short by a restart is made again by the alarm.
-    for (const h of due)
-      this.store.retryNotification(h.id, h.tries + 1, nextTryAt(now, h.tries + 1) ?? now + 2 * TRY_TIMEOUT_MS, h.error);
-    if (due.length) await this.schedule();
-    const done = await Promise.all(due.map((h) => this.deliver(targets.get(h.destination)!, h)));
+    this.dropRemoved(targets);
+    const heads = this.store.notificationHeads().filter((h) => targets.has(h.destination));
+    const due = heads.filter((h) => h.nextAt <= now);
+    const done: boolean[] = [];
+    for (const h of due.filter((h) => h.tries >= MAX_TRIES)) {
+      // Its last try was cut short by a restart: given up as if it had failed.
+      this.store.deleteNotification(h.id);
+      this.givenUp(h, h.tries, h.error ?? "the last try was cut short");
+      done.push(true);
+    }
+    const trying = due.filter((h) => h.tries < MAX_TRIES);
+    // Each try is written before it is made, due after the try's own timeout: one cut short by a
+    // restart is made again by the alarm, and the alarm never rings while the try is still running.
+    for (const h of trying)
+      this.store.retryNotification(h.id, h.tries + 1, now + TRY_TIMEOUT_MS + IN_FLIGHT_MARGIN_MS, h.error);
+    if (trying.length) await this.schedule(targets);
+    done.push(...(await Promise.all(trying.map((h) => this.deliver(targets.get(h.destination)!, h)))));
     if (done.some(Boolean)) this.again = true;
-    await this.schedule();
+    await this.schedule(targets);
+  }
+
+  /**
+   * What is queued for a destination no longer configured is dropped, each counted as failed with
+   * one event. While NOTIFICATIONS is invalid nothing is dropped: the fix brings its destinations back.
+   */
+  private dropRemoved(targets: ReadonlyMap<string, Target>): void {
+    if (this.config().problem) return;
+    for (const [name, n] of this.store.notificationsWaiting()) {
+      if (targets.has(name)) continue;
+      const head = this.store.notificationHeads().find((h) => h.destination === name)!;
+      this.store.deleteNotificationsOf(name);
+      this.givenUp(
+        head,
+        head.tries,
+        `the destination was removed from NOTIFICATIONS: ${n} queued message(s) dropped`,
+        n,
+      );
+    }
   }
 
   /** One try of the head `h`: true when it left the queue, delivered or given up (the next may be due). */
@@ -261,27 +297,40 @@ export class Notifier {
     if (next !== null) this.store.retryNotification(h.id, tries, next, outcome.error);
     else {
       this.store.deleteNotification(h.id);
-      this.givenUp(t.name, h.eventId, h.kind, tries, outcome.error);
+      this.givenUp(h, tries, outcome.error);
     }
     return next === null;
   }
 
   private async send(t: Target, o: Outgoing, secret: (n: string) => unknown, messageId: string): Promise<TryOutcome> {
+    let outcome: TryOutcome;
     try {
       const { url, init } = await requestFor(t, o, secret, messageId, this.context.now());
       const r = await fetch(url, { ...init, signal: AbortSignal.timeout(TRY_TIMEOUT_MS) });
-      const excerpt = r.ok ? "" : (await r.text()).slice(0, 300);
+      const excerpt = r.ok || !r.body ? "" : (await readTextUpTo(r.body, MAX_EXCERPT_BYTES)).text;
       if (r.ok) await r.body?.cancel();
-      return answerOutcome(r.status, excerpt, r.headers.get("retry-after"), this.context.now());
+      outcome = answerOutcome(r.status, excerpt, r.headers.get("retry-after"), this.context.now());
     } catch (e) {
-      return failureOutcome(e);
+      outcome = failureOutcome(e);
     }
+    // The receiver's words (and fetch's errors, which can quote the URL) reach status, the event log
+    // and a terminal: never with a secret in them, never with control characters.
+    return outcome.ok ? outcome : { ...outcome, error: redacted(outcome.error, secretValues(t, secret)) };
   }
 
-  private givenUp(name: string, eventId: number, kind: EventKind, tries: number, error: string): void {
+  /** Counts `q` (or `count` requests of its destination) as failed, puts its incidents back, records why. */
+  private givenUp(
+    q: Pick<QueuedNotification, "destination" | "eventId" | "kind" | "outgoing">,
+    tries: number,
+    error: string,
+    count = 1,
+  ): void {
+    const { destination: name, eventId, kind } = q;
     const s = this.statOf(name);
-    s.failed++;
+    s.failed += count;
     s.lastFailure = { at: new Date(this.context.now()).toISOString(), eventId, kind, tries, error };
+    if (q.outgoing.opens) s.incidents = withoutIncidents(s.incidents, [q.outgoing.opens]);
+    for (const i of q.outgoing.resolves ?? []) s.incidents = withIncident(s.incidents, i);
     this.saveStats();
     const after = tries > 0 ? ` after ${tries} ${tries === 1 ? "try" : "tries"}` : "";
     this.context.recordEvent({
@@ -292,10 +341,12 @@ export class Notifier {
     });
   }
 
-  private async schedule(): Promise<void> {
-    const next = this.store.nextNotificationAt();
+  /** The alarm at the earliest head that can be sent (not the rows behind a waiting head: those are not due). */
+  private async schedule(targets: ReadonlyMap<string, Target>): Promise<void> {
+    const heads = this.store.notificationHeads().filter((h) => targets.has(h.destination));
+    const next = heads.length ? Math.min(...heads.map((h) => h.nextAt)) : null;
     if (next === null) await this.wakes.clear(NOTIFY_CONCERN);
-    else await this.wakes.request(NOTIFY_CONCERN, next);
+    else if (!this.wakes.isRequested(NOTIFY_CONCERN, next)) await this.wakes.request(NOTIFY_CONCERN, next);
   }
 
   private config(): { targets: Destination[]; statusUrl?: string; problem: string | null } {
@@ -329,6 +380,22 @@ export class Notifier {
       console.error(`controller: saving notification figures failed: ${(e as Error).message}`);
     }
   }
+}
+
+/** The list with `i` (replacing one of the same key), the oldest dropped past MAX_OPEN_INCIDENTS. */
+function withIncident(list: OpenIncident[] | undefined, i: OpenIncident): OpenIncident[] {
+  return [...(list ?? []).filter((x) => x.key !== i.key), i].slice(-MAX_OPEN_INCIDENTS);
+}
+
+function withoutIncidents(list: OpenIncident[] | undefined, gone: readonly OpenIncident[]): OpenIncident[] {
+  return (list ?? []).filter((x) => !gone.some((g) => g.key === x.key));
+}
+
+/** `text` with each secret value replaced by "<secret>" and control characters (terminal escapes) dropped. */
+export function redacted(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const v of secrets) out = out.split(v).join("<secret>");
+  return out.replace(/\p{Cc}+/gu, " ");
 }
 
 /** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */

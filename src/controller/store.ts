@@ -61,12 +61,6 @@ export class ControllerStore {
     return new Map(rows.map((r) => [r.destination, r.n]));
   }
 
-  /** The earliest time a queued request is due (null: none queued). */
-  nextNotificationAt(): number | null {
-    const row = this.sql.exec<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM notification`).one();
-    return row.t ?? null;
-  }
-
   /** A try is about to be made, or failed and waits until `nextAt`. */
   retryNotification(id: number, tries: number, nextAt: number, error: string | null): void {
     this.sql.exec(`UPDATE notification SET tries = ?, next_at = ?, error = ? WHERE id = ?`, tries, nextAt, error, id);
@@ -76,11 +70,9 @@ export class ControllerStore {
     this.sql.exec(`DELETE FROM notification WHERE id = ?`, id);
   }
 
-  /** Drops what is queued for destinations no longer configured. */
-  deleteNotificationsExcept(destinations: readonly string[]): number {
-    const all = [...this.notificationsWaiting().keys()].filter((d) => !destinations.includes(d));
-    for (const d of all) this.sql.exec(`DELETE FROM notification WHERE destination = ?`, d);
-    return all.length;
+  /** Drops what is queued for a destination (it is no longer configured). */
+  deleteNotificationsOf(destination: string): void {
+    this.sql.exec(`DELETE FROM notification WHERE destination = ?`, destination);
   }
 
   /**

@@ -5,7 +5,7 @@
 // routing key, a signing key) is a Worker secret named here, never the value. Pure.
 import * as z from "../lib/zod";
 import { closest } from "../lib/closest";
-import { isHttpUrl } from "../lib/http-url";
+import { isHttpUrl, isLocalUrl } from "../lib/http-url";
 import { EVENT_KINDS, type EventKind } from "./status";
 
 export const NOTIFICATION_LIMITS = { destinations: 10 } as const;
@@ -47,13 +47,24 @@ function chatEvents(): EventKind[] {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
-// `wrangler secret put` accepts other names too, but a binding name that is an identifier is one
-// `env.NAME` can reach and a person can type without quoting.
-const SECRET = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Upper case only: `wrangler secret put` accepts other names, but a routing key or a base64 signing
+// key pasted here by mistake (the secret itself) is then refused instead of shown as a "name".
+const SECRET = /^[A-Z_][A-Z0-9_]{0,63}$/;
+/**
+ * The Worker's own credentials: a change to NOTIFICATIONS alone must never be able to send them to
+ * a receiver of its choosing (src/env.ts).
+ */
+export const RESERVED_SECRETS = ["ADMIN_TOKEN", "ADMIN_TOKENS", "OVERRIDE_SECRET", "FLAGS_TOKEN"] as const;
+/** The legacy WEBHOOK_URL destination's name in status: no configured destination may take it. */
+export const LEGACY_NAME = "WEBHOOK_URL";
 
-const name = z
-  .string()
-  .check(z.regex(NAME, 'a destination\'s name must be 1–40 letters, digits, "_" or "-", e.g. "ops-slack"'));
+const name = z.string().check(
+  z.regex(NAME, 'a destination\'s name must be 1–40 letters, digits, "_" or "-", e.g. "ops-slack"'),
+  z.refine(
+    (n) => n !== LEGACY_NAME,
+    `"${LEGACY_NAME}" names the legacy WEBHOOK_URL secret's destination: choose another`,
+  ),
+);
 const secretName = (what: string, example: string) =>
   z
     .string({
@@ -65,7 +76,11 @@ const secretName = (what: string, example: string) =>
     .check(
       z.regex(
         SECRET,
-        `the name of the Worker secret holding ${what} (letters, digits, "_"), e.g. "${example}"; store the value with \`wrangler secret put ${example} -c wrangler.control.toml\``,
+        `the NAME of the Worker secret holding ${what} (upper-case letters, digits, "_"), e.g. "${example}", not the secret itself: store the value with \`wrangler secret put ${example} -c wrangler.control.toml\``,
+      ),
+      z.refine(
+        (n) => !(RESERVED_SECRETS as readonly string[]).includes(n),
+        `names one of the Worker's own credentials (${RESERVED_SECRETS.join(", ")}), which are never sent anywhere: put ${what} in a secret of its own, e.g. "${example}"`,
       ),
     );
 const eventKind = z.union([z.literal("*"), z.enum(EVENT_KINDS)], {
@@ -82,7 +97,24 @@ const events = z.optional(
     .check(z.minLength(1, 'events lists at least one event kind (or "*" for all); leave it out for the default')),
 );
 const httpUrl = (what: string) =>
-  z.string().check(z.refine(isHttpUrl, `${what} must be an http(s) URL such as "https://hooks.example.com/edgeshift"`));
+  z
+    .string()
+    .check(
+      z.refine(
+        (u) => isHttpUrl(u) && (u.startsWith("https:") || isLocalUrl(u)),
+        `${what} must be an https URL such as "https://hooks.example.com/edgeshift" (http only for 127.0.0.1 or localhost)`,
+      ),
+    );
+/** PagerDuty's Events API hosts; a local address too, for a receiver standing in for it in tests. */
+const PAGERDUTY_HOSTS = ["https://events.pagerduty.com", "https://events.eu.pagerduty.com"];
+const pagerDutyUrl = z
+  .string()
+  .check(
+    z.refine(
+      (u) => PAGERDUTY_HOSTS.includes(u.replace(/\/+$/, "")) || (isHttpUrl(u) && isLocalUrl(u)),
+      `url is PagerDuty's Events API, ${PAGERDUTY_HOSTS.join(" or ")} (EU accounts), or a local address for testing: the routing key is sent nowhere else`,
+    ),
+  );
 
 const chat = <T extends "slack" | "teams" | "discord">(type: T, example: string) =>
   z.strictObject({
@@ -112,11 +144,22 @@ export const destinationSchema = z.discriminatedUnion(
         }),
       ),
       /** The Events API's base (https://events.eu.pagerduty.com for EU accounts). */
-      url: z.optional(httpUrl("url (the Events API base, e.g. https://events.eu.pagerduty.com)")),
-      /** `payload.source`, and the prefix of the incidents' dedup keys: one per edgeshift installation. */
-      source: z.optional(
-        z.string().check(z.minLength(1), z.maxLength(100, 'source may be at most 100 characters, e.g. "shop-edge"')),
-      ),
+      url: z.optional(pagerDutyUrl),
+      /**
+       * `payload.source`, and the prefix of the incidents' dedup keys. Required: two installations
+       * sharing a default would share dedup keys, one's rollback merging into (and resolving) the other's.
+       */
+      source: z
+        .string({
+          error:
+            "source is required: this installation's name in PagerDuty, e.g. \"shop-edge\" (it prefixes the incidents' dedup keys, which must differ between installations)",
+        })
+        .check(
+          z.regex(
+            /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+            'source is 1–100 letters, digits, ".", "_" or "-", e.g. "shop-edge"',
+          ),
+        ),
     }),
     z
       .strictObject({

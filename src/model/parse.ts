@@ -187,10 +187,17 @@ export function parseNotifications(value: unknown): DocumentResult<Notifications
   if (value === undefined || value === null || value === "")
     return { ok: true, doc: NO_NOTIFICATIONS, fingerprint: NO_DOCUMENT };
   const text = typeof value === "string" ? value : JSON.stringify(value);
-  return parseDocument(
+  const r = parseDocument(
     text,
     notificationsSchema,
     '{"destinations": [{"type": "slack", "name": "releases", "urlSecret": "SLACK_WEBHOOK_URL"}]}',
     textSize,
   );
+  if (r.ok) return r;
+  // What was given for a *Secret field may be the secret itself, pasted by mistake: never repeated
+  // (status, the log and the CLI show these problems).
+  const problems = r.problems.map((p) =>
+    /Secret$/.test(p.path) ? { ...p, message: p.message.replace(/ \(got .*\)$/s, "") } : p,
+  );
+  return fail(r.fingerprint, problems);
 }

@@ -105,6 +105,11 @@ export function teamsBody(m: Message): unknown {
   };
 }
 
+/** Discord renders `[text](url)` in embeds as a link: escaped, an event's text cannot disguise one. */
+function discordEscaped(s: string): string {
+  return s.replace(/[[\]()]/g, "\\$&");
+}
+
 const DISCORD_COLOR: Record<Tone, number> = {
   failure: 0xd93f0b,
   warning: 0xe3b341,
@@ -124,11 +129,11 @@ export function discordBody(m: Message): RESTPostAPIWebhookWithTokenJSONBody {
     embeds: [
       {
         title: clipped(m.title, 256),
-        description: clipped(m.reason, 4096),
+        description: clipped(discordEscaped(m.reason), 4096),
         color: DISCORD_COLOR[m.tone],
         fields: m.facts.slice(0, 25).map(([name, value]) => ({
           name: clipped(name, 256),
-          value: clipped(value, 1024),
+          value: clipped(discordEscaped(value), 1024),
           inline: true,
         })),
         timestamp: m.event.at,

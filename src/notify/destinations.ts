@@ -9,11 +9,11 @@ import {
   type Destination,
   type DestinationType,
 } from "../model/notifications";
-import { isHttpUrl } from "../lib/http-url";
+import { isHttpUrl, isLocalUrl } from "../lib/http-url";
 import { discordBody, slackBody, teamsBody } from "./chat";
 import { legacyBody, type Message } from "./message";
 import { change, incidentKey, PAGERDUTY_API, resolve, resolvedBy, trigger, type OpenIncident } from "./pagerduty";
-import { jsonBody, signatureHeaders } from "./signed-json";
+import { jsonBody, signatureHeaders, signingKey } from "./signed-json";
 
 /** The WEBHOOK_URL secret of earlier versions: every event, in the body it always had. */
 export const LEGACY = "WEBHOOK_URL";
@@ -26,9 +26,9 @@ export type Target = Destination | { type: "legacy"; name: typeof LEGACY };
 export interface Outgoing {
   path?: string;
   body: unknown;
-  /** PagerDuty: the incident this opens, or the keys it resolves (the caller keeps the open ones). */
+  /** PagerDuty: the rollback incident this opens, or the ones it resolves (the caller keeps the open ones). */
   opens?: OpenIncident;
-  resolves?: string[];
+  resolves?: OpenIncident[];
 }
 
 export function outgoingFor(t: Target, m: Message, open: readonly OpenIncident[]): Outgoing[] {
@@ -46,11 +46,12 @@ export function outgoingFor(t: Target, m: Message, open: readonly OpenIncident[]
     case "json":
       return sends(t, kind) ? [{ body: jsonBody(m) }] : [];
     case "pagerduty": {
-      const source = t.source ?? "edgeshift";
-      const out: Outgoing[] = resolvedBy(m, open).map((i) => ({ ...resolve(i.key), resolves: [i.key] }));
+      const source = t.source;
+      const out: Outgoing[] = resolvedBy(m, open).map((i) => ({ ...resolve(i.key), resolves: [i] }));
       if (sends(t, kind)) {
         const key = incidentKey(source, kind, m.subject.attempt, m.event.id);
-        out.push({ ...trigger(m, source, t.severity, key), opens: { key, attempt: m.subject.attempt ?? 0 } });
+        const opens = kind === "rollback" ? { opens: { key, attempt: m.subject.attempt ?? 0 } } : {};
+        out.push({ ...trigger(m, source, t.severity, key), ...opens });
       }
       if (eventsOf(t.changeEvents, DEFAULT_CHANGE_EVENTS).has(kind)) out.push(change(m, source));
       return out;
@@ -75,7 +76,7 @@ export function testOutgoing(t: Target, m: Message): Outgoing {
     case "json":
       return { body: { ...jsonBody(m), type: "edgeshift.test" } };
     case "pagerduty":
-      return change(m, t.source ?? "edgeshift");
+      return change(m, t.source);
   }
 }
 
@@ -120,13 +121,15 @@ export function targetProblem(t: Target, secret: (name: string) => unknown): str
     if (typeof v !== "string" || v === "")
       return `the secret ${name} is not set: \`wrangler secret put ${name} -c wrangler.control.toml\``;
   }
-  if (names.url !== undefined && !isHttpUrl(String(secret(names.url))))
-    return `the secret ${names.url} is not an http(s) URL: put the webhook's whole address in it`;
-  if (names.signing !== undefined) {
-    const key = String(secret(names.signing));
-    if (key.startsWith("whsec_") && !/^[A-Za-z0-9+/]+={0,2}$/.test(key.slice(6)))
-      return `the secret ${names.signing} starts with "whsec_" but what follows is not base64: \`echo whsec_$(openssl rand -base64 32)\` makes one`;
+  if (names.url !== undefined) {
+    const url = String(secret(names.url));
+    if (!isHttpUrl(url)) return `the secret ${names.url} is not an http(s) URL: put the webhook's whole address in it`;
+    // The URL is the credential (Slack's, Discord's, Teams'): never sent in the clear.
+    if (!url.startsWith("https:") && !isLocalUrl(url))
+      return `the secret ${names.url} is an http:// URL: it carries the channel's credential, so only https is used (http only for 127.0.0.1 or localhost)`;
   }
+  if (names.signing !== undefined && signingKey(String(secret(names.signing))) === null)
+    return `the secret ${names.signing} is not a Standard Webhooks key: "whsec_" and the base64 of 24–64 random bytes, e.g. \`echo whsec_$(openssl rand -base64 32)\``;
   return null;
 }
 
@@ -150,6 +153,18 @@ export async function requestFor(
     body = JSON.stringify(o.body);
   }
   if (t.type === "json")
-    Object.assign(headers, await signatureHeaders(String(secret(names.signing!)), id, Math.floor(nowMs / 1000), body));
-  return { url, init: { method: "POST", headers, body } };
+    Object.assign(
+      headers,
+      await signatureHeaders(signingKey(String(secret(names.signing!)))!, id, Math.floor(nowMs / 1000), body),
+    );
+  // A redirect is not followed: it would carry the routing key or the signed body to another address.
+  return { url, init: { method: "POST", headers, body, redirect: "manual" } };
+}
+
+/** The secret values a destination's requests carry, for taking them out of any error text. */
+export function secretValues(t: Target, secret: (name: string) => unknown): string[] {
+  const names = secretsOf(t);
+  return [names.url, names.routingKey, names.signing]
+    .map((n) => (n === undefined ? undefined : secret(n)))
+    .filter((v): v is string => typeof v === "string" && v.length >= 8);
 }

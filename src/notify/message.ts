@@ -71,7 +71,8 @@ const TONES: Partial<Record<EventKind, Tone>> = {
   approve: "success",
 };
 
-export function messageOf(event: RolloutEvent, subject: Subject, link?: string): Message {
+export function messageOf(event: RolloutEvent, recorded: Subject, link?: string): Message {
+  const subject = subjectOf(event, recorded);
   const about = subject.release
     ? `release ${subject.release}${subject.canary ? ` (${subject.canary})` : ""}`
     : subject.canary
@@ -130,6 +131,24 @@ export function legacyBody(m: Message): {
 /** At most `max` characters, an ellipsis marking the cut: each channel has its own field limits. */
 export function clipped(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * What the event is about. The state is read after the decision took effect: a promotion has
+ * already made the canary stable and dropped the release, so its own data names them; a rejected
+ * flags document is not about the release in force.
+ */
+function subjectOf(event: RolloutEvent, recorded: Subject): Subject {
+  const data = event.data ?? {};
+  if (event.kind === "promote")
+    return {
+      ...recorded,
+      release: typeof data.release === "string" ? data.release : recorded.release,
+      canary: typeof data.stable === "string" ? data.stable : recorded.canary,
+      percent: typeof data.percentBefore === "number" ? data.percentBefore : recorded.percent,
+    };
+  if (event.kind === "config-error" && data.document === "flags") return { release: null };
+  return recorded;
 }
 
 function capitalized(s: string): string {

@@ -22,7 +22,10 @@ export interface PagerDutyRequest {
  */
 const HEALTHY: ReadonlySet<EventKind> = new Set(["step", "plan-complete", "promote"]);
 
-/** An incident left open by a rollback (or another paging event): its key, and the attempt it belongs to. */
+/**
+ * An incident a rollback opened: its key, and the attempt it belongs to. Only these are tracked:
+ * other paging events (a flag switched off, an invalid document) are a person's to resolve.
+ */
 export interface OpenIncident {
   key: string;
   attempt: number;
@@ -77,7 +80,7 @@ export function change(m: Message, source: string): PagerDutyRequest {
 export function resolvedBy(m: Message, open: readonly OpenIncident[]): OpenIncident[] {
   if (!HEALTHY.has(m.event.kind) || m.subject.attempt === undefined) return [];
   const attempt = m.subject.attempt;
-  return open.filter((i) => i.key.includes("/rollback/") && i.attempt < attempt);
+  return open.filter((i) => i.attempt < attempt);
 }
 
 function details(m: Message): Record<string, unknown> {
@@ -88,3 +91,6 @@ function details(m: Message): Record<string, unknown> {
     ...(m.event.data?.figures ? { figures: m.event.data.figures } : {}),
   };
 }
+
+/** Incidents tracked per destination, the oldest dropped past it (an abandoned release is never resolved). */
+export const MAX_OPEN_INCIDENTS = 50;

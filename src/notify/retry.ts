@@ -6,8 +6,8 @@
 // | answers 408, 425, 429 or 5xx, or the  | tried again after 2 s, 10 s, 30 s, 2 min, 10 min (±20 %,    |
 // | connection fails or times out (5 s)   | so many objects do not retry in step); a longer Retry-After |
 // |                                       | (429, 503) is honoured up to 10 min; 6 tries in all         |
-// | answers another 4xx                   | given up at once: the request itself is wrong (a revoked    |
-// |                                       | URL, a bad routing key), trying again cannot help           |
+// | answers another 4xx, or a redirect    | given up at once: the request itself is wrong (a revoked    |
+// | (3xx, never followed)                 | URL, a bad routing key), trying again cannot help           |
 // | is still failing after 6 tries        | given up (~13 min after the event)                          |
 // A destination's notifications go out in order: one that waits for a retry holds the ones after it.
 
@@ -24,6 +24,9 @@ export type TryOutcome =
 export function answerOutcome(status: number, excerpt: string, retryAfter: string | null, now: number): TryOutcome {
   if (status >= 200 && status < 300) return { ok: true, status };
   const said = excerpt.trim() ? `: ${excerpt.trim().slice(0, 200)}` : "";
+  // Redirects are not followed (they would carry the credential elsewhere): the URL is out of date.
+  if (status >= 300 && status < 400)
+    return { ok: false, retry: false, error: `answered ${status}, a redirect (not followed): is the URL current?` };
   const retry = status === 408 || status === 425 || status === 429 || status >= 500;
   const wait = retry ? retryAfterMs(retryAfter, now) : undefined;
   return {

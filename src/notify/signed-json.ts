@@ -4,8 +4,9 @@
 //   webhook-id        the message's id, the same on every retry (the receiver's de-duplication key)
 //   webhook-timestamp seconds since the epoch at this try (the receiver rejects old ones: replay)
 //   webhook-signature "v1," + base64 HMAC-SHA256 over `${id}.${timestamp}.${body}`
-// The key is the secret's base64 after "whsec_" (the spec's form); any other secret is used as its
-// UTF-8 bytes (a receiver then verifies with the raw key). Web Crypto only: Workers and Node alike.
+// The key is the secret's base64 after "whsec_" (the spec's form, what the libraries take), 24–64
+// bytes; anything else is refused (./destinations.ts targetProblem) rather than signed with a key
+// the receiver's library would read differently. Web Crypto only: Workers and Node alike.
 import type { Message } from "./message";
 
 export interface JsonNotification {
@@ -41,15 +42,13 @@ export function jsonBody(m: Message): JsonNotification {
 }
 
 export async function signatureHeaders(
-  secret: string,
+  key: Uint8Array,
   id: string,
   timestampSeconds: number,
   body: string,
 ): Promise<Record<string, string>> {
-  const key = await crypto.subtle.importKey("raw", keyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
+  const hmac = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", hmac, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestampSeconds),
@@ -59,15 +58,18 @@ export async function signatureHeaders(
 
 const PREFIX = "whsec_";
 
-function keyBytes(secret: string): Uint8Array {
-  if (secret.startsWith(PREFIX)) {
-    try {
-      return Uint8Array.from(atob(secret.slice(PREFIX.length)), (c) => c.charCodeAt(0));
-    } catch {
-      // Not base64 after all: the raw bytes below, as for any other secret.
-    }
+/** The key of a "whsec_<base64>" secret (24–64 bytes), or null when the secret is not one. */
+export function signingKey(secret: string): Uint8Array | null {
+  if (!secret.startsWith(PREFIX)) return null;
+  const b64 = secret.slice(PREFIX.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
   }
-  return new TextEncoder().encode(secret);
+  return bytes.length >= 24 && bytes.length <= 64 ? bytes : null;
 }
 
 function base64(bytes: Uint8Array): string {

@@ -175,6 +175,9 @@ describe("Prometheus exposition", () => {
     expect(text).toContain('edgeshift_notifications_sent_total{destination="releases",type="slack"} 12\n');
     expect(text).toContain('edgeshift_notifications_failed_total{destination="releases",type="slack"} 1\n');
     expect(text).toContain('edgeshift_notifications_waiting{destination="releases",type="slack"} 2\n');
+    // A setup that cannot send is seen before an event is lost to it.
+    expect(text).toContain("edgeshift_notifications_config_valid 1\n");
+    expect(text).toContain('edgeshift_notifications_destination_ready{destination="releases",type="slack"} 1\n');
   });
 
   it("leaves out what the snapshot does not have (no plan, no experiments, no interval)", () => {

@@ -105,7 +105,33 @@ describe("Microsoft Teams", () => {
   });
 });
 
+describe("a promotion", () => {
+  it("names the release and the slot promoted, from the event: the state already has them switched", () => {
+    const promote = event({
+      kind: "promote",
+      actor: "alice",
+      reason: "v7 verified: green (v7) is now stable; blue is the canary at 0 %",
+      data: { release: "v7", stable: "green", canary: "blue", percentBefore: 50 },
+    });
+    // What the controller's state says once the promotion took effect: blue the canary, no release.
+    const m = messageOf(promote, { release: null, canary: "blue", percent: 0, attempt: 3 });
+    expect(m.title).toBe("Promoted release v7 (green)");
+    expect(m.facts).toEqual([
+      ["Release", "v7"],
+      ["Canary", "green"],
+      ["Percent", "50 %"],
+      ["Attempt", "3"],
+      ["By", "alice"],
+    ]);
+  });
+});
+
 describe("Discord", () => {
+  it("an event's text cannot disguise a link: [text](url) is escaped", () => {
+    const body = discordBody(messageOf(event({ reason: "see [docs](https://evil.example)" }), subject));
+    expect(body.embeds![0].description).toBe("see \\[docs\\]\\(https://evil.example\\)");
+  });
+
   it("one embed coloured by tone, facts inline, no mentions allowed", () => {
     const body = discordBody(messageOf(event({ reason: "@everyone look" }), subject));
     expect(body.allowed_mentions).toEqual({ parse: [] });
@@ -149,7 +175,7 @@ describe("PagerDuty", () => {
       {
         path: "/v2/enqueue",
         body: { event_action: "resolve", dedup_key: "shop-edge/rollback/attempt-3" },
-        resolves: ["shop-edge/rollback/attempt-3"],
+        resolves: [{ key: "shop-edge/rollback/attempt-3", attempt: 3 }],
       },
     ]);
     // A new attempt only starting is no proof of health: a change event, no resolve.
@@ -167,7 +193,6 @@ describe("PagerDuty", () => {
 
   it("the routing key is added at send time, never stored; EU accounts set url", async () => {
     const [trigger] = outgoingFor(pd, rollback, []);
-    expect(JSON.stringify(trigger)).not.toContain("R0UTING");
     const secret = (n: string) => ({ PD_KEY: "R0UTING-KEY-32-CHARACTERS-LONG-00" })[n];
     const r = await requestFor({ ...pd, url: "https://events.eu.pagerduty.com/" }, trigger, secret, "m", 0);
     expect(r.url).toBe("https://events.eu.pagerduty.com/v2/enqueue");
@@ -209,11 +234,13 @@ describe("signed JSON (Standard Webhooks)", () => {
     expect(() => new Webhook(other).verify(String(r.init.body), headers)).toThrow();
   });
 
-  it("a secret without the whsec_ prefix is used as raw bytes (verified with format raw)", async () => {
-    const [o] = outgoingFor(json, rollback, []);
-    const r = await requestFor(json, o, () => "plain-shared-secret", "msg_1_7", Date.now());
-    const raw = new Webhook(Buffer.from("plain-shared-secret").toString("base64"));
-    expect(raw.verify(String(r.init.body), r.init.headers as Record<string, string>)).toBeTruthy();
+  it("a signing secret that is not whsec_ and the base64 of 24–64 bytes is refused, saying how to make one", () => {
+    for (const bad of ["plain-shared-secret", "whsec_abcde", "whsec_" + btoa("too short"), "whsec_not base64!"])
+      expect(
+        targetProblem(json, () => bad),
+        bad,
+      ).toMatch(/AUDIT_KEY is not a Standard Webhooks key: "whsec_" and the base64 of 24–64 random bytes/);
+    expect(targetProblem(json, () => secret)).toBeNull();
   });
 });
 
@@ -242,8 +269,11 @@ describe("which events each destination is sent", () => {
     );
     expect(targetProblem(slack, () => "hooks.slack.com/services/x")).toMatch(/S is not an http\(s\) URL/);
     expect(targetProblem(slack, () => "https://hooks.slack.com/services/T/B/x")).toBeNull();
+    // The URL is the credential: never over plain http, but for a receiver on this machine.
+    expect(targetProblem(slack, () => "http://hooks.example.com/x")).toMatch(/S is an http:\/\/ URL: .* only https/);
+    expect(targetProblem(slack, () => "http://127.0.0.1:9000/x")).toBeNull();
     const json: Destination = { type: "json", name: "a", url: "https://a.example", signingSecret: "K" };
-    expect(targetProblem(json, () => "whsec_not base64!")).toMatch(/not base64/);
+    expect(targetProblem(json, () => "whsec_not base64!")).toMatch(/K is not a Standard Webhooks key/);
   });
 });
 
@@ -267,7 +297,31 @@ describe("the NOTIFICATIONS variable", () => {
     );
     expect(bad({ type: "slack", name: "a", urlSecret: "S", events: ["rolback"] })).toMatch(/did you mean "rollback"/);
     expect(bad({ type: "json", name: "a", signingSecret: "K" })).toMatch(/either url .* or urlSecret/);
-    expect(bad({ type: "pagerduty", name: "a", routingKeySecret: "K", severity: "high" })).toMatch(
+    // The secret itself pasted where its name goes: refused, and never repeated in the message.
+    const key = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    const pasted = bad({ type: "json", name: "a", url: "https://a.example", signingSecret: key });
+    expect(pasted).toMatch(/signingSecret: the NAME of the Worker secret .* not the secret itself/);
+    expect(pasted).not.toContain("MDEy");
+    const routingKey = bad({
+      type: "pagerduty",
+      name: "p",
+      source: "s",
+      routingKeySecret: "e93facc04764012d7bfb002500d5d1a6",
+    });
+    expect(routingKey).not.toContain("e93facc0");
+    // The Worker's own credentials are never a destination's.
+    expect(bad({ type: "pagerduty", name: "p", source: "s", routingKeySecret: "ADMIN_TOKEN" })).toMatch(
+      /names one of the Worker's own credentials/,
+    );
+    expect(
+      bad({ type: "pagerduty", name: "p", source: "s", routingKeySecret: "K", url: "https://collector.example" }),
+    ).toMatch(/url is PagerDuty's Events API, https:\/\/events.pagerduty.com or https:\/\/events.eu.pagerduty.com/);
+    expect(bad({ type: "pagerduty", name: "p", routingKeySecret: "K" })).toMatch(/source is required/);
+    expect(bad({ type: "slack", name: "WEBHOOK_URL", urlSecret: "S" })).toMatch(/names the legacy WEBHOOK_URL/);
+    expect(bad({ type: "json", name: "a", url: "http://audit.example/hook", signingSecret: "K" })).toMatch(
+      /must be an https URL/,
+    );
+    expect(bad({ type: "pagerduty", name: "a", source: "s", routingKeySecret: "K", severity: "high" })).toMatch(
       /severity must be "critical", "error", "warning" or "info"/,
     );
     const twice = parseNotifications({

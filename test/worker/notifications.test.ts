@@ -167,6 +167,7 @@ describe("notify test", () => {
         routingKeySecret: "PD_KEY",
         events: ["rollback"],
         changeEvents: [],
+        source: "shop-edge",
         url: `${hooks()}${prefix}/pd`,
       },
       { type: "json", name: "audit", url: `${hooks()}${prefix}/json`, signingSecret: "JSON_KEY", events: ["rollback"] },
@@ -345,6 +346,62 @@ describe("when the receiver fails", () => {
     );
     expect(s.notifications!.destinations).toEqual([]);
     expect(await received(prefix)).toEqual([]);
+  });
+});
+
+describe("the queue", () => {
+  it("a destination waiting to retry with messages behind it: the alarm is set at its next try, not in the past", async () => {
+    const { c, prefix } = await withDestinations([
+      { type: "slack", name: "releases", urlSecret: "SLACK_URL", events: ["attempt", "rollback"] },
+    ]);
+    await fetch(`${hooks()}/__hooks/script?path=${prefix}/slack`, {
+      method: "PUT",
+      body: JSON.stringify([{ status: 503 }]),
+    });
+    const before = Date.now();
+    await rollBack(c);
+    expect((await c.status()).notifications!.destinations[0]).toMatchObject({ waiting: 2, retrying: { tries: 1 } });
+    // The rollback's row, queued behind, was due at once; the alarm must still wait for the head
+    // (a wake in the past rang again and again, doing nothing, until the head's backoff ended).
+    const alarmAt = await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (_o, state) =>
+      state.storage.getAlarm(),
+    );
+    expect(alarmAt).toBeGreaterThan(before + 1_500);
+  });
+
+  it("while NOTIFICATIONS is invalid nothing queued is lost; a destination removed is dropped, counted, said once", async () => {
+    const { c, prefix, override } = await withDestinations([
+      { type: "slack", name: "releases", urlSecret: "SLACK_URL", events: ["attempt", "rollback"] },
+      { type: "discord", name: "discord", urlSecret: "DISCORD_URL", events: ["rollback"] },
+    ]);
+    await fetch(`${hooks()}/__hooks/script?path=${prefix}/slack`, {
+      method: "PUT",
+      body: JSON.stringify([{ status: 503 }, { status: 503 }, { status: 503 }]),
+    });
+    await rollBack(c);
+    // A bad deploy of the variable: nothing is sent, nothing dropped.
+    await setOverride(c, { ...override, config: { destinations: [{ type: "slak" }] } });
+    await clockAhead(c, 3);
+    await alarm(c);
+    expect((await received(prefix)).filter((r) => r.path.endsWith("/slack"))).toHaveLength(1);
+    // Fixed (a deploy): the queue is looked at again within a minute and goes on where it was.
+    await setOverride(c, override);
+    await clockAhead(c, 65);
+    await alarm(c);
+    expect((await received(prefix)).filter((r) => r.path.endsWith("/slack"))).toHaveLength(2);
+    expect((await c.status()).notifications!.destinations[0]).toMatchObject({ name: "releases", waiting: 2 });
+
+    // Slack removed for good: its two queued messages are dropped, with one event that says so.
+    await setOverride(c, { ...override, config: { destinations: [override.config.destinations[1]] } });
+    await clockAhead(c, 200);
+    await alarm(c);
+    const s = await c.status();
+    expect(s.notifications!.destinations.map((d) => d.name)).toEqual(["discord"]);
+    const dropped = (await c.history(20)).filter((e) => e.kind === "webhook-failed");
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0].reason).toMatch(
+      /^notification to "releases" for event \d+ \(attempt\) given up after 2 tries: the destination was removed from NOTIFICATIONS: 2 queued message\(s\) dropped$/,
+    );
   });
 });
 
