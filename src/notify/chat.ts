@@ -77,7 +77,8 @@ export function teamsBody(m: Message): unknown {
       color: TEAMS_COLOR[m.tone],
       wrap: true,
     },
-    { type: "TextBlock", text: m.reason, wrap: true },
+    // Teams takes about 28 KB a message: the reason is the only long part.
+    { type: "TextBlock", text: clipped(m.reason, 4000), wrap: true },
   ];
   if (m.facts.length) body.push({ type: "FactSet", facts: m.facts.map(([title, value]) => ({ title, value })) });
   body.push({

@@ -130,7 +130,10 @@ export function legacyBody(m: Message): {
 
 /** At most `max` characters, an ellipsis marking the cut: each channel has its own field limits. */
 export function clipped(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+  if (s.length <= max) return s;
+  // Never half of a surrogate pair (an emoji in a release name): a lone half is invalid text.
+  const end = /[\uD800-\uDBFF]/.test(s.charAt(max - 2)) ? max - 2 : max - 1;
+  return `${s.slice(0, end)}…`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { RolloutEvent } from "../../src/model/status";
 import type { Destination } from "../../src/model/notifications";
 import { parseNotifications } from "../../src/model/parse";
-import { legacyBody, messageOf, type Subject } from "../../src/notify/message";
+import { clipped, legacyBody, messageOf, type Subject } from "../../src/notify/message";
 import { discordBody, slackBody, teamsBody } from "../../src/notify/chat";
 import { outgoingFor, requestFor, targetProblem, type Target } from "../../src/notify/destinations";
 import { jsonBody } from "../../src/notify/signed-json";
@@ -45,6 +45,12 @@ describe("the one-line text (the legacy WEBHOOK_URL body and every fallback)", (
     );
     expect(legacyBody(messageOf(event(), { release: null })).event.release).toBeNull();
   });
+});
+
+it("text cut at a channel's limit never ends in half an emoji", () => {
+  expect(clipped("ab😀cd", 4)).toBe("ab…");
+  expect(clipped("abcdef", 4)).toBe("abc…");
+  expect(clipped("abc", 4)).toBe("abc");
 });
 
 describe("Slack", () => {
