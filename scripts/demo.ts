@@ -34,6 +34,7 @@ import {
 } from "./lib/demo-experiment";
 import type { Stage } from "./lib/demo-stage";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
+import { startHookReceiver, type HookReceiver } from "./lib/hook-receiver";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
 const PORTS = { blue: 8101, green: 8102, worker: 8787 };
@@ -71,6 +72,8 @@ const live = (line: string) => {
 };
 
 let stack: DevStack | undefined;
+/** Stands in for a Slack channel and PagerDuty: what the controller's notifications would say there. */
+let hooks: HookReceiver | undefined;
 let traffic: Traffic | undefined;
 let arrivals: Arrivals | undefined;
 let stopping = false;
@@ -82,6 +85,7 @@ async function shutdown(code: number): Promise<never> {
     await traffic?.stop();
     await arrivals?.stop();
     await stack?.stop();
+    await hooks?.close();
   }
   process.exit(code);
 }
@@ -153,6 +157,26 @@ async function setPercent(kv: KvTarget, percent: number, release = RELEASE): Pro
   for (const n of r.notes) say(`    note: ${n}`);
 }
 
+/**
+ * What the local stand-ins for a Slack channel and PagerDuty received, waiting up to 5 s for a Slack
+ * message containing one of `expect`: the controller sends in the background, just after deciding.
+ */
+async function notified(expect: string[]): Promise<string> {
+  const slackText = () =>
+    hooks!.received.filter((r) => r.path === "/slack").map((r) => (JSON.parse(r.body) as { text: string }).text);
+  for (let i = 0; i < 50 && !slackText().some((t) => expect.some((e) => t.includes(e))); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const slack = slackText().filter((t) => expect.some((e) => t.includes(e)));
+  const pages = hooks!.received
+    .filter((r) => r.path === "/pagerduty/v2/enqueue")
+    .map((r) => JSON.parse(r.body) as { event_action: string; dedup_key: string });
+  const lines = [
+    `  notified: Slack #releases ← ${slack.length ? `"${slack.at(-1)!.slice(0, 90)}…"` : "nothing yet"}`,
+    ...pages.map((p) => `            PagerDuty ← ${p.event_action} ${p.dedup_key}`),
+  ];
+  return lines.join("\n");
+}
+
 async function main(): Promise<number> {
   for (const [name, port] of Object.entries(PORTS)) {
     if (!(await portFree(port))) {
@@ -166,12 +190,29 @@ async function main(): Promise<number> {
   );
   say("  starting the origins and `wrangler dev` (about 10–20 s)…");
   starting = true;
+  hooks = await startHookReceiver();
   try {
     stack = await startDevStack({
       bluePort: PORTS.blue,
       greenPort: PORTS.green,
       port: PORTS.worker,
       adminToken: TOKEN,
+      notifications: {
+        config: {
+          statusUrl: `http://127.0.0.1:${PORTS.worker}/__edgeshift/`,
+          destinations: [
+            { type: "slack", name: "releases", urlSecret: "SLACK_WEBHOOK_URL" },
+            {
+              type: "pagerduty",
+              name: "oncall",
+              routingKeySecret: "PAGERDUTY_ROUTING_KEY",
+              source: "demo",
+              url: `${hooks.url}/pagerduty`,
+            },
+          ],
+        },
+        secrets: { SLACK_WEBHOOK_URL: `${hooks.url}/slack`, PAGERDUTY_ROUTING_KEY: "demo-routing-key-not-a-secret" },
+      },
     });
   } finally {
     starting = false;
@@ -248,7 +289,11 @@ async function main(): Promise<number> {
   await hold(2, api, split(0));
   const after = traffic.lastSecond();
 
-  act(5, "Rolled back", `edgeshift pulled green ${seconds.toFixed(1)} s after it started failing. Nobody had to act.`);
+  act(
+    5,
+    "Rolled back",
+    `edgeshift pulled green ${seconds.toFixed(1)} s after it started failing. Nobody had to act; the release channel and on-call were told.`,
+  );
   say(`  reason:  ${doc.rolledBack.reason}`);
   if (doc.rolledBack.figures) say(`  figures: ${figuresSummary(doc.rolledBack.figures)}`);
   say(
@@ -262,6 +307,7 @@ async function main(): Promise<number> {
   say(
     `  users saw ${all5xx} × 5xx while green failed: ${all5xx - get5xx} on POST /checkout (never replayed), ${get5xx} on GETs (failed GETs are retried on blue)`,
   );
+  say(await notified(["rolled back"]));
 
   const stage: Stage = {
     stack,
@@ -290,9 +336,12 @@ async function main(): Promise<number> {
   say(`                npm run edgeshift -- status        # split, health, window, events`);
   say(`                npm run edgeshift -- history       # the rollback, the flag's kill and why`);
   say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
+  say(
+    `                npm run edgeshift -- notify test   # a test message to Slack and PagerDuty (local stand-ins here)`,
+  );
   say(`                npm run edgeshift -- experiment    # ${GOAL} per arm, the difference and its interval`);
   say(
-    `                npm run edgeshift -- promote       # ${EXPERIMENT_RELEASE} won: green becomes stable for everyone`,
+    `                npm run edgeshift -- promote       # ${EXPERIMENT_RELEASE} won: green becomes stable for everyone (and the rollback's PagerDuty incident is resolved)`,
   );
   say(
     `  the flag:     npm run edgeshift -- flags show ${FLAG} --local --persist-to ${stack.persistDir}   # off; \`flags on ${FLAG}\` switches it on again`,

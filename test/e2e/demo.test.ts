@@ -33,6 +33,9 @@ it("runs the story unattended and ends with the rollback, the flag's kill and gr
   expect(out).toContain("/__edgeshift/#token=");
   // Failover's promise, as the demo itself measured it: failed GETs were answered by blue.
   expect(out).toMatch(/, 0 on GETs \(failed GETs are retried on blue\)/);
+  // The notifications, as the local stand-ins for Slack and PagerDuty got them.
+  expect(out).toMatch(/notified: Slack #releases ← "edgeshift rolled back release v2\.0\.0 \(green\): /);
+  expect(out).toMatch(/PagerDuty ← trigger demo\/rollback\/attempt-\d+/);
 
   // The flag's scene: ramped without moving anyone out, killed by its guard, KV saying so, and the
   // visitors who had it no longer sent down the broken path.
