@@ -35,8 +35,16 @@ import {
   type Target,
 } from "../notify/destinations";
 import { messageOf, testMessage, type Subject } from "../notify/message";
-import { MAX_OPEN_INCIDENTS, type OpenIncident } from "../notify/pagerduty";
-import { answerOutcome, failureOutcome, MAX_TRIES, nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
+import { ENQUEUE_PATH, MAX_OPEN_INCIDENTS, type OpenIncident } from "../notify/pagerduty";
+import {
+  answerOutcome,
+  failureOutcome,
+  MAX_TRIES,
+  nextTryAt,
+  PAGE_MAX_TRIES,
+  TRY_TIMEOUT_MS,
+  type TryOutcome,
+} from "../notify/retry";
 import { readTextUpTo } from "../lib/bounded-read";
 import type { ControllerContext, WakeRequests } from "./context";
 import type { ControllerStore, QueuedNotification } from "./store";
@@ -239,13 +247,13 @@ export class Notifier {
     const heads = this.store.notificationHeads().filter((h) => targets.has(h.destination));
     const due = heads.filter((h) => h.nextAt <= now);
     const done: boolean[] = [];
-    for (const h of due.filter((h) => h.tries >= MAX_TRIES)) {
+    for (const h of due.filter((h) => h.tries >= triesOf(h.outgoing))) {
       // Its last try was cut short by a restart: given up as if it had failed.
       this.store.deleteNotification(h.id);
       this.givenUp(h, h.tries, h.error ?? "the last try was cut short");
       done.push(true);
     }
-    const trying = due.filter((h) => h.tries < MAX_TRIES);
+    const trying = due.filter((h) => h.tries < triesOf(h.outgoing));
     // Each try is written before it is made, due after the try's own timeout: one cut short by a
     // restart is made again by the alarm, and the alarm never rings while the try is still running.
     for (const h of trying)
@@ -293,7 +301,7 @@ export class Notifier {
       this.saveStats();
       return true;
     }
-    const next = outcome.retry ? nextTryAt(now, tries, outcome.retryAfterMs) : null;
+    const next = outcome.retry ? nextTryAt(now, tries, outcome.retryAfterMs, Math.random, triesOf(h.outgoing)) : null;
     if (next !== null) this.store.retryNotification(h.id, tries, next, outcome.error);
     else {
       this.store.deleteNotification(h.id);
@@ -380,6 +388,11 @@ export class Notifier {
       console.error(`controller: saving notification figures failed: ${(e as Error).message}`);
     }
   }
+}
+
+/** How many tries a request gets: a page (PagerDuty's incident API) more than a chat line or a change event. */
+function triesOf(o: Outgoing): number {
+  return o.path === ENQUEUE_PATH ? PAGE_MAX_TRIES : MAX_TRIES;
 }
 
 /** The list with `i` (replacing one of the same key), the oldest dropped past MAX_OPEN_INCIDENTS. */

@@ -9,9 +9,13 @@
 // | answers another 4xx, or a redirect    | given up at once: the request itself is wrong (a revoked    |
 // | (3xx, never followed)                 | URL, a bad routing key), trying again cannot help           |
 // | is still failing after 6 tries        | given up (~13 min after the event)                          |
+// | a page (PagerDuty trigger or resolve) | the same, then every 10 min, 12 tries in all (~1 h 13 min): |
+// |                                       | a page is worth waiting for where a chat line is not        |
 // A destination's notifications go out in order: one that waits for a retry holds the ones after it.
 
 export const MAX_TRIES = 6;
+/** Tries of a page: an incident opened or resolved late is still worth it, a chat line an hour late is not. */
+export const PAGE_MAX_TRIES = 12;
 export const TRY_TIMEOUT_MS = 5000;
 const DELAYS_MS = [2_000, 10_000, 30_000, 120_000, 600_000];
 const MAX_RETRY_AFTER_MS = 600_000;
@@ -47,14 +51,15 @@ export function failureOutcome(e: unknown): TryOutcome {
   return { ok: false, retry: true, error };
 }
 
-/** When try `tries + 1` is due after `tries` failed ones, or null: give up. */
+/** When try `tries + 1` is due after `tries` failed ones, or null: give up after `maxTries`. */
 export function nextTryAt(
   now: number,
   tries: number,
   retryAfter?: number,
   random: () => number = Math.random,
+  maxTries = MAX_TRIES,
 ): number | null {
-  if (tries >= MAX_TRIES) return null;
+  if (tries >= maxTries) return null;
   const base = DELAYS_MS[Math.min(tries, DELAYS_MS.length) - 1] ?? DELAYS_MS[0];
   const jittered = Math.round(base * (1 - JITTER + 2 * JITTER * random()));
   return now + Math.max(jittered, Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS));

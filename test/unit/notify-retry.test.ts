@@ -1,6 +1,6 @@
 // When a notification is tried again and when it is given up (src/notify/retry.ts).
 import { describe, expect, it } from "vitest";
-import { answerOutcome, failureOutcome, MAX_TRIES, nextTryAt } from "../../src/notify/retry";
+import { answerOutcome, failureOutcome, MAX_TRIES, nextTryAt, PAGE_MAX_TRIES } from "../../src/notify/retry";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 
@@ -48,6 +48,14 @@ describe("backoff", () => {
       2_000, 10_000, 30_000, 120_000, 600_000,
     ]);
     expect(nextTryAt(NOW, MAX_TRIES, undefined, mid)).toBeNull();
+  });
+
+  it("a page gets 12 tries: after the 10 min step, every 10 min, about 1 h 13 min in all", () => {
+    const mid = () => 0.5;
+    let at = NOW;
+    for (let t = 1; t < PAGE_MAX_TRIES; t++) at = nextTryAt(at, t, undefined, mid, PAGE_MAX_TRIES)!;
+    expect((at - NOW) / 60_000).toBeCloseTo(72.7, 1);
+    expect(nextTryAt(at, PAGE_MAX_TRIES, undefined, mid, PAGE_MAX_TRIES)).toBeNull();
   });
 
   it("jittered by ±20 % so objects restarted together do not retry in step", () => {
