@@ -30,21 +30,15 @@ import {
   requestFor,
   secretValues,
   targetProblem,
+  triesOf,
   testOutgoing,
   type Outgoing,
   type Target,
 } from "../notify/destinations";
 import { messageOf, testMessage, type Subject } from "../notify/message";
-import { ENQUEUE_PATH, MAX_OPEN_INCIDENTS, type OpenIncident } from "../notify/pagerduty";
-import {
-  answerOutcome,
-  failureOutcome,
-  MAX_TRIES,
-  nextTryAt,
-  PAGE_MAX_TRIES,
-  TRY_TIMEOUT_MS,
-  type TryOutcome,
-} from "../notify/retry";
+import { withIncident, withoutIncidents, type OpenIncident } from "../notify/pagerduty";
+import { answerOutcome, failureOutcome, nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
+import { redacted } from "../lib/redact";
 import { readTextUpTo } from "../lib/bounded-read";
 import type { ControllerContext, WakeRequests } from "./context";
 import type { ControllerStore, QueuedNotification } from "./store";
@@ -388,27 +382,6 @@ export class Notifier {
       console.error(`controller: saving notification figures failed: ${(e as Error).message}`);
     }
   }
-}
-
-/** How many tries a request gets: a page (PagerDuty's incident API) more than a chat line or a change event. */
-function triesOf(o: Outgoing): number {
-  return o.path === ENQUEUE_PATH ? PAGE_MAX_TRIES : MAX_TRIES;
-}
-
-/** The list with `i` (replacing one of the same key), the oldest dropped past MAX_OPEN_INCIDENTS. */
-function withIncident(list: OpenIncident[] | undefined, i: OpenIncident): OpenIncident[] {
-  return [...(list ?? []).filter((x) => x.key !== i.key), i].slice(-MAX_OPEN_INCIDENTS);
-}
-
-function withoutIncidents(list: OpenIncident[] | undefined, gone: readonly OpenIncident[]): OpenIncident[] {
-  return (list ?? []).filter((x) => !gone.some((g) => g.key === x.key));
-}
-
-/** `text` with each secret value replaced by "<secret>" and control characters (terminal escapes) dropped. */
-export function redacted(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const v of secrets) out = out.split(v).join("<secret>");
-  return out.replace(/\p{Cc}+/gu, " ");
 }
 
 /** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */

@@ -12,7 +12,17 @@ import {
 import { isHttpUrl, isLocalUrl } from "../lib/http-url";
 import { discordBody, slackBody, teamsBody } from "./chat";
 import { legacyBody, type Message } from "./message";
-import { change, incidentKey, PAGERDUTY_API, resolve, resolvedBy, trigger, type OpenIncident } from "./pagerduty";
+import {
+  change,
+  ENQUEUE_PATH,
+  incidentKey,
+  PAGERDUTY_API,
+  resolve,
+  resolvedBy,
+  trigger,
+  type OpenIncident,
+} from "./pagerduty";
+import { MAX_TRIES, PAGE_MAX_TRIES } from "./retry";
 import { jsonBody, signatureHeaders, signingKey } from "./signed-json";
 
 /** The WEBHOOK_URL secret of earlier versions: every event, in the body it always had. */
@@ -167,4 +177,9 @@ export function secretValues(t: Target, secret: (name: string) => unknown): stri
   return [names.url, names.routingKey, names.signing]
     .map((n) => (n === undefined ? undefined : secret(n)))
     .filter((v): v is string => typeof v === "string" && v.length >= 8);
+}
+
+/** How many tries a request gets: a page (PagerDuty's incident API) more than a chat line or a change event. */
+export function triesOf(o: Outgoing): number {
+  return o.path === ENQUEUE_PATH ? PAGE_MAX_TRIES : MAX_TRIES;
 }

@@ -94,3 +94,12 @@ function details(m: Message): Record<string, unknown> {
 
 /** Incidents tracked per destination, the oldest dropped past it (an abandoned release is never resolved). */
 export const MAX_OPEN_INCIDENTS = 50;
+
+/** The list with `i` (replacing one of the same key), the oldest dropped past MAX_OPEN_INCIDENTS. */
+export function withIncident(list: OpenIncident[] | undefined, i: OpenIncident): OpenIncident[] {
+  return [...(list ?? []).filter((x) => x.key !== i.key), i].slice(-MAX_OPEN_INCIDENTS);
+}
+
+export function withoutIncidents(list: OpenIncident[] | undefined, gone: readonly OpenIncident[]): OpenIncident[] {
+  return (list ?? []).filter((x) => !gone.some((g) => g.key === x.key));
+}

@@ -175,13 +175,14 @@ describe("notify test", () => {
     ]);
     await fetch(`${hooks()}/__hooks/script?path=${prefix}/discord`, {
       method: "PUT",
-      body: JSON.stringify([{ status: 404, body: "Unknown Webhook" }]),
+      // A receiver quoting the URL (the credential) and sending a terminal escape: neither is shown.
+      body: JSON.stringify([{ status: 404, body: `Unknown Webhook at ${hooks()}${prefix}/discord\u001b[2J` }]),
     });
     const results = await c.testNotifications("alice");
     expect(results).toEqual([
       { name: "releases", type: "slack", ok: true, detail: "answered 200" },
       { name: "teams", type: "teams", ok: true, detail: "answered 200" },
-      { name: "discord", type: "discord", ok: false, detail: "answered 404: Unknown Webhook" },
+      { name: "discord", type: "discord", ok: false, detail: "answered 404: Unknown Webhook at <secret> [2J" },
       { name: "oncall", type: "pagerduty", ok: true, detail: "answered 202" },
       { name: "audit", type: "json", ok: true, detail: "answered 200" },
       {
