@@ -300,7 +300,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   if (s.saveError) {
     out.push(p(`CONTROLLER CANNOT SAVE ITS STATE since ${s.saveError.at}: ${s.saveError.message}`, "red", "bold"));
     out.push(
-      `          its decisions still reach KV, the event log and the webhook; a restart falls back on KV's copy`,
+      `          its decisions still reach KV, the event log and the notifications; a restart falls back on KV's copy`,
     );
   }
   if (s.notifications) out.push(...notificationLines(s.notifications, p));

@@ -31,7 +31,7 @@ function actionCommand(kind: ActionKind): Command {
     details: `Example: edgeshift ${kind} --reason "${EXAMPLE_REASON[kind]}"`,
     options: {
       ...API_OPTIONS,
-      reason: { type: "string", value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
+      reason: { type: "string", value: "<text>", help: "why (recorded with the event, and in its notifications)" },
       note: {
         type: "string",
         value: "<text>",

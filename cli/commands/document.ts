@@ -87,7 +87,7 @@ const WRITE_OPTIONS = {
     value: "<text>",
     help: "free text kept with the event, e.g. who is at the keyboard (default: $USER); the actor is your token's name",
   },
-  reason: { type: "string" as const, value: "<text>", help: "why (recorded with the event, sent to the webhook)" },
+  reason: { type: "string" as const, value: "<text>", help: "why (recorded with the event, and in its notifications)" },
   ...KV_OPTIONS,
 };
 

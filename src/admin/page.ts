@@ -162,7 +162,7 @@ function render(s) {
   }
   if (s.saveError) {
     banners.push('<div class="banner" id="saveerror"><h3>The controller cannot save its state (since ' + esc(time(s.saveError.at)) + ")</h3>" + esc(s.saveError.message) +
-      '<div class="dim">Its decisions still reach KV, the event log and the webhook; after a restart it falls back on the KV document.</div></div>');
+      '<div class="dim">Its decisions still reach KV, the event log and the notifications; after a restart it falls back on the KV document.</div></div>');
   }
   if (s.stateRepaired) {
     banners.push('<div class="banner warn" id="staterepaired"><h3>Stored controller state was partly unreadable (at ' + esc(time(s.stateRepaired.at)) + ")</h3>" +

@@ -12,7 +12,7 @@ export interface ControllerContext {
   state(): ControllerState;
   /** Replaces fields of the state and writes it (kv_state "controller") at once. */
   update(change: Partial<ControllerState>): void;
-  /** Records a durable event (and sends the webhook). */
+  /** Records a durable event (and hands it to the notifier). */
   recordEvent(ev: EventInput): RolloutEvent;
   /** Keeps the object alive for background work (`ctx.waitUntil`). */
   background(work: Promise<unknown>): void;

@@ -268,7 +268,7 @@ export interface StatusSnapshot {
   };
   /**
    * The controller could not save its state (null: the last save worked). Its decisions still
-   * reached KV, the event log and the webhook, but a restart falls back on KV's copy.
+   * reached KV, the event log and the notifications, but a restart falls back on KV's copy.
    */
   saveError: { at: string; message: string } | null;
   /** Stored document fields that were unreadable at the controller's start and fell back (absent: none). */
