@@ -41,11 +41,18 @@ it("counts each visitor once per goal in its arm, for the rollout's split and fo
 
   // 40 visitors, each on its own network: a first page view tells which arm each is in.
   const visitors: Visitor[] = [];
+  // A view the canary gate diverted to stable (no fresh verdict within 250 ms, a loaded machine) is
+  // not recorded and does not show the visitor's arm: the visitor looks again (the explain header says which).
+  const EXPLAIN = { "x-edgeshift-explain": "test-admin-token-0123456789abcdef" };
   for (let i = 0; i < 40; i++) {
     const ip = `10.77.${i}.9`;
-    const { r, j } = await echo(`/page/${i}`, { headers: { "cf-connecting-ip": ip } });
+    let { r, j } = await echo(`/page/${i}`, { headers: { "cf-connecting-ip": ip, ...EXPLAIN } });
     const cookie = visitorCookieOf(r)!;
     expect(cookie).toBeTruthy();
+    for (let k = 0; k < 10 && /diverted=no-fresh-verdict/.test(r.headers.get("x-edgeshift-explain") ?? ""); k++)
+      ({ r, j } = await echo(`/page/${i}`, {
+        headers: { "cf-connecting-ip": ip, cookie: `edgeshift_vid=${cookie}`, ...EXPLAIN },
+      }));
     visitors.push({
       cookie,
       ip,
