@@ -1,7 +1,7 @@
 // The chat formats: Slack (Block Kit), Microsoft Teams (an Adaptive Card, as Teams' Workflows
 // webhooks take it: the Office 365 connectors are retired) and Discord (an embed). Each keeps
-// within its channel's documented field limits and never lets an event's text mention or link
-// anyone: reasons carry operator-supplied text. The types are the platforms' own (@slack/types,
+// within its channel's documented field limits and never lets an event's text mention anyone or
+// disguise a link: reasons carry operator-supplied text. The types are the platforms' own (@slack/types,
 // discord-api-types), so a field the platform does not know fails the type check. Pure.
 import type { KnownBlock } from "@slack/types";
 import type { RESTPostAPIWebhookWithTokenJSONBody } from "discord-api-types/v10";
@@ -56,6 +56,15 @@ function slackEscaped(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/**
+ * Adaptive Card text renders `[text](url)` as a link and has no escape for it: a zero-width space
+ * between "]" and "(" keeps the text as written and breaks the link syntax, so an event's text
+ * cannot disguise one.
+ */
+function teamsUnlinked(s: string): string {
+  return s.replace(/\]\(/g, "]\u200B(");
+}
+
 const TEAMS_COLOR: Record<Tone, string> = {
   failure: "Attention",
   warning: "Warning",
@@ -78,9 +87,10 @@ export function teamsBody(m: Message): unknown {
       wrap: true,
     },
     // Teams takes about 28 KB a message: the reason is the only long part.
-    { type: "TextBlock", text: clipped(m.reason, 4000), wrap: true },
+    { type: "TextBlock", text: clipped(teamsUnlinked(m.reason), 4000), wrap: true },
   ];
-  if (m.facts.length) body.push({ type: "FactSet", facts: m.facts.map(([title, value]) => ({ title, value })) });
+  if (m.facts.length)
+    body.push({ type: "FactSet", facts: m.facts.map(([title, value]) => ({ title, value: teamsUnlinked(value) })) });
   body.push({
     type: "TextBlock",
     text: `edgeshift · event ${m.event.id} · ${m.event.at}`,

@@ -90,6 +90,11 @@ describe("Slack", () => {
 });
 
 describe("Microsoft Teams", () => {
+  it("an event's text cannot disguise a link: [text](url) is broken by a zero-width space", () => {
+    const body = teamsBody(messageOf(event({ reason: "see [docs](https://evil.example)" }), subject)) as any;
+    expect(body.attachments[0].content.body[1].text).toBe("see [docs]\u200B(https://evil.example)");
+  });
+
   it("an Adaptive Card 1.4 in a message, as Teams' Workflows webhook takes it", () => {
     const body = teamsBody(rollback) as any;
     expect(body.type).toBe("message");
