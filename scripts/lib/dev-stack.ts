@@ -69,18 +69,30 @@ export async function freePort(): Promise<number> {
 
 /** The control Worker's config as a copy in `dir`: `main` made absolute, `vars` as its [vars] table. */
 export function controlConfig(dir: string, vars: Record<string, string>): string {
-  const text = readFileSync(path.join(ROOT, CONTROL_CONFIG), "utf8");
-  if (/^\[vars\]/m.test(text))
-    throw new Error(`${CONTROL_CONFIG} has a [vars] table: move it to the edge (wrangler.toml) or merge it here`);
+  const file = path.join(dir, CONTROL_CONFIG);
+  writeFileSync(file, withOwnVars(readFileSync(path.join(ROOT, CONTROL_CONFIG), "utf8"), vars));
+  return file;
+}
+
+/**
+ * The control config's text with `main` made absolute and its [vars] table replaced by `vars`. The
+ * operator's own table (NOTIFICATIONS naming real channels, TTLs) is for the deployed Worker: a
+ * local demo or test must never notify a real channel, and TOML refuses a second [vars] table.
+ */
+export function withOwnVars(text: string, vars: Record<string, string>): string {
   const main = /^main\s*=\s*"([^"]+)"/m.exec(text);
   if (!main) throw new Error(`${CONTROL_CONFIG} has no main = "…" line`);
+  const kept: string[] = [];
+  let inVars = false;
+  // Inside a multi-line ''' or """ string, a line starting with "[" is no table header.
+  let inString = false;
+  for (const line of text.replace(main[0], `main = ${JSON.stringify(path.join(ROOT, main[1]))}`).split("\n")) {
+    if (!inString && /^\s*\[/.test(line)) inVars = /^\s*\[vars\]\s*(#.*)?$/.test(line);
+    if ((line.match(/'''|"""/g) ?? []).length % 2 === 1) inString = !inString;
+    if (!inVars) kept.push(line);
+  }
   const table = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
-  const file = path.join(dir, CONTROL_CONFIG);
-  writeFileSync(
-    file,
-    text.replace(main[0], `main = ${JSON.stringify(path.join(ROOT, main[1]))}`) + `\n[vars]\n${table.join("\n")}\n`,
-  );
-  return file;
+  return `${kept.join("\n")}\n[vars]\n${table.join("\n")}\n`;
 }
 
 export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStack> {
