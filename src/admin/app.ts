@@ -123,27 +123,8 @@ adminApp.post("/api/actions/:action", async (c) => {
       400,
     );
   }
-  const text = await c.req.text();
-  let raw: unknown = {};
-  if (text.trim() !== "") {
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return c.json(
-        {
-          error: 'the body is not JSON: send {"note":"alice","reason":"why"} (both optional) or no body',
-          field: "body",
-        },
-        400,
-      );
-    }
-  }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    return c.json(
-      { error: 'the body must be a JSON object such as {"note":"alice","reason":"why"}', field: "body" },
-      400,
-    );
-  }
+  const raw = await optionalJsonObject(c, '{"note":"alice","reason":"why"}');
+  if (raw instanceof Response) return raw;
   const b = actionBody.safeParse(raw);
   if (!b.success)
     return badRequest(c, b.error, 'the body takes only note and reason, e.g. {"note":"alice","reason":"why"}');
@@ -162,16 +143,8 @@ const notifyTestBody = z.strictObject({
 });
 
 adminApp.post("/api/notifications/test", async (c) => {
-  const text = await c.req.text();
-  let raw: unknown = {};
-  try {
-    raw = text.trim() === "" ? {} : JSON.parse(text);
-  } catch {
-    return c.json(
-      { error: 'the body is not JSON: send {"destination":"releases"} or no body (all)', field: "body" },
-      400,
-    );
-  }
+  const raw = await optionalJsonObject(c, '{"destination":"releases"}');
+  if (raw instanceof Response) return raw;
   const b = notifyTestBody.safeParse(raw);
   if (!b.success) return badRequest(c, b.error, 'the body takes only destination, e.g. {"destination":"releases"}');
   const results = await callController(c, (ctl) => ctl.testNotifications(actorOf(c), b.data.destination));
@@ -215,6 +188,21 @@ async function callController<T>(
       503,
     );
   }
+}
+
+/** A body that is optional (none: `{}`) and otherwise a JSON object, or the 400 that says what to send. */
+async function optionalJsonObject(c: Context<AdminEnv>, example: string): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return c.json({ error: `the body is not JSON: send ${example} or no body`, field: "body" }, 400);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    return c.json({ error: `the body must be a JSON object such as ${example}`, field: "body" }, 400);
+  return raw;
 }
 
 function badRequest(c: Context<AdminEnv>, err: z.core.$ZodError, allowed: string) {
