@@ -7,6 +7,7 @@
 // The key is the secret's base64 after "whsec_" (the spec's form, what the libraries take), 24–64
 // bytes; anything else is refused (./destinations.ts targetProblem) rather than signed with a key
 // the receiver's library would read differently. Web Crypto only: Workers and Node alike.
+import { fromBase64, toBase64 } from "../lib/base64";
 import type { Message } from "./message";
 
 export interface JsonNotification {
@@ -52,7 +53,7 @@ export async function signatureHeaders(
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestampSeconds),
-    "webhook-signature": `v1,${base64(new Uint8Array(mac))}`,
+    "webhook-signature": `v1,${toBase64(new Uint8Array(mac))}`,
   };
 }
 
@@ -65,15 +66,9 @@ export function signingKey(secret: string): Uint8Array | null {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return null;
   let bytes: Uint8Array;
   try {
-    bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    bytes = fromBase64(b64);
   } catch {
     return null;
   }
   return bytes.length >= 24 && bytes.length <= 64 ? bytes : null;
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
 }

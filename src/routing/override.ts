@@ -26,6 +26,8 @@
 // | sub not 1–64 printable ASCII characters            | it is echoed in explain headers and logs    |
 // The signature is checked before the claims are parsed, so unauthenticated JSON is never parsed.
 
+import { fromBase64, toBase64 } from "../lib/base64";
+
 export const OVERRIDE_HEADER = "x-edgeshift-override";
 export const OVERRIDE_COOKIE = "edgeshift_override";
 
@@ -216,17 +218,13 @@ export function parseTtl(text: string): number | null {
 }
 
 function toBase64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** Strict: only canonical unpadded base64url (the caller checked the alphabet). */
 function fromBase64url(s: string): Uint8Array | null {
   if (s.length % 4 === 1) return null;
-  const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  const out = fromBase64(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
   // Reject non-canonical encodings (trailing bits set): one token, one spelling.
   if (toBase64url(out) !== s) return null;
   return out;
