@@ -4,6 +4,8 @@
 //
 //   POST   /<anything>               recorded; answered with the next scripted answer for that
 //                                     path, else 200 (PagerDuty's paths: 202, as PagerDuty does)
+//   GET    /<anything>               the JSON bodies received at that path, oldest first
+//   DELETE /<anything>               forgets what that path received
 //   GET    /__hooks                  what was received, oldest first
 //   DELETE /__hooks                  forgets it and the scripts
 //   PUT    /__hooks/script?path=/p   the next answers for /p, e.g. [{"status": 503}, {"status": 429,
@@ -50,7 +52,15 @@ export async function startHookReceiver(port = 0): Promise<HookReceiver> {
       receiver.script(url.searchParams.get("path") ?? "/", JSON.parse(body || "[]") as ScriptedAnswer[]);
       return json(200, { ok: true });
     }
-    if (req.method !== "POST") return json(405, { error: "POST only" });
+    if (req.method === "GET" || req.method === "DELETE") {
+      if (req.method === "DELETE")
+        for (let i = received.length - 1; i >= 0; i--) if (received[i].path === url.pathname) received.splice(i, 1);
+      return json(
+        200,
+        received.filter((r) => r.path === url.pathname).map((r) => JSON.parse(r.body || "null") as unknown),
+      );
+    }
+    if (req.method !== "POST") return json(405, { error: "POST, GET or DELETE" });
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : (v ?? "");
     received.push({ path: url.pathname, headers, body, at: Date.now() });

@@ -45,7 +45,6 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
   const convertCarry = new Map<string, number>();
   /** The last Upgrade request received (GET /__origin/last-upgrade): what a proxy passed on. */
   let lastUpgrade: { url?: string; headers: http.IncomingHttpHeaders } | null = null;
-  const webhooks: unknown[] = [];
   const routes = new Map<string, RouteHandler>();
   // Upgraded sockets leave the server's connection tracking, so closeAllConnections() misses them
   // and server.close() would wait on them for ever: they are destroyed by hand.
@@ -97,14 +96,6 @@ export async function startOrigin(name: string, port = 0, host = "127.0.0.1"): P
       res
         .writeHead(200, { "content-type": "application/json" })
         .end(JSON.stringify({ name, mode: origin.mode, hits: origin.hits }));
-      return;
-    }
-    if (url.pathname === "/__origin/webhook") {
-      // A webhook receiver for tests of the controller's notifications: POST stores the JSON body,
-      // GET lists what was received, DELETE forgets it. Not counted in `hits`.
-      if (req.method === "POST") webhooks.push(JSON.parse((await readBody(req)).toString() || "null"));
-      if (req.method === "DELETE") webhooks.length = 0;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(webhooks));
       return;
     }
     if (url.pathname === "/__origin/requests") {

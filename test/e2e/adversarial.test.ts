@@ -23,18 +23,18 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { requestOnce, type Answer } from "./http-once";
 import { runWrangler, startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
-import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
+import { startHookReceiver, type HookReceiver } from "../../scripts/lib/hook-receiver";
 import { addressOf, startTraffic } from "../../scripts/lib/traffic";
 
 const ATTACKER = "203.0.113.66";
 
 let stack: DevStack;
-// A real receiver for WEBHOOK_URL (the origin server's /__origin/webhook stores what it gets).
-let hook: Origin;
+// A real receiver for WEBHOOK_URL (scripts/lib/hook-receiver.ts: GET /webhook lists what it got).
+let hook: HookReceiver;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-adversarial-"));
 beforeAll(async () => {
-  hook = await startOrigin("hook");
-  stack = await startDevStack({ webhookUrl: hook.url + "/__origin/webhook" });
+  hook = await startHookReceiver();
+  stack = await startDevStack({ webhookUrl: hook.url + "/webhook" });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -302,7 +302,7 @@ it("oversized and deeply nested documents written raw: rejected naming the field
   );
   expect(event.reason).toMatch(/canary/);
   const posted = await waitFor("the rollback webhook", async () => {
-    const got = (await (await fetch(hook.url + "/__origin/webhook")).json()) as any[];
+    const got = (await (await fetch(hook.url + "/webhook")).json()) as any[];
     return got.find((b) => b.event?.kind === "rollback" && b.event.release === good.release);
   });
   expect(posted.text).toMatch(/^edgeshift rolled back release adv-big/);

@@ -4,14 +4,15 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { requestOnce } from "./http-once";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
-import { flagsReceived, startOrigin, type Origin } from "../../scripts/lib/origin-server";
+import { flagsReceived } from "../../scripts/lib/origin-server";
+import { startHookReceiver, type HookReceiver } from "../../scripts/lib/hook-receiver";
 import { addressOf } from "../../scripts/lib/traffic";
 
 let stack: DevStack;
-let hook: Origin;
+let hook: HookReceiver;
 beforeAll(async () => {
-  hook = await startOrigin("hook");
-  stack = await startDevStack({ webhookUrl: hook.url + "/__origin/webhook" });
+  hook = await startHookReceiver();
+  stack = await startDevStack({ webhookUrl: hook.url + "/webhook" });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -70,7 +71,7 @@ it("a guarded flag whose code path fails is switched off: requests, KV and the w
   }
 
   const posted = await waitFor("the flag-killed webhook", async () => {
-    const got = (await (await fetch(hook.url + "/__origin/webhook")).json()) as any[];
+    const got = (await (await fetch(hook.url + "/webhook")).json()) as any[];
     return got.find((b) => b.event?.kind === "flag-killed");
   });
   expect(posted.event.reason).toContain('flag "new-checkout" switched off');

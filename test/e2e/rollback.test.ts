@@ -3,15 +3,15 @@
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { requestOnce } from "./http-once";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
-import { startOrigin, type Origin } from "../../scripts/lib/origin-server";
+import { startHookReceiver, type HookReceiver } from "../../scripts/lib/hook-receiver";
 import { addressOf } from "../../scripts/lib/traffic";
 
 let stack: DevStack;
-// A real receiver for WEBHOOK_URL (the origin server's /__origin/webhook stores what it gets).
-let hook: Origin;
+// A real receiver for WEBHOOK_URL (scripts/lib/hook-receiver.ts: GET /webhook lists what it got).
+let hook: HookReceiver;
 beforeAll(async () => {
-  hook = await startOrigin("hook");
-  stack = await startDevStack({ webhookUrl: hook.url + "/__origin/webhook" });
+  hook = await startHookReceiver();
+  stack = await startDevStack({ webhookUrl: hook.url + "/webhook" });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -110,7 +110,7 @@ it("a canary answering 500: GETs fail over, then rollback — KV shows percent 0
 
   // WEBHOOK_URL got a Slack-compatible line and the structured event.
   const posted = await waitFor("the rollback webhook", async () => {
-    const got = (await (await fetch(hook.url + "/__origin/webhook")).json()) as any[];
+    const got = (await (await fetch(hook.url + "/webhook")).json()) as any[];
     return got.find((b) => b.event?.kind === "rollback" && b.event.release === "e2e-500");
   });
   expect(posted.text).toMatch(/^edgeshift rolled back release e2e-500 \(green\): canary /);

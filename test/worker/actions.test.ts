@@ -1,13 +1,13 @@
 // Operator actions are state changes people are told about: each one is recorded durably (it
-// survives a restart) with who, when and why, and sent to the webhook. Real receiver: the blue
-// origin's /__origin/webhook (the webhook tests use green's, so the two files never share one).
+// survives a restart) with who, when and why, and sent to the webhook. Real receiver: the hook
+// receiver's /legacy-actions (the webhook tests use another path, so the two files never share one).
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
 import { controllerById, freshController, putDoc } from "./controller-helpers";
 
-const receiver = () => inject("blueUrl") + "/__origin/webhook";
+const receiver = () => inject("hooksUrl") + "/legacy-actions";
 let current: ControllerRpc | null = null;
 afterEach(async () => {
   await current?.settle();

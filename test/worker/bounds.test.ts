@@ -15,7 +15,7 @@ import { parseRollout } from "../../src/model/parse";
 import { fingerprintOf } from "../../src/model/fingerprint";
 import { echo, fromCrowd, get, useRollout } from "./helpers";
 
-const receiver = () => inject("greenUrl") + "/__origin/webhook";
+const receiver = () => inject("hooksUrl") + "/legacy-bounds";
 let current: ControllerRpc | null = null;
 afterEach(async () => {
   await current?.settle();

@@ -1,11 +1,11 @@
-// The controller's webhook against a real HTTP receiver (the green origin's /__origin/webhook).
+// The controller's webhook against a real HTTP receiver (the hook receiver's /legacy-webhook).
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
 import { alarm, clockAhead, counters, freshController, putDoc, report } from "./controller-helpers";
 
-const receiver = () => inject("greenUrl") + "/__origin/webhook";
+const receiver = () => inject("hooksUrl") + "/legacy-webhook";
 let current: ControllerRpc | null = null;
 afterEach(async () => {
   await current?.settle();
