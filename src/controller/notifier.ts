@@ -19,8 +19,7 @@
 // | a destination removed from the config  | what was queued for it is dropped                          |
 // Sending never blocks or undoes a decision: it runs after the event is stored, in the background.
 import type { Env } from "../env";
-import type { Destination } from "../model/notifications";
-import { parseNotifications } from "../model/parse";
+import { parseNotifications, type Destination } from "../model/notifications";
 import { ActionNotApplicable } from "../model/action-error";
 import type { DestinationStatus, NotificationsStatus, NotificationTest, RolloutEvent } from "../model/status";
 import {

@@ -7,6 +7,8 @@ import * as z from "../lib/zod";
 import { closest } from "../lib/closest";
 import { isHttpUrl, isLocalUrl } from "../lib/http-url";
 import { EVENT_KINDS, type EventKind } from "./status";
+import { NO_DOCUMENT } from "./fingerprint";
+import { fail, parseDocument, textSize, type DocumentResult } from "./parse";
 
 export const NOTIFICATION_LIMITS = { destinations: 10 } as const;
 
@@ -219,4 +221,27 @@ export function eventsOf(list: readonly string[] | undefined, fallback: readonly
   if (!list) return new Set(fallback);
   if (list.includes("*")) return new Set(EVENT_KINDS.filter((k) => k !== "webhook-failed"));
   return new Set(list.filter((k): k is EventKind => k !== "webhook-failed" && k !== "*"));
+}
+
+/**
+ * The control Worker's NOTIFICATIONS variable: a JSON string (`[vars]` or `--var`) or the object
+ * wrangler binds for a JSON value. Absent or empty: no destinations.
+ */
+export function parseNotifications(value: unknown): DocumentResult<Notifications> {
+  if (value === undefined || value === null || value === "")
+    return { ok: true, doc: NO_NOTIFICATIONS, fingerprint: NO_DOCUMENT };
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const r = parseDocument(
+    text,
+    notificationsSchema,
+    '{"destinations": [{"type": "slack", "name": "releases", "urlSecret": "SLACK_WEBHOOK_URL"}]}',
+    textSize,
+  );
+  if (r.ok) return r;
+  // What was given for a *Secret field may be the secret itself, pasted by mistake: never repeated
+  // (status, the log and the CLI show these problems).
+  const problems = r.problems.map((p) =>
+    /Secret$/.test(p.path) ? { ...p, message: p.message.replace(/ \(got .*\)$/s, "") } : p,
+  );
+  return fail(r.fingerprint, problems);
 }

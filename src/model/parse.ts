@@ -1,10 +1,11 @@
 // Turns the raw text of a KV document (`rollout`, `flags`) into a validated document, or into errors
 // a person can act on (field, value, fix). Pure: used by the Worker, the controller and the CLI.
+// The control Worker's NOTIFICATIONS variable goes through the same parseDocument, from
+// notifications.ts: a schema is built when its module loads, and the edge Worker never needs that one.
 import type * as z from "../lib/zod";
 import { ALL_STABLE, rolloutSchema, type Rollout } from "./rollout";
 import { NO_FLAGS, flagsDocumentSchema, type FlagsDocument } from "./flags";
 import { NO_DOCUMENT, fingerprintOf } from "./fingerprint";
-import { NO_NOTIFICATIONS, notificationsSchema, type Notifications } from "./notifications";
 import { MAX_TEXT_BYTES, oversizedText, sizeProblems, textProblems } from "./limits";
 import { utf8Bytes } from "../lib/utf8";
 import { closest } from "../lib/closest";
@@ -46,11 +47,11 @@ export function parseFlags(text: string | null): DocumentResult<FlagsDocument> {
 }
 
 /** A document with no size rules of its own: only the limit on its text. */
-function textSize(text: string): ConfigProblem[] {
+export function textSize(text: string): ConfigProblem[] {
   return utf8Bytes(text) > MAX_TEXT_BYTES ? [oversizedText(`${Math.ceil(utf8Bytes(text) / 1024)} KiB`)] : [];
 }
 
-function parseDocument<S extends z.ZodMiniType>(
+export function parseDocument<S extends z.ZodMiniType>(
   text: string,
   schema: S,
   example: string,
@@ -82,7 +83,7 @@ function parseDocument<S extends z.ZodMiniType>(
   );
 }
 
-function fail(
+export function fail(
   fingerprint: string,
   all: ConfigProblem[],
 ): { ok: false; fingerprint: string; problems: ConfigProblem[]; summary: string } {
@@ -177,27 +178,4 @@ function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return "an object";
   return String(v);
-}
-
-/**
- * The control Worker's NOTIFICATIONS variable: a JSON string (`[vars]` or `--var`) or the object
- * wrangler binds for a JSON value. Absent or empty: no destinations.
- */
-export function parseNotifications(value: unknown): DocumentResult<Notifications> {
-  if (value === undefined || value === null || value === "")
-    return { ok: true, doc: NO_NOTIFICATIONS, fingerprint: NO_DOCUMENT };
-  const text = typeof value === "string" ? value : JSON.stringify(value);
-  const r = parseDocument(
-    text,
-    notificationsSchema,
-    '{"destinations": [{"type": "slack", "name": "releases", "urlSecret": "SLACK_WEBHOOK_URL"}]}',
-    textSize,
-  );
-  if (r.ok) return r;
-  // What was given for a *Secret field may be the secret itself, pasted by mistake: never repeated
-  // (status, the log and the CLI show these problems).
-  const problems = r.problems.map((p) =>
-    /Secret$/.test(p.path) ? { ...p, message: p.message.replace(/ \(got .*\)$/s, "") } : p,
-  );
-  return fail(r.fingerprint, problems);
 }

@@ -4,8 +4,7 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { RolloutEvent } from "../../src/model/status";
-import type { Destination } from "../../src/model/notifications";
-import { parseNotifications } from "../../src/model/parse";
+import { parseNotifications, type Destination } from "../../src/model/notifications";
 import { clipped, legacyBody, messageOf, type Subject } from "../../src/notify/message";
 import { discordBody, slackBody, teamsBody } from "../../src/notify/chat";
 import { outgoingFor, requestFor, targetProblem, type Target } from "../../src/notify/destinations";
