@@ -70,7 +70,8 @@ it("a root revision change reaches a watching aggregator at once, without it cal
   const before = await seam(name, (o) => ({ ...o.stats }));
   // While the watch is open the held view is current: ageMs is the push bound (local: a few ms), not its age.
   const current = await agg.view();
-  expect(current.ageMs).toBeLessThan(50);
+  expect(current.boundMs).toBeGreaterThan(0);
+  expect(current.ageMs).toBeLessThanOrEqual(current.boundMs!);
 
   await root.action("abort", { actor: "test", reason: "bad build" });
   const decided = (await root.view()).revision;
@@ -97,7 +98,9 @@ it("isolates get a small ageMs while the watch is open and the true, growing age
   const { agg, name } = await tier({ watchMaxWaitMs: 300, watchDeadMarginMs: 200 });
   await agg.view();
   await sleep(150);
-  expect((await agg.view()).ageMs).toBeLessThan(50);
+  const open = await agg.view();
+  expect(open.boundMs).toBeGreaterThan(0);
+  expect(open.ageMs).toBeLessThanOrEqual(open.boundMs!);
   // Every further watch fails (the root overloaded or gone); the one open answers after ≤ 300 ms.
   await seam(name, (o) => void ((o.failNextWatches = 1000), (o.failNextRootCalls = 1000)));
   await sleep(400);
@@ -126,12 +129,18 @@ it("a watch that hangs without an answer stops counting as open after maxWait + 
   const { root, agg, name } = await tier({ watchMaxWaitMs: 300, watchDeadMarginMs: 200, stallNextWatches: 1 });
   await agg.view();
   await sleep(100);
-  // The stalled watch still counts as open for now (the bound covers it) …
-  expect((await agg.view()).ageMs).toBeLessThan(50);
+  // The stalled watch still counts as open for now: the view carries the push bound and its age is at
+  // most that (a root round trip), not the ≥ 100 ms since the root answered. Compared with the bound the
+  // view states, not a fixed figure: on a loaded machine a round trip here has taken 69 ms. …
+  const open = await agg.view();
+  expect(open.boundMs).toBeGreaterThan(0);
+  expect(open.ageMs).toBeLessThanOrEqual(open.boundMs!);
   await sleep(500);
-  // … and past 300 + 200 ms it is presumed dead: the true age again, and a new one opened after a backoff.
+  // … and past 300 + 200 ms it is presumed dead: the true age again, no bound, and a new one opened after a backoff.
   expect(await seam(name, (o) => o.stats.watchesDead)).toBe(1);
-  expect((await agg.view()).ageMs).toBeGreaterThanOrEqual(500);
+  const dead = await agg.view();
+  expect(dead.boundMs).toBeUndefined();
+  expect(dead.ageMs).toBeGreaterThanOrEqual(500);
   await vi.waitFor(
     async () => {
       if ((await seam(name, (o) => o.stats.watches)) < 2) throw new Error("not re-opened yet");
