@@ -33,7 +33,7 @@ export function timeoutOf(doc: Rollout, slot: Slot): number {
  * Built from an init object, not from the client's Request (`new Request(url, request)`, headers
  * patched): in workerd that shape cost 30–45 % more CPU to build the fetch
  * (~11 % more per whole request under wrk), and workerd's memory
- * under sustained load grew the same with either shape (README, "Benchmarks").
+ * under sustained load grew the same with either shape (docs/benchmarks.md).
  */
 export async function fetchOrigin(
   url: string,
