@@ -289,7 +289,8 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   for (const v of h.verdicts.filter((v) => v.ok)) out.push(p(`          ✔ ${v.rule}: ${v.detail}`, "dim"));
   if (s.experiments?.length) out.push(experimentsLine(s.experiments, p));
   if (s.rolledBack) {
-    out.push(p(`ROLLED BACK at ${s.rolledBack.at}: ${s.rolledBack.reason}`, "red", "bold"));
+    const what = s.rolledBack.by !== undefined ? `ABORTED by ${s.rolledBack.by}` : "ROLLED BACK";
+    out.push(p(`${what} at ${s.rolledBack.at}: ${s.rolledBack.reason}`, "red", "bold"));
     if (s.rolledBack.figures) out.push(`          ${figuresSummary(s.rolledBack.figures)}`);
     out.push(`          retry with \`edgeshift set <percent>\` or \`edgeshift start …\` (a new attempt)`);
   }

@@ -78,6 +78,8 @@ export function judge(s: StatusSnapshot, target: Target, attempt: number | null,
     );
   if (s.state === "rolled-back") {
     const why = s.rolledBack?.reason ?? "no reason given";
+    if (s.rolledBack?.by !== undefined) return done("aborted", `by ${s.rolledBack.by}: ${why}`);
+    // A controller older than `rolledBack.by` (the CLI and the Worker are deployed apart): the events tell.
     const end = lastEnd(s.events);
     return end?.kind === "abort" ? done("aborted", `by ${end.actor}: ${why}`) : done("rolled-back", why);
   }

@@ -152,7 +152,7 @@ function render(s) {
 
   const banners = [];
   if (s.rolledBack) {
-    banners.push('<div class="banner" id="rolledback"><h3>Rolled back at ' + esc(time(s.rolledBack.at)) + "</h3>" + esc(s.rolledBack.reason) +
+    banners.push('<div class="banner" id="rolledback"><h3>' + (s.rolledBack.by ? "Aborted by " + esc(s.rolledBack.by) + " at " : "Rolled back at ") + esc(time(s.rolledBack.at)) + "</h3>" + esc(s.rolledBack.reason) +
       (s.rolledBack.figures ? "<div>" + esc(figuresLine(s.rolledBack.figures)) + "</div><details><summary>all figures</summary><pre>" + esc(JSON.stringify(s.rolledBack.figures, null, 2)) + "</pre></details>" : "") +
       '<div class="dim">Everyone is on stable. Retry with <code>edgeshift set &lt;percent&gt;</code> or <code>edgeshift start --steps …</code> (a new attempt).</div></div>');
   }

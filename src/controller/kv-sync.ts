@@ -37,7 +37,7 @@ import {
   judgeOperatorWrite,
   type InvalidInKv,
 } from "./operator-write";
-import { afterControllerWrite, isEarlier, knows, startAttempt } from "./state";
+import { afterControllerWrite, isEarlier, knows, rolledBackOf, startAttempt } from "./state";
 import { UNSEEN_HOLD_MS, UnseenVersions } from "./unseen-versions";
 
 const KV_READ_MIN_GAP_MS = 1000;
@@ -214,10 +214,9 @@ export class KvSync {
       throw new Error(
         `controller produced an invalid rollout document (${parsed.summary}); patch ${JSON.stringify(patch)}`,
       );
-    const rolledBack = parsed.doc.rolledBack;
     this.context.update({
       ...afterControllerWrite(state, text, parsed.fingerprint, parsed.doc),
-      rolledBack: rolledBack ? { at: rolledBack.at, reason: rolledBack.reason, figures: rolledBack.figures } : null,
+      rolledBack: rolledBackOf(parsed.doc),
       promotedAt: ev.kind === "promote" ? new Date(this.context.now()).toISOString() : state.promotedAt,
     });
     this.owedFor = { by: ev.actor, why: `the controller's ${ev.kind} (${ev.reason})` };

@@ -4,6 +4,7 @@ import { NO_DOCUMENT } from "../model/fingerprint";
 import { ALL_STABLE, type Rollout } from "../model/rollout";
 import { parseRollout } from "../model/parse";
 import type { ControllerView, KilledFlag, Report } from "../model/protocol";
+import type { RolledBack } from "../model/status";
 
 /** Fingerprints kept as superseded (newest first): far more than isolates could hold stale. */
 export const MAX_SUPERSEDES = 64;
@@ -31,7 +32,7 @@ export interface ControllerState {
   /** What isolates are told: the document the controller last wrote (null: none yet). */
   viewDoc: Rollout | null;
   viewFingerprint: string | null;
-  rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
+  rolledBack: RolledBack | null;
   /** When this attempt's canary was promoted (the roles switched); null until then. */
   promotedAt: string | null;
   configError: {
@@ -223,9 +224,7 @@ export function startAttempt(
       dedupe([...s.fingerprints, ...(s.earlier ?? []), NO_DOCUMENT]).filter((f) => f !== fp),
       NO_DOCUMENT,
     ),
-    rolledBack: doc.rolledBack
-      ? { at: doc.rolledBack.at, reason: doc.rolledBack.reason, figures: doc.rolledBack.figures }
-      : null,
+    rolledBack: rolledBackOf(doc),
     promotedAt: null,
     configError: null,
     // The operator's write wins over anything the controller still meant to write.
@@ -241,4 +240,15 @@ function bounded(xs: string[], pin: string | undefined): string[] {
 
 function dedupe(xs: string[]): string[] {
   return [...new Set(xs)];
+}
+
+/**
+ * The document's rolledBack record as status shows it. `by` is the operator who aborted (the
+ * controller's own rollbacks carry none), so `edgeshift wait` tells an abort from a rollback
+ * without searching the recent events.
+ */
+export function rolledBackOf(doc: Rollout): RolledBack | null {
+  const rb = doc.rolledBack;
+  if (!rb) return null;
+  return { at: rb.at, reason: rb.reason, ...(rb.by !== undefined ? { by: rb.by } : {}), figures: rb.figures };
 }

@@ -233,6 +233,15 @@ export interface GuardrailVerdict {
   detail: string;
 }
 
+/** Why the current attempt is on stable: the document's `rolledBack` record. */
+export interface RolledBack {
+  at: string;
+  reason: string;
+  /** Who aborted it (`edgeshift abort`, the admin API); absent when the controller rolled it back. */
+  by?: string;
+  figures?: Record<string, unknown>;
+}
+
 export interface StatusSnapshot {
   now: string;
   state: RolloutState;
@@ -251,7 +260,7 @@ export interface StatusSnapshot {
   plan: PlanStatus | null;
   window: { seconds: number; canary: SlotStats; stable: SlotStats; shadow: ShadowStats | null };
   health: { healthy: boolean; verdicts: RuleVerdict[] };
-  rolledBack: { at: string; reason: string; figures?: Record<string, unknown> } | null;
+  rolledBack: RolledBack | null;
   series: SeriesPoint[];
   events: RolloutEvent[];
   /**

@@ -136,6 +136,14 @@ describe.skipIf(!hasChromium("status-page tests"))("status page in Chromium", ()
     );
     expect(await page.locator("#release").innerText()).toContain(evil);
     expect(await page.locator("#release img, #release script").count()).toBe(0);
+    // An abort's actor comes from the document as well (`rolledBack.by`), and the banner says who.
+    await stack.putRollout({
+      percent: 10,
+      release: "v9",
+      rolledBack: { at: new Date().toISOString(), reason: "bad deploy", by: evil },
+    });
+    await shows(page, "#rolledback", /^Aborted by <img src=x/, 30_000);
+    expect(await page.locator("#rolledback img, #rolledback script").count()).toBe(0);
     expect(await page.title()).not.toBe("pwned");
     await page.close();
   });

@@ -197,6 +197,18 @@ describe("status view", () => {
     expect(text).toContain("CONFIG ERROR");
     expect(text).toContain("percent: percent must be at most 100 (got 150)");
   });
+
+  it("an operator's abort says who", () => {
+    const text = renderStatus(
+      snapshot({
+        state: "rolled-back",
+        rolledBack: { at: "2026-11-25T08:00:00.000Z", reason: "bad deploy", by: "alice" },
+      }),
+      { color: false, width: 100 },
+    );
+    expect(text).toContain("ABORTED by alice at 2026-11-25T08:00:00.000Z: bad deploy");
+    expect(text).not.toContain("ROLLED BACK");
+  });
 });
 
 describe("flags in the status view", () => {

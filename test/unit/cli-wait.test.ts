@@ -127,6 +127,15 @@ describe("judge: one status answer → an outcome or keep waiting", () => {
       outcome: "aborted",
       reason: "by alice: bad deploy",
     });
+    // The record says who aborted, so the abort is known however many events came after it.
+    const abortedLongAgo = rolledBack({
+      rolledBack: { at: "2026-11-25T08:59:03.000Z", reason: "bad deploy", by: "alice" },
+      events: [event(40, "rollback", "controller", "an earlier attempt's rollback")],
+    });
+    expect(judge(abortedLongAgo, FIRST, 4, PROMOTED)).toMatchObject({
+      outcome: "aborted",
+      reason: "by alice: bad deploy",
+    });
     const paused = snap({ state: "paused", plan: plan(1, { paused: true, waitingFor: "paused by root: dashboards" }) });
     expect(judge(paused, FIRST, 4, PROMOTED)).toMatchObject({
       outcome: "paused",

@@ -67,6 +67,8 @@ describe("rollback on a failing canary", () => {
     expect(s.health.healthy).toBe(false);
     expect(s.window.canary).toMatchObject({ requests: 30, errors: 11 });
     expect(s.rolledBack!.reason).toBe(kv.rolledBack.reason);
+    // The controller's own rollback names no operator.
+    expect(s.rolledBack!.by).toBeUndefined();
     const h = await c.history(10);
     expect(h.map((e) => e.kind)).toEqual(["rollback", "attempt"]);
     expect(h[0]).toMatchObject({ actor: "controller", data: { release: "v2", percent: 20 } });
@@ -220,12 +222,17 @@ describe("operator abort", () => {
     const s = await c.action("abort", { actor: "alice", reason: "bad deploy" });
     expect(s.state).toBe("rolled-back");
     expect((await kvDoc()).rolledBack).toMatchObject({ reason: "bad deploy", by: "alice", release: "v2" });
+    // Status says who, as the document does (`edgeshift wait` tells an abort from a rollback by it),
+    // also after a restart (below).
+    expect(s.rolledBack).toMatchObject({ reason: "bad deploy", by: "alice" });
     expect((await c.history(1))[0]).toMatchObject({ kind: "abort", actor: "alice" });
     const refused = await c.action("abort", {}).then(
       () => null,
       (e: Error) => e,
     );
     expect(refused?.message).toMatch(/already rolled back/);
+    await abortAllDurableObjects();
+    expect((await controller().status()).rolledBack).toMatchObject({ reason: "bad deploy", by: "alice" });
   });
 });
 
