@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { MAX_LIFETIME_SECONDS, parseTtl } from "../src/routing/override";
+import { ON_TIMEOUT, type OnTimeout } from "../src/model/rollout";
 
 /**
  * Exit codes (docs/cli.md). Scripts branch on these, so they never change meaning:
@@ -83,21 +84,79 @@ export const percentArg = z
   .pipe(z.number().min(0, "must be at least 0").max(100, "must be at most 100, e.g. 100 for everyone"))
   .transform((n) => Math.round(n * 100) / 100);
 
-/** "1,5,25,50,100" → [1, 5, 25, 50, 100], strictly ascending. */
+/**
+ * One plan step as the document writes it: a bare percent, or an object when the step has its own hold
+ * time or waits for a person's approval (src/model/rollout.ts, `stepSchema`).
+ */
+export type StepArg =
+  number | { percent: number; seconds?: number; approve?: true; approveTimeoutSeconds?: number; onTimeout?: OnTimeout };
+
+const ON_TIMEOUT_WORDS: readonly string[] = ON_TIMEOUT;
+const STEP_EXAMPLE = "e.g. --steps 1,5:10m,25,50:approve,100 or 50:approve=2h:rollback";
+
+/**
+ * One step as typed: `<percent>[:<option>…]`, options
+ * - a duration (`10m`, `90s`, `1h`, bare seconds): this step's hold time, in place of --step-seconds;
+ * - `approve`: after the hold, wait for `edgeshift approve`;
+ * - `approve=<duration>`: …for at most that long, then do what the next option says (default: keep waiting);
+ * - `wait`, `rollback` or `promote`: what happens when nobody approves in time (the document's onTimeout).
+ * The document's own rules (ascending, ranges) are checked again when it is written.
+ */
+function stepOf(text: string, ctx: z.RefinementCtx): StepArg {
+  const [head, ...opts] = text.split(":").map((t) => t.trim());
+  const pct = percentArg.safeParse(head);
+  if (!pct.success) {
+    ctx.addIssue({ code: "custom", message: `step "${text}": the percent ${pct.error.issues[0]?.message}` });
+    return NaN;
+  }
+  if (opts.length === 0) return pct.data;
+  const step: Exclude<StepArg, number> = { percent: pct.data };
+  const bad = (message: string) => ctx.addIssue({ code: "custom", message: `step "${text}": ${message}` });
+  for (const opt of opts) {
+    const [word, value] = opt.split("=", 2) as [string, string | undefined];
+    if (word === "approve") {
+      step.approve = true;
+      if (value === undefined) continue;
+      const t = parseTtl(value);
+      if (t === null || t < 1 || t > 30 * 86400)
+        bad(`approve=${value}: how long to wait for approval must be a duration from 1s to 30d, such as 2h`);
+      else step.approveTimeoutSeconds = t;
+    } else if (ON_TIMEOUT_WORDS.includes(word) && value === undefined) {
+      step.onTimeout = word as OnTimeout;
+    } else {
+      const t = value === undefined ? parseTtl(word) : null;
+      if (t === null || t < 1 || t > 30 * 86400)
+        bad(
+          `"${opt}" is not a step option: a hold time (10m, 90s), approve, approve=<duration>, or what an approval timeout does (wait, rollback, promote)`,
+        );
+      else step.seconds = t;
+    }
+  }
+  if (step.onTimeout !== undefined && step.approveTimeoutSeconds === undefined)
+    bad(
+      `"${step.onTimeout}" happens when an approval times out: give the wait, e.g. ${step.percent}:approve=2h:${step.onTimeout}`,
+    );
+  return step;
+}
+
+/** The percent a step moves to. */
+export const stepPercent = (s: StepArg): number => (typeof s === "number" ? s : s.percent);
+
+/** "1,5:10m,25,50:approve,100" → steps, strictly ascending. */
 export const stepsArg = z
-  .string({ error: "is required, e.g. --steps 1,5,25,50,100" })
-  .transform((s) => s.split(",").map((p) => p.trim()))
+  .string({ error: `is required, ${STEP_EXAMPLE}` })
+  .transform((s, ctx) => s.split(",").map((p) => stepOf(p.trim(), ctx)))
   .pipe(
     z
-      .array(percentArg.transform((n) => n))
+      .array(z.custom<StepArg>())
       .min(1)
-      .max(50),
+      .max(50, "may hold at most 50 steps: a plan of a few steps such as 1,5,25,50,100"),
   )
   .refine(
-    (ps) => ps.every((p, i) => i === 0 || p > ps[i - 1]),
+    (ss) => ss.every((p, i) => i === 0 || stepPercent(p) > stepPercent(ss[i - 1])),
     "must be strictly ascending percents, e.g. --steps 1,5,25,50,100",
   )
-  .refine((ps) => ps[0] > 0, "the first step must be above 0, e.g. --steps 1,5,25");
+  .refine((ss) => stepPercent(ss[0]) > 0, "the first step must be above 0, e.g. --steps 1,5,25");
 
 export const secondsArg = z
   .string()

@@ -2,6 +2,7 @@
 // operator wrote it (raw JSON, defaults not filled in) so a read-modify-write keeps its shape,
 // and they return notes that explain every change the operator did not type themselves.
 import { parseRollout, type ConfigProblem } from "../src/model/parse";
+import { stepPercent, type StepArg } from "./args";
 
 export type RawDoc = Record<string, unknown>;
 
@@ -55,14 +56,14 @@ export function applySet(current: RawDoc, percent: number, opts: { release?: str
 
 export function applyStart(
   current: RawDoc,
-  steps: number[],
+  steps: StepArg[],
   stepSeconds: number | undefined,
   opts: { release?: string } = {},
 ): Edit {
   const notes: string[] = [];
   let doc = clearRollbackWithNewAttempt(current, notes);
   // The plan begins at its first step now; the controller advances it from there while healthy.
-  doc = { ...doc, steps, percent: steps[0] };
+  doc = { ...doc, steps, percent: stepPercent(steps[0]) };
   if (stepSeconds !== undefined) doc.stepSeconds = stepSeconds;
   if (opts.release !== undefined) doc.release = opts.release;
   return { doc, notes };

@@ -5,7 +5,7 @@
 import { formatConfiguredPercent } from "../../src/lib/percent";
 import { parseRollout } from "../../src/model/parse";
 import type { Slot } from "../../src/model/rollout";
-import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError } from "../args";
+import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError, type StepArg } from "../args";
 import { API_OPTIONS, KV_OPTIONS, noteFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, problemsText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { storeFrom, type DocumentStore } from "../doc-store";
@@ -139,12 +139,23 @@ export const start: Command = {
     "Writes `steps`, `stepSeconds` and `percent` = the first step. A step advances when it has been held",
     "`stepSeconds` AND the canary was judged on at least rollback.minRequests requests in it.",
     "",
+    "A step is a percent, optionally followed by options, each after a colon:",
+    "  25:10m              held 10 minutes (its own hold time; --step-seconds for the rest)",
+    "  50:approve          after the hold, wait for `edgeshift approve` (however long it takes)",
+    "  50:approve=2h       wait for approval at most 2 hours, then keep waiting (recorded: event, notification)",
+    "  50:approve=2h:rollback   …then roll back (or :promote, taking the step as approved)",
+    "",
     "Examples:",
     "  edgeshift start --steps 1,5,25,50,100 --step-seconds 300 --release v2.4.0",
+    "  edgeshift start --steps 1,5:10m,25,50:approve=8h:rollback,100 --release v2.4.0",
     "  edgeshift start --steps 10,50,100 --step-seconds 30 --local",
   ].join("\n"),
   options: {
-    steps: { type: "string", value: "<list>", help: "ascending percents, comma-separated, e.g. 1,5,25,50,100" },
+    steps: {
+      type: "string",
+      value: "<list>",
+      help: "ascending percents, comma-separated, each with optional :<hold> and :approve, e.g. 1,5,25:10m,50:approve,100",
+    },
     "step-seconds": {
       type: "string",
       value: "<s>",
@@ -172,8 +183,22 @@ export const start: Command = {
       r,
       store,
       io,
-      `plan ${steps.join(" → ")} % (each held ${r.after.stepSeconds ?? 300}s while healthy) started`,
+      `plan ${steps.map(stepLabel).join(" → ")} % (each held ${r.after.stepSeconds ?? 300}s while healthy, unless it says otherwise) started`,
     );
     return EXIT.OK;
   },
 };
+
+/** "25", "25 (10m)", "50 (approval, 2h, then rollback)". */
+function stepLabel(s: StepArg): string {
+  if (typeof s === "number") return String(s);
+  const parts: string[] = [];
+  if (s.seconds !== undefined) parts.push(`held ${s.seconds}s`);
+  if (s.approve)
+    parts.push(
+      s.approveTimeoutSeconds === undefined
+        ? "approval"
+        : `approval within ${s.approveTimeoutSeconds}s, then ${s.onTimeout ?? "wait"}`,
+    );
+  return parts.length ? `${s.percent} (${parts.join(", ")})` : String(s.percent);
+}

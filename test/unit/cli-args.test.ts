@@ -19,9 +19,41 @@ describe("argument values", () => {
   it("steps: ascending list of percents", () => {
     expect(check(stepsArg, "1, 5,25,50,100", "--steps")).toEqual([1, 5, 25, 50, 100]);
     expect(usageMessage(() => check(stepsArg, "5,1", "--steps"))).toMatch(/--steps: must be strictly ascending/);
-    expect(usageMessage(() => check(stepsArg, "1,500", "--steps"))).toMatch(/--steps: must be at most 100/);
+    expect(usageMessage(() => check(stepsArg, "1,500", "--steps"))).toMatch(
+      /--steps: step "500": the percent must be at most 100/,
+    );
     expect(usageMessage(() => check(stepsArg, undefined, "--steps"))).toMatch(
-      /--steps: is required, e.g. --steps 1,5,25,50,100/,
+      /--steps: is required, e.g. --steps 1,5:10m,25,50:approve,100/,
+    );
+  });
+
+  it("steps: a hold time of its own and approval, each after a colon", () => {
+    expect(
+      check(stepsArg, "1, 5:10m, 25, 50:approve, 75:approve=2h:rollback, 90:approve=1d:promote:90s, 100", "--steps"),
+    ).toEqual([
+      1,
+      { percent: 5, seconds: 600 },
+      25,
+      { percent: 50, approve: true },
+      { percent: 75, approve: true, approveTimeoutSeconds: 7200, onTimeout: "rollback" },
+      { percent: 90, approve: true, approveTimeoutSeconds: 86400, onTimeout: "promote", seconds: 90 },
+      100,
+    ]);
+    // Ascending by percent, whatever the options.
+    expect(usageMessage(() => check(stepsArg, "50:approve,25", "--steps"))).toMatch(/strictly ascending/);
+    // What a timeout does needs the timeout.
+    expect(usageMessage(() => check(stepsArg, "50:approve:rollback", "--steps"))).toMatch(
+      /step "50:approve:rollback": "rollback" happens when an approval times out: give the wait, e\.g\. 50:approve=2h:rollback/,
+    );
+    expect(usageMessage(() => check(stepsArg, "50:aprove", "--steps"))).toMatch(
+      /step "50:aprove": "aprove" is not a step option: a hold time \(10m, 90s\), approve, approve=<duration>/,
+    );
+    expect(usageMessage(() => check(stepsArg, "50:approve=soon", "--steps"))).toMatch(
+      /approve=soon: how long to wait for approval must be a duration from 1s to 30d/,
+    );
+    expect(usageMessage(() => check(stepsArg, "50:31d", "--steps"))).toMatch(/"31d" is not a step option/);
+    expect(usageMessage(() => check(stepsArg, "x:approve", "--steps"))).toMatch(
+      /step "x:approve": the percent must be a number/,
     );
   });
 

@@ -38,6 +38,16 @@ describe("start", () => {
     expect(parseRollout(docText(doc)).ok).toBe(true);
   });
 
+  it("steps with their own hold time or an approval are written as objects the document accepts", () => {
+    const steps = [1, { percent: 25, seconds: 600 }, { percent: 50, approve: true as const }, 100];
+    const { doc } = applyStart({}, steps, undefined);
+    expect(doc).toEqual({ steps, percent: 1 });
+    const parsed = parseRollout(docText(doc));
+    expect(parsed.ok && parsed.doc.steps).toEqual(steps);
+    // A first step that is an object: the split starts at its percent.
+    expect(applyStart({}, [{ percent: 5, approve: true }, 100], undefined).doc.percent).toBe(5);
+  });
+
   it("after a rollback it is a new attempt too", () => {
     const { doc } = applyStart(rolledBack, [10, 50, 100], undefined);
     expect(doc.rolledBack).toBeUndefined();

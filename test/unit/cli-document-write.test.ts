@@ -57,6 +57,21 @@ describe("set and start through the controller", () => {
     );
   });
 
+  it("start sends approval steps as the document writes them, and says what the plan will do", async () => {
+    answer = { status: 200, body: { ok: true, changed: true, fingerprint: "cccccccccccccccc", kv: "written" } };
+    puts.length = 0;
+    const t = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "tok", USER: "alice" });
+    const code = await main(["start", "--steps", "5,50:approve=8h:rollback,100", "--step-seconds", "60"], t.x);
+    expect(t.err).toEqual([]);
+    expect(code).toBe(EXIT.OK);
+    expect((puts[0] as { body: { document: unknown } }).body.document).toMatchObject({
+      percent: 5,
+      stepSeconds: 60,
+      steps: [5, { percent: 50, approve: true, approveTimeoutSeconds: 28800, onTimeout: "rollback" }, 100],
+    });
+    expect(t.out[0]).toContain("plan 5 → 50 (approval within 28800s, then rollback) → 100 %");
+  });
+
   it.each([
     ["set", ["set", "25"]],
     ["start", ["start", "--steps", "10,50,100"]],
