@@ -23,7 +23,8 @@ import type { DocumentVersion, DocumentWriteOutcome, DocumentWriteRequest } from
 import { withTimeout } from "../lib/timeout";
 import type { ControllerContext } from "./context";
 import { EventLog } from "./events";
-import { Notifier, NOTIFY_CONCERN, notifierSource } from "./notifier";
+import { Notifier, NOTIFY_CONCERN } from "./notifier";
+import { notifierSource } from "./notifier-source";
 import { KV_WRITE_CONCERN, KvSync } from "./kv-sync";
 import { noteOf, PLAN_CONCERN, PlanRunner } from "./plan-runner";
 import { ReportCounter } from "./report-counter";

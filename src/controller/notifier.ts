@@ -18,7 +18,6 @@
 // |                                        | failed ("queue full"), its webhook-failed event says so    |
 // | a destination removed from the config  | what was queued for it is dropped                          |
 // Sending never blocks or undoes a decision: it runs after the event is stored, in the background.
-import type { Env } from "../env";
 import { parseNotifications, type Destination } from "../model/notifications";
 import { ActionNotApplicable } from "../model/action-error";
 import type { DestinationStatus, NotificationsStatus, NotificationTest, RolloutEvent } from "../model/status";
@@ -26,20 +25,17 @@ import {
   eventsShown,
   LEGACY,
   outgoingFor,
-  requestFor,
-  secretValues,
   targetProblem,
   triesOf,
   testOutgoing,
-  type Outgoing,
   type Target,
 } from "../notify/destinations";
 import { messageOf, testMessage, type Subject } from "../notify/message";
 import { withIncident, withoutIncidents, type OpenIncident } from "../notify/pagerduty";
-import { answerOutcome, failureOutcome, nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
-import { redacted } from "../lib/redact";
-import { readTextUpTo } from "../lib/bounded-read";
+import { nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
+import { sendOnce } from "../notify/send";
 import type { ControllerContext, WakeRequests } from "./context";
+import type { NotifierSource } from "./notifier-source";
 import type { ControllerStore, QueuedNotification } from "./store";
 
 export const NOTIFY_CONCERN = "notify";
@@ -48,18 +44,8 @@ export const MAX_WAITING = 200;
 const STATS_KEY = "notify";
 /** A try in flight is due again after its timeout and this: the alarm never rings in the middle of it. */
 const IN_FLIGHT_MARGIN_MS = 1000;
-/** Of a failing answer's body, what is kept to say why: enough for Slack's "invalid_token" or PagerDuty's errors. */
-const MAX_EXCERPT_BYTES = 1024;
 /** While NOTIFICATIONS is invalid, how often the queue is looked at again. */
 const INVALID_RECHECK_MS = 60_000;
-
-/** Where the configuration and the secrets come from: the Worker's env, or a test's. */
-export interface NotifierSource {
-  /** The NOTIFICATIONS value (a JSON string or object), undefined when unset. */
-  config(): unknown;
-  /** A Worker secret (or var) by name. */
-  secret(name: string): unknown;
-}
 
 interface Stats {
   destinations: Record<
@@ -178,7 +164,7 @@ export class Notifier {
         const problem = targetProblem(t, secret);
         const outcome: TryOutcome = problem
           ? { ok: false, retry: false, error: problem }
-          : await this.send(t, testOutgoing(t, message), secret, `msg_${Date.parse(at)}_test`);
+          : await sendOnce(t, testOutgoing(t, message), secret, `msg_${Date.parse(at)}_test`, () => this.context.now());
         return {
           name: t.name,
           type: t.type,
@@ -284,7 +270,7 @@ export class Notifier {
     const problem = targetProblem(t, secret);
     let outcome: TryOutcome;
     if (problem) outcome = { ok: false, retry: false, error: problem };
-    else outcome = await this.send(t, h.outgoing, secret, h.messageId);
+    else outcome = await sendOnce(t, h.outgoing, secret, h.messageId, () => this.context.now());
     const now = this.context.now();
     if (outcome.ok) {
       this.store.deleteNotification(h.id);
@@ -301,22 +287,6 @@ export class Notifier {
       this.givenUp(h, tries, outcome.error);
     }
     return next === null;
-  }
-
-  private async send(t: Target, o: Outgoing, secret: (n: string) => unknown, messageId: string): Promise<TryOutcome> {
-    let outcome: TryOutcome;
-    try {
-      const { url, init } = await requestFor(t, o, secret, messageId, this.context.now());
-      const r = await fetch(url, { ...init, signal: AbortSignal.timeout(TRY_TIMEOUT_MS) });
-      const excerpt = r.ok || !r.body ? "" : (await readTextUpTo(r.body, MAX_EXCERPT_BYTES)).text;
-      if (r.ok) await r.body?.cancel();
-      outcome = answerOutcome(r.status, excerpt, r.headers.get("retry-after"), this.context.now());
-    } catch (e) {
-      outcome = failureOutcome(e);
-    }
-    // The receiver's words (and fetch's errors, which can quote the URL) reach status, the event log
-    // and a terminal: never with a secret in them, never with control characters.
-    return outcome.ok ? outcome : { ...outcome, error: redacted(outcome.error, secretValues(t, secret)) };
   }
 
   /** Counts `q` (or `count` requests of its destination) as failed, puts its incidents back, records why. */
@@ -381,18 +351,4 @@ export class Notifier {
       console.error(`controller: saving notification figures failed: ${(e as Error).message}`);
     }
   }
-}
-
-/** NOTIFICATIONS and the secrets it names from the Worker's env, or a test's instead. */
-export function notifierSource(
-  env: Env,
-  override: { config: unknown; secrets: Record<string, string> } | undefined,
-  webhookUrl: string | undefined,
-): NotifierSource {
-  const vars = env as unknown as Record<string, unknown>;
-  return {
-    config: () => (override ? override.config : vars.NOTIFICATIONS),
-    secret: (name) =>
-      name === "WEBHOOK_URL" && webhookUrl !== undefined ? webhookUrl : override ? override.secrets[name] : vars[name],
-  };
 }
