@@ -147,13 +147,15 @@ function notificationLines(n: NonNullable<StatusSnapshot["notifications"]>, p: P
     const counts = `${d.sent} sent${d.failed ? `, ${p(`${d.failed} failed`, "red")}` : ""}${d.waiting ? `, ${d.waiting} waiting` : ""}`;
     out.push(`notify    ${d.name} (${d.type}): ${counts}`);
     if (d.problem) out.push(p(`          cannot send: ${d.problem}`, "red"));
-    if (d.retrying)
-      out.push(
-        p(
-          `          retrying event ${d.retrying.eventId} (${d.retrying.kind}), try ${d.retrying.tries + 1} at ${d.retrying.nextAt}: ${d.retrying.error}`,
-          "yellow",
-        ),
-      );
+    // A PagerDuty page's wait first, then its change events' (two queues, docs/notifications.md).
+    for (const r of [d.retrying, d.retryingChange])
+      if (r)
+        out.push(
+          p(
+            `          retrying ${r.lane === "change" ? "change event for " : ""}event ${r.eventId} (${r.kind}), try ${r.tries + 1} at ${r.nextAt}: ${r.error}`,
+            "yellow",
+          ),
+        );
     if (d.lastFailure && !d.problem)
       out.push(
         p(

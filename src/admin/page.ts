@@ -229,6 +229,11 @@ function el(tag, cls, ...kids) {
   return n;
 }
 
+// A PagerDuty destination has two queues: a page's wait is d.retrying, shown first.
+function retryingText(r) {
+  return "retrying " + (r.lane === "change" ? "change event for " : "") + "event " + r.eventId + " (" + r.kind + "), try " + (r.tries + 1) + " at " + time(r.nextAt) + ": " + r.error;
+}
+
 // A row per destination, with what did not reach it: a notification that failed is found here, not
 // in the channel that never got it. Hidden when no destination is configured.
 function renderNotifications(n) {
@@ -236,7 +241,7 @@ function renderNotifications(n) {
   if (!n) return;
   const rows = n.destinations.map((d) => {
     const state = d.problem ? el("span", "bad", "cannot send: " + d.problem)
-      : d.retrying ? el("span", "amber", "retrying event " + d.retrying.eventId + " (" + d.retrying.kind + "), try " + (d.retrying.tries + 1) + " at " + time(d.retrying.nextAt) + ": " + d.retrying.error)
+      : d.retrying ? el("span", "amber", retryingText(d.retrying), d.retryingChange ? el("div", "amber", retryingText(d.retryingChange)) : "")
       : d.lastFailure ? el("span", "dim", "last failure " + time(d.lastFailure.at) + ": event " + d.lastFailure.eventId + " (" + d.lastFailure.kind + ") " + d.lastFailure.error)
       : el("span", "ok", "✔");
     return el("tr", "", el("td", "", d.name), el("td", "", d.type), el("td", "", d.sent), el("td", d.failed ? "bad" : "", d.failed), el("td", "", d.waiting), el("td", "", state,

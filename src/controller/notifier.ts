@@ -9,25 +9,34 @@
 // |                                        | log say why; fixed by the next deploy                      |
 // | a destination's secret missing         | its requests fail at once (no retry), counted and shown    |
 // | receiver down, slow, rate-limiting     | retried with backoff (../notify/retry.ts), in order per    |
-// |                                        | destination; status shows the one waiting and why          |
+// |                                        | lane of a destination (PagerDuty: pages, change events);   |
+// |                                        | status shows the ones waiting and why                      |
 // | given up                               | event "webhook-failed" naming destination, event and error |
 // |                                        | (never itself sent: a failing receiver must not loop)      |
 // | the object restarts mid-try            | each try is written before it is made: the alarm retries   |
 // |                                        | it (a receiver may see it twice: the message id is stable) |
-// | more than MAX_WAITING queued           | the event is not queued for that destination; counted as   |
-// |                                        | failed ("queue full"), its webhook-failed event says so    |
+// | more than MAX_WAITING queued in a lane | the event is not queued in that lane; counted as failed    |
+// |                                        | ("queue full"), its webhook-failed event says so           |
 // | a destination removed from the config  | what was queued for it is dropped                          |
 // Sending never blocks or undoes a decision: it runs after the event is stored, in the background.
 import { parseNotifications, type Destination } from "../model/notifications";
 import { ActionNotApplicable } from "../model/action-error";
-import type { DestinationStatus, NotificationsStatus, NotificationTest, RolloutEvent } from "../model/status";
+import type {
+  DestinationStatus,
+  NotificationsStatus,
+  NotificationTest,
+  RetryingRequest,
+  RolloutEvent,
+} from "../model/status";
 import {
   eventsShown,
+  laneOf,
   LEGACY,
   outgoingFor,
   targetProblem,
   triesOf,
   testOutgoing,
+  type Lane,
   type Target,
 } from "../notify/destinations";
 import { messageOf, testMessage, type Subject } from "../notify/message";
@@ -39,7 +48,11 @@ import type { NotifierSource } from "./notifier-source";
 import type { ControllerStore, QueuedNotification } from "./store";
 
 export const NOTIFY_CONCERN = "notify";
-/** Per destination: a receiver down for hours must not grow the object's storage without bound. */
+/**
+ * Per lane of a destination: a receiver down for hours must not grow the object's storage without
+ * bound. Per lane, not per destination: a change-event endpoint failing for hours would otherwise
+ * fill the destination's share and leave no room for the page that follows (PagerDuty keeps 400).
+ */
 export const MAX_WAITING = 200;
 const STATS_KEY = "notify";
 /** A try in flight is due again after its timeout and this: the alarm never rings in the middle of it. */
@@ -80,19 +93,22 @@ export class Notifier {
       if (targets.length === 0) return;
       const message = messageOf(event, this.subject(), config.statusUrl);
       const now = this.context.now();
-      const waiting = this.store.notificationsWaiting();
-      const late: string[] = [];
+      const late: { name: string; lane: Lane; count: number }[] = [];
       for (const t of targets) {
         const stat = this.statOf(t.name);
         const out = outgoingFor(t, message, stat.incidents ?? []);
-        if (out.length === 0) continue;
-        if ((waiting.get(t.name) ?? 0) + out.length > MAX_WAITING) {
-          late.push(t.name);
-          continue;
+        const full = new Set<Lane>();
+        for (const lane of new Set(out.map(laneOf))) {
+          const count = out.filter((o) => laneOf(o) === lane).length;
+          if (this.store.notificationsWaitingIn(t.name, lane) + count <= MAX_WAITING) continue;
+          full.add(lane);
+          late.push({ name: t.name, lane, count });
         }
         for (const o of out) {
+          if (full.has(laneOf(o))) continue;
           this.store.addNotification({
             destination: t.name,
+            lane: laneOf(o),
             eventId: event.id,
             kind: event.kind,
             messageId: `msg_${Date.parse(event.at)}_${event.id}`,
@@ -106,11 +122,12 @@ export class Notifier {
         }
       }
       this.saveStats();
-      for (const name of late)
+      for (const { name, lane, count } of late)
         this.givenUp(
           { destination: name, eventId: event.id, kind: event.kind, outgoing: { body: null } },
           0,
-          `queue full (${MAX_WAITING} waiting): the receiver has been failing`,
+          `${lane === "change" ? "change events' " : ""}queue full (${MAX_WAITING} waiting): the receiver has been failing`,
+          count,
         );
       this.context.background(this.drain());
     } catch (e) {
@@ -120,7 +137,7 @@ export class Notifier {
     }
   }
 
-  /** Sends what is due, one request per destination at a time, until nothing is; then sets the alarm. */
+  /** Sends what is due, one request per lane of a destination at a time, until nothing is; then sets the alarm. */
   drain(): Promise<void> {
     if (this.running) {
       this.again = true;
@@ -180,13 +197,14 @@ export class Notifier {
     const targets = this.targets();
     if (targets.length === 0 && !config.problem) return undefined;
     const waiting = this.store.notificationsWaiting();
-    const heads = new Map(this.store.notificationHeads().map((h) => [h.destination, h]));
+    // Heads come lane "" first: a page's wait is shown before a change event's.
+    const retrying = this.store.notificationHeads().filter((h) => h.tries > 0 && h.error);
     const source = this.source();
     return {
       problem: config.problem,
       destinations: targets.map((t) => {
         const s = this.statOf(t.name);
-        const head = heads.get(t.name);
+        const [head, other] = retrying.filter((h) => h.destination === t.name).map(retryingOf);
         return {
           name: t.name,
           type: t.type,
@@ -197,16 +215,8 @@ export class Notifier {
           waiting: waiting.get(t.name) ?? 0,
           lastSent: s.lastSent,
           lastFailure: s.lastFailure,
-          retrying:
-            head && head.tries > 0 && head.error
-              ? {
-                  eventId: head.eventId,
-                  kind: head.kind,
-                  tries: head.tries,
-                  nextAt: new Date(head.nextAt).toISOString(),
-                  error: head.error,
-                }
-              : null,
+          retrying: head ?? null,
+          ...(other ? { retryingChange: other } : {}),
           ...(t.type === "pagerduty" ? { openIncidents: (s.incidents ?? []).map((i) => i.key) } : {}),
         };
       }),
@@ -351,4 +361,15 @@ export class Notifier {
       console.error(`controller: saving notification figures failed: ${(e as Error).message}`);
     }
   }
+}
+
+function retryingOf(h: QueuedNotification): RetryingRequest {
+  return {
+    eventId: h.eventId,
+    kind: h.kind,
+    tries: h.tries,
+    nextAt: new Date(h.nextAt).toISOString(),
+    error: h.error ?? "",
+    ...(h.lane === "change" ? { lane: "change" as const } : {}),
+  };
 }

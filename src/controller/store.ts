@@ -2,7 +2,7 @@
 // docs/storage-schema.md ("Durable Object"); keep the two in step. Thin: SQL in, plain values out.
 import type { EventKind, RolloutEvent } from "../model/status";
 import type { WindowRow } from "../health/window";
-import type { Outgoing } from "../notify/destinations";
+import type { Lane, Outgoing } from "../notify/destinations";
 
 /** Events kept; older ones are pruned so storage stays bounded over years of rollouts. */
 export const MAX_EVENTS = 10_000;
@@ -25,14 +25,24 @@ export class ControllerStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS notification (
       id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, event_id INTEGER NOT NULL,
       kind TEXT NOT NULL, message_id TEXT NOT NULL, outgoing TEXT NOT NULL,
-      tries INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT)`);
+      tries INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT, lane TEXT NOT NULL DEFAULT '')`);
+    // Added after the table was first deployed: rows stored before have lane '', one FIFO per
+    // destination as they were queued.
+    if (
+      !sql
+        .exec<{ name: string }>(`PRAGMA table_info(notification)`)
+        .toArray()
+        .some((c) => c.name === "lane")
+    )
+      sql.exec(`ALTER TABLE notification ADD COLUMN lane TEXT NOT NULL DEFAULT ''`);
   }
 
   /** Queues one request for a destination (./notifier.ts); due at `nextAt`. */
   addNotification(n: Omit<QueuedNotification, "id" | "tries" | "error">): void {
     this.sql.exec(
-      `INSERT INTO notification (destination, event_id, kind, message_id, outgoing, next_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO notification (destination, lane, event_id, kind, message_id, outgoing, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       n.destination,
+      n.lane,
       n.eventId,
       n.kind,
       n.messageId,
@@ -41,11 +51,11 @@ export class ControllerStore {
     );
   }
 
-  /** Each destination's oldest queued request: they go out in order, one at a time per destination. */
+  /** Each lane's oldest queued request: they go out in order, one at a time per lane of a destination. */
   notificationHeads(): QueuedNotification[] {
     return this.sql
       .exec<NotificationRow>(
-        `SELECT n.* FROM notification n JOIN (SELECT MIN(id) AS id FROM notification GROUP BY destination) h ON n.id = h.id`,
+        `SELECT n.* FROM notification n JOIN (SELECT MIN(id) AS id FROM notification GROUP BY destination, lane) h ON n.id = h.id ORDER BY n.destination, n.lane`,
       )
       .toArray()
       .map(notificationOf);
@@ -59,6 +69,17 @@ export class ControllerStore {
       )
       .toArray();
     return new Map(rows.map((r) => [r.destination, r.n]));
+  }
+
+  /** Queued requests in one lane of a destination. */
+  notificationsWaitingIn(destination: string, lane: Lane): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM notification WHERE destination = ? AND lane = ?`,
+        destination,
+        lane,
+      )
+      .one().n;
   }
 
   /** A try is about to be made, or failed and waits until `nextAt`. */
@@ -239,6 +260,8 @@ export class ControllerStore {
 export interface QueuedNotification {
   id: number;
   destination: string;
+  /** Its FIFO within the destination (../notify/destinations.ts, Lane). */
+  lane: Lane;
   eventId: number;
   kind: EventKind;
   /** Standard Webhooks' webhook-id: the same on every try. */
@@ -252,6 +275,7 @@ export interface QueuedNotification {
 type NotificationRow = {
   id: number;
   destination: string;
+  lane: Lane;
   event_id: number;
   kind: EventKind;
   message_id: string;
@@ -265,6 +289,7 @@ function notificationOf(r: NotificationRow): QueuedNotification {
   return {
     id: r.id,
     destination: r.destination,
+    lane: r.lane,
     eventId: r.event_id,
     kind: r.kind,
     messageId: r.message_id,

@@ -323,10 +323,26 @@ export interface DestinationStatus {
   waiting: number;
   lastSent: { at: string; eventId: number; kind: EventKind } | null;
   lastFailure: { at: string; eventId: number; kind: EventKind; tries: number; error: string } | null;
-  /** The request at the head of the queue, when it failed at least once and waits for its next try. */
-  retrying: { eventId: number; kind: EventKind; tries: number; nextAt: string; error: string } | null;
+  /**
+   * A request at the head of the queue, when it failed at least once and waits for its next try.
+   * PagerDuty has two queues (docs/notifications.md, Delivery): the pages' head is shown here first,
+   * the change events' (`lane: "change"`) when no page waits.
+   */
+  retrying: RetryingRequest | null;
+  /** PagerDuty: the change events' head, when it waits too while `retrying` shows a page's. */
+  retryingChange?: RetryingRequest;
   /** PagerDuty: incidents opened by rollbacks and not yet resolved by a healthy attempt. */
   openIncidents?: string[];
+}
+
+export interface RetryingRequest {
+  eventId: number;
+  kind: EventKind;
+  tries: number;
+  nextAt: string;
+  error: string;
+  /** Set for a PagerDuty change event (its own queue); absent for a page and every other destination's. */
+  lane?: "change";
 }
 
 export type ActionKind = "pause" | "resume" | "promote" | "abort" | "approve";

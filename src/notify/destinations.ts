@@ -14,6 +14,7 @@ import { discordBody, slackBody, teamsBody } from "./chat";
 import { legacyBody, type Message } from "./message";
 import {
   change,
+  CHANGE_PATH,
   ENQUEUE_PATH,
   incidentKey,
   PAGERDUTY_API,
@@ -39,6 +40,19 @@ export interface Outgoing {
   /** PagerDuty: the rollback incident this opens, or the ones it resolves (the caller keeps the open ones). */
   opens?: OpenIncident;
   resolves?: OpenIncident[];
+}
+
+/**
+ * A destination's requests go out in order, one at a time, per lane. PagerDuty's change events have
+ * a lane of their own: a failing /v2/change/enqueue (a release note) must not hold a page queued
+ * behind it for its ~13 min of retries, nor a failing page a release note; order matters between a
+ * trigger and its resolve, which share the lane "". Every other request, and every row stored before
+ * lanes existed, is in "" too.
+ */
+export type Lane = "" | "change";
+
+export function laneOf(o: Outgoing): Lane {
+  return o.path === CHANGE_PATH ? "change" : "";
 }
 
 export function outgoingFor(t: Target, m: Message, open: readonly OpenIncident[]): Outgoing[] {

@@ -148,6 +148,14 @@ describe("status view", () => {
                 nextAt: "2026-11-25T08:01:00.000Z",
                 error: "answered 503",
               },
+              retryingChange: {
+                eventId: 8,
+                kind: "attempt",
+                tries: 1,
+                nextAt: "2026-11-25T08:00:30.000Z",
+                error: "answered 500",
+                lane: "change",
+              },
               openIncidents: ["edgeshift/rollback/attempt-3"],
             },
             { ...dest, name: "teams", type: "teams", problem: "the secret T is not set" },
@@ -158,7 +166,11 @@ describe("status view", () => {
     );
     expect(text).toContain("notify    releases (slack): 4 sent\n");
     expect(text).toContain("notify    oncall (pagerduty): 1 sent, 1 failed, 1 waiting\n");
-    expect(text).toContain("retrying event 10 (promote), try 3 at 2026-11-25T08:01:00.000Z: answered 503");
+    // PagerDuty's page queue first, then its change events'.
+    expect(text).toContain(
+      "retrying event 10 (promote), try 3 at 2026-11-25T08:01:00.000Z: answered 503\n" +
+        "          retrying change event for event 8 (attempt), try 2 at 2026-11-25T08:00:30.000Z: answered 500\n",
+    );
     expect(text).toContain("last failure 2026-11-25T08:00:00.000Z: event 9 (rollback) answered 500");
     expect(text).toContain("open incidents: edgeshift/rollback/attempt-3");
     expect(text).toContain("cannot send: the secret T is not set");

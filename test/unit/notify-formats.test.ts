@@ -7,7 +7,8 @@ import type { RolloutEvent } from "../../src/model/status";
 import { parseNotifications, type Destination } from "../../src/model/notifications";
 import { clipped, legacyBody, messageOf, type Subject } from "../../src/notify/message";
 import { discordBody, slackBody, teamsBody } from "../../src/notify/chat";
-import { outgoingFor, requestFor, targetProblem, type Target } from "../../src/notify/destinations";
+import { laneOf, outgoingFor, requestFor, targetProblem, type Target } from "../../src/notify/destinations";
+import { CHANGE_PATH, ENQUEUE_PATH } from "../../src/notify/pagerduty";
 import { jsonBody } from "../../src/notify/signed-json";
 
 const event = (x: Partial<RolloutEvent> = {}): RolloutEvent => ({
@@ -341,5 +342,13 @@ describe("the NOTIFICATIONS variable", () => {
       ],
     });
     expect(twice.ok ? "" : twice.summary).toMatch(/destinations\.1\.name: two destinations are named "a"/);
+  });
+});
+
+describe("lanes", () => {
+  it("PagerDuty's change events have a lane of their own; pages and everything else share the first", () => {
+    expect(laneOf({ path: CHANGE_PATH, body: {} })).toBe("change");
+    expect(laneOf({ path: ENQUEUE_PATH, body: {} })).toBe("");
+    expect(laneOf({ body: { text: "hi" } })).toBe("");
   });
 });

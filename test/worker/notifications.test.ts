@@ -8,6 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
+import { ControllerStore } from "../../src/controller/store";
 import {
   alarm,
   clockAhead,
@@ -85,6 +86,14 @@ async function rollBack(c: ControllerRpc, release = "v7") {
 }
 
 const rollbackRules = { minRequests: 20, windowSeconds: 60 };
+
+/** A new attempt of `release`, seen by a status read `ahead` seconds on (KV is read at most once a second). */
+async function newAttempt(c: ControllerRpc, release: string, ahead: number) {
+  await putDoc({ release, percent: 10, rollback: rollbackRules });
+  await clockAhead(c, ahead);
+  expect((await c.status()).config.doc.release).toBe(release);
+  await c.settle();
+}
 
 describe("each destination in its format", () => {
   it("a rollback reaches Slack, Teams, Discord, PagerDuty and the signed JSON receiver; the next attempt's healthy step resolves the incident", async () => {
@@ -403,6 +412,144 @@ describe("the queue", () => {
     expect(dropped[0].reason).toMatch(
       /^notification to "releases" for event \d+ \(attempt\) given up after 2 tries: the destination was removed from NOTIFICATIONS: 2 queued message\(s\) dropped$/,
     );
+  });
+});
+
+describe("PagerDuty's two lanes", () => {
+  const PD = (prefix: string) => [
+    {
+      type: "pagerduty",
+      name: "oncall",
+      routingKeySecret: "PD_KEY",
+      url: `${hooks()}${prefix}/pd`,
+      source: "shop-edge",
+    },
+  ];
+  const script = (prefix: string, path: string, answers: object[]) =>
+    fetch(`${hooks()}/__hooks/script?path=${prefix}${path}`, { method: "PUT", body: JSON.stringify(answers) });
+
+  it("a change event retrying never holds the page behind it: the trigger arrives at once, the change event later", async () => {
+    const { c, prefix } = await withDestinations(PD);
+    // Retry-After keeps the real clock out of it: the retries come when this test moves the clock.
+    await script(prefix, "/pd/v2/change/enqueue", [{ status: 503, retryAfter: "20" }, { status: 503 }]);
+    // The attempt's change event fails first, then the rollback's trigger is queued.
+    await rollBack(c);
+    expect((await bodies(prefix, "/pd/v2/enqueue")).map((b) => b.event_action)).toEqual(["trigger"]);
+    let d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({
+      sent: 1,
+      waiting: 1,
+      openIncidents: ["shop-edge/rollback/attempt-1"],
+      retrying: { kind: "attempt", tries: 1, lane: "change", error: "answered 503: scripted 503" },
+    });
+    expect(d.retryingChange).toBeUndefined();
+
+    await clockAhead(c, 21);
+    await alarm(c);
+    expect((await c.status()).notifications!.destinations[0].retrying).toMatchObject({ tries: 2, lane: "change" });
+    await clockAhead(c, 34);
+    await alarm(c);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 2, failed: 0, waiting: 0, retrying: null });
+    const paths = (await received(prefix)).map((r) => r.path.slice(prefix.length));
+    expect(paths).toEqual([
+      "/pd/v2/change/enqueue",
+      "/pd/v2/enqueue",
+      "/pd/v2/change/enqueue",
+      "/pd/v2/change/enqueue",
+    ]);
+    // The same message on every try of the change event.
+    const tries = await bodies(prefix, "/pd/v2/change/enqueue");
+    expect(new Set(tries.map((b) => JSON.stringify(b))).size).toBe(1);
+  });
+
+  it("and the other way: a page retrying never holds a change event; both waiting, the page's is shown first and the alarm is at the earlier", async () => {
+    const { c, prefix } = await withDestinations(PD);
+    await script(prefix, "/pd/v2/enqueue", [{ status: 503, retryAfter: "30" }, { status: 503 }]);
+    await rollBack(c);
+    // A new attempt's change event goes out while the rollback's trigger waits for its retry.
+    await newAttempt(c, "v8", 2);
+    expect((await bodies(prefix, "/pd/v2/change/enqueue")).map((b) => b.payload.summary.split(" ")[4])).toEqual([
+      "v7",
+      "v8",
+    ]);
+    let d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 2, waiting: 1, retrying: { kind: "rollback", tries: 1 } });
+    expect(d.retrying!.lane).toBeUndefined();
+
+    // Now both lanes wait: the page's retry first, the change event's beside it.
+    // Queued later, due earlier: the alarm follows the change event's head.
+    await script(prefix, "/pd/v2/change/enqueue", [{ status: 500, retryAfter: "20" }]);
+    await newAttempt(c, "v9", 4);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({
+      waiting: 2,
+      retrying: { kind: "rollback", tries: 1 },
+      retryingChange: { kind: "attempt", tries: 1, lane: "change", error: "answered 500: scripted 500" },
+    });
+    const alarmAt = await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (_o, state) =>
+      state.storage.getAlarm(),
+    );
+    const heads = [d.retrying!, d.retryingChange!].map((r) => Date.parse(r.nextAt));
+    // Never in the past while a head waits, never later than the earlier head.
+    expect(heads[1]).toBeLessThan(heads[0]);
+    expect(alarmAt).toBeGreaterThan(Date.now());
+    expect(alarmAt).toBeLessThanOrEqual(heads[1]);
+    expect(heads[1] - alarmAt!).toBeLessThan(1_000);
+
+    await clockAhead(c, 31);
+    await alarm(c);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 3, waiting: 1, retrying: { kind: "rollback", tries: 2 } });
+    expect(d.retryingChange).toBeUndefined();
+    await clockAhead(c, 44);
+    await alarm(c);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 4, failed: 0, waiting: 0, retrying: null });
+    expect((await bodies(prefix, "/pd/v2/enqueue")).map((b) => b.event_action)).toEqual([
+      "trigger",
+      "trigger",
+      "trigger",
+    ]);
+  });
+
+  it("rows stored before lanes existed are read as the first lane, in order", async () => {
+    const c = (current = freshController());
+    await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (_o, state) => {
+      const sql = state.storage.sql;
+      sql.exec(`DROP TABLE notification`);
+      sql.exec(`CREATE TABLE notification (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, event_id INTEGER NOT NULL,
+        kind TEXT NOT NULL, message_id TEXT NOT NULL, outgoing TEXT NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT)`);
+      for (const [id, path] of [
+        [1, "/v2/change/enqueue"],
+        [2, "/v2/enqueue"],
+      ] as const)
+        sql.exec(
+          `INSERT INTO notification (destination, event_id, kind, message_id, outgoing, next_at) VALUES ('oncall', ?, 'attempt', 'm', ?, 0)`,
+          id,
+          JSON.stringify({ path, body: {} }),
+        );
+      const store = new ControllerStore(sql);
+      expect(store.notificationHeads().map((h) => [h.eventId, h.lane])).toEqual([[1, ""]]);
+      store.addNotification({
+        destination: "oncall",
+        lane: "change",
+        eventId: 3,
+        kind: "attempt",
+        messageId: "m3",
+        outgoing: { path: "/v2/change/enqueue", body: {} },
+        nextAt: 0,
+      });
+      expect(store.notificationHeads().map((h) => [h.eventId, h.lane])).toEqual([
+        [1, ""],
+        [3, "change"],
+      ]);
+      // Built again over the new table: nothing to add.
+      expect(new ControllerStore(sql).notificationsWaitingIn("oncall", "")).toBe(2);
+      sql.exec(`DELETE FROM notification`);
+    });
   });
 });
 
