@@ -7,7 +7,8 @@
 // |----------------------------------------|------------------------------------------------------------|
 // | NOTIFICATIONS invalid                  | none of it is used (WEBHOOK_URL still is); status and the  |
 // |                                        | log say why; fixed by the next deploy                      |
-// | a destination's secret missing         | its requests fail at once (no retry), counted and shown    |
+// | a destination's secret missing         | its requests fail at once (no retry), each counted; said   |
+// |                                        | once while it lasts (../notify/unsendable.ts)              |
 // | receiver down, slow, rate-limiting     | retried with backoff (../notify/retry.ts), in order per    |
 // |                                        | lane of a destination (PagerDuty: pages, change events);   |
 // |                                        | status shows the ones waiting and why                      |
@@ -41,6 +42,7 @@ import {
 } from "../notify/destinations";
 import { messageOf, testMessage, type Subject } from "../notify/message";
 import { withIncident, withoutIncidents, type OpenIncident } from "../notify/pagerduty";
+import { unsendableFailed, type Unsendable } from "../notify/unsendable";
 import { nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
 import { sendOnce } from "../notify/send";
 import type { ControllerContext, WakeRequests } from "./context";
@@ -63,7 +65,11 @@ const INVALID_RECHECK_MS = 60_000;
 interface Stats {
   destinations: Record<
     string,
-    Pick<DestinationStatus, "sent" | "failed" | "lastSent" | "lastFailure"> & { incidents?: OpenIncident[] }
+    Pick<DestinationStatus, "sent" | "failed" | "lastSent" | "lastFailure"> & {
+      incidents?: OpenIncident[];
+      /** Its secret missing or malformed since, and said (../notify/unsendable.ts); absent once seen in order. */
+      unsendable?: Unsendable;
+    }
   >;
 }
 
@@ -279,6 +285,12 @@ export class Notifier {
     const secret = (n: string) => source.secret(n);
     const problem = targetProblem(t, secret);
     let outcome: TryOutcome;
+    // The secret seen in order: a problem after this is a new one, said again.
+    const seen = this.statOf(t.name);
+    if (!problem && seen.unsendable) {
+      delete seen.unsendable;
+      this.saveStats();
+    }
     if (problem) outcome = { ok: false, retry: false, error: problem };
     else outcome = await sendOnce(t, h.outgoing, secret, h.messageId, () => this.context.now());
     const now = this.context.now();
@@ -294,17 +306,21 @@ export class Notifier {
     if (next !== null) this.store.retryNotification(h.id, tries, next, outcome.error);
     else {
       this.store.deleteNotification(h.id);
-      this.givenUp(h, tries, outcome.error);
+      this.givenUp(h, tries, outcome.error, 1, problem !== null);
     }
     return next === null;
   }
 
-  /** Counts `q` (or `count` requests of its destination) as failed, puts its incidents back, records why. */
+  /**
+   * Counts `q` (or `count` requests of its destination) as failed, puts its incidents back, records
+   * why; `unsendable`: `error` is the destination's own problem (a secret), said once while it lasts.
+   */
   private givenUp(
     q: Pick<QueuedNotification, "destination" | "eventId" | "kind" | "outgoing">,
     tries: number,
     error: string,
     count = 1,
+    unsendable = false,
   ): void {
     const { destination: name, eventId, kind } = q;
     const s = this.statOf(name);
@@ -312,12 +328,19 @@ export class Notifier {
     s.lastFailure = { at: new Date(this.context.now()).toISOString(), eventId, kind, tries, error };
     if (q.outgoing.opens) s.incidents = withoutIncidents(s.incidents, [q.outgoing.opens]);
     for (const i of q.outgoing.resolves ?? []) s.incidents = withIncident(s.incidents, i);
+    let said = error;
+    if (unsendable) {
+      const u = unsendableFailed(s.unsendable, error, count, this.context.now());
+      s.unsendable = u.state;
+      if (u.say === null) return this.saveStats();
+      said = u.say;
+    }
     this.saveStats();
     const after = tries > 0 ? ` after ${tries} ${tries === 1 ? "try" : "tries"}` : "";
     this.context.recordEvent({
       kind: "webhook-failed",
       actor: "controller",
-      reason: `notification to "${name}" for event ${eventId} (${kind}) given up${after}: ${error}`,
+      reason: `notification to "${name}" for event ${eventId} (${kind}) given up${after}: ${said}`,
       data: { destination: name, eventId, tries, error },
     });
   }

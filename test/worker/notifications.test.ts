@@ -553,6 +553,47 @@ describe("PagerDuty's two lanes", () => {
   });
 });
 
+describe("a secret not set, over many events", () => {
+  it("is said once while it lasts, every message counted; said again after the secret was seen and went", async () => {
+    const { c, prefix, override } = await withDestinations([
+      { type: "slack", name: "releases", urlSecret: "NOT_PUT", events: ["attempt", "rollback"] },
+    ]);
+    await rollBack(c);
+    await newAttempt(c, "v8", 2);
+    await newAttempt(c, "v9", 4);
+    const said = async () => (await c.history(20)).filter((e) => e.kind === "webhook-failed");
+    let failed = await said();
+    expect(failed).toHaveLength(1);
+    expect(failed[0].reason).toMatch(
+      /^notification to "releases" for event \d+ \(attempt\) given up after 1 try: the secret NOT_PUT is not set: .* \(said once while it lasts/,
+    );
+    let d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 0, failed: 4, problem: expect.stringMatching(/NOT_PUT is not set/) });
+
+    // The secret put: the next event is delivered.
+    const withSecret = { ...override, secrets: { ...override.secrets, NOT_PUT: `${hooks()}${prefix}/slack` } };
+    await setOverride(c, withSecret);
+    await newAttempt(c, "v10", 6);
+    expect(await bodies(prefix, "/slack")).toHaveLength(1);
+
+    // And deleted again: said again, once.
+    await setOverride(c, override);
+    await newAttempt(c, "v11", 8);
+    await newAttempt(c, "v12", 10);
+    failed = await said();
+    expect(failed).toHaveLength(2);
+    expect(failed[0].reason).toMatch(/the secret NOT_PUT is not set: .* \(said once while it lasts/);
+    d = (await c.status()).notifications!.destinations[0];
+    expect(d).toMatchObject({ sent: 1, failed: 6 });
+
+    // Still unset an hour after it was said (at +8 s): said again, with what it has cost.
+    await newAttempt(c, "v13", 3_610);
+    failed = await said();
+    expect(failed).toHaveLength(3);
+    expect(failed[0].reason).toMatch(/the secret NOT_PUT is not set: .*: 3 messages not sent since \d{4}-/);
+  });
+});
+
 describe("durability", () => {
   it("what is queued outlives a restart: the alarm delivers it after the object comes back", async () => {
     const { c, prefix, override } = await withDestinations((prefix) => [
