@@ -11,7 +11,8 @@
 // | is still failing after 6 tries        | given up (~13 min after the event)                          |
 // | a page (PagerDuty trigger or resolve) | the same, then every 10 min, 12 tries in all (~1 h 13 min): |
 // |                                       | a page is worth waiting for where a chat line is not        |
-// A destination's notifications go out in order: one that waits for a retry holds the ones after it.
+// A destination's notifications go out in order, per lane (./destinations.ts, Lane: PagerDuty keeps
+// its change events apart from its pages): one that waits for a retry holds the ones after it.
 
 export const MAX_TRIES = 6;
 /** Tries of a page: an incident opened or resolved late is still worth it, a chat line an hour late is not. */
