@@ -112,24 +112,31 @@ function stepOf(text: string, ctx: z.RefinementCtx): StepArg {
   if (opts.length === 0) return pct.data;
   const step: Exclude<StepArg, number> = { percent: pct.data };
   const bad = (message: string) => ctx.addIssue({ code: "custom", message: `step "${text}": ${message}` });
+  // Each option once: "rollback:promote" or two hold times would leave one of them silently ignored.
+  const once = (what: string, given: unknown) => {
+    if (given === undefined) return true;
+    bad(`${what} is given twice: keep one`);
+    return false;
+  };
   for (const opt of opts) {
-    const [word, value] = opt.split("=", 2) as [string, string | undefined];
+    const [word, value] = opt.split("=", 2).map((t) => t.trim()) as [string, string | undefined];
     if (word === "approve") {
+      if (!once("approve", step.approve)) continue;
       step.approve = true;
       if (value === undefined) continue;
-      const t = parseTtl(value);
-      if (t === null || t < 1 || t > 30 * 86400)
-        bad(`approve=${value}: how long to wait for approval must be a duration from 1s to 30d, such as 2h`);
+      const t = stepSeconds(value);
+      if (typeof t === "string") bad(`approve=${value}: how long to wait for approval ${t}, such as 2h`);
       else step.approveTimeoutSeconds = t;
     } else if (ON_TIMEOUT_WORDS.includes(word) && value === undefined) {
-      step.onTimeout = word as OnTimeout;
+      if (once("what an approval timeout does", step.onTimeout)) step.onTimeout = word as OnTimeout;
     } else {
-      const t = value === undefined ? parseTtl(word) : null;
-      if (t === null || t < 1 || t > 30 * 86400)
+      const t = value === undefined ? stepSeconds(word) : null;
+      if (t === null || (typeof t === "string" && parseTtl(word) === null))
         bad(
           `"${opt}" is not a step option: a hold time (10m, 90s), approve, approve=<duration>, or what an approval timeout does (wait, rollback, promote)`,
         );
-      else step.seconds = t;
+      else if (typeof t === "string") bad(`the hold time ${word} ${t}`);
+      else if (once("a hold time", step.seconds)) step.seconds = t;
     }
   }
   if (step.onTimeout !== undefined && step.approveTimeoutSeconds === undefined)
@@ -137,6 +144,25 @@ function stepOf(text: string, ctx: z.RefinementCtx): StepArg {
       `"${step.onTimeout}" happens when an approval times out: give the wait, e.g. ${step.percent}:approve=2h:${step.onTimeout}`,
     );
   return step;
+}
+
+/** A step's duration in seconds, or what is wrong with it (the document's range: 1 s to 30 days). */
+function stepSeconds(text: string): number | string {
+  const t = parseTtl(text);
+  if (t === null) return "must be a duration from 1s to 30d";
+  if (t < 1 || t > 30 * 86400) return "must be from 1s to 30d";
+  return t;
+}
+
+/** Seconds as a person typed them: 600 → "10m", 28800 → "8h", 90 → "90s". */
+export function durationText(seconds: number): string {
+  for (const [unit, n] of [
+    ["d", 86400],
+    ["h", 3600],
+    ["m", 60],
+  ] as const)
+    if (seconds % n === 0) return `${seconds / n}${unit}`;
+  return `${seconds}s`;
 }
 
 /** The percent a step moves to. */

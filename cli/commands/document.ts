@@ -5,7 +5,17 @@
 import { formatConfiguredPercent } from "../../src/lib/percent";
 import { parseRollout } from "../../src/model/parse";
 import type { Slot } from "../../src/model/rollout";
-import { CliError, EXIT, check, percentArg, secondsArg, stepsArg, usageError, type StepArg } from "../args";
+import {
+  CliError,
+  EXIT,
+  check,
+  durationText,
+  percentArg,
+  secondsArg,
+  stepsArg,
+  usageError,
+  type StepArg,
+} from "../args";
 import { API_OPTIONS, KV_OPTIONS, noteFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, problemsText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { storeFrom, type DocumentStore } from "../doc-store";
@@ -189,16 +199,16 @@ export const start: Command = {
   },
 };
 
-/** "25", "25 (10m)", "50 (approval, 2h, then rollback)". */
+/** "25", "25 (held 10m)", "50 (approval within 2h, then rollback)". */
 function stepLabel(s: StepArg): string {
   if (typeof s === "number") return String(s);
   const parts: string[] = [];
-  if (s.seconds !== undefined) parts.push(`held ${s.seconds}s`);
+  if (s.seconds !== undefined) parts.push(`held ${durationText(s.seconds)}`);
   if (s.approve)
     parts.push(
       s.approveTimeoutSeconds === undefined
         ? "approval"
-        : `approval within ${s.approveTimeoutSeconds}s, then ${s.onTimeout ?? "wait"}`,
+        : `approval within ${durationText(s.approveTimeoutSeconds)}, then ${s.onTimeout ?? "wait"}`,
     );
   return parts.length ? `${s.percent} (${parts.join(", ")})` : String(s.percent);
 }

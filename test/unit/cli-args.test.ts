@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EXIT, check, durationArg, parseCommandArgs, percentArg, stepsArg } from "../../cli/args";
+import { EXIT, check, durationArg, durationText, parseCommandArgs, percentArg, stepsArg } from "../../cli/args";
 import { main } from "../../cli/edgeshift";
 import { captureIo as io, usageMessage } from "./cli-io";
 
@@ -51,10 +51,29 @@ describe("argument values", () => {
     expect(usageMessage(() => check(stepsArg, "50:approve=soon", "--steps"))).toMatch(
       /approve=soon: how long to wait for approval must be a duration from 1s to 30d/,
     );
-    expect(usageMessage(() => check(stepsArg, "50:31d", "--steps"))).toMatch(/"31d" is not a step option/);
+    expect(usageMessage(() => check(stepsArg, "50:31d", "--steps"))).toMatch(
+      /step "50:31d": the hold time 31d must be from 1s to 30d/,
+    );
+    expect(usageMessage(() => check(stepsArg, "50:approve=0", "--steps"))).toMatch(
+      /approve=0: how long to wait for approval must be from 1s to 30d/,
+    );
+    // Each option once: opposite timeout actions, or two hold times, are refused rather than one ignored.
+    expect(usageMessage(() => check(stepsArg, "5:approve=2h:rollback:promote", "--steps"))).toMatch(
+      /step "5:approve=2h:rollback:promote": what an approval timeout does is given twice: keep one/,
+    );
+    expect(usageMessage(() => check(stepsArg, "5:10m:20m", "--steps"))).toMatch(/a hold time is given twice/);
+    expect(usageMessage(() => check(stepsArg, "5:approve:approve=1h", "--steps"))).toMatch(/approve is given twice/);
+    // Spaces around ":" and "=" are a person's, not an error.
+    expect(check(stepsArg, "5 : approve = 2h : rollback", "--steps")).toEqual([
+      { percent: 5, approve: true, approveTimeoutSeconds: 7200, onTimeout: "rollback" },
+    ]);
     expect(usageMessage(() => check(stepsArg, "x:approve", "--steps"))).toMatch(
       /step "x:approve": the percent must be a number/,
     );
+  });
+
+  it("durations printed back in the largest whole unit", () => {
+    expect([600, 28800, 90, 86400, 3661, 7200].map(durationText)).toEqual(["10m", "8h", "90s", "1d", "3661s", "2h"]);
   });
 
   it("durations for tokens", () => {

@@ -69,7 +69,7 @@ describe("set and start through the controller", () => {
       stepSeconds: 60,
       steps: [5, { percent: 50, approve: true, approveTimeoutSeconds: 28800, onTimeout: "rollback" }, 100],
     });
-    expect(t.out[0]).toContain("plan 5 → 50 (approval within 28800s, then rollback) → 100 %");
+    expect(t.out[0]).toContain("plan 5 → 50 (approval within 8h, then rollback) → 100 %");
   });
 
   it.each([
