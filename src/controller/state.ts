@@ -250,5 +250,7 @@ function dedupe(xs: string[]): string[] {
 export function rolledBackOf(doc: Rollout): RolledBack | null {
   const rb = doc.rolledBack;
   if (!rb) return null;
-  return { at: rb.at, reason: rb.reason, ...(rb.by !== undefined ? { by: rb.by } : {}), figures: rb.figures };
+  // An empty `by` (the schema allows one in a hand-written document) names nobody: read as absent, so
+  // the status page, `edgeshift status` and `wait` all call it a rollback.
+  return { at: rb.at, reason: rb.reason, ...(rb.by ? { by: rb.by } : {}), figures: rb.figures };
 }

@@ -8,6 +8,7 @@ import {
   MAX_SUPERSEDES,
   NO_REPORTS,
   repairParts,
+  rolledBackOf,
   startAttempt,
   viewOf,
   windowSecondsOf,
@@ -67,6 +68,14 @@ describe("a new attempt", () => {
   it("a document that carries rolledBack starts rolled back", () => {
     const doc = rolloutSchema.parse({ percent: 5, rolledBack: { at: "t", reason: "by hand" } });
     expect(startAttempt(initialState(), "{}", "f", doc, "t").rolledBack).toMatchObject({ reason: "by hand" });
+  });
+
+  it("rolledBack.by names who aborted; an empty one names nobody", () => {
+    const of = (rolledBack: object) => rolledBackOf(rolloutSchema.parse({ rolledBack }));
+    expect(of({ at: "t", reason: "bad deploy", by: "alice" })).toEqual({ at: "t", reason: "bad deploy", by: "alice" });
+    expect(of({ at: "t", reason: "x", by: "" })).not.toHaveProperty("by");
+    expect(of({ at: "t", reason: "x" })).not.toHaveProperty("by");
+    expect(rolledBackOf(rolloutSchema.parse({}))).toBeNull();
   });
 });
 
