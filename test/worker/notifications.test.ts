@@ -9,6 +9,7 @@ import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { RolloutController } from "../../src/controller/durable-object";
 import type { ControllerRpc } from "../../src/controller/rpc";
 import { ControllerStore } from "../../src/controller/store";
+import { MAX_WAITING } from "../../src/controller/notifier";
 import {
   alarm,
   clockAhead,
@@ -373,8 +374,10 @@ describe("the queue", () => {
     expect((await c.status()).notifications!.destinations[0]).toMatchObject({ waiting: 2, retrying: { tries: 1 } });
     // The rollback's row, queued behind, was due at once; the alarm must still wait for the head
     // (a wake in the past rang again and again, doing nothing, until the head's backoff ended).
-    const alarmAt = await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (_o, state) =>
-      state.storage.getAlarm(),
+    // The object's own clock (moved ahead by the test), not this test's wall clock.
+    const [alarmAt, now] = await runInDurableObject(
+      c as unknown as DurableObjectStub<RolloutController>,
+      async (o, state) => [await state.storage.getAlarm(), o.clock()] as const,
     );
     expect(alarmAt).toBeGreaterThan(before + 1_500);
   });
@@ -487,13 +490,15 @@ describe("PagerDuty's two lanes", () => {
       retrying: { kind: "rollback", tries: 1 },
       retryingChange: { kind: "attempt", tries: 1, lane: "change", error: "answered 500: scripted 500" },
     });
-    const alarmAt = await runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (_o, state) =>
-      state.storage.getAlarm(),
+    // The object's own clock (moved ahead by the test), not this test's wall clock.
+    const [alarmAt, now] = await runInDurableObject(
+      c as unknown as DurableObjectStub<RolloutController>,
+      async (o, state) => [await state.storage.getAlarm(), o.clock()] as const,
     );
     const heads = [d.retrying!, d.retryingChange!].map((r) => Date.parse(r.nextAt));
     // Never in the past while a head waits, never later than the earlier head.
     expect(heads[1]).toBeLessThan(heads[0]);
-    expect(alarmAt).toBeGreaterThan(Date.now());
+    expect(alarmAt).toBeGreaterThan(now);
     expect(alarmAt).toBeLessThanOrEqual(heads[1]);
     expect(heads[1] - alarmAt!).toBeLessThan(1_000);
 
@@ -550,6 +555,57 @@ describe("PagerDuty's two lanes", () => {
       expect(new ControllerStore(sql).notificationsWaitingIn("oncall", "")).toBe(2);
       sql.exec(`DELETE FROM notification`);
     });
+  });
+});
+
+describe("a full queue (MAX_WAITING per lane)", () => {
+  const PD = (prefix: string) => [
+    {
+      type: "pagerduty",
+      name: "oncall",
+      routingKeySecret: "PD_KEY",
+      url: `${hooks()}${prefix}/pd`,
+      source: "shop-edge",
+    },
+  ];
+  /** `n` rows waiting in one lane of "oncall", due long after this test ends. */
+  const fill = (c: ControllerRpc, lane: "" | "change", n: number) =>
+    runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (o, state) => {
+      const store = new ControllerStore(state.storage.sql);
+      for (let i = 0; i < n; i++)
+        store.addNotification({
+          destination: "oncall",
+          lane,
+          eventId: 1000 + i,
+          kind: "attempt",
+          messageId: `m${i}`,
+          outgoing: { path: lane === "change" ? "/v2/change/enqueue" : "/v2/enqueue", body: {} },
+          nextAt: o.clock() + 86_400_000,
+        });
+    });
+  const failures = async (c: ControllerRpc) =>
+    (await c.history(50)).filter((e) => e.kind === "webhook-failed").map((e) => e.reason);
+
+  it("a change-event backlog never leaves a rollback's page without room", async () => {
+    const { c, prefix } = await withDestinations(PD);
+    await fill(c, "change", MAX_WAITING);
+    await rollBack(c);
+    // The page went out; the attempt's change event had no room and says so.
+    expect((await bodies(prefix, "/pd/v2/enqueue")).map((b) => b.event_action)).toEqual(["trigger"]);
+    expect(await bodies(prefix, "/pd/v2/change/enqueue")).toEqual([]);
+    expect((await c.status()).notifications!.destinations[0]).toMatchObject({ sent: 1, failed: 1 });
+    expect(await failures(c)).toEqual([expect.stringMatching(/change events' queue full \(200 waiting\)/)]);
+  });
+
+  it("a full page queue refuses the page, says so, and still sends the change event", async () => {
+    const { c, prefix } = await withDestinations(PD);
+    await fill(c, "", MAX_WAITING);
+    await rollBack(c);
+    expect(await bodies(prefix, "/pd/v2/enqueue")).toEqual([]);
+    expect(await bodies(prefix, "/pd/v2/change/enqueue")).toHaveLength(1);
+    expect((await c.status()).notifications!.destinations[0]).toMatchObject({ sent: 1, failed: 1 });
+    const said = await failures(c);
+    expect(said).toEqual([expect.stringMatching(/(?<!change events' )queue full \(200 waiting\)/)]);
   });
 });
 
