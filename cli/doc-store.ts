@@ -4,7 +4,7 @@
 // or another operator came first, so nothing is lost either way. Through wrangler's KV commands
 // only when they are not: KV has no compare-and-swap, so that path says what it cannot promise.
 import type { AdminApi } from "./api";
-import type { Parsed } from "./args";
+import { usageError, type Parsed } from "./args";
 import { apiFrom, kvFrom, type Io } from "./command";
 import type { RawDoc } from "./doc-edit";
 import { describeKv, readDocText, writeDocText, type KvTarget } from "./kv";
@@ -52,8 +52,17 @@ export function storeFrom(
   io: Io,
   who: { note: string; reason?: string },
 ): { store: DocumentStore; warning: string | null } {
-  const configured = Boolean((v.url ?? io.env.EDGESHIFT_URL) && (v.token ?? io.env.EDGESHIFT_TOKEN));
-  if (configured) return { store: apiStore(apiFrom(v, io), who.note, who.reason), warning: null };
+  const url = v.url ?? io.env.EDGESHIFT_URL;
+  const token = v.token ?? io.env.EDGESHIFT_TOKEN;
+  if (url && token) return { store: apiStore(apiFrom(v, io), who.note, who.reason), warning: null };
+  // Half a controller target is a mistake, not a request for raw KV: going on would write the account's
+  // KV, unchecked, when the person meant the controller (with --local they chose KV themselves).
+  if ((url || token) && !v.local)
+    throw usageError(
+      url
+        ? `a Worker URL (${v.url ? "--url" : "EDGESHIFT_URL"}) but no admin token: give --token (or EDGESHIFT_TOKEN) to write through the controller, or give neither to write KV with wrangler`
+        : `an admin token (${v.token ? "--token" : "EDGESHIFT_TOKEN"}) but no Worker URL: give --url (or EDGESHIFT_URL) to write through the controller, or give neither to write KV with wrangler`,
+    );
   return { store: kvStore(kvFrom(v)), warning: RAW_KV_WARNING };
 }
 

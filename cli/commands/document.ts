@@ -91,7 +91,11 @@ function report(r: WriteResult, store: DocumentStore, io: Io, headline: string):
 
 /** Options of the commands that write the document: the controller's (preferred), then raw KV's. */
 const WRITE_OPTIONS = {
-  ...API_OPTIONS,
+  url: {
+    ...API_OPTIONS.url,
+    help: "the Worker's base URL (env EDGESHIFT_URL): with a token, write through the controller; no default here",
+  },
+  token: API_OPTIONS.token,
   note: {
     type: "string" as const,
     value: "<text>",

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/edgeshift";
 import { EXIT } from "../../cli/args";
 import { RAW_KV_WARNING, storeFrom } from "../../cli/doc-store";
-import { captureIo as io } from "./cli-io";
+import { captureIo as io, usageMessage } from "./cli-io";
 
 const READ = {
   fingerprint: "aaaaaaaaaaaaaaaa",
@@ -111,7 +111,26 @@ describe("where the document is written", () => {
     const token = storeFrom({ token: "t", local: true }, io().x, who);
     expect(token).toMatchObject({ warning: RAW_KV_WARNING, store: { via: "kv" } });
     expect(token.store.describe).toMatch(/^local KV/);
-    expect(storeFrom({ url }, io().x, who).store.via).toBe("kv");
     expect(RAW_KV_WARNING).toMatch(/no compare-and-swap.*--url and --token/);
+  });
+
+  it("half a controller target is refused, not taken for raw KV (which would write the account's KV unchecked)", () => {
+    const who = { note: "alice" };
+    expect(usageMessage(() => storeFrom({ url }, io().x, who))).toMatch(
+      /a Worker URL \(--url\) but no admin token: give --token \(or EDGESHIFT_TOKEN\)/,
+    );
+    expect(usageMessage(() => storeFrom({}, io({ EDGESHIFT_TOKEN: "t" }).x, who))).toMatch(
+      /an admin token \(EDGESHIFT_TOKEN\) but no Worker URL: give --url/,
+    );
+    // Chosen on purpose: --local is KV, whatever the environment holds.
+    expect(storeFrom({ local: true }, io({ EDGESHIFT_URL: url }).x, who).store.via).toBe("kv");
+  });
+
+  it("set with a URL and no token exits 2 and writes nothing", async () => {
+    puts.length = 0;
+    const t = io();
+    expect(await main(["set", "25", "--url", url], t.x)).toBe(EXIT.USAGE);
+    expect(t.err.join("")).toContain("no admin token");
+    expect(puts).toEqual([]);
   });
 });
