@@ -83,9 +83,15 @@ export class CanaryRollback {
   }
 
   abort(actor: string, reason: string, note: { note?: string }): void {
-    const { doc, rolledBack } = this.deps.context.state();
+    const { doc, rolledBack, promotedAt } = this.deps.context.state();
     if (rolledBack)
       throw new ActionNotApplicable(`nothing to abort: the canary is already rolled back (${rolledBack.reason})`);
+    // After a promotion the canary slot holds the old stable at 0 %: an abort would mark the release
+    // just promoted as rolled back (and notify it so) while changing no traffic.
+    if (promotedAt && doc.percent === 0)
+      throw new ActionNotApplicable(
+        `nothing to abort: this attempt was promoted at ${promotedAt} and the canary (${doc.canary}) takes no traffic; to send everyone back to ${doc.canary}, \`edgeshift set 100\`, then \`edgeshift promote\` to make it stable again`,
+      );
     this.deps.changeDocument(
       {
         percent: 0,

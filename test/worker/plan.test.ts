@@ -248,6 +248,11 @@ describe("operator actions on a plan", () => {
     });
     // A second promote would switch straight back: refused.
     expect(await refusal(c.action("promote", {}))).toMatch(/nothing to promote/);
+    // So is an abort: it would mark the release just promoted as rolled back, moving no traffic.
+    expect(await refusal(c.action("abort", { actor: "dave" }))).toMatch(
+      /nothing to abort: this attempt was promoted at .* and the canary \(blue\) takes no traffic/,
+    );
+    expect((await c.status()).state).toBe("promoted");
 
     await putDoc({ canary: "blue", release: "v3", steps: [20, 100], stepSeconds: 60, rollback });
     const n = await c.status();
