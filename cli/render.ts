@@ -2,7 +2,14 @@
 // so it is unit-tested without a terminal; colour is plain ANSI and off when not a TTY/NO_COLOR.
 import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
 import { otherSlot, type Slot } from "../src/model/rollout";
-import type { FlagArmStats, FlagStatus, RolloutEvent, SlotStats, StatusSnapshot } from "../src/model/status";
+import type {
+  FlagArmStats,
+  FlagStatus,
+  PlanStatus,
+  RolloutEvent,
+  SlotStats,
+  StatusSnapshot,
+} from "../src/model/status";
 
 export interface Style {
   color: boolean;
@@ -268,7 +275,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
     const done =
       (pl.index + Math.min(1, pl.requiredSeconds ? pl.heldSeconds / pl.requiredSeconds : 0)) / pl.steps.length;
     out.push(
-      `plan      step ${pl.index + 1}/${pl.steps.length} (${step ? formatConfiguredPercent(step.percent) : "?"}) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${x.percent}]`, "bold") : String(x.percent))).join(" → ")}`,
+      `plan      step ${pl.index + 1}/${pl.steps.length} (${step ? formatConfiguredPercent(step.percent) : "?"}) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${stepText(x)}]`, "bold") : stepText(x))).join(" → ")}`,
     );
     out.push(
       `          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`,
@@ -387,4 +394,9 @@ export function renderHistory(events: RolloutEvent[], style: Style): string {
       return eventLine(e, p) + data;
     })
     .join("\n");
+}
+
+/** A plan step as `edgeshift start --steps` takes it: "25", or "50:approve" for a step that waits for a person. */
+function stepText(step: PlanStatus["steps"][number]): string {
+  return step.approve ? `${step.percent}:approve` : String(step.percent);
 }

@@ -178,7 +178,7 @@ function render(s) {
     const frac = pl.requiredSeconds ? Math.min(1, pl.heldSeconds / pl.requiredSeconds) : 0;
     const overall = ((pl.index + frac) / pl.steps.length) * 100;
     $("plan").innerHTML =
-      '<div class="steps">' + pl.steps.map((x, i) => '<span class="step ' + (i < pl.index ? "done" : i === pl.index ? "cur" : "") + '">' + esc(setPct(x.percent)) + " · " + esc(x.seconds) + "s</span>").join("") + "</div>" +
+      '<div class="steps">' + pl.steps.map((x, i) => '<span class="step ' + (i < pl.index ? "done" : i === pl.index ? "cur" : "") + '">' + esc(setPct(x.percent)) + " · " + esc(x.seconds) + "s" + (x.approve ? " · approval" : "") + "</span>").join("") + "</div>" +
       '<div class="progress"><div style="width:' + overall.toFixed(1) + '%"></div></div>' +
       '<div class="legend"><span>step ' + (pl.index + 1) + " of " + pl.steps.length + " · held " + esc(pl.heldSeconds) + " / " + esc(pl.requiredSeconds) + " s · " + esc(pl.requestsInStep) + " / " + esc(pl.minRequests) + " requests" +
       (pl.paused ? ' · <b class="bad">paused</b>' : "") + "</span><span>" + esc(pl.waitingFor || "") + "</span></div>" +
@@ -308,7 +308,8 @@ function experiment(x) {
   const r = x.result, a = x.arms, raw = r.rawVisitors, out = r.crossed + r.excluded;
   const head = el("div", null, el("b", "key", (x.subject === "rollout" ? "rollout " : "flag ") + (x.key ?? "")),
     " · " + a.treatment + " against " + a.control + (x.percent == null ? "" : ", " + a.treatment + " on " + setPct(x.percent) + " of visitors") + " · since " + time(x.since),
-    x.active ? "" : el("span", "amber", " · stopped at the rollback: figures as they were then"));
+    // Inactive means rolled back for the rollout, killed by its guard for a flag (as cli/experiment-render.ts says).
+    x.active ? "" : el("span", "amber", " · stopped: " + (x.subject === "flag" ? "flag killed by its guard" : "rolled back") + " (figures as they were then)"));
   const seen = el("div", "dim", "visitors: " + a.control + " " + n1(r.visitors.control) + " · " + a.treatment + " " + n1(r.visitors.treatment) +
     (raw.control !== r.visitors.control || raw.treatment !== r.visitors.treatment ? " (" + raw.control + " · " + raw.treatment + " seen, before weighting by network)" : "") +
     (out ? " · " + out + " left out (in both arms, or an arm not drawn at random)" : "") + (r.sampleRatio && !r.sampleRatio.mismatch ? " · sample ratio: " + r.sampleRatio.detail : ""),

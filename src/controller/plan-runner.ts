@@ -255,7 +255,8 @@ export class PlanRunner {
     const ev: EventInput = {
       kind: "plan-start",
       actor: "operator",
-      reason: `plan ${p.steps.map((step) => step.percent).join(" → ")} % started at step ${p.index + 1}/${p.steps.length}: ${first.percent} % held ${first.seconds} s`,
+      // An approval step is marked as `edgeshift start --steps` writes it: the channel sees where a person is wanted.
+      reason: `plan ${p.steps.map((step) => `${step.percent}${step.approve ? ":approve" : ""}`).join(" → ")} % started at step ${p.index + 1}/${p.steps.length}: ${first.percent} % held ${first.seconds} s`,
       data: { steps: p.steps, index: p.index, release: doc.release ?? null, canary: doc.canary },
     };
     if (started.percent !== null) this.deps.changeDocument({ percent: started.percent }, ev);

@@ -215,7 +215,7 @@ export interface ExperimentStatus {
   since: string;
   /** The treatment's share of visitors assigned at random, 0–100 (null: not one number). */
   percent: number | null;
-  /** Still counting; false once the canary was rolled back (the figures are as they were then). */
+  /** Still counting; false once the canary was rolled back, or a flag killed by its guard (the figures are as they were then). */
   active: boolean;
   result: ExperimentResult;
   history: ExperimentPoint[];

@@ -73,6 +73,16 @@ describe("status view", () => {
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("sample ratio");
   });
 
+  it("a step that waits for approval is marked in the plan line as `start --steps` writes it", () => {
+    const steps = [
+      { percent: 5, seconds: 60 },
+      { percent: 25, seconds: 60, approve: { timeoutSeconds: null, onTimeout: "wait" as const } },
+      { percent: 100, seconds: 60 },
+    ];
+    const text = renderStatus(snapshot({ plan: { ...snapshot().plan!, steps } }), { color: false, width: 120 });
+    expect(text).toMatch(/5 → \[25:approve\] → 100/);
+  });
+
   it("skipped shadow mirrors are called out (the shadow sample is smaller than shadowPercent)", () => {
     const text = renderStatus(
       snapshot({ reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 12, diverted: 0, lastAt: null } }),

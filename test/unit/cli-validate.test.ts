@@ -21,6 +21,25 @@ async function run(doc: string): Promise<{ code: number; out: string; err: strin
   return { code, out, err };
 }
 
+describe("edgeshift validate: the summary", () => {
+  it("says which steps wait for a person, and for how long", async () => {
+    const r = await run(
+      JSON.stringify({
+        steps: [
+          5,
+          { percent: 25, approve: true },
+          { percent: 50, approve: true, approveTimeoutSeconds: 14400, onTimeout: "rollback" },
+          100,
+        ],
+      }),
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      "plan: 5 % for 300s → 25 % for 300s, then approval → 50 % for 300s, then approval within 4h (then rollback) → 100 % for 300s, then promote",
+    );
+  });
+});
+
 describe("edgeshift validate: the document's bounds", () => {
   it("an oversized list: exit 1, the field, its size and the limit", async () => {
     const values = Array.from({ length: 75_000 }, (_, i) => `user-${i}`);

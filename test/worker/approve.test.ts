@@ -55,6 +55,10 @@ describe("approval steps in the controller", () => {
     expect(await refusal(c.action("approve", { actor: "alice" }))).toMatch(
       /nothing waits for approval: step 1\/3 \(10 %\) does not ask for one$/,
     );
+    // The plan's start says where a person will be wanted (the event goes to the notification channels).
+    expect((await c.history(5)).find((e) => e.kind === "plan-start")?.reason).toMatch(
+      /^plan 10 → 50:approve → 100 % started at step 1\/3/,
+    );
     await healthy(c, 30);
     await clockAhead(c, 61);
     await alarm(c);
