@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { z } from "zod";
 import { MAX_LIFETIME_SECONDS, parseTtl } from "../src/routing/override";
 import { ON_TIMEOUT, type OnTimeout } from "../src/model/rollout";
+import { closest } from "../src/lib/closest";
 
 /**
  * Exit codes (docs/cli.md). Scripts branch on these, so they never change meaning:
@@ -61,9 +62,12 @@ export function parseCommandArgs(argv: string[], options: OptionSpecs, command: 
     const { values, positionals } = parseArgs(config);
     return { values: values as Parsed["values"], positionals };
   } catch (e) {
-    // node's messages are good ("Unknown option '--precent'"); add where to look.
+    // node's messages are good ("Unknown option '--precent'"); add the likely one and where to look.
+    const message = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
+    const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    const near = unknown === undefined ? undefined : closest(unknown, Object.keys(options));
     throw usageError(
-      `${(e as Error).message.replace(/\. To specify a positional.*$/s, "")}\nrun \`edgeshift ${command} --help\` for the flags it takes`,
+      `${message}${near ? `: did you mean --${near}?` : ""}\nrun \`edgeshift ${command} --help\` for the flags it takes`,
     );
   }
 }
@@ -223,7 +227,7 @@ export const limitArg = z
   .string()
   .regex(/^\d+$/, "must be a whole number, e.g. --limit 20")
   .transform(Number)
-  .pipe(z.number().int().min(1).max(1000, "must be at most 1000"));
+  .pipe(z.number().int().min(1, "must be at least 1, e.g. --limit 20").max(1000, "must be at most 1000"));
 
 export const urlArg = z.url({
   protocol: /^https?$/,

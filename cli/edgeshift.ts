@@ -12,6 +12,7 @@ import { history, status, watch } from "./commands/observe";
 import { token } from "./commands/token";
 import { validate } from "./commands/validate";
 import { wait } from "./commands/wait";
+import { closest } from "../src/lib/closest";
 import { notify } from "./commands/notify";
 
 export const COMMANDS: (Command | CommandGroup)[] = [
@@ -61,7 +62,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (!entry) {
-    io.err(`unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (edgeshift --help)`);
+    const near = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    io.err(
+      `unknown command "${name}"${near ? `: did you mean "${near}"?` : ""}; commands: ${COMMANDS.map((c) => c.name).join(", ")} (edgeshift --help)`,
+    );
     return EXIT.USAGE;
   }
   return "subcommands" in entry ? runGroup(entry, rest, io) : runCommand(entry, rest, io);
@@ -76,8 +83,9 @@ async function runGroup(group: CommandGroup, argv: string[], io: Io): Promise<nu
   const cmd = group.subcommands.find((c) => c.name === `${group.name} ${sub}`);
   if (!cmd) {
     const names = group.subcommands.map((c) => c.name.slice(group.name.length + 1));
+    const near = closest(sub, names);
     io.err(
-      `edgeshift ${group.name}: unknown subcommand "${sub}"; subcommands: ${names.join(", ")} (edgeshift ${group.name} --help)`,
+      `edgeshift ${group.name}: unknown subcommand "${sub}"${near ? `: did you mean "${near}"?` : ""}; subcommands: ${names.join(", ")} (edgeshift ${group.name} --help)`,
     );
     return EXIT.USAGE;
   }

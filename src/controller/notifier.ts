@@ -45,6 +45,7 @@ import { withIncident, withoutIncidents, type OpenIncident } from "../notify/pag
 import { unsendableFailed, type Unsendable } from "../notify/unsendable";
 import { nextTryAt, TRY_TIMEOUT_MS, type TryOutcome } from "../notify/retry";
 import { sendOnce } from "../notify/send";
+import { closest } from "../lib/closest";
 import type { ControllerContext, WakeRequests } from "./context";
 import type { NotifierSource } from "./notifier-source";
 import type { ControllerStore, QueuedNotification } from "./store";
@@ -174,8 +175,9 @@ export class Notifier {
     const targets = this.targets().filter((t) => name === undefined || t.name === name);
     if (name !== undefined && targets.length === 0) {
       const known = this.targets().map((t) => t.name);
+      const near = closest(name, known);
       throw new ActionNotApplicable(
-        `no notification destination "${name}"${known.length ? `: known are ${known.join(", ")}` : ": none is configured (NOTIFICATIONS)"}`,
+        `no notification destination "${name}"${near ? ` (did you mean "${near}"?)` : ""}${known.length ? `: known are ${known.join(", ")}` : ": none is configured (NOTIFICATIONS)"}`,
       );
     }
     const at = new Date(this.context.now()).toISOString();

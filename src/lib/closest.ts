@@ -1,5 +1,6 @@
 // "Did you mean …?": the nearest of some known words to a typed one. Used for unknown fields in a
-// document (src/model/parse.ts) and unknown flag keys on the command line (cli/flags-edit.ts).
+// document (src/model/parse.ts), unknown flag keys on the command line (cli/flags-edit.ts), and the
+// CLI's own commands and options (cli/edgeshift.ts, cli/args.ts).
 
 /** Nearest candidate by edit distance (case-insensitive), if close enough to be a plausible typo. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {

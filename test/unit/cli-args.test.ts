@@ -119,7 +119,28 @@ describe("dispatch and exit codes", () => {
     const a = io();
     expect(await main(["deploy"], a.x)).toBe(EXIT.USAGE);
     expect(a.err.join("")).toContain('unknown command "deploy"');
+    expect(a.err.join("")).not.toContain("did you mean");
     expect(await main([], io().x)).toBe(EXIT.USAGE);
+  });
+
+  it("a typo in a command, subcommand or option names the likely one", async () => {
+    const cmd = io();
+    expect(await main(["stauts"], cmd.x)).toBe(EXIT.USAGE);
+    expect(cmd.err.join("")).toContain('unknown command "stauts": did you mean "status"?');
+    const sub = io();
+    expect(await main(["flags", "lsit"], sub.x)).toBe(EXIT.USAGE);
+    expect(sub.err.join("")).toContain('unknown subcommand "lsit": did you mean "list"?');
+    const opt = io();
+    expect(await main(["set", "5", "--relase", "v2"], opt.x)).toBe(EXIT.USAGE);
+    expect(opt.err.join("")).toContain("Unknown option '--relase': did you mean --release?");
+  });
+
+  it("history --limit 0 says the range in the flag's words", async () => {
+    const a = io();
+    expect(await main(["history", "--limit", "0", "--url", "http://127.0.0.1:1", "--token", "t"], a.x)).toBe(
+      EXIT.USAGE,
+    );
+    expect(a.err.join("")).toContain("--limit: must be at least 1, e.g. --limit 20");
   });
 
   it("set rejects a bad percent before touching KV (2)", async () => {

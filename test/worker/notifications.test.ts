@@ -214,7 +214,7 @@ describe("notify test", () => {
     expect(s.notifications!.destinations.every((d) => d.sent === 0 && d.failed === 0 && d.waiting === 0)).toBe(true);
     expect((await c.history(10)).map((e) => e.kind)).not.toContain("webhook-failed");
     expect(await refusal(c.testNotifications("alice", "relases"))).toMatch(
-      /no notification destination "relases": known are releases, teams, discord, oncall, audit, broken/,
+      /no notification destination "relases" \(did you mean "releases"\?\): known are releases, teams, discord, oncall, audit, broken/,
     );
   });
 
