@@ -62,6 +62,10 @@ export function applyStart(
 ): Edit {
   const notes: string[] = [];
   let doc = clearRollbackWithNewAttempt(current, notes);
+  if (Array.isArray(doc.steps) && !current.rolledBack)
+    notes.push(
+      `replaced the plan that was running (${(doc.steps as StepArg[]).map(stepPercent).join(" → ")} %, at ${doc.percent ?? 0} % now): the new one starts at its first step`,
+    );
   // The plan begins at its first step now; the controller advances it from there while healthy.
   doc = { ...doc, steps, percent: stepPercent(steps[0]) };
   if (stepSeconds !== undefined) doc.stepSeconds = stepSeconds;

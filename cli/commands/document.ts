@@ -133,6 +133,8 @@ export const set: Command = {
   async run(a, io) {
     if (a.positionals.length !== 1) throw usageError("set needs exactly one <percent>, e.g. `edgeshift set 25`");
     const percent = check(percentArg, a.positionals[0], "<percent>");
+    if (percent !== Number(a.positionals[0]))
+      io.err(`note: ${a.positionals[0]} % is set as ${percent} %: the split's resolution is 0.01 % (10,000 buckets)`);
     const store = storeOf(a, io);
     const release = a.values.release as string | undefined;
     const r = await changeDocument(store, (cur) => applySet(cur, percent, { release }), {

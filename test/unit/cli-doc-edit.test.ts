@@ -48,6 +48,14 @@ describe("start", () => {
     expect(applyStart({}, [{ percent: 5, approve: true }, 100], undefined).doc.percent).toBe(5);
   });
 
+  it("over a running plan it says the plan was replaced", () => {
+    const { notes } = applyStart({ steps: [1, 5, 25], percent: 5 }, [10, 100], undefined);
+    expect(notes).toEqual([
+      "replaced the plan that was running (1 → 5 → 25 %, at 5 % now): the new one starts at its first step",
+    ]);
+    expect(applyStart({ percent: 5 }, [10, 100], undefined).notes).toEqual([]);
+  });
+
   it("after a rollback it is a new attempt too", () => {
     const { doc } = applyStart(rolledBack, [10, 50, 100], undefined);
     expect(doc.rolledBack).toBeUndefined();

@@ -57,6 +57,15 @@ describe("set and start through the controller", () => {
     );
   });
 
+  it("set says when a percent was rounded to the split's resolution", async () => {
+    answer = { status: 200, body: { ok: true, changed: true, fingerprint: "cccccccccccccccc", kv: "written" } };
+    puts.length = 0;
+    const t = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "tok" });
+    expect(await main(["set", "5.555"], t.x)).toBe(EXIT.OK);
+    expect((puts[0] as { body: { document: { percent: number } } }).body.document.percent).toBe(5.56);
+    expect(t.err).toEqual(["note: 5.555 % is set as 5.56 %: the split's resolution is 0.01 % (10,000 buckets)"]);
+  });
+
   it("start sends approval steps as the document writes them, and says what the plan will do", async () => {
     answer = { status: 200, body: { ok: true, changed: true, fingerprint: "cccccccccccccccc", kv: "written" } };
     puts.length = 0;
