@@ -385,12 +385,13 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
   return out.join("\n");
 }
 
-export function renderHistory(events: RolloutEvent[], style: Style): string {
+/** One line per event; its `data` (figures, quorum, the plan's steps…) only with `withData` (`history --data`). */
+export function renderHistory(events: RolloutEvent[], style: Style, withData = false): string {
   const p = painter(style.color);
   if (!events.length) return p("no events yet", "dim");
   return events
     .map((e) => {
-      const data = e.data && Object.keys(e.data).length ? p(`  ${JSON.stringify(e.data)}`, "dim") : "";
+      const data = withData && e.data && Object.keys(e.data).length ? p(`  ${JSON.stringify(e.data)}`, "dim") : "";
       return eventLine(e, p) + data;
     })
     .join("\n");

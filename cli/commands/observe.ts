@@ -98,12 +98,15 @@ export const history: Command = {
     ...API_OPTIONS,
     ...JSON_OPTION,
     limit: { type: "string", value: "<n>", help: "how many events (default 20, at most 1000)" },
+    data: { type: "boolean", help: "also print each event's data (figures, quorum, steps…) as JSON after its line" },
   },
   async run(a, io) {
     noPositionals(a, "history");
     const limit = a.values.limit === undefined ? 20 : check(limitArg, a.values.limit, "--limit");
     const events = await apiFrom(a.values, io).history(limit);
-    io.out(a.values.json ? JSON.stringify({ events }, null, 2) : renderHistory(events, io.style));
+    io.out(
+      a.values.json ? JSON.stringify({ events }, null, 2) : renderHistory(events, io.style, Boolean(a.values.data)),
+    );
     return EXIT.OK;
   },
 };

@@ -344,22 +344,22 @@ describe("charts", () => {
       "with it 10/40 errors (25.00 %) · without 0/50 errors (0.00 %) · over 60s · tripped: error-rate",
     );
   });
-  it("history lists events with their data", () => {
-    const t = renderHistory(
-      [
-        {
-          id: 1,
-          at: "2026-11-25T08:00:00.000Z",
-          kind: "rollback",
-          actor: "controller",
-          reason: "error rate",
-          data: { requests: 300 },
-        },
-      ],
-      { color: false, width: 80 },
-    );
+  it("history lists events, their data only when asked (--data)", () => {
+    const events = [
+      {
+        id: 1,
+        at: "2026-11-25T08:00:00.000Z",
+        kind: "rollback" as const,
+        actor: "controller",
+        reason: "error rate",
+        data: { requests: 300 },
+      },
+    ];
+    const t = renderHistory(events, { color: false, width: 80 });
     expect(t).toContain("rollback");
-    expect(t).toContain('{"requests":300}');
+    expect(t).toContain("error rate");
+    expect(t).not.toContain("requests");
+    expect(renderHistory(events, { color: false, width: 80 }, true)).toContain('{"requests":300}');
     expect(renderHistory([], { color: false, width: 80 })).toBe("no events yet");
   });
 });
