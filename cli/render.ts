@@ -278,7 +278,7 @@ export function renderStatus(s: StatusSnapshot, style: Style, opts: { url?: stri
       `plan      step ${pl.index + 1}/${pl.steps.length} (${step ? formatConfiguredPercent(step.percent) : "?"}) ${bar(done, barW)} ${pl.steps.map((x, i) => (i === pl.index ? p(`[${stepText(x)}]`, "bold") : stepText(x))).join(" → ")}`,
     );
     out.push(
-      `          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`,
+      `          held ${pl.heldSeconds}/${pl.requiredSeconds}s · ${pl.requestsInStep}/${pl.minRequests} requests in this step${pl.paused ? p(" · PAUSED", "yellow", "bold") : ""}${pl.waitingFor ? ` · ${pl.waitingFor}` : ""}`,
     );
     const sr = pl.sampleRatio;
     if (sr)

@@ -180,7 +180,7 @@ function render(s) {
     $("plan").innerHTML =
       '<div class="steps">' + pl.steps.map((x, i) => '<span class="step ' + (i < pl.index ? "done" : i === pl.index ? "cur" : "") + '">' + esc(setPct(x.percent)) + " · " + esc(x.seconds) + "s" + (x.approve ? " · approval" : "") + "</span>").join("") + "</div>" +
       '<div class="progress"><div style="width:' + overall.toFixed(1) + '%"></div></div>' +
-      '<div class="legend"><span>step ' + (pl.index + 1) + " of " + pl.steps.length + " · held " + esc(pl.heldSeconds) + " / " + esc(pl.requiredSeconds) + " s · " + esc(pl.requestsInStep) + " / " + esc(pl.minRequests) + " requests" +
+      '<div class="legend"><span>step ' + (pl.index + 1) + " of " + pl.steps.length + " · held " + esc(pl.heldSeconds) + " / " + esc(pl.requiredSeconds) + " s · " + esc(pl.requestsInStep) + " / " + esc(pl.minRequests) + " requests in this step" +
       (pl.paused ? ' · <b class="bad">paused</b>' : "") + "</span><span>" + esc(pl.waitingFor || "") + "</span></div>" +
       (pl.sampleRatio ? '<div id="srm" class="' + (pl.sampleRatio.mismatch ? "bad" : "dim") + '">sample ratio: ' + esc(pl.sampleRatio.detail) + "</div>" : "");
   }

@@ -61,6 +61,8 @@ describe.skipIf(!hasChromium("status-page state tests"))("status page states in 
     const page = await pageShowing(snapshot({ plan: { ...plan, index: 0, steps } }));
     const chips = await page.locator("#plan .step").allInnerTexts();
     expect(chips.map((c) => c.replace(/\s+/g, " "))).toEqual(["5 % · 60s", "25 % · 60s · approval", "100 % · 60s"]);
+    // The step's own count, apart from the health window's.
+    expect(await page.locator("#plan .legend").innerText()).toContain("80 / 50 requests in this step");
     await page.close();
   });
 

@@ -73,6 +73,11 @@ describe("status view", () => {
     expect(renderStatus(snapshot(), { color: false, width: 100 })).not.toContain("sample ratio");
   });
 
+  it("the plan's request count is the step's, said apart from the health window's", () => {
+    const text = renderStatus(snapshot(), { color: false, width: 120 });
+    expect(text).toContain("held 30/60s · 80/50 requests in this step");
+  });
+
   it("a step that waits for approval is marked in the plan line as `start --steps` writes it", () => {
     const steps = [
       { percent: 5, seconds: 60 },
