@@ -167,7 +167,7 @@ export const NO_GOALS = [
   "no goals are declared (or the controller has not read the flags document yet).",
   'Goals live in the `flags` KV document as "goals", beside "flags" (docs/storage-schema.md, "Goals"), e.g.',
   '  "goals": { "checkout": { "method": "POST", "path": "/checkout", "status": "2xx" }, "signup": { "signal": "signup" } }',
-  "Write the document with `wrangler kv key put --binding ROLLOUT_CONFIG flags '<json>'` (check it first with",
-  "`edgeshift flags validate <file>`); from then on the controller counts each goal per visitor, for the",
-  "rollout's split and for every guarded flag.",
+  "Write the document with `wrangler kv key put --binding ROLLOUT_CONFIG flags '<json>' --remote` (--local",
+  "against wrangler dev; check it first with `edgeshift flags validate <file>`); from then on the controller",
+  "counts each goal per visitor, for the rollout's split and for every guarded flag.",
 ].join("\n");

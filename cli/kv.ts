@@ -19,6 +19,19 @@ export function describeKv(t: KvTarget): string {
   return t.local ? `local KV${t.persistTo ? ` in ${t.persistTo}` : " (.wrangler/state)"}` : "remote KV (Cloudflare)";
 }
 
+/**
+ * The wrangler flags that reach the KV `where` names (a describeKv string, or a controller's
+ * description), for a command a person copies from a hint. wrangler 4's `kv key` commands default
+ * to local storage, so a hint without `--remote` would change a file on the operator's machine and
+ * leave production as it was.
+ */
+export function kvFlagsFor(where: string): string {
+  if (where === describeKv({ local: true })) return "--local";
+  const dir = /^local KV in (.+)$/.exec(where)?.[1];
+  if (dir !== undefined) return `--local --persist-to ${dir}`;
+  return where === describeKv({ local: false }) ? "--remote" : "--remote (--local against wrangler dev)";
+}
+
 function kvArgs(t: KvTarget): string[] {
   const a = ["--binding", "ROLLOUT_CONFIG"];
   if (t.local) a.push("--local");

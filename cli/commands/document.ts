@@ -19,7 +19,7 @@ import {
 import { API_OPTIONS, KV_OPTIONS, noteFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, problemsText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { storeFrom, type DocumentStore } from "../doc-store";
-import { pickupNote } from "../kv";
+import { kvFlagsFor, pickupNote } from "../kv";
 import type { Parsed } from "../args";
 import { splitSummary } from "../render";
 
@@ -44,7 +44,7 @@ export async function changeDocument(
   if (!current.ok) {
     throw new CliError(
       `the current rollout document in ${store.describe} is invalid, so it cannot be edited safely:\n${problemsText(current.problems)}\n` +
-        "fix it with `wrangler kv key put --binding ROLLOUT_CONFIG rollout '<json>'` (check it first with `edgeshift validate <file>`)",
+        `fix it with \`wrangler kv key put --binding ROLLOUT_CONFIG rollout '<json>' ${kvFlagsFor(store.describe)}\` (check it first with \`edgeshift validate <file>\`)`,
       EXIT.FAILED,
     );
   }

@@ -17,7 +17,7 @@ import {
   type Io,
 } from "../command";
 import { problemsText } from "../doc-edit";
-import { FIX_BY_HAND, changeFlag, setRolloutPercent, switchFlag, unknownFlag, type FlagEdit } from "../flags-edit";
+import { changeFlag, fixByHand, setRolloutPercent, switchFlag, unknownFlag, type FlagEdit } from "../flags-edit";
 import { changeLines, detail, renderFlag, renderFlagList, summarize } from "../flags-render";
 import { describeKv, pickupNote, readDocText, writeDocText } from "../kv";
 import { validateCommand } from "./validate";
@@ -49,7 +49,7 @@ async function readFlags(a: Parsed): Promise<{ doc: FlagsDocument; fingerprint: 
   const r = parseFlags(await readDocText(kv, FLAGS_KEY));
   if (!r.ok)
     throw new CliError(
-      `the flags document in ${where} is invalid (the Worker keeps serving its last good flags):\n${problemsText(r.problems)}\n${FIX_BY_HAND}`,
+      `the flags document in ${where} is invalid (the Worker keeps serving its last good flags):\n${problemsText(r.problems)}\n${fixByHand(where)}`,
       EXIT.FAILED,
     );
   return { doc: r.doc, fingerprint: r.fingerprint, where };

@@ -30,7 +30,8 @@ export function validateCommand<T>(check: FileCheck<T>): Command {
     summary: `Check a ${check.key} document against the schema with the same parser and messages as the Worker. Reads the file, touches nothing.`,
     details:
       "Exit 0 when valid, 1 when invalid (each problem as `path: message`, naming the field and the fix), 2 when the file cannot be read.\n\n" +
-      `Example: edgeshift ${check.command} ${check.example} && wrangler kv key put --binding ROLLOUT_CONFIG ${check.key} "$(cat ${check.example})"`,
+      `Example: edgeshift ${check.command} ${check.example} && wrangler kv key put --binding ROLLOUT_CONFIG ${check.key} "$(cat ${check.example})" --remote\n` +
+      "(--remote: wrangler's `kv key` commands write local storage without it; --local for wrangler dev)",
     options: { ...JSON_OPTION },
     run: async (a, io) => validateFile(a, io, check),
   };

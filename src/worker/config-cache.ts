@@ -243,7 +243,8 @@ class DocumentCache<T> {
           problems,
           summary,
           keeping: this.current?.fingerprint ?? this.kind.emptyName,
-          fix: `correct the fields above and write the document again: wrangler kv key put --binding ROLLOUT_CONFIG ${key} '<json>'`,
+          // --remote: wrangler's `kv key` commands write local storage without it.
+          fix: `correct the fields above and write the document again: wrangler kv key put --binding ROLLOUT_CONFIG ${key} '<json>' --remote (--local under wrangler dev)`,
         }),
       );
     }

@@ -9,6 +9,7 @@ import { CliError, EXIT } from "../../cli/args";
 import type { Io } from "../../cli/command";
 import { main } from "../../cli/edgeshift";
 import { changeFlag, setRolloutPercent, switchFlag, type FlagChange } from "../../cli/flags-edit";
+import { describeKv, kvFlagsFor } from "../../cli/kv";
 import { changeLines, detail, renderFlag, renderFlagList, rolloutText, summarize } from "../../cli/flags-render";
 import { parseFlags } from "../../src/model/parse";
 import type { FlagsDocument } from "../../src/model/flags";
@@ -81,10 +82,21 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
     const none = failure(() => changeFlag(null, WHERE, "x", switchFlag(false)));
     expect(none.exitCode).toBe(EXIT.USAGE);
     expect(none.message).toContain(`there is no flags document in ${WHERE} (KV key "flags")`);
-    expect(none.message).toContain("wrangler kv key put --binding ROLLOUT_CONFIG flags");
+    // The KV read is named in the command to copy: wrangler's `kv key put` is local without a flag.
+    expect(none.message).toContain(
+      `wrangler kv key put --binding ROLLOUT_CONFIG flags '{"flags": {"x": {}}}' --local\``,
+    );
     expect(failure(() => changeFlag("{}", WHERE, "x", switchFlag(false))).message).toContain("has no flags");
     // A name that is a property of every object is still not a flag.
     expect(failure(() => changeFlag(TEXT, WHERE, "constructor", switchFlag(false))).exitCode).toBe(EXIT.USAGE);
+  });
+
+  it("a hint's wrangler command reaches the KV the command read: --remote, or --local with its directory", () => {
+    // wrangler 4's `kv key` commands default to local storage: a hint without --remote misses production.
+    expect(kvFlagsFor(describeKv({ local: false }))).toBe("--remote");
+    expect(kvFlagsFor(describeKv({ local: true }))).toBe("--local");
+    expect(kvFlagsFor(describeKv({ local: true, persistTo: "/tmp/state" }))).toBe("--local --persist-to /tmp/state");
+    expect(kvFlagsFor("the controller at https://app.example.com")).toBe("--remote (--local against wrangler dev)");
   });
 
   it("off works on an invalid document when the result is valid (here the odd part was `on` itself)", () => {

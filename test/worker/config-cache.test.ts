@@ -56,7 +56,7 @@ describe("config cache", () => {
       const entry = JSON.parse(logged[0]);
       expect(entry).toMatchObject({ level: "error", event: "config-invalid", key: "rollout", keeping: goodFp });
       expect(entry.problems.length).toBeGreaterThan(0);
-      expect(entry.fix).toContain("wrangler kv key put");
+      expect(entry.fix).toContain("wrangler kv key put --binding ROLLOUT_CONFIG rollout '<json>' --remote");
 
       // Reverting to the very same good text clears the error too.
       await env.ROLLOUT_CONFIG.put("rollout", JSON.stringify({ percent: 100, release: "good" }));
