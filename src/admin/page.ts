@@ -9,7 +9,7 @@
 // | URL fragment `#token=…` | read once, moved to sessionStorage, fragment removed from the address bar (a fragment never reaches the server or its logs) |
 // | the form | same storage; sessionStorage ends with the tab, so a shared screen does not keep it |
 // | API answers 401 | "token refused", the form is shown again |
-// | API answers 503 | admin API disabled: says to run `wrangler secret put ADMIN_TOKEN` |
+// | API answers 503 | admin API disabled: says to run `wrangler secret put ADMIN_TOKEN -c wrangler.control.toml` |
 // | network error | "cannot reach", keeps retrying |
 //
 // Everything from the API is inserted as text, never as markup: reasons, release labels and flag
@@ -113,7 +113,7 @@ async function tick() {
   }
   if (res.status === 503) {
     showGate("");
-    $("gate-msg").textContent = "The admin API is disabled (503): no ADMIN_TOKEN is set. Run \u0060wrangler secret put ADMIN_TOKEN\u0060, then reload. " + (await res.text()).slice(0, 200);
+    $("gate-msg").textContent = "The admin API is disabled (503): no ADMIN_TOKEN is set on the control Worker. Run \u0060wrangler secret put ADMIN_TOKEN -c wrangler.control.toml\u0060 (locally: ADMIN_TOKEN=… in .dev.vars), then reload. " + (await res.text()).slice(0, 200);
     return;
   }
   if (!res.ok) {

@@ -49,8 +49,14 @@ export const ADMIN_ACTOR = "admin";
 /** Actors the controller writes for itself: a token named so would blur the audit trail. */
 const RESERVED = new Set([ADMIN_ACTOR, "controller", "operator"]);
 const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
-const FIX = "openssl rand -hex 32 | wrangler secret put ADMIN_TOKEN";
-const TOKENS_FIX = "; fix it with `wrangler secret put ADMIN_TOKENS` (locally: ADMIN_TOKENS=… in .dev.vars)";
+// Both Workers read these (the control's admin API, the edge's explain header: wrangler.toml), and a
+// secret is per Worker, so each fix names the two commands; .dev.vars sits beside both configs.
+const FIX =
+  "make one with `openssl rand -hex 32` and give it to both Workers: `wrangler secret put ADMIN_TOKEN -c wrangler.control.toml` " +
+  "(the admin API) and `wrangler secret put ADMIN_TOKEN` (the edge's explain header)";
+const TOKENS_FIX =
+  "; fix it with `wrangler secret put ADMIN_TOKENS -c wrangler.control.toml` (the admin API) and the same with " +
+  "`wrangler secret put ADMIN_TOKENS` (the edge's explain header); locally: ADMIN_TOKENS=… in .dev.vars";
 
 export interface Credential {
   name: string;
@@ -84,7 +90,7 @@ export function parseCredentials(adminToken: string | undefined, adminTokens: st
   if (adminToken) {
     if (adminToken.length < MIN_TOKEN_CHARS)
       return misconfigured(
-        `ADMIN_TOKEN is ${adminToken.length} characters; it must be at least ${MIN_TOKEN_CHARS}. Set a longer one: \`${FIX}\` (locally: ADMIN_TOKEN=… in .dev.vars)`,
+        `ADMIN_TOKEN is ${adminToken.length} characters; it must be at least ${MIN_TOKEN_CHARS}. Set a longer one: ${FIX} (locally: ADMIN_TOKEN=… in .dev.vars)`,
       );
     list.push({ name: ADMIN_ACTOR, token: adminToken });
   }
@@ -117,7 +123,7 @@ export function parseCredentials(adminToken: string | undefined, adminTokens: st
   if (list.length === 0)
     return {
       kind: "disabled",
-      message: `no ADMIN_TOKEN is configured. Set one with \`${FIX}\` (locally: ADMIN_TOKEN=… in .dev.vars)`,
+      message: `no ADMIN_TOKEN is configured: ${FIX} (locally: ADMIN_TOKEN=… in .dev.vars)`,
     };
   return { kind: "ok", list };
 }

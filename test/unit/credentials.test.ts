@@ -39,7 +39,10 @@ describe("parseCredentials", () => {
     expect(short).toMatchObject({ kind: "misconfigured" });
     const m = (short as { message: string }).message;
     expect(m).toMatch(/ADMIN_TOKEN is 16 characters; it must be at least 32/);
-    expect(m).toMatch(/openssl rand -hex 32 \| wrangler secret put ADMIN_TOKEN/);
+    // Each Worker has its own secrets: the fix names the control Worker (admin API) and the edge (explain).
+    expect(m).toContain("`openssl rand -hex 32`");
+    expect(m).toContain("`wrangler secret put ADMIN_TOKEN -c wrangler.control.toml` (the admin API)");
+    expect(m).toContain("`wrangler secret put ADMIN_TOKEN` (the edge's explain header)");
     expect(m).not.toMatch(/test-admin-token/);
   });
 

@@ -66,7 +66,9 @@ describe("auth", () => {
     );
     await waitOnExecutionContext(ctx);
     expect(r.status).toBe(503);
-    expect((await r.json<{ error: string }>()).error).toMatch(/wrangler secret put ADMIN_TOKEN/);
+    expect((await r.json<{ error: string }>()).error).toMatch(
+      /wrangler secret put ADMIN_TOKEN -c wrangler\.control\.toml/,
+    );
   });
 });
 

@@ -36,7 +36,9 @@ describe("a too-short ADMIN_TOKEN", () => {
       expect(r.status).toBe(503);
       const { error } = await r.json<{ error: string }>();
       expect(error).toMatch(/ADMIN_TOKEN is 16 characters; it must be at least 32/);
-      expect(error).toMatch(/openssl rand -hex 32 \| wrangler secret put ADMIN_TOKEN/);
+      // Each Worker has its own secrets: the fix names the control Worker (admin API) and the edge (explain).
+      expect(error).toContain("`wrangler secret put ADMIN_TOKEN -c wrangler.control.toml` (the admin API)");
+      expect(error).toContain("`wrangler secret put ADMIN_TOKEN` (the edge's explain header)");
       expect(error).not.toContain(short);
       expect(
         logged.mock.calls.some((c) => /admin-credentials-misconfigured.*openssl rand -hex 32/.test(String(c[0]))),
