@@ -84,7 +84,7 @@ function report(r: WriteResult, store: DocumentStore, io: Io, headline: string):
     io.out(
       store.via === "controller"
         ? "isolates route by it on their next report to the controller (about 2 s), before KV has propagated. Watch it: edgeshift watch"
-        : `${pickupNote(store.describe)}. Watch it: edgeshift watch`,
+        : `${pickupNote(store.describe, "rollout")}. Watch it: edgeshift watch`,
     );
   }
 }

@@ -72,7 +72,7 @@ async function writeFlag(a: Parsed, io: Io, key: string, edit: FlagEdit): Promis
     await writeDocText(kv, FLAGS_KEY, change.text);
   }
   for (const line of changeLines(change, where, dryRun)) io.out(line);
-  if (writes) io.out(`${pickupNote(where)}.`);
+  if (writes) io.out(`${pickupNote(where, "flags")}.`);
   return EXIT.OK;
 }
 
@@ -198,7 +198,8 @@ export const flags: CommandGroup = {
     "Feature flags in the `flags` KV document: list them, show one, switch one off or on, set its rollout percent, validate a file.",
   details: [
     "The flags live in the KV key `flags` beside `rollout` (binding ROLLOUT_CONFIG); the Worker re-reads it",
-    "within CONFIG_TTL_SECONDS. There is no admin API for flags yet: every subcommand uses wrangler's KV",
+    "every FLAGS_TTL_SECONDS (15 s by default; FLAGS_MISSING_TTL_SECONDS, 60 s, while there is no `flags` key),",
+    "once KV has the change. There is no admin API for flags yet: every subcommand uses wrangler's KV",
     "commands, remote by default, --local [--persist-to DIR] for wrangler dev. Writes (on, off, set) validate",
     "the whole new document with the Worker's parser first: an invalid document is never written.",
     LAST_WRITER_WINS,

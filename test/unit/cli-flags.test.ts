@@ -9,7 +9,7 @@ import { CliError, EXIT } from "../../cli/args";
 import type { Io } from "../../cli/command";
 import { main } from "../../cli/edgeshift";
 import { changeFlag, setRolloutPercent, switchFlag, type FlagChange } from "../../cli/flags-edit";
-import { describeKv, kvFlagsFor } from "../../cli/kv";
+import { describeKv, kvFlagsFor, pickupNote } from "../../cli/kv";
 import { changeLines, detail, renderFlag, renderFlagList, rolloutText, summarize } from "../../cli/flags-render";
 import { parseFlags } from "../../src/model/parse";
 import type { FlagsDocument } from "../../src/model/flags";
@@ -97,6 +97,11 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
     expect(kvFlagsFor(describeKv({ local: true }))).toBe("--local");
     expect(kvFlagsFor(describeKv({ local: true, persistTo: "/tmp/state" }))).toBe("--local --persist-to /tmp/state");
     expect(kvFlagsFor("the controller at https://app.example.com")).toBe("--remote (--local against wrangler dev)");
+  });
+
+  it("a write's pickup note names the document's own TTL: flags are re-read every FLAGS_TTL_SECONDS", () => {
+    expect(pickupNote(WHERE, "flags")).toBe("wrangler dev picks it up within FLAGS_TTL_SECONDS (15 s by default)");
+    expect(pickupNote(describeKv({ local: false }), "rollout")).toContain("within CONFIG_TTL_SECONDS (3 s by default)");
   });
 
   it("off works on an invalid document when the result is valid (here the odd part was `on` itself)", () => {
