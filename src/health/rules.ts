@@ -134,13 +134,13 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
     rule: "quorum",
     ok: true,
     detail:
-      `canary failures from ${pc.failingVisitors} visitor${pc.failingVisitors === 1 ? "" : "s"} on ${pc.failingNetworks} network${pc.failingNetworks === 1 ? "" : "s"} ` +
-      `(of ${pc.visitors} visitors, ${pc.networks} networks in the last ${windowSeconds} s)` +
+      `canary failures from ${count(pc.failingVisitors, "visitor")} on ${count(pc.failingNetworks, "network")} ` +
+      `(of ${count(pc.visitors, "visitor")}, ${count(pc.networks, "network")} in the last ${windowSeconds} s)` +
       (leaveOut ? `, ${q.visitors} on ${q.networks} without the heaviest failing network` : "") +
       ": " +
       (quorum
         ? `quorum met (needs ${rules.minVisitors} and ${rules.minNetworks})`
-        : `no rule can trip before ${rules.minVisitors} failing visitors on ${rules.minNetworks} networks${leaveOut ? " besides the heaviest" : ""}`) +
+        : `no rule can trip before ${count(rules.minVisitors, "failing visitor")} on ${count(rules.minNetworks, "network")}${leaveOut ? " besides the heaviest" : ""}`) +
       (pc.untracked > 0 || ps.untracked > 0
         ? `; ledger full: ${pc.untracked} canary and ${ps.untracked} stable requests not attributed (raw counts only)`
         : "") +
@@ -430,4 +430,9 @@ function rate(errors: number, requests: number): number {
 
 function round(x: number): number {
   return Math.round(x * 10000) / 10000;
+}
+
+/** "1 network", "2 networks". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }

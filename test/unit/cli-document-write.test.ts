@@ -101,6 +101,20 @@ describe("set and start through the controller", () => {
     );
   });
 
+  it("a refused token: the API's words once, then what to check", async () => {
+    answer = {
+      status: 401,
+      body: {
+        error: "the bearer token was refused: it is none of this Worker's admin tokens (ADMIN_TOKEN, ADMIN_TOKENS)",
+      },
+    };
+    const t = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "wrong" });
+    expect(await main(["set", "25"], t.x)).toBe(EXIT.FAILED);
+    const said = t.err.join("");
+    expect(said.match(/refused/g)).toHaveLength(1);
+    expect(said).toContain("— check --token / EDGESHIFT_TOKEN against the Worker's ADMIN_TOKEN (or ADMIN_TOKENS)");
+  });
+
   it("other refusals keep the API's own message", async () => {
     answer = {
       status: 400,

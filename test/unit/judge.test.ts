@@ -61,6 +61,11 @@ describe("judgeHealth", () => {
     expect(j.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(
       /no rule can trip before 5 failing visitors on 2 networks/,
     );
+    // One of each is said in the singular.
+    const one = judgeHealth(health, "green", { ...rules, minVisitors: 1, minNetworks: 1 }, 60);
+    expect(one.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(
+      /^canary failures from 0 visitors on 0 networks \(of 0 visitors, 0 networks in the last 60 s\): no rule can trip before 1 failing visitor on 1 network/,
+    );
   });
 
   it("the canary is whichever slot the document says: swapping roles swaps what is judged", () => {
