@@ -172,7 +172,7 @@ export async function mintOverride(
 ): Promise<string> {
   if (typeof secret !== "string" || secret.length < MIN_SECRET_CHARS) {
     throw new Error(
-      `OVERRIDE_SECRET must be at least ${MIN_SECRET_CHARS} characters (got ${secret ? secret.length : 0}); generate one with \`openssl rand -base64 32\` and set it with \`wrangler secret put OVERRIDE_SECRET\``,
+      `OVERRIDE_SECRET must be at least ${MIN_SECRET_CHARS} characters (got ${secret ? secret.length : 0}); generate one with \`openssl rand -base64 32\` and give the same value to both Workers: \`wrangler secret put OVERRIDE_SECRET\` and \`wrangler secret put OVERRIDE_SECRET -c wrangler.control.toml\``,
     );
   }
   if (claims.target === undefined && claims.flags === undefined)

@@ -62,7 +62,8 @@ describe("judgeHealth", () => {
       /no rule can trip before 5 failing visitors on 2 networks/,
     );
     // One of each is said in the singular.
-    const one = judgeHealth(health, "green", { ...rules, minVisitors: 1, minNetworks: 1 }, 60);
+    const ones = rolloutSchema.parse({ rollback: { minRequests: 20, minVisitors: 1, minNetworks: 1 } }).rollback;
+    const one = judgeHealth(health, "green", ones, 60);
     expect(one.verdicts.find((v) => v.rule === "quorum")!.detail).toMatch(
       /^canary failures from 0 visitors on 0 networks \(of 0 visitors, 0 networks in the last 60 s\): no rule can trip before 1 failing visitor on 1 network/,
     );
