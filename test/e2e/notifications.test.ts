@@ -147,5 +147,7 @@ it("a rollback reaches every destination in its format; the next attempt's healt
   expect(at("/slack").at(-1).blocks[0].text.text).toBe(":information_source: Test message from edgeshift");
   const unknown = await runCli(["notify", "test", "relases"], admin);
   expect(unknown.code).toBe(1);
-  expect(unknown.stderr).toMatch(/no notification destination "relases" \(did you mean "releases"\?\): known are releases, teams/);
+  expect(unknown.stderr).toMatch(
+    /no notification destination "relases" \(did you mean "releases"\?\): known are releases, teams/,
+  );
 });
