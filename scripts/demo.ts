@@ -37,6 +37,12 @@ import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startHookReceiver, type HookReceiver } from "./lib/hook-receiver";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
+/** Once Ctrl-C (or SIGTERM) arrives the story says nothing more: what it was doing fails as the stack stops under it. */
+let interrupted = false;
+const say = (s = "") => {
+  if (!interrupted) console.log(s);
+};
+
 const PORTS = { blue: 8101, green: 8102, worker: 8787 };
 // A public demo value, but as long as a real one must be (32+ characters, src/worker/credentials.ts).
 const TOKEN = "edgeshift-demo-token-not-a-secret";
@@ -65,44 +71,54 @@ const ROLLBACK_WAIT_S = 60;
 const KEEP_ARRIVALS_PER_S = 20;
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const say = (s = "") => console.log(s);
 const act = (n: number, title: string, text: string) => say(`\n${bold(`▶ ${n}. ${title}`)}\n  ${text}`);
 const live = (line: string) => {
   if (!flags.quiet) say(line);
 };
 
+let starting: Promise<DevStack> | undefined;
 let stack: DevStack | undefined;
 /** Stands in for a Slack channel and PagerDuty: what the controller's notifications would say there. */
 let hooks: HookReceiver | undefined;
 let traffic: Traffic | undefined;
 let arrivals: Arrivals | undefined;
-let stopping = false;
+/** Aborted by Ctrl-C or SIGTERM: the story's loops end, a `wrangler dev` still starting is stopped. */
+const abort = new AbortController();
+const stopping = () => abort.signal.aborted;
 const t0 = Date.now();
 
+// One shutdown, whoever asks first. A Ctrl-C also reaches the story's own wrangler processes (same
+// process group), so main() fails under it and asks again: that second call waits for the same
+// cleanup and keeps the first call's exit code (130, not 1).
+let cleanup: { code: number; done: Promise<void> } | undefined;
 async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    await traffic?.stop();
-    await arrivals?.stop();
-    await stack?.stop();
-    await hooks?.close();
-  }
-  process.exit(code);
+  cleanup ??= {
+    code,
+    done: (async () => {
+      await traffic?.stop();
+      await arrivals?.stop();
+      await starting?.then(
+        (s) => s.stop(),
+        () => {}, // it stopped its stack itself
+      );
+      await hooks?.close();
+    })(),
+  };
+  await cleanup.done;
+  process.exit(cleanup.code);
 }
-let starting = false;
-process.on("SIGINT", () => {
-  if (starting && !stopping) {
-    // wrangler runs in its own process group (so it can be stopped as a whole): leaving now would
-    // orphan it. main() stops the stack as soon as startDevStack hands it over.
-    stopping = true;
-    say("\nstopping as soon as wrangler dev is up (a few seconds); Ctrl-C again to leave at once");
-    return;
+function onSignal(code: number) {
+  if (interrupted) {
+    // A second Ctrl-C leaves at once; dev-stack's exit hook still kills wrangler's process group.
+    process.exit(code);
   }
-  if (starting) process.exit(130);
-  say("\nstopping: traffic, wrangler dev (and its workerd), origins…");
-  void shutdown(130);
-});
-process.on("SIGTERM", () => void shutdown(143));
+  say("\nstopping: traffic, wrangler dev (and its workerd), origins… (Ctrl-C again to leave at once)");
+  interrupted = true;
+  abort.abort();
+  void shutdown(code);
+}
+process.on("SIGINT", () => onSignal(130));
+process.on("SIGTERM", () => onSignal(143));
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -142,7 +158,7 @@ async function hold(
   line: (s: StatusSnapshot | null) => string,
   every = 1,
 ): Promise<void> {
-  for (let i = 1; i <= seconds && !stopping; i++) {
+  for (let i = 1; i <= seconds && !stopping(); i++) {
     await new Promise((r) => setTimeout(r, 1000));
     if (!flags.quiet && i % every === 0) say(line(await fetchStatus(api)));
   }
@@ -189,38 +205,32 @@ async function main(): Promise<number> {
       ` — blue (stable) on :${PORTS.blue}, green (canary) on :${PORTS.green}, the Worker on :${PORTS.worker}`,
   );
   say("  starting the origins and `wrangler dev` (about 10–20 s)…");
-  starting = true;
   hooks = await startHookReceiver();
-  try {
-    stack = await startDevStack({
-      bluePort: PORTS.blue,
-      greenPort: PORTS.green,
-      port: PORTS.worker,
-      adminToken: TOKEN,
-      notifications: {
-        config: {
-          statusUrl: `http://127.0.0.1:${PORTS.worker}/__edgeshift/`,
-          destinations: [
-            { type: "slack", name: "releases", urlSecret: "SLACK_WEBHOOK_URL" },
-            {
-              type: "pagerduty",
-              name: "oncall",
-              routingKeySecret: "PAGERDUTY_ROUTING_KEY",
-              source: "demo",
-              url: `${hooks.url}/pagerduty`,
-            },
-          ],
-        },
-        secrets: { SLACK_WEBHOOK_URL: `${hooks.url}/slack`, PAGERDUTY_ROUTING_KEY: "demo-routing-key-not-a-secret" },
+  if (stopping()) return 130;
+  starting = startDevStack({
+    bluePort: PORTS.blue,
+    greenPort: PORTS.green,
+    port: PORTS.worker,
+    adminToken: TOKEN,
+    notifications: {
+      config: {
+        statusUrl: `http://127.0.0.1:${PORTS.worker}/__edgeshift/`,
+        destinations: [
+          { type: "slack", name: "releases", urlSecret: "SLACK_WEBHOOK_URL" },
+          {
+            type: "pagerduty",
+            name: "oncall",
+            routingKeySecret: "PAGERDUTY_ROUTING_KEY",
+            source: "demo",
+            url: `${hooks.url}/pagerduty`,
+          },
+        ],
       },
-    });
-  } finally {
-    starting = false;
-  }
-  if (stopping) {
-    await stack.stop();
-    process.exit(130);
-  }
+      secrets: { SLACK_WEBHOOK_URL: `${hooks.url}/slack`, PAGERDUTY_ROUTING_KEY: "demo-routing-key-not-a-secret" },
+    },
+    signal: abort.signal,
+  });
+  stack = await starting;
   const api = new AdminApi({ url: stack.url, token: TOKEN });
   const kv: KvTarget = { local: true, persistTo: stack.persistDir };
   const pageUrl = `${stack.url}/__edgeshift/#token=${TOKEN}`;
@@ -267,7 +277,7 @@ async function main(): Promise<number> {
   // The KV document is the record an operator reads with `wrangler kv key get`: the story ends when
   // it shows the rollback (checked every other second: each read is a wrangler process).
   let doc: any = null;
-  for (let i = 0; i < ROLLBACK_WAIT_S && !stopping; i++) {
+  for (let i = 0; i < ROLLBACK_WAIT_S && !stopping(); i++) {
     await new Promise((r) => setTimeout(r, 1000));
     snap = await fetchStatus(api);
     live(liveLine(snap?.percent ?? 25, snap));
@@ -322,7 +332,7 @@ async function main(): Promise<number> {
     live,
     hold: (seconds, line) => hold(seconds, api, line),
     setPercent: (percent, release) => setPercent(kv, percent, release),
-    stopping: () => stopping,
+    stopping,
   };
   if (!(await flagScene(stage, 6))) return 1;
   if (!(await experimentScene(stage, 10))) return 1;
@@ -355,7 +365,7 @@ async function main(): Promise<number> {
       `\n${bold("Still running")} (--keep): ${EXPERIMENT_RELEASE} at 50 %, ~${KEEP_ARRIVALS_PER_S} new visitors a second at the sign-up page, each once; ` +
         "the interval goes on narrowing. Try the commands above. Ctrl-C stops everything.",
     );
-    for (;;) await hold(60, api, (s) => `  ${stamp()}  ${resultLine(s)}`, 5);
+    while (!stopping()) await hold(60, api, (s) => `  ${stamp()}  ${resultLine(s)}`, 5);
   }
   say(
     `\n✔ demo done in ${Math.round((Date.now() - t0) / 1000)} s: rollback and flag kill confirmed in KV, green shown to convert better.`,

@@ -54,6 +54,25 @@ export interface DevStackOptions {
   /** Echo wrangler's output to this process's stderr. */
   verbose?: boolean;
   persistDir?: string;
+  /** Stops waiting for wrangler dev: the stack is stopped and startDevStack rejects (a Ctrl-C while it starts). */
+  signal?: AbortSignal;
+}
+
+// wrangler dev runs in its own process group (so that stop() ends workerd with it), which a terminal's
+// Ctrl-C does not reach: if this process exits with a stack still running (an exception, a second
+// Ctrl-C that leaves at once), nothing else would stop it and port 8787 stays held. The 'exit' event
+// allows only synchronous work: a SIGKILL to the group and the temp directories removed.
+const running = new Set<() => void>();
+let exitHook = false;
+function killOnExit(kill: () => void): () => void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const k of running) k();
+    });
+  }
+  running.add(kill);
+  return () => running.delete(kill);
 }
 
 export async function freePort(): Promise<number> {
@@ -156,23 +175,34 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
   child.stderr!.on("data", onData);
   let exited = false;
   child.on("exit", () => (exited = true));
+  const removeDirs = () => {
+    rmSync(configDir, { recursive: true, force: true });
+    if (ownsPersist) rmSync(persistDir, { recursive: true, force: true });
+  };
+  // The group, not the child: wrangler's bin starts its CLI, which starts workerd, and those can
+  // outlive the bin (the child) by a second or more.
+  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
+    try {
+      return child.pid !== undefined && process.kill(-child.pid, signal);
+    } catch {
+      return false; // ESRCH: nobody left in it
+    }
+  };
+  const forget = killOnExit(() => {
+    signalGroup("SIGKILL");
+    removeDirs();
+  });
 
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (!exited && child.pid) {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {}
-      await Promise.race([new Promise((r) => child.once("exit", r)), new Promise((r) => setTimeout(r, 5000))]);
-      if (!exited)
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {}
-    }
+    signalGroup("SIGTERM");
+    for (const until = Date.now() + 5000; signalGroup(0) && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 100));
+    signalGroup("SIGKILL");
+    forget();
     await blue.close();
     await green.close();
-    rmSync(configDir, { recursive: true, force: true });
-    if (ownsPersist) rmSync(persistDir, { recursive: true, force: true });
+    removeDirs();
   };
 
   // Ready when the Worker itself answers (wrangler prints "Ready" before workerd has loaded it);
@@ -182,6 +212,10 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     if (exited) {
       await stop();
       throw new Error(`wrangler dev exited before it was ready:\n${logs.slice(-30).join("\n")}`);
+    }
+    if (opts.signal?.aborted) {
+      await stop();
+      throw new Error("stopped before wrangler dev was ready");
     }
     try {
       const r = await fetch(url + "/__edgeshift/healthz", { signal: AbortSignal.timeout(2000) });
