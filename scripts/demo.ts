@@ -12,7 +12,7 @@
 //   npm start -- --quiet      headlines only, no per-second lines
 //
 // Document changes use the CLI's own code path (`edgeshift set`, `edgeshift flags set` → real
-// `wrangler kv key put --local`).
+// `wrangler kv key put --local --persist-to <the demo's temp dir>`), printed as commands that reach it.
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { AdminApi } from "../cli/api";
@@ -32,7 +32,7 @@ import {
   RELEASE as EXPERIMENT_RELEASE,
   type Arrivals,
 } from "./lib/demo-experiment";
-import type { Stage } from "./lib/demo-stage";
+import { kvOptions, type Stage } from "./lib/demo-stage";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startHookReceiver, type HookReceiver } from "./lib/hook-receiver";
 import { startTraffic, type Traffic } from "./lib/traffic";
@@ -168,7 +168,7 @@ const split = (percent: number) => (s: StatusSnapshot | null) => liveLine(percen
 async function setPercent(kv: KvTarget, percent: number, release = RELEASE): Promise<void> {
   const r = await changeDocument(kvStore(kv), (cur) => applySet(cur, percent, { release }));
   say(
-    `  $ edgeshift set ${percent} --release ${release} --local   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`,
+    `  $ npm run edgeshift -- set ${percent} --release ${release} ${kvOptions(kv)}   → wrote ${JSON.stringify({ percent: r.after.percent, release: r.after.release, attempt: r.after.attempt })}`,
   );
   for (const n of r.notes) say(`    note: ${n}`);
 }
@@ -307,7 +307,7 @@ async function main(): Promise<number> {
   say(`  reason:  ${doc.rolledBack.reason}`);
   if (doc.rolledBack.figures) say(`  figures: ${figuresSummary(doc.rolledBack.figures)}`);
   say(
-    `  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`wrangler kv key get --binding ROLLOUT_CONFIG rollout --local\` shows)`,
+    `  KV now:  percent ${doc.percent}, rolledBack.at ${doc.rolledBack.at} (what \`npx wrangler kv key get --binding ROLLOUT_CONFIG rollout ${kvOptions(kv)}\` shows)`,
   );
   say(
     `  traffic: last second blue ${after.blue}/s, green ${after.green}/s · ${onGreen} of ${VISITORS} visitors had been on green`,
@@ -337,27 +337,28 @@ async function main(): Promise<number> {
   if (!(await flagScene(stage, 6))) return 1;
   if (!(await experimentScene(stage, 10))) return 1;
 
-  // Without --keep everything stops below, so say how to get a stack these commands can reach.
-  say(
-    `\n${bold("See it")}${flags.keep && !flags.once ? "" : " (these stop with the demo: \`npm start -- --keep\` keeps them running)"}`,
-  );
-  say(`  status page:  ${pageUrl}`);
-  say(`  CLI:          export EDGESHIFT_URL=${stack.url} EDGESHIFT_TOKEN=${TOKEN}`);
-  say(`                npm run edgeshift -- status        # split, health, window, events`);
-  say(`                npm run edgeshift -- history       # the rollback, the flag's kill and why`);
-  say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
-  say(
-    `                npm run edgeshift -- notify test   # a test message to Slack and PagerDuty (local stand-ins here)`,
-  );
-  say(`                npm run edgeshift -- experiment    # ${GOAL} per arm, the difference and its interval`);
-  say(
-    `                npm run edgeshift -- promote       # ${EXPERIMENT_RELEASE} won: green becomes stable for everyone (and the rollback's PagerDuty incident is resolved)`,
-  );
-  say(
-    `  the flag:     npm run edgeshift -- flags show ${FLAG} --local --persist-to ${stack.persistDir}   # off; \`flags on ${FLAG}\` switches it on again`,
-  );
-
-  if (flags.keep && !flags.once) {
+  // Without --keep the stack and its temp directory go away below: commands for them would not work.
+  if (!(flags.keep && !flags.once)) {
+    say(
+      `\nThe stack stops now. \`npm start -- --keep\` keeps it running after the story, with the status page and the CLI's commands (status, history, watch, notify test, experiment, promote, flags) to try on it.`,
+    );
+  } else {
+    say(`\n${bold("See it")}`);
+    say(`  status page:  ${pageUrl}`);
+    say(`  CLI:          export EDGESHIFT_URL=${stack.url} EDGESHIFT_TOKEN=${TOKEN}`);
+    say(`                npm run edgeshift -- status        # split, health, window, events`);
+    say(`                npm run edgeshift -- history       # the rollback, the flag's kill and why`);
+    say(`                npm run edgeshift -- watch         # live, Ctrl-C to leave`);
+    say(
+      `                npm run edgeshift -- notify test   # a test message to Slack and PagerDuty (local stand-ins here)`,
+    );
+    say(`                npm run edgeshift -- experiment    # ${GOAL} per arm, the difference and its interval`);
+    say(
+      `                npm run edgeshift -- promote       # ${EXPERIMENT_RELEASE} won: green becomes stable for everyone (and the rollback's PagerDuty incident is resolved)`,
+    );
+    say(
+      `  the flag:     npm run edgeshift -- flags show ${FLAG} ${kvOptions(kv)}   # off; \`flags on ${FLAG}\` with the same options switches it on again`,
+    );
     // New visitors keep coming to the sign-up page, so the experiment goes on counting at the rates
     // it showed (the looping visitors, who never sign up, would change what it measures).
     arrivals = startArrivals(stack.url, KEEP_ARRIVALS_PER_S);

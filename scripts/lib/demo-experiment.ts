@@ -124,7 +124,7 @@ export async function experimentScene(st: Stage, first: number): Promise<boolean
   );
   const flags = (await st.stack.getFlags()) ?? { flags: {} };
   const goals = { [GOAL]: { signal: GOAL } };
-  await writeFlags(st, { ...flags, goals }, `{"flags": {…as they are…}, "goals": ${JSON.stringify(goals)}}`);
+  await writeFlags(st, { ...flags, goals });
   // The goal goes in while the looping visitors still come: an isolate refreshes its cached flags
   // when requests arrive, so it reads the goal now and counts the very first sign-ups below.
   await new Promise((r) => setTimeout(r, GOALS_PICKUP_S * 1000));

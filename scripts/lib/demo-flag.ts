@@ -7,7 +7,7 @@ import { figuresSummary } from "../../cli/render";
 import { formatConfiguredPercent, formatPercent } from "../../src/lib/percent";
 import { FLAGS_KEY } from "../../src/model/names";
 import type { FlagStatus, StatusSnapshot } from "../../src/model/status";
-import { writeFlags, type Stage } from "./demo-stage";
+import { kvOptions, writeFlags, type Stage } from "./demo-stage";
 
 /** The flag the scene ramps and breaks; the demo's traffic follows it from the start. */
 export const FLAG = "new-layout";
@@ -34,11 +34,11 @@ function flagLine(st: Stage, percent: number, s: StatusSnapshot | null): string 
   return line;
 }
 
-/** `edgeshift flags set <FLAG> --percent <n> --local`, run by the CLI's own entry point. */
+/** `edgeshift flags set <FLAG> --percent <n>` on the demo's KV, run by the CLI's own entry point. */
 async function setFlagPercent(st: Stage, percent: number): Promise<void> {
   const out: string[] = [];
   const err: string[] = [];
-  const argv = ["flags", "set", FLAG, "--percent", String(percent), "--local", "--persist-to", st.kv.persistTo!];
+  const argv = ["flags", "set", FLAG, "--percent", String(percent), ...kvOptions(st.kv).split(" ")];
   const code = await edgeshift(argv, {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
@@ -47,7 +47,7 @@ async function setFlagPercent(st: Stage, percent: number): Promise<void> {
   });
   if (code !== 0) throw new Error(`edgeshift ${argv.join(" ")} exited ${code}: ${err.join(" ")}`);
   // The first line says what was written; the pickup note and the last-writer-wins warning are for operators.
-  st.say(`  $ edgeshift flags set ${FLAG} --percent ${percent} --local   → ${out[0]}`);
+  st.say(`  $ npm run edgeshift -- ${argv.join(" ")}   → ${out[0]}`);
 }
 
 /** The scene; true once KV shows the flag switched off by the controller. Acts `first`… `first + 3`. */
@@ -127,7 +127,7 @@ export async function flagScene(st: Stage, first: number): Promise<boolean> {
     if (figures) st.say(`  figures: ${figuresSummary(figures, { canary: "with it", stable: "without" })}`);
   } else st.say("  event:   (the controller's status did not list the flag-killed event)");
   st.say(
-    `  KV now:  "${FLAG}": ${JSON.stringify(flag)} (what \`wrangler kv key get --binding ROLLOUT_CONFIG ${FLAGS_KEY} --local\` shows)`,
+    `  KV now:  "${FLAG}": ${JSON.stringify(flag)} (what \`npx wrangler kv key get --binding ROLLOUT_CONFIG ${FLAGS_KEY} ${kvOptions(st.kv)}\` shows)`,
   );
   st.say(
     `  traffic: last second requests with it ${after.flagOn}/s, without ${after.flagOff}/s, 5xx to users ${after.errors5xx} · ${traffic.flagVisitors().given} of ${st.visitors} visitors got the flag in all`,

@@ -24,20 +24,28 @@ export interface Stage {
   live(line: string): void;
   /** Waits `seconds`, printing `line` every second (not under --quiet). */
   hold(seconds: number, line: (s: StatusSnapshot | null) => string): Promise<void>;
-  /** `edgeshift set <percent> --release <release> --local`, printed as the demo's first scene prints it. */
+  /** `edgeshift set <percent> --release <release>` on the demo's KV, printed as the demo's first scene prints it. */
   setPercent(percent: number, release: string): Promise<void>;
   stopping(): boolean;
 }
 
 /**
- * The `flags` document written as `edgeshift flags` tells an operator to (a `wrangler kv key put`,
- * there being no create command), checked by the Worker's own parser first; `shown` is what the
- * printed command line says was written (default: the whole document).
+ * The options that point a printed command (`npm run edgeshift -- …`, `npx wrangler kv …`) at the
+ * demo's own KV: it lives in a temp directory, not in the .wrangler/state they read without them.
  */
-export async function writeFlags(st: Stage, doc: RawDoc, shown = JSON.stringify(doc)): Promise<void> {
+export const kvOptions = (kv: KvTarget) => `--local --persist-to ${kv.persistTo}`;
+
+/**
+ * The `flags` document written as `edgeshift flags` tells an operator to (a `wrangler kv key put`,
+ * there being no create command), checked by the Worker's own parser first, and printed whole: the
+ * printed command writes the same.
+ */
+export async function writeFlags(st: Stage, doc: RawDoc): Promise<void> {
   const text = docText(doc);
   const parsed = parseFlags(text);
   if (!parsed.ok) throw new Error(`the demo's flags document is invalid: ${parsed.summary}`);
   await writeDocText(st.kv, FLAGS_KEY, text);
-  st.say(`  $ wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '${shown}' --local`);
+  st.say(
+    `  $ npx wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '${JSON.stringify(doc)}' ${kvOptions(st.kv)}`,
+  );
 }

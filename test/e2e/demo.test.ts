@@ -102,7 +102,9 @@ it("runs the story unattended and ends with the rollback, the flag's kill and gr
   // The flag's scene: ramped without moving anyone out, killed by its guard, KV saying so, and the
   // visitors who had it no longer sent down the broken path.
   expect(out).toContain("A guarded feature flag");
-  expect(out).toMatch(/\$ edgeshift flags set new-layout --percent 50 --local +→ new-layout: rollout 50 %/);
+  expect(out).toMatch(
+    /\$ npm run edgeshift -- flags set new-layout --percent 50 --local --persist-to \S+ +→ new-layout: rollout 50 %/,
+  );
   expect(out).toMatch(/sticky: of the \d+ visitors who got it, [1-9]\d* came back and 0 of them lost it/);
   expect(out).toContain("The new layout breaks");
   expect(out).toContain("Switched off");
@@ -114,7 +116,9 @@ it("runs the story unattended and ends with the rollback, the flag's kill and gr
   // at the rates the origins were told (10 % and 16 %): the visitors who came before the release
   // are in neither arm.
   expect(out).toContain("An experiment");
-  expect(out).toMatch(/\$ edgeshift set 50 --release v2\.0\.1 --local +→ wrote \{"percent":50,"release":"v2\.0\.1"/);
+  expect(out).toMatch(
+    /\$ npm run edgeshift -- set 50 --release v2\.0\.1 --local --persist-to \S+ +→ wrote \{"percent":50,"release":"v2\.0\.1"/,
+  );
   expect(out).toContain("Green converts better");
   const result =
     /result: +signup: blue (\d+\.\d) % of \d+ · green (\d+\.\d) % of \d+ · \+\d+\.\d points \[\+\d+\.\d, \+\d+\.\d\] · green better/.exec(
