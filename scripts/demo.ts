@@ -9,7 +9,7 @@
 //   npm start -- --keep       the story, then keep everything running to play with (Ctrl-C stops)
 //   npm start -- --once       unattended (CI): exit 0 once the rollback and the flag's kill are confirmed in KV
 //                             and the controller says green converts better, else 1
-//   npm start -- --quiet      headlines only, no per-second lines
+//   npm start -- --quiet      no per-second lines: the scenes, their headlines and summaries
 //
 // Document changes use the CLI's own code path (`edgeshift set`, `edgeshift flags set` → real
 // `wrangler kv key put --local --persist-to <the demo's temp dir>`), printed as commands that reach it.
@@ -49,20 +49,36 @@ const TOKEN = "edgeshift-demo-token-not-a-secret";
 const RELEASE = "v2.0.0";
 const VISITORS = 300;
 
-const { values: flags } = parseArgs({
-  options: {
-    once: { type: "boolean" },
-    quiet: { type: "boolean" },
-    keep: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  },
-});
-if (flags.help) {
-  console.log(
-    "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback and the flag's kill are confirmed in KV and green is shown to convert better, 1 otherwise\n  --quiet  headlines only\n  --keep   keep running after the story (Ctrl-C stops)",
+const OPTIONS = {
+  once: { type: "boolean" },
+  quiet: { type: "boolean" },
+  keep: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+const USAGE =
+  "npm start [-- --once] [-- --quiet] [-- --keep]\n  --once   unattended: exit 0 once the rollback and the flag's kill are confirmed in KV and green is shown to convert better, 1 otherwise\n  --quiet  no per-second lines: the scenes' headlines and summaries only\n  --keep   keep running after the story (Ctrl-C stops)";
+let flags: { once?: boolean; quiet?: boolean; keep?: boolean; help?: boolean };
+try {
+  flags = parseArgs({ options: OPTIONS }).values;
+} catch (e) {
+  // parseArgs says e.g. "Unknown option '--kep'. To specify a positional argument starting with a '-', …".
+  const valid = Object.keys(OPTIONS).map((o) => `--${o}`);
+  say(
+    `npm start: ${(e as Error).message.split(". ")[0]}; the options are ${valid.join(", ")} (after \`--\`: npm start -- --keep)`,
   );
+  process.exit(2);
+}
+if (flags.help) {
+  say(USAGE);
   process.exit(0);
 }
+// `npm start --keep` (no `--`) gives --keep to npm, which warns 'Unknown cli config' and hands it on
+// only as npm_config_keep in the environment: honour what the person asked for.
+for (const name of ["keep", "once"] as const)
+  if (!flags[name] && process.env[`npm_config_${name}`] === "true") {
+    flags[name] = true;
+    say(`(--${name} reached npm, not the demo; taken as \`npm start -- --${name}\`)`);
+  }
 // Unattended runs keep the holds short; a person watching gets time to read. The flag's steps are
 // shorter still: by then the split's steps have shown what a ramp looks like.
 const HOLD_S = flags.once ? 5 : 10;
