@@ -14,6 +14,8 @@ export interface DocumentStore {
   /** "the controller at https://…" or "local KV (.wrangler/state)". */
   describe: string;
   via: "controller" | "kv";
+  /** The KV written, for a hint's wrangler flags; null through the controller (its KV is the Worker's). */
+  kv: KvTarget | null;
   /** The text in force and its version (null: raw KV, which has none to check against). */
   read(): Promise<{ text: string | null; version: string | null }>;
   /** Resolves to the controller's attempt the write began (null: raw KV, which does not know it). */
@@ -30,6 +32,7 @@ export function apiStore(api: AdminApi, note: string, reason?: string): Document
   return {
     describe: `the controller at ${api.target.url}`,
     via: "controller",
+    kv: null,
     async read() {
       const v = await api.document();
       return { text: v.text, version: v.fingerprint };
@@ -54,10 +57,13 @@ export function storeFrom(
 ): { store: DocumentStore; warning: string | null } {
   const url = v.url ?? io.env.EDGESHIFT_URL;
   const token = v.token ?? io.env.EDGESHIFT_TOKEN;
+  // --local chooses KV on purpose, whatever the environment holds (the demo exports both and prints
+  // commands with --local --persist-to).
+  if (v.local) return { store: kvStore(kvFrom(v)), warning: RAW_KV_WARNING };
   if (url && token) return { store: apiStore(apiFrom(v, io), who.note, who.reason), warning: null };
   // Half a controller target is a mistake, not a request for raw KV: going on would write the account's
   // KV, unchecked, when the person meant the controller (with --local they chose KV themselves).
-  if ((url || token) && !v.local)
+  if (url || token)
     throw usageError(
       url
         ? `a Worker URL (${v.url ? "--url" : "EDGESHIFT_URL"}) but no admin token: give --token (or EDGESHIFT_TOKEN) to write through the controller, or give neither to write KV with wrangler`
@@ -71,6 +77,7 @@ export function kvStore(kv: KvTarget): DocumentStore {
   return {
     describe: describeKv(kv),
     via: "kv",
+    kv,
     read: async () => ({ text: await readDocText(kv, ROLLOUT_KEY), version: null }),
     write: async (_doc, text) => {
       await writeDocText(kv, ROLLOUT_KEY, text);

@@ -17,7 +17,7 @@ import { FLAGS_KEY } from "../src/model/names";
 import { parseFlags } from "../src/model/parse";
 import { CliError, EXIT, usageError } from "./args";
 import { docText, problemsText, type RawDoc } from "./doc-edit";
-import { kvFlagsFor } from "./kv";
+import { describeKv, kvFlagsFor, type KvTarget } from "./kv";
 
 export type FlagEdit = (flag: RawDoc) => RawDoc;
 
@@ -52,12 +52,13 @@ export interface FlagChange {
 
 const isObject = (v: unknown): v is RawDoc => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** How to repair the flags document in `where` (a describeKv string) by hand. */
-export const fixByHand = (where: string) =>
-  `fix it with \`wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '<json>' ${kvFlagsFor(where)}\` (check the file first with \`edgeshift flags validate <file>\`)`;
+/** How to repair the flags document in `kv` by hand. */
+export const fixByHand = (kv: KvTarget) =>
+  `fix it with \`wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '<json>' ${kvFlagsFor(kv)}\` (check the file first with \`edgeshift flags validate <file>\`)`;
 
-/** Applies `edit` to flag `key` of the document `current` (read from `where`); throws CliError when it must not be written. */
-export function changeFlag(current: string | null, where: string, key: string, edit: FlagEdit): FlagChange {
+/** Applies `edit` to flag `key` of the document `current` (read from `kv`); throws CliError when it must not be written. */
+export function changeFlag(current: string | null, kv: KvTarget, key: string, edit: FlagEdit): FlagChange {
+  const where = describeKv(kv);
   const parsed = parseFlags(current);
   let raw: unknown = null;
   try {
@@ -65,15 +66,15 @@ export function changeFlag(current: string | null, where: string, key: string, e
   } catch {}
   if (!isObject(raw))
     throw new CliError(
-      `the flags document in ${where} cannot be read as a JSON object, so it cannot be edited safely:\n${parsed.ok ? "" : problemsText(parsed.problems)}\n${fixByHand(where)}`,
+      `the flags document in ${where} cannot be read as a JSON object, so it cannot be edited safely:\n${parsed.ok ? "" : problemsText(parsed.problems)}\n${fixByHand(kv)}`,
       EXIT.FAILED,
     );
   const flags = isObject(raw.flags) ? raw.flags : {};
-  if (!Object.hasOwn(flags, key)) throw unknownFlag(key, Object.keys(flags), where, current === null);
+  if (!Object.hasOwn(flags, key)) throw unknownFlag(key, Object.keys(flags), kv, current === null);
   const flag = flags[key];
   if (!isObject(flag))
     throw new CliError(
-      `flags.${key} in ${where} is ${JSON.stringify(flag)}, not an object, so it cannot be edited safely; ${fixByHand(where)}`,
+      `flags.${key} in ${where} is ${JSON.stringify(flag)}, not an object, so it cannot be edited safely; ${fixByHand(kv)}`,
       EXIT.FAILED,
     );
   const text = docText({ ...raw, flags: { ...flags, [key]: edit(flag) } });
@@ -82,7 +83,7 @@ export function changeFlag(current: string | null, where: string, key: string, e
     if (parsed.ok)
       throw usageError(`nothing written; the flags document would be invalid:\n${problemsText(next.problems)}`);
     throw new CliError(
-      `nothing written; the flags document in ${where} is invalid, and this change does not make it valid:\n${problemsText(next.problems)}\n${fixByHand(where)}`,
+      `nothing written; the flags document in ${where} is invalid, and this change does not make it valid:\n${problemsText(next.problems)}\n${fixByHand(kv)}`,
       EXIT.FAILED,
     );
   }
@@ -93,11 +94,12 @@ export function changeFlag(current: string | null, where: string, key: string, e
 }
 
 /** No such flag: the known keys, the likely typo first. Exit 2: the key as typed is the bad value. */
-export function unknownFlag(key: string, known: string[], where: string, missing: boolean): CliError {
+export function unknownFlag(key: string, known: string[], kv: KvTarget, missing: boolean): CliError {
+  const where = describeKv(kv);
   if (known.length === 0)
     return usageError(
       `no flag "${key}": ${missing ? `there is no flags document in ${where} (KV key "${FLAGS_KEY}")` : `the flags document in ${where} has no flags`}; ` +
-        `write one with \`wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '{"flags": {"${key}": {}}}' ${kvFlagsFor(where)}\` (check it first with \`edgeshift flags validate <file>\`)`,
+        `write one with \`wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '{"flags": {"${key}": {}}}' ${kvFlagsFor(kv)}\` (check it first with \`edgeshift flags validate <file>\`)`,
     );
   const guess = closest(key, known);
   const shown = known.slice(0, 20).join(", ") + (known.length > 20 ? `, … ${known.length - 20} more` : "");

@@ -16,20 +16,27 @@ export interface KvTarget {
 }
 
 export function describeKv(t: KvTarget): string {
-  return t.local ? `local KV${t.persistTo ? ` in ${t.persistTo}` : " (.wrangler/state)"}` : "remote KV (Cloudflare)";
+  const base = t.local
+    ? `local KV${t.persistTo ? ` in ${t.persistTo}` : " (.wrangler/state)"}`
+    : "remote KV (Cloudflare)";
+  return base + (t.env ? `, env ${t.env}` : "") + (t.config ? `, config ${t.config}` : "");
 }
 
 /**
- * The wrangler flags that reach the KV `where` names (a describeKv string, or a controller's
- * description), for a command a person copies from a hint. wrangler 4's `kv key` commands default
- * to local storage, so a hint without `--remote` would change a file on the operator's machine and
- * leave production as it was.
+ * The wrangler flags that reach `t` (null: the controller's KV, whatever it is), shell-quoted, for a
+ * command a person copies from a hint: --remote or --local, and --persist-to, --config, --env as the
+ * command used them. wrangler 4's `kv key` commands default to local storage, so a hint without
+ * `--remote` would change a file on the operator's machine and leave production as it was; one
+ * without `--env` would write the top-level namespace instead of the environment's.
  */
-export function kvFlagsFor(where: string): string {
-  if (where === describeKv({ local: true })) return "--local";
-  const dir = /^local KV in (.+)$/.exec(where)?.[1];
-  if (dir !== undefined) return `--local --persist-to ${dir}`;
-  return where === describeKv({ local: false }) ? "--remote" : "--remote (--local against wrangler dev)";
+export function kvFlagsFor(t: KvTarget | null): string {
+  if (t === null) return "--remote (--local against wrangler dev)";
+  return kvArgs(t).slice(2).map(shellQuoted).join(" ");
+}
+
+/** A word as a POSIX shell reads it back unchanged. */
+function shellQuoted(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 function kvArgs(t: KvTarget): string[] {

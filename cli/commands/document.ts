@@ -44,7 +44,7 @@ export async function changeDocument(
   if (!current.ok) {
     throw new CliError(
       `the current rollout document in ${store.describe} is invalid, so it cannot be edited safely:\n${problemsText(current.problems)}\n` +
-        `fix it with \`wrangler kv key put --binding ROLLOUT_CONFIG rollout '<json>' ${kvFlagsFor(store.describe)}\` (check it first with \`edgeshift validate <file>\`)`,
+        `fix it with \`wrangler kv key put --binding ROLLOUT_CONFIG rollout '<json>' ${kvFlagsFor(store.kv)}\` (check it first with \`edgeshift validate <file>\`)`,
       EXIT.FAILED,
     );
   }

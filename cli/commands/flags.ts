@@ -19,7 +19,7 @@ import {
 import { problemsText } from "../doc-edit";
 import { changeFlag, fixByHand, setRolloutPercent, switchFlag, unknownFlag, type FlagEdit } from "../flags-edit";
 import { changeLines, detail, renderFlag, renderFlagList, summarize } from "../flags-render";
-import { describeKv, pickupNote, readDocText, writeDocText } from "../kv";
+import { describeKv, pickupNote, readDocText, writeDocText, type KvTarget } from "../kv";
 import { validateCommand } from "./validate";
 
 export const FLAGS_KV_WARNING =
@@ -43,21 +43,20 @@ function keyOf(a: Parsed, sub: string): string {
 }
 
 /** The document as the Worker reads it; an invalid one is exit 1 with its problems. */
-async function readFlags(a: Parsed): Promise<{ doc: FlagsDocument; fingerprint: string; where: string }> {
+async function readFlags(a: Parsed): Promise<{ doc: FlagsDocument; fingerprint: string; where: string; kv: KvTarget }> {
   const kv = kvFrom(a.values);
   const where = describeKv(kv);
   const r = parseFlags(await readDocText(kv, FLAGS_KEY));
   if (!r.ok)
     throw new CliError(
-      `the flags document in ${where} is invalid (the Worker keeps serving its last good flags):\n${problemsText(r.problems)}\n${fixByHand(where)}`,
+      `the flags document in ${where} is invalid (the Worker keeps serving its last good flags):\n${problemsText(r.problems)}\n${fixByHand(kv)}`,
       EXIT.FAILED,
     );
-  return { doc: r.doc, fingerprint: r.fingerprint, where };
+  return { doc: r.doc, fingerprint: r.fingerprint, where, kv };
 }
 
-function flagOf(doc: FlagsDocument, fingerprint: string, key: string, where: string): Flag {
-  if (!Object.hasOwn(doc.flags, key))
-    throw unknownFlag(key, Object.keys(doc.flags), where, fingerprint === NO_DOCUMENT);
+function flagOf(doc: FlagsDocument, fingerprint: string, key: string, kv: KvTarget): Flag {
+  if (!Object.hasOwn(doc.flags, key)) throw unknownFlag(key, Object.keys(doc.flags), kv, fingerprint === NO_DOCUMENT);
   return doc.flags[key];
 }
 
@@ -65,7 +64,7 @@ async function writeFlag(a: Parsed, io: Io, key: string, edit: FlagEdit): Promis
   const kv = kvFrom(a.values);
   const where = describeKv(kv);
   const dryRun = Boolean(a.values["dry-run"]);
-  const change = changeFlag(await readDocText(kv, FLAGS_KEY), where, key, edit);
+  const change = changeFlag(await readDocText(kv, FLAGS_KEY), kv, key, edit);
   const writes = change.changed && !dryRun;
   if (writes) {
     io.err(FLAGS_KV_WARNING);
@@ -118,8 +117,8 @@ const show: Command = {
   options: READ_OPTIONS,
   async run(a, io) {
     const key = keyOf(a, "show");
-    const { doc, fingerprint, where } = await readFlags(a);
-    const flag = flagOf(doc, fingerprint, key, where);
+    const { doc, fingerprint, kv } = await readFlags(a);
+    const flag = flagOf(doc, fingerprint, key, kv);
     io.out(a.values.json ? JSON.stringify(detail(key, flag), null, 2) : renderFlag(key, flag, io.style));
     return EXIT.OK;
   },

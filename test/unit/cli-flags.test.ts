@@ -14,6 +14,7 @@ import { changeLines, detail, renderFlag, renderFlagList, rolloutText, summarize
 import { parseFlags } from "../../src/model/parse";
 import type { FlagsDocument } from "../../src/model/flags";
 
+const KV = { local: true };
 const WHERE = "local KV (.wrangler/state)";
 
 const DOC = {
@@ -51,7 +52,7 @@ function failure(f: () => unknown): CliError {
 
 describe("flags on/off: the kill switch as a read-modify-write of the JSON", () => {
   it("off sets `on` and keeps every other flag and field as written, in 2-space JSON", () => {
-    const c = changeFlag(TEXT, WHERE, "new-checkout", switchFlag(false));
+    const c = changeFlag(TEXT, KV, "new-checkout", switchFlag(false));
     const expected = structuredClone(DOC) as any;
     expected.flags["new-checkout"].on = false;
     expect(JSON.parse(c.text)).toEqual(expected);
@@ -62,41 +63,48 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
   });
 
   it("a switch that changes nothing writes nothing: on with `on` absent (the default), off when off", () => {
-    expect(changeFlag(TEXT, WHERE, "new-checkout", switchFlag(true)).changed).toBe(false);
-    expect(changeFlag(TEXT, WHERE, "quiet", switchFlag(false)).changed).toBe(false);
-    expect(changeFlag(TEXT, WHERE, "quiet", switchFlag(true)).changed).toBe(true);
+    expect(changeFlag(TEXT, KV, "new-checkout", switchFlag(true)).changed).toBe(false);
+    expect(changeFlag(TEXT, KV, "quiet", switchFlag(false)).changed).toBe(false);
+    expect(changeFlag(TEXT, KV, "quiet", switchFlag(true)).changed).toBe(true);
   });
 
   it("an unknown key is exit 2 with the known keys and the closest one", () => {
-    const e = failure(() => changeFlag(TEXT, WHERE, "new-chekout", switchFlag(false)));
+    const e = failure(() => changeFlag(TEXT, KV, "new-chekout", switchFlag(false)));
     expect(e.exitCode).toBe(EXIT.USAGE);
     expect(e.message).toBe(
       `no flag "new-chekout" in the flags document in ${WHERE} (did you mean "new-checkout"?); its flags: new-checkout, theme, quiet (edgeshift flags list)`,
     );
-    expect(failure(() => changeFlag(TEXT, WHERE, "zzzzzzzzzz", switchFlag(false))).message).not.toContain(
-      "did you mean",
-    );
+    expect(failure(() => changeFlag(TEXT, KV, "zzzzzzzzzz", switchFlag(false))).message).not.toContain("did you mean");
   });
 
   it("no document, or one without flags: exit 2 saying how to write one", () => {
-    const none = failure(() => changeFlag(null, WHERE, "x", switchFlag(false)));
+    const none = failure(() => changeFlag(null, KV, "x", switchFlag(false)));
     expect(none.exitCode).toBe(EXIT.USAGE);
     expect(none.message).toContain(`there is no flags document in ${WHERE} (KV key "flags")`);
     // The KV read is named in the command to copy: wrangler's `kv key put` is local without a flag.
     expect(none.message).toContain(
       `wrangler kv key put --binding ROLLOUT_CONFIG flags '{"flags": {"x": {}}}' --local\``,
     );
-    expect(failure(() => changeFlag("{}", WHERE, "x", switchFlag(false))).message).toContain("has no flags");
+    expect(failure(() => changeFlag("{}", KV, "x", switchFlag(false))).message).toContain("has no flags");
     // A name that is a property of every object is still not a flag.
-    expect(failure(() => changeFlag(TEXT, WHERE, "constructor", switchFlag(false))).exitCode).toBe(EXIT.USAGE);
+    expect(failure(() => changeFlag(TEXT, KV, "constructor", switchFlag(false))).exitCode).toBe(EXIT.USAGE);
   });
 
   it("a hint's wrangler command reaches the KV the command read: --remote, or --local with its directory", () => {
     // wrangler 4's `kv key` commands default to local storage: a hint without --remote misses production.
-    expect(kvFlagsFor(describeKv({ local: false }))).toBe("--remote");
-    expect(kvFlagsFor(describeKv({ local: true }))).toBe("--local");
-    expect(kvFlagsFor(describeKv({ local: true, persistTo: "/tmp/state" }))).toBe("--local --persist-to /tmp/state");
-    expect(kvFlagsFor("the controller at https://app.example.com")).toBe("--remote (--local against wrangler dev)");
+    expect(kvFlagsFor({ local: false })).toBe("--remote");
+    expect(kvFlagsFor({ local: true })).toBe("--local");
+    expect(kvFlagsFor({ local: true, persistTo: "/tmp/state" })).toBe("--local --persist-to /tmp/state");
+    // The environment and config the command used: without them a copied fix writes another namespace.
+    expect(kvFlagsFor({ local: false, env: "staging", config: "/srv/app/wrangler.staging.toml" })).toBe(
+      "--remote --config /srv/app/wrangler.staging.toml --env staging",
+    );
+    expect(describeKv({ local: false, env: "staging" })).toBe("remote KV (Cloudflare), env staging");
+    // A path a shell would split is quoted.
+    expect(kvFlagsFor({ local: true, persistTo: "/tmp/my dir/it's" })).toBe(
+      `--local --persist-to '/tmp/my dir/it'\\''s'`,
+    );
+    expect(kvFlagsFor(null)).toBe("--remote (--local against wrangler dev)");
   });
 
   it("a write's pickup note names the document's own TTL: flags are re-read every FLAGS_TTL_SECONDS", () => {
@@ -108,7 +116,7 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
     const odd = structuredClone(DOC) as any;
     odd.flags.theme.on = "yes";
     expect(parseFlags(JSON.stringify(odd)).ok).toBe(false);
-    const c = changeFlag(JSON.stringify(odd), WHERE, "theme", switchFlag(false));
+    const c = changeFlag(JSON.stringify(odd), KV, "theme", switchFlag(false));
     expect(c).toMatchObject({ changed: true, before: null, after: { on: false } });
     expect(parseFlags(c.text).ok).toBe(true);
     expect(changeLines(c, WHERE, false)).toContain(
@@ -119,7 +127,7 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
   it("an invalid document the edit does not fix: exit 1 with its problems, nothing to write", () => {
     const bad = structuredClone(DOC) as any;
     bad.flags.theme.rollot = {};
-    const e = failure(() => changeFlag(JSON.stringify(bad), WHERE, "new-checkout", switchFlag(false)));
+    const e = failure(() => changeFlag(JSON.stringify(bad), KV, "new-checkout", switchFlag(false)));
     expect(e.exitCode).toBe(EXIT.FAILED);
     expect(e.message).toContain("is invalid, and this change does not make it valid");
     expect(e.message).toContain('  flags.theme: unknown field "rollot" (did you mean "rollout"?)');
@@ -127,10 +135,10 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
   });
 
   it("a document that is not a JSON object, or a flag that is not one, cannot be edited: exit 1", () => {
-    const notJson = failure(() => changeFlag("{flags:", WHERE, "x", switchFlag(false)));
+    const notJson = failure(() => changeFlag("{flags:", KV, "x", switchFlag(false)));
     expect(notJson.exitCode).toBe(EXIT.FAILED);
     expect(notJson.message).toMatch(/cannot be read as a JSON object[^]*not valid JSON/);
-    const notObject = failure(() => changeFlag('{"flags": {"x": true}}', WHERE, "x", switchFlag(false)));
+    const notObject = failure(() => changeFlag('{"flags": {"x": true}}', KV, "x", switchFlag(false)));
     expect(notObject.exitCode).toBe(EXIT.FAILED);
     expect(notObject.message).toContain("flags.x in local KV (.wrangler/state) is true, not an object");
   });
@@ -138,13 +146,13 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
 
 describe("flags set --percent", () => {
   it("sets rollout.percent and keeps the split", () => {
-    const c = changeFlag(TEXT, WHERE, "theme", setRolloutPercent(20));
+    const c = changeFlag(TEXT, KV, "theme", setRolloutPercent(20));
     expect(JSON.parse(c.text).flags.theme.rollout).toEqual({ percent: 20, split: { dark: 2, contrast: 1 } });
     expect(JSON.parse(c.text).flags["new-checkout"]).toEqual(DOC.flags["new-checkout"]);
   });
 
   it("creates rollout when the flag has none", () => {
-    const c = changeFlag(TEXT, WHERE, "quiet", setRolloutPercent(5));
+    const c = changeFlag(TEXT, KV, "quiet", setRolloutPercent(5));
     expect(JSON.parse(c.text).flags.quiet).toEqual({ on: false, origin: false, rollout: { percent: 5 } });
     expect(changeLines(c, WHERE, false)).toEqual([
       `quiet: rollout 5 % → on (was none) — written to ${WHERE}`,
@@ -154,20 +162,20 @@ describe("flags set --percent", () => {
 
   it("a change that would make the document invalid is exit 2 with the Worker's message", () => {
     const doc = { flags: { t: { variations: { a: "a", b: "b", c: "c" }, default: "a" } } };
-    const e = failure(() => changeFlag(JSON.stringify(doc), WHERE, "t", setRolloutPercent(10)));
+    const e = failure(() => changeFlag(JSON.stringify(doc), KV, "t", setRolloutPercent(10)));
     expect(e.exitCode).toBe(EXIT.USAGE);
     expect(e.message).toContain("nothing written; the flags document would be invalid");
     expect(e.message).toContain('flags.t.rollout.split: with 2 variations besides the default "a"');
   });
 
   it("a `rollout` that is not an object is not silently replaced: exit 1", () => {
-    const e = failure(() => changeFlag('{"flags": {"x": {"rollout": 5}}}', WHERE, "x", setRolloutPercent(10)));
+    const e = failure(() => changeFlag('{"flags": {"x": {"rollout": 5}}}', KV, "x", setRolloutPercent(10)));
     expect(e.exitCode).toBe(EXIT.FAILED);
     expect(e.message).toContain('"rollout" is 5, not an object');
   });
 
   it("the same percent again writes nothing", () => {
-    expect(changeFlag(TEXT, WHERE, "new-checkout", setRolloutPercent(10)).changed).toBe(false);
+    expect(changeFlag(TEXT, KV, "new-checkout", setRolloutPercent(10)).changed).toBe(false);
   });
 });
 
@@ -229,17 +237,17 @@ describe("rendering", () => {
   });
 
   it("what a write did", () => {
-    const off: FlagChange = changeFlag(TEXT, WHERE, "new-checkout", switchFlag(false));
+    const off: FlagChange = changeFlag(TEXT, KV, "new-checkout", switchFlag(false));
     expect(changeLines(off, WHERE, false)).toEqual([
       `new-checkout: on → OFF — written to ${WHERE}`,
       "note: new-checkout is off: everyone gets off = false",
     ]);
     expect(changeLines(off, WHERE, true)[0]).toBe(`dry run, nothing written. The document would be:\n${off.text}`);
-    const same = changeFlag(TEXT, WHERE, "new-checkout", switchFlag(true));
+    const same = changeFlag(TEXT, KV, "new-checkout", switchFlag(true));
     expect(changeLines(same, WHERE, false)).toEqual([
       `nothing to write: ${WHERE} already has new-checkout on, rollout 10 % → on`,
     ]);
-    const bare = changeFlag('{"flags": {"b": {"on": false}}}', WHERE, "b", switchFlag(true));
+    const bare = changeFlag('{"flags": {"b": {"on": false}}}', KV, "b", switchFlag(true));
     expect(changeLines(bare, WHERE, false)[1]).toBe(
       "note: b is on, but with no rules and no rollout everyone gets the default off = false (edgeshift flags set b --percent <n>)",
     );
