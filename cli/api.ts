@@ -147,7 +147,7 @@ function explainFailure(status: number, text: string, base: string): string {
     401: "check --token / EDGESHIFT_TOKEN against the Worker's ADMIN_TOKEN (or ADMIN_TOKENS)",
     404: `no edgeshift admin API at ${base}: check --url / EDGESHIFT_URL`,
     // The admin API is the control Worker's; `wrangler dev --var` reaches only the first config (the edge).
-    503: "the admin API is disabled: give the control Worker a token, `openssl rand -hex 32 | wrangler secret put ADMIN_TOKEN -c wrangler.control.toml` (the same value at the edge, without -c, for the explain header); under wrangler dev, ADMIN_TOKEN=… in .dev.vars beside the configs (both Workers read it)",
+    503: "the admin API is disabled: give the control Worker a token, `TOKEN=$(openssl rand -hex 32); echo $TOKEN | wrangler secret put ADMIN_TOKEN -c wrangler.control.toml` (the same value at the edge, `echo $TOKEN | wrangler secret put ADMIN_TOKEN`, for the explain header; keep $TOKEN for --token); under wrangler dev, ADMIN_TOKEN=… in .dev.vars beside the configs (both Workers read it)",
   };
   const parts = [`${status}${msg ? `: ${msg.slice(0, 500)}` : ""}`];
   if (hint[status] && !msg.includes("wrangler secret")) parts.push(hint[status]);

@@ -8,7 +8,9 @@
 # 1,5,25,50,100), STEP_SECONDS (300), TIMEOUT (30m), UNTIL (promoted), INTERVAL (2s).
 # Exit: wait's code (0 promoted/reached, 10 rolled back, 11 aborted, 12 paused, 13 timeout,
 # 14 replaced, 3 unreachable), or start's (1 refused, 2 bad input, 3 unreachable). With GITHUB_OUTPUT set,
-# writes the outputs `attempt` (empty when start failed), `exit-code` and `outcome` there, either way.
+# writes the outputs `attempt` (empty when start failed), `exit-code` and `outcome` there, either way
+# (not when one of the three required variables is missing: that is the workflow's own mistake, said
+# on stderr before anything runs).
 set -euo pipefail
 : "${EDGESHIFT_URL:?set EDGESHIFT_URL to the URL of the Worker}"
 : "${EDGESHIFT_TOKEN:?set EDGESHIFT_TOKEN to an admin token (ADMIN_TOKEN or one of ADMIN_TOKENS)}"

@@ -147,6 +147,11 @@ describe("where the document is written", () => {
     );
     // Chosen on purpose: --local is KV, whatever the environment holds.
     expect(storeFrom({ local: true }, io({ EDGESHIFT_URL: url }).x, who).store.via).toBe("kv");
+    const both = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "t" }).x;
+    expect(storeFrom({ local: true, "persist-to": "/tmp/x" }, both, who).store).toMatchObject({
+      via: "kv",
+      describe: "local KV in /tmp/x",
+    });
   });
 
   it("set with a URL and no token exits 2 and writes nothing", async () => {
