@@ -137,7 +137,12 @@ function armLine(label: string, a: FlagArmStats, p: Paint): string {
 /** A guarded flag's verdict in words: a kill (or, observing, the kill it would make) with its reason. */
 function guardVerdict(f: FlagStatus, g: NonNullable<FlagStatus["guard"]>, p: Paint): string {
   const why = g.reason ?? "its treatment failed the comparison";
-  if (f.killed) return p(`✘ killed by its guard: ${why}`, "red", "bold");
+  if (f.killed)
+    return p(
+      f.kill ? `✘ killed by its guard at ${f.kill.at}: ${f.kill.reason}` : `✘ killed by its guard: ${why}`,
+      "red",
+      "bold",
+    );
   if (g.tripped && g.mode === "observe") return p(`✘ would be switched off (guard observing): ${why}`, "yellow");
   if (!g.healthy) return p(`✘ failing: ${why}`, "red");
   return p(`✔ guard healthy${g.mode === "observe" ? " (observing)" : ""}`, "green");

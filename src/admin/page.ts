@@ -275,7 +275,7 @@ function renderFlags(f) {
 function guardRow(x) {
   const g = x.guard;
   const why = g.reason || "its treatment failed the comparison";
-  const verdict = x.killed ? el("b", "bad", "✘ killed by its guard: " + why)
+  const verdict = x.killed ? el("b", "bad", x.kill ? "✘ killed by its guard at " + time(x.kill.at) + ": " + x.kill.reason : "✘ killed by its guard: " + why)
     : g.tripped && g.mode === "observe" ? el("b", "amber", "✘ would be switched off (guard observing): " + why)
     : !g.healthy ? el("b", "bad", "✘ failing: " + why)
     : el("b", "ok", "✔ guard healthy" + (g.mode === "observe" ? " (observing)" : ""));

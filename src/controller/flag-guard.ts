@@ -94,7 +94,7 @@ export class FlagGuardKeeper {
       return this.lastError === null ? undefined : { fingerprint: NO_DOCUMENT, flags: [], error: this.lastError };
     // Killed by its guard: off by the view (a judged version) or by the controller's own write since,
     // not switched on again by the operator.
-    const killed = new Set((this.context.state().killedFlags ?? []).map((k) => k.key));
+    const killed = new Map((this.context.state().killedFlags ?? []).map((k) => [k.key, k]));
     return {
       fingerprint: this.last.fingerprint,
       flags: flagStatuses(this.last.doc, this.guards.status(Math.floor(this.context.now() / 1000)), killed),
@@ -202,7 +202,8 @@ export class FlagGuardKeeper {
       return;
     }
     const s = this.context.state();
-    const killed = [...(s.killedFlags ?? []).filter((k) => k.key !== t.key), { key: t.key, definition: t.definition }];
+    const kill = { key: t.key, definition: t.definition, at: new Date(this.context.now()).toISOString(), reason };
+    const killed = [...(s.killedFlags ?? []).filter((k) => k.key !== t.key), kill];
     this.context.update({ killedFlags: killed.slice(-MAX_KILLS), revision: s.revision + 1 });
     this.context.recordEvent({
       kind: "flag-killed",

@@ -49,7 +49,8 @@ export interface ControllerState {
    * Guarded flags switched off by the controller, told to isolates in the view (./flag-guard.ts);
    * `seenOff`: KV has shown the flag off since (so a version with it on is the operator's).
    */
-  killedFlags: (KilledFlag & { seenOff?: boolean })[];
+  /** `at`/`reason`: when and why the guard switched it off (status shows those, not the live window's). */
+  killedFlags: (KilledFlag & { seenOff?: boolean; at?: string; reason?: string })[];
 }
 
 /**

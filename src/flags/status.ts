@@ -10,7 +10,8 @@ import type { FlagGuards } from "./guard";
 export function flagStatuses(
   doc: FlagsDocument,
   guards: ReturnType<FlagGuards["status"]>,
-  killed: ReadonlySet<string>,
+  /** Flags the controller switched off, with when and why when it knows (kills saved before it kept them: not). */
+  killed: ReadonlyMap<string, { at?: string; reason?: string }>,
 ): FlagStatus[] {
   const byKey = new Map(guards.map((g) => [g.key, g]));
   return Object.entries(doc.flags).map(([key, f]): FlagStatus => {
@@ -26,6 +27,7 @@ export function flagStatuses(
       origin: f.origin,
       browser: f.browser,
       killed: killed.has(key),
+      ...killOf(killed.get(key)),
       guard:
         g === undefined || f.guard === false
           ? null
@@ -60,3 +62,7 @@ export function exposureOf(f: FlagsDocument["flags"][string], on: boolean): Reco
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+function killOf(k: { at?: string; reason?: string } | undefined): Pick<FlagStatus, "kill"> {
+  return k?.at !== undefined && k.reason !== undefined ? { kill: { at: k.at, reason: k.reason } } : {};
+}

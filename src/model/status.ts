@@ -139,6 +139,8 @@ export interface FlagStatus {
   browser: boolean;
   /** Switched off by its guard: isolates are told in the controller's view. */
   killed: boolean;
+  /** When and why it was switched off (the judgement as it was then; `guard` below is the live window's). */
+  kill?: { at: string; reason: string };
   guard: {
     mode: "enforce" | "observe";
     healthy: boolean;

@@ -294,6 +294,21 @@ describe("flags in the status view", () => {
     expect(lines.findIndex((l) => l === "events")).toBeGreaterThan(at + 5);
   });
 
+  it("a kill the controller recorded is said with its own time and reason, not the live window's", () => {
+    const withKill: FlagStatus = {
+      ...killed,
+      kill: {
+        at: "2026-11-25T07:59:10.000Z",
+        reason: "treatment 13.2 % errors (17/129 weighted by visitor) > maxErrorRate 5.0 %",
+      },
+    };
+    const text = renderStatus(snapshot({ flags: flags([withKill]) }), { color: false, width: 100 });
+    expect(text).toContain(
+      "✘ killed by its guard at 2026-11-25T07:59:10.000Z: treatment 13.2 % errors (17/129 weighted by visitor) > maxErrorRate 5.0 %",
+    );
+    expect(text).not.toContain("16/40 weighted by visitor) > maxErrorRate");
+  });
+
   it("colours the kill and the failing arm; a healthy or observing guard says so", () => {
     const text = renderStatus(snapshot({ flags: flags([killed]) }), { color: true, width: 100 });
     expect(text).toContain("\x1b[31;1mKILLED by its guard\x1b[0m");

@@ -66,6 +66,9 @@ it("a flag whose treatment fails is switched off: the origin stops getting it, K
   const status = await controllerStub(env).status();
   const flag = status.flags?.flags.find((f) => f.key === FLAG);
   expect(flag).toMatchObject({ on: false, killed: true, exposure: { off: 100 } });
+  // With the kill's own time and reason (the event's), apart from the live window the guard goes on showing.
+  expect(killed!.reason).toBe(`flag "${FLAG}" switched off: ${flag!.kill!.reason}`);
+  expect(Date.parse(flag!.kill!.at)).toBeLessThanOrEqual(Date.parse(killed!.at));
   expect(flag?.guard).toMatchObject({ mode: "enforce", tripped: true });
   expect(flag!.guard!.treatment.errorRate).toBeGreaterThan(flag!.guard!.control.errorRate);
   expect(flag!.guard!.treatment.visitors).toBeGreaterThanOrEqual(3);
