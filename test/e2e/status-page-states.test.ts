@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusPageHtml } from "../../src/admin/page";
 import { Experiment } from "../../src/experiments/experiment";
 import type { StatusSnapshot } from "../../src/model/status";
-import { snapshot, stats } from "../unit/status-fixture";
+import { killedFlag, snapshot } from "../unit/status-fixture";
 import { hasChromium, launchChromium } from "./chromium";
 
 const ORIGIN = "http://edgeshift.test";
@@ -68,29 +68,7 @@ describe.skipIf(!hasChromium("status-page state tests"))("status page states in 
 
   it("a killed flag says when and why it was killed, not the live window's verdict", async () => {
     const kill = { at: "2026-11-25T07:59:10.000Z", reason: "treatment 13.2 % errors (17/129 weighted by visitor)" };
-    const flag = {
-      key: "new-checkout",
-      on: false,
-      type: "boolean" as const,
-      percent: 50,
-      exposure: { off: 100 },
-      rules: 0,
-      origin: true,
-      browser: false,
-      killed: true,
-      kill,
-      guard: {
-        mode: "enforce" as const,
-        healthy: false,
-        reason: "treatment 40.0 % errors (16/40 weighted by visitor)",
-        tripped: true,
-        since: "2026-11-25T07:58:00.000Z",
-        windowSeconds: 60,
-        control: { ...stats(42, 0), visitors: 9 },
-        treatment: { ...stats(40, 16), visitors: 8 },
-        verdicts: [],
-      },
-    };
+    const flag = killedFlag({ kill });
     const page = await pageShowing(snapshot({ flags: { fingerprint: "abc", flags: [flag], error: null } }));
     const shown = (await page.locator("#flags-panel").innerText()).replace(/\s+/g, " ");
     expect(shown).toMatch(/✘ killed by its guard at .*: treatment 13\.2 % errors \(17\/129 weighted by visitor\)/);

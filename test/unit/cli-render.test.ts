@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bar, figuresSummary, renderHistory, renderStatus, sparkline } from "../../cli/render";
 import type { ExperimentStatus, FlagStatus, GoalResult } from "../../src/model/status";
-import { snapshot, stats } from "./status-fixture";
+import { killedFlag, snapshot } from "./status-fixture";
 
 describe("status view", () => {
   it("shows split, roles, release, plan step, per-slot rates and the last events", () => {
@@ -240,28 +240,7 @@ describe("status view", () => {
 
 describe("flags in the status view", () => {
   // As test/worker/flag-guard.test.ts sees them: a guarded flag its guard killed, and a plain one.
-  const killed: FlagStatus = {
-    key: "new-checkout",
-    on: false,
-    type: "boolean",
-    percent: 50,
-    exposure: { off: 100 },
-    rules: 0,
-    origin: true,
-    browser: false,
-    killed: true,
-    guard: {
-      mode: "enforce",
-      healthy: false,
-      reason: "treatment 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 %",
-      tripped: true,
-      since: "2026-11-25T07:58:00.000Z",
-      windowSeconds: 60,
-      control: { ...stats(42, 0), visitors: 9 },
-      treatment: { ...stats(40, 16), visitors: 8 },
-      verdicts: [{ rule: "error-rate", ok: false, detail: "treatment 40.0 % errors" }],
-    },
-  };
+  const killed = killedFlag();
   const theme: FlagStatus = {
     key: "theme",
     on: true,

@@ -1,7 +1,7 @@
 // A status snapshot as the controller answers it (release v2 at step 2/3, 25 %, healthy), for the
 // tests of what is made from one: the CLI's view (cli-render) and the Prometheus exposition (metrics).
 import { ALL_STABLE } from "../../src/model/rollout";
-import type { SlotStats, StatusSnapshot } from "../../src/model/status";
+import type { FlagStatus, SlotStats, StatusSnapshot } from "../../src/model/status";
 
 export const stats = (requests: number, errors: number): SlotStats => ({
   requests,
@@ -63,6 +63,33 @@ export function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
       },
     ],
     reports: { received: 10, droppedByIsolates: 0, mirrorsSkipped: 0, diverted: 0, lastAt: "2026-11-25T08:00:00.000Z" },
+    ...over,
+  };
+}
+
+/** A guarded flag its guard killed, as test/worker/flag-guard.test.ts sees one (the live window's figures). */
+export function killedFlag(over: Partial<FlagStatus> = {}): FlagStatus {
+  return {
+    key: "new-checkout",
+    on: false,
+    type: "boolean",
+    percent: 50,
+    exposure: { off: 100 },
+    rules: 0,
+    origin: true,
+    browser: false,
+    killed: true,
+    guard: {
+      mode: "enforce",
+      healthy: false,
+      reason: "treatment 40.0 % errors (16/40 weighted by visitor) > maxErrorRate 5.0 %",
+      tripped: true,
+      since: "2026-11-25T07:58:00.000Z",
+      windowSeconds: 60,
+      control: { ...stats(42, 0), visitors: 9 },
+      treatment: { ...stats(40, 16), visitors: 8 },
+      verdicts: [{ rule: "error-rate", ok: false, detail: "treatment 40.0 % errors" }],
+    },
     ...over,
   };
 }
