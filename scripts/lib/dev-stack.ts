@@ -15,6 +15,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { startOrigin, type Origin } from "./origin-server";
+import { processGroup } from "./process-group";
 import { ROOT, WRANGLER, runWrangler, wranglerEnv } from "../../cli/wrangler";
 import { FLAGS_KEY, ROLLOUT_KEY } from "../../src/model/names";
 import { CONTROL_CONFIG } from "./worker-bundle";
@@ -179,26 +180,16 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
     rmSync(configDir, { recursive: true, force: true });
     if (ownsPersist) rmSync(persistDir, { recursive: true, force: true });
   };
-  // The group, not the child: wrangler's bin starts its CLI, which starts workerd, and those can
-  // outlive the bin (the child) by a second or more.
-  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
-    try {
-      return child.pid !== undefined && process.kill(-child.pid, signal);
-    } catch {
-      return false; // ESRCH: nobody left in it
-    }
-  };
+  // The group, not the child: wrangler's CLI and workerd can outlive its bin by a second or more.
+  const group = processGroup(child);
   const forget = killOnExit(() => {
-    signalGroup("SIGKILL");
+    group.signal("SIGKILL");
     removeDirs();
   });
 
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    signalGroup("SIGTERM");
-    for (const until = Date.now() + 5000; signalGroup(0) && Date.now() < until;)
-      await new Promise((r) => setTimeout(r, 100));
-    signalGroup("SIGKILL");
+    await group.stop(5000);
     forget();
     await blue.close();
     await green.close();
