@@ -18,6 +18,8 @@ export interface Io {
   err(s: string): void;
   env: NodeJS.ProcessEnv;
   style: Style;
+  /** A caller running the CLI in-process (the demo) stops the wrangler commands it runs with this. */
+  signal?: AbortSignal;
 }
 
 export interface Command extends CommandHelp {
@@ -87,7 +89,7 @@ export function noteFrom(v: Parsed["values"], io: Io): string {
   }
 }
 
-export function kvFrom(v: Parsed["values"]): KvTarget {
+export function kvFrom(v: Parsed["values"], io: Pick<Io, "signal">): KvTarget {
   if (v["persist-to"] && !v.local)
     throw usageError("--persist-to: only applies to local KV; add --local (e.g. --local --persist-to .wrangler/state)");
   return {
@@ -95,6 +97,7 @@ export function kvFrom(v: Parsed["values"]): KvTarget {
     persistTo: v["persist-to"] as string | undefined,
     config: v.config as string | undefined,
     env: v.env as string | undefined,
+    signal: io.signal,
   };
 }
 

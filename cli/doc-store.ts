@@ -59,7 +59,7 @@ export function storeFrom(
   const token = v.token ?? io.env.EDGESHIFT_TOKEN;
   // --local chooses KV on purpose, whatever the environment holds (the demo exports both and prints
   // commands with --local --persist-to).
-  if (v.local) return { store: kvStore(kvFrom(v)), warning: RAW_KV_WARNING };
+  if (v.local) return { store: kvStore(kvFrom(v, io)), warning: RAW_KV_WARNING };
   if (url && token) return { store: apiStore(apiFrom(v, io), who.note, who.reason), warning: null };
   // Half a controller target is a mistake, not a request for raw KV: going on would write the account's
   // KV, unchecked, when the person meant the controller (with --local they chose KV themselves).
@@ -69,7 +69,7 @@ export function storeFrom(
         ? `a Worker URL (${v.url ? "--url" : "EDGESHIFT_URL"}) but no admin token: give --token (or EDGESHIFT_TOKEN) to write through the controller, or give neither to write KV with wrangler`
         : `an admin token (${v.token ? "--token" : "EDGESHIFT_TOKEN"}) but no Worker URL: give --url (or EDGESHIFT_URL) to write through the controller, or give neither to write KV with wrangler`,
     );
-  return { store: kvStore(kvFrom(v)), warning: RAW_KV_WARNING };
+  return { store: kvStore(kvFrom(v, io)), warning: RAW_KV_WARNING };
 }
 
 /** wrangler's `kv key get/put`: no version to check against (the demo's path, and the fallback). */

@@ -13,6 +13,8 @@ export interface KvTarget {
   config?: string;
   /** wrangler environment (`[env.NAME]`). */
   env?: string;
+  /** Ends a wrangler command under way, and refuses new ones (the demo stopping: cli/wrangler.ts). */
+  signal?: AbortSignal;
 }
 
 export function describeKv(t: KvTarget): string {
@@ -54,7 +56,7 @@ function kvArgs(t: KvTarget): string[] {
 export async function readDocText(t: KvTarget, key: string): Promise<string | null> {
   let out: string;
   try {
-    out = (await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs(t)])).stdout;
+    out = (await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs(t)], { signal: t.signal })).stdout;
   } catch (e) {
     throw unreachable(`read the ${key} document`, t, e);
   }
@@ -65,7 +67,7 @@ export async function readDocText(t: KvTarget, key: string): Promise<string | nu
 
 export async function writeDocText(t: KvTarget, key: string, text: string): Promise<void> {
   try {
-    await runWrangler(["kv", "key", "put", key, text, ...kvArgs(t)]);
+    await runWrangler(["kv", "key", "put", key, text, ...kvArgs(t)], { signal: t.signal });
   } catch (e) {
     throw unreachable(`write the ${key} document`, t, e);
   }

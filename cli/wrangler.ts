@@ -19,19 +19,30 @@ export function wranglerEnv(): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * `wrangler <args>`. `signal` ends it (SIGTERM) and makes a call after it fired fail without starting
+ * one: a demo stopping (scripts/demo.ts) must not leave a wrangler behind, which would start a
+ * Miniflare of its own in a temp directory already removed (re-creating it) and outlive the demo.
+ */
 export function runWrangler(
   args: string[],
-  opts: { input?: string } = {},
+  opts: { input?: string; signal?: AbortSignal } = {},
 ): Promise<{ stdout: string; stderr: string }> {
+  // execFile with an aborted signal still spawns, then kills: not even that.
+  if (opts.signal?.aborted)
+    return Promise.reject(
+      Object.assign(new Error(`wrangler ${args.slice(0, 4).join(" ")} not run: stopping`), { name: "AbortError" }),
+    );
   return new Promise((resolve, reject) => {
     const child = execFile(
       process.execPath,
       [WRANGLER, ...args],
-      { cwd: ROOT, env: wranglerEnv(), maxBuffer: 16 << 20 },
+      { cwd: ROOT, env: wranglerEnv(), maxBuffer: 16 << 20, signal: opts.signal },
       (err, stdout, stderr) => {
         if (err)
           reject(
             Object.assign(new Error(`wrangler ${args.slice(0, 4).join(" ")} failed: ${stderr || err.message}`), {
+              name: err.name, // AbortError when the signal ended it
               stdout,
               stderr,
             }),

@@ -98,7 +98,12 @@ let stack: DevStack | undefined;
 let hooks: HookReceiver | undefined;
 let traffic: Traffic | undefined;
 let arrivals: Arrivals | undefined;
-/** Aborted by Ctrl-C or SIGTERM: the story's loops end, a `wrangler dev` still starting is stopped. */
+/**
+ * Aborted by Ctrl-C, SIGTERM or SIGHUP: the story's waits end (hold() throws), a `wrangler dev` still
+ * starting is stopped, and its `wrangler kv` commands (the KV target's and the stack's) are ended or
+ * refused: one started while the stack stops would re-create the removed temp dir with a Miniflare
+ * of its own, in no process group anyone stops.
+ */
 const abort = new AbortController();
 const stopping = () => abort.signal.aborted;
 const t0 = Date.now();
@@ -107,10 +112,18 @@ const t0 = Date.now();
 // process group), so main() fails under it and asks again: that second call waits for the same
 // cleanup and keeps the first call's exit code (130, not 1).
 let cleanup: { code: number; done: Promise<void> } | undefined;
+/** main() running; the shutdown a signal starts lets it end first (up to STORY_SETTLE_MS). */
+let story: Promise<number> | undefined;
+// main() ends within about a second of the abort (a hold's second, a wrangler kv's SIGTERM); longer
+// only if something hangs, and then the stack stops under it: its kv commands are refused by then.
+const STORY_SETTLE_MS = 3000;
 async function shutdown(code: number): Promise<never> {
   cleanup ??= {
     code,
     done: (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([story?.catch(() => {}), new Promise((r) => (timer = setTimeout(r, STORY_SETTLE_MS)))]);
+      clearTimeout(timer);
       await traffic?.stop();
       await arrivals?.stop();
       await starting?.then(
@@ -178,6 +191,8 @@ async function hold(
     await new Promise((r) => setTimeout(r, 1000));
     if (!flags.quiet && i % every === 0) say(line(await fetchStatus(api)));
   }
+  // The story must not go on to its next step (a shutdown waits for main() to end).
+  if (stopping()) throw new Error("stopped");
 }
 const split = (percent: number) => (s: StatusSnapshot | null) => liveLine(percent, s);
 
@@ -196,7 +211,7 @@ async function setPercent(kv: KvTarget, percent: number, release = RELEASE): Pro
 async function notified(expect: string[]): Promise<string> {
   const slackText = () =>
     hooks!.received.filter((r) => r.path === "/slack").map((r) => (JSON.parse(r.body) as { text: string }).text);
-  for (let i = 0; i < 50 && !slackText().some((t) => expect.some((e) => t.includes(e))); i++)
+  for (let i = 0; i < 50 && !stopping() && !slackText().some((t) => expect.some((e) => t.includes(e))); i++)
     await new Promise((r) => setTimeout(r, 100));
   const slack = slackText().filter((t) => expect.some((e) => t.includes(e)));
   const pages = hooks!.received
@@ -248,7 +263,7 @@ async function main(): Promise<number> {
   });
   stack = await starting;
   const api = new AdminApi({ url: stack.url, token: TOKEN });
-  const kv: KvTarget = { local: true, persistTo: stack.persistDir };
+  const kv: KvTarget = { local: true, persistTo: stack.persistDir, signal: abort.signal };
   const pageUrl = `${stack.url}/__edgeshift/#token=${TOKEN}`;
 
   traffic = startTraffic({ url: stack.url, visitors: VISITORS, rate: 40, flag: FLAG });
@@ -390,7 +405,8 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
+story = main();
+story
   .then((code) => shutdown(code))
   .catch(async (e) => {
     say(`\n✘ demo failed: ${(e as Error).message}`);

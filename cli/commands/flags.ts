@@ -43,8 +43,11 @@ function keyOf(a: Parsed, sub: string): string {
 }
 
 /** The document as the Worker reads it; an invalid one is exit 1 with its problems. */
-async function readFlags(a: Parsed): Promise<{ doc: FlagsDocument; fingerprint: string; where: string; kv: KvTarget }> {
-  const kv = kvFrom(a.values);
+async function readFlags(
+  a: Parsed,
+  io: Io,
+): Promise<{ doc: FlagsDocument; fingerprint: string; where: string; kv: KvTarget }> {
+  const kv = kvFrom(a.values, io);
   const where = describeKv(kv);
   const r = parseFlags(await readDocText(kv, FLAGS_KEY));
   if (!r.ok)
@@ -61,7 +64,7 @@ function flagOf(doc: FlagsDocument, fingerprint: string, key: string, kv: KvTarg
 }
 
 async function writeFlag(a: Parsed, io: Io, key: string, edit: FlagEdit): Promise<number> {
-  const kv = kvFrom(a.values);
+  const kv = kvFrom(a.values, io);
   const where = describeKv(kv);
   const dryRun = Boolean(a.values["dry-run"]);
   const change = changeFlag(await readDocText(kv, FLAGS_KEY), kv, key, edit);
@@ -92,7 +95,7 @@ const list: Command = {
   options: READ_OPTIONS,
   async run(a, io) {
     if (a.positionals.length) throw usageError(`flags list takes no argument (got "${a.positionals[0]}")`);
-    const { doc, fingerprint, where } = await readFlags(a);
+    const { doc, fingerprint, where } = await readFlags(a, io);
     const n = Object.keys(doc.flags).length;
     if (a.values.json) {
       const flags = Object.entries(doc.flags).map(([k, f]) => summarize(k, f));
@@ -117,7 +120,7 @@ const show: Command = {
   options: READ_OPTIONS,
   async run(a, io) {
     const key = keyOf(a, "show");
-    const { doc, fingerprint, kv } = await readFlags(a);
+    const { doc, fingerprint, kv } = await readFlags(a, io);
     const flag = flagOf(doc, fingerprint, key, kv);
     io.out(a.values.json ? JSON.stringify(detail(key, flag), null, 2) : renderFlag(key, flag, io.style));
     return EXIT.OK;

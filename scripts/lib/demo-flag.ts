@@ -44,6 +44,7 @@ async function setFlagPercent(st: Stage, percent: number): Promise<void> {
     err: (l) => err.push(l),
     env: process.env,
     style: { color: false, width: 100 },
+    signal: st.kv.signal,
   });
   if (code !== 0) throw new Error(`edgeshift ${argv.join(" ")} exited ${code}: ${err.join(" ")}`);
   // The first line says what was written; the pickup note and the last-writer-wins warning are for operators.

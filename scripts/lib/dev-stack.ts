@@ -55,7 +55,10 @@ export interface DevStackOptions {
   /** Echo wrangler's output to this process's stderr. */
   verbose?: boolean;
   persistDir?: string;
-  /** Stops waiting for wrangler dev: the stack is stopped and startDevStack rejects (a Ctrl-C while it starts). */
+  /**
+   * Stops waiting for wrangler dev: the stack is stopped and startDevStack rejects (a Ctrl-C while it
+   * starts). Later it ends a `wrangler kv` of the get/put methods under way and refuses new ones.
+   */
   signal?: AbortSignal;
 }
 
@@ -223,11 +226,13 @@ export async function startDevStack(opts: DevStackOptions = {}): Promise<DevStac
 
   const kvArgs = ["--binding", "ROLLOUT_CONFIG", "--local", "--persist-to", persistDir];
   const put = async (key: string, doc: unknown) => {
-    await runWrangler(["kv", "key", "put", key, typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs]);
+    await runWrangler(["kv", "key", "put", key, typeof doc === "string" ? doc : JSON.stringify(doc), ...kvArgs], {
+      signal: opts.signal,
+    });
   };
   const get = async (key: string) => {
     try {
-      const { stdout } = await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs]);
+      const { stdout } = await runWrangler(["kv", "key", "get", key, "--text", ...kvArgs], { signal: opts.signal });
       const text = stdout.trim();
       if (!text || /value not found/i.test(text)) return null;
       return JSON.parse(text);
