@@ -35,9 +35,10 @@ import {
 import { kvOptions, type Stage } from "./lib/demo-stage";
 import { startDevStack, type DevStack } from "./lib/dev-stack";
 import { startHookReceiver, type HookReceiver } from "./lib/hook-receiver";
+import { onStopSignals } from "./lib/stop-signals";
 import { startTraffic, type Traffic } from "./lib/traffic";
 
-/** Once Ctrl-C (or SIGTERM) arrives the story says nothing more: what it was doing fails as the stack stops under it. */
+/** Once Ctrl-C (SIGTERM, SIGHUP) arrives the story says nothing more: what it was doing fails as the stack stops under it. */
 let interrupted = false;
 const say = (s = "") => {
   if (!interrupted) console.log(s);
@@ -136,18 +137,20 @@ async function shutdown(code: number): Promise<never> {
   await cleanup.done;
   process.exit(cleanup.code);
 }
-function onSignal(code: number) {
-  if (interrupted) {
-    // A second Ctrl-C leaves at once; dev-stack's exit hook still kills wrangler's process group.
-    process.exit(code);
-  }
-  say("\nstopping: traffic, wrangler dev (and its workerd), origins… (Ctrl-C again to leave at once)");
-  interrupted = true;
-  abort.abort();
-  void shutdown(code);
-}
-process.on("SIGINT", () => onSignal(130));
-process.on("SIGTERM", () => onSignal(143));
+// No watchdog process to stop wrangler dev should this one be SIGKILLed. What did that in normal use
+// was tsx's CLI, whose signal relay SIGKILLs a child that does not acknowledge a signal within 30 ms;
+// `npm start` runs node itself (`node --import tsx`), so only a kill -9 or the OOM killer is left,
+// dev-stack's exit hook covers every exit node sees, and a watchdog would be one more process to leave.
+onStopSignals(
+  (code) => {
+    say("\nstopping: traffic, wrangler dev (and its workerd), origins… (Ctrl-C again to leave at once)");
+    interrupted = true;
+    abort.abort();
+    void shutdown(code);
+  },
+  // A second Ctrl-C leaves at once; dev-stack's exit hook still kills wrangler's process group.
+  (code) => process.exit(code),
+);
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
