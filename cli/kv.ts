@@ -4,6 +4,7 @@
 import path from "node:path";
 import { runWrangler } from "./wrangler";
 import { CliError, EXIT } from "./args";
+import { shellWord } from "./shell-word";
 
 export interface KvTarget {
   local: boolean;
@@ -33,12 +34,7 @@ export function describeKv(t: KvTarget): string {
  */
 export function kvFlagsFor(t: KvTarget | null): string {
   if (t === null) return "--remote (--local against wrangler dev)";
-  return kvArgs(t).slice(2).map(shellQuoted).join(" ");
-}
-
-/** A word as a POSIX shell reads it back unchanged. */
-function shellQuoted(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return kvArgs(t).slice(2).map(shellWord).join(" ");
 }
 
 function kvArgs(t: KvTarget): string[] {

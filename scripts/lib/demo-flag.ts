@@ -4,10 +4,11 @@
 // put`, there being no create command); the ramp is `edgeshift flags set` itself (cli/edgeshift.ts).
 import { main as edgeshift } from "../../cli/edgeshift";
 import { figuresSummary } from "../../cli/render";
+import { shellWord } from "../../cli/shell-word";
 import { formatConfiguredPercent, formatPercent } from "../../src/lib/percent";
 import { FLAGS_KEY } from "../../src/model/names";
 import type { FlagStatus, StatusSnapshot } from "../../src/model/status";
-import { kvOptions, writeFlags, type Stage } from "./demo-stage";
+import { kvArgv, kvOptions, writeFlags, type Stage } from "./demo-stage";
 
 /** The flag the scene ramps and breaks; the demo's traffic follows it from the start. */
 export const FLAG = "new-layout";
@@ -38,7 +39,8 @@ function flagLine(st: Stage, percent: number, s: StatusSnapshot | null): string 
 async function setFlagPercent(st: Stage, percent: number): Promise<void> {
   const out: string[] = [];
   const err: string[] = [];
-  const argv = ["flags", "set", FLAG, "--percent", String(percent), ...kvOptions(st.kv).split(" ")];
+  const argv = ["flags", "set", FLAG, "--percent", String(percent), ...kvArgv(st.kv)];
+  const command = argv.map(shellWord).join(" ");
   const code = await edgeshift(argv, {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
@@ -46,9 +48,9 @@ async function setFlagPercent(st: Stage, percent: number): Promise<void> {
     style: { color: false, width: 100 },
     signal: st.kv.signal,
   });
-  if (code !== 0) throw new Error(`edgeshift ${argv.join(" ")} exited ${code}: ${err.join(" ")}`);
+  if (code !== 0) throw new Error(`edgeshift ${command} exited ${code}: ${err.join(" ")}`);
   // The first line says what was written; the pickup note and the last-writer-wins warning are for operators.
-  st.say(`  $ npm run edgeshift -- ${argv.join(" ")}   → ${out[0]}`);
+  st.say(`  $ npm run edgeshift -- ${command}   → ${out[0]}`);
 }
 
 /** The scene; true once KV shows the flag switched off by the controller. Acts `first`… `first + 3`. */

@@ -2,6 +2,7 @@
 // its stack, its traffic, its way of printing, and the operator's ways of changing the documents.
 import { docText, type RawDoc } from "../../cli/doc-edit";
 import { writeDocText, type KvTarget } from "../../cli/kv";
+import { shellWord } from "../../cli/shell-word";
 import { FLAGS_KEY } from "../../src/model/names";
 import { parseFlags } from "../../src/model/parse";
 import type { StatusSnapshot } from "../../src/model/status";
@@ -30,10 +31,12 @@ export interface Stage {
 }
 
 /**
- * The options that point a printed command (`npm run edgeshift -- …`, `npx wrangler kv …`) at the
- * demo's own KV: it lives in a temp directory, not in the .wrangler/state they read without them.
+ * The options that point a command (`npm run edgeshift -- …`, `npx wrangler kv …`) at the demo's own
+ * KV: it lives in a temp directory, not in the .wrangler/state they read without them.
  */
-export const kvOptions = (kv: KvTarget) => `--local --persist-to ${kv.persistTo}`;
+export const kvArgv = (kv: KvTarget) => ["--local", ...(kv.persistTo ? ["--persist-to", kv.persistTo] : [])];
+/** kvArgv as a printed command carries them: a TMPDIR with a space in it stays one word. */
+export const kvOptions = (kv: KvTarget) => kvArgv(kv).map(shellWord).join(" ");
 
 /**
  * The `flags` document written as `edgeshift flags` tells an operator to (a `wrangler kv key put`,
@@ -46,6 +49,6 @@ export async function writeFlags(st: Stage, doc: RawDoc): Promise<void> {
   if (!parsed.ok) throw new Error(`the demo's flags document is invalid: ${parsed.summary}`);
   await writeDocText(st.kv, FLAGS_KEY, text);
   st.say(
-    `  $ npx wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} '${JSON.stringify(doc)}' ${kvOptions(st.kv)}`,
+    `  $ npx wrangler kv key put --binding ROLLOUT_CONFIG ${FLAGS_KEY} ${shellWord(JSON.stringify(doc))} ${kvOptions(st.kv)}`,
   );
 }
