@@ -1,12 +1,12 @@
 // `npm start -- --once`: the whole demo unattended, ending with the automatic rollback and the guarded
-// flag's kill confirmed in KV, and the experiment's result; and a Ctrl-C in the middle of it. The only
-// test that may use the demo's fixed ports (8101, 8102, 8787).
-import { execFileSync, spawn } from "node:child_process";
+// flag's kill confirmed in KV, and the experiment's result; and Ctrl-C in the middle of it, while a
+// wrangler kv runs and during a hold. The only test that may use the demo's fixed ports (8101, 8102, 8787).
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
-import path from "node:path";
 import { expect, it } from "vitest";
 import { ROOT } from "../../scripts/lib/dev-stack";
+import { descendants, processes, running } from "../unit/processes";
 
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -15,50 +15,31 @@ const portOpen = (port: number) =>
     s.once("error", () => resolve(false));
   });
 
+// As `npm start` runs it: node itself with tsx's loader, not tsx's CLI, whose signal relay could
+// SIGKILL the demo before it stopped wrangler dev (scripts/demo.ts).
 const demo = (args: string[], detached = false) =>
-  spawn(process.execPath, [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/demo.ts", ...args], {
+  spawn(process.execPath, ["--import", "tsx", "scripts/demo.ts", ...args], {
     cwd: ROOT,
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached,
   });
 
-/** Every process descended from `pid`, with its command line (`ps`: Linux and macOS). */
-function descendants(pid: number): { pid: number; args: string }[] {
-  const rows = execFileSync("ps", ["-eo", "pid=,ppid=,args="], { encoding: "utf8" })
-    .split("\n")
-    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
-    .filter((m) => m !== null)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }));
-  const found: { pid: number; args: string }[] = [];
-  for (let todo = [pid]; todo.length;) {
-    const p = todo.pop()!;
-    for (const r of rows.filter((r) => r.ppid === p)) (found.push(r), todo.push(r.pid));
-  }
-  return found;
-}
-/** Whether `pid` is a process that still runs (a zombie waiting for its parent's reaping does not). */
-const running = (pid: number) => {
-  try {
-    return !execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" })
-      .trim()
-      .startsWith("Z");
-  } catch {
-    return false; // ps exits 1: no such process
-  }
-};
+// wrangler dev as long as startDevStack waits for it (90 s), then scene 1's hold, on a slow machine.
+const SCENE_2_WAIT_MS = 120_000;
 
-// A terminal's Ctrl-C goes to the whole foreground process group: the demo, and the `wrangler kv`
-// it is running, which fails under it. wrangler dev has a group of its own that Ctrl-C never reaches,
-// so the demo must stop it; once it did not (main()'s failure exited first), leaving port 8787 held.
-it("stops everything on Ctrl-C in the middle of the story: exit 130, port free, no wrangler left, temp dirs gone", async () => {
+/**
+ * Starts the demo, waits for `until` in its output, then sends SIGINT to its process group as a
+ * terminal's Ctrl-C does; checks it exits 130 with nothing printed after its "stopping:" line, and
+ * returns its output and what it had running, for the caller to check they are gone.
+ */
+async function interrupted(until: string) {
   const child = demo([], true);
   let out = "";
   child.stdout.on("data", (b) => (out += b));
   child.stderr.on("data", (b) => (out += b));
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  // Scene 2 starts with an `edgeshift set`, i.e. a wrangler kv process in flight.
-  for (const deadline = Date.now() + 60_000; !out.includes("▶ 2.") && child.exitCode === null;) {
+  for (const deadline = Date.now() + SCENE_2_WAIT_MS; !out.includes(until) && child.exitCode === null;) {
     expect(Date.now() < deadline, out).toBe(true);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -71,8 +52,9 @@ it("stops everything on Ctrl-C in the middle of the story: exit 130, port free, 
   process.kill(-child.pid!, "SIGINT");
   const code = await exited;
   expect(code, out).toBe(130);
-  const after = out.slice(out.indexOf("\nstopping:"));
-  expect(after.trim().split("\n"), out).toHaveLength(1);
+  const stopping = out.indexOf("\nstopping:");
+  expect(stopping, out).toBeGreaterThanOrEqual(0);
+  expect(out.slice(stopping).trim().split("\n"), out).toHaveLength(1);
   expect(out).not.toContain("demo failed");
   const left = async () => ({ port: await portOpen(8787), processes: stack.filter((p) => running(p.pid)) });
   for (let i = 0; i < 30; i++) {
@@ -82,7 +64,35 @@ it("stops everything on Ctrl-C in the middle of the story: exit 130, port free, 
   }
   expect(await left(), "3 s after the demo").toEqual({ port: false, processes: [] });
   for (const dir of dirs) expect(existsSync(dir), `${dir} left behind`).toBe(false);
-}, 90_000);
+  return { out, dirs };
+}
+
+// A terminal's Ctrl-C goes to the whole foreground process group: the demo, and the `wrangler kv`
+// it is running, which fails under it. wrangler dev has a group of its own that Ctrl-C never reaches,
+// so the demo must stop it; once it did not (main()'s failure exited first), leaving port 8787 held.
+it(
+  "stops everything on Ctrl-C while a wrangler kv runs: exit 130, port free, no wrangler left, temp dirs gone",
+  async () => {
+    // Scene 2 starts with an `edgeshift set`, i.e. a wrangler kv process in flight.
+    await interrupted("▶ 2.");
+  },
+  SCENE_2_WAIT_MS + 30_000,
+);
+
+// Between commands a Ctrl-C once ended only the hold: the story went on to its next `edgeshift set`,
+// whose wrangler kv (started after the signal, so in no group it reached) outlived the demo and
+// re-created the removed temp dir with a Miniflare of its own.
+it(
+  "starts no wrangler after a Ctrl-C during a hold: none runs on the demo's dirs, nor re-creates them, 2 s later",
+  async () => {
+    const { dirs } = await interrupted("$ npm run edgeshift -- set 5 ");
+    await new Promise((r) => setTimeout(r, 2000));
+    const onDirs = processes().filter((p) => dirs.some((d) => p.args.includes(d)));
+    expect(onDirs).toEqual([]);
+    for (const dir of dirs) expect(existsSync(dir), `${dir} re-created`).toBe(false);
+  },
+  SCENE_2_WAIT_MS + 30_000,
+);
 
 it("runs the story unattended and ends with the rollback, the flag's kill and green shown better, leaving nothing running", async () => {
   const child = demo(["--once", "--quiet"]);
