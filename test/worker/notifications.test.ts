@@ -416,16 +416,18 @@ describe("the queue", () => {
   });
 });
 
+/** One PagerDuty destination, "oncall", whose Events API is this test's receiver under `prefix`. */
+const PD = (prefix: string) => [
+  {
+    type: "pagerduty",
+    name: "oncall",
+    routingKeySecret: "PD_KEY",
+    url: `${hooks()}${prefix}/pd`,
+    source: "shop-edge",
+  },
+];
+
 describe("PagerDuty's two lanes", () => {
-  const PD = (prefix: string) => [
-    {
-      type: "pagerduty",
-      name: "oncall",
-      routingKeySecret: "PD_KEY",
-      url: `${hooks()}${prefix}/pd`,
-      source: "shop-edge",
-    },
-  ];
   const script = (prefix: string, path: string, answers: object[]) =>
     fetch(`${hooks()}/__hooks/script?path=${prefix}${path}`, { method: "PUT", body: JSON.stringify(answers) });
 
@@ -557,15 +559,6 @@ describe("PagerDuty's two lanes", () => {
 });
 
 describe("a full queue (MAX_WAITING per lane)", () => {
-  const PD = (prefix: string) => [
-    {
-      type: "pagerduty",
-      name: "oncall",
-      routingKeySecret: "PD_KEY",
-      url: `${hooks()}${prefix}/pd`,
-      source: "shop-edge",
-    },
-  ];
   /** `n` rows waiting in one lane of "oncall", due long after this test ends. */
   const fill = (c: ControllerRpc, lane: "" | "change", n: number) =>
     runInDurableObject(c as unknown as DurableObjectStub<RolloutController>, (o, state) => {
