@@ -22,11 +22,17 @@ export interface DocumentStore {
   write(doc: RawDoc, text: string, version: string | null): Promise<number | null>;
 }
 
-export const RAW_KV_WARNING =
-  "warning: no Worker URL and token (--url/EDGESHIFT_URL, --token/EDGESHIFT_TOKEN): writing KV directly with wrangler. " +
+const NO_CAS =
   "KV has no compare-and-swap: a controller write at the same moment (a plan step, a rollback) can be lost, or this one can " +
   "(the controller keeps an operator's version it finds before writing, not one that lands between its check and its put). " +
   "Give --url and --token to write through the controller, which checks the version you read.";
+export const RAW_KV_WARNING =
+  "warning: no Worker URL and token (--url/EDGESHIFT_URL, --token/EDGESHIFT_TOKEN): writing KV directly with wrangler. " +
+  NO_CAS;
+/** --local given while a URL and token are configured: the person chose KV, but may not know what it costs. */
+export const LOCAL_KV_WARNING =
+  "warning: --local: writing local KV directly with wrangler, not through the controller at the URL configured. " +
+  NO_CAS;
 
 export function apiStore(api: AdminApi, note: string, reason?: string): DocumentStore {
   return {
@@ -59,7 +65,7 @@ export function storeFrom(
   const token = v.token ?? io.env.EDGESHIFT_TOKEN;
   // --local chooses KV on purpose, whatever the environment holds (the demo exports both and prints
   // commands with --local --persist-to).
-  if (v.local) return { store: kvStore(kvFrom(v, io)), warning: RAW_KV_WARNING };
+  if (v.local) return { store: kvStore(kvFrom(v, io)), warning: url && token ? LOCAL_KV_WARNING : RAW_KV_WARNING };
   if (url && token) return { store: apiStore(apiFrom(v, io), who.note, who.reason), warning: null };
   // Half a controller target is a mistake, not a request for raw KV: going on would write the account's
   // KV, unchecked, when the person meant the controller (with --local they chose KV themselves).

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevStack, waitFor, type DevStack } from "../../scripts/lib/dev-stack";
 import { startTraffic } from "../../scripts/lib/traffic";
 import { runCli } from "./cli-run";
+import { LOCAL_KV_WARNING } from "../../cli/doc-store";
 
 let stack: DevStack;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "edgeshift-cli-"));
@@ -52,7 +53,8 @@ describe("set (wrangler kv key get/put --local)", () => {
   it("changes percent and keeps the rest of the document", async () => {
     await stack.putRollout({ percent: 5, release: "v2", stickyBy: "header:x-user-id" });
     const r = await cli(["set", "25", ...local()]);
-    expect(r.stderr).toBe("");
+    // --local chooses KV even with the URL and token in this test's environment, and says so.
+    expect(r.stderr.trim()).toBe(LOCAL_KV_WARNING);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("split 5 % → 25 %");
     expect(await stack.getRollout()).toEqual({ percent: 25, release: "v2", stickyBy: "header:x-user-id" });

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/edgeshift";
 import { EXIT } from "../../cli/args";
-import { RAW_KV_WARNING, storeFrom } from "../../cli/doc-store";
+import { LOCAL_KV_WARNING, RAW_KV_WARNING, storeFrom } from "../../cli/doc-store";
 import { captureIo as io, usageMessage } from "./cli-io";
 
 const READ = {
@@ -148,9 +148,9 @@ describe("where the document is written", () => {
     // Chosen on purpose: --local is KV, whatever the environment holds.
     expect(storeFrom({ local: true }, io({ EDGESHIFT_URL: url }).x, who).store.via).toBe("kv");
     const both = io({ EDGESHIFT_URL: url, EDGESHIFT_TOKEN: "t" }).x;
-    expect(storeFrom({ local: true, "persist-to": "/tmp/x" }, both, who).store).toMatchObject({
-      via: "kv",
-      describe: "local KV in /tmp/x",
+    expect(storeFrom({ local: true, "persist-to": "/tmp/x" }, both, who)).toMatchObject({
+      store: { via: "kv", describe: "local KV in /tmp/x" },
+      warning: LOCAL_KV_WARNING,
     });
   });
 
