@@ -47,6 +47,8 @@ const say = (s = "") => {
 const PORTS = { blue: 8101, green: 8102, worker: 8787 };
 // A public demo value, but as long as a real one must be (32+ characters, src/worker/credentials.ts).
 const TOKEN = "edgeshift-demo-token-not-a-secret";
+// The same for tester override tokens (≥ 16 characters): so `edgeshift token` can be tried on a kept stack.
+const OVERRIDE_SECRET = "edgeshift-demo-override-not-a-secret";
 const RELEASE = "v2.0.0";
 const VISITORS = 300;
 
@@ -246,6 +248,7 @@ async function main(): Promise<number> {
     greenPort: PORTS.green,
     port: PORTS.worker,
     adminToken: TOKEN,
+    overrideSecret: OVERRIDE_SECRET,
     notifications: {
       config: {
         statusUrl: `http://127.0.0.1:${PORTS.worker}/__edgeshift/`,
@@ -392,6 +395,9 @@ async function main(): Promise<number> {
     );
     say(
       `  the flag:     npm run edgeshift -- flags show ${FLAG} ${kvOptions(kv)}   # off; \`flags on ${FLAG}\` with the same options switches it on again`,
+    );
+    say(
+      `  a tester:     export OVERRIDE_SECRET=${OVERRIDE_SECRET}; curl -s -H "x-edgeshift-override: $(npm run -s edgeshift -- token --target canary --sub you)" ${stack.url}/   # the canary, whatever the split`,
     );
     // New visitors keep coming to the sign-up page, so the experiment goes on counting at the rates
     // it showed (the looping visitors, who never sign up, would change what it measures).
