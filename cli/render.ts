@@ -1,7 +1,8 @@
 // Terminal rendering of the controller's StatusSnapshot and events. Pure (string in, string out)
 // so it is unit-tested without a terminal; colour is plain ANSI and off when not a TTY/NO_COLOR.
 import { formatConfiguredPercent, formatPercent } from "../src/lib/percent";
-import { otherSlot, type Slot } from "../src/model/rollout";
+import { otherSlot, stepAt, type Rollout, type Slot } from "../src/model/rollout";
+import { durationText } from "./args";
 import type {
   FlagArmStats,
   FlagStatus,
@@ -405,4 +406,20 @@ export function renderHistory(events: RolloutEvent[], style: Style, withData = f
 /** A plan step as `edgeshift start --steps` takes it: "25", or "50:approve" for a step that waits for a person. */
 function stepText(step: PlanStatus["steps"][number]): string {
   return step.approve ? `${step.percent}:approve` : String(step.percent);
+}
+
+/**
+ * A document's plan in words, as `validate` and `start` say it: "5 % for 300s → 50 % for 300s, then
+ * approval within 4h (then rollback) → 100 % for 300s".
+ */
+export function planSummary(d: Rollout): string {
+  return (d.steps ?? []).map((_, i) => stepSummary(stepAt(d, i))).join(" → ");
+}
+
+function stepSummary(step: ReturnType<typeof stepAt>): string {
+  const held = `${formatConfiguredPercent(step.percent)} for ${step.seconds}s`;
+  const a = step.approve;
+  if (!a) return held;
+  if (a.timeoutSeconds === null) return `${held}, then approval`;
+  return `${held}, then approval within ${durationText(a.timeoutSeconds)} (then ${a.onTimeout})`;
 }

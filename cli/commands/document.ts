@@ -5,23 +5,13 @@
 import { formatConfiguredPercent } from "../../src/lib/percent";
 import { parseRollout } from "../../src/model/parse";
 import type { Slot } from "../../src/model/rollout";
-import {
-  CliError,
-  EXIT,
-  check,
-  durationText,
-  percentArg,
-  secondsArg,
-  stepsArg,
-  usageError,
-  type StepArg,
-} from "../args";
+import { CliError, EXIT, check, percentArg, secondsArg, stepPercent, stepsArg, usageError } from "../args";
 import { API_OPTIONS, KV_OPTIONS, noteFrom, type Command, type Io } from "../command";
 import { applySet, applyStart, docText, problemsText, rawFromText, type Edit, type RawDoc } from "../doc-edit";
 import { storeFrom, type DocumentStore } from "../doc-store";
 import { kvFlagsFor, pickupNote } from "../kv";
 import type { Parsed } from "../args";
-import { splitSummary } from "../render";
+import { planSummary, splitSummary } from "../render";
 
 export interface WriteResult {
   before: RawDoc;
@@ -195,26 +185,9 @@ export const start: Command = {
     const r = await changeDocument(store, (cur) => applyStart(cur, steps, stepSeconds, { release }), {
       dryRun: Boolean(a.values["dry-run"]),
     });
-    report(
-      r,
-      store,
-      io,
-      `plan ${steps.map(stepLabel).join(" → ")} % (each held ${r.after.stepSeconds ?? 300}s while healthy, unless it says otherwise) started`,
-    );
+    // The plan as the document now reads, defaults filled in: what the controller will run.
+    const written = parseRollout(r.text);
+    report(r, store, io, `plan ${written.ok ? planSummary(written.doc) : steps.map(stepPercent).join(" → ")} started`);
     return EXIT.OK;
   },
 };
-
-/** "25", "25 (held 10m)", "50 (approval within 2h, then rollback)". */
-function stepLabel(s: StepArg): string {
-  if (typeof s === "number") return String(s);
-  const parts: string[] = [];
-  if (s.seconds !== undefined) parts.push(`held ${durationText(s.seconds)}`);
-  if (s.approve)
-    parts.push(
-      s.approveTimeoutSeconds === undefined
-        ? "approval"
-        : `approval within ${durationText(s.approveTimeoutSeconds)}, then ${s.onTimeout ?? "wait"}`,
-    );
-  return parts.length ? `${s.percent} (${parts.join(", ")})` : String(s.percent);
-}

@@ -3,10 +3,10 @@
 import { readFileSync } from "node:fs";
 import { parseRollout, type DocumentResult } from "../../src/model/parse";
 import { formatConfiguredPercent } from "../../src/lib/percent";
-import { stepAt, type Rollout } from "../../src/model/rollout";
-import { EXIT, durationText, usageError, type Parsed } from "../args";
+import type { Rollout } from "../../src/model/rollout";
+import { EXIT, usageError, type Parsed } from "../args";
 import { JSON_OPTION, type Command, type Io } from "../command";
-import { splitSummary, type Style } from "../render";
+import { planSummary, splitSummary, type Style } from "../render";
 
 export interface FileCheck<T> {
   /** The command as typed: "validate", "flags validate". */
@@ -75,21 +75,10 @@ function validateFile<T>(a: Parsed, io: Io, check: FileCheck<T>): number {
   return EXIT.OK;
 }
 
-/** "25 % for 300s", "50 % for 300s, then approval within 4h (then rollback)". */
-function stepSummary(step: ReturnType<typeof stepAt>): string {
-  const held = `${formatConfiguredPercent(step.percent)} for ${step.seconds}s`;
-  const a = step.approve;
-  if (!a) return held;
-  if (a.timeoutSeconds === null) return `${held}, then approval`;
-  return `${held}, then approval within ${durationText(a.timeoutSeconds)} (then ${a.onTimeout})`;
-}
-
 function rolloutSummary(d: Rollout): string[] {
   const lines = [
     `  split: ${splitSummary(d.canary, d.percent)}, sticky by ${d.stickyBy}${d.release ? `, release ${d.release}` : ""}`,
-    d.steps
-      ? `  plan: ${d.steps.map((_, i) => stepSummary(stepAt(d, i))).join(" → ")}${d.autoPromote ? ", then promote" : ""}`
-      : "  plan: none",
+    d.steps ? `  plan: ${planSummary(d)}${d.autoPromote ? ", then promote" : ""}` : "  plan: none",
     d.rollback === false
       ? "  automatic rollback: OFF"
       : `  automatic rollback: canary error rate > ${formatConfiguredPercent(d.rollback.maxErrorRate * 100)}${d.rollback.relative ? ` (and ≥ ${d.rollback.relative.maxRatio}× stable's)` : ""} over ${d.rollback.windowSeconds}s, judged after ${d.rollback.minRequests} requests`,

@@ -78,7 +78,9 @@ describe("set and start through the controller", () => {
       stepSeconds: 60,
       steps: [5, { percent: 50, approve: true, approveTimeoutSeconds: 28800, onTimeout: "rollback" }, 100],
     });
-    expect(t.out[0]).toContain("plan 5 → 50 (approval within 8h, then rollback) → 100 %");
+    expect(t.out[0]).toContain(
+      "plan 5 % for 60s → 50 % for 60s, then approval within 8h (then rollback) → 100 % for 60s started",
+    );
   });
 
   it.each([
