@@ -70,14 +70,14 @@ export async function writeDocText(t: KvTarget, key: string, text: string): Prom
 }
 
 /**
- * When the Worker serves document `key`, just written to `where` (a describeKv string). Each document
+ * When the Worker serves document `key`, just written to `t`. Each document
  * has its own TTL (src/worker/config-cache.ts, wrangler.toml): `flags` is read less often because every
  * read is billed. A key that was missing is read again only after FLAGS_MISSING_TTL_SECONDS, but the
  * CLI never writes a first flags document (it edits existing flags), so the note leaves that out.
  */
-export function pickupNote(where: string, key: "rollout" | "flags"): string {
+export function pickupNote(t: KvTarget, key: "rollout" | "flags"): string {
   const ttl = key === "flags" ? "FLAGS_TTL_SECONDS (15 s by default)" : "CONFIG_TTL_SECONDS (3 s by default)";
-  return where.startsWith("local")
+  return t.local
     ? `wrangler dev picks it up within ${ttl}`
     : `isolates pick it up within ${ttl} once KV has propagated (up to ~60 s worldwide)`;
 }

@@ -72,9 +72,9 @@ function report(r: WriteResult, store: DocumentStore, io: Io, headline: string):
   for (const n of r.notes) io.out(`note: ${n}`);
   if (r.written) {
     io.out(
-      store.via === "controller"
+      store.kv === null
         ? "isolates route by it on their next report to the controller (about 2 s), before KV has propagated. Watch it: edgeshift watch"
-        : `${pickupNote(store.describe, "rollout")}. Watch it: edgeshift watch`,
+        : `${pickupNote(store.kv, "rollout")}. Watch it: edgeshift watch`,
     );
   }
 }

@@ -74,7 +74,7 @@ async function writeFlag(a: Parsed, io: Io, key: string, edit: FlagEdit): Promis
     await writeDocText(kv, FLAGS_KEY, change.text);
   }
   for (const line of changeLines(change, where, dryRun)) io.out(line);
-  if (writes) io.out(`${pickupNote(where, "flags")}.`);
+  if (writes) io.out(`${pickupNote(kv, "flags")}.`);
   return EXIT.OK;
 }
 

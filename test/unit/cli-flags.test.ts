@@ -108,8 +108,8 @@ describe("flags on/off: the kill switch as a read-modify-write of the JSON", () 
   });
 
   it("a write's pickup note names the document's own TTL: flags are re-read every FLAGS_TTL_SECONDS", () => {
-    expect(pickupNote(WHERE, "flags")).toBe("wrangler dev picks it up within FLAGS_TTL_SECONDS (15 s by default)");
-    expect(pickupNote(describeKv({ local: false }), "rollout")).toContain("within CONFIG_TTL_SECONDS (3 s by default)");
+    expect(pickupNote(KV, "flags")).toBe("wrangler dev picks it up within FLAGS_TTL_SECONDS (15 s by default)");
+    expect(pickupNote({ local: false }, "rollout")).toContain("within CONFIG_TTL_SECONDS (3 s by default)");
   });
 
   it("off works on an invalid document when the result is valid (here the odd part was `on` itself)", () => {
