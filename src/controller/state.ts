@@ -47,9 +47,9 @@ export interface ControllerState {
   wake: Record<string, number>;
   /**
    * Guarded flags switched off by the controller, told to isolates in the view (./flag-guard.ts);
-   * `seenOff`: KV has shown the flag off since (so a version with it on is the operator's).
+   * `seenOff`: KV has shown the flag off since (so a version with it on is the operator's); `at`/`reason`:
+   * when and why the guard switched it off (status shows those, not the live window's).
    */
-  /** `at`/`reason`: when and why the guard switched it off (status shows those, not the live window's). */
   killedFlags: (KilledFlag & { seenOff?: boolean; at?: string; reason?: string })[];
 }
 

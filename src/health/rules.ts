@@ -160,7 +160,7 @@ export function evaluateHealth(rules: Rollout["rollback"], input: HealthInput): 
       ok: true,
       detail: capped
         ? `${seen} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: cannot be judged with these settings and this audience ` +
-          `(${pc.networks} network${pc.networks === 1 ? "" : "s"}, each weighing at most perNetworkCap ${rules.perNetworkCap}${leaveOut ? ", the heaviest left out" : ""}); ` +
+          `(${count(pc.networks, "network")}, each weighing at most perNetworkCap ${rules.perNetworkCap}${leaveOut ? ", the heaviest left out" : ""}); ` +
           `raise rollback.perNetworkCap${leaveOut ? " (and set minNetworks: 1 for a single-site audience)" : ""}`
         : `${seen} of ${rules.minRequests} canary requests in the last ${windowSeconds} s: not judged yet`,
     });
